@@ -1,0 +1,7 @@
+import "./gradients/register.js";
+
+export { ConcordError, expect, expectInteger, expectNumber } from "./errors.js";
+export { createRng, type RngState } from "./rng.js";
+export * from "./params.js";
+export type * from "./types.js";
+export { registerConcordGradients } from "./gradients/register.js";

@@ -1,0 +1,53 @@
+// Test-only helpers shared by every package's tests (exported as "@concord/core/testing" from source only).
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-backend-wasm";
+import { beforeAll, describe } from "vitest";
+
+export const BACKENDS = ["cpu", "wasm"] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+/** Runs the same suite once per backend, switching tf's backend before its tests. */
+export function describeEachBackend(title: string, body: (backend: BackendName) => void): void {
+  for (const backend of BACKENDS) {
+    describe(`${title} [${backend}]`, () => {
+      beforeAll(async () => {
+        if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} failed to initialise`);
+        await tf.ready();
+      });
+      body(backend);
+    });
+  }
+}
+
+/** Central finite difference of a scalar function of a Float64 vector (computed in float64 JS). */
+export function finiteDifference(f: (x: Float64Array) => number, x: Float64Array, h = 1e-4): Float64Array {
+  const grad = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const plus = Float64Array.from(x);
+    const minus = Float64Array.from(x);
+    plus[i]! += h;
+    minus[i]! -= h;
+    grad[i] = (f(plus) - f(minus)) / (2 * h);
+  }
+  return grad;
+}
+
+/** max |a − b| / max(max |b|, floor): a relative error robust to tiny entries. */
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-3): number {
+  let diff = 0;
+  let scale = floor;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return diff / scale;
+}
+
+/** Asserts that running `body` `iterations` times leaves tf.memory().numTensors unchanged. */
+export function tensorGrowth(body: () => void, iterations: number): number {
+  body(); // warm-up: lazily created constants are allowed once
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < iterations; i++) body();
+  return tf.memory().numTensors - before;
+}

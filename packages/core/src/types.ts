@@ -1,0 +1,136 @@
+import type { Scalar, Tensor, Tensor1D, Tensor2D } from "@tensorflow/tfjs-core";
+import type { Rng } from "./rng.js";
+
+/** Named parameter tensors. Key order is the flattening order everywhere in Concord. */
+export type Params = Readonly<Record<string, Tensor>>;
+
+/** Inputs and targets of one support or query set. */
+export interface Batch {
+  readonly x: Tensor;
+  readonly y: Tensor;
+}
+
+/** One task of a meta-batch: adapt on `support`, evaluate on `query`. */
+export interface Task {
+  readonly support: Batch;
+  readonly query: Batch;
+}
+
+/**
+ * A task distribution. `sample` draws tasks using only `rng`, so a seed fixes the task stream.
+ * Every task of one call has the same shapes (so a meta-batch can be stacked).
+ */
+export interface TaskSampler {
+  readonly name: string;
+  sample(count: number, rng: Rng): Task[];
+}
+
+/**
+ * A functional model: parameters are explicit and `forward` is pure.
+ * `forwardBatched`, when present, runs a whole meta-batch at once: every parameter carries a
+ * leading task axis [T, ...] and `x` is [T, K, ...]; it must equal stacking `forward` per task.
+ */
+export interface Model {
+  readonly name: string;
+  init(rng: Rng): Params;
+  forward(params: Params, x: Tensor): Tensor;
+  forwardBatched?(params: Params, x: Tensor): Tensor;
+}
+
+/**
+ * A loss (mean over the examples of one task) with optional metrics. `taskLosses`, when present,
+ * takes predictions and targets with a leading task axis and returns one loss per task [T].
+ */
+export interface Objective {
+  readonly name: string;
+  loss(pred: Tensor, y: Tensor): Scalar;
+  taskLosses?(pred: Tensor, y: Tensor): Tensor1D;
+  metrics?(pred: Tensor, y: Tensor): Record<string, Scalar>;
+}
+
+/**
+ * A differentiable inner-loop optimizer: `step` must be built only from differentiable tf ops so
+ * that second-order MAML can differentiate through it. It must work elementwise on parameters with
+ * a leading task axis too (the batched path).
+ */
+export interface InnerOptimizer<State = unknown> {
+  readonly name: string;
+  init(params: Params): State;
+  step(params: Params, grads: Params, state: State): { params: Params; state: State };
+}
+
+/** The serialisable state of an outer optimizer: numbers plus named tensors. */
+export interface OuterOptimizerState {
+  readonly name: string;
+  readonly step: number;
+  readonly slots: Readonly<Record<string, Tensor>>;
+}
+
+/**
+ * The meta-level optimizer. `apply` returns new parameters (θ ← rule(θ, d)); the caller owns and
+ * disposes the old ones. State round-trips exactly through `getState` / `setState`.
+ */
+export interface OuterOptimizer {
+  readonly name: string;
+  apply(params: Params, metaGradient: Params): Params;
+  getState(): OuterOptimizerState;
+  setState(state: OuterOptimizerState): void;
+  dispose(): void;
+}
+
+/** What a weighting scheme sees: rows of `updates` are g_i = θ − θ'_i, one per task. */
+export interface WeightingInput {
+  readonly updates: Tensor2D;
+  readonly losses: Tensor1D;
+  readonly iteration: number;
+}
+
+export interface WeightingResult {
+  readonly weights: Tensor1D;
+  /** True when the scheme could not compute its weights and used uniform ones instead. */
+  readonly fellBack?: boolean;
+}
+
+/** Turns per-task update vectors into task weights (treated as constants for differentiation). */
+export interface WeightingScheme {
+  readonly name: string;
+  weights(input: WeightingInput): WeightingResult;
+}
+
+/** Everything a meta-algorithm needs for one meta-iteration. */
+export interface MetaStepContext {
+  readonly params: Params;
+  readonly tasks: readonly Task[];
+  readonly model: Model;
+  readonly objective: Objective;
+  readonly innerOptimizer: InnerOptimizer;
+  readonly weighting: WeightingScheme;
+  readonly iteration: number;
+}
+
+/** Plain-number diagnostics of one meta-iteration. */
+export interface MetaStepMetrics {
+  readonly supportLossBefore: number;
+  readonly supportLossAfter: number;
+  readonly queryLossBefore: number;
+  readonly queryLossAfter: number;
+  readonly weights: readonly number[];
+  readonly fellBack: boolean;
+  /** Mean cosine similarity of g_i and g_j over pairs i < j (NaN for one task). */
+  readonly meanPairwiseCosine: number;
+}
+
+export interface MetaStepResult {
+  /** d: the outer optimizer applies θ ← θ − β·d. The caller disposes it. */
+  readonly metaGradient: Params;
+  readonly metrics: MetaStepMetrics;
+}
+
+export interface MetaAlgorithm {
+  readonly name: string;
+  step(context: MetaStepContext): MetaStepResult;
+}
+
+/** Re-exported for plug-in authors. */
+export type { Rng } from "./rng.js";
+export type { Scalar, Tensor, Tensor1D, Tensor2D };

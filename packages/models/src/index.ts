@@ -1,0 +1,1 @@
+export { mlp, type MlpActivation, type MlpModel, type MlpOptions } from "./mlp.js";

@@ -1,0 +1,1 @@
+export { sinusoid, sinusoidCurve, type NumberRange, type ResolvedSinusoidOptions, type SinusoidCorruption, type SinusoidOptions, type SinusoidSampler, type SinusoidTaskInfo } from "./sinusoid.js";

@@ -1,0 +1,28 @@
+import { ConcordError, type MetaAlgorithm } from "@concord/core";
+import { type ExecutionOption, weightedMetaStep } from "./meta-step.js";
+
+export interface MamlOptions {
+  /** 2: differentiate through the inner loop; 1: first-order MAML (FOMAML). Default 2. */
+  readonly order?: 1 | 2;
+  /** Inner-loop steps on the support set. Default 1. */
+  readonly innerSteps?: number;
+  /** Default "auto": batched when the model supports it. */
+  readonly execution?: ExecutionOption;
+  /** Compute loss-before/after and cosine diagnostics every step. Default true. */
+  readonly diagnostics?: boolean;
+}
+
+/**
+ * MAML with task weights: d = Σ_i w_i ∇_θ L_query_i(f_θ'_i), where θ'_i is the inner loop's result.
+ * Order 2 differentiates through the inner loop; order 1 treats θ'_i as a constant. With uniform
+ * weights this is exactly the classic averaged MAML meta-gradient.
+ */
+export function maml(options: MamlOptions = {}): MetaAlgorithm {
+  const { order = 2, innerSteps = 1, execution = "auto", diagnostics = true } = options;
+  if (order !== 1 && order !== 2) throw new ConcordError(`expected 1 or 2, got ${JSON.stringify(order)}`, { field: "order" });
+  const kind = order === 2 ? "second-order" : "first-order";
+  return {
+    name: order === 2 ? "maml" : "fomaml",
+    step: (context) => weightedMetaStep(context, kind, { innerSteps, execution, diagnostics }),
+  };
+}

@@ -1,0 +1,164 @@
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  ConcordError,
+  disposeParams,
+  expectInteger,
+  flattenStackedParams,
+  mapParams,
+  type MetaStepContext,
+  type MetaStepMetrics,
+  type MetaStepResult,
+  type Params,
+  sliceTaskParams,
+  type Task,
+  tileParams,
+} from "@concord/core";
+import { checkWeights } from "@concord/weighting";
+import { type AdaptOptions, type Execution, taskLosses, trainingLoss } from "./adapt.js";
+import { canBatch, computeTaskResults, stackBatches, type TaskGradientKind } from "./task-results.js";
+
+/** "auto" batches when the model, objective and task shapes allow it, else runs task by task. */
+export type ExecutionOption = Execution | "auto";
+
+export interface MetaStepOptions {
+  readonly innerSteps: number;
+  readonly execution: ExecutionOption;
+  /** Compute support/query losses before and after adaptation and the mean pairwise cosine. */
+  readonly diagnostics: boolean;
+}
+
+/**
+ * One weighted meta-iteration shared by MAML and Reptile:
+ * 1. θ'_i and the per-task meta-gradient G_i (G_i = g_i = θ − θ'_i for Reptile);
+ * 2. w = weighting.weights(g_1..g_N), checked for shape and finiteness;
+ * 3. d = Σ_i w_i G_i.
+ */
+export function weightedMetaStep(context: MetaStepContext, kind: TaskGradientKind, options: MetaStepOptions): MetaStepResult {
+  validateContext(context, options);
+  const { params, tasks, weighting } = context;
+  const adaptOptions: AdaptOptions = {
+    model: context.model,
+    objective: context.objective,
+    innerOptimizer: context.innerOptimizer,
+    innerSteps: options.innerSteps,
+    execution: resolveExecution(options.execution, tasks, context),
+  };
+  const results = computeTaskResults(params, tasks, kind, adaptOptions);
+  try {
+    let metrics: MetaStepMetrics | undefined;
+    const metaGradient = tf.tidy(() => {
+      const start = tileParams(params, tasks.length);
+      const updates = flattenStackedParams(mapParams(start, (value, name) => tf.sub(value, results.adapted[name]!)));
+      const queryAfter = lossesPerTask(results.adapted, tasks, "query", adaptOptions);
+      const result = weighting.weights({ updates, losses: queryAfter, iteration: context.iteration });
+      checkWeights(result, tasks.length, weighting.name);
+      const weights = result.weights;
+      const perTaskDirections = results.taskGradients ?? mapParams(start, (value, name) => tf.sub(value, results.adapted[name]!));
+      metrics = describeStep(context, adaptOptions, results.adapted, start, updates, queryAfter, weights, result.fellBack === true, options);
+      return mapParams(perTaskDirections, (stacked) => weightedSum(weights, stacked)) as Record<string, tf.Tensor>;
+    });
+    return { metaGradient, metrics: metrics! };
+  } finally {
+    disposeParams(results.adapted);
+    disposeParams(results.taskGradients);
+  }
+}
+
+/** Σ_i w_i X_i over the leading task axis, as one matMul. */
+function weightedSum(weights: tf.Tensor1D, stacked: tf.Tensor): tf.Tensor {
+  const tasks = stacked.shape[0]!;
+  const rows = tf.reshape(stacked, [tasks, -1]);
+  return tf.reshape(tf.matMul(tf.reshape(weights, [1, tasks]), rows), stacked.shape.slice(1));
+}
+
+function describeStep(
+  context: MetaStepContext,
+  adaptOptions: AdaptOptions,
+  adapted: Params,
+  start: Params,
+  updates: tf.Tensor2D,
+  queryAfter: tf.Tensor1D,
+  weights: tf.Tensor1D,
+  fellBack: boolean,
+  options: MetaStepOptions,
+): MetaStepMetrics {
+  const weightValues = Array.from(weights.dataSync());
+  const mean = (losses: tf.Tensor1D) => tf.mean(losses).dataSync()[0]!;
+  if (!options.diagnostics) {
+    return {
+      supportLossBefore: Number.NaN,
+      supportLossAfter: Number.NaN,
+      queryLossBefore: Number.NaN,
+      queryLossAfter: mean(queryAfter),
+      weights: weightValues,
+      fellBack,
+      meanPairwiseCosine: Number.NaN,
+    };
+  }
+  return {
+    supportLossBefore: mean(lossesPerTask(start, context.tasks, "support", adaptOptions)),
+    supportLossAfter: mean(lossesPerTask(adapted, context.tasks, "support", adaptOptions)),
+    queryLossBefore: mean(lossesPerTask(start, context.tasks, "query", adaptOptions)),
+    queryLossAfter: mean(queryAfter),
+    weights: weightValues,
+    fellBack,
+    meanPairwiseCosine: meanPairwiseCosine(updates),
+  };
+}
+
+/** Per-task losses [T] of stacked params on each task's support or query set. */
+export function lossesPerTask(stacked: Params, tasks: readonly Task[], set: "support" | "query", options: AdaptOptions): tf.Tensor1D {
+  return tf.tidy(() => {
+    if (options.execution === "batched") return taskLosses(stacked, stackBatches(tasks.map((task) => task[set])), options);
+    return tf.stack(tasks.map((task, i) => trainingLoss(sliceTaskParams(stacked, i), task[set], options))) as tf.Tensor1D;
+  });
+}
+
+/**
+ * Mean cosine similarity over pairs i ≠ j, in O(N·P): with unit rows u_i,
+ * Σ_{i≠j} u_iᵀu_j = ‖Σ_i u_i‖² − Σ_i ‖u_i‖². NaN for a single task.
+ */
+export function meanPairwiseCosine(updates: tf.Tensor2D): number {
+  const tasks = updates.shape[0];
+  if (tasks < 2) return Number.NaN;
+  return tf.tidy(() => {
+    const norms = tf.sqrt(tf.sum(tf.square(updates), 1, true));
+    const units = tf.div(updates, tf.maximum(norms, 1e-30));
+    const total = tf.sum(tf.square(tf.sum(units, 0)));
+    const self = tf.sum(tf.square(units));
+    return tf.div(tf.sub(total, self), tasks * (tasks - 1)).dataSync()[0]!;
+  });
+}
+
+function resolveExecution(option: ExecutionOption, tasks: readonly Task[], context: MetaStepContext): Execution {
+  if (option === "per-task") return "per-task";
+  const batchable = canBatch(tasks, context);
+  if (option === "batched" && !batchable) {
+    throw new ConcordError(
+      `batched execution needs a model with forwardBatched, an objective with taskLosses and tasks of equal shapes ('${context.model.name}', '${context.objective.name}')`,
+      { field: "execution" },
+    );
+  }
+  return batchable ? "batched" : "per-task";
+}
+
+function validateContext(context: MetaStepContext, options: MetaStepOptions): void {
+  expectInteger(options.innerSteps, "innerSteps", 1);
+  if (!Array.isArray(context.tasks) || context.tasks.length === 0) {
+    throw new ConcordError("expected a non-empty meta-batch of tasks", { field: "tasks" });
+  }
+  context.tasks.forEach((task, i) => {
+    for (const set of ["support", "query"] as const) {
+      const batch = task?.[set];
+      if (!(batch?.x instanceof tf.Tensor) || !(batch.y instanceof tf.Tensor)) {
+        throw new ConcordError("expected { x: Tensor, y: Tensor }", { field: `tasks[${i}].${set}` });
+      }
+      if (batch.x.shape[0] !== batch.y.shape[0]) {
+        throw new ConcordError(`expected x and y with the same number of examples, got x [${batch.x.shape}] and y [${batch.y.shape}]`, {
+          field: `tasks[${i}].${set}`,
+        });
+      }
+    }
+  });
+  if (Object.keys(context.params).length === 0) throw new ConcordError("expected at least one parameter", { field: "params" });
+}

@@ -1,0 +1,21 @@
+import type { MetaAlgorithm } from "@concord/core";
+import { type ExecutionOption, weightedMetaStep } from "./meta-step.js";
+
+export interface ReptileOptions {
+  /** Inner-loop steps on the support set. Default 5. */
+  readonly innerSteps?: number;
+  readonly execution?: ExecutionOption;
+  readonly diagnostics?: boolean;
+}
+
+/**
+ * Reptile with task weights: d = Σ_i w_i (θ − θ'_i), so plain SGD on d gives
+ * θ ← θ + β Σ_i w_i (θ'_i − θ). With uniform weights this is the classic batched Reptile step.
+ */
+export function reptile(options: ReptileOptions = {}): MetaAlgorithm {
+  const { innerSteps = 5, execution = "auto", diagnostics = true } = options;
+  return {
+    name: "reptile",
+    step: (context) => weightedMetaStep(context, "none", { innerSteps, execution, diagnostics }),
+  };
+}

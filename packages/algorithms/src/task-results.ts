@@ -1,0 +1,98 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { type Batch, disposeParams, keepParams, type Params, stackParams, type Task, tileParams } from "@concord/core";
+import { type AdaptOptions, adapt, type Execution, trainingLoss, zipNames } from "./adapt.js";
+
+/** Which per-task meta-gradient to compute alongside θ'_i. */
+export type TaskGradientKind = "second-order" | "first-order" | "none";
+
+/** Per-task results, every parameter stacked on a leading task axis [T, ...]. */
+export interface TaskResults {
+  /** θ'_i */
+  readonly adapted: Params;
+  /** G_i = ∇_θ L_query_i(θ'_i(θ)) (second order) or ∇_θ'_i L_query_i(θ'_i) (first order); absent for "none". */
+  readonly taskGradients: Params | undefined;
+}
+
+/**
+ * Adapts θ to every task and, per task, differentiates that task's query loss. Weights are applied
+ * afterwards to the per-task gradients, which is why they are constants for differentiation.
+ * The caller owns (and disposes) every returned tensor.
+ */
+export function computeTaskResults(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions): TaskResults {
+  return options.execution === "batched" ? batchedResults(params, tasks, kind, options) : perTaskResults(params, tasks, kind, options);
+}
+
+function perTaskResults(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions): TaskResults {
+  const adaptedList: Params[] = [];
+  const gradientList: Params[] = [];
+  try {
+    for (const task of tasks) {
+      const result = adaptAndDifferentiate(params, task.support, task.query, kind, options);
+      adaptedList.push(result.adapted);
+      if (result.taskGradients) gradientList.push(result.taskGradients);
+    }
+    return {
+      adapted: stackParams(adaptedList),
+      taskGradients: kind === "none" ? undefined : stackParams(gradientList),
+    };
+  } finally {
+    adaptedList.forEach(disposeParams);
+    gradientList.forEach(disposeParams);
+  }
+}
+
+function batchedResults(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions): TaskResults {
+  const support = stackBatches(tasks.map((task) => task.support));
+  const query = stackBatches(tasks.map((task) => task.query));
+  // Each task starts from its own copy of θ; the gradient with respect to copy i is task i's gradient.
+  const tiled = tileParams(params, tasks.length);
+  try {
+    return adaptAndDifferentiate(tiled, support, query, kind, options);
+  } finally {
+    disposeParams(tiled);
+    tf.dispose([support.x, support.y, query.x, query.y]);
+  }
+}
+
+/** θ' for one task (or one stacked meta-batch) and the gradient of the query loss it asks for. */
+function adaptAndDifferentiate(params: Params, support: Batch, query: Batch, kind: TaskGradientKind, options: AdaptOptions): TaskResults {
+  const names = Object.keys(params);
+  if (kind === "second-order") {
+    let adapted: Params | undefined;
+    const gradients = tf.tidy(() =>
+      tf.grads((...values: tf.Tensor[]) => {
+        adapted = keepParams(adapt(zipNames(names, values), support, options).params);
+        return trainingLoss(adapted, query, options);
+      })(names.map((name) => params[name]!)),
+    );
+    return { adapted: adapted!, taskGradients: zipNames(names, gradients) };
+  }
+  const adapted = tf.tidy(() => keepParams(adapt(params, support, options).params));
+  if (kind === "none") return { adapted, taskGradients: undefined };
+  const gradients = tf.tidy(() =>
+    tf.grads((...values: tf.Tensor[]) => trainingLoss(zipNames(names, values), query, options))(names.map((name) => adapted[name]!)),
+  );
+  return { adapted, taskGradients: zipNames(names, gradients) };
+}
+
+/** Stacks the tasks' batches on a leading task axis. */
+export function stackBatches(batches: readonly Batch[]): Batch {
+  return { x: tf.stack(batches.map((batch) => batch.x)), y: tf.stack(batches.map((batch) => batch.y)) };
+}
+
+/** Batched execution needs a model and objective that support it and tasks of equal shapes. */
+export function canBatch(tasks: readonly Task[], options: Pick<AdaptOptions, "model" | "objective">): boolean {
+  if (!options.model.forwardBatched || !options.objective.taskLosses) return false;
+  const first = tasks[0];
+  if (!first) return false;
+  const same = (a: tf.Tensor, b: tf.Tensor) => a.shape.length === b.shape.length && a.shape.every((size, i) => size === b.shape[i]);
+  return tasks.every(
+    (task) =>
+      same(task.support.x, first.support.x) &&
+      same(task.support.y, first.support.y) &&
+      same(task.query.x, first.query.x) &&
+      same(task.query.y, first.query.y),
+  );
+}
+
+export type { Execution };

@@ -1,0 +1,194 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { createRng, type WeightingInput, type WeightingScheme } from "@concord/core";
+import { checkWeights } from "./check-weights.js";
+
+/** A scheme, or a factory that makes a fresh one (for schemes that keep state between calls). */
+export type WeightingSchemeSource = WeightingScheme | (() => WeightingScheme);
+
+export interface WeightingConformanceOptions {
+  /** [N, P] shapes of the random `updates` matrices tried. Default [[1, 5], [2, 3], [4, 17], [9, 130]]. */
+  readonly shapes?: readonly (readonly [number, number])[];
+  /** Also require Σ_i w_i = 1 (uniform-like schemes). Default false. */
+  readonly sumsToOne?: boolean;
+  /** Also require Σ_i |w_i| = 1 (gradient agreement). Default false. */
+  readonly sumAbsToOne?: boolean;
+  /** Absolute tolerance of the sum checks. Default 1e-5. */
+  readonly tolerance?: number;
+  /** Seed of the random inputs. Default 1. */
+  readonly seed?: number;
+}
+
+/** One contract check: `run` throws an Error that says what was wrong. */
+export interface ConformanceCheck {
+  readonly title: string;
+  run(): void;
+}
+
+const DEFAULT_SHAPES: readonly (readonly [number, number])[] = [
+  [1, 5],
+  [2, 3],
+  [4, 17],
+  [9, 130],
+];
+
+/**
+ * The contract every weighting scheme meets, as plain checks (no test framework):
+ * `testWeightingScheme` registers each as a vitest test.
+ */
+export function weightingConformanceChecks(source: WeightingSchemeSource, options: WeightingConformanceOptions = {}): ConformanceCheck[] {
+  const shapes = options.shapes ?? DEFAULT_SHAPES;
+  const tolerance = options.tolerance ?? 1e-5;
+  const seed = options.seed ?? 1;
+  const fresh = (): WeightingScheme => (typeof source === "function" ? source() : source);
+
+  const checks: ConformanceCheck[] = [
+    {
+      title: "has a non-empty string name",
+      run() {
+        const name: unknown = fresh().name;
+        if (typeof name !== "string" || name.trim() === "") throw new Error(`expected a non-empty string name, got ${JSON.stringify(name)}`);
+      },
+    },
+  ];
+
+  shapes.forEach(([tasks, size], index) => {
+    checks.push({
+      title: `returns a finite float32 Tensor1D of length ${tasks} for random updates [${tasks}, ${size}]`,
+      run() {
+        const scheme = fresh();
+        withInput(randomInput(tasks, size, seed + index), (input) => {
+          const values = weightsOf(scheme, input, tasks);
+          checkSums(values, options, tolerance);
+        });
+      },
+    });
+  });
+
+  checks.push(
+    {
+      title: "handles a single task (N = 1)",
+      run() {
+        const scheme = fresh();
+        withInput(randomInput(1, 7, seed), (input) => checkSums(weightsOf(scheme, input, 1), options, tolerance));
+      },
+    },
+    {
+      title: "handles all-zero updates without NaN",
+      run() {
+        const scheme = fresh();
+        for (const tasks of [1, 3]) {
+          withInput(zeroInput(tasks, 6), (input) => checkSums(weightsOf(scheme, input, tasks), options, tolerance));
+        }
+      },
+    },
+    {
+      title: "does not leak tensors (tf.memory().numTensors stays flat)",
+      run() {
+        const scheme = fresh();
+        withInput(randomInput(5, 11, seed), (input) => {
+          tf.dispose(scheme.weights(input).weights); // warm-up: lazily created constants are allowed once
+          const before = tf.memory().numTensors;
+          for (let i = 0; i < 5; i++) tf.dispose(scheme.weights(input).weights);
+          const growth = tf.memory().numTensors - before;
+          if (growth !== 0) throw new Error(`numTensors grew by ${growth} over 5 calls (each call's weights were disposed)`);
+        });
+      },
+    },
+    {
+      title: "does not mutate or dispose its inputs",
+      run() {
+        const scheme = fresh();
+        withInput(randomInput(4, 9, seed), (input) => {
+          const updatesBefore = Array.from(input.updates.dataSync());
+          const lossesBefore = Array.from(input.losses.dataSync());
+          tf.dispose(scheme.weights(input).weights);
+          if (input.updates.isDisposed || input.losses.isDisposed) throw new Error("the scheme disposed its input tensors");
+          if (!sameBits(updatesBefore, input.updates.dataSync()) || !sameBits(lossesBefore, input.losses.dataSync())) {
+            throw new Error("the scheme changed the values of its input tensors");
+          }
+        });
+      },
+    },
+    {
+      title: "is deterministic for equal inputs",
+      run() {
+        const first = withInput(randomInput(6, 13, seed), (input) => weightsOf(fresh(), input, 6));
+        const second = withInput(randomInput(6, 13, seed), (input) => weightsOf(fresh(), input, 6));
+        if (!sameBits(first, second)) throw new Error(`weights differ for equal inputs: [${first}] vs [${second}]`);
+      },
+    },
+    {
+      title: "returns weights that are constants for differentiation",
+      run() {
+        const scheme = fresh();
+        withInput(randomInput(3, 4, seed), (input) => {
+          let gradient: number[];
+          try {
+            gradient = tf.tidy(() => {
+              const grad = tf.grad((updates: tf.Tensor) =>
+                tf.sum(scheme.weights({ ...input, updates: updates as tf.Tensor2D }).weights),
+              )(input.updates);
+              return Array.from(grad.dataSync());
+            });
+          } catch (error) {
+            // tfjs throws this when y does not depend on x at all: the weights are constants.
+            if (error instanceof Error && error.message.startsWith("Cannot compute gradient of y=f(x)")) return;
+            throw new Error(`differentiating the weights failed, so they are on the tape: ${String(error)}`);
+          }
+          if (gradient.some((value) => value !== 0)) throw new Error("the weights have a non-zero gradient with respect to the updates");
+        });
+      },
+    },
+  );
+  return checks;
+}
+
+function weightsOf(scheme: WeightingScheme, input: WeightingInput, tasks: number): number[] {
+  const result = scheme.weights(input);
+  try {
+    return checkWeights(result, tasks, scheme.name);
+  } finally {
+    if (result?.weights instanceof tf.Tensor) result.weights.dispose();
+  }
+}
+
+function checkSums(values: readonly number[], options: WeightingConformanceOptions, tolerance: number): void {
+  if (options.sumsToOne) {
+    const sum = values.reduce((total, value) => total + value, 0);
+    if (Math.abs(sum - 1) > tolerance) throw new Error(`expected weights summing to 1, got Σw = ${sum} for [${values}]`);
+  }
+  if (options.sumAbsToOne) {
+    const sum = values.reduce((total, value) => total + Math.abs(value), 0);
+    if (Math.abs(sum - 1) > tolerance) throw new Error(`expected Σ|w| = 1, got ${sum} for [${values}]`);
+  }
+}
+
+function randomInput(tasks: number, size: number, seed: number): WeightingInput {
+  const rng = createRng(seed);
+  // A shared direction plus noise, so updates partly agree as real task updates do.
+  const shared = rng.normalArray(size);
+  const values = new Float32Array(tasks * size);
+  for (let i = 0; i < tasks; i++) {
+    for (let p = 0; p < size; p++) values[i * size + p] = 0.5 * shared[p]! + rng.normal();
+  }
+  const losses = Float32Array.from({ length: tasks }, () => rng.uniform(0.1, 2));
+  return { updates: tf.tensor2d(values, [tasks, size]), losses: tf.tensor1d(losses), iteration: 3 };
+}
+
+function zeroInput(tasks: number, size: number): WeightingInput {
+  return { updates: tf.zeros([tasks, size]) as tf.Tensor2D, losses: tf.zeros([tasks]) as tf.Tensor1D, iteration: 0 };
+}
+
+function withInput<T>(input: WeightingInput, body: (input: WeightingInput) => T): T {
+  try {
+    return body(input);
+  } finally {
+    tf.dispose([input.updates, input.losses]);
+  }
+}
+
+function sameBits(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}

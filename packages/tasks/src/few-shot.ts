@@ -1,0 +1,107 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { ConcordError, expect, expectInteger } from "@concord/core";
+import type { Rng, Task, TaskSampler } from "@concord/core";
+import type { ImageDataset } from "./image-dataset.js";
+
+export interface FewShotOptions {
+  readonly dataset: ImageDataset;
+  /** N: classes per task. */
+  readonly ways: number;
+  /** K: support images per class. */
+  readonly shots: number;
+  /** Query images per class (disjoint from the support images). */
+  readonly queryShots: number;
+}
+
+/** One image of an episode: where it comes from and the label it gets in this episode. */
+export interface EpisodeImage {
+  readonly classIndex: number;
+  readonly imageIndex: number;
+  readonly label: number;
+}
+
+/** Which images an episode uses; `classes[label]` is the dataset class behind episode label `label`. */
+export interface EpisodePlan {
+  readonly classes: readonly number[];
+  readonly support: readonly EpisodeImage[];
+  readonly query: readonly EpisodeImage[];
+}
+
+/**
+ * N-way K-shot classification episodes over any ImageDataset (Vinyals et al. 2016; MAML's protocol).
+ *
+ * Each task draws `ways` distinct classes with `rng`; the order of the draw is the label order, so
+ * labels 0..ways−1 map to classes in a fresh random order every episode. From each class it draws
+ * shots + queryShots distinct images: the first `shots` go to the support set, the rest to the query
+ * set. Support x is float32 [ways·shots, h, w, c] (NHWC), y int32 [ways·shots], grouped by label
+ * (label 0's images first); the query set likewise with queryShots. The same rng state gives the
+ * same tasks. The caller owns (and disposes) the returned tensors.
+ */
+export function fewShot(options: FewShotOptions): TaskSampler {
+  const { dataset, ways, shots, queryShots } = options;
+  expect(dataset !== null && typeof dataset === "object" && typeof dataset.copyImage === "function", "dataset", "expected an ImageDataset");
+  expectInteger(ways, "ways", 1, dataset.classCount);
+  expectInteger(shots, "shots", 1);
+  expectInteger(queryShots, "queryShots", 1);
+  for (let c = 0; c < dataset.classCount; c++) {
+    const count = dataset.imageCount(c);
+    if (count < shots + queryShots) {
+      throw new ConcordError(
+        `class ${c} (${dataset.className(c)}) has ${count} images, fewer than shots + queryShots = ${shots + queryShots}`,
+        { field: "dataset" },
+      );
+    }
+  }
+  const [height, width, channels] = dataset.imageShape;
+
+  const toBatch = (images: readonly EpisodeImage[]) => {
+    const imageSize = height * width * channels;
+    const x = new Float32Array(images.length * imageSize);
+    const y = new Int32Array(images.length);
+    images.forEach((image, n) => {
+      dataset.copyImage(image.classIndex, image.imageIndex, x, n * imageSize);
+      y[n] = image.label;
+    });
+    return { x: tf.tensor4d(x, [images.length, height, width, channels], "float32"), y: tf.tensor1d(y, "int32") };
+  };
+
+  return {
+    name: `few-shot-${ways}way-${shots}shot`,
+    sample(count: number, rng: Rng): Task[] {
+      expectInteger(count, "count", 1);
+      const tasks: Task[] = [];
+      for (let t = 0; t < count; t++) {
+        const plan = planEpisode(dataset, { ways, shots, queryShots }, rng);
+        tasks.push({ support: toBatch(plan.support), query: toBatch(plan.query) });
+      }
+      return tasks;
+    },
+  };
+}
+
+/** Draws one episode's classes and images (no pixels); `fewShot` builds its tensors from this. */
+export function planEpisode(dataset: ImageDataset, sizes: { ways: number; shots: number; queryShots: number }, rng: Rng): EpisodePlan {
+  const { ways, shots, queryShots } = sizes;
+  const classes = sampleWithoutReplacement(dataset.classCount, ways, rng);
+  const support: EpisodeImage[] = [];
+  const query: EpisodeImage[] = [];
+  classes.forEach((classIndex, label) => {
+    const picked = sampleWithoutReplacement(dataset.imageCount(classIndex), shots + queryShots, rng);
+    picked.forEach((imageIndex, k) => (k < shots ? support : query).push({ classIndex, imageIndex, label }));
+  });
+  // Group by label: support is [label 0 × shots, label 1 × shots, ...]; query likewise.
+  return { classes, support, query };
+}
+
+/** k distinct integers from [0, n) in random order: a partial Fisher–Yates shuffle, O(k) time and memory. */
+function sampleWithoutReplacement(n: number, k: number, rng: Rng): number[] {
+  const moved = new Map<number, number>();
+  const out: number[] = [];
+  for (let i = 0; i < k; i++) {
+    const j = i + rng.int(n - i);
+    const atJ = moved.get(j) ?? j;
+    moved.set(j, moved.get(i) ?? i);
+    out.push(atJ);
+  }
+  return out;
+}

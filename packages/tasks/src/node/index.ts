@@ -1,0 +1,7 @@
+// Node-only parts of @concord/tasks (file system, caching): import from "@concord/tasks/node".
+export { loadImageFolder, type ImageFolderOptions, type LoadedImageFolder } from "./image-folder.js";
+export { loadOmniglot, OMNIGLOT_SETS, type MamlSplit, type MamlSplitOptions, type Omniglot, type OmniglotOptions } from "./omniglot.js";
+export { resizeArea } from "./resize.js";
+export { decodeImage, type DecodedImage } from "./decode-image.js";
+export { defaultCacheDir } from "./dataset-cache.js";
+export type { CacheOptions } from "./load-packed.js";

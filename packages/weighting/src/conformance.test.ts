@@ -7,8 +7,17 @@ import { weightingConformanceChecks } from "./conformance-checks.js";
 import { gradientAgreement } from "./gradient-agreement.js";
 import { uniform } from "./uniform.js";
 
+/** The README's example of a user-written scheme. */
+function lossSoftmax({ temperature = 1 } = {}): WeightingScheme {
+  return {
+    name: "lossSoftmax",
+    weights: ({ losses }) => ({ weights: tf.tidy(() => tf.softmax(tf.div(losses, temperature))) }),
+  };
+}
+
 describeEachBackend("built-in schemes", () => {
   testWeightingScheme(uniform(), { sumsToOne: true, sumAbsToOne: true });
+  testWeightingScheme(lossSoftmax(), { sumsToOne: true });
   testWeightingScheme(gradientAgreement(), { sumAbsToOne: true });
   testWeightingScheme(() => gradientAgreement({ eps: 1e-6 }), { sumAbsToOne: true });
 });

@@ -1,0 +1,2 @@
+export { sgd, type Sgd, type SgdOptions, type SgdState } from "./sgd.js";
+export { adam, type Adam, type AdamOptions } from "./adam.js";

@@ -11,7 +11,7 @@ import { uniform } from "./uniform.js";
 function lossSoftmax({ temperature = 1 } = {}): WeightingScheme {
   return {
     name: "lossSoftmax",
-    weights: ({ losses }) => ({ weights: tf.tidy(() => tf.softmax(tf.div(losses, temperature))) }),
+    weights: ({ losses }) => ({ weights: tf.tidy(() => tf.softmax(tf.div<tf.Tensor1D>(losses, temperature))) }),
   };
 }
 

@@ -19,7 +19,7 @@ export const IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg"] as const;
  * Throws a ConcordError naming `file` when the bytes are not a readable image.
  */
 export function decodeImage(bytes: Uint8Array, file: string, channels: 1 | 3): DecodedImage {
-  let interleaved: { width: number; height: number; channels: number; data: ArrayLike<number>; max: number };
+  let interleaved: Interleaved;
   try {
     interleaved = isPng(bytes) ? readPng(bytes) : isJpeg(bytes) ? readJpeg(bytes) : unknownFormat();
   } catch (error) {
@@ -30,16 +30,35 @@ export function decodeImage(bytes: Uint8Array, file: string, channels: 1 | 3): D
   const sourceChannels = interleaved.channels;
   const pixelCount = width * height;
   const pixels = new Float32Array(pixelCount * channels);
-  const colour = sourceChannels >= 3;
-  for (let n = 0; n < pixelCount; n++) {
-    const at = n * sourceChannels;
-    if (channels === 1) {
-      pixels[n] = (colour ? 0.299 * data[at]! + 0.587 * data[at + 1]! + 0.114 * data[at + 2]! : data[at]!) / max;
-    } else {
-      for (let k = 0; k < 3; k++) pixels[n * 3 + k] = data[at + (colour ? k : 0)]! / max;
+  const scale = 1 / max;
+  // Specialised loops: this runs on every pixel of every image (32k Omniglot drawings).
+  if (sourceChannels < 3) {
+    for (let n = 0; n < pixelCount; n++) {
+      const value = data[n * sourceChannels]! * scale;
+      if (channels === 1) pixels[n] = value;
+      else pixels[3 * n] = pixels[3 * n + 1] = pixels[3 * n + 2] = value;
+    }
+  } else if (channels === 1) {
+    for (let n = 0, at = 0; n < pixelCount; n++, at += sourceChannels) {
+      pixels[n] = (0.299 * data[at]! + 0.587 * data[at + 1]! + 0.114 * data[at + 2]!) * scale;
+    }
+  } else {
+    for (let n = 0, at = 0; n < pixelCount; n++, at += sourceChannels) {
+      pixels[3 * n] = data[at]! * scale;
+      pixels[3 * n + 1] = data[at + 1]! * scale;
+      pixels[3 * n + 2] = data[at + 2]! * scale;
     }
   }
   return { height, width, channels, pixels };
+}
+
+interface Interleaved {
+  readonly width: number;
+  readonly height: number;
+  readonly channels: number;
+  readonly data: Uint8Array | Uint8ClampedArray | Uint16Array;
+  /** The value meaning full intensity: 2^depth − 1. */
+  readonly max: number;
 }
 
 function isPng(bytes: Uint8Array): boolean {
@@ -54,7 +73,7 @@ function unknownFormat(): never {
   throw new Error("not a PNG or JPEG file");
 }
 
-function readPng(bytes: Uint8Array) {
+function readPng(bytes: Uint8Array): Interleaved {
   const png = decodePng(bytes, { checkCrc: true });
   const { width, height, depth } = png;
   if (png.palette) {
@@ -72,17 +91,17 @@ function readPng(bytes: Uint8Array) {
   const rowBytes = Math.ceil((width * channels * depth) / 8);
   const mask = (1 << depth) - 1;
   if (png.data.length < rowBytes * height) throw new Error("truncated pixel data");
+  const perRow = width * channels;
   for (let row = 0; row < height; row++) {
-    for (let i = 0; i < width * channels; i++) {
-      const bit = i * depth;
-      const byte = png.data[row * rowBytes + (bit >> 3)]!;
-      unpacked[row * width * channels + i] = (byte >> (8 - depth - (bit & 7))) & mask;
+    const rowStart = row * rowBytes;
+    for (let i = 0, bit = 0; i < perRow; i++, bit += depth) {
+      unpacked[row * perRow + i] = (png.data[rowStart + (bit >> 3)]! >> (8 - depth - (bit & 7))) & mask;
     }
   }
   return { width, height, channels, data: unpacked, max: mask };
 }
 
-function readJpeg(bytes: Uint8Array) {
+function readJpeg(bytes: Uint8Array): Interleaved {
   const image = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
   return { width: image.width, height: image.height, channels: 4, data: image.data, max: 255 };
 }

@@ -48,8 +48,13 @@ interface Tap {
   readonly weight: number;
 }
 
-/** For each output cell of an axis, the input cells it overlaps and their normalised overlaps. */
+const weightCache = new Map<string, Tap[][]>();
+
+/** For each output cell of an axis, the input cells it overlaps and their normalised overlaps (memoised). */
 function areaWeights(inLength: number, outLength: number): Tap[][] {
+  const key = `${inLength}>${outLength}`;
+  const cached = weightCache.get(key);
+  if (cached !== undefined) return cached;
   const scale = inLength / outLength;
   const weights: Tap[][] = [];
   for (let o = 0; o < outLength; o++) {
@@ -62,5 +67,7 @@ function areaWeights(inLength: number, outLength: number): Tap[][] {
     }
     weights.push(taps);
   }
+  if (weightCache.size > 64) weightCache.clear();
+  weightCache.set(key, weights);
   return weights;
 }

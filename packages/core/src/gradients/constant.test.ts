@@ -1,0 +1,3 @@
+import { describeGradientFamily } from "./testing/suite.js";
+
+describeGradientFamily("constant");

@@ -77,7 +77,7 @@ export const GRADIENT_CASES: GradientCase[] = [
 
   // reductions
   { name: "sum (axis 1)", family: "reduction", kernels: ["Sum"], inputs: [input([3, 4], -1, 1, 38)], f: (x) => tf.sum(tf.square(x!), 1) },
-  { name: "sum (all, keepDims)", family: "reduction", kernels: ["Sum"], inputs: [input([2, 3], -1, 1, 39)], f: (x) => tf.sum(x!, null, true) },
+  { name: "sum (all, keepDims)", family: "reduction", kernels: ["Sum"], inputs: [input([2, 3], -1, 1, 39)], f: (x) => tf.sum(x!, undefined, true) },
   { name: "mean (axis 0)", family: "reduction", kernels: ["Mean"], inputs: [input([3, 4], -1, 1, 40)], f: (x) => tf.mean(tf.square(x!), 0) },
   { name: "mean (all)", family: "reduction", kernels: ["Mean"], inputs: [input([2, 3], -1, 1, 41)], f: (x) => tf.mean(x!) },
   { name: "max (last axis)", family: "reduction", kernels: ["Max", "Equal"], inputs: [input([3, 4], -1, 1, 42)], f: (x) => tf.max(tf.mul(x!, tf.abs(x!)), -1) },

@@ -20,8 +20,8 @@ export interface ClassFolder {
 /**
  * Lists the classes of an image tree: every folder without subfolders is a class whose images are
  * its .png/.jpg/.jpeg files (other files, names starting with "." and images lying directly in
- * `root` are ignored). Folders and files
- * are sorted by code point, so class order does not depend on the file system or locale.
+ * `root` are ignored). Folders and files are sorted by code point, so class order does not depend
+ * on the file system or locale.
  * ConcordErrors: `root` missing or not a folder; a class folder with no image (an empty class
  * would silently shrink the dataset); images beside subfolders (they would belong to no class);
  * no class folder at all.

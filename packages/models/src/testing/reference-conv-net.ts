@@ -1,0 +1,178 @@
+// An independent float64 implementation of convNet (plain loops, no tf) for tests: forward pass,
+// softmax cross-entropy, and MAML's meta-objective with the inner gradient by central differences.
+
+export interface ReferenceConvNet {
+  readonly inputShape: readonly [number, number, number];
+  readonly filters: number;
+  readonly blocks: number;
+  readonly ways: number;
+  readonly epsilon: number;
+  /** Parameter names and shapes in flattening order (as convNet's parameterNames). */
+  readonly layout: readonly { readonly name: string; readonly shape: readonly number[] }[];
+}
+
+/** Images [count, h, w, c] flattened row-major (NHWC) and integer labels. */
+export interface ReferenceBatch {
+  readonly x: Float64Array;
+  readonly count: number;
+  readonly labels: readonly number[];
+}
+
+export interface ReferenceTask {
+  readonly support: ReferenceBatch;
+  readonly query: ReferenceBatch;
+}
+
+export function referenceConvNet(options: {
+  inputShape: readonly [number, number, number];
+  filters: number;
+  blocks: number;
+  ways: number;
+  epsilon?: number;
+}): ReferenceConvNet {
+  const { inputShape, filters, blocks, ways } = options;
+  const layout: { name: string; shape: number[] }[] = [];
+  let [h, w, c] = inputShape;
+  for (let b = 0; b < blocks; b++) {
+    layout.push({ name: `block${b}/conv/weight`, shape: [3, 3, c, filters] });
+    layout.push({ name: `block${b}/conv/bias`, shape: [filters] });
+    layout.push({ name: `block${b}/bn/scale`, shape: [filters] });
+    layout.push({ name: `block${b}/bn/offset`, shape: [filters] });
+    c = filters;
+    h = Math.floor(h / 2);
+    w = Math.floor(w / 2);
+  }
+  layout.push({ name: "head/weight", shape: [h * w * c, ways] });
+  layout.push({ name: "head/bias", shape: [ways] });
+  return { inputShape, filters, blocks, ways, epsilon: options.epsilon ?? 1e-3, layout };
+}
+
+export function referenceParameterCount(net: ReferenceConvNet): number {
+  return net.layout.reduce((total, { shape }) => total + shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/** Logits [count, ways] (row-major) for parameters θ flattened in layout order. */
+export function referenceForward(net: ReferenceConvNet, theta: Float64Array, batch: ReferenceBatch): Float64Array {
+  let offset = 0;
+  const take = (size: number) => {
+    const view = theta.subarray(offset, offset + size);
+    offset += size;
+    return view;
+  };
+  const n = batch.count;
+  let [h, w, c] = net.inputShape;
+  let act = batch.x;
+  for (let b = 0; b < net.blocks; b++) {
+    const f = net.filters;
+    const weight = take(9 * c * f);
+    const bias = take(f);
+    const scale = take(f);
+    const shift = take(f);
+    // 3×3 'same' convolution (zero padding 1), weight [kh, kw, cin, cout].
+    const z = new Float64Array(n * h * w * f);
+    for (let i = 0; i < n; i++)
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++)
+          for (let o = 0; o < f; o++) {
+            let sum = bias[o]!;
+            for (let dy = 0; dy < 3; dy++) {
+              const yy = y + dy - 1;
+              if (yy < 0 || yy >= h) continue;
+              for (let dx = 0; dx < 3; dx++) {
+                const xx = x + dx - 1;
+                if (xx < 0 || xx >= w) continue;
+                for (let k = 0; k < c; k++) sum += act[((i * h + yy) * w + xx) * c + k]! * weight[((dy * 3 + dx) * c + k) * f + o]!;
+              }
+            }
+            z[((i * h + y) * w + x) * f + o] = sum;
+          }
+    // Batch norm with the batch's own per-channel moments, then ReLU.
+    const count = n * h * w;
+    for (let o = 0; o < f; o++) {
+      let mean = 0;
+      for (let p = 0; p < count; p++) mean += z[p * f + o]!;
+      mean /= count;
+      let variance = 0;
+      for (let p = 0; p < count; p++) variance += (z[p * f + o]! - mean) ** 2;
+      variance /= count;
+      const inv = 1 / Math.sqrt(variance + net.epsilon);
+      for (let p = 0; p < count; p++) z[p * f + o] = Math.max(0, (z[p * f + o]! - mean) * inv * scale[o]! + shift[o]!);
+    }
+    // 2×2 max-pool, stride 2, 'valid'.
+    const ph = Math.floor(h / 2);
+    const pw = Math.floor(w / 2);
+    const pooled = new Float64Array(n * ph * pw * f);
+    for (let i = 0; i < n; i++)
+      for (let y = 0; y < ph; y++)
+        for (let x = 0; x < pw; x++)
+          for (let o = 0; o < f; o++) {
+            let m = Number.NEGATIVE_INFINITY;
+            for (let dy = 0; dy < 2; dy++)
+              for (let dx = 0; dx < 2; dx++) m = Math.max(m, z[((i * h + 2 * y + dy) * w + 2 * x + dx) * f + o]!);
+            pooled[((i * ph + y) * pw + x) * f + o] = m;
+          }
+    act = pooled;
+    h = ph;
+    w = pw;
+    c = f;
+  }
+  const features = h * w * c;
+  const headWeight = take(features * net.ways);
+  const headBias = take(net.ways);
+  const logits = new Float64Array(n * net.ways);
+  for (let i = 0; i < n; i++)
+    for (let o = 0; o < net.ways; o++) {
+      let sum = headBias[o]!;
+      for (let k = 0; k < features; k++) sum += act[i * features + k]! * headWeight[k * net.ways + o]!;
+      logits[i * net.ways + o] = sum;
+    }
+  return logits;
+}
+
+/** Mean softmax cross-entropy of the batch. */
+export function referenceLoss(net: ReferenceConvNet, theta: Float64Array, batch: ReferenceBatch): number {
+  const logits = referenceForward(net, theta, batch);
+  let total = 0;
+  for (let i = 0; i < batch.count; i++) {
+    const row = logits.subarray(i * net.ways, (i + 1) * net.ways);
+    const max = Math.max(...row);
+    const logSumExp = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
+    total += logSumExp - row[batch.labels[i]!]!;
+  }
+  return total / batch.count;
+}
+
+/** ∇θ of the batch loss by central differences in float64. */
+export function referenceGradient(net: ReferenceConvNet, theta: Float64Array, batch: ReferenceBatch, step = 1e-6): Float64Array {
+  const grad = new Float64Array(theta.length);
+  const probe = Float64Array.from(theta);
+  for (let i = 0; i < theta.length; i++) {
+    probe[i] = theta[i]! + step;
+    const plus = referenceLoss(net, probe, batch);
+    probe[i] = theta[i]! - step;
+    const minus = referenceLoss(net, probe, batch);
+    probe[i] = theta[i]!;
+    grad[i] = (plus - minus) / (2 * step);
+  }
+  return grad;
+}
+
+/** MAML's meta-objective: mean over tasks of L_query(θ − α ∇L_support(θ)) after `innerSteps` SGD steps. */
+export function referenceMetaObjective(
+  net: ReferenceConvNet,
+  theta: Float64Array,
+  tasks: readonly ReferenceTask[],
+  innerLr: number,
+  innerSteps = 1,
+): number {
+  let total = 0;
+  for (const task of tasks) {
+    let adapted = theta;
+    for (let s = 0; s < innerSteps; s++) {
+      const grad = referenceGradient(net, adapted, task.support);
+      adapted = adapted.map((value, i) => value - innerLr * grad[i]!);
+    }
+    total += referenceLoss(net, adapted, task.query);
+  }
+  return total / tasks.length;
+}

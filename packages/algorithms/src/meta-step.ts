@@ -15,6 +15,7 @@ import {
 } from "@concord/core";
 import { checkWeights } from "@concord/weighting";
 import { type AdaptOptions, type Execution, taskLosses, trainingLoss } from "./adapt.js";
+import { installFastKernels } from "./kernels/index.js";
 import { canBatch, computeTaskResults, stackBatches, type TaskGradientKind } from "./task-results.js";
 
 /** "auto" batches when the model, objective and task shapes allow it, else runs task by task. */
@@ -35,6 +36,7 @@ export interface MetaStepOptions {
  */
 export function weightedMetaStep(context: MetaStepContext, kind: TaskGradientKind, options: MetaStepOptions): MetaStepResult {
   validateContext(context, options);
+  installFastKernels();
   const { params, tasks, weighting } = context;
   const adaptOptions: AdaptOptions = {
     model: context.model,

@@ -1,0 +1,121 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { GEMM_WASM_BASE64 } from "./gemm-wasm.js";
+
+/** The WebAssembly API (the project's TypeScript lib has no DOM types). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+interface WasmApi {
+  readonly Memory: new (descriptor: { initial: number }) => WasmMemory;
+  readonly Module: new (bytes: Uint8Array) => object;
+  readonly Instance: new (module: object, imports: object) => { readonly exports: object };
+}
+const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+
+/** The parts of tfjs-backend-wasm's backend object this kernel uses (stable across 4.x). */
+interface WasmBackend {
+  readonly wasm: { readonly asm: { readonly memory: WasmMemory }; _malloc(bytes: number): number; _free(pointer: number): void };
+  readonly dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+interface Gemm {
+  gemm(a: number, b: number, c: number, m: number, k: number, n: number, strideAi: number, strideAk: number): void;
+  transpose(source: number, target: number, rows: number, cols: number): void;
+}
+
+const instances = new WeakMap<WasmMemory, Gemm>();
+let installed = false;
+
+/**
+ * Replaces the wasm backend's BatchMatMul kernel for *batched* products (a leading batch size > 1)
+ * with a small f32x4 SIMD kernel (gemm.wat) that works in place on the backend's heap. tfjs-wasm
+ * runs batched products through a scalar fallback (about 1.7 GFLOP/s here), which made the
+ * rank-3 matMuls of batched meta-learning the largest cost of an iteration. Rank-2 products keep
+ * the original kernel (XNNPACK). The result is the same product, only summed in a different order;
+ * gradients are untouched (they are registered per kernel name and are matMuls themselves).
+ * Idempotent; returns false when the wasm backend is not loaded in this process.
+ */
+export function installFastBatchMatMul(): boolean {
+  if (installed) return true;
+  const original = tf.getKernel("BatchMatMul", "wasm");
+  if (!original || !wasmApi) return false;
+  const originalFunc = original.kernelFunc;
+  const kernelFunc: tf.KernelFunc = (args) => fastBatchMatMul(args) ?? (originalFunc(args) as tf.TensorInfo);
+  tf.unregisterKernel("BatchMatMul", "wasm");
+  tf.registerKernel({ ...original, kernelFunc });
+  installed = true;
+  return true;
+}
+
+/** The product, or undefined to let the original kernel handle the case. */
+function fastBatchMatMul({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | undefined {
+  const a = inputs["a"] as tf.TensorInfo;
+  const b = inputs["b"] as tf.TensorInfo;
+  const transposeA = Boolean(attrs?.["transposeA"]);
+  const transposeB = Boolean(attrs?.["transposeB"]);
+  if (a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length < 2 || b.shape.length < 2) return undefined;
+  const outerA = a.shape.slice(0, -2);
+  const outerB = b.shape.slice(0, -2);
+  const batchA = sizeOf(outerA);
+  const batchB = sizeOf(outerB);
+  if (Math.max(batchA, batchB) <= 1) return undefined;
+  // Same leading axes, or one side without any (broadcast of a single matrix).
+  if (batchA > 1 && batchB > 1 && !sameShape(outerA, outerB)) return undefined;
+  if ((batchA === 1 && outerA.length > outerB.length) || (batchB === 1 && outerB.length > outerA.length)) return undefined;
+  const [rowsA, colsA] = a.shape.slice(-2) as [number, number];
+  const [rowsB, colsB] = b.shape.slice(-2) as [number, number];
+  const m = transposeA ? colsA : rowsA;
+  const k = transposeA ? rowsA : colsA;
+  const n = transposeB ? rowsB : colsB;
+  if ((transposeB ? colsB : rowsB) !== k || m === 0 || n === 0 || k === 0) return undefined;
+
+  const wasmBackend = backend as unknown as WasmBackend;
+  const memory = wasmBackend.wasm?.asm?.memory;
+  if (!wasmApi || !(memory instanceof wasmApi.Memory)) return undefined;
+  const gemm = gemmFor(wasmApi, memory);
+  const offsetA = wasmBackend.dataIdMap.get(a.dataId)?.memoryOffset;
+  const offsetB = wasmBackend.dataIdMap.get(b.dataId)?.memoryOffset;
+  if (offsetA === undefined || offsetB === undefined) return undefined;
+
+  const batch = Math.max(batchA, batchB);
+  const outShape = [...(batchA >= batchB ? outerA : outerB), m, n];
+  const out = wasmBackend.makeOutput(outShape, "float32");
+  const offsetC = wasmBackend.dataIdMap.get(out.dataId)!.memoryOffset;
+  // B is read as row-major [k × n]; a transposed B is first copied into that layout.
+  let scratch = 0;
+  let sourceB = offsetB;
+  if (transposeB) {
+    scratch = wasmBackend.wasm._malloc(batchB * k * n * 4);
+    for (let i = 0; i < batchB; i++) gemm.transpose(offsetB + i * k * n * 4, scratch + i * k * n * 4, n, k);
+    sourceB = scratch;
+  }
+  const strideAi = transposeA ? 1 : k;
+  const strideAk = transposeA ? m : 1;
+  const stepA = batchA > 1 ? m * k * 4 : 0;
+  const stepB = batchB > 1 ? k * n * 4 : 0;
+  for (let i = 0; i < batch; i++) {
+    gemm.gemm(offsetA + i * stepA, sourceB + i * stepB, offsetC + i * m * n * 4, m, k, n, strideAi, strideAk);
+  }
+  if (scratch !== 0) wasmBackend.wasm._free(scratch);
+  return out;
+}
+
+function gemmFor(api: WasmApi, memory: WasmMemory): Gemm {
+  let gemm = instances.get(memory);
+  if (!gemm) {
+    const bytes = Uint8Array.from(atob(GEMM_WASM_BASE64), (char) => char.charCodeAt(0));
+    const instance = new api.Instance(new api.Module(bytes), { env: { memory } });
+    gemm = instance.exports as unknown as Gemm;
+    instances.set(memory, gemm);
+  }
+  return gemm;
+}
+
+function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((product, size) => product * size, 1);
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((size, i) => size === b[i]);
+}

@@ -1,0 +1,125 @@
+;; Small dense matrix products for the wasm backend, f32x4 SIMD, working in place on the
+;; tfjs wasm heap (the memory is imported). All pointers are byte offsets, all strides elements.
+;; Regenerate gemm-wasm.ts after editing: node scripts/build-gemm-wasm.mjs
+(module
+  (import "env" "memory" (memory 1))
+
+  ;; C[M×N] = A·B with A[i,k] at a + 4·(i·sAi + k·sAk) (any layout: covers transposeA) and
+  ;; B row-major [K×N]. C is overwritten. Columns are done 16, then 4, then 1 at a time, the
+  ;; 16- and 4-wide blocks keeping their accumulators in registers across the whole k loop.
+  (func (export "gemm")
+    (param $a i32) (param $b i32) (param $c i32)
+    (param $M i32) (param $K i32) (param $N i32) (param $sAi i32) (param $sAk i32)
+    (local $i i32) (local $j i32) (local $k i32)
+    (local $pa i32) (local $pb i32) (local $pc i32) (local $rowA i32)
+    (local $rowB i32) (local $stepA i32) (local $n16 i32) (local $n4 i32)
+    (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $av v128)
+    (local $s f32)
+    (local.set $rowB (i32.shl (local.get $N) (i32.const 2)))
+    (local.set $stepA (i32.shl (local.get $sAk) (i32.const 2)))
+    (local.set $n16 (i32.and (local.get $N) (i32.const -16)))
+    (local.set $n4 (i32.and (local.get $N) (i32.const -4)))
+    (local.set $i (i32.const 0))
+    (block $doneI
+      (loop $loopI
+        (br_if $doneI (i32.ge_u (local.get $i) (local.get $M)))
+        (local.set $rowA (i32.add (local.get $a) (i32.shl (i32.mul (local.get $i) (local.get $sAi)) (i32.const 2))))
+        (local.set $pc (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $rowB))))
+        (local.set $j (i32.const 0))
+        ;; 16 columns at a time
+        (block $done16
+          (loop $loop16
+            (br_if $done16 (i32.ge_u (local.get $j) (local.get $n16)))
+            (local.set $acc0 (v128.const i32x4 0 0 0 0))
+            (local.set $acc1 (v128.const i32x4 0 0 0 0))
+            (local.set $acc2 (v128.const i32x4 0 0 0 0))
+            (local.set $acc3 (v128.const i32x4 0 0 0 0))
+            (local.set $pa (local.get $rowA))
+            (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $k (local.get $K))
+            (block $doneK
+              (loop $loopK
+                (br_if $doneK (i32.eqz (local.get $k)))
+                (local.set $av (f32x4.splat (f32.load (local.get $pa))))
+                (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (local.get $av) (v128.load (local.get $pb)))))
+                (local.set $acc1 (f32x4.add (local.get $acc1) (f32x4.mul (local.get $av) (v128.load offset=16 (local.get $pb)))))
+                (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.mul (local.get $av) (v128.load offset=32 (local.get $pb)))))
+                (local.set $acc3 (f32x4.add (local.get $acc3) (f32x4.mul (local.get $av) (v128.load offset=48 (local.get $pb)))))
+                (local.set $pa (i32.add (local.get $pa) (local.get $stepA)))
+                (local.set $pb (i32.add (local.get $pb) (local.get $rowB)))
+                (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                (br $loopK)))
+            (v128.store (local.get $pc) (local.get $acc0))
+            (v128.store offset=16 (local.get $pc) (local.get $acc1))
+            (v128.store offset=32 (local.get $pc) (local.get $acc2))
+            (v128.store offset=48 (local.get $pc) (local.get $acc3))
+            (local.set $pc (i32.add (local.get $pc) (i32.const 64)))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $loop16)))
+        ;; 4 columns at a time
+        (block $done4
+          (loop $loop4
+            (br_if $done4 (i32.ge_u (local.get $j) (local.get $n4)))
+            (local.set $acc0 (v128.const i32x4 0 0 0 0))
+            (local.set $pa (local.get $rowA))
+            (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $k (local.get $K))
+            (block $doneK4
+              (loop $loopK4
+                (br_if $doneK4 (i32.eqz (local.get $k)))
+                (local.set $acc0 (f32x4.add (local.get $acc0)
+                  (f32x4.mul (f32x4.splat (f32.load (local.get $pa))) (v128.load (local.get $pb)))))
+                (local.set $pa (i32.add (local.get $pa) (local.get $stepA)))
+                (local.set $pb (i32.add (local.get $pb) (local.get $rowB)))
+                (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                (br $loopK4)))
+            (v128.store (local.get $pc) (local.get $acc0))
+            (local.set $pc (i32.add (local.get $pc) (i32.const 16)))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $loop4)))
+        ;; remaining columns one at a time
+        (block $done1
+          (loop $loop1
+            (br_if $done1 (i32.ge_u (local.get $j) (local.get $N)))
+            (local.set $s (f32.const 0))
+            (local.set $pa (local.get $rowA))
+            (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $k (local.get $K))
+            (block $doneK1
+              (loop $loopK1
+                (br_if $doneK1 (i32.eqz (local.get $k)))
+                (local.set $s (f32.add (local.get $s) (f32.mul (f32.load (local.get $pa)) (f32.load (local.get $pb)))))
+                (local.set $pa (i32.add (local.get $pa) (local.get $stepA)))
+                (local.set $pb (i32.add (local.get $pb) (local.get $rowB)))
+                (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                (br $loopK1)))
+            (f32.store (local.get $pc) (local.get $s))
+            (local.set $pc (i32.add (local.get $pc) (i32.const 4)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $loop1)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $loopI))))
+
+  ;; dst[c·rows + r] = src[r·cols + c]: a row-major [rows×cols] matrix to [cols×rows].
+  (func (export "transpose")
+    (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $c i32) (local $ps i32) (local $pd i32) (local $rowD i32)
+    (local.set $rowD (i32.shl (local.get $rows) (i32.const 2)))
+    (local.set $ps (local.get $src))
+    (local.set $r (i32.const 0))
+    (block $doneR
+      (loop $loopR
+        (br_if $doneR (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $pd (i32.add (local.get $dst) (i32.shl (local.get $r) (i32.const 2))))
+        (local.set $c (i32.const 0))
+        (block $doneC
+          (loop $loopC
+            (br_if $doneC (i32.ge_u (local.get $c) (local.get $cols)))
+            (f32.store (local.get $pd) (f32.load (local.get $ps)))
+            (local.set $ps (i32.add (local.get $ps) (i32.const 4)))
+            (local.set $pd (i32.add (local.get $pd) (local.get $rowD)))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $loopC)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $loopR))))
+)

@@ -1,0 +1,16 @@
+import { installFastBatchMatMul } from "./batch-mat-mul.js";
+import { installFastTile } from "./tile.js";
+
+let done = false;
+
+/**
+ * Installs Concord's faster kernels for the loaded tfjs backends (see each kernel's file). Called by
+ * every meta-step; cheap after the first call. Exported for code that runs models outside Concord's
+ * algorithms. The kernels compute the same values as the ones they replace (up to float rounding).
+ */
+export function installFastKernels(): void {
+  if (done) return;
+  const matMul = installFastBatchMatMul();
+  const tile = installFastTile();
+  done = matMul && tile;
+}

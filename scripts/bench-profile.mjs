@@ -1,0 +1,26 @@
+// Kernel breakdown of one workload's meta-iteration: `node scripts/bench-profile.mjs [workload] [backend] [execution]`
+// (after `pnpm build`). Prints kernels per iteration by name, with their summed time (tf.profile's
+// kernelTimeMs: wall time for the synchronous cpu/wasm backends), and the total time of the step.
+import * as tf from "@tensorflow/tfjs-core";
+
+const [workload = "sinusoid-maml2", backend = "wasm", execution = "batched"] = process.argv.slice(2);
+process.argv[2] = JSON.stringify({ workload, backend, execution, iterations: 0, warmup: 0, profileOnly: true });
+const { runIteration } = await import("./bench-worker.mjs");
+
+for (let i = 0; i < 20; i++) runIteration(i);
+const start = performance.now();
+const profile = await tf.profile(() => {
+  runIteration(20);
+});
+const total = performance.now() - start;
+const byName = new Map();
+for (const kernel of profile.kernels) {
+  const entry = byName.get(kernel.name) ?? { count: 0, ms: 0 };
+  entry.count++;
+  entry.ms += typeof kernel.kernelTimeMs === "number" ? kernel.kernelTimeMs : 0;
+  byName.set(kernel.name, entry);
+}
+const sorted = [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms);
+const kernelMs = sorted.reduce((sum, [, e]) => sum + e.ms, 0);
+console.log(`${workload} ${backend} ${execution}: ${profile.kernels.length} kernels, kernel time ${kernelMs.toFixed(2)} ms, profiled iteration ${total.toFixed(2)} ms`);
+for (const [name, e] of sorted) console.log(`${name.padEnd(24)} ${String(e.count).padStart(6)} ${e.ms.toFixed(3).padStart(9)} ms`);

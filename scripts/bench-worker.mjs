@@ -1,0 +1,146 @@
+// One benchmark workload in a fresh process (so peak RSS belongs to it). Started by scripts/bench.mjs
+// with one JSON argument; prints one line `BENCH_RESULT {json}`.
+//   { workload, backend, execution, iterations, warmup, memoryIterations? }
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-backend-wasm";
+
+const load = (name) => import(new URL(`../packages/${name}/dist/index.js`, import.meta.url).href);
+const [core, models, optimizers, tasks, weighting, algorithms] = await Promise.all(
+  ["core", "models", "optimizers", "tasks", "weighting", "algorithms"].map(load),
+);
+
+const config = JSON.parse(process.argv[2] ?? "{}");
+const { workload, backend, execution, iterations, warmup } = config;
+
+export const SINUSOID = { metaBatch: 25, innerLr: 0.01, outerLr: 1e-3 };
+export const OMNIGLOT = { metaBatch: 32, ways: 5, shots: 1, queries: 1, innerLr: 0.4, outerLr: 1e-3 };
+
+/** Workload name → what to build. Every workload is the PyTorch reference's setup (see bench.mjs). */
+function setup(name) {
+  const sinusoidAlgorithm = {
+    "sinusoid-maml2": () => algorithms.maml({ order: 2, innerSteps: 1, execution, diagnostics: false }),
+    "sinusoid-maml1": () => algorithms.maml({ order: 1, innerSteps: 1, execution, diagnostics: false }),
+    "sinusoid-reptile5": () => algorithms.reptile({ innerSteps: 5, execution, diagnostics: false }),
+  }[name];
+  if (sinusoidAlgorithm) {
+    const sampler = tasks.sinusoid();
+    return {
+      model: models.mlp({ sizes: [1, 40, 40, 1] }),
+      objective: models.meanSquaredError ? models.meanSquaredError() : stopgapMse(),
+      algorithm: sinusoidAlgorithm(),
+      innerOptimizer: optimizers.sgd({ lr: SINUSOID.innerLr }),
+      outerOptimizer: optimizers.adam({ lr: SINUSOID.outerLr }),
+      sample: (rng) => sampler.sample(SINUSOID.metaBatch, rng),
+    };
+  }
+  const order = { "omniglot-maml1": 1, "omniglot-maml2": 2 }[name];
+  if (order) {
+    const { ways, shots, queries, metaBatch } = OMNIGLOT;
+    return {
+      model: models.convNet({ ways }),
+      objective: models.softmaxCrossEntropy(),
+      algorithm: algorithms.maml({ order, innerSteps: 1, execution, diagnostics: false }),
+      innerOptimizer: optimizers.sgd({ lr: OMNIGLOT.innerLr }),
+      outerOptimizer: optimizers.adam({ lr: OMNIGLOT.outerLr }),
+      // Synthetic 28×28 images (timing only, as the PyTorch reference), one-hot labels.
+      sample: (rng) =>
+        Array.from({ length: metaBatch }, () => ({
+          support: syntheticImages(rng, ways, shots),
+          query: syntheticImages(rng, ways, queries),
+        })),
+    };
+  }
+  throw new Error(`unknown workload ${name}`);
+}
+
+// TEMPORARY until @concord/models exports meanSquaredError.
+function stopgapMse() {
+  return {
+    name: "mse",
+    loss: (pred, y) => tf.mean(tf.square(tf.sub(pred, y))),
+    taskLosses: (pred, y) => tf.mean(tf.square(tf.sub(pred, y)), [1, 2]),
+  };
+}
+
+function syntheticImages(rng, ways, perClass) {
+  const count = ways * perClass;
+  const pixels = Float32Array.from({ length: count * 28 * 28 }, () => rng.next());
+  const labels = Array.from({ length: count }, (_, i) => i % ways);
+  return { x: tf.tensor4d(pixels, [count, 28, 28, 1]), y: tf.oneHot(tf.tensor1d(labels, "int32"), ways).toFloat() };
+}
+
+function disposeTasks(list) {
+  for (const task of list) tf.dispose([task.support.x, task.support.y, task.query.x, task.query.y]);
+}
+
+const ok = await tf.setBackend(backend);
+await tf.ready();
+if (!ok || tf.getBackend() !== backend) throw new Error(`backend ${backend} did not initialise`);
+tf.env().set("DEBUG", false);
+
+const parts = setup(workload);
+const rng = core.createRng(0);
+let params = parts.model.init(rng);
+
+/** One meta-iteration: the timed part is the algorithm step plus the outer update, as in the PyTorch scripts. */
+export function runIteration(index) {
+  const batch = parts.sample(rng);
+  const start = performance.now();
+  const { metaGradient } = parts.algorithm.step({
+    params,
+    tasks: batch,
+    model: parts.model,
+    objective: parts.objective,
+    innerOptimizer: parts.innerOptimizer,
+    weighting: weighting.uniform(),
+    iteration: index,
+  });
+  const next = parts.outerOptimizer.apply(params, metaGradient);
+  core.disposeParams(metaGradient);
+  core.disposeParams(params);
+  params = next;
+  const elapsed = performance.now() - start;
+  disposeTasks(batch);
+  return elapsed;
+}
+
+function heapBytes() {
+  const b = tf.backend();
+  return b?.wasm?.HEAPU8?.byteLength ?? null;
+}
+
+const result = { workload, backend, execution, iterations, warmup };
+if (config.profileOnly) {
+  // imported by bench-profile.mjs
+} else if (config.memoryIterations) {
+  // Memory mode: numTensors and RSS sampled every tenth of the run.
+  const samples = [];
+  const every = Math.max(1, Math.floor(config.memoryIterations / 10));
+  for (let i = 0; i < config.memoryIterations; i++) {
+    runIteration(i);
+    if ((i + 1) % every === 0) samples.push({ iteration: i + 1, numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes, rssBytes: process.memoryUsage().rss });
+  }
+  result.memory = samples;
+} else {
+  for (let i = 0; i < warmup; i++) runIteration(i);
+  const times = [];
+  for (let i = 0; i < iterations; i++) times.push(runIteration(warmup + i));
+  times.sort((a, b) => a - b);
+  result.medianMs = times[Math.floor(times.length / 2)];
+  result.minMs = times[0];
+  result.maxMs = times[times.length - 1];
+  // One more iteration under tf.profile for the peak of live tfjs bytes within a step.
+  const profile = await tf.profile(() => {
+    runIteration(warmup + iterations);
+  });
+  result.tfjsPeakBytes = profile.peakBytes;
+  result.kernelsPerIteration = profile.kernels.length;
+}
+if (!config.profileOnly) {
+  result.tfjsBytes = tf.memory().numBytes;
+  result.numTensors = tf.memory().numTensors;
+  result.wasmHeapBytes = heapBytes();
+  result.peakRssBytes = process.resourceUsage().maxRSS * 1024;
+  console.log(`BENCH_RESULT ${JSON.stringify(result)}`);
+}

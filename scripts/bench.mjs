@@ -1,0 +1,228 @@
+// `pnpm bench [-- options]`: times Concord's meta-iterations (each workload in a fresh process) and,
+// when Debian's python3 can import torch, the PyTorch reference scripts on the same workloads in the
+// same run, then prints a table with Concord/PyTorch ratios and writes bench-results.json.
+//
+// Options:
+//   --only a,b           workload name prefixes: sinusoid, omniglot, sinusoid-maml2, ... (default: all)
+//   --backends a,b       cpu,wasm (default: both; CNN rows on cpu only with --cnn-cpu)
+//   --execution a,b      batched,per-task (default: both where the model has both)
+//   --iterations N       measured iterations (default 30 sinusoid, 3 omniglot)
+//   --warmup N           warm-up iterations (default 10 sinusoid, 1 omniglot)
+//   --threads N          PyTorch threads (default 2)
+//   --no-torch           skip the PyTorch side
+//   --cnn-cpu            also time the CNN on the cpu backend (minutes per iteration)
+//   --memory N           memory mode: N sinusoid second-order iterations, numTensors and RSS sampled
+//   --out FILE           JSON output (default bench/results.json; memory mode bench/memory.json)
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { arch, cpus } from "node:os";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const args = parseArgs(process.argv.slice(2));
+const PYTHON = "/usr/bin/python3";
+
+/** Every Concord workload and its PyTorch counterpart (script, variant) per execution. */
+const WORKLOADS = [
+  { name: "sinusoid-maml2", title: "sinusoid MAML 2nd order", torch: { script: "maml_sine_torch.py", batched: "so_batched", "per-task": "so_loop" } },
+  { name: "sinusoid-maml1", title: "sinusoid MAML 1st order", torch: { script: "maml_sine_torch.py", batched: "fo_batched", "per-task": "fo_loop" } },
+  { name: "sinusoid-reptile5", title: "sinusoid Reptile (5 steps)", torch: { script: "maml_sine_torch.py", batched: "reptile_batched", "per-task": "reptile_loop" } },
+  // convNet has no forwardBatched: the CNN runs task by task (so does the PyTorch reference).
+  { name: "omniglot-maml1", title: "Omniglot 5-way 1-shot CNN, 1st order", executions: ["per-task"], torch: { script: "maml_omniglot_cnn_torch.py", "per-task": "fo" } },
+  { name: "omniglot-maml2", title: "Omniglot 5-way 1-shot CNN, 2nd order", executions: ["per-task"], torch: { script: "maml_omniglot_cnn_torch.py", "per-task": "so" } },
+];
+/** The issue's targets: Concord/PyTorch at most this ratio. */
+const TARGETS = [
+  { workload: "sinusoid-maml2", execution: "batched", maxRatio: 2.0 },
+  { workload: "omniglot-maml1", execution: "per-task", maxRatio: 3.0 },
+];
+
+const selected = WORKLOADS.filter((w) => !args.only || args.only.some((prefix) => w.name.startsWith(prefix)));
+const backends = args.backends ?? ["cpu", "wasm"];
+const executions = args.execution ?? ["batched", "per-task"];
+const machine = describeMachine();
+console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${process.version}`);
+
+if (args.memory) {
+  runMemoryMode(args.memory);
+  process.exit(0);
+}
+
+const rows = [];
+for (const workload of selected) {
+  const isCnn = workload.name.startsWith("omniglot");
+  for (const backend of backends) {
+    if (isCnn && backend === "cpu" && !args.cnnCpu) {
+      console.log(`skip ${workload.name} on cpu: minutes per iteration on the pure-JS backend (--cnn-cpu to run it)`);
+      continue;
+    }
+    for (const execution of workload.executions ?? executions) {
+      if (!executions.includes(execution)) continue;
+      const iterations = args.iterations ?? (isCnn ? 3 : 30);
+      const warmup = args.warmup ?? (isCnn ? 1 : 10);
+      process.stdout.write(`${workload.name} ${backend} ${execution}: `);
+      const result = runWorker({ workload: workload.name, backend, execution, iterations, warmup });
+      console.log(result.error ? `failed: ${result.error}` : `${fmt(result.medianMs)} ms`);
+      rows.push({ ...result, title: workload.title });
+    }
+  }
+}
+
+const torch = args.noTorch ? { skipped: "--no-torch" } : runTorch(selected);
+for (const row of rows) {
+  const workload = WORKLOADS.find((w) => w.name === row.workload);
+  const variant = workload.torch[row.execution];
+  const reference = torch.results?.[`${workload.torch.script}:${variant}`];
+  if (reference && row.medianMs !== undefined) {
+    row.torch = { variant, ...reference };
+    row.ratio = row.medianMs / reference.medianMs;
+  }
+}
+
+printTable(rows, torch);
+const output = { date: new Date().toISOString(), machine, command: `pnpm bench ${process.argv.slice(2).join(" ")}`.trim(), torch: { version: torch.version, threads: args.threads ?? 2, skipped: torch.skipped }, rows };
+mkdirSync(`${root}bench`, { recursive: true });
+writeFileSync(args.out ?? `${root}bench/results.json`, `${JSON.stringify(output, null, 2)}\n`);
+console.log(`\nwrote ${args.out ?? "bench/results.json"}`);
+
+function runWorker(config) {
+  const child = spawnSync(process.execPath, [`${root}scripts/bench-worker.mjs`, JSON.stringify(config)], {
+    cwd: root,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const line = child.stdout.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
+  if (!line) {
+    const error = (child.stderr || child.stdout).split("\n").filter((l) => /Error|error/.test(l))[0] ?? `exit ${child.status}`;
+    return { ...config, error: error.trim() };
+  }
+  return JSON.parse(line.slice("BENCH_RESULT ".length));
+}
+
+/** Runs each reference script once with the variants needed; parses its "median … (min … - max …)" lines. */
+function runTorch(workloads) {
+  const probe = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
+  if (probe.status !== 0) {
+    const reason = `PyTorch not available (${PYTHON} -c "import torch" failed): side-by-side ratios skipped`;
+    console.log(`\n${reason}`);
+    return { skipped: reason };
+  }
+  const version = probe.stdout.trim();
+  const referenceDir = fileURLToPath(new URL("../../shared/bench/reference/", import.meta.url));
+  if (!existsSync(referenceDir)) {
+    const reason = `PyTorch reference scripts not found in ${referenceDir}: side-by-side ratios skipped`;
+    console.log(`\n${reason}`);
+    return { skipped: reason };
+  }
+  const threads = String(args.threads ?? 2);
+  const scripts = new Map();
+  for (const workload of workloads) {
+    for (const execution of workload.executions ?? executions) {
+      if (!executions.includes(execution) || !workload.torch[execution]) continue;
+      if (!scripts.has(workload.torch.script)) scripts.set(workload.torch.script, new Set());
+      scripts.get(workload.torch.script).add(workload.torch[execution]);
+    }
+  }
+  const results = {};
+  for (const [script, variants] of scripts) {
+    const isCnn = script.includes("omniglot");
+    const iters = String(args.iterations ?? (isCnn ? 3 : 30));
+    const warm = String(args.warmup ?? (isCnn ? 1 : 10));
+    const path = `${referenceDir}${script}`;
+    console.log(`\nPyTorch ${version}: ${script} --variants ${[...variants].join(",")} --threads ${threads}`);
+    const child = spawnSync(PYTHON, [path, "--iters", iters, "--warmup", warm, "--threads", threads, "--variants", [...variants].join(",")], {
+      encoding: "utf8",
+    });
+    process.stdout.write(child.stdout);
+    if (child.status !== 0) console.log(`  failed: ${child.stderr.split("\n").slice(-3).join(" ")}`);
+    for (const line of child.stdout.split("\n")) {
+      const match = /^(\w+)\s+median\s+([\d.]+) ms\s+\(min ([\d.]+) - max ([\d.]+)\)/.exec(line.trim());
+      if (match) results[`${script}:${match[1]}`] = { medianMs: Number(match[2]), minMs: Number(match[3]), maxMs: Number(match[4]) };
+    }
+  }
+  return { version, results };
+}
+
+function runMemoryMode(iterations) {
+  const backend = backends.includes("wasm") ? "wasm" : backends[0];
+  console.log(`memory mode: ${iterations} iterations of sinusoid-maml2 batched on ${backend}`);
+  const result = runWorker({ workload: "sinusoid-maml2", backend, execution: "batched", iterations: 0, warmup: 0, memoryIterations: iterations });
+  if (result.error) {
+    console.log(`failed: ${result.error}`);
+    process.exitCode = 1;
+    return;
+  }
+  console.log("iteration  numTensors  tfjs bytes   RSS MB");
+  for (const s of result.memory) console.log(`${String(s.iteration).padStart(9)}  ${String(s.numTensors).padStart(10)}  ${String(s.numBytes).padStart(10)}  ${(s.rssBytes / 2 ** 20).toFixed(1).padStart(7)}`);
+  const first = result.memory[0];
+  const last = result.memory[result.memory.length - 1];
+  console.log(`numTensors ${first.numTensors} → ${last.numTensors}; RSS ${(first.rssBytes / 2 ** 20).toFixed(1)} → ${(last.rssBytes / 2 ** 20).toFixed(1)} MB (from iteration ${first.iteration} to ${last.iteration})`);
+  mkdirSync(`${root}bench`, { recursive: true });
+  writeFileSync(args.out ?? `${root}bench/memory.json`, `${JSON.stringify({ machine, ...result }, null, 2)}\n`);
+}
+
+function printTable(rows, torch) {
+  console.log("\n| workload | backend | execution | median ms | min–max ms | kernels/iter | peak RSS MB | tfjs peak MB | wasm heap MB | PyTorch ms | ratio |");
+  console.log("| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const r of rows) {
+    if (r.error) {
+      console.log(`| ${r.workload} | ${r.backend} | ${r.execution} | failed: ${r.error} |||||||`);
+      continue;
+    }
+    const mb = (bytes) => (bytes == null ? "–" : (bytes / 2 ** 20).toFixed(0));
+    console.log(
+      `| ${r.workload} | ${r.backend} | ${r.execution} | ${fmt(r.medianMs)} | ${fmt(r.minMs)}–${fmt(r.maxMs)} | ${r.kernelsPerIteration} | ${mb(r.peakRssBytes)} | ${mb(r.tfjsPeakBytes)} | ${mb(r.wasmHeapBytes)} | ${r.torch ? fmt(r.torch.medianMs) : "–"} | ${r.ratio ? `${r.ratio.toFixed(2)}×` : "–"} |`,
+    );
+  }
+  if (torch.skipped) {
+    console.log(`\nratios: ${torch.skipped}`);
+    return;
+  }
+  console.log("\ntargets (Concord/PyTorch, same run):");
+  for (const target of TARGETS) {
+    const matching = rows.filter((r) => r.workload === target.workload && r.execution === target.execution && r.ratio);
+    if (matching.length === 0) console.log(`  ${target.workload} ${target.execution}: not measured in this run`);
+    for (const r of matching) {
+      const verdict = r.ratio <= target.maxRatio ? "met" : "NOT met";
+      console.log(`  ${r.workload} ${r.execution} [${r.backend}]: ${fmt(r.medianMs)} ms vs PyTorch ${fmt(r.torch.medianMs)} ms = ${r.ratio.toFixed(2)}× (target ≤ ${target.maxRatio}×) ${verdict}`);
+    }
+  }
+}
+
+function describeMachine() {
+  const lscpu = spawnSync("lscpu", [], { encoding: "utf8" });
+  const model = /Model name:\s*(.+)/.exec(lscpu.stdout ?? "")?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown";
+  const nproc = spawnSync("nproc", [], { encoding: "utf8" }).stdout?.trim();
+  return { cpu: model, cores: Number(nproc) || cpus().length, arch: arch(), node: process.version };
+}
+
+function fmt(ms) {
+  if (ms === undefined) return "–";
+  return ms >= 100 ? ms.toFixed(0) : ms.toFixed(2);
+}
+
+function parseArgs(argv) {
+  const out = {};
+  const list = (value) => value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === "--") continue;
+    else if (arg === "--only") out.only = list(value());
+    else if (arg === "--backends") out.backends = list(value());
+    else if (arg === "--execution") out.execution = list(value());
+    else if (arg === "--iterations") out.iterations = Number(value());
+    else if (arg === "--warmup") out.warmup = Number(value());
+    else if (arg === "--threads") out.threads = Number(value());
+    else if (arg === "--memory") out.memory = Number(value());
+    else if (arg === "--out") out.out = value();
+    else if (arg === "--no-torch") out.noTorch = true;
+    else if (arg === "--cnn-cpu") out.cnnCpu = true;
+    else throw new Error(`unknown option ${arg} (see the header of scripts/bench.mjs)`);
+  }
+  return out;
+}

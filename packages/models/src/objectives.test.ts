@@ -29,7 +29,9 @@ function crossEntropyGradient64(z: Float64Array, labels: number[], classes: numb
     const m = Math.max(...row);
     const e = row.map((v) => Math.exp(v - m));
     const total = e.reduce((a, b) => a + b, 0);
-    e.forEach((v, c) => (grad[k * classes + c] = (v / total - (c === label ? 1 : 0)) / labels.length));
+    e.forEach((v, c) => {
+      grad[k * classes + c] = (v / total - (c === label ? 1 : 0)) / labels.length;
+    });
   });
   return grad;
 }
@@ -58,7 +60,9 @@ describeEachBackend("meanSquaredError", () => {
       const g = tf.grad((p: tf.Tensor) => mse.loss(p, y));
       return tf.grad((p: tf.Tensor) => tf.sum(tf.mul(g(p), tf.tensor2d(v, [4, 1]))))(tf.tensor2d([[1], [-1], [0.5], [2]]));
     });
-    read(hvp).forEach((h, i) => expect(h).toBeCloseTo((2 * v[i]!) / 4, 6));
+    read(hvp).forEach((h, i) => {
+      expect(h).toBeCloseTo((2 * v[i]!) / 4, 6);
+    });
   });
 
   it("rejects targets of another shape with a ConcordError naming y", () => {
@@ -105,7 +109,9 @@ describeEachBackend("softmaxCrossEntropy", () => {
     const labels = [tf.tensor1d([1, 0], "int32"), tf.tensor1d([0, 1], "int32")];
     const perTask = logits.map((z, i) => read(ce.loss(z, labels[i]!))[0]!);
     const batched = read(ce.taskLosses!(tf.stack(logits), tf.stack(labels)));
-    batched.forEach((l, i) => expect(l).toBeCloseTo(perTask[i]!, 6));
+    batched.forEach((l, i) => {
+      expect(l).toBeCloseTo(perTask[i]!, 6);
+    });
     tf.dispose([...logits, ...labels]);
   });
 

@@ -47,11 +47,15 @@ function lossAndGradient(theta: Float64Array, batch: { x: number[]; y: number[] 
     const dOut = (2 * err) / K;
     gb3[0]! += dOut;
     const dz2 = a2.map((_, i) => (z2[i]! > 0 ? dOut * w3[i]! : 0));
-    a2.forEach((a, i) => (gw3[i]! += a * dOut));
+    a2.forEach((a, i) => {
+      gw3[i]! += a * dOut;
+    });
     const dz1 = a1.map((a, i) => dz2.reduce((s, d, j) => s + d * w2[i * h + j]!, 0) * (1 - a * a));
     dz2.forEach((d, j) => {
       gb2[j]! += d;
-      a1.forEach((a, i) => (gw2[i * h + j]! += a * d));
+      a1.forEach((a, i) => {
+        gw2[i * h + j]! += a * d;
+      });
     });
     dz1.forEach((d, j) => {
       gb1[j]! += d;

@@ -148,7 +148,11 @@ export function checkSecondOrder(c: GradientCase): CheckResult {
     scoped(() => {
       const grads = firstOrder(c, w, tensors(p)).map((g) => g.dataSync());
       let total = 0;
-      grads.forEach((g, i) => g.forEach((gk, k) => (total += gk * v[i]![k]!)));
+      grads.forEach((g, i) => {
+        g.forEach((gk, k) => {
+          total += gk * v[i]![k]!;
+        });
+      });
       return total;
     });
   const numeric = centralDifference(xs, c.h ?? 1e-2, value);

@@ -1,0 +1,304 @@
+// Vega-Lite specifications of the report's charts, built from ReportData (pure functions).
+import type { TopLevelSpec } from "vega-lite";
+import { binWeights, movingAverage, smoothingWindow, thinIndices, weightsAreUniform } from "./series.js";
+import type { ReportArm, ReportData } from "./types.js";
+
+export interface ChartSpec {
+  /** File name stem and HTML anchor, e.g. "learning-curves". */
+  readonly id: string;
+  readonly title: string;
+  readonly caption: string;
+  readonly spec: TopLevelSpec;
+}
+
+/** Shades per algorithm: [non-uniform weighting, uniform weighting, a third arm of the same algorithm]. */
+const FAMILIES: readonly (readonly [string, string, string])[] = [
+  ["#1d4f91", "#7fa9dc", "#3b7dd8"],
+  ["#c2410c", "#f4a261", "#e76f51"],
+  ["#2d6a4f", "#8fcf9f", "#52b788"],
+  ["#6a3d9a", "#c3a6e0", "#9b6fcf"],
+  ["#7f5539", "#d4a373", "#b07d56"],
+];
+
+/** Stable colours and dashes per arm: one hue per algorithm, dark/solid for weighted arms, light/dashed for uniform. */
+export function armStyles(arms: readonly ReportArm[]): { names: string[]; colors: string[]; dashes: number[][] } {
+  const algorithms = [...new Set(arms.map((arm) => arm.algorithm))];
+  const used = new Map<string, number>();
+  const colors = arms.map((arm) => {
+    const family = FAMILIES[algorithms.indexOf(arm.algorithm) % FAMILIES.length]!;
+    if (isUniform(arm)) return family[1];
+    const index = used.get(arm.algorithm) ?? 0;
+    used.set(arm.algorithm, index + 1);
+    return index === 0 ? family[0] : family[2];
+  });
+  return { names: arms.map((arm) => arm.name), colors, dashes: arms.map((arm) => (isUniform(arm) ? [6, 3] : [1, 0])) };
+}
+
+function isUniform(arm: ReportArm): boolean {
+  return arm.weighting === "uniform";
+}
+
+const BASE_CONFIG = {
+  font: "Helvetica Neue, Helvetica, Arial, sans-serif",
+  background: "white",
+  padding: 8,
+  view: { stroke: null },
+  axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 500, titleColor: "#333", labelColor: "#555", gridColor: "#ececec", domainColor: "#999", tickColor: "#999" },
+  legend: { labelFontSize: 11, titleFontSize: 11, titleColor: "#333", labelColor: "#333", symbolStrokeWidth: 2.5, labelLimit: 220 },
+  header: { labelFontSize: 12, labelFontWeight: 600, labelColor: "#333", titleFontSize: 12 },
+  title: { fontSize: 13, fontWeight: 600, color: "#222", anchor: "start" },
+} as const;
+
+/** Colour by arm, styled over `all` arms (so colours match across charts) but listing only `shown`. */
+function armColor(all: readonly ReportArm[], shown: readonly ReportArm[] = all) {
+  const styles = armStyles(all);
+  const keep = shown.map((arm) => styles.names.indexOf(arm.name));
+  return {
+    field: "arm",
+    type: "nominal",
+    title: "arm",
+    scale: { domain: keep.map((i) => styles.names[i]!), range: keep.map((i) => styles.colors[i]!) },
+    // Every layer keeps the legend (a null in one layer drops the shared legend); opacity 1 so faint layers do not fade it.
+    legend: { orient: "right", symbolType: "stroke", symbolStrokeWidth: 2.5, symbolOpacity: 1 },
+  } as const;
+}
+
+function armDash(arms: readonly ReportArm[]) {
+  const styles = armStyles(arms);
+  // Same field and title as the colour: Vega-Lite merges both into one legend showing colour and dash.
+  return { field: "arm", type: "nominal", title: "arm", scale: { domain: styles.names, range: styles.dashes } } as const;
+}
+
+/** (a) Query loss after adaptation on the training meta-batches vs iteration: smoothed, seeds faint, seed mean bold. */
+export function learningCurveChart(data: ReportData): ChartSpec {
+  const rows: Record<string, string | number>[] = [];
+  let window = 1;
+  for (const arm of data.arms) {
+    const perSeed = arm.curves.map((curve) => {
+      window = smoothingWindow(curve.length);
+      return { iterations: curve.map((point) => point.iteration), values: movingAverage(curve.map((point) => point.queryLossAfter), window) };
+    });
+    perSeed.forEach(({ iterations, values }, seedIndex) => {
+      for (const i of thinIndices(values.length, 250)) {
+        rows.push({ arm: arm.name, series: `${arm.name} / seed ${arm.seeds[seedIndex] ?? seedIndex}`, kind: "seed", iteration: iterations[i]!, loss: values[i]! });
+      }
+    });
+    // Mean over seeds at every iteration that all seeds reached.
+    const sums = new Map<number, { sum: number; count: number }>();
+    for (const { iterations, values } of perSeed) {
+      iterations.forEach((iteration, i) => {
+        const entry = sums.get(iteration) ?? { sum: 0, count: 0 };
+        entry.sum += values[i]!;
+        entry.count += 1;
+        sums.set(iteration, entry);
+      });
+    }
+    const mean = [...sums.entries()].filter(([, entry]) => entry.count === perSeed.length).sort(([a], [b]) => a - b);
+    for (const i of thinIndices(mean.length, 400)) {
+      const [iteration, entry] = mean[i]!;
+      rows.push({ arm: arm.name, series: `${arm.name} / mean`, kind: "mean", iteration, loss: entry.sum / entry.count });
+    }
+  }
+  const positive = rows.filter((row) => Number.isFinite(row.loss) && (row.loss as number) > 0);
+  const seeds = Math.max(...data.arms.map((arm) => arm.curves.length), 0);
+  const x = { field: "iteration", type: "quantitative", title: "meta-iteration", axis: { tickCount: 8 } } as const;
+  const y = { field: "loss", type: "quantitative", title: "query loss after adaptation", scale: { type: "log" }, axis: { tickCount: 6 } } as const;
+  return {
+    id: "learning-curves",
+    title: "Learning curves",
+    caption:
+      `Query loss of each training meta-batch after the inner-loop adaptation, against the meta-iteration (log scale). ` +
+      `Centered moving average over ${window} iteration${window === 1 ? "" : "s"}; ` +
+      (seeds > 1 ? `thin lines are the ${seeds} seeds, the bold line their mean.` : "one seed per arm."),
+    spec: {
+      config: BASE_CONFIG,
+      width: 660,
+      height: 300,
+      data: { values: positive },
+      layer: [
+        {
+          transform: [{ filter: "datum.kind === 'seed'" }],
+          mark: { type: "line", strokeWidth: 1, opacity: seeds > 1 ? 0.28 : 0, clip: true },
+          encoding: { x, y, color: armColor(data.arms), detail: { field: "series", type: "nominal" } },
+        },
+        {
+          transform: [{ filter: "datum.kind === 'mean'" }],
+          mark: { type: "line", strokeWidth: 2.2, clip: true },
+          encoding: { x, y, color: armColor(data.arms), strokeDash: armDash(data.arms), detail: { field: "series", type: "nominal" } },
+        },
+      ],
+    } as TopLevelSpec,
+  };
+}
+
+/** (b) Held-out query loss vs inner steps, mean and 95% CI band per arm. */
+export function innerStepChart(data: ReportData): ChartSpec {
+  const rows = data.arms.flatMap((arm) =>
+    arm.evaluation.loss.map(({ step, mean, ci95 }) => {
+      const spread = Number.isFinite(ci95) ? ci95 : 0;
+      return { arm: arm.name, step, mean, lower: Math.max(mean - spread, mean * 1e-3), upper: mean + spread, ci95 };
+    }),
+  );
+  const counts = [...new Set(data.arms.map((arm) => arm.evaluation.taskCount))];
+  const x = { field: "step", type: "quantitative", title: "inner steps on the support set", axis: { tickMinStep: 1, format: "d" }, scale: { nice: false } } as const;
+  return {
+    id: "inner-steps",
+    title: "Held-out error against inner steps",
+    caption:
+      `Mean query loss on held-out tasks (the same tasks for every arm) after 0…S inner steps, log scale. ` +
+      `Bands: 95% confidence interval 1.96·s/√n with n = ${counts.join(" / ")} tasks pooled over seeds.`,
+    spec: {
+      config: BASE_CONFIG,
+      width: 660,
+      height: 300,
+      data: { values: rows },
+      encoding: { x },
+      layer: [
+        {
+          mark: { type: "area", opacity: 0.16 },
+          encoding: { y: { field: "lower", type: "quantitative" }, y2: { field: "upper" }, color: armColor(data.arms) },
+        },
+        {
+          mark: { type: "line", strokeWidth: 2, point: { filled: true, size: 36 } },
+          encoding: {
+            color: armColor(data.arms),
+            y: { field: "mean", type: "quantitative", title: "held-out query loss", scale: { type: "log" } },
+            strokeDash: armDash(data.arms),
+            tooltip: [
+              { field: "arm", type: "nominal" },
+              { field: "step", type: "quantitative" },
+              { field: "mean", type: "quantitative", format: ".4f" },
+              { field: "ci95", type: "quantitative", format: ".4f" },
+            ],
+          },
+        },
+      ],
+    } as TopLevelSpec,
+  };
+}
+
+/** (c) A few sinusoid fits per arm: truth, support points, before and after adaptation. */
+export function sinusoidFitChart(data: ReportData): ChartSpec | undefined {
+  const arms = data.arms.filter((arm) => arm.fits && arm.fits.length > 0);
+  if (arms.length === 0) return undefined;
+  const steps = arms[0]!.fits![0]!.steps;
+  const after = `after ${steps} step${steps === 1 ? "" : "s"}`;
+  const series = ["true function", "before adaptation", after, "support points"];
+  const rows: Record<string, string | number>[] = [];
+  for (const arm of arms) {
+    arm.fits!.forEach((fit, index) => {
+      const task = `task ${index + 1}: A = ${fit.amplitude.toFixed(2)}, φ = ${fit.phase.toFixed(2)}`;
+      fit.xs.forEach((x, i) => {
+        rows.push({ arm: arm.name, task, order: index, x, y: fit.truth[i]!, series: series[0]! });
+        rows.push({ arm: arm.name, task, order: index, x, y: fit.before[i]!, series: series[1]! });
+        rows.push({ arm: arm.name, task, order: index, x, y: fit.after[i]!, series: series[2]! });
+      });
+      fit.supportX.forEach((x, i) => rows.push({ arm: arm.name, task, order: index, x, y: fit.supportY[i]!, series: series[3]! }));
+    });
+  }
+  const color = {
+    field: "series",
+    type: "nominal",
+    title: null,
+    scale: { domain: series, range: ["#222222", "#9aa0a6", "#d62728", "#222222"] },
+    legend: { orient: "top", direction: "horizontal" },
+  } as const;
+  const x = { field: "x", type: "quantitative", title: null, scale: { domain: [-5, 5], nice: false }, axis: { values: [-4, -2, 0, 2, 4] } } as const;
+  const y = { field: "y", type: "quantitative", title: null, scale: { domain: [-6, 6], nice: false }, axis: { values: [-5, 0, 5] } } as const;
+  const line = (name: string, extra: Record<string, unknown>) => ({
+    transform: [{ filter: { field: "series", equal: name } }],
+    mark: { type: "line", clip: true, ...extra },
+    encoding: { x, y, color },
+  });
+  return {
+    id: "sinusoid-fits",
+    title: "Sinusoid fits before and after adaptation",
+    caption:
+      `Held-out sinusoid tasks (the same for every arm): the true curve, the K support points, the meta-learned ` +
+      `model before adaptation and after ${steps} inner step${steps === 1 ? "" : "s"} on the support points. One row per arm.`,
+    spec: {
+      config: { ...BASE_CONFIG, header: { ...BASE_CONFIG.header, labelFontWeight: 500, labelFontSize: 11 } },
+      data: { values: rows },
+      facet: {
+        row: { field: "arm", type: "nominal", title: null, sort: arms.map((arm) => arm.name), header: { labelAngle: 0, labelAlign: "left", labelFontWeight: 600 } },
+        column: { field: "task", type: "nominal", title: null, sort: { field: "order" } },
+      },
+      spacing: { row: 12, column: 10 },
+      spec: {
+        width: 190,
+        height: 120,
+        layer: [
+          line(series[0]!, { strokeWidth: 1.6 }),
+          line(series[1]!, { strokeWidth: 1.4, strokeDash: [4, 3] }),
+          line(series[2]!, { strokeWidth: 2 }),
+          {
+            transform: [{ filter: { field: "series", equal: series[3]! } }],
+            mark: { type: "point", filled: true, size: 26, opacity: 1, clip: true },
+            encoding: { x, y, color },
+          },
+        ],
+      },
+      resolve: { axis: { x: "independent", y: "independent" } },
+    } as unknown as TopLevelSpec,
+  };
+}
+
+/** (d) Distribution of task weights over training for arms whose weights are not all 1/N. */
+export function weightChart(data: ReportData): ChartSpec | undefined {
+  const arms = data.arms.filter((arm) => arm.weightSnapshots.length > 0 && !weightsAreUniform(arm.weightSnapshots));
+  if (arms.length === 0) return undefined;
+  const bands = arms.flatMap((arm) => binWeights(arm.weightSnapshots, 60).map((bin) => ({ arm: arm.name, ...bin })));
+  const x = { field: "iteration", type: "quantitative", title: "meta-iteration", axis: { tickCount: 6 } } as const;
+  const color = armColor(data.arms, arms);
+  const area = (low: string, high: string, opacity: number) => ({
+    mark: { type: "area", opacity },
+    encoding: { x, y: { field: low, type: "quantitative", title: "task weight" }, y2: { field: high }, color: armColor(data.arms, arms) },
+  });
+  const batch = Math.round(1 / (bands[0]?.uniform ?? 1));
+  const columns = Math.min(arms.length, 2);
+  const width = columns === 1 ? 600 : 300;
+  return {
+    id: "task-weights",
+    title: "Task weights over training",
+    caption:
+      `Distribution of the weights given to the ${batch} tasks of each meta-batch (binned over iterations, all seeds pooled): ` +
+      `shaded bands hold 100%, 80% and 50% of the weights, the solid line is the median, the dashed line the uniform weight 1/N and the thin line zero. ` +
+      `Below: how many tasks per meta-batch received a negative weight (pushed against).`,
+    spec: {
+      config: BASE_CONFIG,
+      data: { values: bands },
+      vconcat: [
+        {
+          facet: { field: "arm", type: "nominal", title: null, sort: arms.map((arm) => arm.name), columns },
+          spec: {
+            width,
+            height: 190,
+            layer: [
+              area("min", "max", 0.14),
+              area("q10", "q90", 0.22),
+              area("q25", "q75", 0.32),
+              { mark: { type: "line", strokeWidth: 1.8 }, encoding: { x, y: { field: "median", type: "quantitative" }, color } },
+              { mark: { type: "rule", color: "#555", strokeDash: [5, 3], strokeWidth: 1.4 }, encoding: { y: { aggregate: "mean", field: "uniform", type: "quantitative" } } },
+              { mark: { type: "rule", color: "#888", strokeWidth: 0.8 }, encoding: { y: { datum: 0, type: "quantitative" } } },
+            ],
+          },
+        },
+        {
+          width: columns === 1 ? 600 : 2 * width + 20,
+          height: 130,
+          mark: { type: "line", strokeWidth: 1.8 },
+          encoding: {
+            x,
+            y: { field: "negatives", type: "quantitative", title: "negative weights per batch" },
+            color: armColor(data.arms, arms),
+          },
+        },
+      ],
+    } as TopLevelSpec,
+  };
+}
+
+/** Every chart the data supports, in report order. */
+export function reportCharts(data: ReportData): ChartSpec[] {
+  return [learningCurveChart(data), innerStepChart(data), sinusoidFitChart(data), weightChart(data)].filter((chart): chart is ChartSpec => chart !== undefined);
+}

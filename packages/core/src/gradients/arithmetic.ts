@@ -2,7 +2,7 @@
 // differentiable ops only, so these gradients can themselves be differentiated.
 import * as tf from "@tensorflow/tfjs-core";
 import type { GradConfig } from "@tensorflow/tfjs-core";
-import { saved, single, unbroadcast } from "./util.js";
+import { saved, single, unbroadcast, unbroadcastUpstream } from "./util.js";
 
 export const arithmeticGradients: GradConfig[] = [
   {
@@ -10,7 +10,7 @@ export const arithmeticGradients: GradConfig[] = [
     inputsToSave: ["a", "b"],
     gradFunc: (dy, s) => {
       const g = single(dy);
-      return { a: () => unbroadcast(g, saved(s, 0).shape), b: () => unbroadcast(g, saved(s, 1).shape) };
+      return { a: () => unbroadcastUpstream(g, saved(s, 0).shape), b: () => unbroadcastUpstream(g, saved(s, 1).shape) };
     },
   },
   {
@@ -26,7 +26,7 @@ export const arithmeticGradients: GradConfig[] = [
     inputsToSave: ["a", "b"],
     gradFunc: (dy, s) => {
       const g = single(dy);
-      return { a: () => unbroadcast(g, saved(s, 0).shape), b: () => unbroadcast(tf.neg(g), saved(s, 1).shape) };
+      return { a: () => unbroadcastUpstream(g, saved(s, 0).shape), b: () => unbroadcast(tf.neg(g), saved(s, 1).shape) };
     },
   },
   {

@@ -7,7 +7,7 @@ import { convGradients } from "./conv.js";
 import { matMulGradients } from "./matmul.js";
 import { reductionGradients } from "./reduction.js";
 import { shapeGradients } from "./shape.js";
-import { leakyReluGradient, unaryGradients } from "./unary.js";
+import { leakyReluGradient, softmaxGradient, unaryGradients } from "./unary.js";
 
 /**
  * Every gradient Concord registers. Each one is computed from the kernel's saved inputs with
@@ -18,6 +18,7 @@ export const concordGradientConfigs: readonly GradConfig[] = [
   ...arithmeticGradients,
   ...unaryGradients,
   leakyReluGradient,
+  softmaxGradient,
   ...constantGradients,
   ...reductionGradients,
   ...shapeGradients,

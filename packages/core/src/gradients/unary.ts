@@ -49,3 +49,20 @@ export const leakyReluGradient: GradConfig = {
     return { x: () => tf.where(tf.greater(x, 0), g, tf.mul(g, alpha)) };
   },
 };
+
+/** softmax: dx = p ⊙ (dy − Σ dy ⊙ p) along `dim`, with p = softmax(logits) recomputed from the input. */
+export const softmaxGradient: GradConfig = {
+  kernelName: "Softmax",
+  inputsToSave: ["logits"],
+  gradFunc: (dy, s, attrs) => {
+    const logits = saved(s, 0);
+    const g = single(dy);
+    const dim = tf.util.parseAxisParam(attrs.dim as number, logits.shape);
+    return {
+      logits: () => {
+        const p = tf.softmax(logits, dim[0]);
+        return tf.mul(p, tf.sub(g, tf.sum(tf.mul(g, p), dim, true)));
+      },
+    };
+  },
+};

@@ -19,14 +19,23 @@ export function saved(tensors: tf.Tensor[], index: number): tf.Tensor {
 }
 
 /**
- * Sums a broadcast gradient back to `shape` (the axes broadcasting added or stretched), then
- * gives it exactly `shape`. Always returns a new tensor: the tape disposes gradients it
- * accumulates, so a gradient must never be the very `dy` object it was given.
+ * Sums a broadcast gradient back to `shape` (the axes broadcasting added or stretched) and gives
+ * it exactly `shape`. `grad` must be a tensor the gradient function created itself: when no work
+ * is needed it is returned as is.
  */
 export function unbroadcast(grad: tf.Tensor, shape: number[]): tf.Tensor {
   const axes = tf.backend_util.getReductionAxes(shape, grad.shape);
   const reduced = axes.length > 0 ? tf.sum(grad, axes) : grad;
-  return tf.reshape(reduced, shape);
+  return tf.util.arraysEqual(reduced.shape, shape) ? reduced : tf.reshape(reduced, shape);
+}
+
+/**
+ * `unbroadcast` for the upstream `dy` itself: always returns a new tensor, because the tape
+ * disposes the gradients it accumulates and must never be handed the very `dy` it passed in.
+ */
+export function unbroadcastUpstream(dy: tf.Tensor, shape: number[]): tf.Tensor {
+  const axes = tf.backend_util.getReductionAxes(shape, dy.shape);
+  return tf.reshape(axes.length > 0 ? tf.sum(dy, axes) : dy, shape);
 }
 
 /** A float32 zero gradient for an input of this shape (a constant: nothing flows through it). */

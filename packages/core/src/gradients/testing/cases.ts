@@ -40,6 +40,7 @@ export const GRADIENT_CASES: GradientCase[] = [
   { name: "softplus", family: "unary", kernels: ["Softplus"], inputs: [input([5], -2, 2, 28)], f: (x) => tf.softplus(x!) },
   { name: "relu", family: "unary", kernels: ["Relu", "Step"], inputs: [signedInput([6], 0.1, 1, 29)], f: (x) => tf.mul(tf.relu(x!), x!) },
   { name: "elu", family: "unary", kernels: ["Elu", "Greater", "Minimum"], inputs: [signedInput([6], 0.1, 1.5, 30)], f: (x) => tf.elu(x!) },
+  { name: "softmax (last axis)", family: "unary", kernels: ["Softmax"], inputs: [input([2, 4], -2, 2, 87)], f: (x) => tf.softmax(x!) },
   { name: "leakyRelu", family: "unary", kernels: ["LeakyRelu", "Greater"], inputs: [signedInput([6], 0.1, 1, 31)], f: (x) => tf.mul(tf.leakyRelu(x!, 0.2), x!) },
 
   // kernels with zero gradient, on a differentiable path

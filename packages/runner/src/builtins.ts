@@ -1,0 +1,106 @@
+import { maml, reptile } from "@concord/algorithms";
+import type { Params, Rng } from "@concord/core";
+import { convNet, meanSquaredError, type MlpModel, mlp, softmaxCrossEntropy } from "@concord/models";
+import * as tf from "@tensorflow/tfjs-core";
+import { adam, sgd } from "@concord/optimizers";
+import { sinusoid } from "@concord/tasks";
+import { gradientAgreement, uniform } from "@concord/weighting";
+import { z } from "zod";
+import { Registry } from "./registry.js";
+
+const finite = z.number().refine(Number.isFinite, "a finite number");
+const range = z.tuple([finite, finite]);
+const execution = z.enum(["auto", "batched", "per-task"]).optional();
+/** Only these option names; their values are checked by the factory itself. */
+const keysOnly = (keys: readonly string[]) => z.strictObject(Object.fromEntries(keys.map((key) => [key, z.unknown().optional()])));
+
+/** Registers Concord's own plug-ins under the names configs use. */
+export function registerBuiltins(registry: Registry): Registry {
+  registry.register("weighting", "uniform", () => uniform(), { options: z.strictObject({}), description: "w_i = 1/N" });
+  registry.register("weighting", "agreement", (o) => gradientAgreement(o as { eps?: number }), {
+    options: z.strictObject({ eps: finite.min(0).optional() }),
+    description: "gradient agreement: w_i ∝ Σ_j g_iᵀ g_j, normalised by Σ_k |Σ_j g_kᵀ g_j|",
+  });
+
+  registry.register("algorithm", "maml", (o) => maml(o as Parameters<typeof maml>[0]), {
+    options: z.strictObject({ order: z.union([z.literal(1), z.literal(2)]).optional(), innerSteps: z.number().int().min(0).optional(), execution }),
+    description: "MAML (order 2 differentiates through the inner loop; order 1 is FOMAML)",
+  });
+  registry.register("algorithm", "fomaml", (o) => maml({ ...(o as Parameters<typeof maml>[0]), order: 1 }), {
+    options: z.strictObject({ innerSteps: z.number().int().min(0).optional(), execution }),
+    description: "first-order MAML",
+  });
+  registry.register("algorithm", "reptile", (o) => reptile(o as Parameters<typeof reptile>[0]), {
+    options: z.strictObject({ innerSteps: z.number().int().min(0).optional(), execution }),
+    description: "Reptile: d = Σ_i w_i (θ − θ'_i)",
+  });
+
+  registry.register("model", "mlp", (o) => withInit(mlp(o as unknown as Parameters<typeof mlp>[0]), (o.init as MlpInit | undefined) ?? "he"), {
+    options: z.strictObject({
+      sizes: z.array(z.number().int().min(1)).min(2),
+      activation: z.enum(["relu", "tanh", "sigmoid", "none"]).optional(),
+      init: z.enum(["he", "pytorch"]).optional(),
+    }),
+    description: "fully connected network",
+  });
+  registry.register("model", "conv-net", (o) => convNet(o as unknown as Parameters<typeof convNet>[0]), {
+    options: keysOnly(["ways", "inputShape", "filters", "blocks", "batchNorm", "batchNormEpsilon"]),
+    description: "the 4-block CNN of MAML/Reptile",
+  });
+
+  registry.register("tasks", "sinusoid", (o) => sinusoid(o), {
+    options: z.strictObject({
+      amplitude: range.optional(),
+      phase: range.optional(),
+      inputRange: range.optional(),
+      supportSize: z.number().int().min(1).optional(),
+      querySize: z.number().int().min(1).optional(),
+      corruption: z.strictObject({ fraction: finite.min(0).max(1), noiseStd: finite.min(0).optional() }).optional(),
+    }),
+    description: "y = A sin(x − φ) regression (MAML paper)",
+  });
+
+  registry.register("objective", "mse", () => meanSquaredError(), { options: z.strictObject({}), description: "mean squared error" });
+  registry.register("objective", "cross-entropy", () => softmaxCrossEntropy(), { options: z.strictObject({}), description: "softmax cross-entropy" });
+
+  const lr = finite.gt(0);
+  registry.register("innerOptimizer", "sgd", (o) => sgd(o as { lr: number }), { options: z.strictObject({ lr }), description: "θ ← θ − α ∇L" });
+  registry.register("outerOptimizer", "sgd", (o) => sgd(o as { lr: number }), { options: z.strictObject({ lr }), description: "θ ← θ − β d" });
+  registry.register("outerOptimizer", "adam", (o) => adam(o as { lr: number }), {
+    options: z.strictObject({ lr, beta1: finite.min(0).lt(1).optional(), beta2: finite.min(0).lt(1).optional(), epsilon: finite.min(0).optional() }),
+    description: "Adam (PyTorch's update)",
+  });
+  return registry;
+}
+
+/** "he": mlp()'s own N(0, 2/fan_in) weights, zero biases; "pytorch": nn.Linear's default U(±1/√fan_in) for weights and biases. */
+export type MlpInit = "he" | "pytorch";
+
+/**
+ * The MLP with PyTorch's default initialisation when asked: with He init the inner step α = 0.01 of
+ * the MAML sinusoid setting overshoots (support loss rises after one step), with nn.Linear's it does
+ * not. Weight then bias of each layer, drawn from `rng` only.
+ */
+function withInit(model: MlpModel, init: MlpInit): MlpModel {
+  if (init === "he") return model;
+  return {
+    ...model,
+    init(rng: Rng): Params {
+      const params: Record<string, tf.Tensor> = {};
+      for (let layer = 0; layer + 1 < model.sizes.length; layer++) {
+        const fanIn = model.sizes[layer]!;
+        const fanOut = model.sizes[layer + 1]!;
+        const bound = 1 / Math.sqrt(fanIn);
+        const draw = (size: number) => Float32Array.from({ length: size }, () => rng.uniform(-bound, bound));
+        params[`layer${layer}/weight`] = tf.tensor2d(draw(fanIn * fanOut), [fanIn, fanOut], "float32");
+        params[`layer${layer}/bias`] = tf.tensor1d(draw(fanOut), "float32");
+      }
+      return params;
+    },
+  };
+}
+
+/** A registry holding Concord's built-in plug-ins. */
+export function createRegistry(): Registry {
+  return registerBuiltins(new Registry());
+}

@@ -1,0 +1,179 @@
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { disposeCheckpoint, loadCheckpoint } from "./checkpoint.js";
+import { EXIT_BAD_INPUT, EXIT_OK, runCli } from "./cli.js";
+import { readMetrics } from "./metrics-log.js";
+import { tinyConfig } from "./testing/tiny-config.js";
+
+const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+async function cli(args: string[], cwd: string) {
+  let stdout = "";
+  let stderr = "";
+  const code = await runCli(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), cwd });
+  return { code, stdout, stderr };
+}
+
+/** Bad input: exit 2, exactly one `concord: ...` line on stderr, nothing on stdout. */
+function expectOneLine(result: { code: number; stdout: string; stderr: string }, pattern: RegExp) {
+  expect(result.stderr).toMatch(/^concord: [^\n]+\n$/);
+  expect(result.stderr.trimEnd()).toMatch(pattern);
+  expect(result.code).toBe(EXIT_BAD_INPUT);
+  expect(result.stdout).toBe("");
+}
+
+function snapshot(folder: string): Record<string, string> {
+  return Object.fromEntries(readdirSync(folder).map((name) => [name, createHash("sha256").update(readFileSync(join(folder, name))).digest("hex")]));
+}
+
+function paramBytes(path: string): string {
+  const checkpoint = loadCheckpoint(path);
+  const bytes = Object.entries(checkpoint.params)
+    .map(([name, tensor]) => `${name}:${Buffer.from((tensor.dataSync() as Float32Array).buffer).toString("hex")}`)
+    .join("|");
+  disposeCheckpoint(checkpoint);
+  return bytes;
+}
+
+describe("concord CLI: every bad input gives one clear line and exit 2, losing nothing", () => {
+  const cwd = mkdtempSync(join(tmpdir(), "concord-cli-"));
+  const write = (name: string, value: unknown) => {
+    writeFileSync(join(cwd, name), typeof value === "string" ? value : JSON.stringify(value));
+    return name;
+  };
+
+  beforeAll(async () => {
+    await tf.setBackend("cpu");
+    write("lazy.mjs", `export default { weighting: { lazy: () => ({ name: "lazy" }) } };\n`);
+    const ok = await cli(["train", write("ok.json", tinyConfig({ iterations: 6 })), "--out", "run", "--progress", "none"], cwd);
+    expect(ok.stderr).toBe("");
+    expect(ok.code).toBe(EXIT_OK);
+  });
+
+  it("malformed JSON", async () => {
+    expectOneLine(await cli(["train", write("bad.json", '{ "seed": 1,'), "--out", "x"], cwd), /^concord: .*bad\.json: expected valid JSON, got a syntax error: /);
+  });
+
+  it("unknown preset", async () => {
+    expectOneLine(await cli(["train", "sinusiod"], cwd), /^concord: preset: expected a config file or one of the presets .* \(did you mean "sinusoid"\?\)$/);
+  });
+
+  it("wrong types and ranges", async () => {
+    expectOneLine(await cli(["train", write("neg.json", tinyConfig({ iterations: -5 })), "--out", "x"], cwd), /^concord: iterations: expected a number >= 0, got -5$/);
+    expectOneLine(await cli(["train", write("mb.json", tinyConfig({ metaBatchSize: 0 })), "--out", "x"], cwd), /^concord: metaBatchSize: expected a number >= 1, got 0$/);
+    expectOneLine(await cli(["train", write("type.json", tinyConfig({ seed: "one" as never })), "--out", "x"], cwd), /^concord: seed: expected a number, got "one"$/);
+    expectOneLine(await cli(["train", "ok.json", "--iterations", "-5", "--out", "x"], cwd), /^concord: --iterations: expected an integer >= 0, got "-5"$/);
+    expectOneLine(await cli(["compare", "ok.json", "--weighting", "uniform", "--seeds", "0"], cwd), /^concord: --seeds: expected an integer >= 1, got "0"$/);
+    expectOneLine(await cli(["train", "ok.json", "--backend", "gpu"], cwd), /^concord: option '--backend <name>' argument 'gpu' is invalid\. Allowed choices are auto, cpu, wasm\.$/);
+  });
+
+  it("unknown field, with a suggestion", async () => {
+    expectOneLine(
+      await cli(["train", write("field.json", { ...tinyConfig(), iteratons: 5 }), "--out", "x"], cwd),
+      /^concord: iteratons: unknown field; did you mean "iterations"\?$/,
+    );
+  });
+
+  it("unknown command or option", async () => {
+    expectOneLine(await cli(["trian"], cwd), /^concord: unknown command 'trian' \(did you mean "train"\?\)$/);
+    expectOneLine(await cli(["train", "ok.json", "--itrations", "5"], cwd), /^concord: unknown option '--itrations'/);
+  });
+
+  it("missing plug-in file", async () => {
+    expectOneLine(await cli(["train", "ok.json", "--plugin", "./nope.mjs", "--out", "x"], cwd), /^concord: \.\/nope\.mjs: plug-in file not found \(looked at .*nope\.mjs\)$/);
+  });
+
+  it("plug-in without weights()", async () => {
+    expectOneLine(
+      await cli(["train", write("lazy.json", tinyConfig({ weighting: "lazy" })), "--plugin", "lazy.mjs", "--out", "x"], cwd),
+      /^concord: weighting: plug-in 'lazy' from lazy\.mjs has no weights\(\) function$/,
+    );
+  });
+
+  it("unwritable output folder", async () => {
+    write("a-file", "x");
+    expectOneLine(await cli(["train", "ok.json", "--out", "a-file/run", "--progress", "none"], cwd), /^concord: --out: expected a writable output folder, got ".*a-file\/run" \(E[A-Z]+\)$/);
+  });
+
+  it("an existing run without --resume, and --resume with a mismatching config", async () => {
+    const before = snapshot(join(cwd, "run"));
+    expectOneLine(await cli(["train", "ok.json", "--out", "run", "--progress", "none"], cwd), /^concord: --out: .*already holds a run/);
+    expectOneLine(
+      await cli(["train", "ok.json", "--out", "run", "--resume", "--seed", "99", "--progress", "none"], cwd),
+      /^concord: seed: --resume refused: config field "seed" is 99 but the checkpoint was trained with 3$/,
+    );
+    expect(snapshot(join(cwd, "run"))).toEqual(before);
+  });
+
+  it("a truncated or corrupted checkpoint", async () => {
+    const ok = await cli(["train", "ok.json", "--out", "broken", "--progress", "none"], cwd);
+    expect(ok.code).toBe(EXIT_OK);
+    const path = join(cwd, "broken", "checkpoint.ckpt");
+    truncateSync(path, readFileSync(path).length - 10);
+    const before = snapshot(join(cwd, "broken"));
+    expectOneLine(
+      await cli(["train", "ok.json", "--out", "broken", "--resume", "--iterations", "9", "--progress", "none"], cwd),
+      /^concord: .*broken\/checkpoint\.ckpt: expected a Concord checkpoint, but the file is truncated or corrupted \(checksum mismatch\)$/,
+    );
+    expectOneLine(await cli(["eval", "broken/checkpoint.ckpt"], cwd), /checkpoint\.ckpt: expected a Concord checkpoint, but the file is truncated or corrupted/);
+    expect(snapshot(join(cwd, "broken"))).toEqual(before);
+  });
+
+  it("eval and presets work", async () => {
+    const evaluated = await cli(["eval", "run/checkpoint.ckpt", "--tasks", "5", "--steps", "1"], cwd);
+    expect(evaluated.code).toBe(EXIT_OK);
+    expect(evaluated.stdout).toMatch(/iteration 6[\s\S]*over 5 tasks[\s\S]*1 steps: \d/);
+    const presets = await cli(["presets"], cwd);
+    expect(presets.stdout).toMatch(/^sinusoid +MAML paper/m);
+    expect(presets.stdout).toMatch(/^sinusoid-outliers /m);
+  });
+});
+
+describe("concord bin: SIGKILL mid-run, then --resume, ends bit-identical", () => {
+  const cwd = mkdtempSync(join(tmpdir(), "concord-kill-"));
+  const bin = join(packageDir, "dist", "cli.js");
+
+  beforeAll(() => {
+    const build = spawnSync("pnpm", ["exec", "tsc", "-b"], { cwd: packageDir, encoding: "utf8" });
+    expect(build.stdout + build.stderr).toBe("");
+    writeFileSync(join(cwd, "long.json"), JSON.stringify(tinyConfig({ iterations: 300, checkpointEvery: 40, logEvery: 100 })));
+  }, 180_000);
+
+  const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd, encoding: "utf8" });
+
+  it("prints presets from the built bin", () => {
+    const result = run(["presets"]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^sinusoid-ga-paper /m);
+  });
+
+  it("resumes a killed run to the same parameters, with one metrics line per iteration and no temp files", async () => {
+    const whole = run(["train", "long.json", "--out", "whole", "--progress", "none"]);
+    expect(whole.stderr).toBe("");
+    expect(whole.status).toBe(0);
+
+    const child = spawn(process.execPath, [bin, "train", "long.json", "--out", "killed", "--progress", "none"], { cwd, stdio: "ignore" });
+    const checkpoint = join(cwd, "killed", "checkpoint.ckpt");
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    while (!existsSync(checkpoint) && child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
+    child.kill("SIGKILL");
+    expect(await exited).toBe("SIGKILL");
+    const interruptedAt = loadCheckpoint(checkpoint);
+    disposeCheckpoint(interruptedAt);
+    expect(interruptedAt.iteration).toBeLessThan(300);
+    expect(existsSync(join(cwd, "killed", "evaluation.json"))).toBe(false);
+
+    const resumed = run(["train", "long.json", "--out", "killed", "--resume", "--progress", "none"]);
+    expect(resumed.stderr).toBe("");
+    expect(resumed.status).toBe(0);
+    expect(paramBytes(checkpoint)).toBe(paramBytes(join(cwd, "whole", "checkpoint.ckpt")));
+    expect(readMetrics(join(cwd, "killed", "metrics.jsonl")).map((r) => r.iteration)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect(readdirSync(join(cwd, "killed")).sort()).toEqual(["checkpoint.ckpt", "config.json", "evaluation.json", "metrics.jsonl"]);
+  }, 120_000);
+});

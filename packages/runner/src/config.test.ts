@@ -1,0 +1,101 @@
+import { ConcordError } from "@concord/core";
+import { describe, expect, it } from "vitest";
+import { configToJson, firstTrainingDifference, parseConfig, parseConfigText, withOverrides } from "./config.js";
+import { presetConfig, presetNames, PRESETS } from "./presets.js";
+import { tinyConfig } from "./testing/tiny-config.js";
+
+function errorOf(f: () => unknown): ConcordError {
+  try {
+    f();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConcordError);
+    return error as ConcordError;
+  }
+  throw new Error("expected a ConcordError");
+}
+
+describe("parseConfig", () => {
+  it("normalises plug-in names and objects to { name, options } and fills defaults", () => {
+    const config = parseConfig(tinyConfig({ weighting: { name: "agreement", eps: 0 } }));
+    expect(config.weighting).toEqual({ name: "agreement", options: { eps: 0 } });
+    expect(config.objective).toEqual({ name: "mse", options: {} });
+    expect(config.evaluation.seed).toBeTypeOf("number");
+    expect(config.compare.algorithms).toEqual({});
+  });
+
+  it("round-trips through configToJson", () => {
+    const config = parseConfig(tinyConfig());
+    expect(parseConfig(configToJson(config))).toEqual(config);
+  });
+
+  it.each([
+    [{ iterations: -5 }, "iterations: expected a number >= 0, got -5"],
+    [{ metaBatchSize: 0 }, "metaBatchSize: expected a number >= 1, got 0"],
+    [{ iterations: "100" }, 'iterations: expected a number, got "100"'],
+    [{ iterations: 2.5 }, "iterations: expected an integer, got 2.5"],
+    [{ backend: "gpu" }, 'backend: expected one of "auto", "cpu", "wasm", got "gpu" (did you mean "cpu"?)'],
+    [{ model: 42 }, 'model: expected a plug-in name (string) or an object with a string "name" field, got 42'],
+    [{ evaluation: { tasks: 0 } }, "evaluation.tasks: expected a number >= 1, got 0"],
+  ])("refuses %j with one clear line", (override, message) => {
+    const error = errorOf(() => parseConfig(tinyConfig(override as never)));
+    expect(error.message).toBe(message);
+    expect(error.message).not.toContain("\n");
+  });
+
+  it("names a missing required field", () => {
+    const { algorithm: _algorithm, ...rest } = tinyConfig();
+    expect(errorOf(() => parseConfig(rest)).message).toBe("algorithm: expected a plug-in name (string) or an object with a string \"name\" field, got nothing");
+  });
+
+  it("rejects an unknown field with a suggestion", () => {
+    const error = errorOf(() => parseConfig({ ...tinyConfig(), metaBatchSzie: 4 }));
+    expect(error.message).toBe('metaBatchSzie: unknown field; did you mean "metaBatchSize"?');
+    expect(errorOf(() => parseConfig(tinyConfig({ evaluation: { task: 5 } as never }))).message).toBe(
+      'evaluation.task: unknown field; did you mean "tasks"?',
+    );
+  });
+
+  it("reports malformed JSON and YAML with the file name", () => {
+    expect(errorOf(() => parseConfigText("{ \"seed\": 1,", "bad.json")).message).toMatch(/^bad\.json: expected valid JSON, got a syntax error: /);
+    expect(errorOf(() => parseConfigText("seed: [1,", "bad.yaml")).message).toMatch(/^bad\.yaml: expected valid YAML, got a syntax error: /);
+    expect(parseConfigText("seed: 4\niterations: 2\n", "ok.yml")).toEqual({ seed: 4, iterations: 2 });
+  });
+
+  it("applies command-line overrides through the same validation", () => {
+    const config = parseConfig(tinyConfig());
+    expect(withOverrides(config, { iterations: 7, seed: 9 }).iterations).toBe(7);
+    expect(errorOf(() => withOverrides(config, { iterations: -1 })).field).toBe("iterations");
+  });
+
+  it("finds the first difference that matters for resuming (iterations and evaluation may change)", () => {
+    const a = parseConfig(tinyConfig());
+    expect(firstTrainingDifference(a, parseConfig(tinyConfig({ iterations: 99, evaluation: { tasks: 3 } })))).toBeUndefined();
+    expect(firstTrainingDifference(a, parseConfig(tinyConfig({ seed: 4 })))).toEqual({ field: "seed", a: 3, b: 4 });
+    expect(firstTrainingDifference(a, parseConfig(tinyConfig({ innerOptimizer: { name: "sgd", lr: 0.02 } })))?.field).toBe("innerOptimizer.lr");
+  });
+});
+
+describe("presets", () => {
+  it("every preset is a valid config with a one-line description", () => {
+    for (const preset of PRESETS) {
+      expect(presetConfig(preset.name).iterations).toBeGreaterThan(0);
+      expect(preset.description).not.toContain("\n");
+    }
+    expect(presetNames()).toEqual(expect.arrayContaining(["sinusoid", "sinusoid-ga-paper", "sinusoid-outliers"]));
+  });
+
+  it("refuses an unknown preset with a suggestion", () => {
+    expect(errorOf(() => presetConfig("sinusiod")).message).toMatch(/^preset: expected a config file or one of the presets .*, got "sinusiod" \(did you mean "sinusoid"\?\)$/);
+  });
+
+  it("sinusoid follows the MAML paper and sinusoid-ga-paper the GA paper", () => {
+    const maml = presetConfig("sinusoid");
+    expect(maml.model.options).toMatchObject({ sizes: [1, 40, 40, 1], activation: "relu" });
+    expect(maml).toMatchObject({ metaBatchSize: 25, innerOptimizer: { options: { lr: 0.01 } }, outerOptimizer: { name: "adam", options: { lr: 0.001 } } });
+    const ga = presetConfig("sinusoid-ga-paper");
+    expect(ga.model.options).toMatchObject({ sizes: [1, 64, 64, 1] });
+    expect(ga.tasks.options).toMatchObject({ phase: [0, 2 * Math.PI], supportSize: 10 });
+    expect(ga.evaluation.tasks).toBe(1000);
+    expect(presetConfig("sinusoid-outliers").tasks.options).toMatchObject({ corruption: { fraction: 0.2 } });
+  });
+});

@@ -1,0 +1,95 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConcordError, type WeightingScheme } from "@concord/core";
+import { uniform } from "@concord/weighting";
+import { describe, expect, it } from "vitest";
+import { createRegistry } from "./builtins.js";
+import { loadPlugins, registerPluginModule } from "./plugins.js";
+
+async function errorOf(f: () => unknown): Promise<ConcordError> {
+  try {
+    await f();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConcordError);
+    return error as ConcordError;
+  }
+  throw new Error("expected a ConcordError");
+}
+
+describe("Registry", () => {
+  it("creates built-ins by name", () => {
+    const registry = createRegistry();
+    expect(registry.create("weighting", "agreement").name).toBe("gradientAgreement");
+    expect(registry.create("algorithm", { name: "maml", options: { order: 1 } }).name).toBe("fomaml");
+    expect(registry.names("outerOptimizer")).toEqual(["sgd", "adam"]);
+  });
+
+  it("refuses a duplicate name and keeps the first registration", async () => {
+    const registry = createRegistry();
+    const error = await errorOf(() => registry.register("weighting", "uniform", () => uniform(), { source: "./mine.js" }));
+    expect(error.message).toBe("weighting: plug-in 'uniform' from ./mine.js is already registered (from built-in); choose another name");
+    expect(registry.create("weighting", "uniform").name).toBe("uniform");
+  });
+
+  it("names the plug-in and its source when the created object has the wrong shape", async () => {
+    const registry = createRegistry();
+    registry.register("weighting", "broken", () => ({ name: "broken" }) as unknown as WeightingScheme, { source: "./broken.js" });
+    expect((await errorOf(() => registry.create("weighting", "broken"))).message).toBe("weighting: plug-in 'broken' from ./broken.js has no weights() function");
+    registry.register("weighting", "nameless", () => ({ weights: () => ({}) }) as unknown as WeightingScheme, { source: "./x.js" });
+    expect((await errorOf(() => registry.create("weighting", "nameless"))).message).toBe("weighting: plug-in 'nameless' from ./x.js has no string name");
+  });
+
+  it("suggests the closest name for an unknown plug-in", async () => {
+    const error = await errorOf(() => createRegistry().create("weighting", "agreemnt"));
+    expect(error.message).toBe('weighting: expected one of "uniform", "agreement", got "agreemnt" (did you mean "agreement"?)');
+  });
+
+  it("validates built-in options: unknown option with suggestion, wrong value, factory errors prefixed", async () => {
+    const registry = createRegistry();
+    expect((await errorOf(() => registry.create("weighting", { name: "agreement", options: { epps: 0 } }))).message).toBe(
+      'weighting.epps: unknown field; did you mean "eps"?',
+    );
+    expect((await errorOf(() => registry.create("innerOptimizer", { name: "sgd", options: { lr: -1 } }))).message).toBe(
+      "innerOptimizer.lr: expected a number > 0, got -1",
+    );
+    expect((await errorOf(() => registry.create("model", { name: "mlp", options: { sizes: [1] } }))).message).toBe(
+      "model.sizes: expected an array with at least 2 items, got [1]",
+    );
+  });
+});
+
+describe("plug-in files", () => {
+  const folder = mkdtempSync(join(tmpdir(), "concord-plugins-"));
+
+  it("loads a module's default export { kind: { name: factory } }", async () => {
+    const file = join(folder, "ok.mjs");
+    writeFileSync(
+      file,
+      `export default { weighting: { "first-task": () => ({ name: "first-task", weights: ({ updates }) => ({ weights: null }) }) } };\n`,
+    );
+    const registry = createRegistry();
+    await loadPlugins(registry, [file]);
+    expect(registry.create("weighting", "first-task").name).toBe("first-task");
+  });
+
+  it("names a missing plug-in file", async () => {
+    const error = await errorOf(() => loadPlugins(createRegistry(), ["./does-not-exist.js"], folder));
+    expect(error.message).toBe(`./does-not-exist.js: plug-in file not found (looked at ${join(folder, "does-not-exist.js")})`);
+  });
+
+  it("refuses a plug-in without weights() when it is created", async () => {
+    const file = join(folder, "no-weights.mjs");
+    writeFileSync(file, `export default { weighting: { lazy: () => ({ name: "lazy" }) } };\n`);
+    const registry = createRegistry();
+    await loadPlugins(registry, [file]);
+    expect((await errorOf(() => registry.create("weighting", "lazy"))).message).toBe(`weighting: plug-in 'lazy' from ${file} has no weights() function`);
+  });
+
+  it("refuses an unknown kind with a suggestion, and a module without a default export", async () => {
+    expect((await errorOf(() => registerPluginModule(createRegistry(), { weightings: {} }, "./p.js"))).message).toMatch(
+      /^\.\/p\.js: unknown plug-in kind "weightings"; did you mean "weighting"\?/,
+    );
+    expect((await errorOf(() => registerPluginModule(createRegistry(), undefined, "./p.js"))).message).toMatch(/^\.\/p\.js: expected a default export/);
+  });
+});

@@ -1,0 +1,161 @@
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { ConcordError, disposeParams, type OuterOptimizer, type Params } from "@concord/core";
+import { sgd } from "@concord/optimizers";
+import { describe, expect, it } from "vitest";
+import { createRegistry } from "./builtins.js";
+import { CHECKPOINT_FILE, loadCheckpoint, disposeCheckpoint } from "./checkpoint.js";
+import { parseConfig } from "./config.js";
+import { METRICS_FILE, readMetrics } from "./metrics-log.js";
+import { createParts, runExperiment, TrainingDiverged } from "./run.js";
+import { tinyConfig } from "./testing/tiny-config.js";
+import { train } from "./train.js";
+
+const folder = () => mkdtempSync(join(tmpdir(), "concord-run-"));
+const quiet = { progress: "none" as const };
+
+function paramBytes(params: Params): string {
+  return Object.entries(params)
+    .map(([name, tensor]) => `${name}:${Buffer.from((tensor.dataSync() as Float32Array).buffer).toString("hex")}`)
+    .join("|");
+}
+
+function digest(path: string): string {
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+describe("runExperiment", () => {
+  it("same seed gives identical parameters after 50 iterations; another seed differs", async () => {
+    const run = async (seed: number) => {
+      const result = await runExperiment(parseConfig(tinyConfig({ seed, iterations: 50, checkpointEvery: 50 })), { outDir: folder(), evaluate: false, ...quiet });
+      const bytes = paramBytes(result.params);
+      disposeParams(result.params);
+      return bytes;
+    };
+    const first = await run(11);
+    expect(await run(11)).toBe(first);
+    expect(await run(12)).not.toBe(first);
+  });
+
+  it("writes one metrics line per iteration, a checkpoint, config.json and evaluation.json, and no temp files", async () => {
+    const outDir = folder();
+    const result = await runExperiment(parseConfig(tinyConfig()), { outDir, ...quiet });
+    disposeParams(result.params);
+    expect(readdirSync(outDir).sort()).toEqual(["checkpoint.ckpt", "config.json", "evaluation.json", "metrics.jsonl"]);
+    const records = readMetrics(join(outDir, METRICS_FILE));
+    expect(records.map((r) => r.iteration)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    const last = records.at(-1)!;
+    expect(last.weights).toHaveLength(4);
+    expect(last.weightMin).toBeLessThanOrEqual(last.weightMean);
+    expect(last.weightMax).toBeGreaterThanOrEqual(last.weightMean);
+    expect(last.negativeWeights).toBe(last.weights.filter((w) => w < 0).length);
+    expect(Object.keys(last).sort()).toEqual(
+      [
+        "fallbacks", "iteration", "iterationSeconds", "meanPairwiseCosine", "negativeWeights", "queryLossAfter", "queryLossBefore",
+        "supportLossAfter", "supportLossBefore", "wallTimeSeconds", "weightMax", "weightMean", "weightMin", "weights",
+      ].sort(),
+    );
+    expect(result.evaluation?.loss).toHaveLength(3);
+    const checkpoint = loadCheckpoint(join(outDir, CHECKPOINT_FILE));
+    expect(checkpoint.iteration).toBe(12);
+    disposeCheckpoint(checkpoint);
+  });
+
+  it("a run stopped at a checkpoint and resumed ends bit-identical to an uninterrupted one", async () => {
+    const whole = await runExperiment(parseConfig(tinyConfig()), { outDir: folder(), evaluate: false, ...quiet });
+    const outDir = folder();
+    const part = await runExperiment(parseConfig(tinyConfig({ iterations: 7 })), { outDir, evaluate: false, ...quiet });
+    disposeParams(part.params);
+    const resumed = await runExperiment(parseConfig(tinyConfig()), { outDir, resume: true, evaluate: false, ...quiet });
+    expect(paramBytes(resumed.params)).toBe(paramBytes(whole.params));
+    expect(readMetrics(join(outDir, METRICS_FILE)).map((r) => r.iteration)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    disposeParams(whole.params);
+    disposeParams(resumed.params);
+  });
+
+  it("refuses --resume with a mismatching config, naming the field, and changes nothing", async () => {
+    const outDir = folder();
+    const result = await runExperiment(parseConfig(tinyConfig({ iterations: 5 })), { outDir, evaluate: false, ...quiet });
+    disposeParams(result.params);
+    const before = readdirSync(outDir).map((name) => digest(join(outDir, name)));
+    const attempt = runExperiment(parseConfig(tinyConfig({ innerOptimizer: { name: "sgd", lr: 0.5 } })), { outDir, resume: true, ...quiet });
+    await expect(attempt).rejects.toThrow(
+      'innerOptimizer.lr: --resume refused: config field "innerOptimizer.lr" is 0.5 but the checkpoint was trained with 0.01',
+    );
+    expect(readdirSync(outDir).map((name) => digest(join(outDir, name)))).toEqual(before);
+  });
+
+  it("refuses to overwrite an existing run without --resume", async () => {
+    const outDir = folder();
+    const result = await runExperiment(parseConfig(tinyConfig({ iterations: 2 })), { outDir, evaluate: false, ...quiet });
+    disposeParams(result.params);
+    await expect(runExperiment(parseConfig(tinyConfig()), { outDir, ...quiet })).rejects.toThrow(/already holds a run/);
+  });
+
+  it("stops a diverging run naming the iteration and keeps the last good checkpoint", async () => {
+    const registry = createRegistry();
+    registry.register("outerOptimizer", "poisoned-at-8", () => {
+      const inner = sgd({ lr: 0.01 });
+      let applied = 0;
+      const poisoned: OuterOptimizer = {
+        ...inner,
+        name: "poisoned-at-8",
+        apply(params, metaGradient) {
+          applied += 1;
+          const next = inner.apply(params, metaGradient);
+          if (applied < 8) return next;
+          const nan = Object.fromEntries(Object.entries(next).map(([k, v]) => [k, tf.mul(v, Number.NaN)]));
+          disposeParams(next);
+          return nan;
+        },
+        getState: () => ({ ...inner.getState(), name: "poisoned-at-8" }),
+        setState: (state) => inner.setState({ ...state, name: "sgd" }),
+      };
+      return poisoned;
+    });
+    const outDir = folder();
+    const attempt = runExperiment(parseConfig(tinyConfig({ outerOptimizer: "poisoned-at-8" })), { outDir, registry, ...quiet });
+    await expect(attempt).rejects.toBeInstanceOf(TrainingDiverged);
+    await expect(
+      runExperiment(parseConfig(tinyConfig({ outerOptimizer: "poisoned-at-8" })), { outDir: folder(), registry, ...quiet }),
+    ).rejects.toThrow(/training diverged at iteration 8: non-finite parameters; the last good checkpoint \(iteration 5\) is kept at /);
+    const checkpoint = loadCheckpoint(join(outDir, CHECKPOINT_FILE));
+    expect(checkpoint.iteration).toBe(5);
+    disposeCheckpoint(checkpoint);
+    expect(readMetrics(join(outDir, METRICS_FILE))).toHaveLength(7);
+  });
+
+  it("refuses a config naming an unknown plug-in before writing anything", async () => {
+    const outDir = join(folder(), "never");
+    await expect(runExperiment(parseConfig(tinyConfig({ weighting: "cosine" })), { outDir, ...quiet })).rejects.toBeInstanceOf(ConcordError);
+    expect(() => readdirSync(outDir)).toThrow();
+  });
+});
+
+describe("train() through the registry's plug-ins", () => {
+  it("keeps tf.memory().numTensors flat over 200 iterations", async () => {
+    await tf.setBackend("cpu");
+    const config = parseConfig(tinyConfig());
+    const registry = createRegistry();
+    const parts = createParts(config, registry);
+    const outerOptimizer = registry.create("outerOptimizer", config.outerOptimizer);
+    const counts: number[] = [];
+    const result = train({
+      ...parts,
+      weighting: registry.create("weighting", config.weighting),
+      outerOptimizer,
+      metaBatchSize: 4,
+      iterations: 200,
+      seed: 1,
+      onIteration: ({ iteration }) => {
+        if (iteration === 10 || iteration === 200) counts.push(tf.memory().numTensors);
+      },
+    });
+    expect(counts[1]).toBe(counts[0]);
+    disposeParams(result.params);
+    outerOptimizer.dispose();
+  });
+});

@@ -56,7 +56,8 @@ export function unflattenParams(vector: tf.Tensor1D, like: Params): Params {
   const out: Record<string, tf.Tensor> = {};
   let offset = 0;
   for (const [name, value] of Object.entries(like)) {
-    out[name] = tf.reshape(tf.slice(vector, [offset], [value.size]), value.shape);
+    const start = offset;
+    out[name] = tf.tidy(() => tf.reshape(tf.slice(vector, [start], [value.size]), value.shape));
     offset += value.size;
   }
   return out;
@@ -72,12 +73,12 @@ export function stackParams(perTask: readonly Params[]): Params {
 
 /** Repeats every parameter `count` times on a new leading task axis (differentiable). */
 export function tileParams(params: Params, count: number): Params {
-  return mapParams(params, (value) => tf.tile(tf.expandDims(value, 0), [count, ...value.shape.map(() => 1)]));
+  return mapParams(params, (value) => tf.tidy(() => tf.tile(tf.expandDims(value, 0), [count, ...value.shape.map(() => 1)])));
 }
 
 /** Task `index` of a stacked parameter map. */
 export function sliceTaskParams(stacked: Params, index: number): Params {
-  return mapParams(stacked, (value) => tf.squeeze(tf.slice(value, [index], [1]), [0]));
+  return mapParams(stacked, (value) => tf.tidy(() => tf.squeeze(tf.slice(value, [index], [1]), [0])));
 }
 
 /** Keeps every parameter alive outside tf.tidy (tf.keep on each). */

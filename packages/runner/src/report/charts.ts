@@ -182,6 +182,7 @@ export function sinusoidFitChart(data: ReportData): ChartSpec | undefined {
   const arms = data.arms.filter((arm) => arm.fits && arm.fits.length > 0);
   if (arms.length === 0) return undefined;
   const steps = arms[0]!.fits![0]!.steps;
+  const tasksShown = Math.max(...arms.map((arm) => arm.fits!.length));
   const after = `after ${steps} step${steps === 1 ? "" : "s"}`;
   const series = ["true function", "before adaptation", after, "support points"];
   const rows: Record<string, string | number>[] = [];
@@ -220,12 +221,13 @@ export function sinusoidFitChart(data: ReportData): ChartSpec | undefined {
       config: { ...BASE_CONFIG, header: { ...BASE_CONFIG.header, labelFontWeight: 500, labelFontSize: 11 } },
       data: { values: rows },
       facet: {
-        row: { field: "arm", type: "nominal", title: null, sort: arms.map((arm) => arm.name), header: { labelAngle: 0, labelAlign: "left", labelFontWeight: 600 } },
+        row: { field: "arm", type: "nominal", title: null, sort: arms.map((arm) => arm.name), header: { labelFontWeight: 600 } },
         column: { field: "task", type: "nominal", title: null, sort: { field: "order" } },
       },
       spacing: { row: 12, column: 10 },
       spec: {
-        width: 190,
+        // Fit the page (about 900 px of plots) whatever the number of tasks.
+        width: Math.max(120, Math.min(200, Math.floor(860 / tasksShown) - 40)),
         height: 120,
         layer: [
           line(series[0]!, { strokeWidth: 1.6 }),
@@ -261,7 +263,7 @@ export function weightChart(data: ReportData): ChartSpec | undefined {
     id: "task-weights",
     title: "Task weights over training",
     caption:
-      `Distribution of the weights given to the ${batch} tasks of each meta-batch (binned over iterations, all seeds pooled): ` +
+      `Distribution of the weights given to the ${batch} tasks of each meta-batch (snapshots binned over iterations): ` +
       `shaded bands hold 100%, 80% and 50% of the weights, the solid line is the median, the dashed line the uniform weight 1/N and the thin line zero. ` +
       `Below: how many tasks per meta-batch received a negative weight (pushed against).`,
     spec: {

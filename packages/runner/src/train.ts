@@ -49,6 +49,7 @@ export interface TrainOptions {
   /** Continue from a saved state instead of initialising (the outer optimizer's state is restored by the caller). */
   readonly resumeFrom?: TrainState;
   /** Called after every iteration; return "stop" to end the run early. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: callbacks that return nothing are the common case
   readonly onIteration?: (event: IterationEvent) => void | "stop";
 }
 

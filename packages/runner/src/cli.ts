@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { existsSync, realpathSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { basename, extname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ConcordError, disposeParams } from "@concord/core";
@@ -82,6 +83,7 @@ function buildProgram(io: CliIo): Command {
     .option("--seed <n>", "override the config's seed")
     .addOption(backendOption())
     .addOption(progressOption())
+    .addOption(new Option("--label <text>", "name shown in progress output").hideHelp())
     .action(async (source: string, options: TrainCommandOptions) => {
       if (options.resume && !options.out) throw new ConcordError("expected the --out folder of the run to resume, got nothing", { field: "--resume" });
       const registry = createRegistry();
@@ -92,7 +94,7 @@ function buildProgram(io: CliIo): Command {
         outDir,
         registry,
         resume: Boolean(options.resume),
-        label: basename(outDir),
+        label: options.label ?? basename(outDir),
         progress: options.progress as ProgressMode,
       });
       try {
@@ -150,11 +152,13 @@ function buildProgram(io: CliIo): Command {
     .option("--plugin <file>", "ES module registering plug-ins (repeatable)", collect, [])
     .option("--iterations <n>", "override the config's iterations")
     .option("--seed <n>", "override the first seed")
+    .option("--jobs <n>", "runs trained at once, one process each (default: the number of cores)")
     .addOption(backendOption())
     .addOption(progressOption())
     .action(async (source: string, options: CompareCommandOptions) => {
       if (options.resume && !options.out) throw new ConcordError("expected the --out folder of the comparison to resume, got nothing", { field: "--resume" });
       const seeds = integerArgument(options.seeds, "--seeds", 1);
+      const jobs = options.jobs === undefined ? availableParallelism() : integerArgument(options.jobs, "--jobs", 1);
       const weightings = listArgument(options.weighting, "--weighting");
       const algorithms = options.algorithms === undefined ? undefined : listArgument(options.algorithms, "--algorithms");
       const registry = createRegistry();
@@ -168,6 +172,8 @@ function buildProgram(io: CliIo): Command {
         seeds,
         outDir,
         registry,
+        pluginFiles: options.plugin.map((file) => resolvePath(io.cwd, file)),
+        jobs,
         resume: Boolean(options.resume),
         progress: options.progress as ProgressMode,
         preset: sourceName(source),
@@ -196,12 +202,14 @@ interface TrainCommandOptions {
   seed?: string;
   backend?: BackendChoice;
   progress: string;
+  label?: string;
 }
 
 interface CompareCommandOptions extends TrainCommandOptions {
   weighting: string;
   algorithms?: string;
   seeds: string;
+  jobs?: string;
 }
 
 /** A preset name, or a path to a .json/.yaml/.yml file. */

@@ -206,8 +206,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
       seed: config.evaluation.seed,
       ...(config.evaluation.chunkSize !== undefined ? { chunkSize: config.evaluation.chunkSize } : {}),
     });
-    const { perTaskLoss: _p, perTaskAccuracy: _a, ...summary } = evaluation;
-    writeFileAtomicSync(join(outDir, EVALUATION_FILE), [`${JSON.stringify({ iteration: result.iteration, ...summary }, null, 2)}\n`]);
+    writeFileAtomicSync(join(outDir, EVALUATION_FILE), [`${JSON.stringify({ iteration: result.iteration, ...evaluation })}\n`]);
   }
   return {
     outDir,

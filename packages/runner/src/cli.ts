@@ -81,6 +81,7 @@ function buildProgram(io: CliIo): Command {
     .option("--plugin <file>", "ES module registering plug-ins (repeatable)", collect, [])
     .option("--iterations <n>", "override the config's iterations")
     .option("--seed <n>", "override the config's seed")
+    .option("--weighting <name>", "override the config's weighting scheme (e.g. agreement, or one from --plugin)")
     .addOption(backendOption())
     .addOption(progressOption())
     .addOption(new Option("--label <text>", "name shown in progress output").hideHelp())
@@ -88,7 +89,8 @@ function buildProgram(io: CliIo): Command {
       if (options.resume && !options.out) throw new ConcordError("expected the --out folder of the run to resume, got nothing", { field: "--resume" });
       const registry = createRegistry();
       await loadPlugins(registry, options.plugin, io.cwd);
-      const config = applyOverrides(await resolveConfig(source, io.cwd), options);
+      const loaded = applyOverrides(await resolveConfig(source, io.cwd), options);
+      const config = options.weighting ? { ...loaded, weighting: { name: options.weighting, options: {} } } : loaded;
       const outDir = resolveOut(options.out, source, io.cwd);
       const result = await runExperiment(config, {
         outDir,
@@ -196,6 +198,7 @@ function buildProgram(io: CliIo): Command {
 
 interface TrainCommandOptions {
   out?: string;
+  weighting?: string;
   resume?: boolean;
   plugin: string[];
   iterations?: string;
@@ -205,7 +208,7 @@ interface TrainCommandOptions {
   label?: string;
 }
 
-interface CompareCommandOptions extends TrainCommandOptions {
+interface CompareCommandOptions extends Omit<TrainCommandOptions, "weighting"> {
   weighting: string;
   algorithms?: string;
   seeds: string;

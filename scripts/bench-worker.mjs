@@ -27,7 +27,7 @@ function setup(name) {
     const sampler = tasks.sinusoid();
     return {
       model: models.mlp({ sizes: [1, 40, 40, 1] }),
-      objective: models.meanSquaredError ? models.meanSquaredError() : stopgapMse(),
+      objective: models.meanSquaredError(),
       algorithm: sinusoidAlgorithm(),
       innerOptimizer: optimizers.sgd({ lr: SINUSOID.innerLr }),
       outerOptimizer: optimizers.adam({ lr: SINUSOID.outerLr }),
@@ -43,7 +43,7 @@ function setup(name) {
       algorithm: algorithms.maml({ order, innerSteps: 1, execution, diagnostics: false }),
       innerOptimizer: optimizers.sgd({ lr: OMNIGLOT.innerLr }),
       outerOptimizer: optimizers.adam({ lr: OMNIGLOT.outerLr }),
-      // Synthetic 28×28 images (timing only, as the PyTorch reference), one-hot labels.
+      // Synthetic 28×28 images (timing only, as the PyTorch reference), integer labels.
       sample: (rng) =>
         Array.from({ length: metaBatch }, () => ({
           support: syntheticImages(rng, ways, shots),
@@ -54,20 +54,11 @@ function setup(name) {
   throw new Error(`unknown workload ${name}`);
 }
 
-// TEMPORARY until @concord/models exports meanSquaredError.
-function stopgapMse() {
-  return {
-    name: "mse",
-    loss: (pred, y) => tf.mean(tf.square(tf.sub(pred, y))),
-    taskLosses: (pred, y) => tf.mean(tf.square(tf.sub(pred, y)), [1, 2]),
-  };
-}
-
 function syntheticImages(rng, ways, perClass) {
   const count = ways * perClass;
   const pixels = Float32Array.from({ length: count * 28 * 28 }, () => rng.next());
   const labels = Array.from({ length: count }, (_, i) => i % ways);
-  return { x: tf.tensor4d(pixels, [count, 28, 28, 1]), y: tf.oneHot(tf.tensor1d(labels, "int32"), ways).toFloat() };
+  return { x: tf.tensor4d(pixels, [count, 28, 28, 1]), y: tf.tensor1d(labels, "int32") };
 }
 
 function disposeTasks(list) {

@@ -1,4 +1,5 @@
 import { installFastBatchMatMul } from "./batch-mat-mul.js";
+import { installFastConv2dBackpropInput } from "./conv2d-backprop-input.js";
 import { installFastTile } from "./tile.js";
 
 let done = false;
@@ -12,5 +13,6 @@ export function installFastKernels(): void {
   if (done) return;
   const matMul = installFastBatchMatMul();
   const tile = installFastTile();
-  done = matMul && tile;
+  const convolution = installFastConv2dBackpropInput();
+  done = matMul && tile && convolution;
 }

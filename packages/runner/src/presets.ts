@@ -16,7 +16,7 @@ export interface Preset {
  */
 const sinusoidConfig = {
   seed: 0,
-  iterations: 1000,
+  iterations: 3000,
   metaBatchSize: 25,
   backend: "auto",
   weighting: "uniform",

@@ -11,17 +11,19 @@ const [core, models, optimizers, tasks, weighting, algorithms] = await Promise.a
 );
 
 const config = JSON.parse(process.argv[2] ?? "{}");
-const { workload, backend, execution, iterations, warmup } = config;
+const { workload, backend, iterations, warmup } = config;
+// "parallel": per-task execution shared out to worker threads (one per core, the caller included).
+const execution = config.execution === "parallel" ? "per-task" : config.execution;
 
 export const SINUSOID = { metaBatch: 25, innerLr: 0.01, outerLr: 1e-3 };
 export const OMNIGLOT = { metaBatch: 32, ways: 5, shots: 1, queries: 1, innerLr: 0.4, outerLr: 1e-3 };
 
 /** Workload name → what to build. Every workload is the PyTorch reference's setup (see bench.mjs). */
-function setup(name) {
+function setup(name, pool) {
   const sinusoidAlgorithm = {
-    "sinusoid-maml2": () => algorithms.maml({ order: 2, innerSteps: 1, execution, diagnostics: false }),
-    "sinusoid-maml1": () => algorithms.maml({ order: 1, innerSteps: 1, execution, diagnostics: false }),
-    "sinusoid-reptile5": () => algorithms.reptile({ innerSteps: 5, execution, diagnostics: false }),
+    "sinusoid-maml2": () => algorithms.maml({ order: 2, innerSteps: 1, execution, diagnostics: false, pool }),
+    "sinusoid-maml1": () => algorithms.maml({ order: 1, innerSteps: 1, execution, diagnostics: false, pool }),
+    "sinusoid-reptile5": () => algorithms.reptile({ innerSteps: 5, execution, diagnostics: false, pool }),
   }[name];
   if (sinusoidAlgorithm) {
     const sampler = tasks.sinusoid();
@@ -40,7 +42,7 @@ function setup(name) {
     return {
       model: models.convNet({ ways }),
       objective: models.softmaxCrossEntropy(),
-      algorithm: algorithms.maml({ order, innerSteps: 1, execution, diagnostics: false }),
+      algorithm: algorithms.maml({ order, innerSteps: 1, execution, diagnostics: false, pool }),
       innerOptimizer: optimizers.sgd({ lr: OMNIGLOT.innerLr }),
       outerOptimizer: optimizers.adam({ lr: OMNIGLOT.outerLr }),
       // Synthetic 28×28 images (timing only, as the PyTorch reference), integer labels.
@@ -70,7 +72,11 @@ await tf.ready();
 if (!ok || tf.getBackend() !== backend) throw new Error(`backend ${backend} did not initialise`);
 tf.env().set("DEBUG", false);
 
-const parts = setup(workload);
+const pool =
+  config.execution === "parallel"
+    ? await algorithms.createTaskPool({ setup: new URL("./bench-setup.mjs", import.meta.url), setupOptions: { workload }, backend })
+    : undefined;
+const parts = setup(workload, pool);
 const rng = core.createRng(0);
 let params = parts.model.init(rng);
 
@@ -101,7 +107,7 @@ function heapBytes() {
   return b?.wasm?.HEAPU8?.byteLength ?? null;
 }
 
-const result = { workload, backend, execution, iterations, warmup };
+const result = { workload, backend, execution: config.execution, threads: pool?.threads ?? 1, iterations, warmup };
 if (config.profileOnly) {
   // imported by bench-profile.mjs
 } else if (config.memoryIterations) {
@@ -134,4 +140,5 @@ if (!config.profileOnly) {
   result.wasmHeapBytes = heapBytes();
   result.peakRssBytes = process.resourceUsage().maxRSS * 1024;
   console.log(`BENCH_RESULT ${JSON.stringify(result)}`);
+  await pool?.close();
 }

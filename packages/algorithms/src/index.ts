@@ -3,3 +3,4 @@ export { type MamlOptions, maml } from "./maml.js";
 export { type ExecutionOption, meanPairwiseCosine } from "./meta-step.js";
 export { type ReptileOptions, reptile } from "./reptile.js";
 export { installFastKernels } from "./kernels/index.js";
+export { createTaskPool, type TaskPool, type TaskPoolOptions } from "./parallel/task-pool.js";

@@ -1,5 +1,6 @@
 import { ConcordError, type MetaAlgorithm } from "@concord/core";
 import { type ExecutionOption, weightedMetaStep } from "./meta-step.js";
+import type { TaskPool } from "./parallel/task-pool.js";
 
 export interface MamlOptions {
   /** 2: differentiate through the inner loop; 1: first-order MAML (FOMAML). Default 2. */
@@ -10,6 +11,8 @@ export interface MamlOptions {
   readonly execution?: ExecutionOption;
   /** Compute loss-before/after and cosine diagnostics every step. Default true. */
   readonly diagnostics?: boolean;
+  /** Worker threads that share the tasks of per-task execution (createTaskPool); same results as without. */
+  readonly pool?: TaskPool;
 }
 
 /**
@@ -18,11 +21,11 @@ export interface MamlOptions {
  * weights this is exactly the classic averaged MAML meta-gradient.
  */
 export function maml(options: MamlOptions = {}): MetaAlgorithm {
-  const { order = 2, innerSteps = 1, execution = "auto", diagnostics = true } = options;
+  const { order = 2, innerSteps = 1, execution = "auto", diagnostics = true, pool } = options;
   if (order !== 1 && order !== 2) throw new ConcordError(`expected 1 or 2, got ${JSON.stringify(order)}`, { field: "order" });
   const kind = order === 2 ? "second-order" : "first-order";
   return {
     name: order === 2 ? "maml" : "fomaml",
-    step: (context) => weightedMetaStep(context, kind, { innerSteps, execution, diagnostics }),
+    step: (context) => weightedMetaStep(context, kind, { innerSteps, execution, diagnostics, pool }),
   };
 }

@@ -16,6 +16,7 @@ import {
 import { checkWeights } from "@concord/weighting";
 import { type AdaptOptions, type Execution, taskLosses, trainingLoss } from "./adapt.js";
 import { installFastKernels } from "./kernels/index.js";
+import type { TaskPool } from "./parallel/task-pool.js";
 import { canBatch, computeTaskResults, stackBatches, type TaskGradientKind } from "./task-results.js";
 
 /** "auto" batches when the model, objective and task shapes allow it, else runs task by task. */
@@ -26,6 +27,8 @@ export interface MetaStepOptions {
   readonly execution: ExecutionOption;
   /** Compute support/query losses before and after adaptation and the mean pairwise cosine. */
   readonly diagnostics: boolean;
+  /** Worker threads for per-task execution (see createTaskPool). */
+  readonly pool?: TaskPool | undefined;
 }
 
 /**
@@ -45,7 +48,7 @@ export function weightedMetaStep(context: MetaStepContext, kind: TaskGradientKin
     innerSteps: options.innerSteps,
     execution: resolveExecution(options.execution, tasks, context),
   };
-  const results = computeTaskResults(params, tasks, kind, adaptOptions);
+  const results = computeTaskResults(params, tasks, kind, adaptOptions, options.pool);
   try {
     let metrics: MetaStepMetrics | undefined;
     const metaGradient = tf.tidy(() => {

@@ -1,11 +1,14 @@
 import type { MetaAlgorithm } from "@concord/core";
 import { type ExecutionOption, weightedMetaStep } from "./meta-step.js";
+import type { TaskPool } from "./parallel/task-pool.js";
 
 export interface ReptileOptions {
   /** Inner-loop steps on the support set. Default 5. */
   readonly innerSteps?: number;
   readonly execution?: ExecutionOption;
   readonly diagnostics?: boolean;
+  /** Worker threads that share the tasks of per-task execution (createTaskPool); same results as without. */
+  readonly pool?: TaskPool;
 }
 
 /**
@@ -13,9 +16,9 @@ export interface ReptileOptions {
  * θ ← θ + β Σ_i w_i (θ'_i − θ). With uniform weights this is the classic batched Reptile step.
  */
 export function reptile(options: ReptileOptions = {}): MetaAlgorithm {
-  const { innerSteps = 5, execution = "auto", diagnostics = true } = options;
+  const { innerSteps = 5, execution = "auto", diagnostics = true, pool } = options;
   return {
     name: "reptile",
-    step: (context) => weightedMetaStep(context, "none", { innerSteps, execution, diagnostics }),
+    step: (context) => weightedMetaStep(context, "none", { innerSteps, execution, diagnostics, pool }),
   };
 }

@@ -1,6 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { type Batch, disposeParams, keepParams, type Params, stackParams, type Task, tileParams } from "@concord/core";
 import { type AdaptOptions, adapt, type Execution, trainingLoss, zipNames } from "./adapt.js";
+import type { RunnableTaskPool, TaskPool } from "./parallel/task-pool.js";
+import { paramsFromWire, type TaskJobResult } from "./parallel/wire.js";
 
 /** Which per-task meta-gradient to compute alongside θ'_i. */
 export type TaskGradientKind = "second-order" | "first-order" | "none";
@@ -16,20 +18,18 @@ export interface TaskResults {
 /**
  * Adapts θ to every task and, per task, differentiates that task's query loss. Weights are applied
  * afterwards to the per-task gradients, which is why they are constants for differentiation.
- * The caller owns (and disposes) every returned tensor.
+ * The caller owns (and disposes) every returned tensor. With a `pool`, per-task execution shares the
+ * tasks out to worker threads; results are stacked in task order either way.
  */
-export function computeTaskResults(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions): TaskResults {
-  return options.execution === "batched" ? batchedResults(params, tasks, kind, options) : perTaskResults(params, tasks, kind, options);
-}
-
-function perTaskResults(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions): TaskResults {
+export function computeTaskResults(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions, pool?: TaskPool): TaskResults {
+  if (options.execution === "batched") return batchedResults(params, tasks, kind, options);
   const adaptedList: Params[] = [];
   const gradientList: Params[] = [];
   try {
-    for (const task of tasks) {
-      const result = adaptAndDifferentiate(params, task.support, task.query, kind, options);
-      adaptedList.push(result.adapted);
-      if (result.taskGradients) gradientList.push(result.taskGradients);
+    if (pool && pool.threads > 1 && tasks.length > 1) {
+      parallelLists(params, tasks, kind, options, pool as RunnableTaskPool, adaptedList, gradientList);
+    } else {
+      perTaskLists(params, tasks, kind, options, adaptedList, gradientList);
     }
     return {
       adapted: stackParams(adaptedList),
@@ -38,6 +38,46 @@ function perTaskResults(params: Params, tasks: readonly Task[], kind: TaskGradie
   } finally {
     adaptedList.forEach(disposeParams);
     gradientList.forEach(disposeParams);
+  }
+}
+
+/** Appends θ'_i (and G_i) of every task, in order, to the lists. */
+function perTaskLists(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions, adaptedList: Params[], gradientList: Params[]): void {
+  for (const task of tasks) {
+    const result = adaptAndDifferentiate(params, task.support, task.query, kind, options);
+    adaptedList.push(result.adapted);
+    if (result.taskGradients) gradientList.push(result.taskGradients);
+  }
+}
+
+/**
+ * Contiguous shares: the first computed here while the workers compute the others, then all put
+ * in task order. Each task's numbers come from the same code on the same backend as perTaskLists,
+ * so the stacked results are identical to the sequential ones.
+ */
+function parallelLists(
+  params: Params,
+  tasks: readonly Task[],
+  kind: TaskGradientKind,
+  options: AdaptOptions,
+  pool: RunnableTaskPool,
+  adaptedList: Params[],
+  gradientList: Params[],
+): void {
+  const shareCount = Math.min(pool.threads, tasks.length);
+  const shares = Array.from({ length: shareCount }, (_, i) =>
+    tasks.slice(Math.floor((i * tasks.length) / shareCount), Math.floor(((i + 1) * tasks.length) / shareCount)),
+  );
+  const wait = pool.dispatch(params, shares.slice(1), kind, options);
+  let remote: TaskJobResult[];
+  try {
+    perTaskLists(params, shares[0]!, kind, options, adaptedList, gradientList);
+  } finally {
+    remote = wait();
+  }
+  for (const result of remote) {
+    for (const wire of result.adapted) adaptedList.push(paramsFromWire(wire));
+    for (const wire of result.taskGradients ?? []) gradientList.push(paramsFromWire(wire));
   }
 }
 
@@ -55,7 +95,7 @@ function batchedResults(params: Params, tasks: readonly Task[], kind: TaskGradie
 }
 
 /** θ' for one task (or one stacked meta-batch) and the gradient of the query loss it asks for. */
-function adaptAndDifferentiate(params: Params, support: Batch, query: Batch, kind: TaskGradientKind, options: AdaptOptions): TaskResults {
+export function adaptAndDifferentiate(params: Params, support: Batch, query: Batch, kind: TaskGradientKind, options: AdaptOptions): TaskResults {
   const names = Object.keys(params);
   if (kind === "second-order") {
     let adapted: Params | undefined;

@@ -1,0 +1,137 @@
+import { availableParallelism } from "node:os";
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
+import * as tf from "@tensorflow/tfjs-core";
+import { ConcordError, expectInteger, type Params, type Task } from "@concord/core";
+import type { AdaptOptions } from "../adapt.js";
+import type { TaskGradientKind } from "../task-results.js";
+import { paramsToWire, type TaskJob, type TaskJobResult, taskToWire } from "./wire.js";
+
+export interface TaskPoolOptions {
+  /**
+   * An ES module (path or file: URL) whose `createTaskSetup(options)` returns, possibly as a
+   * promise, the `{ model, objective, innerOptimizer }` that the meta-step's context uses. Workers
+   * cannot receive functions, so each builds its own from this module.
+   */
+  readonly setup: string | URL;
+  /** Structured-cloneable options passed to `createTaskSetup`. */
+  readonly setupOptions?: unknown;
+  /** Threads that compute tasks, the calling thread included. Default: the available cores. */
+  readonly threads?: number;
+  /** tf backend of the workers. Default: the current backend (it must match for identical results). */
+  readonly backend?: string;
+}
+
+/** A set of worker threads that compute per-task adaptation results next to the calling thread. */
+export interface TaskPool {
+  readonly threads: number;
+  readonly backend: string;
+  /** Stops the workers. */
+  close(): Promise<void>;
+}
+
+/** Internal view used by the per-task path. */
+export interface RunnableTaskPool extends TaskPool {
+  /** Sends `tasks[start, end)` of each share to a worker; returns a function that waits for the results. */
+  dispatch(params: Params, shares: readonly (readonly Task[])[], kind: TaskGradientKind, options: AdaptOptions): () => TaskJobResult[];
+}
+
+interface PoolWorker {
+  readonly worker: Worker;
+  readonly port: MessagePort;
+}
+
+const WORKER_URL = workerUrl();
+
+/**
+ * Starts `threads − 1` workers (the caller computes one share itself). Tasks are split into
+ * contiguous shares and the per-task results are put back in task order before anything is
+ * summed, so parallel and sequential runs give identical parameters for the same seed (each task's
+ * numbers are computed by the same code on the same backend).
+ */
+export async function createTaskPool(options: TaskPoolOptions): Promise<TaskPool> {
+  if (options === null || typeof options !== "object") throw new ConcordError("expected { setup, threads?, backend? }", { field: "options" });
+  const threads = options.threads ?? availableParallelism();
+  expectInteger(threads, "threads", 1);
+  const setup = options.setup instanceof URL ? options.setup.href : options.setup;
+  if (typeof setup !== "string" || setup.length === 0) {
+    throw new ConcordError("expected the path or URL of a module exporting createTaskSetup", { field: "setup" });
+  }
+  const backend = options.backend ?? tf.getBackend();
+  const signal = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, threads - 1)));
+  const workers: PoolWorker[] = [];
+  try {
+    for (let index = 0; index < threads - 1; index++) {
+      const { port1, port2 } = new MessageChannel();
+      const worker = new Worker(WORKER_URL, {
+        workerData: { port: port2, signal, index, setup, setupOptions: options.setupOptions, backend },
+        transferList: [port2],
+        // Plain Node on the compiled packages: no inherited flags (a test runner's export conditions
+        // would point the workers at TypeScript sources).
+        execArgv: [],
+      });
+      worker.unref();
+      workers.push({ worker, port: port1 });
+    }
+    await Promise.all(workers.map(({ worker }) => readiness(worker)));
+  } catch (error) {
+    await Promise.all(workers.map(({ worker }) => worker.terminate()));
+    throw error;
+  }
+
+  let closed = false;
+  const pool: RunnableTaskPool = {
+    threads,
+    backend,
+    async close() {
+      closed = true;
+      await Promise.all(workers.map(({ worker }) => worker.terminate()));
+    },
+    dispatch(params, shares, kind, adaptOptions) {
+      if (closed) throw new ConcordError("the task pool was closed", { field: "pool" });
+      if (tf.getBackend() !== backend) {
+        throw new ConcordError(`the pool's workers run on '${backend}' but the current backend is '${tf.getBackend()}'`, { field: "pool" });
+      }
+      const wireParams = paramsToWire(params);
+      const names = {
+        model: adaptOptions.model.name,
+        objective: adaptOptions.objective.name,
+        innerOptimizer: adaptOptions.innerOptimizer.name,
+      };
+      shares.forEach((share, i) => {
+        const job: TaskJob = { kind, innerSteps: adaptOptions.innerSteps, params: wireParams, tasks: share.map(taskToWire), names };
+        Atomics.store(signal, i, 0);
+        workers[i]!.port.postMessage(job);
+      });
+      return () =>
+        shares.map((_, i) => {
+          let message = receiveMessageOnPort(workers[i]!.port);
+          while (!message) {
+            // Blocks this thread until the worker signals (Node allows Atomics.wait on the main thread).
+            Atomics.wait(signal, i, 0, 1000);
+            message = receiveMessageOnPort(workers[i]!.port);
+          }
+          const result = message.message as TaskJobResult;
+          if (result.error) throw new ConcordError(`task worker ${i + 1} failed: ${result.error}`, { field: "pool" });
+          return result;
+        });
+    },
+  };
+  return pool;
+}
+
+function readiness(worker: Worker): Promise<void> {
+  return new Promise((resolve, reject) => {
+    worker.once("message", (message: { ready?: boolean; error?: string }) => {
+      if (message.ready) resolve();
+      else reject(new ConcordError(`task worker failed to start: ${message.error}`, { field: "setup" }));
+    });
+    worker.once("error", (error) => reject(new ConcordError(`task worker failed to start: ${error.message}`, { field: "setup" })));
+  });
+}
+
+/** The compiled worker script; from sources (vitest) it is the built one in dist/. */
+function workerUrl(): URL {
+  const here = new URL(import.meta.url);
+  if (here.pathname.endsWith(".ts")) return new URL("../../dist/parallel/task-worker.js", here);
+  return new URL("./task-worker.js", here);
+}

@@ -1,0 +1,80 @@
+// Worker thread of a TaskPool: builds the model, objective and inner optimizer from the pool's
+// setup module, then answers jobs (θ and a share of tasks) with each task's θ'_i and G_i.
+import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+import * as tf from "@tensorflow/tfjs-core";
+import { disposeParams, type InnerOptimizer, type Model, type Objective, type Params } from "@concord/core";
+import { installFastKernels } from "../kernels/index.js";
+import { adaptAndDifferentiate } from "../task-results.js";
+import { paramsFromWire, paramsToWire, type TaskJob, type TaskJobResult, taskFromWire, transferList } from "./wire.js";
+
+interface WorkerData {
+  readonly port: MessagePort;
+  readonly signal: Int32Array;
+  readonly index: number;
+  readonly setup: string;
+  readonly setupOptions: unknown;
+  readonly backend: string;
+}
+
+interface TaskSetup {
+  readonly model: Model;
+  readonly objective: Objective;
+  readonly innerOptimizer: InnerOptimizer;
+}
+
+const data = workerData as WorkerData;
+
+async function start(): Promise<TaskSetup> {
+  await import(`@tensorflow/tfjs-backend-${data.backend}`);
+  if (!(await tf.setBackend(data.backend))) throw new Error(`backend ${data.backend} did not initialise`);
+  await tf.ready();
+  installFastKernels();
+  const module = (await import(data.setup)) as { createTaskSetup?: (options: unknown) => TaskSetup | Promise<TaskSetup> };
+  if (typeof module.createTaskSetup !== "function") throw new Error(`${data.setup} does not export createTaskSetup`);
+  return module.createTaskSetup(data.setupOptions);
+}
+
+function run(setup: TaskSetup, job: TaskJob): TaskJobResult {
+  const mismatch = (["model", "objective", "innerOptimizer"] as const).find((key) => setup[key].name !== job.names[key]);
+  if (mismatch) throw new Error(`the setup module's ${mismatch} is '${setup[mismatch].name}', the meta-step's is '${job.names[mismatch]}'`);
+  const options = { ...setup, innerSteps: job.innerSteps, execution: "per-task" as const };
+  const params = paramsFromWire(job.params);
+  const adapted: TaskJobResult["adapted"] = [];
+  const taskGradients: NonNullable<TaskJobResult["taskGradients"]> = [];
+  try {
+    for (const wireTask of job.tasks) {
+      const task = taskFromWire(wireTask);
+      let result: { adapted: Params; taskGradients: Params | undefined } | undefined;
+      try {
+        result = adaptAndDifferentiate(params, task.support, task.query, job.kind, options);
+        adapted.push(paramsToWire(result.adapted));
+        if (result.taskGradients) taskGradients.push(paramsToWire(result.taskGradients));
+      } finally {
+        tf.dispose([task.support.x, task.support.y, task.query.x, task.query.y]);
+        disposeParams(result?.adapted);
+        disposeParams(result?.taskGradients);
+      }
+    }
+  } finally {
+    disposeParams(params);
+  }
+  return { adapted, taskGradients: job.kind === "none" ? undefined : taskGradients };
+}
+
+start().then(
+  (setup) => {
+    data.port.on("message", (job: TaskJob) => {
+      let result: TaskJobResult;
+      try {
+        result = run(setup, job);
+      } catch (error) {
+        result = { adapted: [], taskGradients: undefined, error: error instanceof Error ? error.message : String(error) };
+      }
+      data.port.postMessage(result, transferList(result));
+      Atomics.store(data.signal, data.index, 1);
+      Atomics.notify(data.signal, data.index);
+    });
+    parentPort?.postMessage({ ready: true });
+  },
+  (error: unknown) => parentPort?.postMessage({ ready: false, error: error instanceof Error ? error.message : String(error) }),
+);

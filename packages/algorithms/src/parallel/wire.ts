@@ -1,0 +1,59 @@
+import * as tf from "@tensorflow/tfjs-core";
+import type { Batch, Params, Task } from "@concord/core";
+
+/** A tensor as plain data, for postMessage (exact copy of the values). */
+export interface WireTensor {
+  readonly shape: number[];
+  readonly dtype: tf.DataType;
+  readonly data: Float32Array | Int32Array | Uint8Array;
+}
+export type WireParams = [name: string, tensor: WireTensor][];
+export interface WireTask {
+  readonly support: { x: WireTensor; y: WireTensor };
+  readonly query: { x: WireTensor; y: WireTensor };
+}
+
+/** One worker's share of a meta-batch. */
+export interface TaskJob {
+  readonly kind: "second-order" | "first-order" | "none";
+  readonly innerSteps: number;
+  readonly params: WireParams;
+  readonly tasks: WireTask[];
+  /** model / objective / inner optimizer names of the caller, checked against the worker's. */
+  readonly names: { model: string; objective: string; innerOptimizer: string };
+}
+
+/** Per task, in job order: θ'_i and (unless kind is "none") G_i. */
+export interface TaskJobResult {
+  readonly adapted: WireParams[];
+  readonly taskGradients: WireParams[] | undefined;
+  readonly error?: string;
+}
+
+export function toWire(tensor: tf.Tensor): WireTensor {
+  return { shape: [...tensor.shape], dtype: tensor.dtype, data: tensor.dataSync().slice() as WireTensor["data"] }; // a copy: the cpu backend returns its own storage
+}
+
+export function fromWire(wire: WireTensor): tf.Tensor {
+  return tf.tensor(wire.data, wire.shape, wire.dtype);
+}
+
+export function paramsToWire(params: Params): WireParams {
+  return Object.entries(params).map(([name, value]) => [name, toWire(value)]);
+}
+
+export function paramsFromWire(wire: WireParams): Params {
+  return Object.fromEntries(wire.map(([name, value]) => [name, fromWire(value)]));
+}
+
+const batchToWire = (batch: Batch) => ({ x: toWire(batch.x), y: toWire(batch.y) });
+export const taskToWire = (task: Task): WireTask => ({ support: batchToWire(task.support), query: batchToWire(task.query) });
+
+const batchFromWire = (batch: WireTask["support"]): Batch => ({ x: fromWire(batch.x), y: fromWire(batch.y) });
+export const taskFromWire = (task: WireTask): Task => ({ support: batchFromWire(task.support), query: batchFromWire(task.query) });
+
+/** The buffers of a result, to transfer rather than copy. */
+export function transferList(result: TaskJobResult): ArrayBuffer[] {
+  const all = [...result.adapted, ...(result.taskGradients ?? [])];
+  return all.flatMap((params) => params.map(([, tensor]) => tensor.data.buffer as ArrayBuffer));
+}

@@ -2,15 +2,14 @@
 // trains, then evaluates on held-out characters with a 95% CI, and writes results.json.
 //   node dist/main.js --weighting agreement --order 1 --iterations 600 --out runs/ga
 import { mkdir, rename, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError } from "@concord/core";
 import { maml } from "@concord/algorithms";
 import { convNet, softmaxCrossEntropy } from "@concord/models";
 import { adam, sgd } from "@concord/optimizers";
-import { train } from "@concord/runner";
+import { resolveOmniglotDir, train } from "@concord/runner";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import { fewShot } from "@concord/tasks";
@@ -19,12 +18,9 @@ import { gradientAgreement, uniform } from "@concord/weighting";
 
 import { evaluateFewShot } from "./evaluate-few-shot.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const defaultData = resolve(here, "../../../../shared/data/omniglot");
-
 const { values } = parseArgs({
   options: {
-    data: { type: "string", default: defaultData },
+    data: { type: "string" },
     weighting: { type: "string", default: "uniform" },
     order: { type: "string", default: "1" },
     ways: { type: "string", default: "5" },
@@ -61,7 +57,7 @@ const outDir = resolve(String(values.out));
 const maxMinutes = values["max-minutes"] === undefined ? Number.POSITIVE_INFINITY : num("max-minutes");
 
 const backend = await selectBackend(String(values.backend));
-const omniglot = await loadOmniglot(String(values.data));
+const omniglot = await loadOmniglot(resolveOmniglotDir(values.data, "--data"));
 const split = omniglot.mamlSplit();
 console.log(
   `backend ${backend}; Omniglot: ${omniglot.characters.classCount} characters, ` +

@@ -13,3 +13,4 @@ export { METRICS_FILE, MetricsLog, type MetricsRecord, metricsRecord, readMetric
 export { createProgress, type ProgressMode, type ProgressOptions, type ProgressReporter } from "./progress.js";
 export { createParts, type ExperimentParts, type RunOptions, type RunResult, runExperiment, TrainingDiverged } from "./run.js";
 export { type CompareOptions, type CompareResult, compareExperiment, planArms } from "./compare.js";
+export { defaultOmniglotDir, OMNIGLOT_DOWNLOAD_HINT, type OmniglotTasksOptions, omniglotTasks, resolveOmniglotDir } from "./omniglot-tasks.js";

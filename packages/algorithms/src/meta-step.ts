@@ -54,7 +54,8 @@ export function weightedMetaStep(context: MetaStepContext, kind: TaskGradientKin
     const metaGradient = tf.tidy(() => {
       const start = tileParams(params, tasks.length);
       const updates = flattenStackedParams(mapParams(start, (value, name) => tf.sub(value, results.adapted[name]!)));
-      const queryAfter = lossesPerTask(results.adapted, tasks, "query", adaptOptions);
+      // The differentiated query losses when there are any (MAML); Reptile evaluates the query set here.
+      const queryAfter = results.queryLosses ?? lossesPerTask(results.adapted, tasks, "query", adaptOptions);
       const result = weighting.weights({ updates, losses: queryAfter, iteration: context.iteration });
       checkWeights(result, tasks.length, weighting.name);
       const weights = result.weights;
@@ -66,6 +67,7 @@ export function weightedMetaStep(context: MetaStepContext, kind: TaskGradientKin
   } finally {
     disposeParams(results.adapted);
     disposeParams(results.taskGradients);
+    tf.dispose(results.queryLosses);
   }
 }
 

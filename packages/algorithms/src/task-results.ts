@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { type Batch, disposeParams, keepParams, type Params, stackParams, type Task, tileParams } from "@concord/core";
-import { type AdaptOptions, adapt, type Execution, trainingLoss, zipNames } from "./adapt.js";
+import { type AdaptOptions, adapt, type Execution, taskLosses, trainingLoss, zipNames } from "./adapt.js";
 import type { RunnableTaskPool, TaskPool } from "./parallel/task-pool.js";
-import { paramsFromWire, type TaskJobResult } from "./parallel/wire.js";
+import { fromWire, paramsFromWire, type TaskJobResult } from "./parallel/wire.js";
 
 /** Which per-task meta-gradient to compute alongside θ'_i. */
 export type TaskGradientKind = "second-order" | "first-order" | "none";
@@ -13,6 +13,8 @@ export interface TaskResults {
   readonly adapted: Params;
   /** G_i = ∇_θ L_query_i(θ'_i(θ)) (second order) or ∇_θ'_i L_query_i(θ'_i) (first order); absent for "none". */
   readonly taskGradients: Params | undefined;
+  /** L_query_i(θ'_i), [T]; absent for "none" (nothing differentiates the query set then). */
+  readonly queryLosses: tf.Tensor1D | undefined;
 }
 
 /**
@@ -23,30 +25,39 @@ export interface TaskResults {
  */
 export function computeTaskResults(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions, pool?: TaskPool): TaskResults {
   if (options.execution === "batched") return batchedResults(params, tasks, kind, options);
-  const adaptedList: Params[] = [];
-  const gradientList: Params[] = [];
+  const lists: TaskLists = { adapted: [], gradients: [], losses: [] };
   try {
     if (pool && pool.threads > 1 && tasks.length > 1) {
-      parallelLists(params, tasks, kind, options, pool as RunnableTaskPool, adaptedList, gradientList);
+      parallelLists(params, tasks, kind, options, pool as RunnableTaskPool, lists);
     } else {
-      perTaskLists(params, tasks, kind, options, adaptedList, gradientList);
+      perTaskLists(params, tasks, kind, options, lists);
     }
     return {
-      adapted: stackParams(adaptedList),
-      taskGradients: kind === "none" ? undefined : stackParams(gradientList),
+      adapted: stackParams(lists.adapted),
+      taskGradients: kind === "none" ? undefined : stackParams(lists.gradients),
+      queryLosses: kind === "none" ? undefined : (tf.concat(lists.losses) as tf.Tensor1D),
     };
   } finally {
-    adaptedList.forEach(disposeParams);
-    gradientList.forEach(disposeParams);
+    lists.adapted.forEach(disposeParams);
+    lists.gradients.forEach(disposeParams);
+    tf.dispose(lists.losses);
   }
 }
 
-/** Appends θ'_i (and G_i) of every task, in order, to the lists. */
-function perTaskLists(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions, adaptedList: Params[], gradientList: Params[]): void {
+/** Per-task results in task order, before stacking. */
+interface TaskLists {
+  readonly adapted: Params[];
+  readonly gradients: Params[];
+  readonly losses: tf.Tensor[];
+}
+
+/** Appends θ'_i (and G_i, L_query_i) of every task, in order, to the lists. */
+function perTaskLists(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions, lists: TaskLists): void {
   for (const task of tasks) {
     const result = adaptAndDifferentiate(params, task.support, task.query, kind, options);
-    adaptedList.push(result.adapted);
-    if (result.taskGradients) gradientList.push(result.taskGradients);
+    lists.adapted.push(result.adapted);
+    if (result.taskGradients) lists.gradients.push(result.taskGradients);
+    if (result.queryLosses) lists.losses.push(result.queryLosses);
   }
 }
 
@@ -61,8 +72,7 @@ function parallelLists(
   kind: TaskGradientKind,
   options: AdaptOptions,
   pool: RunnableTaskPool,
-  adaptedList: Params[],
-  gradientList: Params[],
+  lists: TaskLists,
 ): void {
   const shareCount = Math.min(pool.threads, tasks.length);
   const shares = Array.from({ length: shareCount }, (_, i) =>
@@ -71,13 +81,14 @@ function parallelLists(
   const wait = pool.dispatch(params, shares.slice(1), kind, options);
   let remote: TaskJobResult[];
   try {
-    perTaskLists(params, shares[0]!, kind, options, adaptedList, gradientList);
+    perTaskLists(params, shares[0]!, kind, options, lists);
   } finally {
     remote = wait();
   }
   for (const result of remote) {
-    for (const wire of result.adapted) adaptedList.push(paramsFromWire(wire));
-    for (const wire of result.taskGradients ?? []) gradientList.push(paramsFromWire(wire));
+    for (const wire of result.adapted) lists.adapted.push(paramsFromWire(wire));
+    for (const wire of result.taskGradients ?? []) lists.gradients.push(paramsFromWire(wire));
+    for (const wire of result.queryLosses ?? []) lists.losses.push(fromWire(wire));
   }
 }
 
@@ -94,25 +105,46 @@ function batchedResults(params: Params, tasks: readonly Task[], kind: TaskGradie
   }
 }
 
-/** θ' for one task (or one stacked meta-batch) and the gradient of the query loss it asks for. */
+/**
+ * θ' for one task (or one stacked meta-batch), the gradient of the query loss it asks for, and that
+ * query loss per task (a by-product of the differentiated forward pass, so the meta-step need not
+ * run the query set again).
+ */
 export function adaptAndDifferentiate(params: Params, support: Batch, query: Batch, kind: TaskGradientKind, options: AdaptOptions): TaskResults {
   const names = Object.keys(params);
+  let queryLosses: tf.Tensor1D | undefined;
+  /** The differentiated scalar (exactly trainingLoss), keeping the per-task losses it sums. */
+  const queryLoss = (values: Params): tf.Scalar => {
+    const { losses, total } = queryLossTerms(values, query, options);
+    queryLosses = tf.keep(losses);
+    return total;
+  };
   if (kind === "second-order") {
     let adapted: Params | undefined;
     const gradients = tf.tidy(() =>
       tf.grads((...values: tf.Tensor[]) => {
         adapted = keepParams(adapt(zipNames(names, values), support, options).params);
-        return trainingLoss(adapted, query, options);
+        return queryLoss(adapted);
       })(names.map((name) => params[name]!)),
     );
-    return { adapted: adapted!, taskGradients: zipNames(names, gradients) };
+    return { adapted: adapted!, taskGradients: zipNames(names, gradients), queryLosses };
   }
   const adapted = tf.tidy(() => keepParams(adapt(params, support, options).params));
-  if (kind === "none") return { adapted, taskGradients: undefined };
+  if (kind === "none") return { adapted, taskGradients: undefined, queryLosses: undefined };
   const gradients = tf.tidy(() =>
-    tf.grads((...values: tf.Tensor[]) => trainingLoss(zipNames(names, values), query, options))(names.map((name) => adapted[name]!)),
+    tf.grads((...values: tf.Tensor[]) => queryLoss(zipNames(names, values)))(names.map((name) => adapted[name]!)),
   );
-  return { adapted, taskGradients: zipNames(names, gradients) };
+  return { adapted, taskGradients: zipNames(names, gradients), queryLosses };
+}
+
+/** trainingLoss as `total`, with its per-task terms: [T] when batched, [1] for one task. */
+function queryLossTerms(params: Params, batch: Batch, options: AdaptOptions): { losses: tf.Tensor1D; total: tf.Scalar } {
+  if (options.execution === "batched") {
+    const losses = taskLosses(params, batch, options);
+    return { losses, total: tf.sum(losses) };
+  }
+  const total = trainingLoss(params, batch, options);
+  return { losses: tf.reshape(total, [1]), total };
 }
 
 /** Stacks the tasks' batches on a leading task axis. */

@@ -2,10 +2,10 @@
 // setup module, then answers jobs (θ and a share of tasks) with each task's θ'_i and G_i.
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs-core";
-import { disposeParams, type InnerOptimizer, type Model, type Objective, type Params } from "@concord/core";
+import { disposeParams, type InnerOptimizer, type Model, type Objective } from "@concord/core";
 import { installFastKernels } from "../kernels/index.js";
 import { adaptAndDifferentiate } from "../task-results.js";
-import { paramsFromWire, paramsToWire, type TaskJob, type TaskJobResult, taskFromWire, transferList } from "./wire.js";
+import { paramsFromWire, paramsToWire, type TaskJob, type TaskJobResult, taskFromWire, toWire, transferList } from "./wire.js";
 
 interface WorkerData {
   readonly port: MessagePort;
@@ -41,24 +41,28 @@ function run(setup: TaskSetup, job: TaskJob): TaskJobResult {
   const params = paramsFromWire(job.params);
   const adapted: TaskJobResult["adapted"] = [];
   const taskGradients: NonNullable<TaskJobResult["taskGradients"]> = [];
+  const queryLosses: NonNullable<TaskJobResult["queryLosses"]> = [];
   try {
     for (const wireTask of job.tasks) {
       const task = taskFromWire(wireTask);
-      let result: { adapted: Params; taskGradients: Params | undefined } | undefined;
+      let result: ReturnType<typeof adaptAndDifferentiate> | undefined;
       try {
         result = adaptAndDifferentiate(params, task.support, task.query, job.kind, options);
         adapted.push(paramsToWire(result.adapted));
         if (result.taskGradients) taskGradients.push(paramsToWire(result.taskGradients));
+        if (result.queryLosses) queryLosses.push(toWire(result.queryLosses));
       } finally {
         tf.dispose([task.support.x, task.support.y, task.query.x, task.query.y]);
         disposeParams(result?.adapted);
         disposeParams(result?.taskGradients);
+        tf.dispose(result?.queryLosses);
       }
     }
   } finally {
     disposeParams(params);
   }
-  return { adapted, taskGradients: job.kind === "none" ? undefined : taskGradients };
+  const none = job.kind === "none";
+  return { adapted, taskGradients: none ? undefined : taskGradients, queryLosses: none ? undefined : queryLosses };
 }
 
 start().then(
@@ -68,7 +72,7 @@ start().then(
       try {
         result = run(setup, job);
       } catch (error) {
-        result = { adapted: [], taskGradients: undefined, error: error instanceof Error ? error.message : String(error) };
+        result = { adapted: [], taskGradients: undefined, queryLosses: undefined, error: error instanceof Error ? error.message : String(error) };
       }
       data.port.postMessage(result, transferList(result));
       Atomics.store(data.signal, data.index, 1);

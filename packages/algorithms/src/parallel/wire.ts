@@ -27,6 +27,7 @@ export interface TaskJob {
 export interface TaskJobResult {
   readonly adapted: WireParams[];
   readonly taskGradients: WireParams[] | undefined;
+  readonly queryLosses: WireTensor[] | undefined;
   readonly error?: string;
 }
 
@@ -55,5 +56,6 @@ export const taskFromWire = (task: WireTask): Task => ({ support: batchFromWire(
 /** The buffers of a result, to transfer rather than copy. */
 export function transferList(result: TaskJobResult): ArrayBuffer[] {
   const all = [...result.adapted, ...(result.taskGradients ?? [])];
-  return all.flatMap((params) => params.map(([, tensor]) => tensor.data.buffer as ArrayBuffer));
+  const losses = (result.queryLosses ?? []).map((tensor) => tensor.data.buffer as ArrayBuffer);
+  return [...all.flatMap((params) => params.map(([, tensor]) => tensor.data.buffer as ArrayBuffer)), ...losses];
 }

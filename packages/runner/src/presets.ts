@@ -16,7 +16,7 @@ export interface Preset {
  */
 const sinusoidConfig = {
   seed: 0,
-  iterations: 3000,
+  iterations: 4000,
   metaBatchSize: 25,
   backend: "auto",
   weighting: "uniform",
@@ -27,7 +27,7 @@ const sinusoidConfig = {
   innerOptimizer: { name: "sgd", lr: 0.01 },
   outerOptimizer: { name: "adam", lr: 0.001 },
   evaluation: { tasks: 600, innerSteps: 10 },
-  checkpointEvery: 250,
+  checkpointEvery: 500,
   logEvery: 100,
   compare: { algorithms: { reptile: { innerSteps: 5 } } },
 } satisfies ExperimentConfigInput;

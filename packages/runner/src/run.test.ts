@@ -10,7 +10,7 @@ import { createRegistry } from "./builtins.js";
 import { CHECKPOINT_FILE, loadCheckpoint, disposeCheckpoint } from "./checkpoint.js";
 import { parseConfig } from "./config.js";
 import { METRICS_FILE, readMetrics } from "./metrics-log.js";
-import { createParts, runExperiment, TrainingDiverged } from "./run.js";
+import { createParts, evaluationSpec, runExperiment, TrainingDiverged } from "./run.js";
 import { tinyConfig } from "./testing/tiny-config.js";
 import { train } from "./train.js";
 
@@ -132,6 +132,15 @@ describe("runExperiment", () => {
     const outDir = join(folder(), "never");
     await expect(runExperiment(parseConfig(tinyConfig({ weighting: "cosine" })), { outDir, ...quiet })).rejects.toBeInstanceOf(ConcordError);
     expect(() => readdirSync(outDir)).toThrow();
+  });
+});
+
+describe("evaluationSpec", () => {
+  it("evaluates on clean tasks: the training tasks without corruption, unless evaluation.sampler says otherwise", () => {
+    const corrupted = parseConfig(tinyConfig({ tasks: { name: "sinusoid", supportSize: 5, corruption: { fraction: 0.2 } } }));
+    expect(evaluationSpec(corrupted)).toEqual({ name: "sinusoid", options: { supportSize: 5 } });
+    const explicit = parseConfig(tinyConfig({ evaluation: { sampler: { name: "sinusoid", querySize: 50 } } }));
+    expect(evaluationSpec(explicit)).toEqual({ name: "sinusoid", options: { querySize: 50 } });
   });
 });
 

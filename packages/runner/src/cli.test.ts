@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { disposeCheckpoint, loadCheckpoint } from "./checkpoint.js";
-import { EXIT_BAD_INPUT, EXIT_OK, runCli } from "./cli.js";
+import { EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, runCli } from "./cli.js";
 import { readMetrics } from "./metrics-log.js";
 import { tinyConfig } from "./testing/tiny-config.js";
 
@@ -136,6 +136,17 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
     expect(result.code).toBe(EXIT_OK);
     expect(readMetrics(join(cwd, "yaml-run", "metrics.jsonl"))).toHaveLength(2);
     expectOneLine(await cli(["train", write("bad.yml", "seed: [1,"), "--out", "x"], cwd), /^concord: .*bad\.yml: expected valid YAML, got a syntax error: /);
+  });
+
+  it("a diverging run exits 1 naming the iteration and keeps the last good checkpoint", async () => {
+    const config = write("diverge.json", tinyConfig({ outerOptimizer: { name: "sgd", lr: 1e30 }, checkpointEvery: 1 }));
+    const result = await cli(["train", config, "--out", "diverged", "--progress", "none"], cwd);
+    expect(result.code).toBe(EXIT_FAILURE);
+    expect(result.stderr).toMatch(/^concord: iteration: training diverged at iteration (\d+): non-finite [^\n]+; the last good checkpoint \(iteration \d+\) is kept at [^\n]+\n$/);
+    const [, failedAt] = /at iteration (\d+)/.exec(result.stderr)!;
+    const kept = loadCheckpoint(join(cwd, "diverged", "checkpoint.ckpt"));
+    disposeCheckpoint(kept);
+    expect(kept.iteration).toBe(Number(failedAt) - 1);
   });
 
   it("eval and presets work", async () => {

@@ -1,30 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { GEMM_WASM_BASE64 } from "./gemm-wasm.js";
+import { simdKernels, type WasmHeapBackend } from "./simd-module.js";
 
-/** The WebAssembly API (the project's TypeScript lib has no DOM types). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-}
-interface WasmApi {
-  readonly Memory: new (descriptor: { initial: number }) => WasmMemory;
-  readonly Module: new (bytes: Uint8Array) => object;
-  readonly Instance: new (module: object, imports: object) => { readonly exports: object };
-}
-const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-
-/** The parts of tfjs-backend-wasm's backend object this kernel uses (stable across 4.x). */
-interface WasmBackend {
-  readonly wasm: { readonly asm: { readonly memory: WasmMemory }; _malloc(bytes: number): number; _free(pointer: number): void };
-  readonly dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-}
-
-interface Gemm {
-  gemm(a: number, b: number, c: number, m: number, k: number, n: number, strideAi: number, strideAk: number): void;
-  transpose(source: number, target: number, rows: number, cols: number): void;
-}
-
-const instances = new WeakMap<WasmMemory, Gemm>();
 let installed = false;
 
 /**
@@ -39,7 +15,7 @@ let installed = false;
 export function installFastBatchMatMul(): boolean {
   if (installed) return true;
   const original = tf.getKernel("BatchMatMul", "wasm");
-  if (!original || !wasmApi) return false;
+  if (!original) return false;
   const originalFunc = original.kernelFunc;
   const kernelFunc: tf.KernelFunc = (args) => fastBatchMatMul(args) ?? (originalFunc(args) as tf.TensorInfo);
   tf.unregisterKernel("BatchMatMul", "wasm");
@@ -70,10 +46,9 @@ function fastBatchMatMul({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0
   const n = transposeB ? rowsB : colsB;
   if ((transposeB ? colsB : rowsB) !== k || m === 0 || n === 0 || k === 0) return undefined;
 
-  const wasmBackend = backend as unknown as WasmBackend;
-  const memory = wasmBackend.wasm?.asm?.memory;
-  if (!wasmApi || !(memory instanceof wasmApi.Memory)) return undefined;
-  const gemm = gemmFor(wasmApi, memory);
+  const wasmBackend = backend as unknown as WasmHeapBackend;
+  const gemm = simdKernels(wasmBackend);
+  if (!gemm) return undefined;
   const offsetA = wasmBackend.dataIdMap.get(a.dataId)?.memoryOffset;
   const offsetB = wasmBackend.dataIdMap.get(b.dataId)?.memoryOffset;
   if (offsetA === undefined || offsetB === undefined) return undefined;
@@ -99,17 +74,6 @@ function fastBatchMatMul({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0
   }
   if (scratch !== 0) wasmBackend.wasm._free(scratch);
   return out;
-}
-
-function gemmFor(api: WasmApi, memory: WasmMemory): Gemm {
-  let gemm = instances.get(memory);
-  if (!gemm) {
-    const bytes = Uint8Array.from(atob(GEMM_WASM_BASE64), (char) => char.charCodeAt(0));
-    const instance = new api.Instance(new api.Module(bytes), { env: { memory } });
-    gemm = instance.exports as unknown as Gemm;
-    instances.set(memory, gemm);
-  }
-  return gemm;
 }
 
 function sizeOf(shape: readonly number[]): number {

@@ -1,8 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 
-interface Backend {
-  disposeData(dataId: object): void;
-}
+import type { WasmHeapBackend } from "./simd-module.js";
 
 let installed = false;
 
@@ -21,9 +19,7 @@ export function installFastConv2dBackpropInput(): boolean {
   if (installed) return true;
   const original = tf.getKernel("Conv2DBackpropInput", "wasm");
   const conv2d = tf.getKernel("Conv2D", "wasm");
-  const reverse = tf.getKernel("Reverse", "wasm");
-  const transpose = tf.getKernel("Transpose", "wasm");
-  if (!original || !conv2d || !reverse || !transpose) return false;
+  if (!original || !conv2d) return false;
   const originalFunc = original.kernelFunc;
 
   const kernelFunc: tf.KernelFunc = (args) => {
@@ -37,7 +33,7 @@ export function installFastConv2dBackpropInput(): boolean {
     if (!unitStride || dataFormat !== "NHWC" || dy.dtype !== "float32" || filter.dtype !== "float32") {
       return originalFunc(args) as tf.TensorInfo;
     }
-    const [kh, kw] = filter.shape as [number, number, number, number];
+    const [kh, kw, inChannels, outChannels] = filter.shape as [number, number, number, number];
     const info = tf.backend_util.computeConv2DInfo(
       inputShape,
       filter.shape as [number, number, number, number],
@@ -53,26 +49,42 @@ export function installFastConv2dBackpropInput(): boolean {
     const padRight = inputShape[2] - dy.shape[2]! + kw - 1 - padLeft;
     if ([padTop, padLeft, padBottom, padRight].some((p) => p < 0)) return originalFunc(args) as tf.TensorInfo;
 
-    const run = (kernel: tf.KernelConfig, kernelInputs: tf.NamedTensorInfoMap, kernelAttrs: tf.NamedAttrMap) =>
-      kernel.kernelFunc({ inputs: kernelInputs, backend, attrs: kernelAttrs }) as tf.TensorInfo;
-    const flipped = run(reverse, { x: filter }, { dims: [0, 1] });
-    const swapped = run(transpose, { x: flipped }, { perm: [0, 1, 3, 2] });
-    (backend as unknown as Backend).disposeData(flipped.dataId);
-    const dx = run(
-      conv2d,
-      { x: dy, filter: swapped },
-      {
+    const heapBackend = backend as unknown as WasmHeapBackend;
+    const swapped = flipFilter(heapBackend, filter, kh, kw, inChannels, outChannels);
+    const dx = conv2d.kernelFunc({
+      inputs: { x: dy, filter: swapped },
+      backend,
+      attrs: {
         strides: [1, 1],
         pad: [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]],
         dataFormat: "NHWC",
         dilations: [1, 1],
       },
-    );
-    (backend as unknown as Backend).disposeData(swapped.dataId);
+    }) as tf.TensorInfo;
+    heapBackend.disposeData(swapped.dataId);
     return dx;
   };
   tf.unregisterKernel("Conv2DBackpropInput", "wasm");
   tf.registerKernel({ ...original, kernelFunc });
   installed = true;
   return true;
+}
+
+/** W′[i, j, o, c] = W[kh−1−i, kw−1−j, c, o], in one pass over the heap. */
+function flipFilter(backend: WasmHeapBackend, filter: tf.TensorInfo, kh: number, kw: number, cin: number, cout: number): tf.TensorInfo {
+  const out = backend.makeOutput([kh, kw, cout, cin], "float32");
+  const heap = new Float32Array(backend.wasm.HEAP32.buffer);
+  const source = backend.dataIdMap.get(filter.dataId)!.memoryOffset / 4;
+  const target = backend.dataIdMap.get(out.dataId)!.memoryOffset / 4;
+  const block = cin * cout;
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const from = source + ((kh - 1 - i) * kw + (kw - 1 - j)) * block;
+      const to = target + (i * kw + j) * block;
+      for (let c = 0; c < cin; c++) {
+        for (let o = 0; o < cout; o++) heap[to + o * cin + c] = heap[from + c * cout + o]!;
+      }
+    }
+  }
+  return out;
 }

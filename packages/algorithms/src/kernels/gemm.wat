@@ -122,4 +122,75 @@
             (br $loopC)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $loopR))))
+
+  ;; dst[c] = scale · Σ_r src[r·cols + c]: sums over the leading axes of a row-major [rows×cols]
+  ;; tensor, rows in order, 16 then 4 then 1 columns at a time.
+  (func (export "column_sums")
+    (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32) (param $scale f32)
+    (local $c i32) (local $r i32) (local $p i32) (local $row i32) (local $n16 i32) (local $n4 i32)
+    (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $vscale v128)
+    (local $s f32)
+    (local.set $row (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $n16 (i32.and (local.get $cols) (i32.const -16)))
+    (local.set $n4 (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $vscale (f32x4.splat (local.get $scale)))
+    (local.set $c (i32.const 0))
+    (block $done16
+      (loop $loop16
+        (br_if $done16 (i32.ge_u (local.get $c) (local.get $n16)))
+        (local.set $acc0 (v128.const i32x4 0 0 0 0))
+        (local.set $acc1 (v128.const i32x4 0 0 0 0))
+        (local.set $acc2 (v128.const i32x4 0 0 0 0))
+        (local.set $acc3 (v128.const i32x4 0 0 0 0))
+        (local.set $p (i32.add (local.get $src) (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $r (local.get $rows))
+        (block $doneR
+          (loop $loopR
+            (br_if $doneR (i32.eqz (local.get $r)))
+            (local.set $acc0 (f32x4.add (local.get $acc0) (v128.load (local.get $p))))
+            (local.set $acc1 (f32x4.add (local.get $acc1) (v128.load offset=16 (local.get $p))))
+            (local.set $acc2 (f32x4.add (local.get $acc2) (v128.load offset=32 (local.get $p))))
+            (local.set $acc3 (f32x4.add (local.get $acc3) (v128.load offset=48 (local.get $p))))
+            (local.set $p (i32.add (local.get $p) (local.get $row)))
+            (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+            (br $loopR)))
+        (local.set $p (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2))))
+        (v128.store (local.get $p) (f32x4.mul (local.get $acc0) (local.get $vscale)))
+        (v128.store offset=16 (local.get $p) (f32x4.mul (local.get $acc1) (local.get $vscale)))
+        (v128.store offset=32 (local.get $p) (f32x4.mul (local.get $acc2) (local.get $vscale)))
+        (v128.store offset=48 (local.get $p) (f32x4.mul (local.get $acc3) (local.get $vscale)))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $loop16)))
+    (block $done4
+      (loop $loop4
+        (br_if $done4 (i32.ge_u (local.get $c) (local.get $n4)))
+        (local.set $acc0 (v128.const i32x4 0 0 0 0))
+        (local.set $p (i32.add (local.get $src) (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $r (local.get $rows))
+        (block $doneR4
+          (loop $loopR4
+            (br_if $doneR4 (i32.eqz (local.get $r)))
+            (local.set $acc0 (f32x4.add (local.get $acc0) (v128.load (local.get $p))))
+            (local.set $p (i32.add (local.get $p) (local.get $row)))
+            (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+            (br $loopR4)))
+        (v128.store (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2))) (f32x4.mul (local.get $acc0) (local.get $vscale)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $loop4)))
+    (block $done1
+      (loop $loop1
+        (br_if $done1 (i32.ge_u (local.get $c) (local.get $cols)))
+        (local.set $s (f32.const 0))
+        (local.set $p (i32.add (local.get $src) (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $r (local.get $rows))
+        (block $doneR1
+          (loop $loopR1
+            (br_if $doneR1 (i32.eqz (local.get $r)))
+            (local.set $s (f32.add (local.get $s) (f32.load (local.get $p))))
+            (local.set $p (i32.add (local.get $p) (local.get $row)))
+            (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+            (br $loopR1)))
+        (f32.store (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2))) (f32.mul (local.get $s) (local.get $scale)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $loop1))))
 )

@@ -1,5 +1,8 @@
 import { installFastBatchMatMul } from "./batch-mat-mul.js";
 import { installFastConv2dBackpropInput } from "./conv2d-backprop-input.js";
+import { installIm2colConv2d } from "./conv2d-im2col.js";
+import { installSharingIdentity } from "./identity.js";
+import { installFastLeadingReductions } from "./leading-reductions.js";
 import { installFastTile } from "./tile.js";
 
 let done = false;
@@ -13,6 +16,9 @@ export function installFastKernels(): void {
   if (done) return;
   const matMul = installFastBatchMatMul();
   const tile = installFastTile();
-  const convolution = installFastConv2dBackpropInput();
-  done = matMul && tile && convolution;
+  // Order matters: the im2col Conv2D uses the (fast) BatchMatMul, the input gradient the (im2col) Conv2D.
+  const convolution = installIm2colConv2d() && installFastConv2dBackpropInput();
+  const reductions = installFastLeadingReductions();
+  const identity = installSharingIdentity();
+  done = matMul && tile && convolution && reductions && identity;
 }

@@ -1,0 +1,48 @@
+import type * as tf from "@tensorflow/tfjs-core";
+import { GEMM_WASM_BASE64 } from "./gemm-wasm.js";
+
+/** The WebAssembly API (the project's TypeScript lib has no DOM types). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+interface WasmApi {
+  readonly Memory: new (descriptor: { initial: number }) => WasmMemory;
+  readonly Module: new (bytes: Uint8Array) => object;
+  readonly Instance: new (module: object, imports: object) => { readonly exports: object };
+}
+const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+
+/** The parts of tfjs-backend-wasm's backend object Concord's kernels use (stable across 4.x). */
+export interface WasmHeapBackend {
+  readonly wasm: {
+    readonly asm: { readonly memory: WasmMemory };
+    readonly HEAP32: Int32Array;
+    _malloc(bytes: number): number;
+    _free(pointer: number): void;
+  };
+  readonly dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: object): void;
+}
+
+/** The functions of gemm.wat; pointers are byte offsets into the tfjs heap. */
+export interface SimdKernels {
+  gemm(a: number, b: number, c: number, m: number, k: number, n: number, strideAi: number, strideAk: number): void;
+  transpose(source: number, target: number, rows: number, cols: number): void;
+  column_sums(source: number, target: number, rows: number, cols: number, scale: number): void;
+}
+
+const instances = new WeakMap<WasmMemory, SimdKernels>();
+
+/** gemm.wat instantiated on the backend's own memory (once per memory), or undefined if unavailable. */
+export function simdKernels(backend: WasmHeapBackend): SimdKernels | undefined {
+  const memory = backend.wasm?.asm?.memory;
+  if (!wasmApi || !(memory instanceof wasmApi.Memory)) return undefined;
+  let kernels = instances.get(memory);
+  if (!kernels) {
+    const bytes = Uint8Array.from(atob(GEMM_WASM_BASE64), (char) => char.charCodeAt(0));
+    kernels = new wasmApi.Instance(new wasmApi.Module(bytes), { env: { memory } }).exports as unknown as SimdKernels;
+    instances.set(memory, kernels);
+  }
+  return kernels;
+}

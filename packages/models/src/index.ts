@@ -1,3 +1,3 @@
-export { mlp, type MlpActivation, type MlpModel, type MlpOptions } from "./mlp.js";
+export { mlp, type MlpActivation, type MlpInit, type MlpModel, type MlpOptions } from "./mlp.js";
 export { batchNormalize, convNet, type ConvNetBatchNorm, type ConvNetModel, type ConvNetOptions } from "./conv-net.js";
 export * from "./objectives.js";

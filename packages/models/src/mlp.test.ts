@@ -222,3 +222,19 @@ describe("mlp validation", () => {
     disposeParams(stacked);
   });
 });
+
+describe("mlp init: 'pytorch'", () => {
+  it("draws weights and biases from U(±1/√fan_in), from the rng only", () => {
+    const model = mlp({ sizes: [4, 50, 1], init: "pytorch" });
+    const params = model.init(createRng(5));
+    const again = model.init(createRng(5));
+    for (const [key, value] of Object.entries(params)) {
+      const fanIn = key.startsWith("layer0") ? 4 : 50;
+      const values = Array.from(value.dataSync());
+      expect(values.every((v) => Math.abs(v) <= 1 / Math.sqrt(fanIn))).toBe(true);
+      expect(values.some((v) => Math.abs(v) > 0.5 / Math.sqrt(fanIn))).toBe(true); // spread, not all near zero
+      expect(values).toEqual(Array.from(again[key]!.dataSync()));
+    }
+    expect(() => mlp({ sizes: [1, 1], init: "xavier" as "he" })).toThrow(/init: expected "he" or "pytorch", got "xavier"/);
+  });
+});

@@ -1,7 +1,5 @@
 import { maml, reptile } from "@concord/algorithms";
-import type { Params, Rng } from "@concord/core";
-import { convNet, meanSquaredError, type MlpModel, mlp, softmaxCrossEntropy } from "@concord/models";
-import * as tf from "@tensorflow/tfjs-core";
+import { convNet, meanSquaredError, mlp, softmaxCrossEntropy } from "@concord/models";
 import { adam, sgd } from "@concord/optimizers";
 import { sinusoid } from "@concord/tasks";
 import { gradientAgreement, uniform } from "@concord/weighting";
@@ -35,7 +33,7 @@ export function registerBuiltins(registry: Registry): Registry {
     description: "Reptile: d = Σ_i w_i (θ − θ'_i)",
   });
 
-  registry.register("model", "mlp", (o) => withInit(mlp(o as unknown as Parameters<typeof mlp>[0]), (o.init as MlpInit | undefined) ?? "he"), {
+  registry.register("model", "mlp", (o) => mlp(o as unknown as Parameters<typeof mlp>[0]), {
     options: z.strictObject({
       sizes: z.array(z.number().int().min(1)).min(2),
       activation: z.enum(["relu", "tanh", "sigmoid", "none"]).optional(),
@@ -71,33 +69,6 @@ export function registerBuiltins(registry: Registry): Registry {
     description: "Adam (PyTorch's update)",
   });
   return registry;
-}
-
-/** "he": mlp()'s own N(0, 2/fan_in) weights, zero biases; "pytorch": nn.Linear's default U(±1/√fan_in) for weights and biases. */
-export type MlpInit = "he" | "pytorch";
-
-/**
- * The MLP with PyTorch's default initialisation when asked: with He init the inner step α = 0.01 of
- * the MAML sinusoid setting overshoots (support loss rises after one step), with nn.Linear's it does
- * not. Weight then bias of each layer, drawn from `rng` only.
- */
-function withInit(model: MlpModel, init: MlpInit): MlpModel {
-  if (init === "he") return model;
-  return {
-    ...model,
-    init(rng: Rng): Params {
-      const params: Record<string, tf.Tensor> = {};
-      for (let layer = 0; layer + 1 < model.sizes.length; layer++) {
-        const fanIn = model.sizes[layer]!;
-        const fanOut = model.sizes[layer + 1]!;
-        const bound = 1 / Math.sqrt(fanIn);
-        const draw = (size: number) => Float32Array.from({ length: size }, () => rng.uniform(-bound, bound));
-        params[`layer${layer}/weight`] = tf.tensor2d(draw(fanIn * fanOut), [fanIn, fanOut], "float32");
-        params[`layer${layer}/bias`] = tf.tensor1d(draw(fanOut), "float32");
-      }
-      return params;
-    },
-  };
 }
 
 /** A registry holding Concord's built-in plug-ins. */

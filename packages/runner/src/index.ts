@@ -6,7 +6,7 @@ export { BACKEND_CHOICES, type BackendChoice, useBackend } from "./backend.js";
 export { configToJson, type ExperimentConfig, type ExperimentConfigInput, experimentConfigSchema, loadConfigFile, parseConfig, PLUGIN_KINDS, type PluginKind, type PluginSpec } from "./config.js";
 export { type Preset, PRESETS, presetConfig, presetNames } from "./presets.js";
 export { type PluginFactory, type PluginTypes, Registry, type RegisterOptions } from "./registry.js";
-export { createRegistry, type MlpInit, registerBuiltins } from "./builtins.js";
+export { createRegistry, registerBuiltins } from "./builtins.js";
 export { loadPlugin, loadPlugins, type PluginModule, registerPluginModule } from "./plugins.js";
 export { CHECKPOINT_FILE, type CheckpointData, disposeCheckpoint, type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 export { METRICS_FILE, MetricsLog, type MetricsRecord, metricsRecord, readMetrics } from "./metrics-log.js";

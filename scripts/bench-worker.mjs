@@ -80,10 +80,14 @@ const parts = setup(workload, pool);
 const rng = core.createRng(0);
 let params = parts.model.init(rng);
 
+/** CPU time (all threads of this process) of the last iteration: a load-independent measure of work. */
+let lastCpuMs = 0;
+
 /** One meta-iteration: the timed part is the algorithm step plus the outer update, as in the PyTorch scripts. */
 export function runIteration(index) {
   const batch = parts.sample(rng);
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   const { metaGradient } = parts.algorithm.step({
     params,
     tasks: batch,
@@ -98,6 +102,8 @@ export function runIteration(index) {
   core.disposeParams(params);
   params = next;
   const elapsed = performance.now() - start;
+  const cpu = process.cpuUsage(cpuStart);
+  lastCpuMs = (cpu.user + cpu.system) / 1000;
   disposeTasks(batch);
   return elapsed;
 }
@@ -122,8 +128,14 @@ if (config.profileOnly) {
 } else {
   for (let i = 0; i < warmup; i++) runIteration(i);
   const times = [];
-  for (let i = 0; i < iterations; i++) times.push(runIteration(warmup + i));
+  const cpuTimes = [];
+  for (let i = 0; i < iterations; i++) {
+    times.push(runIteration(warmup + i));
+    cpuTimes.push(lastCpuMs);
+  }
   times.sort((a, b) => a - b);
+  cpuTimes.sort((a, b) => a - b);
+  result.medianCpuMs = cpuTimes[Math.floor(cpuTimes.length / 2)];
   result.medianMs = times[Math.floor(times.length / 2)];
   result.minMs = times[0];
   result.maxMs = times[times.length - 1];

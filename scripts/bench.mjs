@@ -16,7 +16,7 @@
 //   --out FILE           JSON output (default bench/results.json; memory mode bench/memory.json)
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { arch, cpus } from "node:os";
+import { arch, cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -43,7 +43,10 @@ const selected = WORKLOADS.filter((w) => !args.only || args.only.some((prefix) =
 const backends = args.backends ?? ["cpu", "wasm"];
 const executions = args.execution ?? ["batched", "per-task", "parallel"];
 const machine = describeMachine();
-console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${process.version}`);
+console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${process.version}, load average ${machine.loadAverageAtStart.join(" ")}`);
+if (machine.loadAverageAtStart[0] > machine.cores * 0.5) {
+  console.log("warning: the machine is busy; wall-clock figures (and PyTorch's, whose threads spin) are inflated. 'CPU ms' is the process's CPU time.");
+}
 
 if (args.memory) {
   runMemoryMode(args.memory);
@@ -164,8 +167,8 @@ function runMemoryMode(iterations) {
 }
 
 function printTable(rows, torch) {
-  console.log("\n| workload | backend | execution | median ms | min–max ms | kernels/iter | peak RSS MB | tfjs peak MB | wasm heap MB | PyTorch ms | ratio |");
-  console.log("| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log("\n| workload | backend | execution | median ms | min–max ms | CPU ms | kernels/iter | peak RSS MB | tfjs peak MB | wasm heap MB | PyTorch ms | ratio |");
+  console.log("| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const r of rows) {
     if (r.error) {
       console.log(`| ${r.workload} | ${r.backend} | ${r.execution} | failed: ${r.error} |||||||`);
@@ -173,7 +176,7 @@ function printTable(rows, torch) {
     }
     const mb = (bytes) => (bytes == null ? "–" : (bytes / 2 ** 20).toFixed(0));
     console.log(
-      `| ${r.workload} | ${r.backend} | ${r.execution} | ${fmt(r.medianMs)} | ${fmt(r.minMs)}–${fmt(r.maxMs)} | ${r.kernelsPerIteration} | ${mb(r.peakRssBytes)} | ${mb(r.tfjsPeakBytes)} | ${mb(r.wasmHeapBytes)} | ${r.torch ? fmt(r.torch.medianMs) : "–"} | ${r.ratio ? `${r.ratio.toFixed(2)}×` : "–"} |`,
+      `| ${r.workload} | ${r.backend} | ${r.execution} | ${fmt(r.medianMs)} | ${fmt(r.minMs)}–${fmt(r.maxMs)} | ${fmt(r.medianCpuMs)} | ${r.kernelsPerIteration} | ${mb(r.peakRssBytes)} | ${mb(r.tfjsPeakBytes)} | ${mb(r.wasmHeapBytes)} | ${r.torch ? fmt(r.torch.medianMs) : "–"} | ${r.ratio ? `${r.ratio.toFixed(2)}×` : "–"} |`,
     );
   }
   if (torch.skipped) {
@@ -195,7 +198,7 @@ function describeMachine() {
   const lscpu = spawnSync("lscpu", [], { encoding: "utf8" });
   const model = /Model name:\s*(.+)/.exec(lscpu.stdout ?? "")?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown";
   const nproc = spawnSync("nproc", [], { encoding: "utf8" }).stdout?.trim();
-  return { cpu: model, cores: Number(nproc) || cpus().length, arch: arch(), node: process.version };
+  return { cpu: model, cores: Number(nproc) || cpus().length, arch: arch(), node: process.version, loadAverageAtStart: loadavg().map((v) => Number(v.toFixed(2))) };
 }
 
 function fmt(ms) {

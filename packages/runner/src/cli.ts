@@ -90,7 +90,8 @@ function buildProgram(io: CliIo): Command {
       const registry = createRegistry();
       await loadPlugins(registry, options.plugin, io.cwd);
       const loaded = applyOverrides(await resolveConfig(source, io.cwd), options);
-      const config = options.weighting ? { ...loaded, weighting: { name: options.weighting, options: {} } } : loaded;
+      const config =
+        options.weighting && options.weighting !== loaded.weighting.name ? { ...loaded, weighting: { name: options.weighting, options: {} } } : loaded;
       const outDir = resolveOut(options.out, source, io.cwd);
       const result = await runExperiment(config, {
         outDir,

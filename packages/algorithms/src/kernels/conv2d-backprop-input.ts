@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 
-import type { WasmHeapBackend } from "./simd-module.js";
+import { simdKernels, type WasmHeapBackend } from "./simd-module.js";
 
 let installed = false;
 
@@ -50,7 +50,18 @@ export function installFastConv2dBackpropInput(): boolean {
     if ([padTop, padLeft, padBottom, padRight].some((p) => p < 0)) return originalFunc(args) as tf.TensorInfo;
 
     const heapBackend = backend as unknown as WasmHeapBackend;
-    const swapped = flipFilter(heapBackend, filter, kh, kw, inChannels, outChannels);
+    const kernels = simdKernels(heapBackend);
+    if (!kernels) return originalFunc(args) as tf.TensorInfo;
+    const swapped = heapBackend.makeOutput([kh, kw, outChannels, inChannels], "float32");
+    // W′[i, j, o, c] = W[kh−1−i, kw−1−j, c, o]
+    kernels.flip_filter(
+      heapBackend.dataIdMap.get(filter.dataId)!.memoryOffset,
+      heapBackend.dataIdMap.get(swapped.dataId)!.memoryOffset,
+      kh,
+      kw,
+      inChannels,
+      outChannels,
+    );
     const dx = conv2d.kernelFunc({
       inputs: { x: dy, filter: swapped },
       backend,
@@ -70,21 +81,3 @@ export function installFastConv2dBackpropInput(): boolean {
   return true;
 }
 
-/** W′[i, j, o, c] = W[kh−1−i, kw−1−j, c, o], in one pass over the heap. */
-function flipFilter(backend: WasmHeapBackend, filter: tf.TensorInfo, kh: number, kw: number, cin: number, cout: number): tf.TensorInfo {
-  const out = backend.makeOutput([kh, kw, cout, cin], "float32");
-  const heap = new Float32Array(backend.wasm.HEAP32.buffer);
-  const source = backend.dataIdMap.get(filter.dataId)!.memoryOffset / 4;
-  const target = backend.dataIdMap.get(out.dataId)!.memoryOffset / 4;
-  const block = cin * cout;
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      const from = source + ((kh - 1 - i) * kw + (kw - 1 - j)) * block;
-      const to = target + (i * kw + j) * block;
-      for (let c = 0; c < cin; c++) {
-        for (let o = 0; o < cout; o++) heap[to + o * cin + c] = heap[from + c * cout + o]!;
-      }
-    }
-  }
-  return out;
-}

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import type { WasmHeapBackend } from "./simd-module.js";
+import { simdKernels, type WasmHeapBackend } from "./simd-module.js";
 
 let installed = false;
 
@@ -48,31 +48,14 @@ function im2colConv2d({ inputs, backend, attrs = {} }: Parameters<tf.KernelFunc>
   if (kh * kw <= oh * ow || n * oh * ow === 0 || cout === 0) return undefined;
 
   const heapBackend = backend as unknown as WasmHeapBackend;
+  const kernels = simdKernels(heapBackend);
+  const source = heapBackend.dataIdMap.get(x.dataId)?.memoryOffset;
+  if (!kernels || source === undefined) return undefined;
   const rows = n * oh * ow;
   const depth = kh * kw * cin;
   const patches = heapBackend.makeOutput([rows, depth], "float32");
-  const source = heapBackend.dataIdMap.get(x.dataId)!.memoryOffset / 4;
-  const target = heapBackend.dataIdMap.get(patches.dataId)!.memoryOffset / 4;
-  const heap = new Float32Array(heapBackend.wasm.HEAP32.buffer);
-  const { top, left } = info.padInfo;
-  heap.fill(0, target, target + rows * depth);
-  let row = target;
-  for (let b = 0; b < n; b++) {
-    for (let i = 0; i < oh; i++) {
-      for (let j = 0; j < ow; j++, row += depth) {
-        // Filter columns w whose input column j + w − left lies inside the image: one contiguous run per h.
-        const wStart = Math.max(0, left - j);
-        const wEnd = Math.min(kw, width + left - j);
-        if (wEnd <= wStart) continue;
-        for (let h = 0; h < kh; h++) {
-          const y = i + h - top;
-          if (y < 0 || y >= height) continue;
-          const from = source + ((b * height + y) * width + (j + wStart - left)) * cin;
-          heap.copyWithin(row + (h * kw + wStart) * cin, from, from + (wEnd - wStart) * cin);
-        }
-      }
-    }
-  }
+  const target = heapBackend.dataIdMap.get(patches.dataId)!.memoryOffset;
+  kernels.im2col(source, target, n, height, width, cin, oh, ow, kh, kw, info.padInfo.top, info.padInfo.left);
   const product = matMul.kernelFunc({
     inputs: { a: patches, b: { dataId: filter.dataId, shape: [depth, cout], dtype: "float32" } },
     backend,

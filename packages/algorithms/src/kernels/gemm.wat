@@ -101,7 +101,7 @@
         (br $loopI))))
 
   ;; dst[c·rows + r] = src[r·cols + c]: a row-major [rows×cols] matrix to [cols×rows].
-  (func (export "transpose")
+  (func $transposeBlock (export "transpose")
     (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
     (local $r i32) (local $c i32) (local $ps i32) (local $pd i32) (local $rowD i32)
     (local.set $rowD (i32.shl (local.get $rows) (i32.const 2)))
@@ -193,4 +193,79 @@
         (f32.store (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2))) (f32.mul (local.get $s) (local.get $scale)))
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
         (br $loop1))))
+
+  ;; im2col of an NHWC image batch for a stride-1 convolution: row (b, i, j) of the [n·oh·ow × kh·kw·c]
+  ;; output holds xpad[b, i+h, j+w, :] for every (h, w), zeros where the window leaves the image.
+  ;; Each (row, h) is one contiguous copy of the in-image columns.
+  (func (export "im2col")
+    (param $x i32) (param $out i32) (param $n i32) (param $height i32) (param $width i32) (param $c i32)
+    (param $oh i32) (param $ow i32) (param $kh i32) (param $kw i32) (param $top i32) (param $left i32)
+    (local $b i32) (local $i i32) (local $j i32) (local $h i32) (local $y i32)
+    (local $w0 i32) (local $w1 i32) (local $row i32) (local $depthBytes i32) (local $pixelBytes i32)
+    (local.set $pixelBytes (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $depthBytes (i32.mul (i32.mul (local.get $kh) (local.get $kw)) (local.get $pixelBytes)))
+    (memory.fill (local.get $out) (i32.const 0)
+      (i32.mul (i32.mul (i32.mul (local.get $n) (local.get $oh)) (local.get $ow)) (local.get $depthBytes)))
+    (local.set $row (local.get $out))
+    (local.set $b (i32.const 0))
+    (block $doneB (loop $loopB
+      (br_if $doneB (i32.ge_s (local.get $b) (local.get $n)))
+      (local.set $i (i32.const 0))
+      (block $doneI (loop $loopI
+        (br_if $doneI (i32.ge_s (local.get $i) (local.get $oh)))
+        (local.set $j (i32.const 0))
+        (block $doneJ (loop $loopJ
+          (br_if $doneJ (i32.ge_s (local.get $j) (local.get $ow)))
+          ;; in-image filter columns: w0 = max(0, left − j), w1 = min(kw, width + left − j)
+          (local.set $w0 (i32.sub (local.get $left) (local.get $j)))
+          (if (i32.lt_s (local.get $w0) (i32.const 0)) (then (local.set $w0 (i32.const 0))))
+          (local.set $w1 (i32.sub (i32.add (local.get $width) (local.get $left)) (local.get $j)))
+          (if (i32.gt_s (local.get $w1) (local.get $kw)) (then (local.set $w1 (local.get $kw))))
+          (if (i32.lt_s (local.get $w0) (local.get $w1)) (then
+            (local.set $h (i32.const 0))
+            (block $doneH (loop $loopH
+              (br_if $doneH (i32.ge_s (local.get $h) (local.get $kh)))
+              (local.set $y (i32.sub (i32.add (local.get $i) (local.get $h)) (local.get $top)))
+              (if (i32.and (i32.ge_s (local.get $y) (i32.const 0)) (i32.lt_s (local.get $y) (local.get $height))) (then
+                (memory.copy
+                  (i32.add (local.get $row)
+                    (i32.mul (i32.add (i32.mul (local.get $h) (local.get $kw)) (local.get $w0)) (local.get $pixelBytes)))
+                  (i32.add (local.get $x)
+                    (i32.mul
+                      (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $height)) (local.get $y)) (local.get $width))
+                        (i32.sub (i32.add (local.get $j) (local.get $w0)) (local.get $left)))
+                      (local.get $pixelBytes)))
+                  (i32.mul (i32.sub (local.get $w1) (local.get $w0)) (local.get $pixelBytes)))))
+              (local.set $h (i32.add (local.get $h) (i32.const 1)))
+              (br $loopH)))))
+          (local.set $row (i32.add (local.get $row) (local.get $depthBytes)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $loopJ)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $loopI)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $loopB))))
+
+  ;; W′[i, j, o, c] = W[kh−1−i, kw−1−j, c, o] for a [kh, kw, cin, cout] filter (the input gradient's filter).
+  (func (export "flip_filter")
+    (param $w i32) (param $out i32) (param $kh i32) (param $kw i32) (param $cin i32) (param $cout i32)
+    (local $i i32) (local $j i32) (local $c i32) (local $o i32) (local $from i32) (local $to i32) (local $block i32)
+    (local.set $block (i32.mul (local.get $cin) (local.get $cout)))
+    (local.set $i (i32.const 0))
+    (block $doneI (loop $loopI
+      (br_if $doneI (i32.ge_s (local.get $i) (local.get $kh)))
+      (local.set $j (i32.const 0))
+      (block $doneJ (loop $loopJ
+        (br_if $doneJ (i32.ge_s (local.get $j) (local.get $kw)))
+        (local.set $from (i32.add (local.get $w) (i32.shl (i32.mul (local.get $block)
+          (i32.add (i32.mul (i32.sub (i32.sub (local.get $kh) (i32.const 1)) (local.get $i)) (local.get $kw))
+            (i32.sub (i32.sub (local.get $kw) (i32.const 1)) (local.get $j)))) (i32.const 2))))
+        (local.set $to (i32.add (local.get $out) (i32.shl (i32.mul (local.get $block)
+          (i32.add (i32.mul (local.get $i) (local.get $kw)) (local.get $j))) (i32.const 2))))
+        ;; transpose the [cin × cout] block at $from into [cout × cin] at $to
+        (call $transposeBlock (local.get $from) (local.get $to) (local.get $cin) (local.get $cout))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $loopJ)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $loopI))))
 )

@@ -30,6 +30,8 @@ export interface SimdKernels {
   gemm(a: number, b: number, c: number, m: number, k: number, n: number, strideAi: number, strideAk: number): void;
   transpose(source: number, target: number, rows: number, cols: number): void;
   column_sums(source: number, target: number, rows: number, cols: number, scale: number): void;
+  im2col(x: number, out: number, n: number, height: number, width: number, c: number, oh: number, ow: number, kh: number, kw: number, top: number, left: number): void;
+  flip_filter(filter: number, out: number, kh: number, kw: number, cin: number, cout: number): void;
 }
 
 const instances = new WeakMap<WasmMemory, SimdKernels>();

@@ -3,11 +3,14 @@
 // The filter gradient is written as a conv2d of transposed tensors rather than tfjs's
 // Conv2DBackpropFilter kernel: wasm has no such kernel, and the kernel has no gradient, so a
 // second-order tape could not pass through it. Max pooling routes dy to the arg-max of each
-// window with a one-hot mask (ArgMax and OneHot have zero gradient), so its gradient is itself
-// differentiable.
+// window with a pair of fused kernels that are each other's gradient (max-pool-route.ts), so its
+// gradient is itself differentiable.
 import * as tf from "@tensorflow/tfjs-core";
 import type { GradConfig, NamedAttrMap } from "@tensorflow/tfjs-core";
-import { numbers, oneHotFloat, saved, single } from "./util.js";
+import { maxPoolRoute, maxPoolRouteGradients, registerMaxPoolRouteKernels } from "./max-pool-route.js";
+import { numbers, saved, single } from "./util.js";
+
+registerMaxPoolRouteKernels();
 
 type Pad = "same" | "valid" | number | tf.backend_util.ExplicitPadding;
 type Shape4 = [number, number, number, number];
@@ -52,72 +55,6 @@ export function conv2dFilterGradient(x: tf.Tensor, dy: tf.Tensor, filterShape: S
   return tf.transpose(result, [1, 2, 0, 3]);
 }
 
-interface PoolWindows {
-  /** [N, Ho, Wo, C, kh·kw]: each pooling window on the last axis. */
-  windows: tf.Tensor;
-  /** Undoes `windows` for a tensor of that shape, giving the input shape (zeros where no window reads). */
-  unwindow(t: tf.Tensor): tf.Tensor;
-}
-
-/**
- * Splits x into the non-overlapping windows of a max pool whose stride equals its filter size
- * (padding, if any, is −∞ so it never wins a window).
- */
-function poolWindows(x: tf.Tensor, attrs: NamedAttrMap): PoolWindows {
-  const kernelName = "MaxPool";
-  const [batch = 1, height = 1, width = 1, channels = 1] = x.shape;
-  const info = tf.backend_util.computePool2DInfo(
-    x.shape as Shape4,
-    attrs["filterSize"] as number | [number, number],
-    attrs["strides"] as number | [number, number],
-    1,
-    attrs["pad"] as Pad,
-    attrs["dimRoundingMode"] as "floor" | "round" | "ceil" | undefined,
-  );
-  const { filterHeight: kh, filterWidth: kw, strideHeight, strideWidth, outHeight: ho, outWidth: wo } = info;
-  if (strideHeight !== kh || strideWidth !== kw) {
-    throw new Error(
-      `Concord gradient for ${kernelName}: only pools whose strides equal their filter size are ` +
-        `differentiable (got filter ${kh}x${kw}, strides ${strideHeight}x${strideWidth})`,
-    );
-  }
-  const { top, left } = info.padInfo;
-  // Rows/columns the windows cover, in padded coordinates; crop or pad x to exactly that.
-  const coveredH = ho * kh;
-  const coveredW = wo * kw;
-  const padBottom = Math.max(0, coveredH - top - height);
-  const padRight = Math.max(0, coveredW - left - width);
-  const padded =
-    top > 0 || left > 0 || padBottom > 0 || padRight > 0
-      ? tf.pad(x, [[0, 0], [top, padBottom], [left, padRight], [0, 0]], Number.NEGATIVE_INFINITY)
-      : x;
-  const cropped =
-    padded.shape[1] !== coveredH || padded.shape[2] !== coveredW
-      ? tf.slice(padded, [0, 0, 0, 0], [batch, coveredH, coveredW, channels])
-      : padded;
-  const windows = tf.reshape(
-    tf.transpose(tf.reshape(cropped, [batch, ho, kh, wo, kw, channels]), [0, 1, 3, 5, 2, 4]),
-    [batch, ho, wo, channels, kh * kw],
-  );
-  const unwindow = (t: tf.Tensor): tf.Tensor => {
-    const spatial = tf.reshape(
-      tf.transpose(tf.reshape(t, [batch, ho, wo, channels, kh, kw]), [0, 1, 4, 2, 5, 3]),
-      [batch, coveredH, coveredW, channels],
-    );
-    // Back to x's frame: drop the padding rows, restore rows no window covered (as zeros).
-    const fullH = top + height;
-    const fullW = left + width;
-    const restored =
-      coveredH < fullH || coveredW < fullW
-        ? tf.pad(spatial, [[0, 0], [0, Math.max(0, fullH - coveredH)], [0, Math.max(0, fullW - coveredW)], [0, 0]])
-        : spatial;
-    return top > 0 || left > 0 || restored.shape[1] !== height || restored.shape[2] !== width
-      ? tf.slice(restored, [0, top, left, 0], [batch, height, width, channels])
-      : restored;
-  };
-  return { windows, unwindow };
-}
-
 export const convGradients: GradConfig[] = [
   {
     kernelName: "Conv2D",
@@ -151,19 +88,15 @@ export const convGradients: GradConfig[] = [
     },
   },
   {
+    // dx routes each window's dy to the first maximum of its window in x (as tfjs and PyTorch
+    // pick it). maxPoolRoute is a fused kernel whose own gradient is its adjoint (max-pool-route.ts),
+    // so this stays differentiable.
     kernelName: "MaxPool",
     inputsToSave: ["x"],
     gradFunc: (dy, s, attrs) => {
       const x = saved(s, 0);
-      return {
-        x: () => {
-          const { windows, unwindow } = poolWindows(x, attrs);
-          const size = windows.shape[4] ?? 1;
-          // First maximum of each window, as tfjs and PyTorch pick it.
-          const mask = oneHotFloat(tf.argMax(windows, -1), size);
-          return unwindow(tf.mul(mask, tf.expandDims(single(dy), -1)));
-        },
-      };
+      return { x: () => maxPoolRoute(x, single(dy), attrs) };
     },
   },
+  ...maxPoolRouteGradients,
 ];

@@ -132,7 +132,7 @@ export const GRADIENT_CASES: GradientCase[] = [
   { name: "conv2d same", family: "conv", kernels: ["Conv2D", "Conv2DBackpropInput"], inputs: [input([2, 4, 4, 2], -1, 1, 78), input([3, 3, 2, 2], -1, 1, 79)], f: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same") },
   { name: "conv2d valid", family: "conv", kernels: ["Conv2D", "Conv2DBackpropInput"], inputs: [input([1, 5, 4, 2], -1, 1, 80), input([2, 3, 2, 3], -1, 1, 81)], f: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "valid") },
   { name: "conv2dTranspose", family: "conv", kernels: ["Conv2DBackpropInput", "Conv2D"], inputs: [input([1, 3, 3, 2], -1, 1, 82), input([3, 3, 3, 2], -1, 1, 83)], f: (dy, w) => tf.conv2dTranspose(dy as tf.Tensor4D, w as tf.Tensor4D, [1, 3, 3, 3], 1, "same") },
-  { name: "maxPool 2x2 valid", family: "conv", kernels: ["MaxPool", "ArgMax", "OneHot"], inputs: [input([1, 4, 4, 2], -1, 1, 84)], f: (x) => tf.maxPool(tf.exp(x!) as tf.Tensor4D, 2, 2, "valid") },
-  { name: "maxPool 2x2 same (padded)", family: "conv", kernels: ["MaxPool", "PadV2", "Slice"], inputs: [input([1, 5, 3, 1], -1, 1, 85)], f: (x) => tf.maxPool(tf.tanh(x!) as tf.Tensor4D, 2, 2, "same") },
+  { name: "maxPool 2x2 valid", family: "conv", kernels: ["MaxPool", "ConcordMaxPoolRoute", "ConcordMaxPoolGather"], inputs: [input([1, 4, 4, 2], -1, 1, 84)], f: (x) => tf.maxPool(tf.exp(x!) as tf.Tensor4D, 2, 2, "valid") },
+  { name: "maxPool 2x2 same (padded)", family: "conv", kernels: ["MaxPool", "ConcordMaxPoolRoute", "ConcordMaxPoolGather"], inputs: [input([1, 5, 3, 1], -1, 1, 85)], f: (x) => tf.maxPool(tf.tanh(x!) as tf.Tensor4D, 2, 2, "same") },
   { name: "maxPool 2x2 valid (odd size, cropped)", family: "conv", kernels: ["MaxPool"], inputs: [input([1, 5, 5, 1], -1, 1, 86)], f: (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, "valid") },
 ];

@@ -1,4 +1,5 @@
 import { installFastBatchMatMul } from "./batch-mat-mul.js";
+import { installFastConv2dBackpropFilter } from "./conv2d-backprop-filter.js";
 import { installFastConv2dBackpropInput } from "./conv2d-backprop-input.js";
 import { installIm2colConv2d } from "./conv2d-im2col.js";
 import { installSharingIdentity } from "./identity.js";
@@ -17,7 +18,7 @@ export function installFastKernels(): void {
   const matMul = installFastBatchMatMul();
   const tile = installFastTile();
   // Order matters: the im2col Conv2D uses the (fast) BatchMatMul, the input gradient the (im2col) Conv2D.
-  const convolution = installIm2colConv2d() && installFastConv2dBackpropInput();
+  const convolution = installIm2colConv2d() && installFastConv2dBackpropInput() && installFastConv2dBackpropFilter();
   const reductions = installFastLeadingReductions();
   const identity = installSharingIdentity();
   done = matMul && tile && convolution && reductions && identity;

@@ -7,10 +7,12 @@
 // gradient is itself differentiable.
 import * as tf from "@tensorflow/tfjs-core";
 import type { GradConfig, NamedAttrMap } from "@tensorflow/tfjs-core";
+import { conv2dBackpropFilter, conv2dBackpropFilterGradients, registerConv2dBackpropFilterKernels } from "./conv2d-backprop-filter.js";
 import { maxPoolRoute, maxPoolRouteGradients, registerMaxPoolRouteKernels } from "./max-pool-route.js";
 import { numbers, saved, single } from "./util.js";
 
 registerMaxPoolRouteKernels();
+registerConv2dBackpropFilterKernels();
 
 type Pad = "same" | "valid" | number | tf.backend_util.ExplicitPadding;
 type Shape4 = [number, number, number, number];
@@ -36,23 +38,11 @@ function convAttrs(kernelName: string, attrs: NamedAttrMap): ConvAttrs {
 
 /**
  * ∂L/∂W for y = conv2d(x, W) with stride 1: dW[i,j,c,o] = Σ_{n,h,w} xpad[n,h+i,w+j,c]·dy[n,h,w,o],
- * i.e. a 'valid' conv2d of xᵀ [C,H,W,N] (padded like the forward pass) by dyᵀ [Ho,Wo,N,O].
+ * one kernel with its own gradient (conv2d-backprop-filter.ts; by default a 'valid' conv2d of
+ * xᵀ [C,H,W,N] by dyᵀ [Ho,Wo,N,O], padded like the forward pass).
  */
 export function conv2dFilterGradient(x: tf.Tensor, dy: tf.Tensor, filterShape: Shape4, attrs: ConvAttrs): tf.Tensor {
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as Shape4,
-    filterShape,
-    1,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-  );
-  const { top, bottom, left, right } = info.padInfo;
-  const channelsFirst = tf.transpose(x, [3, 1, 2, 0]);
-  const dyAsFilter = tf.transpose(dy, [1, 2, 0, 3]);
-  const padding: tf.backend_util.ExplicitPadding = [[0, 0], [top, bottom], [left, right], [0, 0]];
-  const result = tf.conv2d(channelsFirst as tf.Tensor4D, dyAsFilter as tf.Tensor4D, 1, padding);
-  return tf.transpose(result, [1, 2, 0, 3]);
+  return conv2dBackpropFilter(x, dy, filterShape, attrs.pad, attrs.dimRoundingMode);
 }
 
 export const convGradients: GradConfig[] = [
@@ -99,4 +89,5 @@ export const convGradients: GradConfig[] = [
     },
   },
   ...maxPoolRouteGradients,
+  ...conv2dBackpropFilterGradients,
 ];

@@ -129,8 +129,8 @@ export const GRADIENT_CASES: GradientCase[] = [
   { name: "matMul (broadcast batch)", family: "matmul", kernels: ["BatchMatMul"], inputs: [input([3, 4], -1, 1, 76), input([2, 4, 2], -1, 1, 77)], f: (a, b) => tf.matMul(a!, b!) },
 
   // convolution and pooling
-  { name: "conv2d same", family: "conv", kernels: ["Conv2D", "Conv2DBackpropInput"], inputs: [input([2, 4, 4, 2], -1, 1, 78), input([3, 3, 2, 2], -1, 1, 79)], f: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same") },
-  { name: "conv2d valid", family: "conv", kernels: ["Conv2D", "Conv2DBackpropInput"], inputs: [input([1, 5, 4, 2], -1, 1, 80), input([2, 3, 2, 3], -1, 1, 81)], f: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "valid") },
+  { name: "conv2d same", family: "conv", kernels: ["Conv2D", "Conv2DBackpropInput", "ConcordConv2DBackpropFilter"], inputs: [input([2, 4, 4, 2], -1, 1, 78), input([3, 3, 2, 2], -1, 1, 79)], f: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same") },
+  { name: "conv2d valid", family: "conv", kernels: ["Conv2D", "Conv2DBackpropInput", "ConcordConv2DBackpropFilter"], inputs: [input([1, 5, 4, 2], -1, 1, 80), input([2, 3, 2, 3], -1, 1, 81)], f: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "valid") },
   { name: "conv2dTranspose", family: "conv", kernels: ["Conv2DBackpropInput", "Conv2D"], inputs: [input([1, 3, 3, 2], -1, 1, 82), input([3, 3, 3, 2], -1, 1, 83)], f: (dy, w) => tf.conv2dTranspose(dy as tf.Tensor4D, w as tf.Tensor4D, [1, 3, 3, 3], 1, "same") },
   { name: "maxPool 2x2 valid", family: "conv", kernels: ["MaxPool", "ConcordMaxPoolRoute", "ConcordMaxPoolGather"], inputs: [input([1, 4, 4, 2], -1, 1, 84)], f: (x) => tf.maxPool(tf.exp(x!) as tf.Tensor4D, 2, 2, "valid") },
   { name: "maxPool 2x2 same (padded)", family: "conv", kernels: ["MaxPool", "ConcordMaxPoolRoute", "ConcordMaxPoolGather"], inputs: [input([1, 5, 3, 1], -1, 1, 85)], f: (x) => tf.maxPool(tf.tanh(x!) as tf.Tensor4D, 2, 2, "same") },

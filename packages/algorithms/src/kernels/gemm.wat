@@ -268,4 +268,65 @@
         (br $loopJ)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $loopI))))
+
+  ;; For every window of a max pool whose strides equal its filter size, the element index in x of
+  ;; its first maximum (scan order: rows, then columns), or −1 when the window is all padding.
+  ;; positions is laid out like the pool's output [n, oh, ow, c].
+  (func (export "max_pool_positions")
+    (param $x i32) (param $positions i32) (param $n i32) (param $height i32) (param $width i32) (param $c i32)
+    (param $oh i32) (param $ow i32) (param $kh i32) (param $kw i32) (param $top i32) (param $left i32)
+    (local $b i32) (local $i i32) (local $j i32) (local $u i32) (local $v i32) (local $y i32) (local $z i32)
+    (local $ch i32) (local $base i32) (local $slot i32) (local $window i32) (local $first i32) (local $current i32)
+    (local.set $window (local.get $positions))
+    (local.set $b (i32.const 0))
+    (block $doneB (loop $loopB
+      (br_if $doneB (i32.ge_s (local.get $b) (local.get $n)))
+      (local.set $i (i32.const 0))
+      (block $doneI (loop $loopI
+        (br_if $doneI (i32.ge_s (local.get $i) (local.get $oh)))
+        (local.set $j (i32.const 0))
+        (block $doneJ (loop $loopJ
+          (br_if $doneJ (i32.ge_s (local.get $j) (local.get $ow)))
+          (local.set $first (i32.const 1))
+          (local.set $u (i32.const 0))
+          (block $doneU (loop $loopU
+            (br_if $doneU (i32.ge_s (local.get $u) (local.get $kh)))
+            (local.set $y (i32.add (i32.sub (i32.mul (local.get $i) (local.get $kh)) (local.get $top)) (local.get $u)))
+            (if (i32.and (i32.ge_s (local.get $y) (i32.const 0)) (i32.lt_s (local.get $y) (local.get $height))) (then
+              (local.set $v (i32.const 0))
+              (block $doneV (loop $loopV
+                (br_if $doneV (i32.ge_s (local.get $v) (local.get $kw)))
+                (local.set $z (i32.add (i32.sub (i32.mul (local.get $j) (local.get $kw)) (local.get $left)) (local.get $v)))
+                (if (i32.and (i32.ge_s (local.get $z) (i32.const 0)) (i32.lt_s (local.get $z) (local.get $width))) (then
+                  (local.set $base (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $height)) (local.get $y)) (local.get $width)) (local.get $z)) (local.get $c)))
+                  (local.set $ch (i32.const 0))
+                  (local.set $slot (local.get $window))
+                  (block $doneC (loop $loopC
+                    (br_if $doneC (i32.ge_s (local.get $ch) (local.get $c)))
+                    (if (local.get $first)
+                      (then (i32.store (local.get $slot) (i32.add (local.get $base) (local.get $ch))))
+                      (else
+                        (local.set $current (i32.load (local.get $slot)))
+                        (if (f32.gt
+                              (f32.load (i32.add (local.get $x) (i32.shl (i32.add (local.get $base) (local.get $ch)) (i32.const 2))))
+                              (f32.load (i32.add (local.get $x) (i32.shl (local.get $current) (i32.const 2)))))
+                          (then (i32.store (local.get $slot) (i32.add (local.get $base) (local.get $ch)))))))
+                    (local.set $slot (i32.add (local.get $slot) (i32.const 4)))
+                    (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
+                    (br $loopC)))
+                  (local.set $first (i32.const 0))))
+                (local.set $v (i32.add (local.get $v) (i32.const 1)))
+                (br $loopV)))))
+            (local.set $u (i32.add (local.get $u) (i32.const 1)))
+            (br $loopU)))
+          ;; an all-padding window: −1 for each channel
+          (if (local.get $first) (then
+            (memory.fill (local.get $window) (i32.const 255) (i32.shl (local.get $c) (i32.const 2)))))
+          (local.set $window (i32.add (local.get $window) (i32.shl (local.get $c) (i32.const 2))))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $loopJ)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $loopI)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $loopB))))
 )

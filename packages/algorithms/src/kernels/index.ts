@@ -4,6 +4,7 @@ import { installFastConv2dBackpropInput } from "./conv2d-backprop-input.js";
 import { installIm2colConv2d } from "./conv2d-im2col.js";
 import { installSharingIdentity } from "./identity.js";
 import { installFastLeadingReductions } from "./leading-reductions.js";
+import { installFastMaxPoolRoute } from "./max-pool-route.js";
 import { installFastTile } from "./tile.js";
 
 let done = false;
@@ -21,5 +22,6 @@ export function installFastKernels(): void {
   const convolution = installIm2colConv2d() && installFastConv2dBackpropInput() && installFastConv2dBackpropFilter();
   const reductions = installFastLeadingReductions();
   const identity = installSharingIdentity();
-  done = matMul && tile && convolution && reductions && identity;
+  const pooling = installFastMaxPoolRoute();
+  done = matMul && tile && convolution && reductions && identity && pooling;
 }

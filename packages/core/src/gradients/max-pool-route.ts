@@ -53,36 +53,49 @@ function plan(x: TensorInfo, attrs: NamedAttrMap): Plan {
   return { info };
 }
 
-/** Calls visit(window, position) with each window's flat dy index and its first maximum's flat x index. */
-function forEachWindowMaximum(values: ArrayLike<number>, { info }: Plan, visit: (window: number, position: number) => void): void {
+/**
+ * For every pooling window (dy's layout), the flat index in x of its first maximum (−1 if the window
+ * lies entirely in the padding). Scans each window position for all channels at once, so the inner
+ * loop runs over contiguous channels.
+ */
+function windowMaxima(values: Float32Array, { info }: Plan): Int32Array {
   const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth, filterHeight: kh, filterWidth: kw } = info;
   const { top, left } = info.padInfo;
+  const positions = new Int32Array(batchSize * outHeight * outWidth * channels).fill(-1);
+  const best = new Float32Array(channels);
   for (let b = 0; b < batchSize; b++) {
     for (let i = 0; i < outHeight; i++) {
       for (let j = 0; j < outWidth; j++) {
         const window = ((b * outHeight + i) * outWidth + j) * channels;
-        for (let c = 0; c < channels; c++) {
-          let best = Number.NEGATIVE_INFINITY;
-          let position = -1;
-          for (let u = 0; u < kh; u++) {
-            const y = i * kh - top + u;
-            if (y < 0 || y >= inHeight) continue;
-            for (let v = 0; v < kw; v++) {
-              const z = j * kw - left + v;
-              if (z < 0 || z >= inWidth) continue;
-              const index = ((b * inHeight + y) * inWidth + z) * channels + c;
-              const value = values[index]!;
-              if (position < 0 || value > best) {
-                best = value;
-                position = index;
+        let first = true;
+        for (let u = 0; u < kh; u++) {
+          const y = i * kh - top + u;
+          if (y < 0 || y >= inHeight) continue;
+          for (let v = 0; v < kw; v++) {
+            const z = j * kw - left + v;
+            if (z < 0 || z >= inWidth) continue;
+            const base = ((b * inHeight + y) * inWidth + z) * channels;
+            if (first) {
+              for (let c = 0; c < channels; c++) {
+                best[c] = values[base + c]!;
+                positions[window + c] = base + c;
+              }
+              first = false;
+            } else {
+              for (let c = 0; c < channels; c++) {
+                const value = values[base + c]!;
+                if (value > best[c]!) {
+                  best[c] = value;
+                  positions[window + c] = base + c;
+                }
               }
             }
           }
-          if (position >= 0) visit(window + c, position);
         }
       }
     }
   }
+  return positions;
 }
 
 function makeKernel(kind: "route" | "gather", backendName: "cpu" | "wasm"): KernelFunc {
@@ -119,14 +132,17 @@ function makeKernel(kind: "route" | "gather", backendName: "cpu" | "wasm"): Kern
 }
 
 function fill(kind: "route" | "gather", xv: Float32Array, uv: Float32Array, out: Float32Array, p: Plan): void {
+  const positions = windowMaxima(xv, p);
   if (kind === "route") {
-    forEachWindowMaximum(xv, p, (window, position) => {
-      out[position]! += uv[window]!;
-    });
+    for (let w = 0; w < positions.length; w++) {
+      const position = positions[w]!;
+      if (position >= 0) out[position]! += uv[w]!;
+    }
   } else {
-    forEachWindowMaximum(xv, p, (window, position) => {
-      out[window] = uv[position]!;
-    });
+    for (let w = 0; w < positions.length; w++) {
+      const position = positions[w]!;
+      out[w] = position >= 0 ? uv[position]! : 0;
+    }
   }
 }
 

@@ -4,6 +4,7 @@ import { adam, sgd } from "@concord/optimizers";
 import { sinusoid } from "@concord/tasks";
 import { gradientAgreement, uniform } from "@concord/weighting";
 import { z } from "zod";
+import { OMNIGLOT_TASK_OPTION_KEYS, type OmniglotTasksOptions, omniglotTasks } from "./omniglot-tasks.js";
 import { Registry } from "./registry.js";
 
 const finite = z.number().refine(Number.isFinite, "a finite number");
@@ -56,6 +57,10 @@ export function registerBuiltins(registry: Registry): Registry {
       corruption: z.strictObject({ fraction: finite.min(0).max(1), noiseStd: finite.min(0).optional() }).optional(),
     }),
     description: "y = A sin(x − φ) regression (MAML paper)",
+  });
+  registry.register("tasks", "omniglot", (o) => omniglotTasks(o as unknown as OmniglotTasksOptions), {
+    options: keysOnly(OMNIGLOT_TASK_OPTION_KEYS),
+    description: "N-way K-shot Omniglot episodes, MAML split (loads the data folder asynchronously)",
   });
 
   registry.register("objective", "mse", () => meanSquaredError(), { options: z.strictObject({}), description: "mean squared error" });

@@ -85,6 +85,10 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
     expectOneLine(await cli(["train", "ok.json", "--itrations", "5"], cwd), /^concord: unknown option '--itrations'/);
   });
 
+  it("a data folder for a task family without one", async () => {
+    expectOneLine(await cli(["train", "ok.json", "--data", "somewhere", "--out", "x"], cwd), /^concord: tasks\.dataDir: unknown field/);
+  });
+
   it("missing plug-in file", async () => {
     expectOneLine(await cli(["train", "ok.json", "--plugin", "./nope.mjs", "--out", "x"], cwd), /^concord: \.\/nope\.mjs: plug-in file not found \(looked at .*nope\.mjs\)$/);
   });

@@ -9,7 +9,7 @@ import { Command, CommanderError, Option } from "commander";
 import { BACKEND_CHOICES, type BackendChoice, useBackend } from "./backend.js";
 import { createRegistry } from "./builtins.js";
 import { disposeCheckpoint, loadCheckpoint } from "./checkpoint.js";
-import { type ExperimentConfig, loadConfigFile, withOverrides } from "./config.js";
+import { type ExperimentConfig, loadConfigFile, withDataDir, withOverrides } from "./config.js";
 import { evaluate } from "./evaluate.js";
 import { loadPlugins } from "./plugins.js";
 import { PRESETS, presetConfig } from "./presets.js";
@@ -82,6 +82,7 @@ function buildProgram(io: CliIo): Command {
     .option("--iterations <n>", "override the config's iterations")
     .option("--seed <n>", "override the config's seed")
     .option("--weighting <name>", "override the config's weighting scheme (e.g. agreement, or one from --plugin)")
+    .option("--data <dir>", "data folder of the task family (sets tasks.dataDir and evaluation.sampler.dataDir)")
     .addOption(backendOption())
     .addOption(progressOption())
     .addOption(new Option("--label <text>", "name shown in progress output").hideHelp())
@@ -89,7 +90,7 @@ function buildProgram(io: CliIo): Command {
       if (options.resume && !options.out) throw new ConcordError("expected the --out folder of the run to resume, got nothing", { field: "--resume" });
       const registry = createRegistry();
       await loadPlugins(registry, options.plugin, io.cwd);
-      const loaded = applyOverrides(await resolveConfig(source, io.cwd), options);
+      const loaded = applyOverrides(await resolveConfig(source, io.cwd), options, io.cwd);
       const config =
         options.weighting && options.weighting !== loaded.weighting.name ? { ...loaded, weighting: { name: options.weighting, options: {} } } : loaded;
       const outDir = resolveOut(options.out, source, io.cwd);
@@ -115,17 +116,19 @@ function buildProgram(io: CliIo): Command {
     .option("--tasks <n>", "held-out tasks (default: the config's evaluation.tasks)")
     .option("--steps <s>", "inner steps 0..S (default: the config's evaluation.innerSteps)")
     .option("--plugin <file>", "ES module registering plug-ins (repeatable)", collect, [])
+    .option("--data <dir>", "data folder of the task family (sets evaluation.sampler.dataDir)")
     .addOption(backendOption())
-    .action(async (path: string, options: { tasks?: string; steps?: string; plugin: string[]; backend?: BackendChoice }) => {
+    .action(async (path: string, options: { tasks?: string; steps?: string; plugin: string[]; data?: string; backend?: BackendChoice }) => {
       const taskCount = options.tasks === undefined ? undefined : integerArgument(options.tasks, "--tasks", 2);
       const steps = options.steps === undefined ? undefined : integerArgument(options.steps, "--steps", 0);
       const registry = createRegistry();
       await loadPlugins(registry, options.plugin, io.cwd);
       const checkpoint = loadCheckpoint(resolvePath(io.cwd, path));
       try {
-        const config = checkpointConfig(checkpoint, path);
+        const saved = checkpointConfig(checkpoint, path);
+        const config = options.data ? withDataDir(saved, resolvePath(io.cwd, options.data)) : saved;
         const backend = await useBackend(options.backend ?? (checkpoint.backend as BackendChoice));
-        const parts = createParts(config, registry);
+        const parts = await createParts(config, registry);
         const evaluation = evaluate(checkpoint.params, {
           model: parts.model,
           objective: parts.objective,
@@ -156,6 +159,7 @@ function buildProgram(io: CliIo): Command {
     .option("--iterations <n>", "override the config's iterations")
     .option("--seed <n>", "override the first seed")
     .option("--jobs <n>", "runs trained at once, one process each (default: the number of cores)")
+    .option("--data <dir>", "data folder of the task family (sets tasks.dataDir and evaluation.sampler.dataDir)")
     .addOption(backendOption())
     .addOption(progressOption())
     .action(async (source: string, options: CompareCommandOptions) => {
@@ -166,7 +170,7 @@ function buildProgram(io: CliIo): Command {
       const algorithms = options.algorithms === undefined ? undefined : listArgument(options.algorithms, "--algorithms");
       const registry = createRegistry();
       await loadPlugins(registry, options.plugin, io.cwd);
-      const config = applyOverrides(await resolveConfig(source, io.cwd), options);
+      const config = applyOverrides(await resolveConfig(source, io.cwd), options, io.cwd);
       const outDir = resolveOut(options.out, `compare-${source}`, io.cwd);
       const { compareExperiment } = await import("./compare.js");
       const result = await compareExperiment(config, {
@@ -200,6 +204,7 @@ function buildProgram(io: CliIo): Command {
 interface TrainCommandOptions {
   out?: string;
   weighting?: string;
+  data?: string;
   resume?: boolean;
   plugin: string[];
   iterations?: string;
@@ -224,8 +229,9 @@ async function resolveConfig(source: string, cwd: string): Promise<ExperimentCon
   return presetConfig(source);
 }
 
-function applyOverrides(config: ExperimentConfig, options: { iterations?: string; seed?: string; backend?: string }): ExperimentConfig {
-  return withOverrides(config, {
+function applyOverrides(config: ExperimentConfig, options: { iterations?: string; seed?: string; backend?: string; data?: string }, cwd: string): ExperimentConfig {
+  const withData = options.data ? withDataDir(config, resolvePath(cwd, options.data)) : config;
+  return withOverrides(withData, {
     ...(options.iterations !== undefined ? { iterations: integerArgument(options.iterations, "--iterations", 0) } : {}),
     ...(options.seed !== undefined ? { seed: integerArgument(options.seed, "--seed") } : {}),
     ...(options.backend !== undefined ? { backend: options.backend } : {}),

@@ -127,7 +127,8 @@ export async function compareExperiment(config: ExperimentConfig, options: Compa
   }
 
   const backend = await useBackend(config.backend);
-  const reportArms: ReportArm[] = arms.map((arm) => {
+  const reportArms: ReportArm[] = [];
+  for (const arm of arms) {
     const armRuns = runs.filter((run) => run.arm === arm);
     const curves: CurvePoint[][] = [];
     let weightSnapshots: WeightSnapshot[] = [];
@@ -142,8 +143,8 @@ export async function compareExperiment(config: ExperimentConfig, options: Compa
       );
       if (index === 0) weightSnapshots = snapshots(records, 40);
     }
-    const fits = config.tasks.name === "sinusoid" ? fitsOf(armRuns[0]!, registry, options.fits ?? 4) : undefined;
-    return {
+    const fits = config.tasks.name === "sinusoid" ? await fitsOf(armRuns[0]!, registry, options.fits ?? 4) : undefined;
+    reportArms.push({
       name: arm.name,
       algorithm: arm.algorithm.name,
       weighting: arm.weighting.name,
@@ -153,8 +154,8 @@ export async function compareExperiment(config: ExperimentConfig, options: Compa
       evaluation: combineEvaluations(armRuns.map((run) => outcomes.get(run)!.evaluation)),
       wallTimeSeconds: armRuns.reduce((total, run) => total + outcomes.get(run)!.seconds, 0),
       ...(fits ? { fits } : {}),
-    };
-  });
+    });
+  }
 
   const data: ReportData = {
     title: options.title ?? `Concord: ${options.preset ?? "experiment"}`,
@@ -179,10 +180,10 @@ export async function compareExperiment(config: ExperimentConfig, options: Compa
 }
 
 /** Sinusoid fits of a run's final parameters (read back from its checkpoint). */
-function fitsOf(run: RunPlan, registry: Registry, count: number): SinusoidFit[] {
+async function fitsOf(run: RunPlan, registry: Registry, count: number): Promise<SinusoidFit[]> {
+  const parts = await createParts(run.config, registry);
   const checkpoint = loadCheckpoint(join(run.outDir, CHECKPOINT_FILE));
   try {
-    const parts = createParts(run.config, registry);
     return sinusoidFits(checkpoint.params, {
       model: parts.model,
       objective: parts.objective,

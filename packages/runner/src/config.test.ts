@@ -1,6 +1,6 @@
 import { ConcordError } from "@concord/core";
 import { describe, expect, it } from "vitest";
-import { configToJson, firstTrainingDifference, parseConfig, parseConfigText, withOverrides } from "./config.js";
+import { configToJson, firstTrainingDifference, parseConfig, parseConfigText, withDataDir, withOverrides } from "./config.js";
 import { presetConfig, presetNames, PRESETS } from "./presets.js";
 import { tinyConfig } from "./testing/tiny-config.js";
 
@@ -72,6 +72,8 @@ describe("parseConfig", () => {
     expect(firstTrainingDifference(a, parseConfig(tinyConfig({ iterations: 99, evaluation: { tasks: 3 } })))).toBeUndefined();
     expect(firstTrainingDifference(a, parseConfig(tinyConfig({ seed: 4 })))).toEqual({ field: "seed", a: 3, b: 4 });
     expect(firstTrainingDifference(a, parseConfig(tinyConfig({ innerOptimizer: { name: "sgd", lr: 0.02 } })))?.field).toBe("innerOptimizer.lr");
+    // The data folder may move between runs.
+    expect(firstTrainingDifference(withDataDir(a, "/data/a"), withDataDir(a, "/data/b"))).toBeUndefined();
   });
 });
 

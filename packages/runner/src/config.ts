@@ -135,14 +135,26 @@ export function withOverrides(config: ExperimentConfig, overrides: { iterations?
   return parseConfig(json);
 }
 
+/** Points the task families (training and evaluation) at a data folder: their `dataDir` option. */
+export function withDataDir(config: ExperimentConfig, dataDir: string): ExperimentConfig {
+  const put = (spec: PluginSpec): PluginSpec => ({ name: spec.name, options: { ...spec.options, dataDir } });
+  return {
+    ...config,
+    tasks: put(config.tasks),
+    evaluation: { ...config.evaluation, ...(config.evaluation.sampler ? { sampler: put(config.evaluation.sampler) } : {}) },
+  };
+}
+
 /**
  * The first field where two configs differ in a way that changes training (iterations, logging,
- * checkpoint cadence and evaluation may differ on resume), or undefined when they match.
+ * checkpoint cadence, evaluation and the data folder may differ on resume), or undefined when they match.
  */
 export function firstTrainingDifference(a: ExperimentConfig, b: ExperimentConfig): { field: string; a: unknown; b: unknown } | undefined {
   const strip = (config: ExperimentConfig) => {
     const { iterations: _i, checkpointEvery: _c, logEvery: _l, evaluation: _e, description: _d, $schema: _s, compare: _k, ...rest } = configToJson(config);
-    return rest;
+    // Where the data lives is not what it is: a moved data folder may still resume.
+    const { dataDir: _data, cacheDir: _cache, ...tasks } = rest.tasks as Record<string, unknown>;
+    return { ...rest, tasks };
   };
   return firstDifference(strip(a), strip(b), "");
 }

@@ -1,5 +1,6 @@
 import { ConcordError } from "@concord/core";
 import { type ExperimentConfig, type ExperimentConfigInput, parseConfig } from "./config.js";
+import { OMNIGLOT_PRESETS } from "./presets-omniglot.js";
 import { suggest } from "./schema-errors.js";
 
 export interface Preset {
@@ -16,7 +17,7 @@ export interface Preset {
  */
 const sinusoidConfig = {
   seed: 0,
-  iterations: 4000,
+  iterations: 3000,
   metaBatchSize: 25,
   backend: "auto",
   weighting: "uniform",
@@ -63,6 +64,7 @@ export const PRESETS: readonly Preset[] = [
       tasks: { ...sinusoidConfig.tasks, corruption: { fraction: 0.2, noiseStd: 3 } },
     },
   },
+  ...OMNIGLOT_PRESETS,
 ];
 
 export function presetNames(): string[] {

@@ -59,6 +59,21 @@ describe("Registry", () => {
   });
 });
 
+describe("asynchronous factories", () => {
+  it("createAsync awaits a factory's promise and shape-checks the result; create refuses it", async () => {
+    const registry = createRegistry();
+    registry.register("weighting", "later", async () => uniform(), { source: "./later.js" });
+    registry.register("weighting", "broken-later", async () => ({ name: "x" }) as unknown as WeightingScheme, { source: "./later.js" });
+    expect((await registry.createAsync("weighting", "later")).name).toBe("uniform");
+    expect((await errorOf(() => registry.create("weighting", "later"))).message).toBe(
+      "weighting: plug-in 'later' from ./later.js loads asynchronously; create it with createAsync()",
+    );
+    expect((await errorOf(() => registry.createAsync("weighting", "broken-later"))).message).toBe(
+      "weighting: plug-in 'broken-later' from ./later.js has no weights() function",
+    );
+  });
+});
+
 describe("plug-in files", () => {
   const folder = mkdtempSync(join(tmpdir(), "concord-plugins-"));
 

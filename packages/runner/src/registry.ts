@@ -23,8 +23,11 @@ export interface PluginTypes {
   outerOptimizer: OuterOptimizer;
 }
 
-/** A plug-in factory: options from the config (everything but `name`) → the plug-in. */
-export type PluginFactory<K extends PluginKind> = (options: Record<string, unknown>) => PluginTypes[K];
+/**
+ * A plug-in factory: options from the config (everything but `name`) → the plug-in, or a promise of
+ * it for plug-ins that must load something first (a data set); create those with `createAsync`.
+ */
+export type PluginFactory<K extends PluginKind> = (options: Record<string, unknown>) => PluginTypes[K] | Promise<PluginTypes[K]>;
 
 export interface RegisterOptions {
   /** A zod schema for the options; unknown or ill-typed options are then refused before the factory runs. */
@@ -89,9 +92,33 @@ export class Registry {
 
   /**
    * Creates the plug-in a config names. `field` is the config path used in errors (e.g. "weighting",
-   * "evaluation.sampler"). Factory errors (ConcordError) get the field prefixed.
+   * "evaluation.sampler"). Factory errors (ConcordError) get the field prefixed. A factory that
+   * returns a promise needs `createAsync`.
    */
   create<K extends PluginKind>(kind: K, spec: PluginSpec | string, field: string = kind): PluginTypes[K] {
+    const { entry, name, created } = this.#build(kind, spec, field);
+    if (isThenable(created)) {
+      (created as Promise<unknown>).catch(() => {}); // the caller is told below; do not leave an unhandled rejection
+      throw new ConcordError(`plug-in '${name}' from ${entry.source} loads asynchronously; create it with createAsync()`, { field });
+    }
+    checkShape(kind, name, entry.source, created, field);
+    return created as PluginTypes[K];
+  }
+
+  /** Like `create`, for factories that may return a promise (e.g. task families that load a data set). */
+  async createAsync<K extends PluginKind>(kind: K, spec: PluginSpec | string, field: string = kind): Promise<PluginTypes[K]> {
+    const { entry, name, created } = this.#build(kind, spec, field);
+    let plugin: unknown;
+    try {
+      plugin = await created;
+    } catch (error) {
+      throw factoryError(error, name, entry.source, field);
+    }
+    checkShape(kind, name, entry.source, plugin, field);
+    return plugin as PluginTypes[K];
+  }
+
+  #build(kind: PluginKind, spec: PluginSpec | string, field: string): { entry: Registration; name: string; created: unknown } {
     const { name, options } = typeof spec === "string" ? { name: spec, options: {} } : spec;
     const entry = this.#kindEntries(kind, field).get(name);
     if (!entry) {
@@ -103,23 +130,11 @@ export class Registry {
       );
     }
     const validated = entry.options ? (parseWithSchema(entry.options, options, field) as Record<string, unknown>) : { ...options };
-    let plugin: unknown;
     try {
-      plugin = entry.factory(validated);
+      return { entry, name, created: entry.factory(validated) };
     } catch (error) {
-      if (error instanceof ConcordError) {
-        throw new ConcordError(error.message.slice(error.field ? error.field.length + 2 : 0), {
-          field: error.field ? `${field}.${error.field}` : field,
-          cause: error,
-        });
-      }
-      throw new ConcordError(`plug-in '${name}' from ${entry.source} failed to build: ${(error as Error)?.message ?? String(error)}`, {
-        field,
-        cause: error,
-      });
+      throw factoryError(error, name, entry.source, field);
     }
-    checkShape(kind, name, entry.source, plugin, field);
-    return plugin as PluginTypes[K];
   }
 
   #kindEntries(kind: PluginKind, field: string): Map<string, Registration> {
@@ -132,6 +147,21 @@ export class Registry {
     }
     return entries;
   }
+}
+
+/** A factory's error, with the config field prefixed (ConcordError) or the plug-in named (anything else). */
+function factoryError(error: unknown, name: string, source: string, field: string): ConcordError {
+  if (error instanceof ConcordError) {
+    return new ConcordError(error.message.slice(error.field ? error.field.length + 2 : 0), {
+      field: error.field ? `${field}.${error.field}` : field,
+      cause: error,
+    });
+  }
+  return new ConcordError(`plug-in '${name}' from ${source} failed to build: ${(error as Error)?.message ?? String(error)}`, { field, cause: error });
+}
+
+function isThenable(value: unknown): boolean {
+  return value !== null && typeof value === "object" && typeof (value as { then?: unknown }).then === "function";
 }
 
 /** Checks that a created plug-in has a string `name` and the functions its kind requires. */

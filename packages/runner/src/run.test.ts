@@ -149,7 +149,7 @@ describe("train() through the registry's plug-ins", () => {
     await tf.setBackend("cpu");
     const config = parseConfig(tinyConfig());
     const registry = createRegistry();
-    const parts = createParts(config, registry);
+    const parts = await createParts(config, registry);
     const outerOptimizer = registry.create("outerOptimizer", config.outerOptimizer);
     const counts: number[] = [];
     const result = train({

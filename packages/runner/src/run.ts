@@ -87,7 +87,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
   const configJson = configToJson(config);
 
   // Everything that can be refused is checked before the first byte is written.
-  const { sampler, evaluationSampler, model, objective, innerOptimizer, algorithm } = createParts(config, registry);
+  const { sampler, evaluationSampler, model, objective, innerOptimizer, algorithm } = await createParts(config, registry);
   const weighting = registry.create("weighting", config.weighting, "weighting");
   prepareOutputFolder(outDir, Boolean(options.resume));
   let checkpoint: LoadedCheckpoint | undefined;
@@ -224,11 +224,11 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
   };
 }
 
-/** Creates every plug-in a config names (used to validate a config without training). */
-export function createParts(config: ExperimentConfig, registry: Registry): ExperimentParts {
+/** Creates every plug-in a config names (task families may load data, hence async). */
+export async function createParts(config: ExperimentConfig, registry: Registry): Promise<ExperimentParts> {
   return {
-    sampler: registry.create("tasks", config.tasks, "tasks"),
-    evaluationSampler: registry.create("tasks", evaluationSpec(config), config.evaluation.sampler ? "evaluation.sampler" : "tasks"),
+    sampler: await registry.createAsync("tasks", config.tasks, "tasks"),
+    evaluationSampler: await registry.createAsync("tasks", evaluationSpec(config), config.evaluation.sampler ? "evaluation.sampler" : "tasks"),
     model: registry.create("model", config.model, "model"),
     objective: registry.create("objective", config.objective, "objective"),
     innerOptimizer: registry.create("innerOptimizer", config.innerOptimizer, "innerOptimizer"),

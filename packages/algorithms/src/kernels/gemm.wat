@@ -100,28 +100,42 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $loopI))))
 
-  ;; dst[c·rows + r] = src[r·cols + c]: a row-major [rows×cols] matrix to [cols×rows].
+  ;; dst[c·rows + r] = src[r·cols + c]: a row-major [rows×cols] matrix to [cols×rows], in 16×16
+  ;; tiles so that both the reads and the strided writes stay in cache.
   (func $transposeBlock (export "transpose")
     (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
-    (local $r i32) (local $c i32) (local $ps i32) (local $pd i32) (local $rowD i32)
+    (local $r0 i32) (local $c0 i32) (local $r1 i32) (local $c1 i32) (local $r i32) (local $c i32)
+    (local $ps i32) (local $pd i32) (local $rowD i32)
     (local.set $rowD (i32.shl (local.get $rows) (i32.const 2)))
-    (local.set $ps (local.get $src))
-    (local.set $r (i32.const 0))
-    (block $doneR
-      (loop $loopR
-        (br_if $doneR (i32.ge_u (local.get $r) (local.get $rows)))
-        (local.set $pd (i32.add (local.get $dst) (i32.shl (local.get $r) (i32.const 2))))
-        (local.set $c (i32.const 0))
-        (block $doneC
-          (loop $loopC
-            (br_if $doneC (i32.ge_u (local.get $c) (local.get $cols)))
+    (local.set $r0 (i32.const 0))
+    (block $doneR0 (loop $loopR0
+      (br_if $doneR0 (i32.ge_u (local.get $r0) (local.get $rows)))
+      (local.set $r1 (i32.add (local.get $r0) (i32.const 16)))
+      (if (i32.gt_u (local.get $r1) (local.get $rows)) (then (local.set $r1 (local.get $rows))))
+      (local.set $c0 (i32.const 0))
+      (block $doneC0 (loop $loopC0
+        (br_if $doneC0 (i32.ge_u (local.get $c0) (local.get $cols)))
+        (local.set $c1 (i32.add (local.get $c0) (i32.const 16)))
+        (if (i32.gt_u (local.get $c1) (local.get $cols)) (then (local.set $c1 (local.get $cols))))
+        (local.set $r (local.get $r0))
+        (block $doneR (loop $loopR
+          (br_if $doneR (i32.ge_u (local.get $r) (local.get $r1)))
+          (local.set $ps (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c0)) (i32.const 2))))
+          (local.set $pd (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $c0) (local.get $rows)) (local.get $r)) (i32.const 2))))
+          (local.set $c (local.get $c0))
+          (block $doneC (loop $loopC
+            (br_if $doneC (i32.ge_u (local.get $c) (local.get $c1)))
             (f32.store (local.get $pd) (f32.load (local.get $ps)))
             (local.set $ps (i32.add (local.get $ps) (i32.const 4)))
             (local.set $pd (i32.add (local.get $pd) (local.get $rowD)))
             (local.set $c (i32.add (local.get $c) (i32.const 1)))
             (br $loopC)))
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $loopR))))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br $loopR)))
+        (local.set $c0 (i32.add (local.get $c0) (i32.const 16)))
+        (br $loopC0)))
+      (local.set $r0 (i32.add (local.get $r0) (i32.const 16)))
+      (br $loopR0))))
 
   ;; dst[c] = scale · Σ_r src[r·cols + c]: sums over the leading axes of a row-major [rows×cols]
   ;; tensor, rows in order, 16 then 4 then 1 columns at a time.
@@ -271,12 +285,15 @@
 
   ;; For every window of a max pool whose strides equal its filter size, the element index in x of
   ;; its first maximum (scan order: rows, then columns), or −1 when the window is all padding.
-  ;; positions is laid out like the pool's output [n, oh, ow, c].
+  ;; positions is laid out like the pool's output [n, oh, ow, c]; best is scratch for c floats.
+  ;; Channels are compared four at a time (a strictly greater value replaces the maximum).
   (func (export "max_pool_positions")
-    (param $x i32) (param $positions i32) (param $n i32) (param $height i32) (param $width i32) (param $c i32)
+    (param $x i32) (param $positions i32) (param $best i32) (param $n i32) (param $height i32) (param $width i32) (param $c i32)
     (param $oh i32) (param $ow i32) (param $kh i32) (param $kw i32) (param $top i32) (param $left i32)
     (local $b i32) (local $i i32) (local $j i32) (local $u i32) (local $v i32) (local $y i32) (local $z i32)
-    (local $ch i32) (local $base i32) (local $slot i32) (local $window i32) (local $first i32) (local $current i32)
+    (local $ch i32) (local $base i32) (local $window i32) (local $first i32) (local $c4 i32)
+    (local $value v128) (local $max v128) (local $greater v128) (local $index v128)
+    (local.set $c4 (i32.and (local.get $c) (i32.const -4)))
     (local.set $window (local.get $positions))
     (local.set $b (i32.const 0))
     (block $doneB (loop $loopB
@@ -300,18 +317,34 @@
                 (if (i32.and (i32.ge_s (local.get $z) (i32.const 0)) (i32.lt_s (local.get $z) (local.get $width))) (then
                   (local.set $base (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $height)) (local.get $y)) (local.get $width)) (local.get $z)) (local.get $c)))
                   (local.set $ch (i32.const 0))
-                  (local.set $slot (local.get $window))
+                  (block $done4 (loop $loop4
+                    (br_if $done4 (i32.ge_s (local.get $ch) (local.get $c4)))
+                    (local.set $value (v128.load (i32.add (local.get $x) (i32.shl (i32.add (local.get $base) (local.get $ch)) (i32.const 2)))))
+                    (local.set $index (i32x4.add (i32x4.splat (i32.add (local.get $base) (local.get $ch))) (v128.const i32x4 0 1 2 3)))
+                    (if (local.get $first)
+                      (then
+                        (v128.store (i32.add (local.get $best) (i32.shl (local.get $ch) (i32.const 2))) (local.get $value))
+                        (v128.store (i32.add (local.get $window) (i32.shl (local.get $ch) (i32.const 2))) (local.get $index)))
+                      (else
+                        (local.set $max (v128.load (i32.add (local.get $best) (i32.shl (local.get $ch) (i32.const 2)))))
+                        (local.set $greater (f32x4.gt (local.get $value) (local.get $max)))
+                        (v128.store (i32.add (local.get $best) (i32.shl (local.get $ch) (i32.const 2)))
+                          (v128.bitselect (local.get $value) (local.get $max) (local.get $greater)))
+                        (v128.store (i32.add (local.get $window) (i32.shl (local.get $ch) (i32.const 2)))
+                          (v128.bitselect (local.get $index)
+                            (v128.load (i32.add (local.get $window) (i32.shl (local.get $ch) (i32.const 2))))
+                            (local.get $greater)))))
+                    (local.set $ch (i32.add (local.get $ch) (i32.const 4)))
+                    (br $loop4)))
                   (block $doneC (loop $loopC
                     (br_if $doneC (i32.ge_s (local.get $ch) (local.get $c)))
-                    (if (local.get $first)
-                      (then (i32.store (local.get $slot) (i32.add (local.get $base) (local.get $ch))))
-                      (else
-                        (local.set $current (i32.load (local.get $slot)))
-                        (if (f32.gt
-                              (f32.load (i32.add (local.get $x) (i32.shl (i32.add (local.get $base) (local.get $ch)) (i32.const 2))))
-                              (f32.load (i32.add (local.get $x) (i32.shl (local.get $current) (i32.const 2)))))
-                          (then (i32.store (local.get $slot) (i32.add (local.get $base) (local.get $ch)))))))
-                    (local.set $slot (i32.add (local.get $slot) (i32.const 4)))
+                    (if (i32.or (local.get $first)
+                          (f32.gt (f32.load (i32.add (local.get $x) (i32.shl (i32.add (local.get $base) (local.get $ch)) (i32.const 2))))
+                                  (f32.load (i32.add (local.get $best) (i32.shl (local.get $ch) (i32.const 2))))))
+                      (then
+                        (f32.store (i32.add (local.get $best) (i32.shl (local.get $ch) (i32.const 2)))
+                          (f32.load (i32.add (local.get $x) (i32.shl (i32.add (local.get $base) (local.get $ch)) (i32.const 2)))))
+                        (i32.store (i32.add (local.get $window) (i32.shl (local.get $ch) (i32.const 2))) (i32.add (local.get $base) (local.get $ch)))))
                     (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
                     (br $loopC)))
                   (local.set $first (i32.const 0))))

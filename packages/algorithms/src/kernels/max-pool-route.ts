@@ -44,11 +44,13 @@ function maxPoolKernel({ inputs, backend, attrs = {} }: Parameters<tf.KernelFunc
   const windows = tf.util.sizeFromShape(info.outShape);
   const outShape = kind === "route" ? [...x.shape] : [...info.outShape];
   const out = heapBackend.makeOutput(outShape, "float32");
-  const scratch = heapBackend.wasm._malloc(windows * 4);
+  // Window positions, then the running maxima of one window's channels.
+  const scratch = heapBackend.wasm._malloc((windows + info.inChannels) * 4);
   const offset = (t: tf.TensorInfo) => heapBackend.dataIdMap.get(t.dataId)!.memoryOffset;
   kernels.max_pool_positions(
     offset(x),
     scratch,
+    scratch + windows * 4,
     info.batchSize,
     info.inHeight,
     info.inWidth,

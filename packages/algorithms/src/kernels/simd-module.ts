@@ -32,7 +32,7 @@ export interface SimdKernels {
   column_sums(source: number, target: number, rows: number, cols: number, scale: number): void;
   im2col(x: number, out: number, n: number, height: number, width: number, c: number, oh: number, ow: number, kh: number, kw: number, top: number, left: number): void;
   flip_filter(filter: number, out: number, kh: number, kw: number, cin: number, cout: number): void;
-  max_pool_positions(x: number, positions: number, n: number, height: number, width: number, c: number, oh: number, ow: number, kh: number, kw: number, top: number, left: number): void;
+  max_pool_positions(x: number, positions: number, best: number, n: number, height: number, width: number, c: number, oh: number, ow: number, kh: number, kw: number, top: number, left: number): void;
 }
 
 const instances = new WeakMap<WasmMemory, SimdKernels>();

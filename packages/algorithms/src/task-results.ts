@@ -62,9 +62,9 @@ function perTaskLists(params: Params, tasks: readonly Task[], kind: TaskGradient
 }
 
 /**
- * Contiguous shares: the first computed here while the workers compute the others, then all put
- * in task order. Each task's numbers come from the same code on the same backend as perTaskLists,
- * so the stacked results are identical to the sequential ones.
+ * Every thread (this one included) claims tasks from the pool's shared counter; the results are
+ * then put in task order. Each task's numbers come from the same code on the same backend as
+ * perTaskLists, so the stacked results are identical to the sequential ones.
  */
 function parallelLists(
   params: Params,
@@ -74,22 +74,39 @@ function parallelLists(
   pool: RunnableTaskPool,
   lists: TaskLists,
 ): void {
-  const shareCount = Math.min(pool.threads, tasks.length);
-  const shares = Array.from({ length: shareCount }, (_, i) =>
-    tasks.slice(Math.floor((i * tasks.length) / shareCount), Math.floor(((i + 1) * tasks.length) / shareCount)),
-  );
-  const wait = pool.dispatch(params, shares.slice(1), kind, options);
-  let remote: TaskJobResult[];
+  const adapted: Params[] = [];
+  const gradients: Params[] = [];
+  const losses: tf.Tensor[] = [];
+  const { claim, wait } = pool.dispatch(params, tasks, kind, options);
+  let remote: TaskJobResult[] = [];
   try {
-    perTaskLists(params, shares[0]!, kind, options, lists);
+    try {
+      for (let index = claim(); index >= 0; index = claim()) {
+        const task = tasks[index]!;
+        const result = adaptAndDifferentiate(params, task.support, task.query, kind, options);
+        adapted[index] = result.adapted;
+        if (result.taskGradients) gradients[index] = result.taskGradients;
+        if (result.queryLosses) losses[index] = result.queryLosses;
+      }
+    } finally {
+      remote = wait();
+    }
+    for (const result of remote) {
+      result.indices.forEach((index, i) => {
+        adapted[index] = paramsFromWire(result.adapted[i]!);
+        if (result.taskGradients) gradients[index] = paramsFromWire(result.taskGradients[i]!);
+        if (result.queryLosses) losses[index] = fromWire(result.queryLosses[i]!);
+      });
+    }
   } finally {
-    remote = wait();
+    // Handed over in task order (and disposed by the caller), also when something failed.
+    for (let i = 0; i < tasks.length; i++) {
+      if (adapted[i]) lists.adapted.push(adapted[i]!);
+      if (gradients[i]) lists.gradients.push(gradients[i]!);
+      if (losses[i]) lists.losses.push(losses[i]!);
+    }
   }
-  for (const result of remote) {
-    for (const wire of result.adapted) lists.adapted.push(paramsFromWire(wire));
-    for (const wire of result.taskGradients ?? []) lists.gradients.push(paramsFromWire(wire));
-    for (const wire of result.queryLosses ?? []) lists.losses.push(fromWire(wire));
-  }
+  if (lists.adapted.length !== tasks.length) throw new Error(`parallel execution returned ${lists.adapted.length} of ${tasks.length} tasks`);
 }
 
 function batchedResults(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions): TaskResults {

@@ -31,8 +31,12 @@ export interface TaskPool {
 
 /** Internal view used by the per-task path. */
 export interface RunnableTaskPool extends TaskPool {
-  /** Sends `tasks[start, end)` of each share to a worker; returns a function that waits for the results. */
-  dispatch(params: Params, shares: readonly (readonly Task[])[], kind: TaskGradientKind, options: AdaptOptions): () => TaskJobResult[];
+  /**
+   * Sends θ and every task to every worker and resets the shared task counter. The caller and the
+   * workers then claim task indices with `claim()` until it returns −1; `wait()` returns each
+   * worker's results (tagged with their task indices).
+   */
+  dispatch(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions): { claim: () => number; wait: () => TaskJobResult[] };
 }
 
 interface PoolWorker {
@@ -43,10 +47,11 @@ interface PoolWorker {
 const WORKER_URL = workerUrl();
 
 /**
- * Starts `threads − 1` workers (the caller computes one share itself). Tasks are split into
- * contiguous shares and the per-task results are put back in task order before anything is
- * summed, so parallel and sequential runs give identical parameters for the same seed (each task's
- * numbers are computed by the same code on the same backend).
+ * Starts `threads − 1` workers; the calling thread computes tasks too. Every thread claims the
+ * next task index from a shared counter until none is left (so a slower thread simply takes fewer
+ * tasks), and the per-task results are put back in task order before anything is summed: parallel
+ * and sequential runs give identical parameters for the same seed, whichever thread computed which
+ * task (each task's numbers come from the same code on the same backend).
  */
 export async function createTaskPool(options: TaskPoolOptions): Promise<TaskPool> {
   if (options === null || typeof options !== "object") throw new ConcordError("expected { setup, threads?, backend? }", { field: "options" });
@@ -58,12 +63,14 @@ export async function createTaskPool(options: TaskPoolOptions): Promise<TaskPool
   }
   const backend = options.backend ?? tf.getBackend();
   const signal = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, threads - 1)));
+  // The next unclaimed task index of the current meta-batch, shared by every thread.
+  const counter = new Int32Array(new SharedArrayBuffer(4));
   const workers: PoolWorker[] = [];
   try {
     for (let index = 0; index < threads - 1; index++) {
       const { port1, port2 } = new MessageChannel();
       const worker = new Worker(WORKER_URL, {
-        workerData: { port: port2, signal, index, setup, setupOptions: options.setupOptions, backend },
+        workerData: { port: port2, signal, counter, index, setup, setupOptions: options.setupOptions, backend },
         transferList: [port2],
         // Plain Node on the compiled packages: no inherited flags (a test runner's export conditions
         // would point the workers at TypeScript sources).
@@ -86,34 +93,39 @@ export async function createTaskPool(options: TaskPoolOptions): Promise<TaskPool
       closed = true;
       await Promise.all(workers.map(({ worker }) => worker.terminate()));
     },
-    dispatch(params, shares, kind, adaptOptions) {
+    dispatch(params, tasks, kind, adaptOptions) {
       if (closed) throw new ConcordError("the task pool was closed", { field: "pool" });
       if (tf.getBackend() !== backend) {
         throw new ConcordError(`the pool's workers run on '${backend}' but the current backend is '${tf.getBackend()}'`, { field: "pool" });
       }
-      const wireParams = paramsToWire(params);
       const names = {
         model: adaptOptions.model.name,
         objective: adaptOptions.objective.name,
         innerOptimizer: adaptOptions.innerOptimizer.name,
       };
-      shares.forEach((share, i) => {
-        const job: TaskJob = { kind, innerSteps: adaptOptions.innerSteps, params: wireParams, tasks: share.map(taskToWire), names };
+      const job: TaskJob = { kind, innerSteps: adaptOptions.innerSteps, params: paramsToWire(params), tasks: tasks.map(taskToWire), names };
+      Atomics.store(counter, 0, 0);
+      workers.forEach(({ port }, i) => {
         Atomics.store(signal, i, 0);
-        workers[i]!.port.postMessage(job);
+        port.postMessage(job);
       });
-      return () =>
-        shares.map((_, i) => {
-          let message = receiveMessageOnPort(workers[i]!.port);
+      const claim = () => {
+        const index = Atomics.add(counter, 0, 1);
+        return index < tasks.length ? index : -1;
+      };
+      const wait = () =>
+        workers.map(({ port }, i) => {
+          let message = receiveMessageOnPort(port);
           while (!message) {
             // Blocks this thread until the worker signals (Node allows Atomics.wait on the main thread).
             Atomics.wait(signal, i, 0, 1000);
-            message = receiveMessageOnPort(workers[i]!.port);
+            message = receiveMessageOnPort(port);
           }
           const result = message.message as TaskJobResult;
           if (result.error) throw new ConcordError(`task worker ${i + 1} failed: ${result.error}`, { field: "pool" });
           return result;
         });
+      return { claim, wait };
     },
   };
   return pool;

@@ -10,6 +10,7 @@ import { paramsFromWire, paramsToWire, type TaskJob, type TaskJobResult, taskFro
 interface WorkerData {
   readonly port: MessagePort;
   readonly signal: Int32Array;
+  readonly counter: Int32Array;
   readonly index: number;
   readonly setup: string;
   readonly setupOptions: unknown;
@@ -39,12 +40,15 @@ function run(setup: TaskSetup, job: TaskJob): TaskJobResult {
   if (mismatch) throw new Error(`the setup module's ${mismatch} is '${setup[mismatch].name}', the meta-step's is '${job.names[mismatch]}'`);
   const options = { ...setup, innerSteps: job.innerSteps, execution: "per-task" as const };
   const params = paramsFromWire(job.params);
+  const indices: number[] = [];
   const adapted: TaskJobResult["adapted"] = [];
   const taskGradients: NonNullable<TaskJobResult["taskGradients"]> = [];
   const queryLosses: NonNullable<TaskJobResult["queryLosses"]> = [];
   try {
-    for (const wireTask of job.tasks) {
-      const task = taskFromWire(wireTask);
+    // Claim task indices from the counter shared with the caller and the other workers.
+    for (let index = Atomics.add(data.counter, 0, 1); index < job.tasks.length; index = Atomics.add(data.counter, 0, 1)) {
+      indices.push(index);
+      const task = taskFromWire(job.tasks[index]!);
       let result: ReturnType<typeof adaptAndDifferentiate> | undefined;
       try {
         result = adaptAndDifferentiate(params, task.support, task.query, job.kind, options);
@@ -62,7 +66,7 @@ function run(setup: TaskSetup, job: TaskJob): TaskJobResult {
     disposeParams(params);
   }
   const none = job.kind === "none";
-  return { adapted, taskGradients: none ? undefined : taskGradients, queryLosses: none ? undefined : queryLosses };
+  return { indices, adapted, taskGradients: none ? undefined : taskGradients, queryLosses: none ? undefined : queryLosses };
 }
 
 start().then(
@@ -72,7 +76,7 @@ start().then(
       try {
         result = run(setup, job);
       } catch (error) {
-        result = { adapted: [], taskGradients: undefined, queryLosses: undefined, error: error instanceof Error ? error.message : String(error) };
+        result = { indices: [], adapted: [], taskGradients: undefined, queryLosses: undefined, error: error instanceof Error ? error.message : String(error) };
       }
       data.port.postMessage(result, transferList(result));
       Atomics.store(data.signal, data.index, 1);

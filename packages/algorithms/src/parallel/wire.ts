@@ -23,8 +23,9 @@ export interface TaskJob {
   readonly names: { model: string; objective: string; innerOptimizer: string };
 }
 
-/** Per task, in job order: θ'_i and (unless kind is "none") G_i. */
+/** For each task this worker claimed (`indices`, ascending): θ'_i and (unless kind is "none") G_i, L_query_i. */
 export interface TaskJobResult {
+  readonly indices: number[];
   readonly adapted: WireParams[];
   readonly taskGradients: WireParams[] | undefined;
   readonly queryLosses: WireTensor[] | undefined;
@@ -32,7 +33,9 @@ export interface TaskJobResult {
 }
 
 export function toWire(tensor: tf.Tensor): WireTensor {
-  return { shape: [...tensor.shape], dtype: tensor.dtype, data: tensor.dataSync().slice() as WireTensor["data"] }; // a copy: the cpu backend returns its own storage
+  // wasm's dataSync is a fresh copy of the heap; the cpu backend's is its own storage, copied here.
+  const data = tensor.dataSync() as WireTensor["data"];
+  return { shape: [...tensor.shape], dtype: tensor.dtype, data: tf.getBackend() === "wasm" ? data : data.slice() };
 }
 
 export function fromWire(wire: WireTensor): tf.Tensor {

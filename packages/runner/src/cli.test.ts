@@ -80,6 +80,10 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
     );
   });
 
+  it("train without a config (and without --resume)", async () => {
+    expectOneLine(await cli(["train"], cwd), /^concord: config: expected a config file or preset name, got nothing$/);
+  });
+
   it("unknown command or option", async () => {
     expectOneLine(await cli(["trian"], cwd), /^concord: unknown command 'trian' \(did you mean "train"\?\)$/);
     expectOneLine(await cli(["train", "ok.json", "--itrations", "5"], cwd), /^concord: unknown option '--itrations'/);
@@ -197,7 +201,8 @@ describe("concord bin: SIGKILL mid-run, then --resume, ends bit-identical", () =
     expect(interruptedAt.iteration).toBeLessThan(500);
     expect(existsSync(join(cwd, "killed", "evaluation.json"))).toBe(false);
 
-    const resumed = run(["train", "long.json", "--out", "killed", "--resume", "--progress", "none"]);
+    // Without a config argument, --resume uses the run's own config.json.
+    const resumed = run(["train", "--out", "killed", "--resume", "--progress", "none"]);
     expect(resumed.stderr).toBe("");
     expect(resumed.status).toBe(0);
     expect(paramBytes(checkpoint)).toBe(paramBytes(join(cwd, "whole", "checkpoint.ckpt")));

@@ -75,7 +75,7 @@ function buildProgram(io: CliIo): Command {
   program
     .command("train")
     .description("train one config (a .json/.yaml file or a preset name) with checkpoints and metrics, then evaluate")
-    .argument("<config>", "config file or preset name (see `concord presets`)")
+    .argument("[config]", "config file or preset name (see `concord presets`); with --resume, default: the run's config.json")
     .option("--out <dir>", "output folder (default: runs/<name>-<timestamp>)")
     .option("--resume", "continue the run in --out from its checkpoint (bit-identical to an uninterrupted run)")
     .option("--plugin <file>", "ES module registering plug-ins (repeatable)", collect, [])
@@ -86,8 +86,10 @@ function buildProgram(io: CliIo): Command {
     .addOption(backendOption())
     .addOption(progressOption())
     .addOption(new Option("--label <text>", "name shown in progress output").hideHelp())
-    .action(async (source: string, options: TrainCommandOptions) => {
+    .action(async (given: string | undefined, options: TrainCommandOptions) => {
       if (options.resume && !options.out) throw new ConcordError("expected the --out folder of the run to resume, got nothing", { field: "--resume" });
+      if (given === undefined && !options.resume) throw new ConcordError("expected a config file or preset name, got nothing", { field: "config" });
+      const source = given ?? join(options.out!, "config.json");
       const registry = createRegistry();
       await loadPlugins(registry, options.plugin, io.cwd);
       const loaded = applyOverrides(await resolveConfig(source, io.cwd), options, io.cwd);

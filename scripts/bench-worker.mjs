@@ -71,6 +71,8 @@ const ok = await tf.setBackend(backend);
 await tf.ready();
 if (!ok || tf.getBackend() !== backend) throw new Error(`backend ${backend} did not initialise`);
 tf.env().set("DEBUG", false);
+// Ablation runs leave some of Concord's kernel replacements out (the meta-step installs the rest).
+algorithms.installFastKernels(config.without ?? []);
 
 const pool =
   config.execution === "parallel"
@@ -113,7 +115,7 @@ function heapBytes() {
   return b?.wasm?.HEAPU8?.byteLength ?? null;
 }
 
-const result = { workload, backend, execution: config.execution, threads: pool?.threads ?? 1, iterations, warmup };
+const result = { workload, backend, execution: config.execution, threads: pool?.threads ?? 1, iterations, warmup, without: config.without ?? [] };
 if (config.profileOnly) {
   // imported by bench-profile.mjs
 } else if (config.memoryIterations) {

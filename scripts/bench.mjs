@@ -13,6 +13,10 @@
 //   --no-torch           skip the PyTorch side
 //   --cnn-cpu            also time the CNN on the cpu backend (minutes per iteration)
 //   --memory N           memory mode: N sinusoid second-order iterations, numTensors and RSS sampled
+//   --ablation           what each of Concord's wasm kernel replacements buys: the selected
+//                        workloads (default sinusoid-maml2 batched, omniglot-maml1 per-task) with all
+//                        of them, with none, and with each one left out
+//   --without a,b        leave these kernel replacements out (names as in --ablation's output)
 //   --out FILE           JSON output (default bench/results.json; memory mode bench/memory.json)
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -52,6 +56,10 @@ if (args.memory) {
   runMemoryMode(args.memory);
   process.exit(0);
 }
+if (args.ablation) {
+  await runAblation();
+  process.exit(0);
+}
 
 const rows = [];
 for (const workload of selected) {
@@ -66,7 +74,7 @@ for (const workload of selected) {
       const iterations = args.iterations ?? (isCnn ? 3 : 30);
       const warmup = args.warmup ?? (isCnn ? 1 : 10);
       process.stdout.write(`${workload.name} ${backend} ${execution}: `);
-      const result = runWorker({ workload: workload.name, backend, execution, iterations, warmup });
+      const result = runWorker({ workload: workload.name, backend, execution, iterations, warmup, without: args.without ?? [] });
       console.log(result.error ? `failed: ${result.error}` : `${fmt(result.medianMs)} ms`);
       rows.push({ ...result, title: workload.title });
     }
@@ -148,6 +156,39 @@ function runTorch(workloads) {
   return { version, results };
 }
 
+async function runAblation() {
+  const { FAST_KERNELS } = await import(new URL("../packages/algorithms/dist/index.js", import.meta.url).href);
+  const names = Object.keys(FAST_KERNELS);
+  const cases = args.only
+    ? selected.map((w) => ({ workload: w.name, execution: w.name.startsWith("omniglot") ? "per-task" : "batched" }))
+    : [
+        { workload: "sinusoid-maml2", execution: "batched" },
+        { workload: "omniglot-maml1", execution: "per-task" },
+      ];
+  const results = [];
+  console.log("| workload | kernels left out | median ms | CPU ms | kernels/iter |");
+  console.log("| --- | --- | ---: | ---: | ---: |");
+  for (const { workload, execution } of cases) {
+    const isCnn = workload.startsWith("omniglot");
+    const variants = [[], names, ...names.map((name) => [name])];
+    for (const without of variants) {
+      const result = runWorker({
+        workload,
+        backend: "wasm",
+        execution,
+        iterations: args.iterations ?? (isCnn ? 3 : 30),
+        warmup: args.warmup ?? (isCnn ? 1 : 10),
+        without,
+      });
+      results.push(result);
+      const label = without.length === 0 ? "none (all installed)" : without.length === names.length ? "all (plain tfjs-wasm)" : without.join(",");
+      console.log(`| ${workload} ${execution} | ${label} | ${result.error ? `failed: ${result.error}` : fmt(result.medianMs)} | ${fmt(result.medianCpuMs)} | ${result.kernelsPerIteration ?? "–"} |`);
+    }
+  }
+  mkdirSync(`${root}bench`, { recursive: true });
+  writeFileSync(args.out ?? `${root}bench/ablation.json`, `${JSON.stringify({ machine, results }, null, 2)}\n`);
+}
+
 function runMemoryMode(iterations) {
   const backend = backends.includes("wasm") ? "wasm" : backends[0];
   console.log(`memory mode: ${iterations} iterations of sinusoid-maml2 batched on ${backend}`);
@@ -227,6 +268,8 @@ function parseArgs(argv) {
     else if (arg === "--out") out.out = value();
     else if (arg === "--no-torch") out.noTorch = true;
     else if (arg === "--cnn-cpu") out.cnnCpu = true;
+    else if (arg === "--ablation") out.ablation = true;
+    else if (arg === "--without") out.without = list(value());
     else throw new Error(`unknown option ${arg} (see the header of scripts/bench.mjs)`);
   }
   return out;

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, createRng, disposeParams, type MetaAlgorithm, type Params } from "@concord/core";
@@ -43,7 +44,8 @@ function train(algorithm: MetaAlgorithm): number[][] {
 
 beforeAll(() => {
   // Worker threads run plain Node on the compiled packages.
-  execFileSync("pnpm", ["exec", "tsc", "-b"], { cwd: fileURLToPath(new URL("../..", import.meta.url)), stdio: "pipe" });
+  const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+  execFileSync(process.execPath, [tsc, "-b"], { cwd: fileURLToPath(new URL("../..", import.meta.url)), stdio: "pipe" });
 }, 120_000);
 
 describeEachBackend("TaskPool: tasks shared out to worker threads", (backend) => {

@@ -3,6 +3,7 @@ import { installFastConv2dBackpropFilter } from "./conv2d-backprop-filter.js";
 import { installFastConv2dBackpropInput } from "./conv2d-backprop-input.js";
 import { installIm2colConv2d } from "./conv2d-im2col.js";
 import { installSharingIdentity } from "./identity.js";
+import { installLeanClone } from "./lean-clone.js";
 import { installFastLeadingReductions } from "./leading-reductions.js";
 import { installFastMaxPoolRoute } from "./max-pool-route.js";
 import { installFastTile } from "./tile.js";
@@ -20,6 +21,7 @@ export const FAST_KERNELS = {
   "leading-reductions": installFastLeadingReductions,
   identity: installSharingIdentity,
   "max-pool-route": installFastMaxPoolRoute,
+  "lean-clone": installLeanClone,
 } as const;
 
 export type FastKernelName = keyof typeof FAST_KERNELS;

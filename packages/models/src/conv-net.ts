@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, expect, expectInteger, expectNumber } from "@concord/core";
 import type { Model, Params, Rng } from "@concord/core";
+import { checkShape, describeValue } from "./tensor-checks.js";
 
 /**
  * How batch normalisation gets its statistics.
@@ -209,25 +210,10 @@ function validateInputShape(shape: unknown): [number, number, number] {
 
 function checkInput(x: unknown, inputShape: readonly [number, number, number]): asserts x is tf.Tensor {
   const expected = `[K, ${inputShape.join(", ")}]`;
-  expect(x instanceof tf.Tensor, "x", `expected a float32 tensor of shape ${expected}, got ${describe(x)}`);
+  expect(x instanceof tf.Tensor, "x", `expected a float32 tensor of shape ${expected}, got ${describeValue(x)}`);
   const shape = x.shape;
   if (shape.length !== 4 || shape[1] !== inputShape[0] || shape[2] !== inputShape[1] || shape[3] !== inputShape[2] || shape[0] === 0) {
     throw new ConcordError(`expected shape ${expected} with K ≥ 1, got [${shape.join(", ")}]`, { field: "x" });
   }
   expect(x.dtype === "float32", "x", `expected dtype float32, got ${x.dtype}`);
-}
-
-function checkShape(value: tf.Tensor | undefined, field: string, expected: readonly number[]): void {
-  expect(value instanceof tf.Tensor, field, `expected a tensor of shape [${expected.join(", ")}], got ${describe(value)}`);
-  const shape = value.shape;
-  if (shape.length !== expected.length || shape.some((size, i) => size !== expected[i])) {
-    throw new ConcordError(`expected shape [${expected.join(", ")}], got [${shape.join(", ")}]`, { field });
-  }
-  expect(value.dtype === "float32", field, `expected dtype float32, got ${value.dtype}`);
-}
-
-function describe(value: unknown): string {
-  if (value === undefined || value === null) return String(value);
-  if (Array.isArray(value)) return "an array";
-  return typeof value;
 }

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, expect, expectInteger } from "@concord/core";
 import type { Model, Params, Rng } from "@concord/core";
+import { checkShape, describeValue } from "./tensor-checks.js";
 
 /** Nonlinearity applied after every hidden layer (the output layer is always linear). */
 export type MlpActivation = "relu" | "tanh" | "sigmoid" | "none";
@@ -157,26 +158,11 @@ function validateSizes(sizes: unknown): number[] {
 
 /** x must be a float32 tensor of the given rank whose last dimension is the input width. */
 function checkInput(x: unknown, field: string, expected: readonly (string | number)[]): asserts x is tf.Tensor {
-  expect(x instanceof tf.Tensor, field, `expected a tensor of shape [${expected.join(", ")}], got ${describe(x)}`);
+  expect(x instanceof tf.Tensor, field, `expected a tensor of shape [${expected.join(", ")}], got ${describeValue(x)}`);
   const shape = x.shape;
   const inputSize = expected[expected.length - 1];
   if (shape.length !== expected.length || shape[shape.length - 1] !== inputSize) {
     throw new ConcordError(`expected shape [${expected.join(", ")}], got [${shape.join(", ")}]`, { field });
   }
   expect(x.dtype === "float32", field, `expected dtype float32, got ${x.dtype}`);
-}
-
-function checkShape(value: tf.Tensor | undefined, field: string, expected: readonly number[]): void {
-  expect(value instanceof tf.Tensor, field, `expected a tensor of shape [${expected.join(", ")}], got ${describe(value)}`);
-  const shape = value.shape;
-  if (shape.length !== expected.length || shape.some((size, i) => size !== expected[i])) {
-    throw new ConcordError(`expected shape [${expected.join(", ")}], got [${shape.join(", ")}]`, { field });
-  }
-  expect(value.dtype === "float32", field, `expected dtype float32, got ${value.dtype}`);
-}
-
-function describe(value: unknown): string {
-  if (value === undefined || value === null) return String(value);
-  if (Array.isArray(value)) return "an array";
-  return typeof value;
 }

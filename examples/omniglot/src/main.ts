@@ -1,6 +1,7 @@
 // MAML on Omniglot N-way K-shot (MAML's protocol) with uniform or gradient-agreement task weighting:
 // trains, then evaluates on held-out characters with a 95% CI, and writes results.json.
 //   node dist/main.js --weighting agreement --order 1 --iterations 600 --out runs/ga
+import { appendFileSync } from "node:fs";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -89,7 +90,8 @@ const config = {
   model: { name: model.name, filters: model.filters, blocks: model.blocks, batchNorm: model.batchNorm },
 };
 await mkdir(outDir, { recursive: true });
-const log = (line: object) => writeFile(join(outDir, "metrics.jsonl"), `${JSON.stringify(line)}\n`, { flag: "a" });
+// Synchronous: train() holds the event loop until it returns, so an async write would wait until the end.
+const log = (line: object) => appendFileSync(join(outDir, "metrics.jsonl"), `${JSON.stringify(line)}\n`);
 
 const started = performance.now();
 let lastLog = started;
@@ -121,7 +123,7 @@ const result = train({
       };
       lastLog = now;
       console.log(JSON.stringify(line));
-      void log(line);
+      log(line);
     }
     return minutes >= maxMinutes ? "stop" : undefined;
   },

@@ -1,6 +1,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, assertSameKeys, type OuterOptimizer, type OuterOptimizerState, type Params } from "@concord/core";
+import { fusedAdamUpdate, registerAdamKernel } from "./adam-kernel.js";
 import { expectDecayRate, expectLearningRate, expectNonNegative, expectOptions, expectStateHeader } from "./validate.js";
+
+registerAdamKernel();
 
 export interface AdamOptions {
   /** Step size; a finite number > 0. */
@@ -72,6 +75,12 @@ export function adam(options: AdamOptions): Adam {
         for (const [name, value] of Object.entries(params)) {
           const grad = metaGradient[name]!;
           const previous = moments.get(name)!;
+          // One kernel on cpu and wasm (adam-kernel.ts), bit-identical to the ops below.
+          const fused = fusedAdamUpdate(value, grad, previous.m, previous.v, { beta1, beta2, epsilon, stepSize, correction2Sqrt });
+          if (fused) {
+            [nextParams[name], m[name], v[name]] = fused as [tf.Tensor, tf.Tensor, tf.Tensor];
+            continue;
+          }
           m[name] = tf.add(tf.mul(previous.m, beta1), tf.mul(grad, 1 - beta1));
           v[name] = tf.add(tf.mul(previous.v, beta2), tf.mul(tf.square(grad), 1 - beta2));
           const denominator = tf.add(tf.div(tf.sqrt(v[name]), correction2Sqrt), epsilon);

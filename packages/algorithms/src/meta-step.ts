@@ -52,15 +52,16 @@ export function weightedMetaStep(context: MetaStepContext, kind: TaskGradientKin
   try {
     let metrics: MetaStepMetrics | undefined;
     const metaGradient = tf.tidy(() => {
-      const start = tileParams(params, tasks.length);
-      const updates = flattenStackedParams(mapParams(start, (value, name) => tf.sub(value, results.adapted[name]!)));
+      // g_i = θ − θ'_i for every task at once: θ broadcasts over the leading task axis.
+      const differences = mapParams(params, (value, name) => tf.sub(value, results.adapted[name]!));
+      const updates = flattenStackedParams(differences);
       // The differentiated query losses when there are any (MAML); Reptile evaluates the query set here.
       const queryAfter = results.queryLosses ?? lossesPerTask(results.adapted, tasks, "query", adaptOptions);
       const result = weighting.weights({ updates, losses: queryAfter, iteration: context.iteration });
       checkWeights(result, tasks.length, weighting.name);
       const weights = result.weights;
-      const perTaskDirections = results.taskGradients ?? mapParams(start, (value, name) => tf.sub(value, results.adapted[name]!));
-      metrics = describeStep(context, adaptOptions, results.adapted, start, updates, queryAfter, weights, result.fellBack === true, options);
+      const perTaskDirections = results.taskGradients ?? differences;
+      metrics = describeStep(context, adaptOptions, results.adapted, updates, queryAfter, weights, result.fellBack === true, options);
       return mapParams(perTaskDirections, (stacked) => weightedSum(weights, stacked)) as Record<string, tf.Tensor>;
     });
     return { metaGradient, metrics: metrics! };
@@ -82,7 +83,6 @@ function describeStep(
   context: MetaStepContext,
   adaptOptions: AdaptOptions,
   adapted: Params,
-  start: Params,
   updates: tf.Tensor2D,
   queryAfter: tf.Tensor1D,
   weights: tf.Tensor1D,
@@ -102,6 +102,7 @@ function describeStep(
       meanPairwiseCosine: Number.NaN,
     };
   }
+  const start = tileParams(context.params, context.tasks.length);
   return {
     supportLossBefore: mean(lossesPerTask(start, context.tasks, "support", adaptOptions)),
     supportLossAfter: mean(lossesPerTask(adapted, context.tasks, "support", adaptOptions)),

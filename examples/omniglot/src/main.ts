@@ -10,7 +10,7 @@ import { ConcordError } from "@concord/core";
 import { maml } from "@concord/algorithms";
 import { convNet, softmaxCrossEntropy } from "@concord/models";
 import { adam, sgd } from "@concord/optimizers";
-import { resolveOmniglotDir, train } from "@concord/runner";
+import { type BackendChoice, resolveOmniglotDir, train, useBackend } from "@concord/runner";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import { fewShot } from "@concord/tasks";
@@ -57,7 +57,7 @@ if (weightingName !== "uniform" && weightingName !== "agreement") {
 const outDir = resolve(String(values.out));
 const maxMinutes = values["max-minutes"] === undefined ? Number.POSITIVE_INFINITY : num("max-minutes");
 
-const backend = await selectBackend(String(values.backend));
+const backend = await useBackend(values.backend as BackendChoice);
 const omniglot = await loadOmniglot(resolveOmniglotDir(values.data, "--data"));
 const split = omniglot.mamlSplit();
 console.log(
@@ -164,15 +164,3 @@ for (const [file, data] of [
   await rename(join(outDir, `${file}.tmp`), join(outDir, file));
 }
 
-/** "auto" = wasm (SIMD) when it initialises, else cpu. */
-async function selectBackend(choice: string): Promise<string> {
-  if (!["auto", "cpu", "wasm"].includes(choice)) throw new ConcordError(`expected auto, cpu or wasm, got ${choice}`, { field: "--backend" });
-  for (const name of choice === "auto" ? ["wasm", "cpu"] : [choice]) {
-    try {
-      if ((await tf.setBackend(name)) && (await tf.ready(), tf.getBackend() === name)) return name;
-    } catch {
-      // try the next one
-    }
-  }
-  throw new ConcordError(`backend ${choice} failed to initialise`, { field: "--backend" });
-}

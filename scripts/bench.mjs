@@ -7,8 +7,8 @@
 //   --backends a,b       cpu,wasm (default: both; CNN rows on cpu only with --cnn-cpu)
 //   --execution a,b      batched,per-task,parallel (default: all that apply; parallel = per-task on
 //                        worker threads, one per core; sinusoid rows are batched and per-task)
-//   --iterations N       measured iterations (default 30 sinusoid, 3 omniglot)
-//   --warmup N           warm-up iterations (default 10 sinusoid, 1 omniglot)
+//   --iterations N       measured iterations (default 50 sinusoid, 3 omniglot)
+//   --warmup N           warm-up iterations (default 30 sinusoid, 1 omniglot)
 //   --threads N          PyTorch threads (default 2)
 //   --no-torch           skip the PyTorch side
 //   --cnn-cpu            also time the CNN on the cpu backend (minutes per iteration)
@@ -71,8 +71,8 @@ for (const workload of selected) {
     }
     for (const execution of workload.executions ?? executions) {
       if (!executions.includes(execution)) continue;
-      const iterations = args.iterations ?? (isCnn ? 3 : 30);
-      const warmup = args.warmup ?? (isCnn ? 1 : 10);
+      const iterations = args.iterations ?? (isCnn ? 3 : 50);
+      const warmup = args.warmup ?? (isCnn ? 1 : 30);
       process.stdout.write(`${workload.name} ${backend} ${execution}: `);
       const result = runWorker({ workload: workload.name, backend, execution, iterations, warmup, without: args.without ?? [] });
       console.log(result.error ? `failed: ${result.error}` : `${fmt(result.medianMs)} ms`);
@@ -139,8 +139,8 @@ function runTorch(workloads) {
   const results = {};
   for (const [script, variants] of scripts) {
     const isCnn = script.includes("omniglot");
-    const iters = String(args.iterations ?? (isCnn ? 3 : 30));
-    const warm = String(args.warmup ?? (isCnn ? 1 : 10));
+    const iters = String(args.iterations ?? (isCnn ? 3 : 50));
+    const warm = String(args.warmup ?? (isCnn ? 1 : 30));
     const path = `${referenceDir}${script}`;
     console.log(`\nPyTorch ${version}: ${script} --variants ${[...variants].join(",")} --threads ${threads}`);
     const child = spawnSync(PYTHON, [path, "--iters", iters, "--warmup", warm, "--threads", threads, "--variants", [...variants].join(",")], {

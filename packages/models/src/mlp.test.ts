@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, createRng, disposeParams, stackParams } from "@concord/core";
+import { createRng, disposeParams, stackParams } from "@concord/core";
 import type { Params } from "@concord/core";
-import { describeEachBackend, relativeError, tensorGrowth } from "@concord/core/testing";
+import { describeEachBackend, relativeError, tensorGrowth, expectConcordError } from "@concord/core/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { mlp } from "./mlp.js";
 
@@ -25,17 +25,6 @@ function expectedTiny(act: (v: number) => number): number[] {
   return TINY_PRE.map((row) => row.reduce((sum, v, j) => sum + act(v) * w2[j]!, 0.25));
 }
 
-function expectConcordError(fn: () => unknown, field: string, text?: string | RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(ConcordError);
-  expect((caught as ConcordError).field).toBe(field);
-  if (text !== undefined) expect((caught as ConcordError).message).toMatch(text);
-}
 
 describeEachBackend("mlp", () => {
   it("computes a hand-worked 2-3-1 forward pass for every activation", () => {

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, createRng } from "@concord/core";
+import { createRng } from "@concord/core";
 import type { Task } from "@concord/core";
-import { describeEachBackend, tensorGrowth } from "@concord/core/testing";
+import { describeEachBackend, tensorGrowth, expectConcordError } from "@concord/core/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sinusoid, sinusoidCurve } from "./sinusoid.js";
 
@@ -13,17 +13,6 @@ function values(t: tf.Tensor): number[] {
   return Array.from(t.dataSync());
 }
 
-function expectConcordError(fn: () => unknown, field: string, text?: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(ConcordError);
-  expect((caught as ConcordError).field).toBe(field);
-  if (text) expect((caught as ConcordError).message).toMatch(text);
-}
 
 describeEachBackend("sinusoid", () => {
   it("samples float32 [K, 1] support and query sets with the MAML defaults", () => {

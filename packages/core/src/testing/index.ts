@@ -2,7 +2,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
-import { beforeAll, describe } from "vitest";
+import { beforeAll, describe, expect } from "vitest";
+import { ConcordError } from "../errors.js";
 
 export const BACKENDS = ["cpu", "wasm"] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -50,4 +51,17 @@ export function tensorGrowth(body: () => void, iterations: number): number {
   const before = tf.memory().numTensors;
   for (let i = 0; i < iterations; i++) body();
   return tf.memory().numTensors - before;
+}
+
+/** Asserts that `fn` throws a ConcordError naming `field` (and, when given, with a matching message). */
+export function expectConcordError(fn: () => unknown, field: string, text?: string | RegExp): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(ConcordError);
+  expect((caught as ConcordError).field).toBe(field);
+  if (text !== undefined) expect((caught as ConcordError).message).toMatch(text);
 }

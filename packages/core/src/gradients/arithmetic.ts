@@ -74,35 +74,9 @@ export const arithmeticGradients: GradConfig[] = [
       return { a: () => unbroadcast(scaled(), a.shape), b: () => unbroadcast(tf.neg(scaled()), b.shape) };
     },
   },
-  {
-    // Ties go to `a`, as in tfjs.
-    kernelName: "Maximum",
-    inputsToSave: ["a", "b"],
-    gradFunc: (dy, s) => {
-      const g = single(dy);
-      const a = saved(s, 0);
-      const b = saved(s, 1);
-      const zeros = () => tf.zerosLike(g);
-      return {
-        a: () => unbroadcast(tf.where(tf.greaterEqual(a, b), g, zeros()), a.shape),
-        b: () => unbroadcast(tf.where(tf.greaterEqual(a, b), zeros(), g), b.shape),
-      };
-    },
-  },
-  {
-    kernelName: "Minimum",
-    inputsToSave: ["a", "b"],
-    gradFunc: (dy, s) => {
-      const g = single(dy);
-      const a = saved(s, 0);
-      const b = saved(s, 1);
-      const zeros = () => tf.zerosLike(g);
-      return {
-        a: () => unbroadcast(tf.where(tf.lessEqual(a, b), g, zeros()), a.shape),
-        b: () => unbroadcast(tf.where(tf.lessEqual(a, b), zeros(), g), b.shape),
-      };
-    },
-  },
+  // Ties go to `a`, as in tfjs.
+  selectionGradient("Maximum", (a, b) => tf.greaterEqual(a, b)),
+  selectionGradient("Minimum", (a, b) => tf.lessEqual(a, b)),
   {
     // |x|' = sign(x) (0 at 0)
     kernelName: "Abs",
@@ -137,3 +111,21 @@ export const arithmeticGradients: GradConfig[] = [
     gradFunc: (dy, s) => ({ x: () => tf.neg(tf.div(single(dy), tf.square(saved(s, 0)))) }),
   },
 ];
+
+/** Gradient of an elementwise choice between a and b: dy flows to `a` where `aChosen`, to `b` elsewhere. */
+function selectionGradient(kernelName: string, aChosen: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): GradConfig {
+  return {
+    kernelName,
+    inputsToSave: ["a", "b"],
+    gradFunc: (dy, s) => {
+      const g = single(dy);
+      const a = saved(s, 0);
+      const b = saved(s, 1);
+      const zeros = () => tf.zerosLike(g);
+      return {
+        a: () => unbroadcast(tf.where(aChosen(a, b), g, zeros()), a.shape),
+        b: () => unbroadcast(tf.where(aChosen(a, b), zeros(), g), b.shape),
+      };
+    },
+  };
+}

@@ -1,18 +1,9 @@
-import { ConcordError } from "@concord/core";
+import { catchConcordError } from "@concord/core/testing";
 import { describe, expect, it } from "vitest";
 import { configToJson, firstTrainingDifference, parseConfig, parseConfigText, withDataDir, withOverrides } from "./config.js";
 import { presetConfig, presetNames, PRESETS } from "./presets.js";
 import { tinyConfig } from "./testing/tiny-config.js";
 
-function errorOf(f: () => unknown): ConcordError {
-  try {
-    f();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConcordError);
-    return error as ConcordError;
-  }
-  throw new Error("expected a ConcordError");
-}
 
 describe("parseConfig", () => {
   it("normalises plug-in names and objects to { name, options } and fills defaults", () => {
@@ -37,34 +28,34 @@ describe("parseConfig", () => {
     [{ model: 42 }, 'model: expected a plug-in name (string) or an object with a string "name" field, got 42'],
     [{ evaluation: { tasks: 0 } }, "evaluation.tasks: expected a number >= 1, got 0"],
   ])("refuses %j with one clear line", (override, message) => {
-    const error = errorOf(() => parseConfig(tinyConfig(override as never)));
+    const error = catchConcordError(() => parseConfig(tinyConfig(override as never)));
     expect(error.message).toBe(message);
     expect(error.message).not.toContain("\n");
   });
 
   it("names a missing required field", () => {
     const { algorithm: _algorithm, ...rest } = tinyConfig();
-    expect(errorOf(() => parseConfig(rest)).message).toBe("algorithm: expected a plug-in name (string) or an object with a string \"name\" field, got nothing");
+    expect(catchConcordError(() => parseConfig(rest)).message).toBe("algorithm: expected a plug-in name (string) or an object with a string \"name\" field, got nothing");
   });
 
   it("rejects an unknown field with a suggestion", () => {
-    const error = errorOf(() => parseConfig({ ...tinyConfig(), metaBatchSzie: 4 }));
+    const error = catchConcordError(() => parseConfig({ ...tinyConfig(), metaBatchSzie: 4 }));
     expect(error.message).toBe('metaBatchSzie: unknown field; did you mean "metaBatchSize"?');
-    expect(errorOf(() => parseConfig(tinyConfig({ evaluation: { task: 5 } as never }))).message).toBe(
+    expect(catchConcordError(() => parseConfig(tinyConfig({ evaluation: { task: 5 } as never }))).message).toBe(
       'evaluation.task: unknown field; did you mean "tasks"?',
     );
   });
 
   it("reports malformed JSON and YAML with the file name", () => {
-    expect(errorOf(() => parseConfigText("{ \"seed\": 1,", "bad.json")).message).toMatch(/^bad\.json: expected valid JSON, got a syntax error: /);
-    expect(errorOf(() => parseConfigText("seed: [1,", "bad.yaml")).message).toMatch(/^bad\.yaml: expected valid YAML, got a syntax error: /);
+    expect(catchConcordError(() => parseConfigText("{ \"seed\": 1,", "bad.json")).message).toMatch(/^bad\.json: expected valid JSON, got a syntax error: /);
+    expect(catchConcordError(() => parseConfigText("seed: [1,", "bad.yaml")).message).toMatch(/^bad\.yaml: expected valid YAML, got a syntax error: /);
     expect(parseConfigText("seed: 4\niterations: 2\n", "ok.yml")).toEqual({ seed: 4, iterations: 2 });
   });
 
   it("applies command-line overrides through the same validation", () => {
     const config = parseConfig(tinyConfig());
     expect(withOverrides(config, { iterations: 7, seed: 9 }).iterations).toBe(7);
-    expect(errorOf(() => withOverrides(config, { iterations: -1 })).field).toBe("iterations");
+    expect(catchConcordError(() => withOverrides(config, { iterations: -1 })).field).toBe("iterations");
   });
 
   it("finds the first difference that matters for resuming (iterations and evaluation may change)", () => {
@@ -87,7 +78,7 @@ describe("presets", () => {
   });
 
   it("refuses an unknown preset with a suggestion", () => {
-    expect(errorOf(() => presetConfig("sinusiod")).message).toMatch(/^preset: expected a config file or one of the presets .*, got "sinusiod" \(did you mean "sinusoid"\?\)$/);
+    expect(catchConcordError(() => presetConfig("sinusiod")).message).toMatch(/^preset: expected a config file or one of the presets .*, got "sinusiod" \(did you mean "sinusoid"\?\)$/);
   });
 
   it("sinusoid follows the MAML paper and sinusoid-ga-paper the GA paper", () => {

@@ -65,3 +65,14 @@ export function expectConcordError(fn: () => unknown, field: string, text?: stri
   expect((caught as ConcordError).field).toBe(field);
   if (text !== undefined) expect((caught as ConcordError).message).toMatch(text);
 }
+
+/** Runs `fn`, asserts that it throws a ConcordError and returns it for further checks. */
+export function catchConcordError(fn: () => unknown): ConcordError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConcordError);
+    return error as ConcordError;
+  }
+  throw new Error("expected a ConcordError");
+}

@@ -18,6 +18,7 @@ interface TapeNode {
   readonly kernelName: string;
   readonly inputs: Record<string, tf.Tensor>;
   readonly outputs: readonly tf.Tensor[];
+  readonly saved?: readonly tf.Tensor[];
 }
 interface EngineWithTape {
   readonly state: { readonly activeTape: TapeNode[] | null };
@@ -40,8 +41,14 @@ export function differentiatedKernels(f: () => tf.Tensor, xs: readonly tf.Tensor
     tf.grads(() => {
       const tape = engine.state.activeTape;
       const start = tape?.length ?? 0;
-      const y = f();
-      throw new TapeRead(tape ? kernelsFromXsToY(tape.slice(start), xs, y) : []);
+      try {
+        const y = f();
+        throw new TapeRead(tape ? kernelsFromXsToY(tape.slice(start), xs, y) : []);
+      } finally {
+        // tfjs frees the tensors a tape saves for backpropagation only after backpropagating: free
+        // them here, and take this pass's nodes off the tape (it is shared when a tape is recording).
+        for (const node of tape?.splice(start) ?? []) tf.dispose(node.saved ? [...node.saved] : []);
+      }
     })([...xs]);
   } catch (error) {
     if (error instanceof TapeRead) return error.kernels;

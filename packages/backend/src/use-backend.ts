@@ -57,7 +57,7 @@ async function selectBackend(choice: BackendChoice, options: UseBackendOptions):
     case "webgl":
       await loadWebgl();
       if (!(await trySetBackend("webgl"))) {
-        throw new ConcordError("the webgl backend failed to initialise: it needs WebGL, i.e. a browser (in Node use cpu or wasm)", {
+        throw new ConcordError("the webgl backend failed to initialise: it needs WebGL, i.e. a browser with WebGL enabled (in Node use cpu or wasm)", {
           field: "backend",
         });
       }
@@ -71,6 +71,13 @@ async function selectBackend(choice: BackendChoice, options: UseBackendOptions):
 async function loadWasm(options: UseBackendOptions, insist: boolean): Promise<boolean> {
   const wasm = (await import("@tensorflow/tfjs-backend-wasm")) as { setWasmPaths?: unknown; default?: { setWasmPaths?: unknown } };
   if (options.wasmPaths === undefined) return true;
+  // tfjs-backend-wasm reads the paths once, when the backend initialises, and ignores later ones.
+  if (tf.findBackend("wasm")) {
+    if (!insist) return true;
+    throw new ConcordError("the wasm backend is already initialised: pass wasmPaths to the first useBackend() call, before anything uses wasm", {
+      field: "wasmPaths",
+    });
+  }
   const setWasmPaths = (wasm.setWasmPaths ?? wasm.default?.setWasmPaths) as (paths: string | Record<string, string>) => void;
   try {
     setWasmPaths(options.wasmPaths as string | Record<string, string>);
@@ -95,7 +102,10 @@ async function loadWebgl(): Promise<void> {
       { field: "backend" },
     );
   }
-  if (!tf.findBackendFactory("webgl")) throw new ConcordError(`${WEBGL_PACKAGE} loaded but registered no webgl backend`, { field: "backend" });
+  if (!tf.findBackendFactory("webgl")) {
+    // tfjs-backend-webgl registers its backend only where it finds a browser.
+    throw new ConcordError("the webgl backend needs WebGL, i.e. a browser (in Node use cpu or wasm)", { field: "backend" });
+  }
 }
 
 async function trySetBackend(name: string): Promise<boolean> {

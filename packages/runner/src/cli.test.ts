@@ -74,7 +74,7 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
   });
 
   it("webgl in Node", async () => {
-    expectOneLine(await cli(["train", "ok.json", "--backend", "webgl", "--out", "gl"], cwd), /^concord: backend: the webgl backend needs @tensorflow\/tfjs-backend-webgl/);
+    expectOneLine(await cli(["train", "ok.json", "--backend", "webgl", "--out", "gl"], cwd), /^concord: backend: the webgl backend needs WebGL, i\.e\. a browser \(in Node use cpu or wasm\)$/);
   });
 
   it("unknown field, with a suggestion", async () => {

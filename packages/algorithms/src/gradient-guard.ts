@@ -25,10 +25,10 @@ export function expectConcordGradients(params: Params, tasks: readonly Task[], o
   if (!isConcordInstalled()) throw new ConcordError(NOT_INSTALLED_MESSAGE, { field: "backend" });
   const { model, objective, execution = "per-task" } = options;
   const key = `${tf.getBackend()}/${execution}`;
-  let byObjective = checked.get(model);
-  if (!byObjective) checked.set(model, (byObjective = new WeakMap()));
-  let keys = byObjective.get(objective);
-  if (!keys) byObjective.set(objective, (keys = new Set()));
+  const byObjective = checked.get(model) ?? new WeakMap<Objective, Set<string>>();
+  checked.set(model, byObjective);
+  const keys = byObjective.get(objective) ?? new Set<string>();
+  byObjective.set(objective, keys);
   if (keys.has(key)) return;
 
   const support = tasks[0]!.support;

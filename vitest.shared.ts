@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 /** Tests run on the TypeScript sources of sibling packages, never on a stale dist. */
@@ -9,5 +10,6 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
+    setupFiles: [fileURLToPath(new URL("./vitest.setup.ts", import.meta.url))],
   },
 });

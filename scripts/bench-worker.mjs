@@ -2,13 +2,12 @@
 // with one JSON argument; prints one line `BENCH_RESULT {json}`.
 //   { workload, backend, execution, iterations, warmup, memoryIterations? }
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-cpu";
-import "@tensorflow/tfjs-backend-wasm";
 
-const load = (name) => import(new URL(`../packages/${name}/dist/index.js`, import.meta.url).href);
-const [core, models, optimizers, tasks, weighting, algorithms] = await Promise.all(
-  ["core", "models", "optimizers", "tasks", "weighting", "algorithms"].map(load),
-);
+const load = (name, entry = "index") => import(new URL(`../packages/${name}/dist/${entry}.js`, import.meta.url).href);
+const [core, backendSetup, models, optimizers, tasks, weighting, algorithms, algorithmsNode] = await Promise.all([
+  ...["core", "backend", "models", "optimizers", "tasks", "weighting", "algorithms"].map((name) => load(name)),
+  load("algorithms", "node"),
+]);
 
 const config = JSON.parse(process.argv[2] ?? "{}");
 const { workload, backend, iterations, warmup } = config;
@@ -67,16 +66,14 @@ function disposeTasks(list) {
   for (const task of list) tf.dispose([task.support.x, task.support.y, task.query.x, task.query.y]);
 }
 
-const ok = await tf.setBackend(backend);
-await tf.ready();
-if (!ok || tf.getBackend() !== backend) throw new Error(`backend ${backend} did not initialise`);
+// Ablation runs leave some of Concord's kernel replacements out.
+await backendSetup.useBackend(backend, { skipKernels: config.without ?? [] });
+if (tf.getBackend() !== backend) throw new Error(`backend ${backend} did not initialise`);
 tf.env().set("DEBUG", false);
-// Ablation runs leave some of Concord's kernel replacements out (the meta-step installs the rest).
-algorithms.installFastKernels(config.without ?? []);
 
 const pool =
   config.execution === "parallel"
-    ? await algorithms.createTaskPool({ setup: new URL("./bench-setup.mjs", import.meta.url), setupOptions: { workload }, backend })
+    ? await algorithmsNode.createTaskPool({ setup: new URL("./bench-setup.mjs", import.meta.url), setupOptions: { workload }, backend })
     : undefined;
 const parts = setup(workload, pool);
 const rng = core.createRng(0);

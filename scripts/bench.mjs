@@ -157,7 +157,7 @@ function runTorch(workloads) {
 }
 
 async function runAblation() {
-  const { FAST_KERNELS } = await import(new URL("../packages/algorithms/dist/index.js", import.meta.url).href);
+  const { FAST_KERNELS } = await import(new URL("../packages/backend/dist/index.js", import.meta.url).href);
   const names = Object.keys(FAST_KERNELS);
   const cases = args.only
     ? selected.map((w) => ({ workload: w.name, execution: w.name.startsWith("omniglot") ? "per-task" : "batched" }))

@@ -4,7 +4,8 @@ import { disposeParams } from "@concord/core";
 import { maml } from "@concord/algorithms";
 import { meanSquaredError } from "@concord/models";
 import { adam, sgd } from "@concord/optimizers";
-import { createRegistry, evaluate, train, useBackend } from "@concord/runner";
+import { useBackend } from "@concord/backend";
+import { createRegistry, evaluate, train } from "@concord/runner";
 import { sinusoid } from "@concord/tasks";
 import { cosineAgreement } from "./cosine-agreement.js";
 

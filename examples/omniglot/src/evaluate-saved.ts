@@ -4,11 +4,10 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-cpu";
-import "@tensorflow/tfjs-backend-wasm";
 import { convNet, softmaxCrossEntropy } from "@concord/models";
 import { sgd } from "@concord/optimizers";
-import { evaluate, omniglotTasks, useBackend } from "@concord/runner";
+import { type BackendChoice, useBackend } from "@concord/backend";
+import { evaluate, omniglotTasks } from "@concord/runner";
 
 const { values } = parseArgs({
   options: {
@@ -24,7 +23,7 @@ const results = JSON.parse(await readFile(join(run, "results.json"), "utf8")) as
   config: { ways: number; shots: number; queryShots: number; innerLr: number; evalSteps: number; evalTasks: number; evalSeed: number };
 };
 const saved = JSON.parse(await readFile(join(run, "params.json"), "utf8")) as Record<string, { shape: number[]; values: number[] }>;
-const backend = await useBackend(values.backend as "auto" | "cpu" | "wasm");
+const backend = await useBackend(values.backend as BackendChoice);
 const { ways, shots, queryShots, innerLr, evalSteps } = results.config;
 const params = Object.fromEntries(Object.entries(saved).map(([name, { shape, values: v }]) => [name, tf.tensor(v, shape, "float32")]));
 const evaluation = evaluate(params, {

@@ -1,6 +1,6 @@
 import { ConcordError, type MetaAlgorithm } from "@concord/core";
 import { type ExecutionOption, weightedMetaStep } from "./meta-step.js";
-import type { TaskPool } from "./parallel/task-pool.js";
+import type { TaskPool } from "./parallel/pool-contract.js";
 
 export interface MamlOptions {
   /** 2: differentiate through the inner loop; 1: first-order MAML (FOMAML). Default 2. */
@@ -11,7 +11,7 @@ export interface MamlOptions {
   readonly execution?: ExecutionOption;
   /** Compute loss-before/after and cosine diagnostics every step. Default true. */
   readonly diagnostics?: boolean;
-  /** Worker threads that share the tasks of per-task execution (createTaskPool); same results as without. */
+  /** Worker threads that share the tasks of per-task execution (createTaskPool from @concord/algorithms/node); same results as without. */
   readonly pool?: TaskPool;
 }
 

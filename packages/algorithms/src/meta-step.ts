@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import {
+  checkWeights,
   ConcordError,
   disposeParams,
   expectInteger,
@@ -13,10 +14,9 @@ import {
   type Task,
   tileParams,
 } from "@concord/core";
-import { checkWeights } from "@concord/weighting";
 import { type AdaptOptions, type Execution, taskLosses, trainingLoss } from "./adapt.js";
-import { installFastKernels } from "./kernels/index.js";
-import type { TaskPool } from "./parallel/task-pool.js";
+import { expectConcordGradients } from "./gradient-guard.js";
+import type { TaskPool } from "./parallel/pool-contract.js";
 import { canBatch, computeTaskResults, stackBatches, type TaskGradientKind } from "./task-results.js";
 
 /** "auto" batches when the model, objective and task shapes allow it, else runs task by task. */
@@ -27,7 +27,7 @@ export interface MetaStepOptions {
   readonly execution: ExecutionOption;
   /** Compute support/query losses before and after adaptation and the mean pairwise cosine. */
   readonly diagnostics: boolean;
-  /** Worker threads for per-task execution (see createTaskPool). */
+  /** Worker threads for per-task execution (createTaskPool from @concord/algorithms/node). */
   readonly pool?: TaskPool | undefined;
 }
 
@@ -39,7 +39,6 @@ export interface MetaStepOptions {
  */
 export function weightedMetaStep(context: MetaStepContext, kind: TaskGradientKind, options: MetaStepOptions): MetaStepResult {
   validateContext(context, options);
-  installFastKernels();
   const { params, tasks, weighting } = context;
   const adaptOptions: AdaptOptions = {
     model: context.model,
@@ -48,6 +47,7 @@ export function weightedMetaStep(context: MetaStepContext, kind: TaskGradientKin
     innerSteps: options.innerSteps,
     execution: resolveExecution(options.execution, tasks, context),
   };
+  expectConcordGradients(params, tasks, adaptOptions);
   const results = computeTaskResults(params, tasks, kind, adaptOptions, options.pool);
   try {
     let metrics: MetaStepMetrics | undefined;

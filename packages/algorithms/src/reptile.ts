@@ -1,13 +1,13 @@
 import type { MetaAlgorithm } from "@concord/core";
 import { type ExecutionOption, weightedMetaStep } from "./meta-step.js";
-import type { TaskPool } from "./parallel/task-pool.js";
+import type { TaskPool } from "./parallel/pool-contract.js";
 
 export interface ReptileOptions {
   /** Inner-loop steps on the support set. Default 5. */
   readonly innerSteps?: number;
   readonly execution?: ExecutionOption;
   readonly diagnostics?: boolean;
-  /** Worker threads that share the tasks of per-task execution (createTaskPool); same results as without. */
+  /** Worker threads that share the tasks of per-task execution (createTaskPool from @concord/algorithms/node); same results as without. */
   readonly pool?: TaskPool;
 }
 

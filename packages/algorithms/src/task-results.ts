@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { type Batch, disposeParams, keepParams, type Params, stackParams, type Task, tileParams } from "@concord/core";
 import { type AdaptOptions, adapt, type Execution, taskLosses, trainingLoss, zipNames } from "./adapt.js";
-import type { RunnableTaskPool, TaskPool } from "./parallel/task-pool.js";
+import type { RunnableTaskPool, TaskPool } from "./parallel/pool-contract.js";
 import { fromWire, paramsFromWire, type TaskJobResult } from "./parallel/wire.js";
 
 /** Which per-task meta-gradient to compute alongside θ'_i. */

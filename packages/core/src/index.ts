@@ -1,8 +1,8 @@
-import "./gradients/register.js";
-
+// Contracts only: nothing here registers or patches anything in TensorFlow.js (see @concord/backend).
 export { ConcordError, expect, expectInteger, expectNumber } from "./errors.js";
 export { createRng, type RngState } from "./rng.js";
 export * from "./params.js";
 export type * from "./types.js";
-export { registerConcordGradients } from "./gradients/register.js";
-export { stopGradient } from "./gradients/stop_gradient.js";
+export { checkWeights } from "./check-weights.js";
+export { ADAM_UPDATE_KERNEL, type AdamUpdateAttrs } from "./kernel-contracts.js";
+export { stopGradient } from "./stop-gradient.js";

@@ -1,9 +1,14 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, assertSameKeys, type OuterOptimizer, type OuterOptimizerState, type Params } from "@concord/core";
-import { fusedAdamUpdate, registerAdamKernel } from "./adam-kernel.js";
+import {
+  ADAM_UPDATE_KERNEL,
+  type AdamUpdateAttrs,
+  ConcordError,
+  assertSameKeys,
+  type OuterOptimizer,
+  type OuterOptimizerState,
+  type Params,
+} from "@concord/core";
 import { expectDecayRate, expectLearningRate, expectNonNegative, expectOptions, expectStateHeader } from "./validate.js";
-
-registerAdamKernel();
 
 export interface AdamOptions {
   /** Step size; a finite number > 0. */
@@ -75,7 +80,7 @@ export function adam(options: AdamOptions): Adam {
         for (const [name, value] of Object.entries(params)) {
           const grad = metaGradient[name]!;
           const previous = moments.get(name)!;
-          // One kernel on cpu and wasm (adam-kernel.ts), bit-identical to the ops below.
+          // One kernel when @concord/backend installed it, bit-identical to the ops below.
           const fused = fusedAdamUpdate(value, grad, previous.m, previous.v, { beta1, beta2, epsilon, stepSize, correction2Sqrt });
           if (fused) {
             [nextParams[name], m[name], v[name]] = fused as [tf.Tensor, tf.Tensor, tf.Tensor];
@@ -115,6 +120,15 @@ export function adam(options: AdamOptions): Adam {
       disposed = true;
     },
   };
+}
+
+/**
+ * [θ', m', v'] from the fused kernel ({@link ADAM_UPDATE_KERNEL}, registered by @concord/backend's
+ * setup call) when it is registered for the current backend, else undefined (run the ops instead).
+ */
+function fusedAdamUpdate(param: tf.Tensor, grad: tf.Tensor, m: tf.Tensor, v: tf.Tensor, attrs: AdamUpdateAttrs): tf.Tensor[] | undefined {
+  if (param.dtype !== "float32" || !tf.getKernel(ADAM_UPDATE_KERNEL, tf.getBackend())) return undefined;
+  return tf.engine().runKernel(ADAM_UPDATE_KERNEL, { param, grad, m, v }, { ...attrs }) as unknown as tf.Tensor[];
 }
 
 function zeroMoments(params: Params): Map<string, Moments> {

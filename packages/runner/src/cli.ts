@@ -6,7 +6,7 @@ import { pathToFileURL } from "node:url";
 import { ConcordError, disposeParams } from "@concord/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { Command, CommanderError, Option } from "commander";
-import { BACKEND_CHOICES, type BackendChoice, useBackend } from "./backend.js";
+import { BACKEND_CHOICES, type BackendChoice, useBackend } from "@concord/backend";
 import { createRegistry } from "./builtins.js";
 import { disposeCheckpoint, loadCheckpoint } from "./checkpoint.js";
 import { type ExperimentConfig, loadConfigFile, withDataDir, withOverrides } from "./config.js";
@@ -67,7 +67,7 @@ function buildProgram(io: CliIo): Command {
       outputError: (text, write) => write(`concord: ${oneLine(text.replace(/^error: /, ""))}\n`),
     });
 
-  const backendOption = () => new Option("--backend <name>", "tf backend: auto (wasm, else cpu), cpu or wasm").choices(BACKEND_CHOICES);
+  const backendOption = () => new Option("--backend <name>", "tf backend: auto (wasm, else cpu), cpu, wasm or webgl (browsers only)").choices(BACKEND_CHOICES);
   const progressOption = () =>
     new Option("--progress <mode>", "progress display: auto (bar on a terminal, lines otherwise), bar, lines, none").choices(["auto", "bar", "lines", "none"]).default("auto");
   const collect = (value: string, previous: string[]) => [...previous, value];

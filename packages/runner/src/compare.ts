@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConcordError, disposeParams } from "@concord/core";
-import { useBackend } from "./backend.js";
+import { useBackend } from "@concord/backend";
 import { createRegistry } from "./builtins.js";
 import { CHECKPOINT_FILE, disposeCheckpoint, loadCheckpoint, writeFileAtomicSync } from "./checkpoint.js";
 import { configToJson, type ExperimentConfig, type PluginSpec } from "./config.js";

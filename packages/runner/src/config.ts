@@ -3,7 +3,7 @@ import { extname } from "node:path";
 import { ConcordError } from "@concord/core";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { BACKEND_CHOICES } from "./backend.js";
+import { BACKEND_CHOICES } from "@concord/backend";
 import { parseWithSchema } from "./schema-errors.js";
 
 /** A plug-in named in a config: `"agreement"` or `{ "name": "agreement", "eps": 0 }`. */
@@ -54,7 +54,7 @@ export const experimentConfigSchema = z.strictObject({
   seed: z.number().int().default(0),
   iterations: integer(0),
   metaBatchSize: integer(1),
-  backend: z.enum(BACKEND_CHOICES as ["auto", "cpu", "wasm"]).default("auto"),
+  backend: z.enum(BACKEND_CHOICES as ["auto", "cpu", "wasm", "webgl"]).default("auto"),
   weighting: pluginSpec.default({ name: "uniform", options: {} }),
   algorithm: pluginSpec,
   model: pluginSpec,

@@ -2,7 +2,7 @@ export { type IterationEvent, splitSeed, type TrainOptions, type TrainResult, ty
 export { combineEvaluations, type EvaluationExecution, type EvaluationOptions, type EvaluationResult, evaluate, meanWithCi95, type StepStatistic } from "./evaluate.js";
 export { type CurvePoint, formatDuration, formatMeanCi, type ReportArm, type ReportData, type SinusoidFit, type SinusoidFitOptions, sinusoidFits, type WeightSnapshot, type WrittenReport, writeReport } from "./report/index.js";
 export { formatResultsTable } from "./table.js";
-export { BACKEND_CHOICES, type BackendChoice, useBackend } from "./backend.js";
+export { BACKEND_CHOICES, type BackendChoice, useBackend } from "@concord/backend";
 export { configToJson, type ExperimentConfig, type ExperimentConfigInput, experimentConfigSchema, loadConfigFile, parseConfig, PLUGIN_KINDS, type PluginKind, type PluginSpec } from "./config.js";
 export { type Preset, PRESETS, presetConfig, presetNames } from "./presets.js";
 export { type PluginFactory, type PluginTypes, Registry, type RegisterOptions } from "./registry.js";

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs"
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, disposeParams, type Model, type Objective, type InnerOptimizer, type MetaAlgorithm, type Params, type TaskSampler } from "@concord/core";
-import { useBackend } from "./backend.js";
+import { useBackend } from "@concord/backend";
 import { createRegistry } from "./builtins.js";
 import {
   CHECKPOINT_FILE,

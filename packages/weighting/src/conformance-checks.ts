@@ -1,6 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { createRng, type WeightingInput, type WeightingScheme } from "@concord/core";
-import { checkWeights } from "./check-weights.js";
+import { checkWeights, createRng, type WeightingInput, type WeightingScheme } from "@concord/core";
 
 /** A scheme, or a factory that makes a fresh one (for schemes that keep state between calls). */
 export type WeightingSchemeSource = WeightingScheme | (() => WeightingScheme);

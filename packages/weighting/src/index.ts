@@ -1,6 +1,6 @@
 export { uniform } from "./uniform.js";
 export { gradientAgreement, type GradientAgreementOptions } from "./gradient-agreement.js";
-export { checkWeights } from "./check-weights.js";
+export { checkWeights } from "@concord/core";
 export { expectUpdates } from "./updates.js";
 export {
   weightingConformanceChecks,

@@ -1,10 +1,11 @@
 import { availableParallelism } from "node:os";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, expectInteger, type Params, type Task } from "@concord/core";
-import type { AdaptOptions } from "../adapt.js";
-import type { TaskGradientKind } from "../task-results.js";
+import { ConcordError, expectInteger } from "@concord/core";
+import type { RunnableTaskPool, TaskPool } from "./pool-contract.js";
 import { paramsToWire, type TaskJob, type TaskJobResult, taskToWire } from "./wire.js";
+
+export type { TaskPool } from "./pool-contract.js";
 
 export interface TaskPoolOptions {
   /**
@@ -19,24 +20,6 @@ export interface TaskPoolOptions {
   readonly threads?: number;
   /** tf backend of the workers. Default: the current backend (it must match for identical results). */
   readonly backend?: string;
-}
-
-/** A set of worker threads that compute per-task adaptation results next to the calling thread. */
-export interface TaskPool {
-  readonly threads: number;
-  readonly backend: string;
-  /** Stops the workers. */
-  close(): Promise<void>;
-}
-
-/** Internal view used by the per-task path. */
-export interface RunnableTaskPool extends TaskPool {
-  /**
-   * Sends θ and every task to every worker and resets the shared task counter. The caller and the
-   * workers then claim task indices with `claim()` until it returns −1; `wait()` returns each
-   * worker's results (tagged with their task indices).
-   */
-  dispatch(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions): { claim: () => number; wait: () => TaskJobResult[] };
 }
 
 interface PoolWorker {

@@ -2,8 +2,8 @@
 // setup module, then answers jobs (θ and a share of tasks) with each task's θ'_i and G_i.
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs-core";
+import { type BackendChoice, useBackend } from "@concord/backend";
 import { disposeParams, type InnerOptimizer, type Model, type Objective } from "@concord/core";
-import { installFastKernels } from "../kernels/index.js";
 import { adaptAndDifferentiate } from "../task-results.js";
 import { paramsFromWire, paramsToWire, type TaskJob, type TaskJobResult, taskFromWire, toWire, transferList } from "./wire.js";
 
@@ -26,10 +26,8 @@ interface TaskSetup {
 const data = workerData as WorkerData;
 
 async function start(): Promise<TaskSetup> {
-  await import(`@tensorflow/tfjs-backend-${data.backend}`);
-  if (!(await tf.setBackend(data.backend))) throw new Error(`backend ${data.backend} did not initialise`);
-  await tf.ready();
-  installFastKernels();
+  // A worker is a fresh program: it sets up TensorFlow.js as its creator did (backend and Concord).
+  await useBackend(data.backend as BackendChoice);
   const module = (await import(data.setup)) as { createTaskSetup?: (options: unknown) => TaskSetup | Promise<TaskSetup> };
   if (typeof module.createTaskSetup !== "function") throw new Error(`${data.setup} does not export createTaskSetup`);
   return module.createTaskSetup(data.setupOptions);

@@ -1,0 +1,62 @@
+// Concord's gradient set (pure data) and the function that registers it with tfjs-core.
+import * as tf from "@tensorflow/tfjs-core";
+import type { GradConfig } from "@tensorflow/tfjs-core";
+import { arithmeticGradients } from "./arithmetic.js";
+import { replaceGradient } from "../registry-journal.js";
+import { constantGradients } from "./constant.js";
+import { convGradients } from "./conv.js";
+import { registerConv2dBackpropFilterKernels } from "./conv2d-backprop-filter.js";
+import { registerMaxPoolRouteKernels } from "./max-pool-route.js";
+import { matMulGradients } from "./matmul.js";
+import { reductionGradients } from "./reduction.js";
+import { shapeGradients } from "./shape.js";
+import { leakyReluGradient, softmaxGradient, unaryGradients } from "./unary.js";
+
+/**
+ * Every gradient Concord registers. Each one is computed from the kernel's saved inputs with
+ * kernels that are themselves in this set, so gradients of gradients (second-order MAML) are
+ * exact and never hit a missing gradient.
+ */
+export const concordGradientConfigs: readonly GradConfig[] = [
+  ...arithmeticGradients,
+  ...unaryGradients,
+  leakyReluGradient,
+  softmaxGradient,
+  ...constantGradients,
+  ...reductionGradients,
+  ...shapeGradients,
+  ...matMulGradients,
+  ...convGradients,
+];
+
+/** Names of the kernels whose gradients Concord registers. */
+export const concordGradientKernels: readonly string[] = concordGradientConfigs.map((c) => c.kernelName);
+
+/**
+ * Registers Concord's gradient set in tfjs-core's gradient registry, and the kernels it adds
+ * (ConcordMaxPoolRoute/Gather, ConcordConv2DBackpropFilter on cpu and wasm). Idempotent: a kernel
+ * whose registered gradient is already Concord's is left alone; any other gradient for the same
+ * kernel (tfjs's own, e.g. after importing the `@tensorflow/tfjs` union package) is replaced. Part
+ * of installConcord(); call it again after loading something that registers gradients of its own.
+ * uninstallConcord() puts back what was registered before.
+ */
+export function registerConcordGradients(): void {
+  for (const config of concordGradientConfigs) {
+    if (tf.getGradient(config.kernelName) !== config) replaceGradient(config);
+  }
+  registerMaxPoolRouteKernels();
+  registerConv2dBackpropFilterKernels();
+}
+
+/** True when every gradient of Concord's set is the registered one (a pure check). */
+export function concordGradientsRegistered(): boolean {
+  return concordGradientConfigs.every((config) => tf.getGradient(config.kernelName) === config);
+}
+
+const configByKernel = new Map(concordGradientConfigs.map((config) => [config.kernelName, config]));
+
+/** True when `kernelName`'s registered gradient is Concord's (not tfjs's own, not missing). */
+export function hasConcordGradient(kernelName: string): boolean {
+  const config = configByKernel.get(kernelName);
+  return config !== undefined && tf.getGradient(kernelName) === config;
+}

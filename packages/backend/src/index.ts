@@ -1,0 +1,8 @@
+// Pure exports: importing @concord/backend changes nothing in TensorFlow.js. The one setup call is
+// useBackend() (or installConcord() when you set tf's backend yourself).
+export { BACKEND_CHOICES, type BackendChoice, type UseBackendOptions, useBackend, WEBGL_PACKAGE } from "./use-backend.js";
+export { type Installation, type InstallOptions, installConcord, isConcordInstalled, uninstallConcord } from "./install.js";
+export { differentiatedKernels, kernelsWithoutConcordGradient, SUPPORTED_KERNELS } from "./support.js";
+export { concordGradientConfigs, concordGradientKernels, registerConcordGradients } from "./gradients/register.js";
+export { FAST_KERNELS, type FastKernelName, installFastKernels } from "./kernels/index.js";
+export { registerAdamKernel } from "./adam-kernel.js";

@@ -1,0 +1,46 @@
+// installConcord / uninstallConcord: every change Concord makes to TensorFlow.js, in one call, and
+// its exact undo.
+import { registerAdamKernel } from "./adam-kernel.js";
+import { concordGradientsRegistered, registerConcordGradients } from "./gradients/register.js";
+import { type FastKernelName, installFastKernels } from "./kernels/index.js";
+import { restoreAll } from "./registry-journal.js";
+
+export interface InstallOptions {
+  /** Fast kernels to leave out (benchmark ablations); the default installs all of them. */
+  readonly skipKernels?: readonly FastKernelName[];
+}
+
+/** What installConcord() put in place. */
+export interface Installation {
+  /** The fast kernels installed (those whose backend is loaded in this process). */
+  readonly fastKernels: readonly FastKernelName[];
+}
+
+/**
+ * Installs, synchronously, everything Concord changes in TensorFlow.js, for the backends loaded in
+ * this process: Concord's gradient set (and the kernels it adds), the fast cpu/wasm kernels with
+ * the Engine.clone patch, and the fused Adam kernel. Idempotent; call it again after loading another
+ * backend. useBackend() calls it after choosing the backend; call it yourself only when you set tf's
+ * backend yourself. uninstallConcord() undoes it exactly.
+ */
+export function installConcord(options: InstallOptions = {}): Installation {
+  registerConcordGradients();
+  // The fast max-pool and filter-gradient kernels wrap the kernels the gradient set registers.
+  const fastKernels = installFastKernels(options.skipKernels ?? []);
+  registerAdamKernel();
+  return { fastKernels };
+}
+
+/**
+ * Puts back exactly what TensorFlow.js had before Concord's first change: the previous gradients
+ * (tfjs's own where it had registered them, none where it had not), the previous kernels, and
+ * Engine.clone. Meta-algorithms then refuse to differentiate until installConcord() runs again.
+ */
+export function uninstallConcord(): void {
+  restoreAll();
+}
+
+/** True when Concord's whole gradient set is the one registered in tfjs now (a pure check). */
+export function isConcordInstalled(): boolean {
+  return concordGradientsRegistered();
+}

@@ -1,0 +1,114 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { kernelOwner, replaceKernel } from "../registry-journal.js";
+import { type SimdKernels, simdKernels, type WasmHeapBackend } from "./simd-module.js";
+
+const OWNER = "fast:batch-mat-mul";
+
+/**
+ * Replaces the wasm backend's BatchMatMul kernel for *batched* products (a leading batch size > 1)
+ * and transposed single products with a small f32x4 SIMD kernel (gemm.wat) that works in place on
+ * the backend's heap. tfjs-wasm runs those through a scalar fallback (about 1.7 GFLOP/s here),
+ * which made the rank-3 matMuls of batched meta-learning the largest cost of an iteration. Plain
+ * rank-2 products keep the original kernel (XNNPACK), and large transposed rank-2 products are
+ * transposed explicitly and then given to it. The result is the same product, only summed in a different order;
+ * gradients are untouched (they are registered per kernel name and are matMuls themselves).
+ * Idempotent; returns false when the wasm backend is not loaded in this process.
+ */
+export function installFastBatchMatMul(): boolean {
+  if (kernelOwner("BatchMatMul", "wasm") === OWNER) return true;
+  const original = tf.getKernel("BatchMatMul", "wasm");
+  if (!original) return false;
+  const originalFunc = original.kernelFunc;
+  const kernelFunc: tf.KernelFunc = (args) => fastBatchMatMul(args, originalFunc) ?? (originalFunc(args) as tf.TensorInfo);
+  replaceKernel({ ...original, kernelFunc }, OWNER);
+  return true;
+}
+
+const LARGE_PRODUCT = 1 << 16;
+
+function transposedThenXnnpack(args: Parameters<tf.KernelFunc>[0], originalFunc: tf.KernelFunc, backend: WasmHeapBackend, gemm: SimdKernels): tf.TensorInfo {
+  const offset = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+  const plain = (t: tf.TensorInfo, transposed: boolean): tf.TensorInfo => {
+    if (!transposed) return t;
+    const [rows, cols] = t.shape as [number, number];
+    const out = backend.makeOutput([cols, rows], "float32");
+    gemm.transpose(offset(t), offset(out), rows, cols);
+    return out;
+  };
+  const transposeA = Boolean(args.attrs?.["transposeA"]);
+  const transposeB = Boolean(args.attrs?.["transposeB"]);
+  const a = plain(args.inputs["a"] as tf.TensorInfo, transposeA);
+  const b = plain(args.inputs["b"] as tf.TensorInfo, transposeB);
+  const out = originalFunc({ inputs: { a, b }, backend: args.backend, attrs: { ...args.attrs, transposeA: false, transposeB: false } }) as tf.TensorInfo;
+  if (transposeA) backend.disposeData(a.dataId);
+  if (transposeB) backend.disposeData(b.dataId);
+  return out;
+}
+
+/** The product, or undefined to let the original kernel handle the case. */
+function fastBatchMatMul(args: Parameters<tf.KernelFunc>[0], originalFunc: tf.KernelFunc): tf.TensorInfo | undefined {
+  const { inputs, backend, attrs } = args;
+  const a = inputs["a"] as tf.TensorInfo;
+  const b = inputs["b"] as tf.TensorInfo;
+  const transposeA = Boolean(attrs?.["transposeA"]);
+  const transposeB = Boolean(attrs?.["transposeB"]);
+  if (a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length < 2 || b.shape.length < 2) return undefined;
+  const outerA = a.shape.slice(0, -2);
+  const outerB = b.shape.slice(0, -2);
+  const batchA = sizeOf(outerA);
+  const batchB = sizeOf(outerB);
+  const single = Math.max(batchA, batchB) <= 1;
+  // A single product without transposes is XNNPACK's (fast) case.
+  if (single && !transposeA && !transposeB) return undefined;
+  // Same leading axes, or one side without any (broadcast of a single matrix).
+  if (batchA > 1 && batchB > 1 && !sameShape(outerA, outerB)) return undefined;
+  if ((batchA === 1 && outerA.length > outerB.length) || (batchB === 1 && outerB.length > outerA.length)) return undefined;
+  const [rowsA, colsA] = a.shape.slice(-2) as [number, number];
+  const [rowsB, colsB] = b.shape.slice(-2) as [number, number];
+  const m = transposeA ? colsA : rowsA;
+  const k = transposeA ? rowsA : colsA;
+  const n = transposeB ? rowsB : colsB;
+  if ((transposeB ? colsB : rowsB) !== k || m === 0 || n === 0 || k === 0) return undefined;
+
+  const wasmBackend = backend as unknown as WasmHeapBackend;
+  const gemm = simdKernels(wasmBackend);
+  if (!gemm) return undefined;
+  // A large transposed single product: transpose explicitly, then XNNPACK (tfjs-wasm runs transposed
+  // products through its scalar loop, 10x slower).
+  if (single && a.shape.length === 2 && b.shape.length === 2 && m * k * n >= LARGE_PRODUCT) {
+    return transposedThenXnnpack(args, originalFunc, wasmBackend, gemm);
+  }
+  const offsetA = wasmBackend.dataIdMap.get(a.dataId)?.memoryOffset;
+  const offsetB = wasmBackend.dataIdMap.get(b.dataId)?.memoryOffset;
+  if (offsetA === undefined || offsetB === undefined) return undefined;
+
+  const batch = Math.max(batchA, batchB);
+  const outShape = [...(batchA >= batchB ? outerA : outerB), m, n];
+  const out = wasmBackend.makeOutput(outShape, "float32");
+  const offsetC = wasmBackend.dataIdMap.get(out.dataId)!.memoryOffset;
+  // B is read as row-major [k × n]; a transposed B is first copied into that layout.
+  let scratch = 0;
+  let sourceB = offsetB;
+  if (transposeB) {
+    scratch = wasmBackend.wasm._malloc(batchB * k * n * 4);
+    for (let i = 0; i < batchB; i++) gemm.transpose(offsetB + i * k * n * 4, scratch + i * k * n * 4, n, k);
+    sourceB = scratch;
+  }
+  const strideAi = transposeA ? 1 : k;
+  const strideAk = transposeA ? m : 1;
+  const stepA = batchA > 1 ? m * k * 4 : 0;
+  const stepB = batchB > 1 ? k * n * 4 : 0;
+  for (let i = 0; i < batch; i++) {
+    gemm.gemm(offsetA + i * stepA, sourceB + i * stepB, offsetC + i * m * n * 4, m, k, n, strideAi, strideAk);
+  }
+  if (scratch !== 0) wasmBackend.wasm._free(scratch);
+  return out;
+}
+
+function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((product, size) => product * size, 1);
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((size, i) => size === b[i]);
+}

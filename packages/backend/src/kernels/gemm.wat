@@ -1,0 +1,365 @@
+;; Small dense matrix products for the wasm backend, f32x4 SIMD, working in place on the
+;; tfjs wasm heap (the memory is imported). All pointers are byte offsets, all strides elements.
+;; Regenerate gemm-wasm.ts after editing: node packages/backend/scripts/build-gemm-wasm.mjs
+(module
+  (import "env" "memory" (memory 1))
+
+  ;; C[M×N] = A·B with A[i,k] at a + 4·(i·sAi + k·sAk) (any layout: covers transposeA) and
+  ;; B row-major [K×N]. C is overwritten. Columns are done 16, then 4, then 1 at a time, the
+  ;; 16- and 4-wide blocks keeping their accumulators in registers across the whole k loop.
+  (func (export "gemm")
+    (param $a i32) (param $b i32) (param $c i32)
+    (param $M i32) (param $K i32) (param $N i32) (param $sAi i32) (param $sAk i32)
+    (local $i i32) (local $j i32) (local $k i32)
+    (local $pa i32) (local $pb i32) (local $pc i32) (local $rowA i32)
+    (local $rowB i32) (local $stepA i32) (local $n16 i32) (local $n4 i32)
+    (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $av v128)
+    (local $s f32)
+    (local.set $rowB (i32.shl (local.get $N) (i32.const 2)))
+    (local.set $stepA (i32.shl (local.get $sAk) (i32.const 2)))
+    (local.set $n16 (i32.and (local.get $N) (i32.const -16)))
+    (local.set $n4 (i32.and (local.get $N) (i32.const -4)))
+    (local.set $i (i32.const 0))
+    (block $doneI
+      (loop $loopI
+        (br_if $doneI (i32.ge_u (local.get $i) (local.get $M)))
+        (local.set $rowA (i32.add (local.get $a) (i32.shl (i32.mul (local.get $i) (local.get $sAi)) (i32.const 2))))
+        (local.set $pc (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $rowB))))
+        (local.set $j (i32.const 0))
+        ;; 16 columns at a time
+        (block $done16
+          (loop $loop16
+            (br_if $done16 (i32.ge_u (local.get $j) (local.get $n16)))
+            (local.set $acc0 (v128.const i32x4 0 0 0 0))
+            (local.set $acc1 (v128.const i32x4 0 0 0 0))
+            (local.set $acc2 (v128.const i32x4 0 0 0 0))
+            (local.set $acc3 (v128.const i32x4 0 0 0 0))
+            (local.set $pa (local.get $rowA))
+            (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $k (local.get $K))
+            (block $doneK
+              (loop $loopK
+                (br_if $doneK (i32.eqz (local.get $k)))
+                (local.set $av (f32x4.splat (f32.load (local.get $pa))))
+                (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (local.get $av) (v128.load (local.get $pb)))))
+                (local.set $acc1 (f32x4.add (local.get $acc1) (f32x4.mul (local.get $av) (v128.load offset=16 (local.get $pb)))))
+                (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.mul (local.get $av) (v128.load offset=32 (local.get $pb)))))
+                (local.set $acc3 (f32x4.add (local.get $acc3) (f32x4.mul (local.get $av) (v128.load offset=48 (local.get $pb)))))
+                (local.set $pa (i32.add (local.get $pa) (local.get $stepA)))
+                (local.set $pb (i32.add (local.get $pb) (local.get $rowB)))
+                (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                (br $loopK)))
+            (v128.store (local.get $pc) (local.get $acc0))
+            (v128.store offset=16 (local.get $pc) (local.get $acc1))
+            (v128.store offset=32 (local.get $pc) (local.get $acc2))
+            (v128.store offset=48 (local.get $pc) (local.get $acc3))
+            (local.set $pc (i32.add (local.get $pc) (i32.const 64)))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $loop16)))
+        ;; 4 columns at a time
+        (block $done4
+          (loop $loop4
+            (br_if $done4 (i32.ge_u (local.get $j) (local.get $n4)))
+            (local.set $acc0 (v128.const i32x4 0 0 0 0))
+            (local.set $pa (local.get $rowA))
+            (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $k (local.get $K))
+            (block $doneK4
+              (loop $loopK4
+                (br_if $doneK4 (i32.eqz (local.get $k)))
+                (local.set $acc0 (f32x4.add (local.get $acc0)
+                  (f32x4.mul (f32x4.splat (f32.load (local.get $pa))) (v128.load (local.get $pb)))))
+                (local.set $pa (i32.add (local.get $pa) (local.get $stepA)))
+                (local.set $pb (i32.add (local.get $pb) (local.get $rowB)))
+                (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                (br $loopK4)))
+            (v128.store (local.get $pc) (local.get $acc0))
+            (local.set $pc (i32.add (local.get $pc) (i32.const 16)))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $loop4)))
+        ;; remaining columns one at a time
+        (block $done1
+          (loop $loop1
+            (br_if $done1 (i32.ge_u (local.get $j) (local.get $N)))
+            (local.set $s (f32.const 0))
+            (local.set $pa (local.get $rowA))
+            (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $k (local.get $K))
+            (block $doneK1
+              (loop $loopK1
+                (br_if $doneK1 (i32.eqz (local.get $k)))
+                (local.set $s (f32.add (local.get $s) (f32.mul (f32.load (local.get $pa)) (f32.load (local.get $pb)))))
+                (local.set $pa (i32.add (local.get $pa) (local.get $stepA)))
+                (local.set $pb (i32.add (local.get $pb) (local.get $rowB)))
+                (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                (br $loopK1)))
+            (f32.store (local.get $pc) (local.get $s))
+            (local.set $pc (i32.add (local.get $pc) (i32.const 4)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $loop1)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $loopI))))
+
+  ;; dst[c·rows + r] = src[r·cols + c]: a row-major [rows×cols] matrix to [cols×rows], in 16×16
+  ;; tiles so that both the reads and the strided writes stay in cache.
+  (func $transposeBlock (export "transpose")
+    (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
+    (local $r0 i32) (local $c0 i32) (local $r1 i32) (local $c1 i32) (local $r i32) (local $c i32)
+    (local $ps i32) (local $pd i32) (local $rowD i32)
+    (local.set $rowD (i32.shl (local.get $rows) (i32.const 2)))
+    (local.set $r0 (i32.const 0))
+    (block $doneR0 (loop $loopR0
+      (br_if $doneR0 (i32.ge_u (local.get $r0) (local.get $rows)))
+      (local.set $r1 (i32.add (local.get $r0) (i32.const 16)))
+      (if (i32.gt_u (local.get $r1) (local.get $rows)) (then (local.set $r1 (local.get $rows))))
+      (local.set $c0 (i32.const 0))
+      (block $doneC0 (loop $loopC0
+        (br_if $doneC0 (i32.ge_u (local.get $c0) (local.get $cols)))
+        (local.set $c1 (i32.add (local.get $c0) (i32.const 16)))
+        (if (i32.gt_u (local.get $c1) (local.get $cols)) (then (local.set $c1 (local.get $cols))))
+        (local.set $r (local.get $r0))
+        (block $doneR (loop $loopR
+          (br_if $doneR (i32.ge_u (local.get $r) (local.get $r1)))
+          (local.set $ps (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c0)) (i32.const 2))))
+          (local.set $pd (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $c0) (local.get $rows)) (local.get $r)) (i32.const 2))))
+          (local.set $c (local.get $c0))
+          (block $doneC (loop $loopC
+            (br_if $doneC (i32.ge_u (local.get $c) (local.get $c1)))
+            (f32.store (local.get $pd) (f32.load (local.get $ps)))
+            (local.set $ps (i32.add (local.get $ps) (i32.const 4)))
+            (local.set $pd (i32.add (local.get $pd) (local.get $rowD)))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $loopC)))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br $loopR)))
+        (local.set $c0 (i32.add (local.get $c0) (i32.const 16)))
+        (br $loopC0)))
+      (local.set $r0 (i32.add (local.get $r0) (i32.const 16)))
+      (br $loopR0))))
+
+  ;; dst[c] = scale · Σ_r src[r·cols + c]: sums over the leading axes of a row-major [rows×cols]
+  ;; tensor, rows in order, 16 then 4 then 1 columns at a time.
+  (func (export "column_sums")
+    (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32) (param $scale f32)
+    (local $c i32) (local $r i32) (local $p i32) (local $row i32) (local $n16 i32) (local $n4 i32)
+    (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $vscale v128)
+    (local $s f32)
+    (local.set $row (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $n16 (i32.and (local.get $cols) (i32.const -16)))
+    (local.set $n4 (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $vscale (f32x4.splat (local.get $scale)))
+    (local.set $c (i32.const 0))
+    (block $done16
+      (loop $loop16
+        (br_if $done16 (i32.ge_u (local.get $c) (local.get $n16)))
+        (local.set $acc0 (v128.const i32x4 0 0 0 0))
+        (local.set $acc1 (v128.const i32x4 0 0 0 0))
+        (local.set $acc2 (v128.const i32x4 0 0 0 0))
+        (local.set $acc3 (v128.const i32x4 0 0 0 0))
+        (local.set $p (i32.add (local.get $src) (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $r (local.get $rows))
+        (block $doneR
+          (loop $loopR
+            (br_if $doneR (i32.eqz (local.get $r)))
+            (local.set $acc0 (f32x4.add (local.get $acc0) (v128.load (local.get $p))))
+            (local.set $acc1 (f32x4.add (local.get $acc1) (v128.load offset=16 (local.get $p))))
+            (local.set $acc2 (f32x4.add (local.get $acc2) (v128.load offset=32 (local.get $p))))
+            (local.set $acc3 (f32x4.add (local.get $acc3) (v128.load offset=48 (local.get $p))))
+            (local.set $p (i32.add (local.get $p) (local.get $row)))
+            (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+            (br $loopR)))
+        (local.set $p (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2))))
+        (v128.store (local.get $p) (f32x4.mul (local.get $acc0) (local.get $vscale)))
+        (v128.store offset=16 (local.get $p) (f32x4.mul (local.get $acc1) (local.get $vscale)))
+        (v128.store offset=32 (local.get $p) (f32x4.mul (local.get $acc2) (local.get $vscale)))
+        (v128.store offset=48 (local.get $p) (f32x4.mul (local.get $acc3) (local.get $vscale)))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $loop16)))
+    (block $done4
+      (loop $loop4
+        (br_if $done4 (i32.ge_u (local.get $c) (local.get $n4)))
+        (local.set $acc0 (v128.const i32x4 0 0 0 0))
+        (local.set $p (i32.add (local.get $src) (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $r (local.get $rows))
+        (block $doneR4
+          (loop $loopR4
+            (br_if $doneR4 (i32.eqz (local.get $r)))
+            (local.set $acc0 (f32x4.add (local.get $acc0) (v128.load (local.get $p))))
+            (local.set $p (i32.add (local.get $p) (local.get $row)))
+            (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+            (br $loopR4)))
+        (v128.store (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2))) (f32x4.mul (local.get $acc0) (local.get $vscale)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $loop4)))
+    (block $done1
+      (loop $loop1
+        (br_if $done1 (i32.ge_u (local.get $c) (local.get $cols)))
+        (local.set $s (f32.const 0))
+        (local.set $p (i32.add (local.get $src) (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $r (local.get $rows))
+        (block $doneR1
+          (loop $loopR1
+            (br_if $doneR1 (i32.eqz (local.get $r)))
+            (local.set $s (f32.add (local.get $s) (f32.load (local.get $p))))
+            (local.set $p (i32.add (local.get $p) (local.get $row)))
+            (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+            (br $loopR1)))
+        (f32.store (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2))) (f32.mul (local.get $s) (local.get $scale)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $loop1))))
+
+  ;; im2col of an NHWC image batch for a stride-1 convolution: row (b, i, j) of the [n·oh·ow × kh·kw·c]
+  ;; output holds xpad[b, i+h, j+w, :] for every (h, w), zeros where the window leaves the image.
+  ;; Each (row, h) is one contiguous copy of the in-image columns.
+  (func (export "im2col")
+    (param $x i32) (param $out i32) (param $n i32) (param $height i32) (param $width i32) (param $c i32)
+    (param $oh i32) (param $ow i32) (param $kh i32) (param $kw i32) (param $top i32) (param $left i32)
+    (local $b i32) (local $i i32) (local $j i32) (local $h i32) (local $y i32)
+    (local $w0 i32) (local $w1 i32) (local $row i32) (local $depthBytes i32) (local $pixelBytes i32)
+    (local.set $pixelBytes (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $depthBytes (i32.mul (i32.mul (local.get $kh) (local.get $kw)) (local.get $pixelBytes)))
+    (memory.fill (local.get $out) (i32.const 0)
+      (i32.mul (i32.mul (i32.mul (local.get $n) (local.get $oh)) (local.get $ow)) (local.get $depthBytes)))
+    (local.set $row (local.get $out))
+    (local.set $b (i32.const 0))
+    (block $doneB (loop $loopB
+      (br_if $doneB (i32.ge_s (local.get $b) (local.get $n)))
+      (local.set $i (i32.const 0))
+      (block $doneI (loop $loopI
+        (br_if $doneI (i32.ge_s (local.get $i) (local.get $oh)))
+        (local.set $j (i32.const 0))
+        (block $doneJ (loop $loopJ
+          (br_if $doneJ (i32.ge_s (local.get $j) (local.get $ow)))
+          ;; in-image filter columns: w0 = max(0, left − j), w1 = min(kw, width + left − j)
+          (local.set $w0 (i32.sub (local.get $left) (local.get $j)))
+          (if (i32.lt_s (local.get $w0) (i32.const 0)) (then (local.set $w0 (i32.const 0))))
+          (local.set $w1 (i32.sub (i32.add (local.get $width) (local.get $left)) (local.get $j)))
+          (if (i32.gt_s (local.get $w1) (local.get $kw)) (then (local.set $w1 (local.get $kw))))
+          (if (i32.lt_s (local.get $w0) (local.get $w1)) (then
+            (local.set $h (i32.const 0))
+            (block $doneH (loop $loopH
+              (br_if $doneH (i32.ge_s (local.get $h) (local.get $kh)))
+              (local.set $y (i32.sub (i32.add (local.get $i) (local.get $h)) (local.get $top)))
+              (if (i32.and (i32.ge_s (local.get $y) (i32.const 0)) (i32.lt_s (local.get $y) (local.get $height))) (then
+                (memory.copy
+                  (i32.add (local.get $row)
+                    (i32.mul (i32.add (i32.mul (local.get $h) (local.get $kw)) (local.get $w0)) (local.get $pixelBytes)))
+                  (i32.add (local.get $x)
+                    (i32.mul
+                      (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $height)) (local.get $y)) (local.get $width))
+                        (i32.sub (i32.add (local.get $j) (local.get $w0)) (local.get $left)))
+                      (local.get $pixelBytes)))
+                  (i32.mul (i32.sub (local.get $w1) (local.get $w0)) (local.get $pixelBytes)))))
+              (local.set $h (i32.add (local.get $h) (i32.const 1)))
+              (br $loopH)))))
+          (local.set $row (i32.add (local.get $row) (local.get $depthBytes)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $loopJ)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $loopI)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $loopB))))
+
+  ;; W′[i, j, o, c] = W[kh−1−i, kw−1−j, c, o] for a [kh, kw, cin, cout] filter (the input gradient's filter).
+  (func (export "flip_filter")
+    (param $w i32) (param $out i32) (param $kh i32) (param $kw i32) (param $cin i32) (param $cout i32)
+    (local $i i32) (local $j i32) (local $c i32) (local $o i32) (local $from i32) (local $to i32) (local $block i32)
+    (local.set $block (i32.mul (local.get $cin) (local.get $cout)))
+    (local.set $i (i32.const 0))
+    (block $doneI (loop $loopI
+      (br_if $doneI (i32.ge_s (local.get $i) (local.get $kh)))
+      (local.set $j (i32.const 0))
+      (block $doneJ (loop $loopJ
+        (br_if $doneJ (i32.ge_s (local.get $j) (local.get $kw)))
+        (local.set $from (i32.add (local.get $w) (i32.shl (i32.mul (local.get $block)
+          (i32.add (i32.mul (i32.sub (i32.sub (local.get $kh) (i32.const 1)) (local.get $i)) (local.get $kw))
+            (i32.sub (i32.sub (local.get $kw) (i32.const 1)) (local.get $j)))) (i32.const 2))))
+        (local.set $to (i32.add (local.get $out) (i32.shl (i32.mul (local.get $block)
+          (i32.add (i32.mul (local.get $i) (local.get $kw)) (local.get $j))) (i32.const 2))))
+        ;; transpose the [cin × cout] block at $from into [cout × cin] at $to
+        (call $transposeBlock (local.get $from) (local.get $to) (local.get $cin) (local.get $cout))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $loopJ)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $loopI))))
+
+  ;; For every window of a max pool whose strides equal its filter size, the element index in x of
+  ;; its first maximum (scan order: rows, then columns), or −1 when the window is all padding.
+  ;; positions is laid out like the pool's output [n, oh, ow, c]; best is scratch for c floats.
+  ;; Channels are compared four at a time (a strictly greater value replaces the maximum).
+  (func (export "max_pool_positions")
+    (param $x i32) (param $positions i32) (param $best i32) (param $n i32) (param $height i32) (param $width i32) (param $c i32)
+    (param $oh i32) (param $ow i32) (param $kh i32) (param $kw i32) (param $top i32) (param $left i32)
+    (local $b i32) (local $i i32) (local $j i32) (local $u i32) (local $v i32) (local $y i32) (local $z i32)
+    (local $ch i32) (local $base i32) (local $window i32) (local $first i32) (local $c4 i32)
+    (local $value v128) (local $max v128) (local $greater v128) (local $index v128)
+    (local.set $c4 (i32.and (local.get $c) (i32.const -4)))
+    (local.set $window (local.get $positions))
+    (local.set $b (i32.const 0))
+    (block $doneB (loop $loopB
+      (br_if $doneB (i32.ge_s (local.get $b) (local.get $n)))
+      (local.set $i (i32.const 0))
+      (block $doneI (loop $loopI
+        (br_if $doneI (i32.ge_s (local.get $i) (local.get $oh)))
+        (local.set $j (i32.const 0))
+        (block $doneJ (loop $loopJ
+          (br_if $doneJ (i32.ge_s (local.get $j) (local.get $ow)))
+          (local.set $first (i32.const 1))
+          (local.set $u (i32.const 0))
+          (block $doneU (loop $loopU
+            (br_if $doneU (i32.ge_s (local.get $u) (local.get $kh)))
+            (local.set $y (i32.add (i32.sub (i32.mul (local.get $i) (local.get $kh)) (local.get $top)) (local.get $u)))
+            (if (i32.and (i32.ge_s (local.get $y) (i32.const 0)) (i32.lt_s (local.get $y) (local.get $height))) (then
+              (local.set $v (i32.const 0))
+              (block $doneV (loop $loopV
+                (br_if $doneV (i32.ge_s (local.get $v) (local.get $kw)))
+                (local.set $z (i32.add (i32.sub (i32.mul (local.get $j) (local.get $kw)) (local.get $left)) (local.get $v)))
+                (if (i32.and (i32.ge_s (local.get $z) (i32.const 0)) (i32.lt_s (local.get $z) (local.get $width))) (then
+                  (local.set $base (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $height)) (local.get $y)) (local.get $width)) (local.get $z)) (local.get $c)))
+                  (local.set $ch (i32.const 0))
+                  (block $done4 (loop $loop4
+                    (br_if $done4 (i32.ge_s (local.get $ch) (local.get $c4)))
+                    (local.set $value (v128.load (i32.add (local.get $x) (i32.shl (i32.add (local.get $base) (local.get $ch)) (i32.const 2)))))
+                    (local.set $index (i32x4.add (i32x4.splat (i32.add (local.get $base) (local.get $ch))) (v128.const i32x4 0 1 2 3)))
+                    (if (local.get $first)
+                      (then
+                        (v128.store (i32.add (local.get $best) (i32.shl (local.get $ch) (i32.const 2))) (local.get $value))
+                        (v128.store (i32.add (local.get $window) (i32.shl (local.get $ch) (i32.const 2))) (local.get $index)))
+                      (else
+                        (local.set $max (v128.load (i32.add (local.get $best) (i32.shl (local.get $ch) (i32.const 2)))))
+                        (local.set $greater (f32x4.gt (local.get $value) (local.get $max)))
+                        (v128.store (i32.add (local.get $best) (i32.shl (local.get $ch) (i32.const 2)))
+                          (v128.bitselect (local.get $value) (local.get $max) (local.get $greater)))
+                        (v128.store (i32.add (local.get $window) (i32.shl (local.get $ch) (i32.const 2)))
+                          (v128.bitselect (local.get $index)
+                            (v128.load (i32.add (local.get $window) (i32.shl (local.get $ch) (i32.const 2))))
+                            (local.get $greater)))))
+                    (local.set $ch (i32.add (local.get $ch) (i32.const 4)))
+                    (br $loop4)))
+                  (block $doneC (loop $loopC
+                    (br_if $doneC (i32.ge_s (local.get $ch) (local.get $c)))
+                    (if (i32.or (local.get $first)
+                          (f32.gt (f32.load (i32.add (local.get $x) (i32.shl (i32.add (local.get $base) (local.get $ch)) (i32.const 2))))
+                                  (f32.load (i32.add (local.get $best) (i32.shl (local.get $ch) (i32.const 2))))))
+                      (then
+                        (f32.store (i32.add (local.get $best) (i32.shl (local.get $ch) (i32.const 2)))
+                          (f32.load (i32.add (local.get $x) (i32.shl (i32.add (local.get $base) (local.get $ch)) (i32.const 2)))))
+                        (i32.store (i32.add (local.get $window) (i32.shl (local.get $ch) (i32.const 2))) (i32.add (local.get $base) (local.get $ch)))))
+                    (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
+                    (br $loopC)))
+                  (local.set $first (i32.const 0))))
+                (local.set $v (i32.add (local.get $v) (i32.const 1)))
+                (br $loopV)))))
+            (local.set $u (i32.add (local.get $u) (i32.const 1)))
+            (br $loopU)))
+          ;; an all-padding window: −1 for each channel
+          (if (local.get $first) (then
+            (memory.fill (local.get $window) (i32.const 255) (i32.shl (local.get $c) (i32.const 2)))))
+          (local.set $window (i32.add (local.get $window) (i32.shl (local.get $c) (i32.const 2))))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $loopJ)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $loopI)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $loopB))))
+)

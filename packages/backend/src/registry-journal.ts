@@ -1,0 +1,94 @@
+// The one place that writes to TensorFlow.js's kernel and gradient registries and patches its engine.
+// Every change is recorded with what tfjs had before it (the first time a slot is touched), so
+// uninstallConcord() can put back exactly the previous state, and an installer can ask whether the
+// kernel currently registered is still the one it put there (instead of a module-level flag that
+// would go stale after an uninstall, or after someone else replaced the kernel).
+import * as tf from "@tensorflow/tfjs-core";
+import type { GradConfig, KernelConfig } from "@tensorflow/tfjs-core";
+
+interface Replacement<T> {
+  /** What tfjs had before Concord first touched this slot (undefined: nothing). */
+  readonly original: T | undefined;
+  /** What Concord registered last, and which installer did it. */
+  current: T;
+  owner: string;
+}
+
+const kernels = new Map<string, Replacement<KernelConfig>>();
+const gradients = new Map<string, Replacement<GradConfig>>();
+
+const kernelKey = (kernelName: string, backendName: string) => `${backendName}_${kernelName}`;
+
+/** Registers `config` in place of whatever is registered for its kernel and backend. */
+export function replaceKernel(config: KernelConfig, owner: string): void {
+  const key = kernelKey(config.kernelName, config.backendName);
+  const previous = tf.getKernel(config.kernelName, config.backendName);
+  if (previous) tf.unregisterKernel(config.kernelName, config.backendName);
+  tf.registerKernel(config);
+  const entry = kernels.get(key);
+  if (entry) {
+    entry.current = config;
+    entry.owner = owner;
+  } else {
+    kernels.set(key, { original: previous, current: config, owner });
+  }
+}
+
+/** The installer whose kernel is registered now for this kernel and backend, if it is one of Concord's. */
+export function kernelOwner(kernelName: string, backendName: string): string | undefined {
+  const entry = kernels.get(kernelKey(kernelName, backendName));
+  return entry && tf.getKernel(kernelName, backendName) === entry.current ? entry.owner : undefined;
+}
+
+/** Registers `config` as the gradient of its kernel, replacing any other. */
+export function replaceGradient(config: GradConfig): void {
+  const entry = gradients.get(config.kernelName);
+  if (entry) {
+    entry.current = config;
+  } else {
+    gradients.set(config.kernelName, { original: tf.getGradient(config.kernelName), current: config, owner: "gradients" });
+  }
+  tf.registerGradient(config);
+}
+
+/** The engine's own `clone` property before Concord patched it (`hadOwn` false: it came from the prototype). */
+let clonePatch: { readonly hadOwn: boolean; readonly original: unknown; readonly patched: unknown } | undefined;
+
+/** Replaces tf.engine().clone (an own property of the engine object, shadowing Engine.prototype.clone). */
+export function patchEngineClone(patched: (x: tf.Tensor) => tf.Tensor): void {
+  const engine = tf.engine() as unknown as Record<string, unknown>;
+  if (!clonePatch) clonePatch = { hadOwn: Object.hasOwn(engine, "clone"), original: engine["clone"], patched };
+  else clonePatch = { ...clonePatch, patched };
+  engine["clone"] = patched;
+}
+
+/** True while the engine's clone is the one Concord installed. */
+export function engineClonePatched(): boolean {
+  return clonePatch !== undefined && (tf.engine() as unknown as Record<string, unknown>)["clone"] === clonePatch.patched;
+}
+
+/** True when Concord has changed anything that restoreAll() would put back. */
+export function hasChanges(): boolean {
+  return kernels.size > 0 || gradients.size > 0 || clonePatch !== undefined;
+}
+
+/** Puts back every kernel, gradient and the engine's clone as they were before Concord's first change. */
+export function restoreAll(): void {
+  for (const [key, { original, current }] of kernels) {
+    const { kernelName, backendName } = current;
+    if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
+    if (original) tf.registerKernel(original);
+    kernels.delete(key);
+  }
+  for (const [kernelName, { original }] of gradients) {
+    if (original) tf.registerGradient(original);
+    else if (tf.getGradient(kernelName)) tf.unregisterGradient(kernelName);
+    gradients.delete(kernelName);
+  }
+  if (clonePatch) {
+    const engine = tf.engine() as unknown as Record<string, unknown>;
+    if (clonePatch.hadOwn) engine["clone"] = clonePatch.original;
+    else delete engine["clone"];
+    clonePatch = undefined;
+  }
+}

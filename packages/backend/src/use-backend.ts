@@ -1,0 +1,139 @@
+// useBackend(): the one setup call. Loads and initialises the chosen tfjs backend (the backend
+// packages register themselves when imported, so they are imported here, on demand, and never at
+// module load), then installs Concord's changes to TensorFlow.js (installConcord).
+import * as tf from "@tensorflow/tfjs-core";
+import { ConcordError } from "@concord/core";
+import { installConcord } from "./install.js";
+import { FAST_KERNELS, type FastKernelName } from "./kernels/index.js";
+
+export type BackendChoice = "auto" | "cpu" | "wasm" | "webgl";
+export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "cpu", "wasm", "webgl"];
+
+/** The optional peer dependency that provides the webgl backend. */
+export const WEBGL_PACKAGE = "@tensorflow/tfjs-backend-webgl";
+
+export interface UseBackendOptions {
+  /**
+   * Where the page serves tfjs-backend-wasm's `.wasm` binaries (browsers only; Node finds them in
+   * the package): a folder URL ending in "/", or a map from each binary's file name
+   * (`tfjs-backend-wasm.wasm`, `tfjs-backend-wasm-simd.wasm`, `tfjs-backend-wasm-threaded-simd.wasm`)
+   * to its URL. Passed to tfjs-backend-wasm's `setWasmPaths` before the wasm backend initialises.
+   */
+  readonly wasmPaths?: string | Readonly<Record<string, string>>;
+  /** Fast kernels to leave out (benchmark ablations). Default: none. */
+  readonly skipKernels?: readonly FastKernelName[];
+}
+
+/**
+ * Selects TensorFlow.js's backend, installs Concord's gradient set, fast kernels, fused Adam
+ * kernel and clone patch for it (installConcord), and returns the backend's name. Call it once
+ * before training. "auto" = wasm (SIMD, one thread) when it initialises, else cpu; "cpu", "wasm" and
+ * "webgl" insist. webgl needs a browser and the optional peer dependency
+ * `@tensorflow/tfjs-backend-webgl` (in a bundled app, import it yourself before this call).
+ */
+export async function useBackend(choice: BackendChoice = "auto", options: UseBackendOptions = {}): Promise<string> {
+  if (!BACKEND_CHOICES.includes(choice)) {
+    throw new ConcordError(`expected one of ${BACKEND_CHOICES.join(", ")}, got ${JSON.stringify(choice)}`, { field: "backend" });
+  }
+  expectOptions(options);
+  const name = await selectBackend(choice, options);
+  installConcord(options.skipKernels ? { skipKernels: options.skipKernels } : {});
+  return name;
+}
+
+async function selectBackend(choice: BackendChoice, options: UseBackendOptions): Promise<string> {
+  switch (choice) {
+    case "auto":
+      if ((await loadWasm(options, false)) && (await trySetBackend("wasm"))) return "wasm";
+      await import("@tensorflow/tfjs-backend-cpu");
+      if (await trySetBackend("cpu")) return "cpu";
+      throw new ConcordError("neither the wasm nor the cpu backend initialised", { field: "backend" });
+    case "cpu":
+      await import("@tensorflow/tfjs-backend-cpu");
+      break;
+    case "wasm":
+      await loadWasm(options, true);
+      break;
+    case "webgl":
+      await loadWebgl();
+      if (!(await trySetBackend("webgl"))) {
+        throw new ConcordError("the webgl backend failed to initialise: it needs WebGL, i.e. a browser with WebGL enabled (in Node use cpu or wasm)", {
+          field: "backend",
+        });
+      }
+      return "webgl";
+  }
+  if (!(await trySetBackend(choice))) throw new ConcordError(`the ${choice} backend failed to initialise`, { field: "backend" });
+  return choice;
+}
+
+/** Imports tfjs-backend-wasm and applies `wasmPaths`; false (or a ConcordError when `insist`) if that fails. */
+async function loadWasm(options: UseBackendOptions, insist: boolean): Promise<boolean> {
+  const wasm = (await import("@tensorflow/tfjs-backend-wasm")) as { setWasmPaths?: unknown; default?: { setWasmPaths?: unknown } };
+  if (options.wasmPaths === undefined) return true;
+  // tfjs-backend-wasm reads the paths once, when the backend initialises, and ignores later ones.
+  if (tf.findBackend("wasm")) {
+    if (!insist) return true;
+    throw new ConcordError("the wasm backend is already initialised: pass wasmPaths to the first useBackend() call, before anything uses wasm", {
+      field: "wasmPaths",
+    });
+  }
+  const setWasmPaths = (wasm.setWasmPaths ?? wasm.default?.setWasmPaths) as (paths: string | Record<string, string>) => void;
+  try {
+    setWasmPaths(options.wasmPaths as string | Record<string, string>);
+    return true;
+  } catch (error) {
+    if (!insist) return false;
+    throw new ConcordError(`could not use these wasm paths: ${(error as Error).message}`, { field: "wasmPaths" });
+  }
+}
+
+/** Makes sure a webgl backend factory is registered: the app imported the package, or it can be imported now. */
+async function loadWebgl(): Promise<void> {
+  if (tf.findBackendFactory("webgl")) return;
+  // A variable specifier: bundlers must not try to resolve an optional peer that may be absent.
+  const specifier: string = WEBGL_PACKAGE;
+  try {
+    await import(/* @vite-ignore */ specifier);
+  } catch (error) {
+    throw new ConcordError(
+      `the webgl backend needs ${WEBGL_PACKAGE} (an optional peer dependency): install it (npm install ${WEBGL_PACKAGE}@4.22.0), ` +
+        `and in a bundled app import it before calling useBackend("webgl") (${(error as Error).message})`,
+      { field: "backend" },
+    );
+  }
+  if (!tf.findBackendFactory("webgl")) {
+    // tfjs-backend-webgl registers its backend only where it finds a browser.
+    throw new ConcordError("the webgl backend needs WebGL, i.e. a browser (in Node use cpu or wasm)", { field: "backend" });
+  }
+}
+
+async function trySetBackend(name: string): Promise<boolean> {
+  if (tf.engine().backendName === name) return true;
+  try {
+    const ok = await tf.setBackend(name);
+    await tf.ready();
+    return ok && tf.getBackend() === name;
+  } catch {
+    return false;
+  }
+}
+
+function expectOptions(options: UseBackendOptions): void {
+  if (options === null || typeof options !== "object") {
+    throw new ConcordError(`expected an options object { wasmPaths?, skipKernels? }, got ${String(options)}`, { field: "options" });
+  }
+  const { wasmPaths, skipKernels } = options;
+  const isPathMap = (value: unknown) =>
+    value !== null && typeof value === "object" && !Array.isArray(value) && Object.values(value).every((path) => typeof path === "string");
+  if (wasmPaths !== undefined && typeof wasmPaths !== "string" && !isPathMap(wasmPaths)) {
+    throw new ConcordError("expected a folder URL or a map from .wasm file names to URLs", { field: "wasmPaths" });
+  }
+  if (skipKernels !== undefined) {
+    const known = Object.keys(FAST_KERNELS);
+    const unknown = Array.isArray(skipKernels) ? skipKernels.filter((name) => !known.includes(name)) : [String(skipKernels)];
+    if (unknown.length > 0) {
+      throw new ConcordError(`unknown fast kernel ${JSON.stringify(unknown[0])}; expected some of ${known.join(", ")}`, { field: "skipKernels" });
+    }
+  }
+}

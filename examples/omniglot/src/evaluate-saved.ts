@@ -1,5 +1,4 @@
-// Re-scores a run's saved parameters with @concord/runner's evaluate() (a cross-check of main.ts's
-// own meta-test): node dist/evaluate-saved.js --run runs/ga [--eval-tasks 600 --eval-seed 12345]
+// Re-scores a run's saved parameters with evaluateAdaptation() (main.ts's meta-test, on demand): node dist/evaluate-saved.js --run runs/ga [--eval-tasks 600 --eval-seed 12345]
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -8,7 +7,9 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import { convNet, softmaxCrossEntropy } from "@concord/models";
 import { sgd } from "@concord/optimizers";
-import { evaluate, omniglotTasks, useBackend } from "@concord/runner";
+import { evaluateAdaptation } from "@concord/algorithms";
+import { useBackend } from "@concord/runner";
+import { omniglotTasks } from "@concord/tasks/node";
 
 const { values } = parseArgs({
   options: {
@@ -27,7 +28,7 @@ const saved = JSON.parse(await readFile(join(run, "params.json"), "utf8")) as Re
 const backend = await useBackend(values.backend as "auto" | "cpu" | "wasm");
 const { ways, shots, queryShots, innerLr, evalSteps } = results.config;
 const params = Object.fromEntries(Object.entries(saved).map(([name, { shape, values: v }]) => [name, tf.tensor(v, shape, "float32")]));
-const evaluation = evaluate(params, {
+const evaluation = evaluateAdaptation(params, {
   model: convNet({ ways }),
   objective: softmaxCrossEntropy(),
   innerOptimizer: sgd({ lr: innerLr }),

@@ -3,7 +3,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, expectInteger, type Params, type Task } from "@concord/core";
 import type { AdaptOptions } from "../adapt.js";
-import type { TaskGradientKind } from "../task-results.js";
+import type { TaskGradientKind } from "../task-gradient-kind.js";
 import { paramsToWire, type TaskJob, type TaskJobResult, taskToWire } from "./wire.js";
 
 export interface TaskPoolOptions {

@@ -6,3 +6,4 @@ export * from "./params.js";
 export type * from "./types.js";
 export { registerConcordGradients } from "./gradients/register.js";
 export { stopGradient } from "./gradients/stop_gradient.js";
+export type * from "./plugins.js";

@@ -141,7 +141,7 @@ describe("sinusoidFamily", () => {
     expect(sinusoidFamily.evaluationOptions!({ phase: [0, 1], corruption: { fraction: 0.2 } })).toEqual({ phase: [0, 1] });
     const schema = sinusoidFamily.options!["~standard"];
     expect(schema.validate({ supportSize: 5 })).toEqual({ value: { supportSize: 5 } });
-    const bad = schema.validate({ supportSize: 0 }) as { issues: { path: (string | { key: string })[] }[] };
+    const bad = schema.validate({ supportSize: 0 }) as unknown as { issues: { path: (string | { key: string })[] }[] };
     expect(bad.issues[0]!.path).toEqual(["supportSize"]);
   });
 });

@@ -83,39 +83,12 @@ export interface LoadedCheckpoint extends CheckpointData {
 }
 
 /**
- * Reads and verifies a checkpoint. Tensors in `params` and `optimizerState.slots` belong to the caller.
+ * Reads and verifies a checkpoint. Tensors in `params` and `optimizerState.slots` belong to the caller
+ * (they are made on the current tf backend, so pick it first: see `checkpointBackend`).
  * A missing, truncated or corrupted file gets a ConcordError naming the file.
  */
 export function loadCheckpoint(path: string): LoadedCheckpoint {
-  let file: Buffer;
-  try {
-    file = readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ConcordError(code === "ENOENT" ? "checkpoint file not found" : `cannot read checkpoint (${code ?? String(error)})`, {
-      field: path,
-      cause: error,
-    });
-  }
-  const corrupt = (what: string) => new ConcordError(`expected a Concord checkpoint, but the file is truncated or corrupted (${what})`, { field: path });
-  const firstEnd = file.indexOf(0x0a);
-  if (firstEnd < 0) throw corrupt("no header line");
-  let first: { format?: unknown; version?: unknown; sha256?: unknown };
-  try {
-    first = JSON.parse(file.subarray(0, firstEnd).toString("utf8"));
-  } catch {
-    throw corrupt("unreadable header line");
-  }
-  if (first.format !== FORMAT) throw corrupt(`format is ${JSON.stringify(first.format)}, expected "${FORMAT}"`);
-  if (first.version !== VERSION) throw new ConcordError(`expected checkpoint version ${VERSION}, got ${JSON.stringify(first.version)}`, { field: path });
-  const body = file.subarray(firstEnd + 1);
-  const actual = createHash("sha256").update(body).digest("hex");
-  if (actual !== first.sha256) throw corrupt("checksum mismatch");
-
-  const headerEnd = body.indexOf(0x0a);
-  if (headerEnd < 0) throw corrupt("no metadata line");
-  const header = JSON.parse(body.subarray(0, headerEnd).toString("utf8")) as CheckpointHeader;
-  const weightBytes = body.subarray(headerEnd + 1);
+  const { header, weightBytes } = readVerified(path);
   const buffer = weightBytes.buffer.slice(weightBytes.byteOffset, weightBytes.byteOffset + weightBytes.byteLength) as ArrayBuffer;
   const tensors = tf.io.decodeWeights(buffer, header.weightSpecs);
   const params: Record<string, tf.Tensor> = {};
@@ -162,4 +135,42 @@ export function encodeWeightsSync(tensors: readonly { name: string; tensor: tf.T
     specs.push({ name, shape: [...tensor.shape], dtype: tensor.dtype });
   }
   return { bytes: Buffer.concat(chunks), specs };
+}
+
+/** The backend a checkpoint was trained on, read without making tensors (so it can be set before loading). */
+export function checkpointBackend(path: string): string {
+  return readVerified(path).header.backend;
+}
+
+/** The checkpoint's metadata and weight bytes, after checking format, version and checksum. */
+function readVerified(path: string): { header: CheckpointHeader; weightBytes: Buffer } {
+  let file: Buffer;
+  try {
+    file = readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConcordError(code === "ENOENT" ? "checkpoint file not found" : `cannot read checkpoint (${code ?? String(error)})`, {
+      field: path,
+      cause: error,
+    });
+  }
+  const corrupt = (what: string) => new ConcordError(`expected a Concord checkpoint, but the file is truncated or corrupted (${what})`, { field: path });
+  const firstEnd = file.indexOf(0x0a);
+  if (firstEnd < 0) throw corrupt("no header line");
+  let first: { format?: unknown; version?: unknown; sha256?: unknown };
+  try {
+    first = JSON.parse(file.subarray(0, firstEnd).toString("utf8"));
+  } catch {
+    throw corrupt("unreadable header line");
+  }
+  if (first.format !== FORMAT) throw corrupt(`format is ${JSON.stringify(first.format)}, expected "${FORMAT}"`);
+  if (first.version !== VERSION) throw new ConcordError(`expected checkpoint version ${VERSION}, got ${JSON.stringify(first.version)}`, { field: path });
+  const body = file.subarray(firstEnd + 1);
+  const actual = createHash("sha256").update(body).digest("hex");
+  if (actual !== first.sha256) throw corrupt("checksum mismatch");
+
+  const headerEnd = body.indexOf(0x0a);
+  if (headerEnd < 0) throw corrupt("no metadata line");
+  const header = JSON.parse(body.subarray(0, headerEnd).toString("utf8")) as CheckpointHeader;
+  return { header, weightBytes: body.subarray(headerEnd + 1) };
 }

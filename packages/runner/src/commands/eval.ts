@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { type BackendChoice, useBackend } from "../backend.js";
 import { createRegistry } from "../builtins.js";
-import { disposeCheckpoint, loadCheckpoint } from "../checkpoint.js";
+import { checkpointBackend, disposeCheckpoint, loadCheckpoint } from "../checkpoint.js";
 import { withDataDir } from "../config.js";
 import { createParts, evaluateOnHeldOut, evaluationFamily } from "../experiment.js";
 import { loadPlugins } from "../plugins.js";
@@ -32,11 +32,13 @@ export function addEvalCommand(program: Command, io: CliIo): void {
       const steps = options.steps === undefined ? undefined : integerArgument(options.steps, "--steps", 0);
       const registry = createRegistry();
       await loadPlugins(registry, options.plugin, io.cwd);
-      const checkpoint = loadCheckpoint(resolvePath(io.cwd, path));
+      const file = resolvePath(io.cwd, path);
+      // The backend first: loading makes the parameters' tensors on the current one.
+      const backend = await useBackend(options.backend ?? (checkpointBackend(file) as BackendChoice));
+      const checkpoint = loadCheckpoint(file);
       try {
         const saved = checkpointConfig(checkpoint, path);
         const config = options.data ? withDataDir(saved, resolvePath(io.cwd, options.data)) : saved;
-        const backend = await useBackend(options.backend ?? (checkpoint.backend as BackendChoice));
         const parts = await createParts(config, registry);
         const evaluation = evaluateOnHeldOut(checkpoint.params, parts, config, {
           ...(taskCount !== undefined ? { taskCount } : {}),

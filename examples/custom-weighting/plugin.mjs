@@ -1,10 +1,6 @@
 // A Concord plug-in module: `concord train sinusoid --weighting cosine-agreement --plugin ./plugin.mjs`.
-// The default export maps plug-in kinds to named factories; each factory gets the config's options.
-// Plain .mjs so Node can import it; it uses the compiled scheme (run `pnpm build` first).
-import { cosineAgreement } from "./dist/cosine-agreement.js";
+// The default export is an array of plug-in definitions (kind, name, options schema, create).
+// Plain .mjs so Node can import it; it uses the compiled definition (run `pnpm build` first).
+import { cosineAgreementPlugin } from "./dist/cosine-agreement-plugin.js";
 
-export default {
-  weighting: {
-    "cosine-agreement": (options) => cosineAgreement(options),
-  },
-};
+export default [cosineAgreementPlugin];

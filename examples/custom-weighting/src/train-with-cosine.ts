@@ -1,11 +1,11 @@
 // Using a custom weighting scheme from TypeScript: pass it to train() like any built-in one.
 import * as tf from "@tensorflow/tfjs-core";
 import { disposeParams } from "@concord/core";
-import { maml } from "@concord/algorithms";
+import { evaluateAdaptation, maml } from "@concord/algorithms";
 import { meanSquaredError } from "@concord/models";
 import { adam, sgd } from "@concord/optimizers";
 import { useBackend } from "@concord/backend";
-import { createRegistry, evaluate, train } from "@concord/runner";
+import { createRegistry, train } from "@concord/runner";
 import { sinusoid } from "@concord/tasks";
 import { cosineAgreement } from "./cosine-agreement.js";
 
@@ -36,7 +36,7 @@ const result = train({
   },
 });
 
-const evaluation = evaluate(result.params, { model, objective, innerOptimizer, sampler: sinusoid(), taskCount: 200, maxInnerSteps: 10, seed: 1 });
+const evaluation = evaluateAdaptation(result.params, { model, objective, innerOptimizer, sampler: sinusoid(), taskCount: 200, maxInnerSteps: 10, seed: 1 });
 const final = evaluation.loss.at(-1)!;
 console.log(`${backend}: held-out loss after ${final.step} steps ${final.mean.toFixed(3)} ± ${final.ci95.toFixed(3)} over ${evaluation.taskCount} tasks`);
 disposeParams(result.params);

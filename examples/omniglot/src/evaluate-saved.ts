@@ -1,13 +1,13 @@
-// Re-scores a run's saved parameters with @concord/runner's evaluate() (a cross-check of main.ts's
-// own meta-test): node dist/evaluate-saved.js --run runs/ga [--eval-tasks 600 --eval-seed 12345]
+// Re-scores a run's saved parameters with evaluateAdaptation() (main.ts's meta-test, on demand): node dist/evaluate-saved.js --run runs/ga [--eval-tasks 600 --eval-seed 12345]
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { convNet, softmaxCrossEntropy } from "@concord/models";
 import { sgd } from "@concord/optimizers";
+import { evaluateAdaptation } from "@concord/algorithms";
 import { type BackendChoice, useBackend } from "@concord/backend";
-import { evaluate, omniglotTasks } from "@concord/runner";
+import { omniglotTasks } from "@concord/tasks/node";
 
 const { values } = parseArgs({
   options: {
@@ -26,7 +26,7 @@ const saved = JSON.parse(await readFile(join(run, "params.json"), "utf8")) as Re
 const backend = await useBackend(values.backend as BackendChoice);
 const { ways, shots, queryShots, innerLr, evalSteps } = results.config;
 const params = Object.fromEntries(Object.entries(saved).map(([name, { shape, values: v }]) => [name, tf.tensor(v, shape, "float32")]));
-const evaluation = evaluate(params, {
+const evaluation = evaluateAdaptation(params, {
   model: convNet({ ways }),
   objective: softmaxCrossEntropy(),
   innerOptimizer: sgd({ lr: innerLr }),

@@ -7,16 +7,15 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError } from "@concord/core";
-import { maml } from "@concord/algorithms";
+import { evaluateAdaptation, maml } from "@concord/algorithms";
 import { convNet, softmaxCrossEntropy } from "@concord/models";
 import { adam, sgd } from "@concord/optimizers";
 import { type BackendChoice, useBackend } from "@concord/backend";
-import { resolveOmniglotDir, train } from "@concord/runner";
+import { train } from "@concord/runner";
 import { fewShot } from "@concord/tasks";
-import { loadOmniglot } from "@concord/tasks/node";
+import { loadOmniglot, resolveOmniglotDir } from "@concord/tasks/node";
 import { gradientAgreement, uniform } from "@concord/weighting";
 
-import { evaluateFewShot } from "./evaluate-few-shot.js";
 
 const { values } = parseArgs({
   options: {
@@ -131,18 +130,20 @@ const trainSeconds = (performance.now() - started) / 1000;
 console.log(`trained ${result.iteration} iterations in ${trainSeconds.toFixed(0)} s; evaluating on ${int("eval-tasks")} test tasks`);
 
 const evalStarted = performance.now();
-const accuracy = evaluateFewShot(result.params, {
+// One task at a time, as MAML's meta-test; chunks of 100 tasks give a progress line every 100.
+const evaluation = evaluateAdaptation(result.params, {
   model,
   objective,
   innerOptimizer,
   sampler: fewShot({ dataset: split.test, ways, shots, queryShots }),
   taskCount: int("eval-tasks"),
-  steps: int("eval-steps"),
+  maxInnerSteps: int("eval-steps"),
   seed: int("eval-seed"),
-  onTask: (done) => {
-    if (done % 100 === 0) console.log(`evaluated ${done} tasks`);
-  },
+  chunkSize: 100,
+  execution: "per-task",
+  onProgress: (done) => console.log(`evaluated ${done} tasks`),
 });
+const accuracy = evaluation.accuracy!;
 const evalSeconds = (performance.now() - evalStarted) / 1000;
 const summary = {
   config,

@@ -27,17 +27,28 @@ export interface Adapted {
  */
 export function adapt(params: Params, support: Batch, options: AdaptOptions): Adapted {
   expectInteger(options.innerSteps, "innerSteps", 0);
-  const names = Object.keys(params);
-  let current = params;
-  let state = options.innerOptimizer.init(params);
-  for (let step = 0; step < options.innerSteps; step++) {
-    const loss = (...values: tf.Tensor[]): tf.Scalar => trainingLoss(zipNames(names, values), support, options);
-    const grads = tf.grads(loss)(names.map((name) => current[name]!));
-    const next = options.innerOptimizer.step(current, zipNames(names, grads), state);
-    current = next.params;
-    state = next.state;
-  }
-  return { params: current };
+  let current: AdaptationState = { params, state: options.innerOptimizer.init(params) };
+  for (let step = 0; step < options.innerSteps; step++) current = adaptStep(current, support, options);
+  return { params: current.params };
+}
+
+/** Parameters and inner-optimizer state between two inner steps. */
+export interface AdaptationState {
+  readonly params: Params;
+  readonly state: unknown;
+}
+
+/**
+ * One inner step, the one `adapt()` repeats: θ ← innerOptimizer.step(θ, ∇_θ L_support(θ), state).
+ * Starting from `{ params: θ, state: innerOptimizer.init(θ) }`, k calls give exactly `adapt()` with
+ * k steps; callers that need every intermediate θ (evaluation after 0..S steps) step themselves.
+ */
+export function adaptStep(current: AdaptationState, support: Batch, options: Omit<AdaptOptions, "innerSteps">): AdaptationState {
+  const names = Object.keys(current.params);
+  const loss = (...values: tf.Tensor[]): tf.Scalar => trainingLoss(zipNames(names, values), support, options);
+  const grads = tf.grads(loss)(names.map((name) => current.params[name]!));
+  const next = options.innerOptimizer.step(current.params, zipNames(names, grads), current.state);
+  return { params: next.params, state: next.state };
 }
 
 /** The scalar that is differentiated: the task loss, or the sum of task losses when batched. */

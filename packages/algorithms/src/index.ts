@@ -1,4 +1,13 @@
-export { type AdaptOptions, type Adapted, adapt, type Execution } from "./adapt.js";
+export { type AdaptationState, type AdaptOptions, type Adapted, adapt, adaptStep, type Execution } from "./adapt.js";
+export {
+  combineEvaluations,
+  type EvaluationExecution,
+  type EvaluationOptions,
+  type EvaluationResult,
+  evaluateAdaptation,
+  meanWithCi95,
+  type StepStatistic,
+} from "./evaluate-adaptation.js";
 export { type MamlOptions, maml } from "./maml.js";
 export { type ExecutionOption, meanPairwiseCosine } from "./meta-step.js";
 export { type ReptileOptions, reptile } from "./reptile.js";

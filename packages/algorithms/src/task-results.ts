@@ -3,9 +3,9 @@ import { type Batch, disposeParams, keepParams, type Params, stackParams, type T
 import { type AdaptOptions, adapt, type Execution, taskLosses, trainingLoss, zipNames } from "./adapt.js";
 import type { RunnableTaskPool, TaskPool } from "./parallel/pool-contract.js";
 import { fromWire, paramsFromWire, type TaskJobResult } from "./parallel/wire.js";
+import type { TaskGradientKind } from "./task-gradient-kind.js";
 
-/** Which per-task meta-gradient to compute alongside θ'_i. */
-export type TaskGradientKind = "second-order" | "first-order" | "none";
+export type { TaskGradientKind } from "./task-gradient-kind.js";
 
 /** Per-task results, every parameter stacked on a leading task axis [T, ...]. */
 export interface TaskResults {

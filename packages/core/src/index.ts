@@ -6,3 +6,4 @@ export type * from "./types.js";
 export { checkWeights } from "./check-weights.js";
 export { ADAM_UPDATE_KERNEL, type AdamUpdateAttrs } from "./kernel-contracts.js";
 export { stopGradient } from "./stop-gradient.js";
+export type * from "./plugins.js";

@@ -1,19 +1,21 @@
 import { maml, reptile } from "@concord/algorithms";
 import { convNet, meanSquaredError, mlp, softmaxCrossEntropy } from "@concord/models";
 import { adam, sgd } from "@concord/optimizers";
-import { sinusoid } from "@concord/tasks";
+import { sinusoidFamily } from "@concord/tasks";
+import { omniglotFamily } from "@concord/tasks/node";
 import { gradientAgreement, uniform } from "@concord/weighting";
 import { z } from "zod";
-import { OMNIGLOT_TASK_OPTION_KEYS, type OmniglotTasksOptions, omniglotTasks } from "./omniglot-tasks.js";
 import { Registry } from "./registry.js";
 
 const finite = z.number().refine(Number.isFinite, "a finite number");
-const range = z.tuple([finite, finite]);
 const execution = z.enum(["auto", "batched", "per-task"]).optional();
 /** Only these option names; their values are checked by the factory itself. */
 const keysOnly = (keys: readonly string[]) => z.strictObject(Object.fromEntries(keys.map((key) => [key, z.unknown().optional()])));
 
-/** Registers Concord's own plug-ins under the names configs use. */
+/**
+ * Registers Concord's own plug-ins under the names configs use. The only runner file that names
+ * specific task families, models, weighting schemes, algorithms and optimizers.
+ */
 export function registerBuiltins(registry: Registry): Registry {
   registry.register("weighting", "uniform", () => uniform(), { options: z.strictObject({}), description: "w_i = 1/N" });
   registry.register("weighting", "agreement", (o) => gradientAgreement(o as { eps?: number }), {
@@ -47,21 +49,9 @@ export function registerBuiltins(registry: Registry): Registry {
     description: "the 4-block CNN of MAML/Reptile",
   });
 
-  registry.register("tasks", "sinusoid", (o) => sinusoid(o), {
-    options: z.strictObject({
-      amplitude: range.optional(),
-      phase: range.optional(),
-      inputRange: range.optional(),
-      supportSize: z.number().int().min(1).optional(),
-      querySize: z.number().int().min(1).optional(),
-      corruption: z.strictObject({ fraction: finite.min(0).max(1), noiseStd: finite.min(0).optional() }).optional(),
-    }),
-    description: "y = A sin(x − φ) regression (MAML paper)",
-  });
-  registry.register("tasks", "omniglot", (o) => omniglotTasks(o as unknown as OmniglotTasksOptions), {
-    options: keysOnly(OMNIGLOT_TASK_OPTION_KEYS),
-    description: "N-way K-shot Omniglot episodes, MAML split (loads the data folder asynchronously)",
-  });
+  // Task families bring their own option schemas, presets, evaluation variants and report panels.
+  registry.define(sinusoidFamily);
+  registry.define(omniglotFamily);
 
   registry.register("objective", "mse", () => meanSquaredError(), { options: z.strictObject({}), description: "mean squared error" });
   registry.register("objective", "cross-entropy", () => softmaxCrossEntropy(), { options: z.strictObject({}), description: "softmax cross-entropy" });

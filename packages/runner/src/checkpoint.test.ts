@@ -5,7 +5,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { ConcordError, createRng } from "@concord/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type CheckpointData, disposeCheckpoint, encodeWeightsSync, loadCheckpoint, removeStaleTempFiles, saveCheckpoint } from "./checkpoint.js";
+import { removeStaleTempFiles } from "./atomic-file.js";
+import { type CheckpointData, disposeCheckpoint, encodeWeightsSync, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 
 function sample(): CheckpointData {
   const rng = createRng(5);

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, type OuterOptimizerState, type Params, type RngState } from "@concord/core";
+import { writeFileAtomicSync } from "./atomic-file.js";
 
 /** File name of a run's checkpoint inside its output folder. */
 export const CHECKPOINT_FILE = "checkpoint.ckpt";
@@ -83,39 +83,12 @@ export interface LoadedCheckpoint extends CheckpointData {
 }
 
 /**
- * Reads and verifies a checkpoint. Tensors in `params` and `optimizerState.slots` belong to the caller.
+ * Reads and verifies a checkpoint. Tensors in `params` and `optimizerState.slots` belong to the caller
+ * (they are made on the current tf backend, so pick it first: see `checkpointBackend`).
  * A missing, truncated or corrupted file gets a ConcordError naming the file.
  */
 export function loadCheckpoint(path: string): LoadedCheckpoint {
-  let file: Buffer;
-  try {
-    file = readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ConcordError(code === "ENOENT" ? "checkpoint file not found" : `cannot read checkpoint (${code ?? String(error)})`, {
-      field: path,
-      cause: error,
-    });
-  }
-  const corrupt = (what: string) => new ConcordError(`expected a Concord checkpoint, but the file is truncated or corrupted (${what})`, { field: path });
-  const firstEnd = file.indexOf(0x0a);
-  if (firstEnd < 0) throw corrupt("no header line");
-  let first: { format?: unknown; version?: unknown; sha256?: unknown };
-  try {
-    first = JSON.parse(file.subarray(0, firstEnd).toString("utf8"));
-  } catch {
-    throw corrupt("unreadable header line");
-  }
-  if (first.format !== FORMAT) throw corrupt(`format is ${JSON.stringify(first.format)}, expected "${FORMAT}"`);
-  if (first.version !== VERSION) throw new ConcordError(`expected checkpoint version ${VERSION}, got ${JSON.stringify(first.version)}`, { field: path });
-  const body = file.subarray(firstEnd + 1);
-  const actual = createHash("sha256").update(body).digest("hex");
-  if (actual !== first.sha256) throw corrupt("checksum mismatch");
-
-  const headerEnd = body.indexOf(0x0a);
-  if (headerEnd < 0) throw corrupt("no metadata line");
-  const header = JSON.parse(body.subarray(0, headerEnd).toString("utf8")) as CheckpointHeader;
-  const weightBytes = body.subarray(headerEnd + 1);
+  const { header, weightBytes } = readVerified(path);
   const buffer = weightBytes.buffer.slice(weightBytes.byteOffset, weightBytes.byteOffset + weightBytes.byteLength) as ArrayBuffer;
   const tensors = tf.io.decodeWeights(buffer, header.weightSpecs);
   const params: Record<string, tf.Tensor> = {};
@@ -164,57 +137,40 @@ export function encodeWeightsSync(tensors: readonly { name: string; tensor: tf.T
   return { bytes: Buffer.concat(chunks), specs };
 }
 
-/** Writes `chunks` to `path` via a temp file in the same folder: write, fsync, rename, fsync folder. */
-export function writeFileAtomicSync(path: string, chunks: readonly (Buffer | string)[]): void {
-  const temp = tempPathFor(path);
-  let fd: number | undefined;
+/** The backend a checkpoint was trained on, read without making tensors (so it can be set before loading). */
+export function checkpointBackend(path: string): string {
+  return readVerified(path).header.backend;
+}
+
+/** The checkpoint's metadata and weight bytes, after checking format, version and checksum. */
+function readVerified(path: string): { header: CheckpointHeader; weightBytes: Buffer } {
+  let file: Buffer;
   try {
-    fd = openSync(temp, "w", 0o644);
-    for (const chunk of chunks) {
-      const buffer = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
-      let written = 0;
-      while (written < buffer.length) written += writeSync(fd, buffer, written, buffer.length - written);
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(temp, path);
+    file = readFileSync(path);
   } catch (error) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(temp, { force: true });
-    throw new ConcordError(`cannot write file (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { field: path, cause: error });
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConcordError(code === "ENOENT" ? "checkpoint file not found" : `cannot read checkpoint (${code ?? String(error)})`, {
+      field: path,
+      cause: error,
+    });
   }
-  fsyncDirectory(dirname(path));
-}
-
-/** Removes temp files a killed process may have left beside `path` (never the real file). */
-export function removeStaleTempFiles(path: string): string[] {
-  const folder = dirname(path);
-  const prefix = `.${basename(path)}.tmp-`;
-  let names: string[];
+  const corrupt = (what: string) => new ConcordError(`expected a Concord checkpoint, but the file is truncated or corrupted (${what})`, { field: path });
+  const firstEnd = file.indexOf(0x0a);
+  if (firstEnd < 0) throw corrupt("no header line");
+  let first: { format?: unknown; version?: unknown; sha256?: unknown };
   try {
-    names = readdirSync(folder);
+    first = JSON.parse(file.subarray(0, firstEnd).toString("utf8"));
   } catch {
-    return [];
+    throw corrupt("unreadable header line");
   }
-  const removed = names.filter((name) => name.startsWith(prefix));
-  for (const name of removed) rmSync(join(folder, name), { force: true });
-  return removed;
-}
+  if (first.format !== FORMAT) throw corrupt(`format is ${JSON.stringify(first.format)}, expected "${FORMAT}"`);
+  if (first.version !== VERSION) throw new ConcordError(`expected checkpoint version ${VERSION}, got ${JSON.stringify(first.version)}`, { field: path });
+  const body = file.subarray(firstEnd + 1);
+  const actual = createHash("sha256").update(body).digest("hex");
+  if (actual !== first.sha256) throw corrupt("checksum mismatch");
 
-function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-}
-
-function fsyncDirectory(folder: string): void {
-  try {
-    const fd = openSync(folder, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Some file systems refuse fsync on a directory; the rename itself is still atomic.
-  }
+  const headerEnd = body.indexOf(0x0a);
+  if (headerEnd < 0) throw corrupt("no metadata line");
+  const header = JSON.parse(body.subarray(0, headerEnd).toString("utf8")) as CheckpointHeader;
+  return { header, weightBytes: body.subarray(headerEnd + 1) };
 }

@@ -189,6 +189,15 @@ describe("concord bin: SIGKILL mid-run, then --resume, ends bit-identical", () =
     expect(result.stdout).toMatch(/^sinusoid-ga-paper /m);
   });
 
+  it("evaluates a checkpoint in a fresh process (the backend is chosen before the checkpoint's tensors are made)", () => {
+    const trained = run(["train", "long.json", "--iterations", "3", "--out", "short", "--progress", "none"]);
+    expect(trained.status).toBe(0);
+    const evaluated = run(["eval", "short/checkpoint.ckpt", "--tasks", "5", "--steps", "1"]);
+    expect(evaluated.stderr).toBe("");
+    expect(evaluated.status).toBe(0);
+    expect(evaluated.stdout).toMatch(/iteration 3, evaluated on cpu[\s\S]*over 5 tasks[\s\S]*1 steps: \d/);
+  });
+
   it("resumes a killed run to the same parameters, with one metrics line per iteration and no temp files", async () => {
     const whole = run(["train", "long.json", "--out", "whole", "--progress", "none"]);
     expect(whole.stderr).toBe("");

@@ -1,7 +1,8 @@
 import { catchConcordError } from "@concord/core/testing";
 import { describe, expect, it } from "vitest";
 import { configToJson, firstTrainingDifference, parseConfig, parseConfigText, withDataDir, withOverrides } from "./config.js";
-import { presetConfig, presetNames, PRESETS } from "./presets.js";
+import { createRegistry } from "./builtins.js";
+import { listPresets, presetConfig, presetNames } from "./presets.js";
 import { tinyConfig } from "./testing/tiny-config.js";
 
 
@@ -70,11 +71,37 @@ describe("parseConfig", () => {
 
 describe("presets", () => {
   it("every preset is a valid config with a one-line description", () => {
-    for (const preset of PRESETS) {
+    for (const preset of listPresets()) {
       expect(presetConfig(preset.name).iterations).toBeGreaterThan(0);
       expect(preset.description).not.toContain("\n");
     }
     expect(presetNames()).toEqual(expect.arrayContaining(["sinusoid", "sinusoid-ga-paper", "sinusoid-outliers"]));
+  });
+
+  it("the Omniglot presets (from @concord/tasks/node) pass the config schema with a test-split evaluation sampler", () => {
+    const names = presetNames().filter((name) => name.startsWith("omniglot-"));
+    expect(names).toHaveLength(6);
+    for (const name of names) {
+      const config = presetConfig(name);
+      expect(config.tasks.options.split).toBe("train");
+      expect(config.evaluation.sampler?.options.split).toBe("test");
+    }
+  });
+
+  it("lists a plug-in family's presets after the built-ins and refuses a preset name already taken", () => {
+    const registry = createRegistry();
+    const family = (name: string, preset: string) => ({
+      kind: "tasks" as const,
+      name,
+      create: () => ({ name, sample: () => [] }),
+      presets: [{ name: preset, description: "mine", config: { ...tinyConfig(), tasks: name } }],
+    });
+    registry.define(family("lines", "lines-small"), "./lines.js");
+    expect(presetNames(registry).at(-1)).toBe("lines-small");
+    expect(presetConfig("lines-small", registry).tasks.name).toBe("lines");
+    expect(catchConcordError(() => registry.define(family("other", "sinusoid"), "./other.js")).message).toBe(
+      "tasks plug-in 'other' from ./other.js: preset 'sinusoid' is already offered by tasks 'sinusoid' (from built-in); choose another name",
+    );
   });
 
   it("refuses an unknown preset with a suggestion", () => {

@@ -1,16 +1,26 @@
 export { type IterationEvent, splitSeed, type TrainOptions, type TrainResult, type TrainState, train } from "./train.js";
-export { combineEvaluations, type EvaluationExecution, type EvaluationOptions, type EvaluationResult, evaluate, meanWithCi95, type StepStatistic } from "./evaluate.js";
-export { type CurvePoint, formatDuration, formatMeanCi, type ReportArm, type ReportData, type SinusoidFit, type SinusoidFitOptions, sinusoidFits, type WeightSnapshot, type WrittenReport, writeReport } from "./report/index.js";
+export {
+  combineEvaluations,
+  type EvaluationExecution,
+  type EvaluationOptions,
+  type EvaluationResult,
+  evaluateAdaptation,
+  meanWithCi95,
+  type StepStatistic,
+} from "@concord/algorithms";
+export { type CurvePoint, formatDuration, formatMeanCi, type ReportArm, type ReportData, type WeightSnapshot, type WrittenReport, writeReport } from "./report/index.js";
 export { formatResultsTable } from "./table.js";
 export { BACKEND_CHOICES, type BackendChoice, useBackend } from "@concord/backend";
 export { configToJson, type ExperimentConfig, type ExperimentConfigInput, experimentConfigSchema, loadConfigFile, parseConfig, PLUGIN_KINDS, type PluginKind, type PluginSpec } from "./config.js";
-export { type Preset, PRESETS, presetConfig, presetNames } from "./presets.js";
-export { type PluginFactory, type PluginTypes, Registry, type RegisterOptions } from "./registry.js";
+export { listPresets, type Preset, presetConfig, presetNames } from "./presets.js";
+export { type PluginFactory, type PluginTypes, type RegisteredPreset, Registry, type RegisterOptions } from "./registry.js";
 export { createRegistry, registerBuiltins } from "./builtins.js";
 export { loadPlugin, loadPlugins, type PluginModule, registerPluginModule } from "./plugins.js";
-export { CHECKPOINT_FILE, type CheckpointData, disposeCheckpoint, type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
-export { METRICS_FILE, MetricsLog, type MetricsRecord, metricsRecord, readMetrics } from "./metrics-log.js";
+export { type CheckpointData, disposeCheckpoint, type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+export { MetricsLog, type MetricsRecord, metricsRecord, readMetrics } from "./metrics-log.js";
 export { createProgress, type ProgressMode, type ProgressOptions, type ProgressReporter } from "./progress.js";
-export { createParts, type ExperimentParts, type RunOptions, type RunResult, runExperiment, TrainingDiverged } from "./run.js";
-export { type CompareOptions, type CompareResult, compareExperiment, planArms } from "./compare.js";
-export { defaultOmniglotDir, OMNIGLOT_DOWNLOAD_HINT, type OmniglotTasksOptions, omniglotTasks, resolveOmniglotDir } from "./omniglot-tasks.js";
+export { CHECKPOINT_FILE, CONFIG_FILE, checkpointConfig, EVALUATION_FILE, METRICS_FILE, RunFolder, type SavedEvaluation } from "./run-folder.js";
+export { createOuterOptimizer, createParts, evaluateOnHeldOut, evaluationFamily, type ExperimentParts, familyPanels } from "./experiment.js";
+export { type RunOptions, type RunResult, runExperiment } from "./run.js";
+export { runTrainingLoop, TrainingDiverged, type TrainingLoopOptions, type TrainingLoopResult } from "./training-loop.js";
+export { type ArmPlan, type CompareOptions, type CompareResult, compareExperiment, planArms, planRuns, type RunOutcome, type RunPlan, scheduleRuns } from "./compare/index.js";

@@ -1,22 +1,25 @@
 import { access } from "node:fs/promises";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ConcordError } from "@concord/core";
+import { type AnyPluginDefinition, ConcordError } from "@concord/core";
 import { PLUGIN_KINDS, type PluginKind } from "./config.js";
 import type { PluginFactory, Registry } from "./registry.js";
 import { describeValue, suggest } from "./schema-errors.js";
 
 /**
- * A plug-in module is an ES module whose default export maps kinds to named factories:
+ * What a plug-in module default-exports: an array of typed definitions (with an options schema,
+ * and for task families presets, an evaluation variant and report panels),
  *
- *     export default {
- *       weighting: { "cosine-agreement": (options) => cosineAgreement(options) },
- *     };
+ *     export default [{ kind: "weighting", name: "cosine-agreement", options: z.strictObject({ eps: z.number().optional() }),
+ *                       create: (options) => cosineAgreement(options) }];
+ *
+ * or, the short form, kinds mapping names to factories (options unchecked):
+ *
+ *     export default { weighting: { "cosine-agreement": (options) => cosineAgreement(options) } };
  *
  * Kinds: weighting, algorithm, model, tasks, objective, innerOptimizer, outerOptimizer.
- * Each factory takes the config's options object (everything but `name`) and returns the plug-in.
  */
-export type PluginModule = { readonly [K in PluginKind]?: Readonly<Record<string, PluginFactory<K>>> };
+export type PluginModule = readonly AnyPluginDefinition[] | AnyPluginDefinition | { readonly [K in PluginKind]?: Readonly<Record<string, PluginFactory<K>>> };
 
 /** Imports each plug-in file (relative to `cwd`) and registers what it exports; errors name the file. */
 export async function loadPlugins(registry: Registry, files: readonly string[], cwd: string = process.cwd()): Promise<void> {
@@ -39,13 +42,17 @@ export async function loadPlugin(registry: Registry, file: string, cwd: string =
   registerPluginModule(registry, module.default, file);
 }
 
-/** Registers the factories of a plug-in module's default export (see PluginModule). */
+/** Registers the definitions (or factories) of a plug-in module's default export (see PluginModule). */
 export function registerPluginModule(registry: Registry, exported: unknown, source: string): void {
   if (exported === null || typeof exported !== "object") {
     throw new ConcordError(
-      `expected a default export { weighting: { "<name>": (options) => scheme }, ... }, got ${describeValue(exported)}`,
+      `expected a default export [{ kind, name, options?, create }, ...] or { weighting: { "<name>": (options) => scheme }, ... }, got ${describeValue(exported)}`,
       { field: source },
     );
+  }
+  if (Array.isArray(exported) || isDefinition(exported)) {
+    for (const definition of Array.isArray(exported) ? exported : [exported]) registry.define(definition as AnyPluginDefinition, source);
+    return;
   }
   for (const [kind, factories] of Object.entries(exported)) {
     if (!(PLUGIN_KINDS as readonly string[]).includes(kind)) {
@@ -62,4 +69,8 @@ export function registerPluginModule(registry: Registry, exported: unknown, sour
       registry.register(kind as PluginKind, name, factory as PluginFactory<PluginKind>, { source });
     }
   }
+}
+
+function isDefinition(value: object): boolean {
+  return typeof (value as { kind?: unknown }).kind === "string" && typeof (value as { create?: unknown }).create === "function";
 }

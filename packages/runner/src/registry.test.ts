@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { ConcordError, type WeightingScheme } from "@concord/core";
 import { uniform } from "@concord/weighting";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import { createRegistry } from "./builtins.js";
 import { loadPlugins, registerPluginModule } from "./plugins.js";
 
@@ -106,5 +107,94 @@ describe("plug-in files", () => {
       /^\.\/p\.js: unknown plug-in kind "weightings"; did you mean "weighting"\?/,
     );
     expect((await errorOf(() => registerPluginModule(createRegistry(), undefined, "./p.js"))).message).toMatch(/^\.\/p\.js: expected a default export/);
+  });
+});
+
+describe("typed plug-in definitions", () => {
+  const folder = mkdtempSync(join(tmpdir(), "concord-definitions-"));
+  /** A hand-written Standard Schema (no validator library): { scale?: number > 0 }. */
+  const scaleSchema = {
+    "~standard": {
+      version: 1 as const,
+      vendor: "hand-written",
+      validate(value: unknown) {
+        const scale = (value as { scale?: unknown }).scale;
+        if (scale === undefined) return { value: { scale: 1 } };
+        if (typeof scale !== "number" || !(scale > 0)) return { issues: [{ message: "a number > 0", path: [{ key: "scale" }] }] };
+        return { value: { scale } };
+      },
+    },
+  };
+
+  it("validates options with any Standard Schema and reports failures like a built-in's: field path, expected, got", async () => {
+    const registry = createRegistry();
+    const created: unknown[] = [];
+    registry.define({
+      kind: "weighting",
+      name: "scaled",
+      options: scaleSchema,
+      create: (options: { scale: number }) => {
+        created.push(options);
+        return uniform();
+      },
+    });
+    registry.create("weighting", "scaled");
+    registry.create("weighting", { name: "scaled", options: { scale: 2 } });
+    expect(created).toEqual([{ scale: 1 }, { scale: 2 }]);
+    expect((await errorOf(() => registry.create("weighting", { name: "scaled", options: { scale: -1 } }))).message).toBe(
+      "weighting.scale: expected a number > 0, got -1",
+    );
+    expect((await errorOf(() => registry.create("weighting", { name: "scaled", options: { scale: "big" } }, "--weighting scaled"))).message).toBe(
+      '--weighting scaled.scale: expected a number > 0, got "big"',
+    );
+  });
+
+  it("keeps zod's messages for zod schemas (unknown field with a suggestion)", async () => {
+    const registry = createRegistry();
+    registry.define({ kind: "weighting", name: "zodded", options: z.strictObject({ eps: z.number().optional() }), create: () => uniform() });
+    expect((await errorOf(() => registry.create("weighting", { name: "zodded", options: { epps: 1 } }))).message).toBe(
+      'weighting.epps: unknown field; did you mean "eps"?',
+    );
+  });
+
+  it("an asynchronous schema needs createAsync, which awaits it", async () => {
+    const registry = createRegistry();
+    const later = { "~standard": { version: 1 as const, vendor: "async", validate: async (value: unknown) => ({ value }) } };
+    registry.define({ kind: "weighting", name: "async-checked", options: later, create: () => uniform() });
+    expect((await errorOf(() => registry.create("weighting", "async-checked"))).message).toBe(
+      "weighting: plug-in 'async-checked' from built-in validates its options asynchronously; create it with createAsync()",
+    );
+    expect((await registry.createAsync("weighting", "async-checked")).name).toBe("uniform");
+  });
+
+  it("refuses a definition whose options are not a Standard Schema, or whose kind is unknown", async () => {
+    const registry = createRegistry();
+    expect((await errorOf(() => registry.define({ kind: "weighting", name: "x", options: { parse: () => ({}) } as never, create: () => uniform() }, "./x.js"))).message).toBe(
+      'weighting: plug-in \'x\' from ./x.js has options that are not a Standard Schema (zod, valibot, …), got {}',
+    );
+    expect((await errorOf(() => registry.define({ kind: "weightings", name: "x", create: () => uniform() } as never, "./x.js"))).message).toMatch(
+      /^\.\/x\.js: kind: expected a plug-in kind .*, got "weightings" \(did you mean "weighting"\?\)$/,
+    );
+  });
+
+  it("loads a module that default-exports an array of definitions, validating their options", async () => {
+    const file = join(folder, "definitions.mjs");
+    writeFileSync(
+      file,
+      `const positive = { "~standard": { version: 1, vendor: "mine", validate: (v) => typeof v.lr === "number" && v.lr > 0 ? { value: v } : { issues: [{ message: "a number > 0", path: ["lr"] }] } } };
+export default [
+  { kind: "weighting", name: "first-task", description: "all weight on task 0", create: () => ({ name: "first-task", weights: () => ({ weights: null }) }) },
+  { kind: "innerOptimizer", name: "my-sgd", options: positive, create: ({ lr }) => ({ name: "my-sgd", init: () => undefined, step: (p) => ({ params: p, state: lr }) }) },
+];\n`,
+    );
+    const registry = createRegistry();
+    await loadPlugins(registry, [file]);
+    expect(registry.create("weighting", "first-task").name).toBe("first-task");
+    expect(registry.create("innerOptimizer", { name: "my-sgd", options: { lr: 0.1 } }).name).toBe("my-sgd");
+    expect((await errorOf(() => registry.create("innerOptimizer", { name: "my-sgd", options: { lr: 0 } }))).message).toBe("innerOptimizer.lr: expected a number > 0, got 0");
+    // A second load of the same names is refused, naming both sources.
+    expect((await errorOf(() => loadPlugins(registry, [file]))).message).toBe(
+      `weighting: plug-in 'first-task' from ${file} is already registered (from ${file}); choose another name`,
+    );
   });
 });

@@ -1,27 +1,17 @@
-import type {
-  InnerOptimizer,
-  MetaAlgorithm,
-  Model,
-  Objective,
-  OuterOptimizer,
-  TaskSampler,
-  WeightingScheme,
+import {
+  type AnyPluginDefinition,
+  ConcordError,
+  type PluginDefinition,
+  type PluginKind,
+  type PluginTypes,
+  type PresetDefinition,
+  type StandardSchemaV1,
+  type TaskFamilyDefinition,
 } from "@concord/core";
-import { ConcordError } from "@concord/core";
-import type { z } from "zod";
-import { PLUGIN_KINDS, type PluginKind, type PluginSpec } from "./config.js";
-import { describeValue, parseWithSchema, suggest } from "./schema-errors.js";
+import { PLUGIN_KINDS, type PluginSpec } from "./config.js";
+import { describeValue, suggest, validateWithSchema } from "./schema-errors.js";
 
-/** What each kind of plug-in creates. */
-export interface PluginTypes {
-  weighting: WeightingScheme;
-  algorithm: MetaAlgorithm;
-  model: Model;
-  tasks: TaskSampler;
-  objective: Objective;
-  innerOptimizer: InnerOptimizer;
-  outerOptimizer: OuterOptimizer;
-}
+export type { PluginTypes } from "@concord/core";
 
 /**
  * A plug-in factory: options from the config (everything but `name`) → the plug-in, or a promise of
@@ -30,8 +20,8 @@ export interface PluginTypes {
 export type PluginFactory<K extends PluginKind> = (options: Record<string, unknown>) => PluginTypes[K] | Promise<PluginTypes[K]>;
 
 export interface RegisterOptions {
-  /** A zod schema for the options; unknown or ill-typed options are then refused before the factory runs. */
-  readonly options?: z.ZodType;
+  /** A Standard Schema (e.g. zod) for the options; unknown or ill-typed options are then refused before the factory runs. */
+  readonly options?: StandardSchemaV1;
   /** Where the plug-in came from (a plug-in file), shown in errors. Default "built-in". */
   readonly source?: string;
   /** One line for listings. */
@@ -39,10 +29,14 @@ export interface RegisterOptions {
 }
 
 interface Registration {
-  readonly factory: PluginFactory<PluginKind>;
-  readonly options: z.ZodType | undefined;
+  readonly definition: PluginDefinition<PluginKind, unknown> & Partial<TaskFamilyDefinition<unknown>>;
   readonly source: string;
-  readonly description: string | undefined;
+}
+
+/** A preset and the task family (and its source) that offers it. */
+export interface RegisteredPreset extends PresetDefinition {
+  readonly family: string;
+  readonly source: string;
 }
 
 /** The functions each kind must have, checked on every created plug-in. */
@@ -57,21 +51,34 @@ const REQUIRED_METHODS: Readonly<Record<PluginKind, readonly string[]>> = {
 };
 
 /**
- * Names → plug-in factories, per kind, so that configs and the CLI can name plug-ins.
- * `register` refuses a duplicate name (it never overwrites); `create` validates options and checks
- * the shape of what the factory returns, with errors naming the config field and the plug-in's source.
+ * Names → plug-in definitions, per kind, so that configs and the CLI can name plug-ins.
+ * `define` / `register` refuse a duplicate name (they never overwrite); `create` validates options
+ * with the definition's Standard Schema and checks the shape of what `create` returns, with errors
+ * naming the config field and the plug-in's source. Task families also bring presets, a clean
+ * evaluation variant and report panels (see TaskFamilyDefinition).
  */
 export class Registry {
   readonly #entries = new Map<PluginKind, Map<string, Registration>>(PLUGIN_KINDS.map((kind) => [kind, new Map()]));
 
-  register<K extends PluginKind>(kind: K, name: string, factory: PluginFactory<K>, options: RegisterOptions = {}): void {
-    const entries = this.#kindEntries(kind, "kind");
-    const source = options.source ?? "built-in";
+  /** Registers a typed plug-in definition (what plug-in modules default-export). */
+  define(definition: AnyPluginDefinition, source = "built-in"): void {
+    if (definition === null || typeof definition !== "object") {
+      throw new ConcordError(`expected a plug-in definition { kind, name, create }, got ${describeValue(definition)}`, { field: source });
+    }
+    const kind = definition.kind as PluginKind;
+    const entries = this.#kindEntries(kind, `${source}: kind`);
+    const name = definition.name;
     if (typeof name !== "string" || name.length === 0) {
       throw new ConcordError(`expected a non-empty plug-in name, got ${describeValue(name)}`, { field: `${kind} plug-in from ${source}` });
     }
-    if (typeof factory !== "function") {
-      throw new ConcordError(`plug-in '${name}' from ${source} must be a factory function (options) => ${kind}, got ${describeValue(factory)}`, {
+    if (typeof definition.create !== "function") {
+      throw new ConcordError(`plug-in '${name}' from ${source} must be a factory function (options) => ${kind}, got ${describeValue(definition.create)}`, {
+        field: kind,
+      });
+    }
+    const schema = definition.options as unknown;
+    if (schema !== undefined && typeof (schema as Partial<StandardSchemaV1>)?.["~standard"]?.validate !== "function") {
+      throw new ConcordError(`plug-in '${name}' from ${source} has options that are not a Standard Schema (zod, valibot, …), got ${describeValue(schema)}`, {
         field: kind,
       });
     }
@@ -79,7 +86,22 @@ export class Registry {
     if (existing) {
       throw new ConcordError(`plug-in '${name}' from ${source} is already registered (from ${existing.source}); choose another name`, { field: kind });
     }
-    entries.set(name, { factory: factory as PluginFactory<PluginKind>, options: options.options, source, description: options.description });
+    if (kind === "tasks") this.#checkPresets(definition as TaskFamilyDefinition<unknown>, source);
+    entries.set(name, { definition: definition as Registration["definition"], source });
+  }
+
+  /** Registers a factory under a name (the short form of `define`). */
+  register<K extends PluginKind>(kind: K, name: string, factory: PluginFactory<K>, options: RegisterOptions = {}): void {
+    this.define(
+      {
+        kind,
+        name,
+        create: factory as PluginFactory<PluginKind>,
+        ...(options.options ? { options: options.options } : {}),
+        ...(options.description ? { description: options.description } : {}),
+      } as AnyPluginDefinition,
+      options.source ?? "built-in",
+    );
   }
 
   has(kind: PluginKind, name: string): boolean {
@@ -90,16 +112,30 @@ export class Registry {
     return [...this.#kindEntries(kind, "kind").keys()];
   }
 
+  /** The definition registered under `name` (a task family for "tasks"), or undefined. */
+  definition<K extends PluginKind>(kind: K, name: string): (K extends "tasks" ? TaskFamilyDefinition<unknown> : PluginDefinition<K, unknown>) | undefined {
+    return this.#kindEntries(kind, "kind").get(name)?.definition as never;
+  }
+
+  /** Every preset of every registered task family, in registration order. */
+  presets(): RegisteredPreset[] {
+    return [...this.#kindEntries("tasks", "kind").values()].flatMap(({ definition, source }) =>
+      (definition.presets ?? []).map((preset) => ({ ...preset, family: definition.name, source })),
+    );
+  }
+
   /**
    * Creates the plug-in a config names. `field` is the config path used in errors (e.g. "weighting",
-   * "evaluation.sampler"). Factory errors (ConcordError) get the field prefixed. A factory that
-   * returns a promise needs `createAsync`.
+   * "evaluation.sampler"). Factory errors (ConcordError) get the field prefixed. A factory (or schema)
+   * that returns a promise needs `createAsync`.
    */
   create<K extends PluginKind>(kind: K, spec: PluginSpec | string, field: string = kind): PluginTypes[K] {
-    const { entry, name, created } = this.#build(kind, spec, field);
+    const { entry, name, options } = this.#resolve(kind, spec, field);
+    if (isThenable(options)) throw asyncError(name, entry.source, field, "validates its options");
+    const created = build(entry, name, options, field);
     if (isThenable(created)) {
       (created as Promise<unknown>).catch(() => {}); // the caller is told below; do not leave an unhandled rejection
-      throw new ConcordError(`plug-in '${name}' from ${entry.source} loads asynchronously; create it with createAsync()`, { field });
+      throw asyncError(name, entry.source, field, "loads");
     }
     checkShape(kind, name, entry.source, created, field);
     return created as PluginTypes[K];
@@ -107,18 +143,24 @@ export class Registry {
 
   /** Like `create`, for factories that may return a promise (e.g. task families that load a data set). */
   async createAsync<K extends PluginKind>(kind: K, spec: PluginSpec | string, field: string = kind): Promise<PluginTypes[K]> {
-    const { entry, name, created } = this.#build(kind, spec, field);
-    let plugin: unknown;
-    try {
-      plugin = await created;
-    } catch (error) {
-      throw factoryError(error, name, entry.source, field);
-    }
-    checkShape(kind, name, entry.source, plugin, field);
-    return plugin as PluginTypes[K];
+    const { entry, name, options } = this.#resolve(kind, spec, field);
+    return (await buildAsync(kind, entry, name, await options, field)) as PluginTypes[K];
   }
 
-  #build(kind: PluginKind, spec: PluginSpec | string, field: string): { entry: Registration; name: string; created: unknown } {
+  /** The validated options of a task family as configured (what its evaluation variant and report panels start from). */
+  async taskOptions(spec: PluginSpec, field = "tasks"): Promise<unknown> {
+    return await this.#resolve("tasks", spec, field).options;
+  }
+
+  /** The held-out tasks of a run: the family's `evaluationOptions` applied to the validated training options (default: the same). */
+  async createEvaluationTasks(spec: PluginSpec, field = "tasks"): Promise<PluginTypes["tasks"]> {
+    const { entry, name, options } = this.#resolve("tasks", spec, field);
+    const validated = await options;
+    const clean = entry.definition.evaluationOptions ? entry.definition.evaluationOptions(validated) : validated;
+    return (await buildAsync("tasks", entry, name, clean, field)) as PluginTypes["tasks"];
+  }
+
+  #resolve(kind: PluginKind, spec: PluginSpec | string, field: string): { entry: Registration; name: string; options: unknown } {
     const { name, options } = typeof spec === "string" ? { name: spec, options: {} } : spec;
     const entry = this.#kindEntries(kind, field).get(name);
     if (!entry) {
@@ -129,12 +171,8 @@ export class Registry {
         { field },
       );
     }
-    const validated = entry.options ? (parseWithSchema(entry.options, options, field) as Record<string, unknown>) : { ...options };
-    try {
-      return { entry, name, created: entry.factory(validated) };
-    } catch (error) {
-      throw factoryError(error, name, entry.source, field);
-    }
+    const schema = entry.definition.options;
+    return { entry, name, options: schema ? validateWithSchema(schema, options, field) : { ...options } };
   }
 
   #kindEntries(kind: PluginKind, field: string): Map<string, Registration> {
@@ -147,6 +185,47 @@ export class Registry {
     }
     return entries;
   }
+
+  #checkPresets(family: TaskFamilyDefinition<unknown>, source: string): void {
+    if (family.presets === undefined) return;
+    const field = `tasks plug-in '${family.name}' from ${source}`;
+    if (!Array.isArray(family.presets)) throw new ConcordError(`expected presets to be an array, got ${describeValue(family.presets)}`, { field });
+    const taken = new Map(this.presets().map((preset) => [preset.name, preset]));
+    for (const preset of family.presets) {
+      if (typeof preset?.name !== "string" || typeof preset.description !== "string" || preset.config === null || typeof preset.config !== "object") {
+        throw new ConcordError(`expected every preset to be { name, description, config }, got ${describeValue(preset)}`, { field });
+      }
+      const existing = taken.get(preset.name);
+      if (existing) {
+        throw new ConcordError(`preset '${preset.name}' is already offered by tasks '${existing.family}' (from ${existing.source}); choose another name`, { field });
+      }
+      taken.set(preset.name, { ...preset, family: family.name, source });
+    }
+  }
+}
+
+function build(entry: Registration, name: string, options: unknown, field: string): unknown {
+  try {
+    return entry.definition.create(options);
+  } catch (error) {
+    throw factoryError(error, name, entry.source, field);
+  }
+}
+
+async function buildAsync(kind: PluginKind, entry: Registration, name: string, options: unknown, field: string): Promise<unknown> {
+  const created = build(entry, name, options, field);
+  let plugin: unknown;
+  try {
+    plugin = await created;
+  } catch (error) {
+    throw factoryError(error, name, entry.source, field);
+  }
+  checkShape(kind, name, entry.source, plugin, field);
+  return plugin;
+}
+
+function asyncError(name: string, source: string, field: string, what: string): ConcordError {
+  return new ConcordError(`plug-in '${name}' from ${source} ${what} asynchronously; create it with createAsync()`, { field });
 }
 
 /** A factory's error, with the config field prefixed (ConcordError) or the plug-in named (anything else). */
@@ -160,7 +239,7 @@ function factoryError(error: unknown, name: string, source: string, field: strin
   return new ConcordError(`plug-in '${name}' from ${source} failed to build: ${(error as Error)?.message ?? String(error)}`, { field, cause: error });
 }
 
-function isThenable(value: unknown): boolean {
+function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === "object" && typeof (value as { then?: unknown }).then === "function";
 }
 

@@ -10,7 +10,10 @@ import { createRegistry } from "./builtins.js";
 import { CHECKPOINT_FILE, loadCheckpoint, disposeCheckpoint } from "./checkpoint.js";
 import { parseConfig } from "./config.js";
 import { METRICS_FILE, readMetrics } from "./metrics-log.js";
-import { createParts, evaluationSpec, runExperiment, TrainingDiverged } from "./run.js";
+import { createParts } from "./experiment.js";
+import { runExperiment } from "./run.js";
+import { TrainingDiverged } from "./training-loop.js";
+import type { SinusoidSampler } from "@concord/tasks";
 import { tinyConfig } from "./testing/tiny-config.js";
 import { train } from "./train.js";
 
@@ -135,12 +138,36 @@ describe("runExperiment", () => {
   });
 });
 
-describe("evaluationSpec", () => {
-  it("evaluates on clean tasks: the training tasks without corruption, unless evaluation.sampler says otherwise", () => {
+describe("the evaluation sampler", () => {
+  it("evaluates on clean tasks: the family's evaluation variant of the training tasks, unless evaluation.sampler says otherwise", async () => {
+    const registry = createRegistry();
     const corrupted = parseConfig(tinyConfig({ tasks: { name: "sinusoid", supportSize: 5, corruption: { fraction: 0.2 } } }));
-    expect(evaluationSpec(corrupted)).toEqual({ name: "sinusoid", options: { supportSize: 5 } });
+    const parts = await createParts(corrupted, registry);
+    expect((parts.sampler as SinusoidSampler).options.corruption).toEqual({ fraction: 0.2, noiseStd: 3 });
+    expect((parts.evaluationSampler as SinusoidSampler).options.corruption).toBeUndefined();
+    expect((parts.evaluationSampler as SinusoidSampler).options.supportSize).toBe(5);
     const explicit = parseConfig(tinyConfig({ evaluation: { sampler: { name: "sinusoid", querySize: 50 } } }));
-    expect(evaluationSpec(explicit)).toEqual({ name: "sinusoid", options: { querySize: 50 } });
+    const explicitParts = await createParts(explicit, registry);
+    expect((explicitParts.evaluationSampler as SinusoidSampler).options.querySize).toBe(50);
+    expect((explicitParts.evaluationSampler as SinusoidSampler).options.supportSize).toBe(10);
+  });
+
+  it("applies a third-party family's evaluationOptions to its validated options", async () => {
+    const registry = createRegistry();
+    const seen: unknown[] = [];
+    registry.define({
+      kind: "tasks",
+      name: "sine-copy",
+      create: (options: { size: number }) => {
+        seen.push(options);
+        return { name: `sine-copy-${options.size}`, sample: () => [] };
+      },
+      evaluationOptions: (options: { size: number }) => ({ size: options.size * 10 }),
+    });
+    const parts = await createParts(parseConfig(tinyConfig({ tasks: { name: "sine-copy", size: 2 } })), registry);
+    expect(parts.sampler.name).toBe("sine-copy-2");
+    expect(parts.evaluationSampler.name).toBe("sine-copy-20");
+    expect(seen).toEqual([{ size: 2 }, { size: 20 }]);
   });
 });
 
@@ -154,7 +181,6 @@ describe("train() through the registry's plug-ins", () => {
     const counts: number[] = [];
     const result = train({
       ...parts,
-      weighting: registry.create("weighting", config.weighting),
       outerOptimizer,
       metaBatchSize: 4,
       iterations: 200,

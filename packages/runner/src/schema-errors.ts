@@ -1,4 +1,4 @@
-import { ConcordError } from "@concord/core";
+import { ConcordError, type StandardSchemaV1 } from "@concord/core";
 import { closest, distance } from "fastest-levenshtein";
 import type { z } from "zod";
 
@@ -11,6 +11,37 @@ export function parseWithSchema<T extends z.ZodType>(schema: T, value: unknown, 
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   throw issueError(issue, value, fieldPrefix, schema);
+}
+
+/**
+ * Validates plug-in options with any Standard Schema: zod schemas get `parseWithSchema`'s messages;
+ * other validators' first issue becomes a ConcordError naming the field path, what was expected (the
+ * validator's message) and the value given. Returns a promise only when the validator is asynchronous.
+ */
+export function validateWithSchema(schema: StandardSchemaV1, value: unknown, fieldPrefix: string): unknown {
+  if (isZodSchema(schema)) return parseWithSchema(schema, value, fieldPrefix);
+  const result = schema["~standard"].validate(value);
+  if (result instanceof Promise) return result.then((settled) => standardValue(settled, value, fieldPrefix));
+  return standardValue(result, value, fieldPrefix);
+}
+
+function isZodSchema(schema: unknown): schema is z.ZodType {
+  return schema !== null && typeof schema === "object" && "_zod" in schema;
+}
+
+function standardValue(result: StandardSchemaV1.Result<unknown>, root: unknown, prefix: string): unknown {
+  if (!result.issues) return result.value;
+  const issue = result.issues[0];
+  const path = (issue?.path ?? []).map((segment) => (typeof segment === "object" ? segment.key : segment));
+  const message = (issue?.message ?? "valid options").replace(/^expected /i, "");
+  const given = valueAt(root, path);
+  return fail(
+    new ConcordError(`expected ${message}, got ${given === undefined ? "nothing" : describeValue(given)}`, { field: joinPath(prefix, path) }),
+  );
+}
+
+function fail(error: ConcordError): never {
+  throw error;
 }
 
 function issueError(issue: z.core.$ZodIssue, root: unknown, prefix: string, schema: z.ZodType): ConcordError {

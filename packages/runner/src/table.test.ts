@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { EvaluationResult } from "./evaluate.js";
+import type { EvaluationResult } from "@concord/algorithms";
 import { formatDuration, formatMeanCi } from "./report/format.js";
 import type { ReportArm } from "./report/types.js";
 import { formatResultsTable } from "./table.js";

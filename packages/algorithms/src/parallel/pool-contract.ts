@@ -3,7 +3,7 @@
 // @concord/algorithms/node.
 import type { Params, Task } from "@concord/core";
 import type { AdaptOptions } from "../adapt.js";
-import type { TaskGradientKind } from "../task-results.js";
+import type { TaskGradientKind } from "../task-gradient-kind.js";
 import type { TaskJobResult } from "./wire.js";
 
 /** A set of worker threads that compute per-task adaptation results next to the calling thread. */

@@ -1,6 +1,7 @@
 // Vega-Lite specifications of the report's charts, built from ReportData (pure functions).
 import type { TopLevelSpec } from "vega-lite";
 import { binWeights, movingAverage, smoothingWindow, thinIndices, weightsAreUniform } from "./series.js";
+import type { ReportPanel } from "@concord/core";
 import type { ReportArm, ReportData } from "./types.js";
 
 export interface ChartSpec {
@@ -177,74 +178,6 @@ export function innerStepChart(data: ReportData): ChartSpec {
   };
 }
 
-/** (c) A few sinusoid fits per arm: truth, support points, before and after adaptation. */
-export function sinusoidFitChart(data: ReportData): ChartSpec | undefined {
-  const arms = data.arms.filter((arm) => arm.fits && arm.fits.length > 0);
-  if (arms.length === 0) return undefined;
-  const steps = arms[0]!.fits![0]!.steps;
-  const tasksShown = Math.max(...arms.map((arm) => arm.fits!.length));
-  const after = `after ${steps} step${steps === 1 ? "" : "s"}`;
-  const series = ["true function", "before adaptation", after, "support points"];
-  const rows: Record<string, string | number>[] = [];
-  for (const arm of arms) {
-    arm.fits!.forEach((fit, index) => {
-      const task = `task ${index + 1}: A = ${fit.amplitude.toFixed(2)}, φ = ${fit.phase.toFixed(2)}`;
-      fit.xs.forEach((x, i) => {
-        rows.push({ arm: arm.name, task, order: index, x, y: fit.truth[i]!, series: series[0]! });
-        rows.push({ arm: arm.name, task, order: index, x, y: fit.before[i]!, series: series[1]! });
-        rows.push({ arm: arm.name, task, order: index, x, y: fit.after[i]!, series: series[2]! });
-      });
-      fit.supportX.forEach((x, i) => rows.push({ arm: arm.name, task, order: index, x, y: fit.supportY[i]!, series: series[3]! }));
-    });
-  }
-  const color = {
-    field: "series",
-    type: "nominal",
-    title: null,
-    scale: { domain: series, range: ["#222222", "#9aa0a6", "#d62728", "#222222"] },
-    legend: { orient: "top", direction: "horizontal" },
-  } as const;
-  const x = { field: "x", type: "quantitative", title: null, scale: { domain: [-5, 5], nice: false }, axis: { values: [-4, -2, 0, 2, 4] } } as const;
-  const y = { field: "y", type: "quantitative", title: null, scale: { domain: [-6, 6], nice: false }, axis: { values: [-5, 0, 5] } } as const;
-  const line = (name: string, extra: Record<string, unknown>) => ({
-    transform: [{ filter: { field: "series", equal: name } }],
-    mark: { type: "line", clip: true, ...extra },
-    encoding: { x, y, color },
-  });
-  return {
-    id: "sinusoid-fits",
-    title: "Sinusoid fits before and after adaptation",
-    caption:
-      `Held-out sinusoid tasks (the same for every arm): the true curve, the K support points, the meta-learned ` +
-      `model before adaptation and after ${steps} inner step${steps === 1 ? "" : "s"} on the support points. One row per arm.`,
-    spec: {
-      config: { ...BASE_CONFIG, header: { ...BASE_CONFIG.header, labelFontWeight: 500, labelFontSize: 11 } },
-      data: { values: rows },
-      facet: {
-        row: { field: "arm", type: "nominal", title: null, sort: arms.map((arm) => arm.name), header: { labelFontWeight: 600 } },
-        column: { field: "task", type: "nominal", title: null, sort: { field: "order" } },
-      },
-      spacing: { row: 12, column: 10 },
-      spec: {
-        // Fit the page (about 900 px of plots) whatever the number of tasks.
-        width: Math.max(120, Math.min(200, Math.floor(860 / tasksShown) - 40)),
-        height: 120,
-        layer: [
-          line(series[0]!, { strokeWidth: 1.6 }),
-          line(series[1]!, { strokeWidth: 1.4, strokeDash: [4, 3] }),
-          line(series[2]!, { strokeWidth: 2 }),
-          {
-            transform: [{ filter: { field: "series", equal: series[3]! } }],
-            mark: { type: "point", filled: true, size: 26, opacity: 1, clip: true },
-            encoding: { x, y, color },
-          },
-        ],
-      },
-      resolve: { axis: { x: "independent", y: "independent" } },
-    } as unknown as TopLevelSpec,
-  };
-}
-
 /** (d) Distribution of task weights over training for arms whose weights are not all 1/N. */
 export function weightChart(data: ReportData): ChartSpec | undefined {
   const arms = data.arms.filter((arm) => arm.weightSnapshots.length > 0 && !weightsAreUniform(arm.weightSnapshots));
@@ -300,7 +233,36 @@ export function weightChart(data: ReportData): ChartSpec | undefined {
   };
 }
 
-/** Every chart the data supports, in report order. */
+/**
+ * A task family's panel as a chart: its Vega-Lite spec with the report's style underneath (the
+ * panel's own `config` wins key by key), its id (or one made from its title) kept unique.
+ */
+export function panelChart(panel: ReportPanel, taken: ReadonlySet<string>): ChartSpec {
+  const base = panel.id && /^[a-z0-9-]+$/.test(panel.id) ? panel.id : slug(panel.title);
+  let id = base;
+  for (let n = 2; taken.has(id); n++) id = `${base}-${n}`;
+  const own = (panel.spec.config ?? {}) as Record<string, unknown>;
+  return {
+    id,
+    title: panel.title,
+    caption: panel.caption ?? "",
+    spec: { ...panel.spec, config: { ...BASE_CONFIG, ...own } } as unknown as TopLevelSpec,
+  };
+}
+
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "") || "panel";
+}
+
+/** Every chart the data supports, in report order: learning curves, evaluation, the family's panels, task weights. */
 export function reportCharts(data: ReportData): ChartSpec[] {
-  return [learningCurveChart(data), innerStepChart(data), sinusoidFitChart(data), weightChart(data)].filter((chart): chart is ChartSpec => chart !== undefined);
+  const charts = [learningCurveChart(data), innerStepChart(data)];
+  const taken = new Set(["learning-curves", "inner-steps", "task-weights", "results", "setup", "config"]);
+  for (const panel of data.panels ?? []) {
+    const chart = panelChart(panel, taken);
+    taken.add(chart.id);
+    charts.push(chart);
+  }
+  const weights = weightChart(data);
+  return weights ? [...charts, weights] : charts;
 }

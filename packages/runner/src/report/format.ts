@@ -1,4 +1,4 @@
-import type { StepStatistic } from "../evaluate.js";
+import type { StepStatistic } from "@concord/algorithms";
 import type { ReportArm } from "./types.js";
 
 /**

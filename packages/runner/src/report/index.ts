@@ -1,4 +1,3 @@
-export type { CurvePoint, ReportArm, ReportData, SinusoidFit, WeightSnapshot } from "./types.js";
-export { type SinusoidFitOptions, sinusoidFits } from "./sinusoid-fits.js";
+export type { CurvePoint, ReportArm, ReportData, WeightSnapshot } from "./types.js";
 export { type WrittenReport, writeReport } from "./write-report.js";
 export { formatDuration, formatMeanCi } from "./format.js";

@@ -1,4 +1,5 @@
-import type { EvaluationResult } from "../evaluate.js";
+import type { EvaluationResult } from "@concord/algorithms";
+import type { ReportPanel } from "@concord/core";
 
 /** One meta-iteration of one seed's learning curve (query loss of the meta-batch). */
 export interface CurvePoint {
@@ -11,19 +12,6 @@ export interface CurvePoint {
 export interface WeightSnapshot {
   readonly iteration: number;
   readonly weights: readonly number[];
-}
-
-/** One held-out sinusoid task: support points, true curve and the model before/after adaptation on a grid. */
-export interface SinusoidFit {
-  readonly amplitude: number;
-  readonly phase: number;
-  readonly supportX: readonly number[];
-  readonly supportY: readonly number[];
-  readonly xs: readonly number[];
-  readonly truth: readonly number[];
-  readonly before: readonly number[];
-  readonly after: readonly number[];
-  readonly steps: number;
 }
 
 /** Everything the report shows about one arm (algorithm × weighting), over all its seeds. */
@@ -42,7 +30,6 @@ export interface ReportArm {
   readonly wallTimeSeconds: number;
   /** Meta-iterations per seed. Default: the last iteration of the first curve. */
   readonly iterations?: number;
-  readonly fits?: readonly SinusoidFit[];
 }
 
 export interface ReportData {
@@ -56,4 +43,6 @@ export interface ReportData {
   /** The resolved configuration, shown verbatim (JSON) at the end of the report. */
   readonly config: unknown;
   readonly arms: readonly ReportArm[];
+  /** The task family's own panels (e.g. sinusoid fits), shown after the evaluation chart. */
+  readonly panels?: readonly ReportPanel[];
 }

@@ -111,6 +111,28 @@ describe("writeReport", () => {
     expect(readFileSync(result.htmlPath, "utf8")).toContain("No arm uses a non-uniform weighting");
   });
 
+  it("renders a task family's panel as given: id from its title, the report's style under its own config", async () => {
+    const out = join(root, "panels");
+    const panel = {
+      title: "Query points (my family)",
+      caption: "One dot per query point.",
+      spec: { mark: "point", data: { values: [{ x: 1, y: 2 }] }, encoding: { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" } } },
+    };
+    const result = await writeReport(out, { ...data, panels: [panel, { ...panel, spec: { ...panel.spec, config: { background: "#fafafa" } } }] });
+    expect(result.images.map((path) => path.slice(out.length + 1))).toEqual([
+      "learning-curves.svg",
+      "inner-steps.svg",
+      "query-points-my-family.svg",
+      "query-points-my-family-2.svg",
+      "task-weights.svg",
+    ]);
+    const page = readFileSync(result.htmlPath, "utf8");
+    expect(page).toContain('id="query-points-my-family"');
+    expect(page).toContain("One dot per query point.");
+    expect(readFileSync(join(out, "query-points-my-family.svg"), "utf8")).toContain('fill="white"');
+    expect(readFileSync(join(out, "query-points-my-family-2.svg"), "utf8")).toContain('fill="#fafafa"');
+  });
+
   it("an out dir that cannot be created gives a ConcordError naming the folder, and writes nothing", async () => {
     const blocker = join(root, "a-file");
     writeFileSync(blocker, "not a folder");

@@ -1,7 +1,8 @@
 // Hand-made report data that looks like a real sinusoid comparison (for report and table tests).
+import { type EvaluationResult, meanWithCi95 } from "@concord/algorithms";
 import { createRng } from "@concord/core";
-import { type EvaluationResult, meanWithCi95 } from "../evaluate.js";
-import type { CurvePoint, ReportArm, ReportData, SinusoidFit, WeightSnapshot } from "../report/types.js";
+import { type SinusoidFit, sinusoid, sinusoidFitPanel } from "@concord/tasks";
+import type { CurvePoint, ReportArm, ReportData, WeightSnapshot } from "../report/types.js";
 
 const ARMS = [
   { algorithm: "maml", weighting: "uniform", final: 0.42 },
@@ -17,6 +18,7 @@ export function sampleReportData(options: { iterations?: number; seeds?: number[
   const steps = options.steps ?? 10;
   const batch = options.batch ?? 10;
   const rng = createRng(42);
+  const fitsByArm: { name: string; fits: SinusoidFit[] }[] = [];
   const arms: ReportArm[] = ARMS.map((spec) => {
     const curves: CurvePoint[][] = seeds.map(() =>
       Array.from({ length: iterations }, (_, i) => {
@@ -56,6 +58,7 @@ export function sampleReportData(options: { iterations?: number; seeds?: number[
         steps,
       };
     });
+    fitsByArm.push({ name: `${spec.algorithm}-${spec.weighting}`, fits });
     return {
       name: `${spec.algorithm}-${spec.weighting}`,
       algorithm: spec.algorithm,
@@ -66,7 +69,6 @@ export function sampleReportData(options: { iterations?: number; seeds?: number[
       evaluation,
       wallTimeSeconds: 61.5 + 30 * seeds.length,
       iterations,
-      fits,
     };
   });
   return {
@@ -78,5 +80,6 @@ export function sampleReportData(options: { iterations?: number; seeds?: number[
     metaBatchSize: batch,
     config: { preset: "sinusoid", iterations, metaBatchSize: batch, innerSteps: 1, note: "<script>alert(1)</script>" },
     arms,
+    panels: [sinusoidFitPanel(fitsByArm, sinusoid())],
   };
 }

@@ -5,3 +5,12 @@ export { resizeArea } from "./resize.js";
 export { decodeImage, type DecodedImage } from "./decode-image.js";
 export { defaultCacheDir } from "./dataset-cache.js";
 export type { CacheOptions } from "./load-packed.js";
+export {
+  defaultOmniglotDir,
+  OMNIGLOT_DOWNLOAD_HINT,
+  OMNIGLOT_PRESETS,
+  omniglotFamily,
+  type OmniglotTasksOptions,
+  omniglotTasks,
+  resolveOmniglotDir,
+} from "./omniglot-family.js";

@@ -1,11 +1,12 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, createRng, disposeParams, type Params } from "@concord/core";
+import { ConcordError, createRng, disposeParams, type Params, type Rng, type Task, type TaskSampler, tileParams } from "@concord/core";
 import { describeEachBackend, tensorGrowth } from "@concord/core/testing";
-import { adapt } from "@concord/algorithms";
-import { mlp } from "@concord/models";
+import { convNet, mlp, softmaxCrossEntropy } from "@concord/models";
+import { sgd } from "@concord/optimizers";
 import { sinusoid } from "@concord/tasks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { combineEvaluations, type EvaluationOptions, type EvaluationResult, evaluate, meanWithCi95 } from "./evaluate.js";
+import { adapt, adaptStep } from "./adapt.js";
+import { combineEvaluations, type EvaluationOptions, type EvaluationResult, evaluateAdaptation as evaluate, meanWithCi95 } from "./evaluate-adaptation.js";
 import { linearModel, linearTasks, plainSgd, referenceLinearLosses, squaredError } from "./testing/evaluation-fixtures.js";
 
 const W0 = Math.fround(0.7);
@@ -16,7 +17,7 @@ function linearParams(): Params {
   return { w: tf.tensor2d([W0], [1, 1]), b: tf.tensor1d([B0]) };
 }
 
-describeEachBackend("evaluate() on a linear model against float64 closed-form SGD", (backend) => {
+describeEachBackend("evaluateAdaptation() on a linear model against float64 closed-form SGD", (backend) => {
   for (const execution of ["batched", "per-task"] as const) {
     it(`${execution}: per-task and mean query losses at steps 0..3 match the reference`, () => {
       const params = linearParams();
@@ -75,7 +76,7 @@ describe("meanWithCi95", () => {
   });
 });
 
-describe("evaluate() on sinusoid tasks with an MLP", () => {
+describe("evaluateAdaptation() on sinusoid tasks with an MLP", () => {
   const model = mlp({ sizes: [1, 40, 40, 1] });
   let params: Params;
   beforeAll(async () => {
@@ -132,6 +133,29 @@ describe("evaluate() on sinusoid tasks with an MLP", () => {
     );
     tf.dispose(tasks.flatMap((task) => [task.support.x, task.support.y, task.query.x, task.query.y]));
     result.perTaskLoss[3]!.forEach((value, task) => expect(Math.abs(value - adapted[task]!) / adapted[task]!).toBeLessThan(1e-5));
+  });
+
+  it("adaptStep() k times from init equals adapt() with k steps, bit for bit, per task and batched", () => {
+    const tasks = sinusoid().sample(3, createRng(8));
+    const objective = squaredError();
+    const innerOptimizer = plainSgd(0.01);
+    tf.tidy(() => {
+      for (const task of tasks) {
+        let stepped = { params, state: innerOptimizer.init(params) as unknown };
+        for (let k = 1; k <= 3; k++) {
+          stepped = adaptStep(stepped, task.support, { model, objective, innerOptimizer });
+          const direct = adapt(params, task.support, { model, objective, innerOptimizer, innerSteps: k }).params;
+          for (const name of Object.keys(params)) expect(stepped.params[name]!.dataSync()).toEqual(direct[name]!.dataSync());
+        }
+      }
+      const support = { x: tf.stack(tasks.map((task) => task.support.x)), y: tf.stack(tasks.map((task) => task.support.y)) };
+      const tiled = tileParams(params, 3);
+      let stepped = { params: tiled, state: innerOptimizer.init(tiled) as unknown };
+      for (let k = 0; k < 2; k++) stepped = adaptStep(stepped, support, { model, objective, innerOptimizer, execution: "batched" });
+      const direct = adapt(tiled, support, { model, objective, innerOptimizer, innerSteps: 2, execution: "batched" }).params;
+      for (const name of Object.keys(params)) expect(stepped.params[name]!.dataSync()).toEqual(direct[name]!.dataSync());
+    });
+    tf.dispose(tasks.flatMap((task) => [task.support.x, task.support.y, task.query.x, task.query.y]));
   });
 
   it("the mean query loss strictly improves with every inner step (small SGD steps)", () => {
@@ -235,5 +259,53 @@ describe("combineEvaluations", () => {
   it("refuses an empty list and results with different step counts", () => {
     expect(() => combineEvaluations([])).toThrow(/^results: /);
     expect(() => combineEvaluations([result([[1, 2]]), result([[1, 2], [3, 4]])])).toThrow(/^results\[1\]: /);
+  });
+});
+
+describeEachBackend("evaluateAdaptation() accuracy on a few-shot conv-net (the Omniglot example's meta-test)", () => {
+  /** 3-way tasks of random 8×8 images, one per class in support and query. */
+  const images: TaskSampler = {
+    name: "random-images",
+    sample(count: number, rng: Rng): Task[] {
+      const batch = () => ({
+        x: tf.tensor4d(Float32Array.from({ length: 3 * 64 }, () => rng.uniform(0, 1)), [3, 8, 8, 1]),
+        y: tf.tensor1d([0, 1, 2], "int32"),
+      });
+      return Array.from({ length: count }, () => ({ support: batch(), query: batch() }));
+    },
+  };
+
+  it("per step, the mean and ci95 of argmax accuracy after adapt() with that many steps, tasks drawn one by one", () => {
+    const model = convNet({ ways: 3, inputShape: [8, 8, 1], filters: 4, blocks: 2 });
+    const params = model.init(createRng(1));
+    const options = { model, objective: softmaxCrossEntropy(), innerOptimizer: sgd({ lr: 0.4 }) };
+    const before = tf.memory().numTensors;
+    const result = evaluate(params, { ...options, sampler: images, taskCount: 6, maxInnerSteps: 2, seed: 5, chunkSize: 4, execution: "per-task" });
+    expect(tf.memory().numTensors).toBe(before);
+    // Independently: one task at a time from the same stream, argmax accuracy of the adapted model.
+    const rng = createRng(5);
+    const perStep: number[][] = [[], [], []];
+    for (let t = 0; t < 6; t++) {
+      const [task] = images.sample(1, rng);
+      for (let step = 0; step <= 2; step++) {
+        perStep[step]!.push(
+          tf.tidy(() => {
+            const adapted = adapt(params, task!.support, { ...options, innerSteps: step }).params;
+            const logits = model.forward(adapted, task!.query.x);
+            return tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(task!.query.y, "int32")), "float32")).dataSync()[0]!;
+          }),
+        );
+      }
+      tf.dispose([task!.support.x, task!.support.y, task!.query.x, task!.query.y]);
+    }
+    expect(result.accuracy!.map((s) => s.step)).toEqual([0, 1, 2]);
+    perStep.forEach((values, step) => {
+      const n = values.length;
+      const mean = values.reduce((a, b) => a + b, 0) / n;
+      const ci95 = (1.96 * Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1))) / Math.sqrt(n);
+      expect(result.accuracy![step]!.mean).toBeCloseTo(mean, 6);
+      expect(result.accuracy![step]!.ci95).toBeCloseTo(ci95, 6);
+    });
+    disposeParams(params);
   });
 });

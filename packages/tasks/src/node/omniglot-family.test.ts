@@ -5,9 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { ConcordError, createRng } from "@concord/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseConfig } from "./config.js";
-import { defaultOmniglotDir, omniglotTasks, resolveOmniglotDir } from "./omniglot-tasks.js";
-import { OMNIGLOT_PRESETS } from "./presets-omniglot.js";
+import { defaultOmniglotDir, OMNIGLOT_PRESETS, omniglotFamily, omniglotTasks, resolveOmniglotDir } from "./omniglot-family.js";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
@@ -53,7 +51,7 @@ describe("Omniglot data folder", () => {
 });
 
 describe("Omniglot presets", () => {
-  it("are the MAML paper settings, second and first order, and pass the config schema", () => {
+  it("are the MAML paper settings, second and first order, and the family offers them", () => {
     expect(OMNIGLOT_PRESETS.map((preset) => preset.name)).toEqual([
       "omniglot-5w1s",
       "omniglot-5w1s-fo",
@@ -62,17 +60,19 @@ describe("Omniglot presets", () => {
       "omniglot-20w1s",
       "omniglot-20w1s-fo",
     ]);
+    expect(omniglotFamily.presets).toBe(OMNIGLOT_PRESETS);
+    // Each config passes the runner's schema: see the runner's presets test.
     for (const preset of OMNIGLOT_PRESETS) {
-      const config = parseConfig(preset.config);
+      const config = preset.config as Record<string, Record<string, unknown> & { sampler?: Record<string, unknown> }>;
       const twenty = preset.name.startsWith("omniglot-20w");
       expect(config.metaBatchSize).toBe(twenty ? 16 : 32);
-      expect(config.innerOptimizer.options).toEqual({ lr: twenty ? 0.1 : 0.4 });
-      expect(config.algorithm.options).toEqual({ order: preset.name.endsWith("-fo") ? 1 : 2, innerSteps: twenty ? 5 : 1 });
-      expect(config.evaluation.innerSteps).toBe(twenty ? 5 : 3);
-      expect(config.evaluation.tasks).toBe(600);
-      expect(config.tasks.options.split).toBe("train");
-      expect(config.evaluation.sampler?.options.split).toBe("test");
-      expect(config.tasks.options.queryShots).toBe(config.tasks.options.shots);
+      expect(config.innerOptimizer).toEqual({ name: "sgd", lr: twenty ? 0.1 : 0.4 });
+      expect(config.algorithm).toEqual({ name: "maml", order: preset.name.endsWith("-fo") ? 1 : 2, innerSteps: twenty ? 5 : 1 });
+      expect(config.evaluation!.innerSteps).toBe(twenty ? 5 : 3);
+      expect(config.evaluation!.tasks).toBe(600);
+      expect(config.tasks!.split).toBe("train");
+      expect(config.evaluation!.sampler!.split).toBe("test");
+      expect(config.tasks!.queryShots).toBe(config.tasks!.shots);
     }
   });
 });

@@ -13,6 +13,7 @@ import {
   type TaskSampler,
   tileParams,
 } from "@concord/core";
+import { type AdaptationState, type AdaptOptions, adaptStep } from "./adapt.js";
 
 /** How evaluation runs the model: "auto" batches a chunk of tasks when model and objective allow it. */
 export type EvaluationExecution = "auto" | "batched" | "per-task";
@@ -60,12 +61,13 @@ export interface EvaluationResult {
 /**
  * Scores `params` on a fixed held-out task set: for each of `taskCount` tasks drawn from
  * `createRng(seed)` (in chunks of `chunkSize`, each chunk continuing the same stream), adapt on the
- * support set with the inner optimizer one step at a time — θ⁽ˢ⁺¹⁾ = step(θ⁽ˢ⁾, ∇L_support(θ⁽ˢ⁾)),
- * the same update as `adapt()` — and record the query loss at every step s = 0..maxInnerSteps.
+ * support set one inner step at a time with `adaptStep()` — the step `adapt()` repeats, so the
+ * parameters after s steps are `adapt()`'s with `innerSteps: s` — and record the query loss (and
+ * accuracy, when the objective's metrics report it) at every step s = 0..maxInnerSteps.
  * Reports per step the mean over tasks and the 95% confidence interval 1.96·s/√n, where s is the
  * sample standard deviation (n − 1 denominator) and n the number of tasks.
  */
-export function evaluate(params: Params, options: EvaluationOptions): EvaluationResult {
+export function evaluateAdaptation(params: Params, options: EvaluationOptions): EvaluationResult {
   validateOptions(params, options);
   const taskCount = options.taskCount ?? 600;
   const chunkSize = options.chunkSize ?? 100;
@@ -157,14 +159,14 @@ function evaluateChunkBatched(params: Params, tasks: readonly Task[], options: E
   tf.tidy(() => {
     const support = stackBatches(tasks.map((task) => task.support));
     const query = stackBatches(tasks.map((task) => task.query));
-    let current = tileParams(params, tasks.length);
-    let state = innerOptimizer.init(current);
+    const tiled = tileParams(params, tasks.length);
+    let current: AdaptationState = { params: tiled, state: innerOptimizer.init(tiled) };
     const losses: tf.Tensor1D[] = [];
     const accuracies: tf.Tensor1D[] = [];
     let measureAccuracy = objective.metrics !== undefined;
     for (let step = 0; step <= options.maxInnerSteps; step++) {
       const scored = tf.tidy(() => {
-        const pred = forwardBatched(current, query.x);
+        const pred = forwardBatched(current.params, query.x);
         const loss = taskLosses(pred, query.y);
         const accuracy = measureAccuracy ? accuracyPerTask(pred, query.y, objective) : undefined;
         return accuracy ? [loss, accuracy] : [loss];
@@ -172,10 +174,7 @@ function evaluateChunkBatched(params: Params, tasks: readonly Task[], options: E
       losses.push(checkLosses(scored[0]!, tasks.length));
       if (scored[1]) accuracies.push(scored[1]);
       else measureAccuracy = false;
-      if (step < options.maxInnerSteps) {
-        const sumOfLosses = (candidate: Params) => tf.sum(taskLosses(forwardBatched(candidate, support.x), support.y)) as tf.Scalar;
-        ({ params: current, state } = innerStep(current, state, sumOfLosses, innerOptimizer));
-      }
+      if (step < options.maxInnerSteps) current = innerStep(current, support, { model, objective, innerOptimizer, execution: "batched" });
     }
     values = readChunk(losses, measureAccuracy ? accuracies : undefined);
   });
@@ -190,13 +189,12 @@ function evaluateChunkPerTask(params: Params, tasks: readonly Task[], options: E
   let accuracy: number[][] | undefined = objective.metrics ? Array.from({ length: steps }, () => []) : undefined;
   for (const task of tasks) {
     tf.tidy(() => {
-      let current = params;
-      let state = innerOptimizer.init(current);
+      let current: AdaptationState = { params, state: innerOptimizer.init(params) };
       const losses: tf.Scalar[] = [];
       const accuracies: tf.Scalar[] = [];
       for (let step = 0; step < steps; step++) {
         const scored = tf.tidy(() => {
-          const pred = model.forward(current, task.query.x);
+          const pred = model.forward(current.params, task.query.x);
           const value = objective.loss(pred, task.query.y);
           const accuracyValue = accuracy ? objective.metrics!(pred, task.query.y).accuracy : undefined;
           return accuracyValue ? [value, accuracyValue] : [value];
@@ -204,10 +202,7 @@ function evaluateChunkPerTask(params: Params, tasks: readonly Task[], options: E
         losses.push(scored[0]!);
         if (scored[1]) accuracies.push(scored[1]);
         else accuracy = undefined;
-        if (step < steps - 1) {
-          const taskLoss = (candidate: Params) => objective.loss(model.forward(candidate, task.support.x), task.support.y);
-          ({ params: current, state } = innerStep(current, state, taskLoss, innerOptimizer));
-        }
+        if (step < steps - 1) current = innerStep(current, task.support, { model, objective, innerOptimizer });
       }
       const values = tf.stack(losses).dataSync();
       values.forEach((value, step) => loss[step]!.push(value));
@@ -217,23 +212,12 @@ function evaluateChunkPerTask(params: Params, tasks: readonly Task[], options: E
   return accuracy ? { loss, accuracy } : { loss };
 }
 
-/**
- * θ ← innerOptimizer.step(θ, ∇_θ lossOf(θ), state), the step `adapt()` takes. Runs in its own tidy:
- * only the new parameters and state survive (they stay in the caller's scope).
- */
-function innerStep(
-  current: Params,
-  state: unknown,
-  lossOf: (params: Params) => tf.Scalar,
-  innerOptimizer: InnerOptimizer,
-): { params: Params; state: unknown } {
-  const names = Object.keys(current);
-  const next = tf.tidy(() => {
-    const grads = tf.grads((...values: tf.Tensor[]) => lossOf(byName(names, values)))(names.map((name) => current[name]!));
-    const result = innerOptimizer.step(current, byName(names, grads), state);
-    return { params: result.params, state: result.state } as unknown as tf.TensorContainer;
-  }) as unknown as { params: Params; state: unknown };
-  return next;
+/** `adaptStep()` in its own tidy: only the new parameters and state survive (in the caller's scope). */
+function innerStep(current: AdaptationState, support: Batch, options: Omit<AdaptOptions, "innerSteps">): AdaptationState {
+  return tf.tidy(() => {
+    const next = adaptStep(current, support, options);
+    return { params: next.params, state: next.state } as unknown as tf.TensorContainer;
+  }) as unknown as AdaptationState;
 }
 
 /** Accuracy of each task of a batched prediction [T, K, ...] from the objective's per-task metrics. */
@@ -266,10 +250,6 @@ function stackBatches(batches: readonly Batch[]): Batch {
 
 function sliceTask(stacked: tf.Tensor, index: number): tf.Tensor {
   return tf.squeeze(tf.slice(stacked, [index], [1]), [0]);
-}
-
-function byName(names: readonly string[], values: readonly tf.Tensor[]): Params {
-  return Object.fromEntries(names.map((name, i) => [name, values[i]!]));
 }
 
 function disposeTasks(tasks: readonly Task[] | undefined): void {

@@ -1,4 +1,4 @@
-// Small, self-contained plug-ins for the evaluation and report tests: a linear model y = w·x + b,
+// Small, self-contained plug-ins for the evaluation tests: a linear model y = w·x + b,
 // mean squared error with per-task losses, plain SGD, a linear-task sampler, and a float64
 // reference of SGD adaptation on that model (closed-form gradients).
 import * as tf from "@tensorflow/tfjs-core";

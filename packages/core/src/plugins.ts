@@ -1,0 +1,102 @@
+// Typed plug-in definitions: what a plug-in module gives the runner's registry (types only).
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type {
+  Batch,
+  InnerOptimizer,
+  MetaAlgorithm,
+  Model,
+  Objective,
+  OuterOptimizer,
+  Params,
+  TaskSampler,
+  WeightingScheme,
+} from "./types.js";
+
+export type { StandardSchemaV1 } from "@standard-schema/spec";
+
+/** What each kind of plug-in creates; the keys are the config fields that name them. */
+export interface PluginTypes {
+  weighting: WeightingScheme;
+  algorithm: MetaAlgorithm;
+  model: Model;
+  tasks: TaskSampler;
+  objective: Objective;
+  innerOptimizer: InnerOptimizer;
+  outerOptimizer: OuterOptimizer;
+}
+
+export type PluginKind = keyof PluginTypes;
+
+/**
+ * A named plug-in: `create(options)` builds it from a config's options (every field but `name`),
+ * after `options` — any Standard Schema (zod 4, valibot, arktype, a hand-written one) — has checked
+ * them. A registry reports schema failures like a built-in's: the field path, what was expected,
+ * what was given. Without a schema, `create` gets the options unchecked.
+ */
+export interface PluginDefinition<Kind extends PluginKind = PluginKind, Options = Record<string, unknown>> {
+  readonly kind: Kind;
+  /** The name configs and the CLI use, e.g. "agreement". */
+  readonly name: string;
+  /** One line for listings. */
+  readonly description?: string;
+  readonly options?: StandardSchemaV1<unknown, Options>;
+  /** May return a promise (a task family that loads a data set). */
+  create(options: Options): PluginTypes[Kind] | Promise<PluginTypes[Kind]>;
+}
+
+/** A whole experiment config a task family offers under a name (`concord train <name>`); the runner validates it. */
+export interface PresetDefinition {
+  readonly name: string;
+  /** One line for `concord presets`. */
+  readonly description: string;
+  /** The config in its input form (JSON-like), e.g. `{ tasks: { name: "sinusoid" }, model: …, iterations: … }`. */
+  readonly config: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A report panel: plain data the runner renders into the report (an SVG chart and a section).
+ * `spec` is a Vega-Lite specification with its data inlined (`data: { values: [...] }`); without a
+ * `config`, the report's chart style applies.
+ */
+export interface ReportPanel {
+  /** File name stem and page anchor ([a-z0-9-]); default: derived from the title. */
+  readonly id?: string;
+  readonly title: string;
+  readonly spec: Readonly<Record<string, unknown>>;
+  readonly caption?: string;
+}
+
+/** The final parameters of one compared arm (algorithm × weighting; its first seed). */
+export interface ReportArmParams {
+  readonly name: string;
+  readonly params: Params;
+}
+
+/** What a task family may draw its report panels from. Tensors are owned by the runner. */
+export interface ReportPanelContext<Options> {
+  readonly arms: readonly ReportArmParams[];
+  readonly model: Model;
+  readonly objective: Objective;
+  readonly innerOptimizer: InnerOptimizer;
+  /** The run's validated task options (training tasks, as configured). */
+  readonly taskOptions: Options;
+  /** Inner steps and seed of the held-out evaluation: panels show the same adaptation on fixed tasks. */
+  readonly steps: number;
+  readonly seed: number;
+  /** θ' after `steps` inner steps on `support` (the algorithms' adapt(), which task families cannot import). */
+  readonly adapt: (params: Params, support: Batch, steps: number) => Params;
+}
+
+/**
+ * A task family: a `tasks` plug-in that also brings its presets, the clean variant it is evaluated
+ * on, and report panels, so the runner treats a third-party family like a built-in one.
+ */
+export interface TaskFamilyDefinition<Options = Record<string, unknown>> extends PluginDefinition<"tasks", Options> {
+  readonly presets?: readonly PresetDefinition[];
+  /** The options of the held-out evaluation tasks, given the training ones (e.g. without corruption). Default: the same. */
+  evaluationOptions?(options: Options): Options;
+  reportPanels?(context: ReportPanelContext<Options>): readonly ReportPanel[] | Promise<readonly ReportPanel[]>;
+}
+
+/** Any plug-in definition a plug-in module may export. */
+export type AnyPluginDefinition = { [K in PluginKind]: K extends "tasks" ? TaskFamilyDefinition<unknown> : PluginDefinition<K, unknown> }[PluginKind];

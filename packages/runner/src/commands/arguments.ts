@@ -1,0 +1,78 @@
+// What the commands share: reading a config (file or preset), overrides, argument parsing, output formats.
+import { existsSync } from "node:fs";
+import { basename, extname, join } from "node:path";
+import { ConcordError } from "@concord/core";
+import { Option } from "commander";
+import { BACKEND_CHOICES } from "@concord/backend";
+import { type ExperimentConfig, loadConfigFile, withDataDir, withOverrides } from "../config.js";
+import { presetConfig } from "../presets.js";
+import type { Registry } from "../registry.js";
+import { describeValue } from "../schema-errors.js";
+
+/** Where commands write and which folder relative paths start from. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly cwd: string;
+}
+
+export const backendOption = () => new Option("--backend <name>", "tf backend: auto (wasm, else cpu), cpu or wasm").choices(BACKEND_CHOICES);
+export const progressOption = () =>
+  new Option("--progress <mode>", "progress display: auto (bar on a terminal, lines otherwise), bar, lines, none")
+    .choices(["auto", "bar", "lines", "none"])
+    .default("auto");
+export const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** A preset name (from the registry's task families), or a path to a .json/.yaml/.yml file. */
+export async function resolveConfig(source: string, cwd: string, registry: Registry): Promise<ExperimentConfig> {
+  const extension = extname(source).toLowerCase();
+  const path = resolvePath(cwd, source);
+  if ([".json", ".yaml", ".yml"].includes(extension) || existsSync(path)) return loadConfigFile(path);
+  return presetConfig(source, registry);
+}
+
+export function applyOverrides(config: ExperimentConfig, options: { iterations?: string; seed?: string; backend?: string; data?: string }, cwd: string): ExperimentConfig {
+  const withData = options.data ? withDataDir(config, resolvePath(cwd, options.data)) : config;
+  return withOverrides(withData, {
+    ...(options.iterations !== undefined ? { iterations: integerArgument(options.iterations, "--iterations", 0) } : {}),
+    ...(options.seed !== undefined ? { seed: integerArgument(options.seed, "--seed") } : {}),
+    ...(options.backend !== undefined ? { backend: options.backend } : {}),
+  });
+}
+
+export function integerArgument(text: string, field: string, min = Number.NEGATIVE_INFINITY): number {
+  const value = /^[+-]?\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new ConcordError(`expected an integer${min > Number.NEGATIVE_INFINITY ? ` >= ${min}` : ""}, got ${describeValue(text)}`, { field });
+  }
+  return value;
+}
+
+export function listArgument(text: string, field: string): string[] {
+  const items = text.split(",").map((item) => item.trim());
+  if (items.length === 0 || items.some((item) => item.length === 0)) {
+    throw new ConcordError(`expected comma-separated names, got ${describeValue(text)}`, { field });
+  }
+  return items;
+}
+
+/** `--out`, or runs/<name>-<timestamp>. */
+export function resolveOut(out: string | undefined, source: string, cwd: string): string {
+  if (out) return resolvePath(cwd, out);
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
+  return resolvePath(cwd, join("runs", `${sourceName(source)}-${stamp}`));
+}
+
+export function sourceName(source: string): string {
+  return basename(source, extname(source));
+}
+
+export function resolvePath(cwd: string, path: string): string {
+  return path.startsWith("/") ? path : join(cwd, path);
+}
+
+export function formatEvaluation(evaluation: { taskCount: number; loss: { step: number; mean: number; ci95: number }[]; backend: string }): string {
+  const lines = [`held-out query loss over ${evaluation.taskCount} tasks (${evaluation.backend}), mean ± 95% CI:`];
+  for (const { step, mean, ci95 } of evaluation.loss) lines.push(`  ${String(step).padStart(3)} steps: ${mean.toFixed(4)} ± ${ci95.toFixed(4)}`);
+  return `${lines.join("\n")}\n`;
+}

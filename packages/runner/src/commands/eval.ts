@@ -1,0 +1,53 @@
+import type { Command } from "commander";
+import { type BackendChoice, useBackend } from "@concord/backend";
+import { createRegistry } from "../builtins.js";
+import { checkpointBackend, disposeCheckpoint, loadCheckpoint } from "../checkpoint.js";
+import { withDataDir } from "../config.js";
+import { createParts, evaluateOnHeldOut, evaluationFamily } from "../experiment.js";
+import { loadPlugins } from "../plugins.js";
+import { checkpointConfig } from "../run-folder.js";
+import { backendOption, type CliIo, collect, formatEvaluation, integerArgument, resolvePath } from "./arguments.js";
+
+interface EvalCommandOptions {
+  tasks?: string;
+  steps?: string;
+  plugin: string[];
+  data?: string;
+  backend?: BackendChoice;
+}
+
+/** `concord eval <checkpoint>`: the held-out evaluation of a checkpoint's parameters. */
+export function addEvalCommand(program: Command, io: CliIo): void {
+  program
+    .command("eval")
+    .description("evaluate a checkpoint on the held-out task set: mean query loss ± 95% CI after 0..S inner steps")
+    .argument("<checkpoint>", "checkpoint file (checkpoint.ckpt in a run folder)")
+    .option("--tasks <n>", "held-out tasks (default: the config's evaluation.tasks)")
+    .option("--steps <s>", "inner steps 0..S (default: the config's evaluation.innerSteps)")
+    .option("--plugin <file>", "ES module registering plug-ins (repeatable)", collect, [])
+    .option("--data <dir>", "data folder of the task family (sets evaluation.sampler.dataDir)")
+    .addOption(backendOption())
+    .action(async (path: string, options: EvalCommandOptions) => {
+      const taskCount = options.tasks === undefined ? undefined : integerArgument(options.tasks, "--tasks", 2);
+      const steps = options.steps === undefined ? undefined : integerArgument(options.steps, "--steps", 0);
+      const registry = createRegistry();
+      await loadPlugins(registry, options.plugin, io.cwd);
+      const file = resolvePath(io.cwd, path);
+      // The backend first: loading makes the parameters' tensors on the current one.
+      const backend = await useBackend(options.backend ?? (checkpointBackend(file) as BackendChoice));
+      const checkpoint = loadCheckpoint(file);
+      try {
+        const saved = checkpointConfig(checkpoint, path);
+        const config = options.data ? withDataDir(saved, resolvePath(io.cwd, options.data)) : saved;
+        const parts = await createParts(config, registry);
+        const evaluation = evaluateOnHeldOut(checkpoint.params, parts, config, {
+          ...(taskCount !== undefined ? { taskCount } : {}),
+          ...(steps !== undefined ? { maxInnerSteps: steps } : {}),
+        });
+        io.stdout(`checkpoint ${path}: iteration ${checkpoint.iteration}, evaluated on ${backend} (${evaluationFamily(config).name} tasks, seed ${config.evaluation.seed})\n`);
+        io.stdout(formatEvaluation(evaluation));
+      } finally {
+        disposeCheckpoint(checkpoint);
+      }
+    });
+}

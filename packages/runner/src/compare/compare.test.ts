@@ -1,0 +1,86 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parseConfig } from "../config.js";
+import { readMetrics } from "../metrics-log.js";
+import { tinyConfig } from "../testing/tiny-config.js";
+import { compareExperiment, planArms } from "./index.js";
+
+describe("compareExperiment", () => {
+  it("plans algorithm × weighting arms with the config's options and compare.algorithms overrides", () => {
+    const config = parseConfig(tinyConfig({ compare: { algorithms: { reptile: { innerSteps: 3 } } } }));
+    const arms = planArms(config, ["uniform", "agreement"], ["maml", "reptile"]);
+    expect(arms.map((arm) => arm.name)).toEqual(["maml+uniform", "maml+agreement", "reptile+uniform", "reptile+agreement"]);
+    expect(arms[0]!.algorithm).toEqual({ name: "maml", options: { order: 2, innerSteps: 1 } });
+    expect(arms[2]!.algorithm).toEqual({ name: "reptile", options: { innerSteps: 3 } });
+  });
+
+  it("gives every arm the same seeds, initial parameters and task stream, and writes the report", async () => {
+    const outDir = mkdtempSync(join(tmpdir(), "concord-compare-"));
+    const lines: string[] = [];
+    const result = await compareExperiment(parseConfig(tinyConfig({ iterations: 6 })), {
+      weightings: ["uniform", "agreement"],
+      algorithms: ["maml", "reptile"],
+      seeds: 2,
+      outDir,
+      progress: "none",
+      log: (line) => lines.push(line),
+    });
+    expect(result.arms.map((arm) => arm.name)).toEqual(["maml+uniform", "maml+agreement", "reptile+uniform", "reptile+agreement"]);
+    expect(lines).toHaveLength(8);
+    for (const seed of [3, 4]) {
+      // Same θ₀ and the same first meta-batch: the loss before adaptation at iteration 1 is identical in every arm.
+      const first = result.arms.map((arm) => readMetrics(join(outDir, arm.name, `seed-${seed}`, "metrics.jsonl"))[0]!);
+      expect(new Set(first.map((record) => record.queryLossBefore)).size).toBe(1);
+      expect(new Set(first.map((record) => record.supportLossBefore)).size).toBe(1);
+    }
+    for (const arm of result.arms) {
+      expect(arm.seeds).toEqual([3, 4]);
+      expect(arm.curves).toHaveLength(2);
+      expect(arm.curves[0]).toHaveLength(6);
+      expect(arm.evaluation.taskCount).toBe(16);
+    }
+    // The sinusoid family's panel, drawn from each arm's final parameters.
+    expect(result.images.map((path) => path.slice(outDir.length + 1))).toContain("sinusoid-fits.svg");
+    expect(result.table).toContain("maml+agreement");
+    expect(existsSync(result.htmlPath)).toBe(true);
+    const summary = JSON.parse(readFileSync(join(outDir, "results.json"), "utf8"));
+    expect(summary.arms).toHaveLength(4);
+  });
+});
+
+describe("compareExperiment with jobs > 1: each run a `concord train` child process of the built CLI", () => {
+  const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+  const cli = join(packageDir, "dist", "cli.js");
+
+  beforeAll(() => {
+    const build = spawnSync("pnpm", ["exec", "tsc", "-b"], { cwd: packageDir, encoding: "utf8" });
+    expect(build.stdout + build.stderr).toBe("");
+    expect(existsSync(cli)).toBe(true);
+  }, 180_000);
+
+  it("writes the same evaluations, table and results.json as jobs 1 (in this process)", async () => {
+    const config = parseConfig(tinyConfig({ iterations: 4 }));
+    const options = { weightings: ["uniform", "agreement"], algorithms: ["maml"], seeds: 2, progress: "none" as const, log: () => {} };
+    const inProcess = await compareExperiment(config, { ...options, outDir: mkdtempSync(join(tmpdir(), "concord-jobs1-")), jobs: 1 });
+    const childLines: string[] = [];
+    const children = await compareExperiment(config, { ...options, outDir: mkdtempSync(join(tmpdir(), "concord-jobs2-")), jobs: 2, cli, log: (line) => childLines.push(line) });
+    expect(childLines).toHaveLength(4);
+    // Child runs leave their config beside their folder: proof they ran as `concord train <config>`.
+    for (const arm of children.arms) for (const seed of arm.seeds) expect(existsSync(join(children.outDir, arm.name, `seed-${seed}.config.json`))).toBe(true);
+    expect(existsSync(join(inProcess.outDir, "maml+uniform", "seed-3.config.json"))).toBe(false);
+    expect(children.arms.map((arm) => arm.evaluation)).toEqual(inProcess.arms.map((arm) => arm.evaluation));
+    expect(children.arms.map((arm) => arm.curves)).toEqual(inProcess.arms.map((arm) => arm.curves));
+    // Wall times differ (and with them the column's width); everything else is the same text.
+    const withoutTimes = (table: string) => table.replace(/\d+(\.\d+)? (s|min|h)\b/g, "T").replace(/ +/g, " ").replace(/-+/g, "-");
+    expect(withoutTimes(children.table)).toBe(withoutTimes(inProcess.table));
+    const results = (outDir: string) => {
+      const { createdAt: _created, arms, ...rest } = JSON.parse(readFileSync(join(outDir, "results.json"), "utf8"));
+      return { ...rest, arms: arms.map(({ wallTimeSeconds: _time, ...arm }: { wallTimeSeconds: number }) => arm) };
+    };
+    expect(results(children.outDir)).toEqual(results(inProcess.outDir));
+  }, 300_000);
+});

@@ -1,0 +1,120 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { EvaluationResult } from "@concord/algorithms";
+import { ConcordError, disposeParams } from "@concord/core";
+import { writeFileAtomicSync } from "../atomic-file.js";
+import { configToJson } from "../config.js";
+import type { ProgressMode } from "../progress.js";
+import type { Registry } from "../registry.js";
+import { runExperiment } from "../run.js";
+import { RunFolder } from "../run-folder.js";
+import type { RunPlan } from "./plan.js";
+
+export interface RunOutcome {
+  readonly evaluation: EvaluationResult;
+  readonly iterations: number;
+  readonly seconds: number;
+}
+
+export interface ScheduleOptions {
+  readonly registry: Registry;
+  /** Runs trained at once; above 1 (and when the built CLI exists) each run is a `concord train` child process. */
+  readonly jobs: number;
+  /** Plug-in files the registry was loaded from (passed on to child processes). */
+  readonly pluginFiles?: readonly string[];
+  readonly progress?: ProgressMode;
+  /** Continue runs that have a checkpoint; start the others. */
+  readonly resume?: boolean;
+  /** The CLI to spawn. Default: dist/cli.js beside this module when running from the build. */
+  readonly cli?: string;
+}
+
+/**
+ * Trains every planned run and reports each outcome as it finishes. One at a time in this process,
+ * or `jobs` at a time as child processes (wasm is single-threaded, so two cores train two runs);
+ * results do not depend on which.
+ */
+export async function scheduleRuns(runs: readonly RunPlan[], options: ScheduleOptions, done: (run: RunPlan, outcome: RunOutcome) => void): Promise<void> {
+  const jobs = Math.min(options.jobs, runs.length);
+  const cli = jobs > 1 ? (options.cli ?? builtCli()) : undefined;
+  if (cli) return runInChildren(runs, jobs, cli, options, done);
+  for (const run of runs) {
+    const started = performance.now();
+    const result = await runExperiment(run.config, {
+      outDir: run.outDir,
+      registry: options.registry,
+      resume: Boolean(options.resume) && new RunFolder(run.outDir).hasCheckpoint(),
+      label: run.label,
+      ...(options.progress ? { progress: options.progress } : {}),
+    });
+    disposeParams(result.params);
+    done(run, { evaluation: result.evaluation!, iterations: result.iteration, seconds: (performance.now() - started) / 1000 });
+  }
+}
+
+/** dist/cli.js beside this module when running from the build (not from sources under vitest). */
+function builtCli(): string | undefined {
+  const path = fileURLToPath(new URL("../cli.js", import.meta.url));
+  return existsSync(path) ? path : undefined;
+}
+
+/** Trains the runs `jobs` at a time, each as `node cli.js train <config> --out <dir>`. */
+async function runInChildren(
+  runs: readonly RunPlan[],
+  jobs: number,
+  cli: string,
+  options: ScheduleOptions,
+  done: (run: RunPlan, outcome: RunOutcome) => void,
+): Promise<void> {
+  const queue = [...runs];
+  const failures: string[] = [];
+  const worker = async () => {
+    for (let run = queue.shift(); run && failures.length === 0; run = queue.shift()) {
+      mkdirSync(dirname(run.outDir), { recursive: true });
+      const configPath = `${run.outDir}.config.json`;
+      writeFileAtomicSync(configPath, [`${JSON.stringify(configToJson(run.config), null, 2)}\n`]);
+      const folder = new RunFolder(run.outDir);
+      const resume = Boolean(options.resume) && folder.hasCheckpoint();
+      const args = [
+        cli,
+        "train",
+        configPath,
+        "--out",
+        run.outDir,
+        "--label",
+        run.label,
+        "--progress",
+        options.progress === "none" ? "none" : "lines",
+        ...(resume ? ["--resume"] : []),
+        ...(options.pluginFiles ?? []).flatMap((file) => ["--plugin", resolve(file)]),
+      ];
+      const started = performance.now();
+      const { code, stderr } = await spawnRun(args);
+      if (code !== 0) {
+        failures.push(`${run.label}: ${stderr.trim().split("\n").at(-1) ?? `exit code ${code}`}`);
+        return;
+      }
+      const { iteration, ...evaluation } = folder.readEvaluation();
+      done(run, { evaluation: evaluation as EvaluationResult, iterations: iteration ?? run.config.iterations, seconds: (performance.now() - started) / 1000 });
+    }
+  };
+  await Promise.all(Array.from({ length: jobs }, worker));
+  if (failures.length > 0) throw new ConcordError(failures.join("; "), { field: "compare" });
+}
+
+/** Runs the CLI in a child process, passing its progress lines through to our stderr. */
+function spawnRun(args: readonly string[]): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (chunk: string) => {
+      stderr += chunk;
+      process.stderr.write(chunk);
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolvePromise({ code: code ?? 1, stderr }));
+  });
+}

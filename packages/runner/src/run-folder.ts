@@ -1,0 +1,122 @@
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { EvaluationResult } from "@concord/algorithms";
+import { ConcordError } from "@concord/core";
+import { removeStaleTempFiles, writeFileAtomicSync } from "./atomic-file.js";
+import { CHECKPOINT_FILE, type CheckpointData, disposeCheckpoint, type LoadedCheckpoint, loadCheckpoint } from "./checkpoint.js";
+import { type ExperimentConfig, firstTrainingDifference, parseConfig } from "./config.js";
+import { METRICS_FILE } from "./metrics-log.js";
+import { describeValue } from "./schema-errors.js";
+
+export const CONFIG_FILE = "config.json";
+export const EVALUATION_FILE = "evaluation.json";
+export { CHECKPOINT_FILE, METRICS_FILE };
+
+/** evaluation.json: the evaluation of the run's final parameters, and their iteration. */
+export type SavedEvaluation = EvaluationResult & { readonly iteration: number };
+
+/**
+ * One run's output folder: config.json, metrics.jsonl, checkpoint.ckpt, evaluation.json. Owns the
+ * file names, refuses to overwrite a finished or running run unless it is resumed, checks that a
+ * checkpoint may be resumed, and writes every file atomically (temp file, fsync, rename).
+ */
+export class RunFolder {
+  readonly outDir: string;
+  readonly configPath: string;
+  readonly checkpointPath: string;
+  readonly metricsPath: string;
+  readonly evaluationPath: string;
+
+  constructor(outDir: string) {
+    this.outDir = outDir;
+    this.configPath = join(outDir, CONFIG_FILE);
+    this.checkpointPath = join(outDir, CHECKPOINT_FILE);
+    this.metricsPath = join(outDir, METRICS_FILE);
+    this.evaluationPath = join(outDir, EVALUATION_FILE);
+  }
+
+  hasCheckpoint(): boolean {
+    return existsSync(this.checkpointPath);
+  }
+
+  /** Creates the folder (writable) and refuses to overwrite an existing run unless resuming it. */
+  prepare(resume: boolean): void {
+    try {
+      mkdirSync(this.outDir, { recursive: true });
+      if (!statSync(this.outDir).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
+      accessSync(this.outDir, constants.W_OK);
+    } catch (error) {
+      throw new ConcordError(`expected a writable output folder, got ${JSON.stringify(this.outDir)} (${(error as NodeJS.ErrnoException).code ?? String(error)})`, {
+        field: "--out",
+        cause: error,
+      });
+    }
+    if (resume) {
+      if (!this.hasCheckpoint()) throw new ConcordError(`--resume: no checkpoint to resume from at ${this.checkpointPath}`, { field: "--out" });
+      return;
+    }
+    for (const name of [CHECKPOINT_FILE, METRICS_FILE]) {
+      if (existsSync(join(this.outDir, name))) {
+        throw new ConcordError(`${this.outDir} already holds a run (${name}); pass --resume to continue it, or choose another --out`, { field: "--out" });
+      }
+    }
+  }
+
+  /** The checkpoint to resume, once checked against this run's config and backend (the caller disposes it). */
+  loadResumable(config: ExperimentConfig, backend: string): LoadedCheckpoint {
+    const checkpoint = loadCheckpoint(this.checkpointPath);
+    try {
+      checkResumable(checkpoint, config, backend, this.checkpointPath);
+    } catch (error) {
+      disposeCheckpoint(checkpoint);
+      throw error;
+    }
+    return checkpoint;
+  }
+
+  /** Temp files a killed process left behind (never the real files). */
+  removeStaleTempFiles(): void {
+    for (const path of [this.checkpointPath, this.configPath, this.evaluationPath]) removeStaleTempFiles(path);
+  }
+
+  writeConfig(configJson: unknown): void {
+    writeFileAtomicSync(this.configPath, [`${JSON.stringify(configJson, null, 2)}\n`]);
+  }
+
+  writeEvaluation(iteration: number, evaluation: EvaluationResult): void {
+    writeFileAtomicSync(this.evaluationPath, [`${JSON.stringify({ iteration, ...evaluation })}\n`]);
+  }
+
+  readEvaluation(): SavedEvaluation {
+    return JSON.parse(readFileSync(this.evaluationPath, "utf8")) as SavedEvaluation;
+  }
+}
+
+/** Reads the config a checkpoint was trained with. */
+export function checkpointConfig(checkpoint: Pick<CheckpointData, "config">, path: string): ExperimentConfig {
+  try {
+    return parseConfig(checkpoint.config);
+  } catch (error) {
+    throw new ConcordError(`the checkpoint's config is not valid: ${(error as Error).message}`, { field: path, cause: error });
+  }
+}
+
+function checkResumable(checkpoint: LoadedCheckpoint, config: ExperimentConfig, backend: string, path: string): void {
+  const saved = checkpointConfig(checkpoint, path);
+  const difference = firstTrainingDifference(saved, config);
+  if (difference) {
+    throw new ConcordError(
+      `--resume refused: config field "${difference.field}" is ${describeValue(difference.b)} but the checkpoint was trained with ${describeValue(difference.a)}`,
+      { field: difference.field },
+    );
+  }
+  if (checkpoint.backend !== backend) {
+    throw new ConcordError(
+      `--resume refused: the checkpoint was trained on the ${checkpoint.backend} backend, this run uses ${backend} (results would not be bit-identical); pass --backend ${checkpoint.backend}`,
+      { field: "backend" },
+    );
+  }
+  if (checkpoint.iteration > config.iterations) {
+    throw new ConcordError(`expected at least the checkpoint's ${checkpoint.iteration} iterations, got ${config.iterations}`, { field: "iterations" });
+  }
+}

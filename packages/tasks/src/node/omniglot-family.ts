@@ -1,0 +1,167 @@
+import { existsSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConcordError, expect, expectInteger, type PresetDefinition, type TaskFamilyDefinition, type TaskSampler } from "@concord/core";
+import { z } from "zod";
+import { fewShot } from "../few-shot.js";
+import { loadOmniglot, type Omniglot } from "./omniglot.js";
+
+export interface OmniglotTasksOptions {
+  /** Folder holding images_background/ and images_evaluation/. Default: see `resolveOmniglotDir`. */
+  readonly dataDir?: string;
+  readonly ways: number;
+  readonly shots: number;
+  /** Query images per class. Default `shots`, as MAML's code (it draws 2K images per class and splits them K/K). */
+  readonly queryShots?: number;
+  /** "train": MAML's 1200 training characters with 90° rotations as extra classes; "test": the other 423. Default "train". */
+  readonly split?: "train" | "test";
+  /** Add rotations to the training classes. Default true (MAML). */
+  readonly rotations?: boolean;
+  /** Where the decoded-image cache goes (default: the loaders' cache folder). */
+  readonly cacheDir?: string;
+}
+
+export const OMNIGLOT_DOWNLOAD_HINT =
+  "download images_background.zip and images_evaluation.zip from https://github.com/brendenlake/omniglot (folder python/) " +
+  "and unzip both into that folder, so that it holds images_background/<Alphabet>/<characterNN>/*.png and images_evaluation/…";
+
+/**
+ * The default Omniglot folder, `../shared/data/omniglot` beside the repository (that is, relative to
+ * the folder holding packages/), unless the CONCORD_OMNIGLOT_DIR environment variable names another.
+ */
+export function defaultOmniglotDir(): string {
+  const fromEnv = process.env.CONCORD_OMNIGLOT_DIR;
+  if (fromEnv) return resolve(fromEnv);
+  // This file is packages/tasks/{src,dist}/node/omniglot-family.*: the repository is four folders up.
+  const repository = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
+  return resolve(repository, "../shared/data/omniglot");
+}
+
+/** The Omniglot folder to use: `dataDir` when given, else the default; a missing folder is a ConcordError saying what to do. */
+export function resolveOmniglotDir(dataDir?: string, field = "dataDir"): string {
+  const dir = dataDir === undefined ? defaultOmniglotDir() : resolve(dataDir);
+  const isFolder = (path: string) => existsSync(path) && statSync(path).isDirectory();
+  if (!isFolder(dir) || !(isFolder(resolve(dir, "images_background")) || isFolder(resolve(dir, "images_evaluation")))) {
+    const what = dataDir === undefined ? `no Omniglot data at the default folder ${dir}` : `no Omniglot data at ${dir}`;
+    throw new ConcordError(`${what}: ${OMNIGLOT_DOWNLOAD_HINT}; or set ${field} (or CONCORD_OMNIGLOT_DIR) to where it is`, { field });
+  }
+  return dir;
+}
+
+const loaded = new Map<string, Promise<Omniglot>>();
+
+/** Loads (once per folder and cache dir) the Omniglot set; training and evaluation samplers share it. */
+export function loadOmniglotOnce(dir: string, cacheDir?: string): Promise<Omniglot> {
+  const key = `${dir}\0${cacheDir ?? ""}`;
+  let promise = loaded.get(key);
+  if (!promise) {
+    promise = loadOmniglot(dir, cacheDir === undefined ? {} : { cacheDir });
+    promise.catch(() => loaded.delete(key));
+    loaded.set(key, promise);
+  }
+  return promise;
+}
+
+/**
+ * N-way K-shot Omniglot episodes with MAML's protocol (Finn et al. 2017): 28×28 inverted drawings,
+ * a seeded split of the 1623 characters into 1200 for training (plus their 90°, 180°, 270° rotations
+ * as new classes: 4800) and 423 for test; training and test characters never mix.
+ */
+export async function omniglotTasks(options: OmniglotTasksOptions): Promise<TaskSampler> {
+  expect(options !== null && typeof options === "object", "options", "expected { ways, shots, queryShots?, split?, dataDir? }");
+  const { ways, shots, queryShots = options.shots, split = "train", rotations = true } = options;
+  expectInteger(ways, "ways", 2);
+  expectInteger(shots, "shots", 1);
+  expectInteger(queryShots, "queryShots", 1);
+  expect(split === "train" || split === "test", "split", `expected "train" or "test", got ${JSON.stringify(split)}`);
+  expect(typeof rotations === "boolean", "rotations", `expected true or false, got ${JSON.stringify(rotations)}`);
+  expectInteger(shots + queryShots, "shots + queryShots", 2, 20); // Omniglot has 20 drawings per character
+  const dir = resolveOmniglotDir(options.dataDir);
+  const omniglot = await loadOmniglotOnce(dir, options.cacheDir);
+  const mamlSplit = omniglot.mamlSplit({ rotations });
+  const dataset = split === "train" ? mamlSplit.train : mamlSplit.test;
+  const sampler = fewShot({ dataset, ways, shots, queryShots });
+  return { ...sampler, name: `omniglot-${split}-${ways}way-${shots}shot` };
+}
+
+
+interface OmniglotSetting {
+  readonly ways: number;
+  readonly shots: number;
+  readonly innerLr: number;
+  readonly innerSteps: number;
+  readonly evaluationSteps: number;
+  readonly metaBatchSize: number;
+  readonly order: 1 | 2;
+}
+
+/**
+ * MAML's Omniglot setting (Finn et al. 2017, sec. 5.2 and appendix A.1; reference code
+ * `main.py` flags): the 4-block CNN with 64 filters and transductive batch norm, N-way K-shot
+ * episodes with K query images per class (the code draws 2K images per class and splits them),
+ * MAML's split (1200 training characters with rotations, the other 423 for test), inner SGD with
+ * α, Adam β = 1e-3, 60 000 meta-iterations, 600 test tasks. The data folder is `tasks.dataDir`
+ * (and `evaluation.sampler.dataDir`), default `../shared/data/omniglot` beside the repository.
+ */
+function omniglotConfig(setting: OmniglotSetting): Record<string, unknown> {
+  const episodes = { ways: setting.ways, shots: setting.shots, queryShots: setting.shots };
+  return {
+    seed: 0,
+    iterations: 60_000,
+    metaBatchSize: setting.metaBatchSize,
+    backend: "auto",
+    weighting: "uniform",
+    algorithm: { name: "maml", order: setting.order, innerSteps: setting.innerSteps },
+    model: { name: "conv-net", ways: setting.ways, inputShape: [28, 28, 1], filters: 64, blocks: 4, batchNorm: "transductive" },
+    tasks: { name: "omniglot", ...episodes, split: "train" },
+    objective: "cross-entropy",
+    innerOptimizer: { name: "sgd", lr: setting.innerLr },
+    outerOptimizer: { name: "adam", lr: 0.001 },
+    evaluation: { tasks: 600, innerSteps: setting.evaluationSteps, sampler: { name: "omniglot", ...episodes, split: "test" } },
+    checkpointEvery: 500,
+    logEvery: 50,
+  };
+}
+
+const fiveWay = { ways: 5, innerLr: 0.4, innerSteps: 1, evaluationSteps: 3, metaBatchSize: 32 } as const;
+const twentyWay = { ways: 20, innerLr: 0.1, innerSteps: 5, evaluationSteps: 5, metaBatchSize: 16 } as const;
+
+const settings: readonly { name: string; setting: Omit<OmniglotSetting, "order">; paper: string; paperFirstOrder: string }[] = [
+  { name: "omniglot-5w1s", setting: { ...fiveWay, shots: 1 }, paper: "MAML 98.7%", paperFirstOrder: "first-order MAML 98.3%" },
+  { name: "omniglot-5w5s", setting: { ...fiveWay, shots: 5 }, paper: "MAML 99.9%", paperFirstOrder: "first-order MAML 99.2%" },
+  { name: "omniglot-20w1s", setting: { ...twentyWay, shots: 1 }, paper: "MAML 95.8%", paperFirstOrder: "first-order MAML 89.4%" },
+];
+
+/** omniglot-5w1s, -5w5s, -20w1s (second-order MAML) and their first-order variants (suffix -fo). */
+export const OMNIGLOT_PRESETS: readonly PresetDefinition[] = settings.flatMap(({ name, setting, paper, paperFirstOrder }) =>
+  ([2, 1] as const).map((order) => {
+    const { ways, shots, innerLr, innerSteps, evaluationSteps, metaBatchSize } = setting;
+    return {
+      name: order === 2 ? name : `${name}-fo`,
+      description:
+        `Omniglot ${ways}-way ${shots}-shot, MAML paper setting (${order === 2 ? "second" : "first"}-order): conv-net 4×64, ` +
+        `${innerSteps} inner step${innerSteps > 1 ? "s" : ""} α=${innerLr} (${evaluationSteps} at test), meta-batch ${metaBatchSize}, ` +
+        `Adam 1e-3, 60k iterations (paper: ${order === 2 ? paper : paperFirstOrder})`,
+      config: omniglotConfig({ ...setting, order }),
+    };
+  }),
+);
+
+/** Only these option names; their values are checked by omniglotTasks itself (ConcordErrors naming the field). */
+const omniglotOptionsSchema = z.strictObject(
+  Object.fromEntries(["dataDir", "ways", "shots", "queryShots", "split", "rotations", "cacheDir"].map((key) => [key, z.unknown().optional()])),
+);
+
+/**
+ * The "omniglot" task family: N-way K-shot episodes with MAML's protocol, the MAML paper presets,
+ * data from `dataDir` (default: see `defaultOmniglotDir`). Configs name the evaluation split
+ * explicitly (`evaluation.sampler`), so there is no separate evaluation variant.
+ */
+export const omniglotFamily: TaskFamilyDefinition<OmniglotTasksOptions> = {
+  kind: "tasks",
+  name: "omniglot",
+  description: "N-way K-shot Omniglot episodes, MAML split (loads the data folder asynchronously)",
+  options: omniglotOptionsSchema as unknown as z.ZodType<OmniglotTasksOptions>,
+  create: (options) => omniglotTasks(options),
+  presets: OMNIGLOT_PRESETS,
+};

@@ -55,7 +55,10 @@ function withoutSourceCondition(exportsMap) {
 /** pnpm, as the workspace runs it: the running pnpm when invoked through it, else the pinned version via npx. */
 function pnpm(args, options) {
   const execPath = process.env.npm_execpath;
-  if (execPath && /pnpm/.test(execPath)) return run(process.execPath, [execPath, ...args], options);
+  if (execPath && /pnpm/.test(execPath)) {
+    // pnpm ≥ 11 runs as a native executable; older versions as a JavaScript file.
+    return /\.[cm]?js$/.test(execPath) ? run(process.execPath, [execPath, ...args], options) : run(execPath, args, options);
+  }
   const pinned = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).packageManager;
   return run("npx", ["--yes", pinned, ...args], options);
 }
@@ -154,6 +157,8 @@ try {
     if (attw.status !== 0) fail(`${name}: attw\n${attw.output}`);
     else ok(`${name}: attw no problems (node16 ESM, bundler)`);
   }
+
+  if (tarballs.length !== packages.length) throw new Error(`only ${tarballs.length} of ${packages.length} packages packed: not installing`);
 
   console.log("\n3. npm install of the tarballs into a fresh project outside the workspace");
   const project = join(workDir, "project");

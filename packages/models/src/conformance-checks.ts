@@ -118,7 +118,7 @@ export function modelConformanceChecks(source: ModelSource, options: ModelConfor
       },
     },
     {
-      title: `forward maps x [K, ${inputShape}] to finite predictions [K, ...] for K = 1 and K = ${examples}`,
+      title: `forward maps x [K, ${inputShape.join(", ")}] to finite predictions [K, ...] for K = 1 and K = ${examples}`,
       run() {
         const model = fresh();
         const rng = createRng(seed);
@@ -191,7 +191,7 @@ export function modelConformanceChecks(source: ModelSource, options: ModelConfor
 
   if (typeof fresh().forwardBatched === "function") {
     checks.push({
-      title: `forwardBatched on params [T, ...] and x [T, K, ${inputShape}] equals stacking forward per task and leaks nothing`,
+      title: `forwardBatched on params [T, ...] and x [T, K, ${inputShape.join(", ")}] equals stacking forward per task and leaks nothing`,
       run() {
         const model = fresh();
         const rng = createRng(seed);

@@ -8,6 +8,9 @@ import { convNet } from "./conv-net.js";
 import { mlp } from "./mlp.js";
 import { meanSquaredError, softmaxCrossEntropy } from "./objectives.js";
 
+// To wire after the backend package lands: add `supportedKernels: SUPPORTED_KERNELS` (from
+// @concord/backend, a devDependency here) to each options object below, so the built-ins are also
+// held to the kernels whose gradients Concord provides.
 describeEachBackend("built-in models", () => {
   testModel(mlp({ sizes: [1, 40, 40, 1], activation: "relu" }), { inputShape: [1] });
   testModel(mlp({ sizes: [3, 16, 16, 2], activation: "tanh", init: "pytorch", name: "mlp-tanh" }), { inputShape: [3], objective: meanSquaredError() });

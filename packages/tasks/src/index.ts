@@ -3,3 +3,4 @@ export { fewShot, planEpisode, type EpisodeImage, type EpisodePlan, type FewShot
 export { packedImageDataset, readImage, selectClasses, withRotations, type ImageDataset, type ImageShape, type PackedImagesInput, type QuarterTurns } from "./image-dataset.js";
 export { SINUSOID_PRESETS, sinusoidFamily, sinusoidOptionsSchema } from "./sinusoid-family.js";
 export { type SinusoidFit, type SinusoidFitOptions, sinusoidFitPanel, sinusoidFits } from "./sinusoid-fits.js";
+export { taskSamplerConformanceChecks, type ConformanceCheck, type TaskSamplerConformanceOptions, type TaskSamplerSource } from "./conformance-checks.js";

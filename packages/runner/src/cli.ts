@@ -9,6 +9,7 @@ import { addCompareCommand } from "./commands/compare.js";
 import { addEvalCommand } from "./commands/eval.js";
 import { addPresetsCommand } from "./commands/presets.js";
 import { addTrainCommand } from "./commands/train.js";
+import { addWorkerCommand } from "./commands/worker.js";
 import { TrainingDiverged } from "./training-loop.js";
 
 export type { CliIo } from "./commands/arguments.js";
@@ -60,6 +61,7 @@ function buildProgram(io: CliIo): Command {
   addEvalCommand(program, io);
   addCompareCommand(program, io);
   addPresetsCommand(program, io);
+  addWorkerCommand(program, io);
   return program;
 }
 

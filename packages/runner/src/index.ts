@@ -23,4 +23,4 @@ export { CHECKPOINT_FILE, CONFIG_FILE, checkpointConfig, EVALUATION_FILE, METRIC
 export { createOuterOptimizer, createParts, evaluateOnHeldOut, evaluationFamily, type ExperimentParts, familyPanels } from "./experiment.js";
 export { type RunOptions, type RunResult, runExperiment } from "./run.js";
 export { runTrainingLoop, TrainingDiverged, type TrainingLoopOptions, type TrainingLoopResult } from "./training-loop.js";
-export { type ArmPlan, type CompareOptions, type CompareResult, compareExperiment, planArms, planRuns, type RunOutcome, type RunPlan, scheduleRuns } from "./compare/index.js";
+export { type ArmPlan, type CompareOptions, type CompareResult, compareExperiment, planArms, planRuns, type RunOutcome, type RunPlan, type RunScheduler, type ScheduleOptions, scheduleRuns } from "./compare/index.js";

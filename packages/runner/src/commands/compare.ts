@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os";
+import { dirname } from "node:path";
 import { ConcordError } from "@concord/core";
 import type { Command } from "commander";
 import { createRegistry } from "../builtins.js";
@@ -18,12 +19,15 @@ import {
   resolvePath,
   sourceName,
 } from "./arguments.js";
+import { loadDistributed } from "./distributed.js";
 
 interface CompareCommandOptions extends Omit<TrainCommandOptions, "weighting"> {
   weighting: string;
   algorithms?: string;
   seeds: string;
   jobs?: string;
+  queue?: string;
+  store?: string;
 }
 
 /** `concord compare <config|preset> --weighting a,b [--algorithms x,y]`: every arm on the same seeds, the table and report.html. */
@@ -41,6 +45,8 @@ export function addCompareCommand(program: Command, io: CliIo): void {
     .option("--iterations <n>", "override the config's iterations")
     .option("--seed <n>", "override the first seed")
     .option("--jobs <n>", "runs trained at once, one process each (default: the number of cores)")
+    .option("--queue <url>", "train on `concord worker` processes through this Redis (redis://:PASSWORD@host:6379; needs @concord/distributed)")
+    .option("--store <dir>", "with --queue: the shared folder workers write under (default: --out's parent); --out must lie inside it")
     .option("--data <dir>", "data folder of the task family (sets tasks.dataDir and evaluation.sampler.dataDir)")
     .addOption(backendOption())
     .addOption(progressOption())
@@ -53,7 +59,15 @@ export function addCompareCommand(program: Command, io: CliIo): void {
       const registry = createRegistry();
       await loadPlugins(registry, options.plugin, io.cwd);
       const config = applyOverrides(await resolveConfig(source, io.cwd, registry), options, io.cwd);
+      if (options.store && !options.queue) throw new ConcordError("--store only applies with --queue", { field: "--store" });
       const outDir = resolveOut(options.out, `compare-${source}`, io.cwd);
+      const scheduler = options.queue
+        ? (await loadDistributed()).queueScheduler({
+            url: options.queue,
+            store: options.store ? resolvePath(io.cwd, options.store) : dirname(outDir),
+            log: (line) => io.stderr(`${line}\n`),
+          })
+        : undefined;
       // Loaded on demand: the report's Vega modules are only needed here.
       const { compareExperiment } = await import("../compare/index.js");
       const result = await compareExperiment(config, {
@@ -65,6 +79,7 @@ export function addCompareCommand(program: Command, io: CliIo): void {
         pluginFiles: options.plugin.map((file) => resolvePath(io.cwd, file)),
         jobs,
         resume: Boolean(options.resume),
+        ...(scheduler ? { scheduler } : {}),
         progress: options.progress as ProgressMode,
         preset: sourceName(source),
         log: (line) => io.stderr(`${line}\n`),

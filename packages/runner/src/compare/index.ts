@@ -6,11 +6,11 @@ import type { Registry } from "../registry.js";
 import { type ReportArm, writeReport } from "../report/index.js";
 import { formatResultsTable } from "../table.js";
 import { planArms, planRuns, type RunPlan } from "./plan.js";
-import { type RunOutcome, scheduleRuns } from "./schedule.js";
+import { type RunOutcome, type RunScheduler, scheduleRuns } from "./schedule.js";
 import { summarise, writeResultsJson } from "./summary.js";
 
 export { type ArmPlan, planArms, planRuns, type RunPlan } from "./plan.js";
-export { type RunOutcome, type ScheduleOptions, scheduleRuns } from "./schedule.js";
+export { type RunOutcome, type RunScheduler, type ScheduleOptions, scheduleRuns } from "./schedule.js";
 
 export interface CompareOptions {
   /** Weighting scheme names, one arm each (e.g. ["uniform", "agreement"]). */
@@ -36,6 +36,12 @@ export interface CompareOptions {
   /** Report title and the preset (or config file) name. */
   readonly title?: string;
   readonly preset?: string;
+  /**
+   * Trains the planned runs (default: scheduleRuns, in this process or `jobs` child processes). Another
+   * scheduler (e.g. @concord/distributed's queue) must leave each run's folder as `concord train` does;
+   * the summary only reads those folders, so it does not care where runs were trained.
+   */
+  readonly scheduler?: RunScheduler;
   /** Receives one line per finished run. Default: stderr. */
   readonly log?: (line: string) => void;
 }
@@ -63,7 +69,8 @@ export async function compareExperiment(config: ExperimentConfig, options: Compa
   const runs = planRuns(config, arms, options.seeds, options.outDir, registry);
 
   const outcomes = new Map<RunPlan, RunOutcome>();
-  await scheduleRuns(
+  const schedule = options.scheduler ?? scheduleRuns;
+  await schedule(
     runs,
     {
       registry,

@@ -31,6 +31,9 @@ export interface ScheduleOptions {
   readonly cli?: string;
 }
 
+/** Trains every planned run and calls `done` once per finished run (in any order). */
+export type RunScheduler = (runs: readonly RunPlan[], options: ScheduleOptions, done: (run: RunPlan, outcome: RunOutcome) => void) => Promise<void>;
+
 /**
  * Trains every planned run and reports each outcome as it finishes. One at a time in this process,
  * or `jobs` at a time as child processes (wasm is single-threaded, so two cores train two runs);

@@ -1,0 +1,82 @@
+import { existsSync } from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
+import { ConcordError } from "@concord/core";
+import { type EvaluationResult, METRICS_FILE, RunFolder, type RunPlan, type RunScheduler } from "@concord/runner";
+import { Queue, QueueEvents } from "bullmq";
+import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
+import { runJobPayload } from "./job.js";
+import { DEFAULT_QUEUE_NAME } from "./queue-name.js";
+import type { RunJobResult } from "./worker.js";
+
+export interface QueueSchedulerOptions {
+  /** redis:// or rediss:// URL, password included when the server has one. */
+  readonly url: string;
+  /** The store folder as this machine sees it; every run folder must lie inside it. */
+  readonly store: string;
+  readonly queueName?: string;
+  /** Receives progress lines (jobs queued, jobs resumed). Default: stderr. */
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * A compare scheduler that trains on `concord worker` processes: one BullMQ job per planned run
+ * (its config, seed and folder relative to the store), then waits for all of them. Each run folder
+ * ends exactly as `concord train` leaves it, so compareExperiment's summary reads it unchanged.
+ * Any failed job fails the comparison with every failure named.
+ */
+export function queueScheduler(options: QueueSchedulerOptions): RunScheduler {
+  return async (runs, scheduleOptions, done) => {
+    const target = parseRedisUrl(options.url);
+    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const store = resolve(options.store);
+    const folders = runs.map((run) => storeFolder(store, run));
+    for (const run of runs) {
+      const folder = new RunFolder(run.outDir);
+      if (!scheduleOptions.resume && (folder.hasCheckpoint() || existsSync(join(run.outDir, METRICS_FILE)))) {
+        throw new ConcordError(`${run.outDir} already holds a run; pass --resume to continue it, or choose another --out`, { field: "--out" });
+      }
+    }
+    await checkRedis(target);
+    const queueName = options.queueName ?? DEFAULT_QUEUE_NAME;
+    const queue = new Queue(queueName, { connection: bullConnection(target) });
+    const events = new QueueEvents(queueName, { connection: bullConnection(target) });
+    try {
+      await events.waitUntilReady();
+      const jobs = await queue.addBulk(
+        runs.map((run, i) => ({
+          name: run.label,
+          data: runJobPayload(run, folders[i]!),
+          // Retries are for crashes; a refused payload fails at once (UnrecoverableError on the worker).
+          opts: { attempts: 2, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } },
+        })),
+      );
+      log(`queued ${jobs.length} runs on ${target.display} (queue ${queueName}); waiting for \`concord worker\` processes`);
+      const failures: string[] = [];
+      await Promise.all(
+        jobs.map(async (job, i) => {
+          const run = runs[i]!;
+          try {
+            const result = (await job.waitUntilFinished(events)) as RunJobResult;
+            const { iteration, ...evaluation } = new RunFolder(run.outDir).readEvaluation();
+            done(run, { evaluation: evaluation as EvaluationResult, iterations: iteration ?? result.iterations, seconds: result.seconds });
+          } catch (error) {
+            failures.push(`${run.label}: ${(error as Error).message ?? String(error)}`);
+          }
+        }),
+      );
+      if (failures.length > 0) throw new ConcordError(failures.join("; "), { field: "compare" });
+    } finally {
+      await events.close();
+      await queue.close();
+    }
+  };
+}
+
+/** The run's folder relative to the store (workers write `<their store>/<this>`). */
+function storeFolder(store: string, run: RunPlan): string {
+  const path = relative(store, resolve(run.outDir));
+  if (path === "" || path.startsWith("..") || path.startsWith(sep)) {
+    throw new ConcordError(`expected the comparison's --out folder inside the store ${store}, got ${run.outDir}`, { field: "--store" });
+  }
+  return path.split(sep).join("/");
+}

@@ -1,0 +1,219 @@
+// Against a real redis-server (started here on a free 127.0.0.1 port) and real `concord worker`
+// processes (the built CLI): a queued comparison equals a local one, a SIGKILLed worker's run is
+// resumed elsewhere bit for bit, and passwords, unknown plug-ins and bad payloads are refused.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { ConcordError } from "@concord/core";
+import { compareExperiment, loadCheckpoint, disposeCheckpoint, type ExperimentConfigInput, parseConfig, runExperiment, useBackend } from "@concord/runner";
+import * as tf from "@tensorflow/tfjs-core";
+import { Queue, QueueEvents } from "bullmq";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
+import { queueScheduler } from "./coordinator.js";
+import { DEFAULT_QUEUE_NAME } from "./queue-name.js";
+import { INSTALL_HINT, redisServerAvailable, startRedis, stopProcess, type TestRedis } from "./testing/redis-server.js";
+
+const available = redisServerAvailable();
+const inCi = process.env.CI === "true";
+if (!available && !inCi) {
+  console.warn(`\n  ⚠ redis-server not found: the distributed tests are SKIPPED. Install it with: ${INSTALL_HINT}\n`);
+}
+
+describe.runIf(!available && inCi)("redis-server in CI", () => {
+  it("is installed (.ci/run installs it)", () => {
+    expect.fail(`redis-server is missing; with CI=true the distributed tests must run: ${INSTALL_HINT}`);
+  });
+});
+
+const cli = join(dirname(createRequire(import.meta.url).resolve("@concord/runner/package.json")), "dist", "cli.js");
+const PASSWORD = "s3cret pass/word";
+
+function tinyConfig(overrides: Partial<ExperimentConfigInput> = {}): ExperimentConfigInput {
+  return {
+    seed: 3,
+    iterations: 10,
+    metaBatchSize: 4,
+    backend: "cpu",
+    weighting: "agreement",
+    algorithm: { name: "maml", order: 1, innerSteps: 1 },
+    model: { name: "mlp", sizes: [1, 8, 1], init: "pytorch" },
+    tasks: { name: "sinusoid", supportSize: 5, querySize: 5 },
+    objective: "mse",
+    innerOptimizer: { name: "sgd", lr: 0.01 },
+    outerOptimizer: { name: "adam", lr: 0.01 },
+    evaluation: { tasks: 8, innerSteps: 2 },
+    checkpointEvery: 5,
+    logEvery: 5,
+    ...overrides,
+  };
+}
+
+interface WorkerProcess {
+  readonly child: ChildProcess;
+  readonly output: () => string;
+  readonly ready: Promise<void>;
+}
+
+function startWorkerProcess(url: string, store: string, extra: string[] = []): WorkerProcess {
+  const child = spawn(process.execPath, [cli, "worker", "--queue", url, "--store", store, "--lock-seconds", "1", ...extra], { stdio: ["ignore", "ignore", "pipe"] });
+  let output = "";
+  const ready = new Promise<void>((resolvePromise, reject) => {
+    child.stderr!.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes("worker: waiting for runs")) resolvePromise();
+    });
+    child.once("exit", (code) => reject(new Error(`worker exited with ${code}: ${output}`)));
+  });
+  ready.catch(() => {});
+  return { child, output: () => output, ready };
+}
+
+/** The table without its wall-time column (the only thing that may differ between two trainings). */
+function withoutWallTime(table: string): string {
+  return table
+    .split("\n")
+    .map((line) => line.replace(/\s{2}\S+(?:\s\S+)?\s{2,}(cpu|wasm|backend)\s*$/, "  $1"))
+    .join("\n");
+}
+
+function finalParams(path: string): Record<string, number[]> {
+  const checkpoint = loadCheckpoint(path);
+  try {
+    return Object.fromEntries(Object.entries(checkpoint.params).map(([name, tensor]) => [name, Array.from(tensor.dataSync())]));
+  } finally {
+    disposeCheckpoint(checkpoint);
+  }
+}
+
+describe.runIf(available)("distributed sweeps on a real redis-server", () => {
+  let redis: TestRedis;
+  const workers: WorkerProcess[] = [];
+  let root: string;
+
+  beforeAll(async () => {
+    await useBackend("cpu");
+    redis = await startRedis({ password: PASSWORD });
+    root = mkdtempSync(join(tmpdir(), "concord-distributed-"));
+  }, 30_000);
+
+  afterAll(async () => {
+    for (const worker of workers) await stopProcess(worker.child, "SIGKILL");
+    await redis?.stop();
+  });
+
+  it("parses redis:// and rediss:// URLs, passing user, password, db and TLS through", () => {
+    const plain = parseRedisUrl("redis://:p%40ss@10.0.0.5:7000/2");
+    expect(plain.options).toMatchObject({ host: "10.0.0.5", port: 7000, db: 2, password: "p@ss" });
+    expect(plain.display).not.toContain("p%40ss");
+    const tls = parseRedisUrl("rediss://alice:pw@redis.example.org");
+    expect(tls.options).toMatchObject({ host: "redis.example.org", port: 6379, username: "alice", password: "pw", tls: { servername: "redis.example.org" } });
+    expect(() => parseRedisUrl("http://127.0.0.1:6379")).toThrow(/--queue: expected a redis:\/\/ or rediss:\/\//);
+  });
+
+  it("connects with the password and refuses clearly without it", async () => {
+    await checkRedis(parseRedisUrl(redis.url));
+    const without = `redis://127.0.0.1:${redis.port}`;
+    const error = await checkRedis(parseRedisUrl(without)).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConcordError);
+    expect((error as Error).message).toMatch(/--queue: Redis at redis:\/\/127\.0\.0\.1:\d+\/? refused the connection: NOAUTH.*give the password in the URL/);
+    const wrong = await checkRedis(parseRedisUrl(`redis://:nope@127.0.0.1:${redis.port}`)).catch((caught: unknown) => caught);
+    expect((wrong as Error).message).toMatch(/WRONGPASS.*give the password/);
+    expect((wrong as Error).message).not.toContain("nope");
+    // The CLI: bad input, one line, exit code 2, before any job is taken.
+    const run = spawnSync(process.execPath, [cli, "worker", "--queue", without, "--store", root], { encoding: "utf8", timeout: 30_000 });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/concord: --queue: Redis at .* refused the connection: NOAUTH/);
+  }, 60_000);
+
+  it("a comparison on 2 workers writes the same evaluations, checkpoints and table as a local one", async () => {
+    const config = parseConfig(tinyConfig());
+    const options = { weightings: ["uniform", "agreement"], seeds: 1, progress: "none" as const, log: () => {} };
+    const local = await compareExperiment(config, { ...options, outDir: join(root, "local") });
+
+    workers.push(startWorkerProcess(redis.url, join(root, "store")), startWorkerProcess(redis.url, join(root, "store")));
+    await Promise.all(workers.map((worker) => worker.ready));
+    const lines: string[] = [];
+    const queued = await compareExperiment(config, {
+      ...options,
+      outDir: join(root, "store", "sweep"),
+      scheduler: queueScheduler({ url: redis.url, store: join(root, "store"), log: (line) => lines.push(line) }),
+    });
+    expect(lines.join("\n")).toMatch(/queued 2 runs on redis:\/\/:\*\*\*@127\.0\.0\.1/);
+    expect(withoutWallTime(queued.table)).toBe(withoutWallTime(local.table));
+    for (const arm of ["maml+uniform", "maml+agreement"]) {
+      const here = join(root, "local", arm, "seed-3");
+      const there = join(root, "store", "sweep", arm, "seed-3");
+      expect(readFileSync(join(there, "evaluation.json"), "utf8")).toBe(readFileSync(join(here, "evaluation.json"), "utf8"));
+      expect(finalParams(join(there, "checkpoint.ckpt"))).toEqual(finalParams(join(here, "checkpoint.ckpt")));
+    }
+    const results = JSON.parse(readFileSync(join(root, "store", "sweep", "results.json"), "utf8"));
+    const localResults = JSON.parse(readFileSync(join(root, "local", "results.json"), "utf8"));
+    expect(results.arms.map((arm: { evaluation: unknown }) => arm.evaluation)).toEqual(localResults.arms.map((arm: { evaluation: unknown }) => arm.evaluation));
+    // Both workers took part.
+    expect(workers.every((worker) => worker.output().includes(": done,"))).toBe(true);
+  }, 120_000);
+
+  it("refuses jobs naming a plug-in the worker does not have, and malformed payloads, without retrying them", async () => {
+    const queue = new Queue(DEFAULT_QUEUE_NAME, { connection: bullConnection(parseRedisUrl(redis.url)) });
+    const events = new QueueEvents(DEFAULT_QUEUE_NAME, { connection: bullConnection(parseRedisUrl(redis.url)) });
+    try {
+      await events.waitUntilReady();
+      const good = { version: 1, config: tinyConfig(), outFolder: "bad/one", seed: 3, label: "bad one" };
+      const cases: [unknown, RegExp][] = [
+        [{ ...good, config: tinyConfig({ weighting: "evil" }) }, /job\.config\.weighting: the job names the weighting plug-in "evil", which this worker does not have .*--plugin/],
+        [{ ...good, outFolder: "../../etc" }, /job\.outFolder: expected a relative folder of plain names inside the store/],
+        [{ ...good, outFolder: "/tmp/abs" }, /job\.outFolder/],
+        [{ ...good, config: { ...tinyConfig(), iteratons: 5 } }, /job\.config: .*iteratons/],
+        [{ ...good, plugin: "/tmp/evil.js" }, /job: unknown field "plugin"/],
+        ["not an object", /job: expected an object/],
+      ];
+      for (const [data, reason] of cases) {
+        const job = await queue.add("bad", data, { attempts: 3 });
+        await expect(job.waitUntilFinished(events)).rejects.toThrow(reason);
+        const failed = await queue.getJob(job.id!);
+        expect(failed!.attemptsMade).toBe(1);
+      }
+      expect(existsSync(join(root, "store", "bad"))).toBe(false);
+    } finally {
+      await events.close();
+      await queue.close();
+    }
+  }, 60_000);
+
+  it("a SIGKILLed worker's run is resumed by another worker from its checkpoint, ending bit-identical", async () => {
+    for (const worker of workers.splice(0)) await stopProcess(worker.child);
+    const config = parseConfig(tinyConfig({ iterations: 300, checkpointEvery: 10, logEvery: 10 }));
+    const store = join(root, "store");
+    const first = startWorkerProcess(redis.url, store);
+    workers.push(first);
+    await first.ready;
+    const runDir = join(store, "killed", "maml+agreement", "seed-3");
+    const comparison = compareExperiment(config, {
+      weightings: ["agreement"],
+      seeds: 1,
+      progress: "none",
+      log: () => {},
+      outDir: join(store, "killed"),
+      scheduler: queueScheduler({ url: redis.url, store, log: () => {} }),
+    });
+    comparison.catch(() => {});
+    // Kill the worker (and its training thread) as soon as its first checkpoint is on disk.
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(join(runDir, "checkpoint.ckpt")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await stopProcess(first.child, "SIGKILL");
+    expect(existsSync(join(runDir, "evaluation.json"))).toBe(false);
+
+    const second = startWorkerProcess(redis.url, store);
+    workers.push(second);
+    await comparison;
+    expect(second.output()).toMatch(/resuming from its checkpoint/);
+
+    const reference = await runExperiment(config, { outDir: join(root, "reference"), progress: "none" });
+    tf.dispose(Object.values(reference.params));
+    expect(finalParams(join(runDir, "checkpoint.ckpt"))).toEqual(finalParams(join(root, "reference", "checkpoint.ckpt")));
+    expect(readFileSync(join(runDir, "evaluation.json"), "utf8")).toBe(readFileSync(join(root, "reference", "evaluation.json"), "utf8"));
+  }, 180_000);
+});

@@ -1,0 +1,84 @@
+import { isAbsolute, normalize, sep } from "node:path";
+import { ConcordError } from "@concord/core";
+import { configToJson, type ExperimentConfig, PLUGIN_KINDS, parseConfig, type Registry, type RunPlan } from "@concord/runner";
+
+/** The only payload version workers accept. */
+export const RUN_JOB_VERSION = 1;
+
+/** What a queued run carries: data only, never code or a path outside the worker's store. */
+export interface RunJobPayload {
+  readonly version: typeof RUN_JOB_VERSION;
+  /** The run's validated config (configToJson form). */
+  readonly config: Record<string, unknown>;
+  /** Run folder relative to the store, e.g. `compare-sinusoid/maml+agreement/seed-3`. */
+  readonly outFolder: string;
+  readonly seed: number;
+  readonly label: string;
+}
+
+/** A payload after validation: the parsed config and a safe relative folder. */
+export interface RunJob {
+  readonly config: ExperimentConfig;
+  readonly outFolder: string;
+  readonly seed: number;
+  readonly label: string;
+}
+
+export function runJobPayload(run: RunPlan, outFolder: string): RunJobPayload {
+  return { version: RUN_JOB_VERSION, config: configToJson(run.config) as Record<string, unknown>, outFolder, seed: run.seed, label: run.label };
+}
+
+/**
+ * Validates a job's data as a worker must: the config as a config file would be (schema, unknown
+ * fields), every plug-in it names present in this worker's registry (plug-ins come only from the
+ * worker's own --plugin files: a job can never make a worker load code), the seed equal to the
+ * config's, and the folder a plain relative path inside the store.
+ */
+export function validateRunJob(data: unknown, registry: Registry): RunJob {
+  if (typeof data !== "object" || data === null || Array.isArray(data)) throw new ConcordError("expected an object", { field: "job" });
+  const payload = data as Partial<RunJobPayload>;
+  const known = new Set(["version", "config", "outFolder", "seed", "label"]);
+  const unknown = Object.keys(payload).filter((key) => !known.has(key));
+  if (unknown.length > 0) throw new ConcordError(`unknown field ${JSON.stringify(unknown[0])}`, { field: "job" });
+  if (payload.version !== RUN_JOB_VERSION) throw new ConcordError(`expected version ${RUN_JOB_VERSION}, got ${JSON.stringify(payload.version)}`, { field: "job.version" });
+  if (typeof payload.label !== "string" || payload.label.length === 0 || payload.label.length > 200) {
+    throw new ConcordError(`expected a label of 1 to 200 characters, got ${JSON.stringify(payload.label)}`, { field: "job.label" });
+  }
+  const outFolder = checkOutFolder(payload.outFolder);
+  const config = parseConfigField(payload.config);
+  if (payload.seed !== config.seed) throw new ConcordError(`expected the config's seed ${config.seed}, got ${JSON.stringify(payload.seed)}`, { field: "job.seed" });
+  for (const kind of PLUGIN_KINDS) {
+    const name = config[kind].name;
+    if (!registry.has(kind, name)) {
+      throw new ConcordError(
+        `the job names the ${kind} plug-in ${JSON.stringify(name)}, which this worker does not have (known: ${registry.names(kind).join(", ")}); ` +
+          "workers load plug-ins only from their own --plugin files",
+        { field: `job.config.${kind}` },
+      );
+    }
+  }
+  return { config, outFolder, seed: config.seed, label: payload.label };
+}
+
+function parseConfigField(raw: unknown): ExperimentConfig {
+  try {
+    return parseConfig(raw);
+  } catch (error) {
+    if (error instanceof ConcordError) throw new ConcordError(error.message, { field: "job.config", cause: error });
+    throw error;
+  }
+}
+
+/** A relative path of plain names (letters, digits, . _ + - =), no `..`, no absolute path: it cannot leave the store. */
+function checkOutFolder(value: unknown): string {
+  const safe =
+    typeof value === "string" &&
+    value.length > 0 &&
+    value.length <= 500 &&
+    !isAbsolute(value) &&
+    /^[A-Za-z0-9._+=-]+(\/[A-Za-z0-9._+=-]+)*$/.test(value) &&
+    value.split("/").every((part) => part !== "." && part !== "..") &&
+    normalize(value).split(sep).join("/") === value;
+  if (!safe) throw new ConcordError(`expected a relative folder of plain names inside the store, got ${JSON.stringify(value)}`, { field: "job.outFolder" });
+  return value;
+}

@@ -1,0 +1,113 @@
+import { existsSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Worker as ThreadWorker } from "node:worker_threads";
+import { ConcordError } from "@concord/core";
+import { configToJson, METRICS_FILE, type Registry, RunFolder } from "@concord/runner";
+import { type Job, UnrecoverableError, Worker } from "bullmq";
+import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
+import { validateRunJob } from "./job.js";
+import { DEFAULT_QUEUE_NAME } from "./queue-name.js";
+import type { TrainThreadInput, TrainThreadMessage } from "./train-thread.js";
+
+export interface WorkerOptions {
+  /** redis:// or rediss:// URL, password included when the server has one. */
+  readonly url: string;
+  /** Folder every run folder is written under (shared storage: the coordinator reads the results there). */
+  readonly store: string;
+  /** The registry jobs are checked against: built-ins plus this worker's --plugin files. */
+  readonly registry: Registry;
+  /** The same --plugin files, absolute (each training thread loads them itself). */
+  readonly pluginFiles: readonly string[];
+  /** Runs trained at once (one thread each). Default 1. */
+  readonly concurrency?: number;
+  /**
+   * Seconds a job's lock lives without renewal (renewed every half of it while the job runs);
+   * a job whose worker died is noticed as stalled within about twice this. Default 30.
+   */
+  readonly lockSeconds?: number;
+  readonly queueName?: string;
+  readonly log?: (line: string) => void;
+}
+
+/** The value a finished job returns to the coordinator. */
+export interface RunJobResult {
+  readonly iterations: number;
+  readonly trainSeconds: number;
+  readonly seconds: number;
+  /** Whether this attempt continued from a checkpoint left by an earlier, interrupted attempt. */
+  readonly resumed: boolean;
+}
+
+export interface RunningWorker {
+  /** Stops taking jobs, waits for the running ones, disconnects. */
+  close(): Promise<void>;
+}
+
+/**
+ * `concord worker`: takes queued runs and trains each into `<store>/<job.outFolder>` with
+ * checkpoints. A job whose folder holds a checkpoint (its previous worker died) is resumed from it,
+ * so it ends bit-identical to an uninterrupted run. Bad jobs fail at once, without retries.
+ */
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const target = parseRedisUrl(options.url);
+  await checkRedis(target);
+  const lockMs = Math.round((options.lockSeconds ?? 30) * 1000);
+  if (!(lockMs >= 500)) throw new ConcordError(`expected at least 0.5 seconds, got ${options.lockSeconds}`, { field: "--lock-seconds" });
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const store = resolve(options.store);
+
+  const worker = new Worker(options.queueName ?? DEFAULT_QUEUE_NAME, (job: Job) => runJob(job, options, store, log), {
+    connection: bullConnection(target),
+    concurrency: options.concurrency ?? 1,
+    lockDuration: lockMs,
+    stalledInterval: lockMs,
+    // A run is redone from its checkpoint each time its worker dies; give up only after several.
+    maxStalledCount: 5,
+  });
+  worker.on("error", (error) => log(`worker: ${error.message}`));
+  await worker.waitUntilReady();
+  log(`worker: waiting for runs on ${target.display} (store ${store})`);
+  return { close: () => worker.close() };
+}
+
+async function runJob(job: Job, options: WorkerOptions, store: string, log: (line: string) => void): Promise<RunJobResult> {
+  let checked: ReturnType<typeof validateRunJob>;
+  try {
+    checked = validateRunJob(job.data, options.registry);
+  } catch (error) {
+    log(`worker: refused job ${job.id}: ${(error as Error).message}`);
+    // Not retried: the same payload would be refused again.
+    throw new UnrecoverableError((error as Error).message);
+  }
+  const outDir = join(store, checked.outFolder);
+  const folder = new RunFolder(outDir);
+  const resume = folder.hasCheckpoint();
+  // Without a checkpoint, anything in the folder is from an attempt of this same job that died
+  // before its first checkpoint: start over.
+  if (!resume && existsSync(join(outDir, METRICS_FILE))) rmSync(join(outDir, METRICS_FILE));
+  log(`worker: ${checked.label}: ${resume ? "resuming from its checkpoint" : "starting"} in ${outDir}`);
+  const started = performance.now();
+  const message = await trainInThread({ config: configToJson(checked.config), outDir, resume, label: checked.label, pluginFiles: options.pluginFiles });
+  if (!message.ok) {
+    log(`worker: ${checked.label} failed: ${message.message}`);
+    throw message.badInput ? new UnrecoverableError(message.message) : new Error(message.message);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  log(`worker: ${checked.label}: done, ${message.iteration} iterations in ${seconds.toFixed(1)} s`);
+  return { iterations: message.iteration, trainSeconds: message.trainSeconds, seconds, resumed: resume };
+}
+
+function trainInThread(input: TrainThreadInput): Promise<TrainThreadMessage> {
+  return new Promise((resolvePromise) => {
+    const thread = new ThreadWorker(new URL("./train-thread.js", import.meta.url), { workerData: input });
+    let settled = false;
+    const settle = (message: TrainThreadMessage) => {
+      if (settled) return;
+      settled = true;
+      resolvePromise(message);
+    };
+    thread.once("message", (message: TrainThreadMessage) => settle(message));
+    thread.once("error", (error) => settle({ ok: false, message: error.message, badInput: false }));
+    thread.once("exit", (code) => settle({ ok: false, message: `training thread exited with code ${code}`, badInput: false }));
+  });
+}

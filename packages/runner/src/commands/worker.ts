@@ -1,0 +1,52 @@
+import { ConcordError } from "@concord/core";
+import type { Command } from "commander";
+import { createRegistry } from "../builtins.js";
+import { loadPlugins } from "../plugins.js";
+import { type CliIo, collect, integerArgument, resolvePath } from "./arguments.js";
+import { loadDistributed } from "./distributed.js";
+
+interface WorkerCommandOptions {
+  queue: string;
+  store: string;
+  plugin: string[];
+  concurrency: string;
+  lockSeconds: string;
+}
+
+/** `concord worker --queue redis://…`: trains runs queued by `concord compare --queue` until SIGINT/SIGTERM. */
+export function addWorkerCommand(program: Command, io: CliIo, signals: { once(signal: "SIGINT" | "SIGTERM", listener: () => void): unknown } = process): void {
+  program
+    .command("worker")
+    .description("train runs queued by `concord compare --queue` (any number of workers, on any machine), resuming interrupted ones from their checkpoints")
+    .requiredOption("--queue <url>", "Redis URL: redis://:PASSWORD@host:6379 (rediss:// for TLS)")
+    .option("--store <dir>", "folder the run folders are written under; shared storage, the same folder the coordinator's --out lies in", "runs")
+    .option("--plugin <file>", "ES module registering plug-ins (repeatable); jobs can use only these and the built-ins", collect, [])
+    .option("--concurrency <n>", "runs trained at once, one thread each", "1")
+    .option("--lock-seconds <s>", "job lock lifetime: a dead worker's run is taken over after about twice this", "30")
+    .action(async (options: WorkerCommandOptions) => {
+      const concurrency = integerArgument(options.concurrency, "--concurrency", 1);
+      const lockSeconds = Number(options.lockSeconds);
+      if (!Number.isFinite(lockSeconds) || lockSeconds < 0.5) {
+        throw new ConcordError(`expected a number of seconds >= 0.5, got ${JSON.stringify(options.lockSeconds)}`, { field: "--lock-seconds" });
+      }
+      const registry = createRegistry();
+      await loadPlugins(registry, options.plugin, io.cwd);
+      const { startWorker } = await loadDistributed();
+      const worker = await startWorker({
+        url: options.queue,
+        store: resolvePath(io.cwd, options.store),
+        registry,
+        pluginFiles: options.plugin.map((file) => resolvePath(io.cwd, file)),
+        concurrency,
+        lockSeconds,
+        log: (line) => io.stderr(`${line}\n`),
+      });
+      await new Promise<void>((resolvePromise) => {
+        const stop = () => resolvePromise();
+        signals.once("SIGINT", stop);
+        signals.once("SIGTERM", stop);
+      });
+      io.stderr("worker: stopping after the running jobs\n");
+      await worker.close();
+    });
+}

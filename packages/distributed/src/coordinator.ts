@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { ConcordError } from "@concord/core";
@@ -42,12 +43,19 @@ export function queueScheduler(options: QueueSchedulerOptions): RunScheduler {
     const events = new QueueEvents(queueName, { connection: bullConnection(target) });
     try {
       await events.waitUntilReady();
+      // One job id per run folder: a coordinator started again (--resume) joins a run still queued or
+      // running instead of adding a second job that would train into the same folder at the same time.
+      const ids = folders.map(jobId);
+      for (const id of ids) {
+        const previous = await queue.getJob(id);
+        if (previous && (await previous.isFailed())) await previous.remove();
+      }
       const jobs = await queue.addBulk(
         runs.map((run, i) => ({
           name: run.label,
           data: runJobPayload(run, folders[i]!),
           // Retries are for crashes; a refused payload fails at once (UnrecoverableError on the worker).
-          opts: { attempts: 2, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } },
+          opts: { jobId: ids[i]!, attempts: 2, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } },
         })),
       );
       log(`queued ${jobs.length} runs on ${target.display} (queue ${queueName}); waiting for \`concord worker\` processes`);
@@ -70,6 +78,10 @@ export function queueScheduler(options: QueueSchedulerOptions): RunScheduler {
       await queue.close();
     }
   };
+}
+
+function jobId(folder: string): string {
+  return `run-${createHash("sha256").update(folder).digest("hex").slice(0, 32)}`;
 }
 
 /** The run's folder relative to the store (workers write `<their store>/<this>`). */

@@ -132,8 +132,8 @@ const settings: readonly { name: string; setting: Omit<OmniglotSetting, "order">
   { name: "omniglot-20w1s", setting: { ...twentyWay, shots: 1 }, paper: "MAML 95.8%", paperFirstOrder: "first-order MAML 89.4%" },
 ];
 
-/** omniglot-5w1s, -5w5s, -20w1s (second-order MAML) and their first-order variants (suffix -fo). */
-export const OMNIGLOT_PRESETS: readonly PresetDefinition[] = settings.flatMap(({ name, setting, paper, paperFirstOrder }) =>
+/** omniglot-5w1s, -5w5s, -20w1s (second-order MAML), their first-order variants (suffix -fo) and omniglot-5w1s-anil. */
+export const OMNIGLOT_PRESETS: readonly PresetDefinition[] = [...settings.flatMap(({ name, setting, paper, paperFirstOrder }) =>
   ([2, 1] as const).map((order) => {
     const { ways, shots, innerLr, innerSteps, evaluationSteps, metaBatchSize } = setting;
     return {
@@ -145,7 +145,18 @@ export const OMNIGLOT_PRESETS: readonly PresetDefinition[] = settings.flatMap(({
       config: omniglotConfig({ ...setting, order }),
     };
   }),
-);
+), anilPreset()];
+
+/** ANIL (Raghu et al. 2020): omniglot-5w1s with only the conv-net's linear head adapted in the inner loop (training and evaluation). */
+function anilPreset(): PresetDefinition {
+  const config = omniglotConfig({ ...fiveWay, shots: 1, order: 2 });
+  return {
+    name: "omniglot-5w1s-anil",
+    description:
+      "Omniglot 5-way 1-shot with ANIL: as omniglot-5w1s (second-order), but the inner loop adapts only the head (head/weight, head/bias)",
+    config: { ...config, algorithm: { ...(config.algorithm as Record<string, unknown>), adapt: "head" } },
+  };
+}
 
 /** Only these option names; their values are checked by omniglotTasks itself (ConcordErrors naming the field). */
 const omniglotOptionsSchema = z.strictObject(

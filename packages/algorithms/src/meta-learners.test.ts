@@ -1,7 +1,6 @@
 // Meta-SGD (learned per-element inner rates) and ANIL (head-only adaptation) against the independent
 // float64 MLP: finite differences of the meta-objective (the rates' gradient included), hand
 // backpropagation for first order, independently computed agreement weights.
-import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, disposeParams, type MetaAlgorithm, type Model, type Params, type WeightingScheme } from "@concord/core";
 import { describeEachBackend, finiteDifference, relativeError, tensorGrowth } from "@concord/core/testing";
 import { meanSquaredError, mlp, softmaxCrossEntropy } from "@concord/models";

@@ -59,6 +59,7 @@ describe("Omniglot presets", () => {
       "omniglot-5w5s-fo",
       "omniglot-20w1s",
       "omniglot-20w1s-fo",
+      "omniglot-5w1s-anil",
     ]);
     expect(omniglotFamily.presets).toBe(OMNIGLOT_PRESETS);
     // Each config passes the runner's schema: see the runner's presets test.
@@ -67,7 +68,8 @@ describe("Omniglot presets", () => {
       const twenty = preset.name.startsWith("omniglot-20w");
       expect(config.metaBatchSize).toBe(twenty ? 16 : 32);
       expect(config.innerOptimizer).toEqual({ name: "sgd", lr: twenty ? 0.1 : 0.4 });
-      expect(config.algorithm).toEqual({ name: "maml", order: preset.name.endsWith("-fo") ? 1 : 2, innerSteps: twenty ? 5 : 1 });
+      const anil = preset.name.endsWith("-anil") ? { adapt: "head" } : {}; // ANIL: omniglot-5w1s adapting only the head
+      expect(config.algorithm).toEqual({ name: "maml", order: preset.name.endsWith("-fo") ? 1 : 2, innerSteps: twenty ? 5 : 1, ...anil });
       expect(config.evaluation!.innerSteps).toBe(twenty ? 5 : 3);
       expect(config.evaluation!.tasks).toBe(600);
       expect(config.tasks!.split).toBe("train");

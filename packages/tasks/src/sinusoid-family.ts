@@ -64,8 +64,11 @@ export const SINUSOID_PRESETS: readonly PresetDefinition[] = [
   },
   {
     name: "sinusoid-meta-sgd",
-    description: "sinusoid with Meta-SGD (Li et al. 2017): per-element inner rates lr/<name>, initialised to 0.01, meta-learned with θ",
-    config: { ...sinusoidConfig, innerOptimizer: { name: "meta-sgd", lr: 0.01 } },
+    description:
+      "sinusoid with Meta-SGD (Li et al. 2017): per-element inner rates lr/<name>, initialised to 0.01, meta-learned with θ; evaluated after 1 step",
+    // Evaluated after the one step it was trained for: the learned rates overshoot beyond it (measured
+    // at 3000 iterations: held-out MSE 0.31 after 1 step, 0.95 after 2, 4·10⁵ after 3).
+    config: { ...sinusoidConfig, innerOptimizer: { name: "meta-sgd", lr: 0.01 }, evaluation: { tasks: 600, innerSteps: 1 } },
   },
   {
     name: "sinusoid-outliers",

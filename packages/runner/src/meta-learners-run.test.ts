@@ -55,7 +55,12 @@ describe("Meta-SGD and ANIL through configs", () => {
     const registry = createRegistry();
     const presets = registry.presets();
     const byName = new Map(presets.map((preset) => [preset.name, preset]));
-    expect((byName.get("sinusoid-meta-sgd")?.config as { innerOptimizer: unknown }).innerOptimizer).toEqual({ name: "meta-sgd", lr: 0.01 });
-    expect((byName.get("omniglot-5w1s-anil")?.config as { algorithm: { adapt: unknown } }).algorithm.adapt).toBe("head");
+    const config = (name: string) => {
+      const preset = byName.get(name);
+      if (!preset) throw new Error(`preset ${name} is not registered`);
+      return preset.config as { innerOptimizer: unknown; algorithm: { adapt?: unknown } };
+    };
+    expect(config("sinusoid-meta-sgd").innerOptimizer).toEqual({ name: "meta-sgd", lr: 0.01 });
+    expect(config("omniglot-5w1s-anil").algorithm.adapt).toBe("head");
   });
 });

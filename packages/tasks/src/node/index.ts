@@ -9,6 +9,8 @@ export {
   defaultOmniglotDir,
   OMNIGLOT_DOWNLOAD_HINT,
   OMNIGLOT_PRESETS,
+  OMNIGLOT_ANIL_PRESET,
+  OMNIGLOT_LABEL_NOISE_PRESET,
   omniglotFamily,
   type OmniglotTasksOptions,
   omniglotTasks,

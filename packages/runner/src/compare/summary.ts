@@ -87,7 +87,8 @@ async function withFinalParams<T>(runs: readonly RunPlan[], use: (arms: ReportAr
   }
 }
 
-function curveOf(records: readonly MetricsRecord[]): CurvePoint[] {
+/** One seed's learning curve from its metrics records; the diagnostics only where a record has them. */
+export function curveOf(records: readonly MetricsRecord[]): CurvePoint[] {
   return records.map((record) => {
     // The per-iteration diagnostics are absent from metrics files written before them: left out, not NaN.
     const { effectiveTasks, weightedCosine } = record as { effectiveTasks?: unknown; weightedCosine?: unknown };

@@ -2,6 +2,7 @@
 // with one JSON argument; prints one line `BENCH_RESULT {json}`.
 //   { workload, backend, execution, iterations, warmup, memoryIterations? }
 import * as tf from "@tensorflow/tfjs-core";
+import { OMNIGLOT, SINUSOID } from "./bench-workloads.mjs";
 
 const load = (name, entry = "index") => import(new URL(`../packages/${name}/dist/${entry}.js`, import.meta.url).href);
 const [core, backendSetup, models, optimizers, tasks, weighting, algorithms, algorithmsNode] = await Promise.all([
@@ -14,8 +15,6 @@ const { workload, backend, iterations, warmup } = config;
 // "parallel": per-task execution shared out to worker threads (one per core, the caller included).
 const execution = config.execution === "parallel" ? "per-task" : config.execution;
 
-export const SINUSOID = { metaBatch: 25, innerLr: 0.01, outerLr: 1e-3 };
-export const OMNIGLOT = { metaBatch: 32, ways: 5, shots: 1, queries: 1, innerLr: 0.4, outerLr: 1e-3 };
 
 /** Workload name → what to build. Every workload is the PyTorch reference's setup (see bench.mjs). */
 function setup(name, pool) {

@@ -22,6 +22,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { arch, cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
+import { metaIterationFlops } from "./bench-flops.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const args = parseArgs(process.argv.slice(2));
@@ -37,10 +38,14 @@ const WORKLOADS = [
   { name: "omniglot-maml1", title: "Omniglot 5-way 1-shot CNN, 1st order", executions: ["per-task", "parallel"], torch: { script: "maml_omniglot_cnn_torch.py", "per-task": "fo", parallel: "fo" } },
   { name: "omniglot-maml2", title: "Omniglot 5-way 1-shot CNN, 2nd order", executions: ["per-task", "parallel"], torch: { script: "maml_omniglot_cnn_torch.py", "per-task": "so", parallel: "so" } },
 ];
-/** The issue's targets: Concord/PyTorch at most this ratio. */
+/** The performance issue's targets: Concord/PyTorch at most this ratio, every row in one run. */
 const TARGETS = [
-  { workload: "sinusoid-maml2", execution: "batched", maxRatio: 2.0 },
-  { workload: "omniglot-maml1", execution: "parallel", maxRatio: 3.0 },
+  { workload: "sinusoid-maml2", execution: "batched", maxRatio: 1.0 },
+  { workload: "sinusoid-reptile5", execution: "batched", maxRatio: 1.0 },
+  { workload: "sinusoid-maml2", execution: "per-task", maxRatio: 1.0 },
+  { workload: "sinusoid-reptile5", execution: "per-task", maxRatio: 1.0 },
+  { workload: "omniglot-maml1", execution: "parallel", maxRatio: 1.0 },
+  { workload: "omniglot-maml2", execution: "parallel", maxRatio: 1.0 },
 ];
 
 const selected = WORKLOADS.filter((w) => !args.only || args.only.some((prefix) => w.name.startsWith(prefix)));
@@ -92,11 +97,47 @@ for (const row of rows) {
   }
 }
 
-printTable(rows, torch);
-const output = { date: new Date().toISOString(), machine, command: `pnpm bench ${process.argv.slice(2).join(" ")}`.trim(), torch: { version: torch.version, threads: args.threads ?? 2, skipped: torch.skipped }, rows };
+const gemm = measureGemmPeak();
+for (const row of rows) addFloor(row, gemm);
+printTable(rows, torch, gemm);
+const output = {
+  date: new Date().toISOString(),
+  machine,
+  command: `pnpm bench ${process.argv.slice(2).join(" ")}`.trim(),
+  torch: { version: torch.version, threads: args.threads ?? 2, skipped: torch.skipped },
+  gemm,
+  verdict: machine.quiet ? "given" : `withheld: load average ${machine.loadAverageAtStart[0]} at start > ${machine.cores} cores`,
+  rows,
+};
 mkdirSync(`${root}bench`, { recursive: true });
 writeFileSync(args.out ?? `${root}bench/results.json`, `${JSON.stringify(output, null, 2)}\n`);
 console.log(`\nwrote ${args.out ?? "bench/results.json"}`);
+
+/** GEMM GFLOP/s of tfjs-wasm (one thread) and of PyTorch (the bench's threads), measured in this run. */
+function measureGemmPeak() {
+  const child = spawnSync(process.execPath, [`${root}scripts/bench-gemm.mjs`, String(args.threads ?? 2)], { cwd: root, encoding: "utf8" });
+  const line = child.stdout.split("\n").find((l) => l.startsWith("GEMM_RESULT "));
+  if (!line) {
+    console.log(`GEMM peak not measured: ${(child.stderr || `exit ${child.status}`).trim().split("\n").at(-1)}`);
+    return {};
+  }
+  const gemm = JSON.parse(line.slice("GEMM_RESULT ".length));
+  console.log(`\nGEMM peak (float32, n ≤ 1024): tfjs-wasm ${gemm.wasmGflops.toFixed(1)} GFLOP/s (one thread)${gemm.torchGflops ? `, PyTorch ${gemm.torchGflops.toFixed(1)} GFLOP/s (${gemm.torchThreads} threads)` : ""}`);
+  return gemm;
+}
+
+/**
+ * A row's arithmetic (scripts/bench-flops.mjs) and the time it takes at the measured peaks: `floorMs`
+ * at the machine's best GEMM rate (PyTorch's when measured), `wasmFloorMs` at tfjs-wasm's rate on the
+ * threads the row uses (one, or one per core for "parallel").
+ */
+function addFloor(row, gemm) {
+  if (row.error) return;
+  row.gflop = metaIterationFlops(row.workload) / 1e9;
+  const machinePeak = gemm.torchGflops ?? gemm.wasmGflops;
+  if (machinePeak) row.floorMs = (row.gflop / machinePeak) * 1000;
+  if (gemm.wasmGflops && row.backend === "wasm") row.wasmFloorMs = (row.gflop / (gemm.wasmGflops * (row.execution === "parallel" ? machine.cores : 1))) * 1000;
+}
 
 function runWorker(config) {
   const child = spawnSync(process.execPath, [`${root}scripts/bench-worker.mjs`, JSON.stringify(config)], {
@@ -207,9 +248,9 @@ function runMemoryMode(iterations) {
   writeFileSync(args.out ?? `${root}bench/memory.json`, `${JSON.stringify({ machine, ...result }, null, 2)}\n`);
 }
 
-function printTable(rows, torch) {
-  console.log("\n| workload | backend | execution | median ms | min–max ms | CPU ms | kernels/iter | peak RSS MB | tfjs peak MB | wasm heap MB | PyTorch ms | ratio |");
-  console.log("| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+function printTable(rows, torch, gemm) {
+  console.log("\n| workload | backend | execution | median ms | min–max ms | CPU ms | kernels/iter | peak RSS MB | tfjs peak MB | wasm heap MB | PyTorch ms | ratio | GFLOP | floor ms | wasm floor ms |");
+  console.log("| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const r of rows) {
     if (r.error) {
       console.log(`| ${r.workload} | ${r.backend} | ${r.execution} | failed: ${r.error} |||||||`);
@@ -217,11 +258,18 @@ function printTable(rows, torch) {
     }
     const mb = (bytes) => (bytes == null ? "–" : (bytes / 2 ** 20).toFixed(0));
     console.log(
-      `| ${r.workload} | ${r.backend} | ${r.execution} | ${fmt(r.medianMs)} | ${fmt(r.minMs)}–${fmt(r.maxMs)} | ${fmt(r.medianCpuMs)} | ${r.kernelsPerIteration} | ${mb(r.peakRssBytes)} | ${mb(r.tfjsPeakBytes)} | ${mb(r.wasmHeapBytes)} | ${r.torch ? fmt(r.torch.medianMs) : "–"} | ${r.ratio ? `${r.ratio.toFixed(2)}×` : "–"} |`,
+      `| ${r.workload} | ${r.backend} | ${r.execution} | ${fmt(r.medianMs)} | ${fmt(r.minMs)}–${fmt(r.maxMs)} | ${fmt(r.medianCpuMs)} | ${r.kernelsPerIteration} | ${mb(r.peakRssBytes)} | ${mb(r.tfjsPeakBytes)} | ${mb(r.wasmHeapBytes)} | ${r.torch ? fmt(r.torch.medianMs) : "–"} | ${r.ratio ? `${r.ratio.toFixed(2)}×` : "–"} | ${r.gflop?.toPrecision(3) ?? "–"} | ${fmt(r.floorMs)} | ${fmt(r.wasmFloorMs)} |`,
     );
+  }
+  if (gemm.wasmGflops) {
+    console.log(`\nfloor ms: the row's GFLOP at ${gemm.torchGflops ? `PyTorch's measured GEMM peak (${gemm.torchGflops.toFixed(1)} GFLOP/s)` : `tfjs-wasm's GEMM peak (${gemm.wasmGflops.toFixed(1)} GFLOP/s)`}; wasm floor ms: at tfjs-wasm's peak (${gemm.wasmGflops.toFixed(1)} GFLOP/s per thread)`);
   }
   if (torch.skipped) {
     console.log(`\nratios: ${torch.skipped}`);
+    return;
+  }
+  if (!machine.quiet) {
+    console.log(`\nno verdict: the load average at start (${machine.loadAverageAtStart[0]}) is above the ${machine.cores} cores, so the ratios above are not judged (run again on a quiet machine)`);
     return;
   }
   console.log("\ntargets (Concord/PyTorch, same run):");
@@ -239,7 +287,10 @@ function describeMachine() {
   const lscpu = spawnSync("lscpu", [], { encoding: "utf8" });
   const model = /Model name:\s*(.+)/.exec(lscpu.stdout ?? "")?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown";
   const nproc = spawnSync("nproc", [], { encoding: "utf8" }).stdout?.trim();
-  return { cpu: model, cores: Number(nproc) || cpus().length, arch: arch(), node: process.version, loadAverageAtStart: loadavg().map((v) => Number(v.toFixed(2))) };
+  const cores = Number(nproc) || cpus().length;
+  const loadAverageAtStart = loadavg().map((v) => Number(v.toFixed(2)));
+  // Verdicts only from a machine whose 1-minute load at start is within its core count.
+  return { cpu: model, cores, arch: arch(), node: process.version, loadAverageAtStart, quiet: loadAverageAtStart[0] <= cores };
 }
 
 function fmt(ms) {

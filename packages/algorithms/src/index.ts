@@ -9,6 +9,6 @@ export {
   type StepStatistic,
 } from "./evaluate-adaptation.js";
 export { type MamlOptions, maml } from "./maml.js";
-export { type ExecutionOption, meanPairwiseCosine } from "./meta-step.js";
+export { effectiveTaskCount, type ExecutionOption, meanPairwiseCosine, weightedDirectionCosine } from "./meta-step.js";
 export { type ReptileOptions, reptile } from "./reptile.js";
 export type { TaskPool } from "./parallel/pool-contract.js";

@@ -60,9 +60,15 @@ export function weightedMetaStep(context: MetaStepContext, kind: TaskGradientKin
       const result = weighting.weights({ updates, losses: queryAfter, iteration: context.iteration });
       checkWeights(result, tasks.length, weighting.name);
       const weights = result.weights;
+      const weightValues = Array.from(weights.dataSync());
       const perTaskDirections = results.taskGradients ?? differences;
-      metrics = describeStep(context, adaptOptions, results.adapted, updates, queryAfter, weights, result.fellBack === true, options);
-      return mapParams(perTaskDirections, (stacked) => weightedSum(weights, stacked)) as Record<string, tf.Tensor>;
+      const direction = mapParams(perTaskDirections, (stacked) => weightedSum(weights, stacked)) as Record<string, tf.Tensor>;
+      metrics = {
+        ...describeStep(context, adaptOptions, results.adapted, updates, queryAfter, weightValues, result.fellBack === true, options),
+        effectiveTasks: effectiveTaskCount(weightValues),
+        weightedCosine: weightedDirectionCosine(perTaskDirections, direction, weightValues),
+      };
+      return direction;
     });
     return { metaGradient, metrics: metrics! };
   } finally {
@@ -85,11 +91,10 @@ function describeStep(
   adapted: Params,
   updates: tf.Tensor2D,
   queryAfter: tf.Tensor1D,
-  weights: tf.Tensor1D,
+  weightValues: number[],
   fellBack: boolean,
   options: MetaStepOptions,
-): MetaStepMetrics {
-  const weightValues = Array.from(weights.dataSync());
+): Omit<MetaStepMetrics, "effectiveTasks" | "weightedCosine"> {
   const mean = (losses: tf.Tensor1D) => tf.mean(losses).dataSync()[0]!;
   if (!options.diagnostics) {
     return {
@@ -119,6 +124,36 @@ export function lossesPerTask(stacked: Params, tasks: readonly Task[], set: "sup
   return tf.tidy(() => {
     if (options.execution === "batched") return taskLosses(stacked, stackBatches(tasks.map((task) => task[set])), options);
     return tf.stack(tasks.map((task, i) => trainingLoss(sliceTaskParams(stacked, i), task[set], options))) as tf.Tensor1D;
+  });
+}
+
+/** (Σ_i |w_i|)² / Σ_i w_i²: how many tasks the weights effectively average over. */
+export function effectiveTaskCount(weights: readonly number[]): number {
+  let absolute = 0;
+  let squares = 0;
+  for (const w of weights) {
+    absolute += Math.abs(w);
+    squares += w * w;
+  }
+  return squares > 0 ? (absolute * absolute) / squares : Number.NaN;
+}
+
+/**
+ * cos(Σ_i w_i G_i, Σ_i G_i) over all parameters, from the stacked per-task directions [T, ...] and
+ * the weighted direction already formed. Equal positive weights give exactly 1 without any work, so
+ * uniform weighting adds no kernels to the meta-step.
+ */
+export function weightedDirectionCosine(stackedDirections: Params, weighted: Params, weights: readonly number[]): number {
+  if (weights.length > 0 && weights[0]! > 0 && weights.every((w) => w === weights[0])) return 1;
+  return tf.tidy(() => {
+    const names = Object.keys(weighted);
+    const uniform = tf.concat(names.map((name) => tf.reshape(tf.sum(stackedDirections[name]!, 0), [-1])));
+    const direction = tf.concat(names.map((name) => tf.reshape(weighted[name]!, [-1])));
+    const [dot, uniformSquared, directionSquared] = tf
+      .stack([tf.sum(tf.mul(uniform, direction)), tf.sum(tf.square(uniform)), tf.sum(tf.square(direction))])
+      .dataSync();
+    const norms = Math.sqrt(uniformSquared!) * Math.sqrt(directionSquared!);
+    return norms > 0 ? dot! / norms : Number.NaN;
   });
 }
 

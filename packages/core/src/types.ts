@@ -118,6 +118,13 @@ export interface MetaStepMetrics {
   readonly fellBack: boolean;
   /** Mean cosine similarity of g_i and g_j over pairs i < j (NaN for one task). */
   readonly meanPairwiseCosine: number;
+  /** (Σ_i |w_i|)² / Σ_i w_i²: N for uniform weights, 1 when one task carries all the weight. */
+  readonly effectiveTasks: number;
+  /**
+   * Cosine between the weighted direction Σ_i w_i G_i and the uniform one (1/N) Σ_i G_i: exactly 1
+   * for uniform weights; NaN when either direction is zero.
+   */
+  readonly weightedCosine: number;
 }
 
 export interface MetaStepResult {

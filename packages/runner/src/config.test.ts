@@ -1,5 +1,6 @@
 import { catchConcordError } from "@concord/core/testing";
 import { describe, expect, it } from "vitest";
+import { omniglotFamily } from "@concord/tasks/node";
 import { configToJson, firstTrainingDifference, parseConfig, parseConfigText, withDataDir, withOverrides } from "./config.js";
 import { createRegistry } from "./builtins.js";
 import { listPresets, presetConfig, presetNames } from "./presets.js";
@@ -80,12 +81,19 @@ describe("presets", () => {
 
   it("the Omniglot presets (from @concord/tasks/node) pass the config schema with a test-split evaluation sampler", () => {
     const names = presetNames().filter((name) => name.startsWith("omniglot-"));
-    expect(names).toHaveLength(6);
+    expect(names).toHaveLength(7);
     for (const name of names) {
       const config = presetConfig(name);
       expect(config.tasks.options.split).toBe("train");
       expect(config.evaluation.sampler?.options.split).toBe("test");
     }
+  });
+
+  it("the label-noise Omniglot preset shuffles 20% of training tasks and evaluates on clean tasks", () => {
+    const config = presetConfig("omniglot-5w1s-label-noise");
+    expect(config.tasks.options.labelNoise).toBe(0.2);
+    expect(config.evaluation.sampler?.options.labelNoise).toBeUndefined();
+    expect(omniglotFamily.evaluationOptions?.({ ways: 5, shots: 1, labelNoise: 0.2 })).toEqual({ ways: 5, shots: 1 });
   });
 
   it("lists a plug-in family's presets after the built-ins and refuses a preset name already taken", () => {

@@ -18,6 +18,10 @@ export interface MetricsRecord {
   /** Cumulative count of iterations whose weighting fell back to uniform. */
   readonly fallbacks: number;
   readonly meanPairwiseCosine: number | null;
+  /** (Σ|w|)² / Σw² (absent in files written before it existed). */
+  readonly effectiveTasks?: number | null;
+  /** cos(Σ w_i G_i, Σ G_i) (absent in files written before it existed). */
+  readonly weightedCosine?: number | null;
   readonly weights: readonly number[];
   /** Training wall time since the run started (across resumes), seconds. */
   readonly wallTimeSeconds: number;
@@ -56,6 +60,8 @@ export function metricsRecord(
     negativeWeights: negative,
     fallbacks,
     meanPairwiseCosine: finiteOrNull(metrics.meanPairwiseCosine),
+    effectiveTasks: finiteOrNull(metrics.effectiveTasks),
+    weightedCosine: finiteOrNull(metrics.weightedCosine),
     weights: [...weights],
     wallTimeSeconds,
     iterationSeconds,

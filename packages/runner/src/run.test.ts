@@ -57,8 +57,8 @@ describe("runExperiment", () => {
     expect(last.negativeWeights).toBe(last.weights.filter((w) => w < 0).length);
     expect(Object.keys(last).sort()).toEqual(
       [
-        "fallbacks", "iteration", "iterationSeconds", "meanPairwiseCosine", "negativeWeights", "queryLossAfter", "queryLossBefore",
-        "supportLossAfter", "supportLossBefore", "wallTimeSeconds", "weightMax", "weightMean", "weightMin", "weights",
+        "effectiveTasks", "fallbacks", "iteration", "iterationSeconds", "meanPairwiseCosine", "negativeWeights", "queryLossAfter", "queryLossBefore",
+        "supportLossAfter", "supportLossBefore", "wallTimeSeconds", "weightMax", "weightMean", "weightMin", "weightedCosine", "weights",
       ].sort(),
     );
     expect(result.evaluation?.loss).toHaveLength(3);

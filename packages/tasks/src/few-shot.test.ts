@@ -132,3 +132,61 @@ describe("fewShot", () => {
     expect(() => fewShot({ dataset, ways: 2, shots: 1, queryShots: 1 }).sample(0, createRng(1))).toThrow(/count/);
   });
 });
+
+describe("fewShot labelNoise (tasks whose labels are shuffled)", () => {
+  beforeAll(async () => {
+    await tf.setBackend("cpu");
+  });
+  const dataset = labelledDataset(Array.from({ length: 12 }, () => 8));
+  const sizes = { dataset, ways: 5, shots: 2, queryShots: 3 };
+  /** A task is clean when every image's label is the label its class has in the episode (support and query agree). */
+  const isClean = (task: Task) => {
+    const labelOf = new Map<number, number>();
+    return [...decode(task.support), ...decode(task.query)].every((seen) => {
+      const label = labelOf.get(seen.classIndex) ?? seen.label;
+      labelOf.set(seen.classIndex, label);
+      return label === seen.label;
+    });
+  };
+
+  it("labelNoise 0 draws nothing extra: the same task stream, bit for bit, as without the option", () => {
+    const plain = fewShot(sizes).sample(6, createRng(3));
+    const zero = fewShot({ ...sizes, labelNoise: 0 }).sample(6, createRng(3));
+    plain.forEach((task, t) => {
+      expect(Array.from(zero[t]!.support.x.dataSync())).toEqual(Array.from(task.support.x.dataSync()));
+      expect(Array.from(zero[t]!.query.y.dataSync())).toEqual(Array.from(task.query.y.dataSync()));
+    });
+    disposeTasks([...plain, ...zero]);
+  });
+
+  it("labelNoise 1: the first task has the clean task's images with its labels permuted within each set", () => {
+    const clean = fewShot(sizes).sample(1, createRng(5))[0]!;
+    const noisy = fewShot({ ...sizes, labelNoise: 1 }).sample(1, createRng(5))[0]!;
+    for (const set of ["support", "query"] as const) {
+      const a = decode(clean[set]);
+      const b = decode(noisy[set]);
+      expect(b.map(({ classIndex, imageIndex }) => [classIndex, imageIndex])).toEqual(a.map(({ classIndex, imageIndex }) => [classIndex, imageIndex]));
+      expect(b.map((seen) => seen.label).sort()).toEqual(a.map((seen) => seen.label).sort());
+    }
+    disposeTasks([clean, noisy]);
+  });
+
+  it("shuffles about the requested fraction of tasks, and none with labelNoise 0", () => {
+    const count = 400;
+    const noisy = fewShot({ ...sizes, labelNoise: 0.3 }).sample(count, createRng(7));
+    const shuffled = noisy.filter((task) => !isClean(task)).length;
+    // Binomial(400, 0.3): mean 120, sd ≈ 9.2; a shuffle that happens to keep labels consistent is rare (< 1%).
+    expect(shuffled).toBeGreaterThan(120 - 4 * 9.2);
+    expect(shuffled).toBeLessThan(120 + 4 * 9.2);
+    const clean = fewShot(sizes).sample(50, createRng(7));
+    expect(clean.every(isClean)).toBe(true);
+    disposeTasks([...noisy, ...clean]);
+  });
+
+  it("refuses a labelNoise outside [0, 1], naming the field", () => {
+    for (const labelNoise of [-0.1, 1.5, Number.NaN]) {
+      expect(() => fewShot({ ...sizes, labelNoise })).toThrow(ConcordError);
+      expect(() => fewShot({ ...sizes, labelNoise })).toThrow(/labelNoise/);
+    }
+  });
+});

@@ -11,6 +11,13 @@ export interface FewShotOptions {
   readonly shots: number;
   /** Query images per class (disjoint from the support images). */
   readonly queryShots: number;
+  /**
+   * Probability in [0, 1] that a task's labels are noise: its support labels and its query labels are
+   * each randomly permuted, so the images no longer predict their labels (the classification
+   * analogue of the sinusoid's corrupted tasks). Default 0: no extra rng draws, the same task stream
+   * as without the option.
+   */
+  readonly labelNoise?: number;
 }
 
 /** One image of an episode: where it comes from and the label it gets in this episode. */
@@ -38,11 +45,12 @@ export interface EpisodePlan {
  * same tasks. The caller owns (and disposes) the returned tensors.
  */
 export function fewShot(options: FewShotOptions): TaskSampler {
-  const { dataset, ways, shots, queryShots } = options;
+  const { dataset, ways, shots, queryShots, labelNoise = 0 } = options;
   expect(dataset !== null && typeof dataset === "object" && typeof dataset.copyImage === "function", "dataset", "expected an ImageDataset");
   expectInteger(ways, "ways", 1, dataset.classCount);
   expectInteger(shots, "shots", 1);
   expectInteger(queryShots, "queryShots", 1);
+  expect(typeof labelNoise === "number" && labelNoise >= 0 && labelNoise <= 1, "labelNoise", `expected a probability in [0, 1], got ${JSON.stringify(labelNoise)}`);
   for (let c = 0; c < dataset.classCount; c++) {
     const count = dataset.imageCount(c);
     if (count < shots + queryShots) {
@@ -72,7 +80,10 @@ export function fewShot(options: FewShotOptions): TaskSampler {
       const tasks: Task[] = [];
       for (let t = 0; t < count; t++) {
         const plan = planEpisode(dataset, { ways, shots, queryShots }, rng);
-        tasks.push({ support: toBatch(plan.support), query: toBatch(plan.query) });
+        const noisy = labelNoise > 0 && rng.uniform(0, 1) < labelNoise;
+        const support = noisy ? shuffleLabels(plan.support, rng) : plan.support;
+        const query = noisy ? shuffleLabels(plan.query, rng) : plan.query;
+        tasks.push({ support: toBatch(support), query: toBatch(query) });
       }
       return tasks;
     },
@@ -91,6 +102,16 @@ export function planEpisode(dataset: ImageDataset, sizes: { ways: number; shots:
   });
   // Group by label: support is [label 0 × shots, label 1 × shots, ...]; query likewise.
   return { classes, support, query };
+}
+
+/** The same images with their labels permuted at random (Fisher–Yates over the label vector). */
+function shuffleLabels(images: readonly EpisodeImage[], rng: Rng): EpisodeImage[] {
+  const labels = images.map((image) => image.label);
+  for (let i = labels.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [labels[i], labels[j]] = [labels[j]!, labels[i]!];
+  }
+  return images.map((image, n) => ({ ...image, label: labels[n]! }));
 }
 
 /** k distinct integers from [0, n) in random order: a partial Fisher–Yates shuffle, O(k) time and memory. */

@@ -9,6 +9,7 @@ export {
   defaultOmniglotDir,
   OMNIGLOT_DOWNLOAD_HINT,
   OMNIGLOT_PRESETS,
+  OMNIGLOT_LABEL_NOISE_PRESET,
   omniglotFamily,
   type OmniglotTasksOptions,
   omniglotTasks,

@@ -19,6 +19,8 @@ export interface OmniglotTasksOptions {
   readonly rotations?: boolean;
   /** Where the decoded-image cache goes (default: the loaders' cache folder). */
   readonly cacheDir?: string;
+  /** Probability that a training task's labels are shuffled (see fewShot's labelNoise). Default 0. */
+  readonly labelNoise?: number;
 }
 
 export const OMNIGLOT_DOWNLOAD_HINT =
@@ -80,7 +82,7 @@ export async function omniglotTasks(options: OmniglotTasksOptions): Promise<Task
   const omniglot = await loadOmniglotOnce(dir, options.cacheDir);
   const mamlSplit = omniglot.mamlSplit({ rotations });
   const dataset = split === "train" ? mamlSplit.train : mamlSplit.test;
-  const sampler = fewShot({ dataset, ways, shots, queryShots });
+  const sampler = fewShot({ dataset, ways, shots, queryShots, ...(options.labelNoise !== undefined ? { labelNoise: options.labelNoise } : {}) });
   return { ...sampler, name: `omniglot-${split}-${ways}way-${shots}shot` };
 }
 
@@ -147,9 +149,25 @@ export const OMNIGLOT_PRESETS: readonly PresetDefinition[] = settings.flatMap(({
   }),
 );
 
+/**
+ * Where gradient agreement should help (issue 12): 5-way 1-shot first-order MAML in the budget this
+ * machine trained before (meta-batch 8, α = 0.1, 5000 iterations), with 20% of the meta-training
+ * tasks' labels shuffled; evaluated on clean test tasks. Compare with
+ * `concord compare omniglot-5w1s-label-noise --weighting uniform,agreement --seeds 3`.
+ */
+export const OMNIGLOT_LABEL_NOISE_PRESET: PresetDefinition = (() => {
+  const base = omniglotConfig({ ...fiveWay, shots: 1, order: 1, innerLr: 0.1, metaBatchSize: 8 });
+  return {
+    name: "omniglot-5w1s-label-noise",
+    description:
+      "Omniglot 5-way 1-shot, first-order MAML, meta-batch 8, α=0.1, 5000 iterations, 20% of training tasks with shuffled labels; clean evaluation",
+    config: { ...base, iterations: 5000, tasks: { ...(base.tasks as Record<string, unknown>), labelNoise: 0.2 } },
+  };
+})();
+
 /** Only these option names; their values are checked by omniglotTasks itself (ConcordErrors naming the field). */
 const omniglotOptionsSchema = z.strictObject(
-  Object.fromEntries(["dataDir", "ways", "shots", "queryShots", "split", "rotations", "cacheDir"].map((key) => [key, z.unknown().optional()])),
+  Object.fromEntries(["dataDir", "ways", "shots", "queryShots", "split", "rotations", "cacheDir", "labelNoise"].map((key) => [key, z.unknown().optional()])),
 );
 
 /**
@@ -163,5 +181,7 @@ export const omniglotFamily: TaskFamilyDefinition<OmniglotTasksOptions> = {
   description: "N-way K-shot Omniglot episodes, MAML split (loads the data folder asynchronously)",
   options: omniglotOptionsSchema as unknown as z.ZodType<OmniglotTasksOptions>,
   create: (options) => omniglotTasks(options),
-  presets: OMNIGLOT_PRESETS,
+  // Evaluation is always on clean tasks.
+  evaluationOptions: ({ labelNoise: _labelNoise, ...clean }) => clean,
+  presets: [...OMNIGLOT_PRESETS, OMNIGLOT_LABEL_NOISE_PRESET],
 };

@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+// What gradient agreement does to the sinusoid meta-update, measured on a `concord compare` output
+// folder (the main job's): for every arm trained with gradient agreement,
+// - from metrics.jsonl, early (first 10% of iterations) and late (last 10%): the share of negative
+//   weights, the effective number of tasks (Σ|w|)²/Σw² and the cosine between the weighted and the
+//   uniform direction;
+// - at the initial parameters and at the final checkpoint: the weights of 40 meta-batches of 25 fresh
+//   tasks against each task's amplitude (mean weight per amplitude quintile, Pearson correlation).
+// Usage: node scripts/ga-evidence.mjs <compare-out-dir> [--json out.json]
+import { readdirSync, existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { adapt } from "@concord/algorithms";
+import { useBackend } from "@concord/backend";
+import { createRng, disposeParams, flattenParams } from "@concord/core";
+import { disposeCheckpoint, loadCheckpoint, readMetrics, splitSeed, createRegistry, createParts, parseConfig } from "@concord/runner";
+import { sinusoid } from "@concord/tasks";
+import { gradientAgreement } from "@concord/weighting";
+import * as tf from "@tensorflow/tfjs-core";
+
+const [dir, ...rest] = process.argv.slice(2);
+if (!dir || !existsSync(dir)) {
+  console.error("usage: node scripts/ga-evidence.mjs <compare-out-dir> [--json out.json]");
+  process.exit(2);
+}
+const jsonOut = rest[0] === "--json" ? rest[1] : undefined;
+tf.env().set("PROD", true);
+await useBackend("cpu");
+
+const mean = (values) => values.reduce((sum, v) => sum + v, 0) / values.length;
+function pearson(a, b) {
+  const ma = mean(a);
+  const mb = mean(b);
+  let num = 0;
+  let da = 0;
+  let db = 0;
+  a.forEach((x, i) => {
+    num += (x - ma) * (b[i] - mb);
+    da += (x - ma) ** 2;
+    db += (b[i] - mb) ** 2;
+  });
+  return num / Math.sqrt(da * db);
+}
+
+function trainingPhases(records) {
+  const tenth = Math.max(1, Math.floor(records.length / 10));
+  const phase = (slice) => ({
+    iterations: `${slice[0].iteration}–${slice.at(-1).iteration}`,
+    negativeShare: mean(slice.map((r) => r.negativeWeights / r.weights.length)),
+    effectiveTasks: mean(slice.map((r) => r.effectiveTasks ?? Number.NaN)),
+    weightedCosine: mean(slice.map((r) => r.weightedCosine ?? Number.NaN)),
+  });
+  return { early: phase(records.slice(0, tenth)), late: phase(records.slice(-tenth)) };
+}
+
+/** GA weights of `batches` fresh meta-batches at `params`, with each task's amplitude. */
+function weightsByAmplitude(params, parts, config, innerSteps, batches = 40) {
+  const sampler = sinusoid(config.tasks.options);
+  const rng = createRng(2024);
+  const scheme = gradientAgreement();
+  const weights = [];
+  const amplitudes = [];
+  for (let b = 0; b < batches; b++) {
+    const { tasks, info } = sampler.sampleWithInfo(config.metaBatchSize, rng);
+    tf.tidy(() => {
+      const flatTheta = flattenParams(params);
+      const updates = tf.stack(
+        tasks.map((task) => {
+          const adapted = adapt(params, task.support, { model: parts.model, objective: parts.objective, innerOptimizer: parts.innerOptimizer, innerSteps });
+          return tf.sub(flatTheta, flattenParams(adapted.params));
+        }),
+      );
+      const result = scheme.weights({ updates, losses: tf.zeros([tasks.length]), iteration: 0 });
+      weights.push(...result.weights.dataSync());
+    });
+    amplitudes.push(...info.map((task) => task.amplitude));
+    for (const task of tasks) tf.dispose([task.support.x, task.support.y, task.query.x, task.query.y]);
+  }
+  const order = amplitudes.map((_, i) => i).sort((i, j) => amplitudes[i] - amplitudes[j]);
+  const quintiles = [0, 1, 2, 3, 4].map((q) => {
+    const slice = order.slice((q * order.length) / 5, ((q + 1) * order.length) / 5);
+    return { amplitude: `${amplitudes[slice[0]].toFixed(2)}–${amplitudes[slice.at(-1)].toFixed(2)}`, meanWeight: mean(slice.map((i) => weights[i])) };
+  });
+  return {
+    tasks: weights.length,
+    uniformWeight: 1 / config.metaBatchSize,
+    negativeShare: weights.filter((w) => w < 0).length / weights.length,
+    correlationWithAmplitude: pearson(weights, amplitudes),
+    correlationWithSquaredAmplitude: pearson(weights, amplitudes.map((a) => a * a)),
+    quintiles,
+  };
+}
+
+const registry = createRegistry();
+const report = {};
+for (const arm of readdirSync(dir).filter((name) => name.endsWith("+agreement"))) {
+  for (const seedDir of readdirSync(join(dir, arm)).filter((name) => name.startsWith("seed-"))) {
+    const runDir = join(dir, arm, seedDir);
+    const records = readMetrics(join(runDir, "metrics.jsonl"));
+    const checkpoint = loadCheckpoint(join(runDir, "checkpoint.ckpt"));
+    const config = parseConfig(checkpoint.config);
+    const parts = await createParts(config, registry);
+    const innerSteps = config.algorithm.options.innerSteps ?? 1;
+    const initial = parts.model.init(splitSeed(config.seed).initRng);
+    report[`${arm} ${seedDir}`] = {
+      training: trainingPhases(records),
+      atInitialisation: weightsByAmplitude(initial, parts, config, innerSteps),
+      atEnd: weightsByAmplitude(checkpoint.params, parts, config, innerSteps),
+    };
+    disposeParams(initial);
+    disposeCheckpoint(checkpoint);
+  }
+}
+console.log(JSON.stringify(report, null, 2));
+if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify(report, null, 2)}\n`);

@@ -11,6 +11,7 @@ import { createRegistry } from "./builtins.js";
 import { disposeCheckpoint, loadCheckpoint } from "./checkpoint.js";
 import { type ExperimentConfig, loadConfigFile, withDataDir, withOverrides } from "./config.js";
 import { evaluate } from "./evaluate.js";
+import { registerExportCommand } from "./commands/export.js";
 import { loadPlugins } from "./plugins.js";
 import { PRESETS, presetConfig } from "./presets.js";
 import type { ProgressMode } from "./progress.js";
@@ -200,6 +201,7 @@ function buildProgram(io: CliIo): Command {
       for (const preset of PRESETS) io.stdout(`${preset.name.padEnd(width)}  ${preset.description}\n`);
     });
 
+  registerExportCommand(program, io);
   return program;
 }
 

@@ -4,6 +4,7 @@ import { ConcordError, type Model } from "@concord/core";
 import { metaModelArtifacts, type MetaModelSpec, OMNIGLOT_PREPROCESSING, type Preprocessing } from "@concord/deploy";
 import { saveMetaModel } from "@concord/deploy/node";
 import type { Command } from "commander";
+import { useBackend } from "../backend.js";
 import { createRegistry } from "../builtins.js";
 import type { CliIo } from "../cli.js";
 import { disposeCheckpoint, loadCheckpoint } from "../checkpoint.js";
@@ -90,6 +91,8 @@ export function registerExportCommand(program: Command, io: Pick<CliIo, "stdout"
     .requiredOption("--out <dir>", "output folder (model.json and group1-shard*.bin)")
     .action(async (path: string, options: { out: string }) => {
       const resolve = (given: string) => (isAbsolute(given) ? given : join(io.cwd, given));
+      // Only bytes are copied; cpu reads them exactly and needs no set-up.
+      await useBackend("cpu");
       const result = await exportCheckpoint(resolve(path), resolve(options.out));
       const evaluated = result.spec.evaluation ? "with its evaluation" : "no evaluation of this iteration found";
       io.stdout(`exported iteration ${result.iteration} (${result.spec.model.name}, ${result.spec.innerSteps} inner steps; ${evaluated}):\n`);

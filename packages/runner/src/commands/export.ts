@@ -75,7 +75,8 @@ function evaluationOf(checkpointPath: string, iteration: number): Record<string,
   const path = join(dirname(checkpointPath), EVALUATION_FILE);
   if (!existsSync(path)) return null;
   try {
-    const evaluation = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+    // The per-task lists (hundreds of numbers per step) stay in the run folder; the summary travels.
+    const { perTaskLoss: _loss, perTaskAccuracy: _accuracy, ...evaluation } = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
     return evaluation.iteration === iteration ? evaluation : null;
   } catch {
     return null;

@@ -27,6 +27,8 @@ const mounted = new Map<ViewName, Promise<unknown>>();
 /** What tests (and curious users in the console) can reach: window.concord. */
 const concord: Record<string, unknown> = {
   longTasks,
+  /** Each view's API once mounted ("few-shot", "meta-train"). */
+  views: {} as Record<string, unknown>,
   view: (name: ViewName) => show(name),
   testHooks: () => import("./test-hooks.js"),
 };
@@ -41,7 +43,9 @@ function show(name: ViewName): Promise<unknown> {
   if (!view) {
     view = views[name](document.getElementById(`view-${name}`)!);
     mounted.set(name, view);
-    concord[name] = view;
+    void view.then((api) => {
+      (concord.views as Record<string, unknown>)[name] = api;
+    });
   }
   return view;
 }

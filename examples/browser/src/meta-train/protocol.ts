@@ -16,6 +16,7 @@ export interface TrainSettings {
 export type ToWorker = { readonly type: "start"; readonly settings: TrainSettings } | { readonly type: "pause" } | { readonly type: "resume" } | { readonly type: "reset" };
 
 export interface ArmProgress {
+  /** "uniform" or "agreement". */
   readonly weighting: string;
   /** Mean query loss after adaptation on this iteration's meta-batch. */
   readonly trainLoss: number;

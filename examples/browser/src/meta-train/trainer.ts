@@ -17,6 +17,8 @@ const HELD_OUT_TASKS = 25;
 const FIT_POINTS = 100;
 
 interface Arm {
+  /** "uniform" or "agreement": how the page labels the arm. */
+  readonly key: string;
   readonly weighting: WeightingScheme;
   readonly outer: ReturnType<typeof adam>;
   readonly taskRng: Rng;
@@ -45,7 +47,13 @@ export class SinusoidTrainer {
     this.sampler = sinusoid(corruption > 0 ? { ...tasks, corruption: { fraction: corruption, noiseStd: 3 } } : tasks);
     const clean = sinusoid(tasks);
     const initial = this.model.init(createRng(seed));
-    this.arms = [uniform(), gradientAgreement()].map((weighting) => ({
+    this.arms = (
+      [
+        ["uniform", uniform()],
+        ["agreement", gradientAgreement()],
+      ] as const
+    ).map(([key, weighting]) => ({
+      key,
       weighting,
       outer: adam({ lr: 0.001 }),
       // The same seed for both arms: identical task streams.
@@ -77,7 +85,7 @@ export class SinusoidTrainer {
         disposeParams(result.metaGradient);
         disposeParams(arm.params);
         arm.params = next;
-        return { weighting: arm.weighting.name, trainLoss: result.metrics.queryLossAfter };
+        return { weighting: arm.key, trainLoss: result.metrics.queryLossAfter };
       } finally {
         for (const task of tasks) tf.dispose([task.support.x, task.support.y, task.query.x, task.query.y]);
       }
@@ -108,7 +116,7 @@ export class SinusoidTrainer {
         const grid = tf.tensor2d(xs, [FIT_POINTS, 1]);
         const adapted = adapt(arm.params, task.support, this);
         return {
-          weighting: arm.weighting.name,
+          weighting: arm.key,
           before: Array.from(this.model.forward(arm.params, grid).dataSync()),
           after: Array.from(this.model.forward(adapted.params, grid).dataSync()),
         };

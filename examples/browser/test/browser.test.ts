@@ -1,0 +1,241 @@
+/**
+ * The example app in real Chromium (Debian's package, driven by playwright-core): meta-gradients per
+ * backend against Node, few-shot accuracy against Node on 20 real Omniglot tasks, and 300 iterations of
+ * meta-training in the worker with the main thread kept free. Each test saves a screenshot.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-backend-wasm";
+import { adapt } from "@concord/algorithms";
+import { loadMetaModel } from "@concord/deploy/node";
+import { decodeImage } from "@concord/tasks/node";
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { drawingToInput } from "../src/few-shot/preprocess.js";
+import { referenceMetaGradient } from "../src/meta-train/meta-gradient.js";
+import { browserUnavailable, launchChromium } from "./chromium.js";
+import { findOmniglotDir, fixedTasks } from "./omniglot-tasks.js";
+import { APP_DIR, buildApp, serve } from "./serve.js";
+
+const SCREENSHOTS = join(APP_DIR, "screenshots");
+const MODEL_DIR = join(APP_DIR, "public/models/omniglot-5way-1shot");
+/** Measured figures, written to test-results.json for the README. */
+const results: Record<string, unknown> = {};
+
+const skipReason = browserUnavailable();
+const omniglotDir = findOmniglotDir();
+if (!omniglotDir && process.env.CI === "true") throw new Error("CI=true: the Omniglot data folder (../shared/data/omniglot beside the repository) is missing");
+
+type ViewState = { backend: string; running: boolean; iteration: number; error?: string; heldOut: { iteration: number; losses: Record<string, number> }[]; msPerIteration: number[] };
+type MetaTrainView = { start(settings: object): void; state: ViewState };
+type FewShotView = { ready: Promise<void>; clearAll(): void; drawImage(kind: string, slot: number, url: string): Promise<void>; adapt(): Promise<void>; predictions(): (number[] | null)[] };
+type Concord = { views: { "meta-train"?: MetaTrainView; "few-shot"?: FewShotView }; longTasks: { start: number; duration: number }[]; testHooks(): Promise<unknown> };
+declare const window: { concord: Concord };
+
+type Hooks = { metaGradientOn(backend: string): Promise<{ backend: string; gradient: Record<string, number[]>; ms: number }> };
+
+describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () => {
+  let context: BrowserContext;
+  let server: Awaited<ReturnType<typeof serve>>;
+
+  beforeAll(async () => {
+    await tf.setBackend("cpu");
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    server = await serve(await buildApp());
+    context = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    writeFileSync(join(APP_DIR, "test-results.json"), `${JSON.stringify(results, null, 2)}\n`);
+  });
+
+  async function open(view: "few-shot" | "meta-train"): Promise<Page> {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(`${server.url}#${view}`);
+    await page.waitForFunction((name) => Boolean(window.concord?.views[name]), view);
+    expect(errors).toEqual([]);
+    return page;
+  }
+
+  it("second-order MAML meta-gradient on cpu, wasm and webgl equals Node's cpu result (relative error < 1e-4)", async () => {
+    const reference = referenceMetaGradient();
+    const page = await open("meta-train");
+    const errors: Record<string, number> = {};
+    const milliseconds: Record<string, number> = {};
+    for (const backend of ["cpu", "wasm", "webgl"]) {
+      const result = await page.evaluate(async (name) => {
+        const hooks = (await window.concord.testHooks()) as Hooks;
+        return hooks.metaGradientOn(name);
+      }, backend);
+      expect(result.backend).toBe(backend);
+      expect(Object.keys(result.gradient)).toEqual(Object.keys(reference));
+      const flatten = (gradient: Record<string, number[]>) => Object.keys(reference).flatMap((name) => gradient[name]!);
+      const expected = flatten(reference);
+      const actual = flatten(result.gradient);
+      const scale = Math.max(...expected.map(Math.abs));
+      const error = Math.max(...actual.map((value, i) => Math.abs(value - expected[i]!))) / scale;
+      errors[backend] = error;
+      milliseconds[backend] = result.ms;
+      expect(error, backend).toBeLessThan(1e-4);
+      expect(scale).toBeGreaterThan(0);
+    }
+    results.metaGradientRelativeError = errors;
+    results.metaGradientMs = milliseconds;
+    console.log("meta-gradient max relative error vs Node cpu:", errors, "ms per meta-gradient (10 tasks):", milliseconds);
+    await page.screenshot({ path: join(SCREENSHOTS, "meta-gradient.png") });
+    await page.close();
+  });
+
+  it("meta-trains 300 iterations in the worker on wasm: held-out loss falls, the main thread never blocks > 200 ms", async () => {
+    const page = await open("meta-train");
+    const started = await page.evaluate(() => {
+      const at = performance.now();
+      window.concord.views["meta-train"]!.start({ backend: "wasm", algorithm: "maml2", seed: 0, corruption: 0.2, maxIterations: 300 });
+      return at;
+    });
+    await page.waitForFunction(
+      () => {
+        const state = window.concord.views["meta-train"]!.state;
+        return state.error !== undefined || (state.iteration >= 300 && !state.running);
+      },
+      undefined,
+      { timeout: 300_000, polling: 500 },
+    );
+    const { state, longTasks } = await page.evaluate(() => ({ state: window.concord.views["meta-train"]!.state, longTasks: window.concord.longTasks }));
+    expect(state.error).toBeUndefined();
+    expect(state.backend).toBe("wasm");
+    expect(state.iteration).toBe(300);
+    const first = state.heldOut[0]!;
+    const last = state.heldOut.at(-1)!;
+    expect(last.iteration).toBe(300);
+    for (const arm of ["uniform", "agreement"]) {
+      expect(last.losses[arm]!, arm).toBeLessThan(first.losses[arm]!);
+    }
+    const during = longTasks.filter((task) => task.start + task.duration >= started);
+    const longest = Math.max(0, ...during.map((task) => task.duration));
+    const sorted = [...state.msPerIteration].sort((a, b) => a - b);
+    results.metaTrain = {
+      heldOutFirst: first,
+      heldOutLast: last,
+      longestMainThreadBlockMs: longest,
+      longTasksDuringTraining: during.length,
+      longestMainThreadBlockBeforeTrainingMs: Math.max(0, ...longTasks.filter((task) => task.start + task.duration < started).map((task) => task.duration)),
+      msPerIterationMedianWasm: sorted[Math.floor(sorted.length / 2)],
+    };
+    console.log("meta-train:", results.metaTrain);
+    expect(longest).toBeLessThan(200);
+    await page.screenshot({ path: join(SCREENSHOTS, "meta-train.png"), fullPage: true });
+    await page.close();
+  });
+
+  it("ms per meta-iteration in the worker, per backend (both arms, sinusoid MAML second order, meta-batch 25)", async () => {
+    const perBackend: Record<string, number> = {};
+    for (const backend of ["wasm", "webgl", "cpu"]) {
+      const page = await open("meta-train");
+      await page.evaluate(
+        (name) => window.concord.views["meta-train"]!.start({ backend: name, algorithm: "maml2", seed: 0, corruption: 0.2, maxIterations: 40 }),
+        backend,
+      );
+      await page.waitForFunction(
+        () => {
+          const state = window.concord.views["meta-train"]!.state;
+          return state.error !== undefined || (state.iteration >= 40 && !state.running);
+        },
+        undefined,
+        { timeout: 300_000, polling: 500 },
+      );
+      const state = await page.evaluate(() => window.concord.views["meta-train"]!.state);
+      expect(state.error).toBeUndefined();
+      expect(state.backend).toBe(backend);
+      // Skip the first report (first-use compilation: webgl shaders, wasm warm-up).
+      const steady = state.msPerIteration.slice(1).sort((a, b) => a - b);
+      perBackend[backend] = steady[Math.floor(steady.length / 2)]!;
+      expect(perBackend[backend]).toBeGreaterThan(0);
+      await page.close();
+    }
+    results.msPerIteration = perBackend;
+    console.log("ms per meta-iteration (two arms):", perBackend);
+  });
+
+  it.skipIf(omniglotDir === undefined)("few-shot page classifies 20 real Omniglot tasks within 2 points of Node's accuracy with the same export", async () => {
+    const { test, tasks } = await fixedTasks(omniglotDir!);
+    // Node evaluates on wasm, as training did (tfjs cpu's conv filter gradient takes seconds per call).
+    await tf.setBackend("wasm");
+    const loaded = await loadMetaModel(MODEL_DIR);
+    const imageSize = 28 * 28;
+    let nodeCorrect = 0;
+    const nodePredictions: number[][] = [];
+    for (const task of tasks) {
+      // Node: the training pipeline's own pixels (what the model was trained and evaluated on).
+      const pixels = (images: typeof task.support) => {
+        const out = new Float32Array(images.length * imageSize);
+        images.forEach((image, i) => test.copyImage(image.classIndex, image.imageIndex, out, i * imageSize));
+        return out;
+      };
+      // The page's preprocessing module on the PNG gives exactly those pixels.
+      for (const image of [...task.support, ...task.query]) {
+        const decoded = decodeImage(readFileSync(image.png), image.png, 1);
+        const expected = new Float32Array(imageSize);
+        test.copyImage(image.classIndex, image.imageIndex, expected, 0);
+        expect(Array.from(drawingToInput(decoded.pixels)), image.png).toEqual(Array.from(expected));
+      }
+      const predicted = tf.tidy(() => {
+        const support = { x: tf.tensor4d(pixels(task.support), [5, 28, 28, 1]), y: tf.tensor1d([0, 1, 2, 3, 4], "int32") };
+        const adapted = adapt(loaded.params, support, loaded);
+        const logits = loaded.model.forward(adapted.params, tf.tensor4d(pixels(task.query), [5, 28, 28, 1]));
+        return Array.from(tf.argMax(logits, 1).dataSync());
+      });
+      nodePredictions.push(predicted);
+      nodeCorrect += predicted.filter((label, i) => label === i).length;
+    }
+    tf.dispose(Object.values(loaded.params));
+    await tf.setBackend("cpu");
+
+    const page = await open("few-shot");
+    await page.evaluate(() => window.concord.views["few-shot"]!.ready);
+    let browserCorrect = 0;
+    let agreeing = 0;
+    const dataUrl = (path: string) => `data:image/png;base64,${readFileSync(path).toString("base64")}`;
+    for (const [t, task] of tasks.entries()) {
+      const predictions = await page.evaluate(
+        async ({ support, query }) => {
+          const view = window.concord.views["few-shot"]!;
+          view.clearAll();
+          for (const [slot, url] of support.entries()) await view.drawImage("support", slot, url);
+          await view.adapt();
+          for (const [slot, url] of query.entries()) await view.drawImage("test", slot, url);
+          return view.predictions();
+        },
+        { support: task.support.map((image) => dataUrl(image.png)), query: task.query.map((image) => dataUrl(image.png)) },
+      );
+      const labels = predictions.map((row) => {
+        expect(row).not.toBeNull();
+        return row!.indexOf(Math.max(...row!));
+      });
+      browserCorrect += labels.filter((label, i) => label === i).length;
+      agreeing += labels.filter((label, i) => label === nodePredictions[t]![i]).length;
+    }
+    const queries = tasks.length * 5;
+    const nodeAccuracy = nodeCorrect / queries;
+    const browserAccuracy = browserCorrect / queries;
+    results.fewShot = { tasks: tasks.length, queries, nodeAccuracy, browserAccuracy, samePrediction: agreeing / queries };
+    console.log("few-shot on 20 Omniglot tasks:", results.fewShot);
+    expect(Math.abs(browserAccuracy - nodeAccuracy)).toBeLessThanOrEqual(0.02);
+    // The exported model must have learned something: chance is 20%.
+    expect(nodeAccuracy).toBeGreaterThan(0.5);
+    await page.screenshot({ path: join(SCREENSHOTS, "few-shot.png"), fullPage: true });
+    await page.close();
+  });
+});
+
+if (skipReason !== undefined) {
+  describe("the browser example (skipped)", () => {
+    it.skip(`needs Chromium: ${skipReason}`, () => {});
+  });
+}

@@ -94,9 +94,20 @@ describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () 
 
   it("meta-trains 300 iterations in the worker on wasm: held-out loss falls, the main thread never blocks > 200 ms", async () => {
     const page = await open("meta-train");
+    // The observer must work, or "no long task" proves nothing: block the main thread 150 ms on purpose.
+    const supported = await page.evaluate(() => PerformanceObserver.supportedEntryTypes.includes("longtask"));
+    expect(supported).toBe(true);
+    await page.evaluate(() => {
+      setTimeout(() => {
+        const begin = performance.now();
+        while (performance.now() - begin < 150) {}
+      }, 0);
+    });
+    await page.waitForFunction(() => window.concord.longTasks.some((task) => task.duration >= 140), undefined, { timeout: 10_000 });
+    // Clean training tasks: both arms must learn (with corrupted tasks, agreement barely moves in 300 iterations).
     const started = await page.evaluate(() => {
       const at = performance.now();
-      window.concord.views["meta-train"]!.start({ backend: "wasm", algorithm: "maml2", seed: 0, corruption: 0.2, maxIterations: 300 });
+      window.concord.views["meta-train"]!.start({ backend: "wasm", algorithm: "maml2", seed: 0, corruption: 0, maxIterations: 300 });
       return at;
     });
     await page.waitForFunction(
@@ -115,7 +126,8 @@ describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () 
     const last = state.heldOut.at(-1)!;
     expect(last.iteration).toBe(300);
     for (const arm of ["uniform", "agreement"]) {
-      expect(last.losses[arm]!, arm).toBeLessThan(first.losses[arm]!);
+      // Clean tasks, seed 0: measured 4.66 → 3.19 (uniform) and 4.66 → 4.12 (agreement).
+      expect(last.losses[arm]!, arm).toBeLessThan(0.95 * first.losses[arm]!);
     }
     const during = longTasks.filter((task) => task.start + task.duration >= started);
     const longest = Math.max(0, ...during.map((task) => task.duration));

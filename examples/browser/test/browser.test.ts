@@ -34,7 +34,8 @@ type FewShotView = { ready: Promise<void>; clearAll(): void; drawImage(kind: str
 type Concord = { views: { "meta-train"?: MetaTrainView; "few-shot"?: FewShotView }; longTasks: { start: number; duration: number }[]; testHooks(): Promise<unknown> };
 declare const window: { concord: Concord };
 
-type Hooks = { metaGradientOn(backend: string): Promise<{ backend: string; gradient: Record<string, number[]>; ms: number }> };
+type Hooks = {
+  loadWithTfIo(url: string): Promise<Record<"http" | "browserFiles", Record<string, number[]>>>; metaGradientOn(backend: string): Promise<{ backend: string; gradient: Record<string, number[]>; ms: number }> };
 
 describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () => {
   let context: BrowserContext;
@@ -89,6 +90,28 @@ describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () 
     results.metaGradientMs = milliseconds;
     console.log("meta-gradient max relative error vs Node cpu:", errors, "ms per meta-gradient (10 tasks):", milliseconds);
     await page.screenshot({ path: join(SCREENSHOTS, "meta-gradient.png") });
+    await page.close();
+  });
+
+  it("the committed export loads in the page with tf.io.http and tf.io.browserFiles, bit for bit as Node's loadMetaModel", async () => {
+    await tf.setBackend("cpu");
+    const loaded = await loadMetaModel(MODEL_DIR);
+    const page = await open("few-shot");
+    const viaTfIo = await page.evaluate(async () => {
+      const hooks = (await window.concord.testHooks()) as Hooks;
+      return hooks.loadWithTfIo(new URL("models/omniglot-5way-1shot/model.json", location.href).href);
+    });
+    for (const handler of ["http", "browserFiles"] as const) {
+      expect(Object.keys(viaTfIo[handler]), handler).toEqual(Object.keys(loaded.params));
+      for (const [name, tensor] of Object.entries(loaded.params)) {
+        // Float32 → JSON number → Float32 is exact, so equal arrays mean equal bits.
+        const expected = Array.from(tensor.dataSync());
+        const actual = viaTfIo[handler][name]!;
+        expect(actual.length, name).toBe(expected.length);
+        expect(actual.every((value, i) => Object.is(Math.fround(value), expected[i])), `${handler} ${name}`).toBe(true);
+      }
+    }
+    tf.dispose(Object.values(loaded.params));
     await page.close();
   });
 

@@ -205,6 +205,44 @@ describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () 
     console.log("ms per meta-iteration (two arms):", perBackend);
   });
 
+  it("a person can draw with the mouse, press Adapt and see probabilities (same shapes are recognised)", async () => {
+    const page = await open("few-shot");
+    await page.evaluate(() => window.concord.views["few-shot"]!.ready);
+    // Five simple symbols as polylines in pad coordinates (0..1).
+    const shapes: [number, number][][][] = [
+      [[[0.5, 0.15], [0.5, 0.85]]],
+      [[[0.2, 0.2], [0.8, 0.8]], [[0.8, 0.2], [0.2, 0.8]]],
+      [Array.from({ length: 25 }, (_, i) => [0.5 + 0.3 * Math.cos((2 * Math.PI * i) / 24), 0.5 + 0.3 * Math.sin((2 * Math.PI * i) / 24)] as [number, number])],
+      [[[0.25, 0.2], [0.25, 0.8], [0.75, 0.8]]],
+      [[[0.15, 0.3], [0.35, 0.7], [0.5, 0.3], [0.65, 0.7], [0.85, 0.3]]],
+    ];
+    const draw = async (container: string, slot: number, strokes: [number, number][][], jitter: number) => {
+      const box = (await page.locator(`${container} canvas.pad`).nth(slot).boundingBox())!;
+      for (const stroke of strokes) {
+        const at = ([x, y]: [number, number]) => [box.x + (x + jitter) * box.width, box.y + (y - jitter) * box.height] as const;
+        await page.mouse.move(...at(stroke[0]!));
+        await page.mouse.down();
+        for (const point of stroke.slice(1)) await page.mouse.move(...at(point), { steps: 8 });
+        await page.mouse.up();
+      }
+    };
+    for (const [slot, shape] of shapes.entries()) await draw("#fs-support", slot, shape, 0);
+    await page.getByRole("button", { name: "Adapt to my five symbols" }).click();
+    await page.waitForFunction(() => document.getElementById("fs-status")!.textContent!.startsWith("Adapted"), undefined, { timeout: 60_000 });
+    // The same symbols, drawn a little shifted, in a different order.
+    const order = [3, 0, 4, 1, 2];
+    for (const [slot, shape] of order.entries()) await draw("#fs-test", slot, shapes[shape]!, 0.04);
+    const predictions = await page.evaluate(() => window.concord.views["few-shot"]!.predictions());
+    const labels = predictions.map((row) => row!.indexOf(Math.max(...row!)));
+    results.mouseDrawn = { expected: order, predicted: labels };
+    console.log("mouse-drawn symbols: expected", order, "predicted", labels);
+    for (const row of predictions) expect(row!.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    // At least 4 of 5 own symbols recognised (chance: 1 of 5).
+    expect(labels.filter((label, i) => label === order[i]).length).toBeGreaterThanOrEqual(4);
+    await page.screenshot({ path: join(SCREENSHOTS, "few-shot-drawn.png"), fullPage: true });
+    await page.close();
+  });
+
   it.skipIf(omniglotDir === undefined)("few-shot page classifies 20 real Omniglot tasks within 2 points of Node's accuracy with the same export", async () => {
     const { test, tasks } = await fixedTasks(omniglotDir!);
     // Node evaluates on wasm, as training did (tfjs cpu's conv filter gradient takes seconds per call).

@@ -162,7 +162,9 @@ function isReader(source: unknown): source is MetaModelReader {
 export function urlReader(url: string | URL): MetaModelReader {
   const text = String(url);
   const jsonUrl = /\.json([?#].*)?$/.test(text) ? text : `${text.replace(/\/?$/, "/")}${MODEL_JSON}`;
-  const base = typeof location === "undefined" ? jsonUrl : new URL(jsonUrl, location.href).href;
+  // In a page a relative URL is relative to the page; in Node it must be absolute.
+  const page = (globalThis as { location?: { href: string } }).location;
+  const base = page ? new URL(jsonUrl, page.href).href : jsonUrl;
   const fetchOk = async (target: string): Promise<Response> => {
     let response: Response;
     try {

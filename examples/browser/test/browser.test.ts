@@ -67,6 +67,7 @@ describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () 
     const page = await open("meta-train");
     const errors: Record<string, number> = {};
     const milliseconds: Record<string, number> = {};
+    const differing: Record<string, number> = {};
     for (const backend of ["cpu", "wasm", "webgl"]) {
       const result = await page.evaluate(async (name) => {
         const hooks = (await window.concord.testHooks()) as Hooks;
@@ -80,12 +81,14 @@ describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () 
       const scale = Math.max(...expected.map(Math.abs));
       const error = Math.max(...actual.map((value, i) => Math.abs(value - expected[i]!))) / scale;
       errors[backend] = error;
+      differing[backend] = actual.filter((value, i) => value !== expected[i]).length;
       milliseconds[backend] = result.ms;
       expect(error, backend).toBeLessThan(1e-4);
       expect(scale).toBeGreaterThan(0);
     }
     results.metaGradientRelativeError = errors;
     results.metaGradientMs = milliseconds;
+    results.metaGradientDifferingElements = { ...differing, of: Object.values(reference).flat().length };
     console.log("meta-gradient max relative error vs Node cpu:", errors, "ms per meta-gradient (10 tasks):", milliseconds);
     // Show what was measured in the page itself, so the screenshot records it.
     const summary = Object.keys(errors)

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { referenceMetaGradient } from "../src/meta-train/meta-gradient.js";
 import { browserUnavailable, launchChromium } from "./chromium.js";
 import { findOmniglotDir, fixedTasks } from "./omniglot-tasks.js";
-import { APP_DIR, buildApp, serve } from "./serve.js";
+import { APP_DIR, buildApp, bundleSizes, serve } from "./serve.js";
 
 const SCREENSHOTS = join(APP_DIR, "screenshots");
 const MODEL_DIR = join(APP_DIR, "public/models/omniglot-5way-1shot");
@@ -42,7 +42,9 @@ describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () 
   beforeAll(async () => {
     await tf.setBackend("cpu");
     mkdirSync(SCREENSHOTS, { recursive: true });
-    server = await serve(await buildApp());
+    const dist = await buildApp();
+    results.bundle = await bundleSizes(dist);
+    server = await serve(dist);
     context = await launchChromium();
   });
 

@@ -43,3 +43,23 @@ export async function serve(dir: string): Promise<{ url: string; close(): Promis
     close: () => new Promise((done) => server.close(() => done())),
   };
 }
+
+/**
+ * Gzipped sizes (level 9, KiB) of what the built app serves: the JavaScript, CSS and HTML; the wasm
+ * binary a browser actually loads (SIMD, single thread); and the Omniglot model (weights barely compress).
+ */
+export async function bundleSizes(dist: string): Promise<{ codeGzipKiB: number; wasmSimdGzipKiB: number; modelGzipKiB: number }> {
+  const { readdir } = await import("node:fs/promises");
+  const { gzipSync } = await import("node:zlib");
+  const files = (await readdir(dist, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
+  const gzipKiB = async (paths: string[]) => {
+    let total = 0;
+    for (const path of paths) total += gzipSync(await readFile(path), { level: 9 }).byteLength;
+    return Math.round((10 * total) / 1024) / 10;
+  };
+  return {
+    codeGzipKiB: await gzipKiB(files.filter((path) => /\.(js|css|html)$/.test(path) && !/test-hooks/.test(path))),
+    wasmSimdGzipKiB: await gzipKiB(files.filter((path) => /tfjs-backend-wasm-simd-[^/]*\.wasm$/.test(path))),
+    modelGzipKiB: await gzipKiB(files.filter((path) => path.includes("/models/"))),
+  };
+}

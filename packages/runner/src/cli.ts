@@ -12,6 +12,7 @@ import { addTrainCommand } from "./commands/train.js";
 import { TrainingDiverged } from "./training-loop.js";
 
 export type { CliIo } from "./commands/arguments.js";
+import { registerExportCommand } from "./commands/export.js";
 
 /** Exit codes: 0 ok, 1 runtime failure (divergence, crash), 2 bad input. */
 export const EXIT_OK = 0;
@@ -60,6 +61,7 @@ function buildProgram(io: CliIo): Command {
   addEvalCommand(program, io);
   addCompareCommand(program, io);
   addPresetsCommand(program, io);
+  registerExportCommand(program, io);
   return program;
 }
 

@@ -18,9 +18,9 @@ export interface FixedTask {
   readonly query: readonly TaskImage[];
 }
 
-/** CONCORD_OMNIGLOT_DIR, else ../shared/data/omniglot beside the repository, else /work/shared/data/omniglot. */
+/** CONCORD_OMNIGLOT_DIR, else ../shared/data/omniglot beside the repository. */
 export function findOmniglotDir(): string | undefined {
-  const candidates = [process.env.CONCORD_OMNIGLOT_DIR, resolve(APP_DIR, "../../../shared/data/omniglot"), "/work/shared/data/omniglot"];
+  const candidates = [process.env.CONCORD_OMNIGLOT_DIR, resolve(APP_DIR, "../../../shared/data/omniglot")];
   return candidates.find((dir): dir is string => dir !== undefined && existsSync(join(dir, "images_evaluation")) && existsSync(join(dir, "images_background")));
 }
 

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import {
+  type AdaptSelection,
   type Batch,
   ConcordError,
   createRng,
@@ -7,13 +8,14 @@ import {
   expectInteger,
   type InnerOptimizer,
   type Model,
+  modelParamsOf,
   type Objective,
   type Params,
   type Task,
   type TaskSampler,
   tileParams,
 } from "@concord/core";
-import { type AdaptationState, type AdaptOptions, adaptStep } from "./adapt.js";
+import { type AdaptationState, type AdaptOptions, adaptedNames, adaptStep } from "./adapt.js";
 
 /** How evaluation runs the model: "auto" batches a chunk of tasks when model and objective allow it. */
 export type EvaluationExecution = "auto" | "batched" | "per-task";
@@ -33,6 +35,8 @@ export interface EvaluationOptions {
   readonly chunkSize?: number;
   /** Default "auto". */
   readonly execution?: EvaluationExecution;
+  /** Which parameters the inner loop adapts (the trained algorithm's `adapt`). Default "all". */
+  readonly adapt?: AdaptSelection;
   /** Called after each chunk with the number of tasks done so far. */
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -69,6 +73,7 @@ export interface EvaluationResult {
  */
 export function evaluateAdaptation(params: Params, options: EvaluationOptions): EvaluationResult {
   validateOptions(params, options);
+  adaptedNames(params, options); // a bad adapt selection fails before any task is drawn
   const taskCount = options.taskCount ?? 600;
   const chunkSize = options.chunkSize ?? 100;
   const batched = resolveExecution(options);
@@ -166,7 +171,7 @@ function evaluateChunkBatched(params: Params, tasks: readonly Task[], options: E
     let measureAccuracy = objective.metrics !== undefined;
     for (let step = 0; step <= options.maxInnerSteps; step++) {
       const scored = tf.tidy(() => {
-        const pred = forwardBatched(current.params, query.x);
+        const pred = forwardBatched(modelParamsOf(current.params, innerOptimizer), query.x);
         const loss = taskLosses(pred, query.y);
         const accuracy = measureAccuracy ? accuracyPerTask(pred, query.y, objective) : undefined;
         return accuracy ? [loss, accuracy] : [loss];
@@ -174,7 +179,7 @@ function evaluateChunkBatched(params: Params, tasks: readonly Task[], options: E
       losses.push(checkLosses(scored[0]!, tasks.length));
       if (scored[1]) accuracies.push(scored[1]);
       else measureAccuracy = false;
-      if (step < options.maxInnerSteps) current = innerStep(current, support, { model, objective, innerOptimizer, execution: "batched" });
+      if (step < options.maxInnerSteps) current = innerStep(current, support, { model, objective, innerOptimizer, execution: "batched", ...adaptOption(options) });
     }
     values = readChunk(losses, measureAccuracy ? accuracies : undefined);
   });
@@ -194,7 +199,7 @@ function evaluateChunkPerTask(params: Params, tasks: readonly Task[], options: E
       const accuracies: tf.Scalar[] = [];
       for (let step = 0; step < steps; step++) {
         const scored = tf.tidy(() => {
-          const pred = model.forward(current.params, task.query.x);
+          const pred = model.forward(modelParamsOf(current.params, innerOptimizer), task.query.x);
           const value = objective.loss(pred, task.query.y);
           const accuracyValue = accuracy ? objective.metrics!(pred, task.query.y).accuracy : undefined;
           return accuracyValue ? [value, accuracyValue] : [value];
@@ -202,7 +207,7 @@ function evaluateChunkPerTask(params: Params, tasks: readonly Task[], options: E
         losses.push(scored[0]!);
         if (scored[1]) accuracies.push(scored[1]);
         else accuracy = undefined;
-        if (step < steps - 1) current = innerStep(current, task.support, { model, objective, innerOptimizer });
+        if (step < steps - 1) current = innerStep(current, task.support, { model, objective, innerOptimizer, ...adaptOption(options) });
       }
       const values = tf.stack(losses).dataSync();
       values.forEach((value, step) => loss[step]!.push(value));
@@ -210,6 +215,10 @@ function evaluateChunkPerTask(params: Params, tasks: readonly Task[], options: E
     });
   }
   return accuracy ? { loss, accuracy } : { loss };
+}
+
+function adaptOption(options: EvaluationOptions): { adapt?: AdaptSelection } {
+  return options.adapt !== undefined ? { adapt: options.adapt } : {};
 }
 
 /** `adaptStep()` in its own tidy: only the new parameters and state survive (in the caller's scope). */

@@ -3,7 +3,7 @@
 // Softmax, … are wrong at second order) or fail deep inside tfjs.
 import * as tf from "@tensorflow/tfjs-core";
 import { differentiatedKernels, isConcordInstalled, kernelsWithoutConcordGradient } from "@concord/backend";
-import { ConcordError, type Model, type Objective, type Params, type Task, tileParams } from "@concord/core";
+import { ConcordError, type Model, modelParamsOf, type Objective, type Params, type Task, tileParams } from "@concord/core";
 import { type AdaptOptions, trainingLoss } from "./adapt.js";
 import { stackBatches } from "./task-results.js";
 
@@ -32,9 +32,9 @@ export function expectConcordGradients(params: Params, tasks: readonly Task[], o
   if (keys.has(key)) return;
 
   const support = tasks[0]!.support;
-  const values = Object.values(params);
+  const values = Object.values(modelParamsOf(params, options.innerOptimizer));
   const batched = execution === "batched";
-  const forward = () => (batched ? model.forwardBatched!(tileParams(params, 1), tf.stack([support.x])) : model.forward(params, support.x));
+  const forward = () => (batched ? model.forwardBatched!(tileParams(modelParamsOf(params, options.innerOptimizer), 1), tf.stack([support.x])) : model.forward(modelParamsOf(params, options.innerOptimizer), support.x));
   const loss = () => (batched ? trainingLoss(tileParams(params, 1), stackBatches([support]), options) : trainingLoss(params, support, options));
   const inForward = kernelsWithoutConcordGradient(differentiatedKernels(forward, values));
   const inLoss = kernelsWithoutConcordGradient(differentiatedKernels(loss, values)).filter((name) => !inForward.includes(name));

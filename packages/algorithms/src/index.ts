@@ -1,4 +1,4 @@
-export { type AdaptationState, type AdaptOptions, type Adapted, adapt, adaptStep, type Execution } from "./adapt.js";
+export { type AdaptationState, type AdaptOptions, type Adapted, adapt, adaptedNames, adaptStep, type Execution } from "./adapt.js";
 export {
   combineEvaluations,
   type EvaluationExecution,

@@ -1,4 +1,5 @@
-import { ConcordError, type MetaAlgorithm } from "@concord/core";
+import { type AdaptSelection, ConcordError, type MetaAlgorithm } from "@concord/core";
+import { validateAdaptSelection } from "./adapt.js";
 import { type ExecutionOption, weightedMetaStep } from "./meta-step.js";
 import type { TaskPool } from "./parallel/pool-contract.js";
 
@@ -13,6 +14,12 @@ export interface MamlOptions {
   readonly diagnostics?: boolean;
   /** Worker threads that share the tasks of per-task execution (createTaskPool from @concord/algorithms/node); same results as without. */
   readonly pool?: TaskPool;
+  /**
+   * Which parameters the inner loop adapts: "all" (default), "head" (ANIL: the model's `head`) or
+   * parameter names. The others still get the meta-gradient through the query loss (at second
+   * order also through the adapted parameters' dependence on them).
+   */
+  readonly adapt?: AdaptSelection;
 }
 
 /**
@@ -23,9 +30,11 @@ export interface MamlOptions {
 export function maml(options: MamlOptions = {}): MetaAlgorithm {
   const { order = 2, innerSteps = 1, execution = "auto", diagnostics = true, pool } = options;
   if (order !== 1 && order !== 2) throw new ConcordError(`expected 1 or 2, got ${JSON.stringify(order)}`, { field: "order" });
+  const adapt = validateAdaptSelection(options.adapt ?? "all");
   const kind = order === 2 ? "second-order" : "first-order";
   return {
     name: order === 2 ? "maml" : "fomaml",
-    step: (context) => weightedMetaStep(context, kind, { innerSteps, execution, diagnostics, pool }),
+    adapt,
+    step: (context) => weightedMetaStep(context, kind, { innerSteps, execution, diagnostics, pool, adapt }),
   };
 }

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import {
+  type AdaptSelection,
   checkWeights,
   ConcordError,
   disposeParams,
@@ -14,7 +15,7 @@ import {
   type Task,
   tileParams,
 } from "@concord/core";
-import { type AdaptOptions, type Execution, taskLosses, trainingLoss } from "./adapt.js";
+import { type AdaptOptions, adaptedNames, type Execution, taskLosses, trainingLoss } from "./adapt.js";
 import { expectConcordGradients } from "./gradient-guard.js";
 import type { TaskPool } from "./parallel/pool-contract.js";
 import { canBatch, computeTaskResults, stackBatches, type TaskGradientKind } from "./task-results.js";
@@ -29,6 +30,8 @@ export interface MetaStepOptions {
   readonly diagnostics: boolean;
   /** Worker threads for per-task execution (createTaskPool from @concord/algorithms/node). */
   readonly pool?: TaskPool | undefined;
+  /** Which parameters the inner loop adapts (ANIL: "head"). Default "all". */
+  readonly adapt?: AdaptSelection | undefined;
 }
 
 /**
@@ -36,6 +39,9 @@ export interface MetaStepOptions {
  * 1. θ'_i and the per-task meta-gradient G_i (G_i = g_i = θ − θ'_i for Reptile);
  * 2. w = weighting.weights(g_1..g_N), checked for shape and finiteness;
  * 3. d = Σ_i w_i G_i.
+ * g_i spans the whole parameter map and is zero on every entry the inner loop does not adapt (an
+ * inner optimizer's own parameters such as Meta-SGD's rates; ANIL's body). Zeros change no dot
+ * product or norm, so the weighting sees exactly the updates of the adapted model parameters.
  */
 export function weightedMetaStep(context: MetaStepContext, kind: TaskGradientKind, options: MetaStepOptions): MetaStepResult {
   validateContext(context, options);
@@ -46,7 +52,9 @@ export function weightedMetaStep(context: MetaStepContext, kind: TaskGradientKin
     innerOptimizer: context.innerOptimizer,
     innerSteps: options.innerSteps,
     execution: resolveExecution(options.execution, tasks, context),
+    ...(options.adapt !== undefined ? { adapt: options.adapt } : {}),
   };
+  adaptedNames(params, adaptOptions); // a bad selection fails here, before any work
   expectConcordGradients(params, tasks, adaptOptions);
   const results = computeTaskResults(params, tasks, kind, adaptOptions, options.pool);
   try {

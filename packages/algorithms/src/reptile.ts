@@ -1,4 +1,5 @@
-import type { MetaAlgorithm } from "@concord/core";
+import type { AdaptSelection, MetaAlgorithm } from "@concord/core";
+import { validateAdaptSelection } from "./adapt.js";
 import { type ExecutionOption, weightedMetaStep } from "./meta-step.js";
 import type { TaskPool } from "./parallel/pool-contract.js";
 
@@ -9,6 +10,11 @@ export interface ReptileOptions {
   readonly diagnostics?: boolean;
   /** Worker threads that share the tasks of per-task execution (createTaskPool from @concord/algorithms/node); same results as without. */
   readonly pool?: TaskPool;
+  /**
+   * Which parameters the inner loop adapts, as for maml(). Reptile's direction is θ − θ'_i, so
+   * parameters left out of adaptation get a zero meta-gradient (they stay at their initial values).
+   */
+  readonly adapt?: AdaptSelection;
 }
 
 /**
@@ -17,8 +23,10 @@ export interface ReptileOptions {
  */
 export function reptile(options: ReptileOptions = {}): MetaAlgorithm {
   const { innerSteps = 5, execution = "auto", diagnostics = true, pool } = options;
+  const adapt = validateAdaptSelection(options.adapt ?? "all");
   return {
     name: "reptile",
-    step: (context) => weightedMetaStep(context, "none", { innerSteps, execution, diagnostics, pool }),
+    adapt,
+    step: (context) => weightedMetaStep(context, "none", { innerSteps, execution, diagnostics, pool, adapt }),
   };
 }

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { type Batch, disposeParams, keepParams, type Params, stackParams, type Task, tileParams } from "@concord/core";
-import { type AdaptOptions, adapt, type Execution, taskLosses, trainingLoss, zipNames } from "./adapt.js";
+import { type Batch, disposeParams, keepParams, modelParamsOf, type Params, stackParams, type Task, tileParams } from "@concord/core";
+import { type AdaptOptions, adapt, adaptedNames, type Execution, taskLosses, trainingLoss, zipNames } from "./adapt.js";
 import type { RunnableTaskPool, TaskPool } from "./parallel/pool-contract.js";
 import { fromWire, paramsFromWire, type TaskJobResult } from "./parallel/wire.js";
 import type { TaskGradientKind } from "./task-gradient-kind.js";
@@ -136,22 +136,40 @@ export function adaptAndDifferentiate(params: Params, support: Batch, query: Bat
     queryLosses = tf.keep(losses);
     return total;
   };
+  const modelNames = Object.keys(modelParamsOf(params, options.innerOptimizer));
   if (kind === "second-order") {
+    // Through the inner loop the query loss depends on every model parameter and on the inner
+    // optimizer's parameters of the adapted ones (Meta-SGD's rates); the rest get zero.
+    const adaptedSet = new Set(adaptedNames(params, options));
+    const target = options.innerOptimizer.ownParams?.target;
+    const differentiated = names.filter((name) => {
+      const owner = target?.(name);
+      return owner === undefined || adaptedSet.has(owner);
+    });
     let adapted: Params | undefined;
     const gradients = tf.tidy(() =>
       tf.grads((...values: tf.Tensor[]) => {
-        adapted = keepParams(adapt(zipNames(names, values), support, options).params);
+        adapted = keepParams(adapt({ ...params, ...zipNames(differentiated, values) }, support, options).params);
         return queryLoss(adapted);
-      })(names.map((name) => params[name]!)),
+      })(differentiated.map((name) => params[name]!)),
     );
-    return { adapted: adapted!, taskGradients: zipNames(names, gradients), queryLosses };
+    return { adapted: adapted!, taskGradients: withZeros(params, zipNames(differentiated, gradients)), queryLosses };
   }
   const adapted = tf.tidy(() => keepParams(adapt(params, support, options).params));
   if (kind === "none") return { adapted, taskGradients: undefined, queryLosses: undefined };
+  // First order treats θ' as constant: only the model's own parameters reach the query loss, so an
+  // inner optimizer's parameters (Meta-SGD's rates) get zero.
   const gradients = tf.tidy(() =>
-    tf.grads((...values: tf.Tensor[]) => queryLoss(zipNames(names, values)))(names.map((name) => adapted[name]!)),
+    tf.grads((...values: tf.Tensor[]) => queryLoss({ ...adapted, ...zipNames(modelNames, values) }))(modelNames.map((name) => adapted[name]!)),
   );
-  return { adapted, taskGradients: zipNames(names, gradients), queryLosses };
+  return { adapted, taskGradients: withZeros(params, zipNames(modelNames, gradients)), queryLosses };
+}
+
+/** `gradients` in the key order of `params`, zeros for the parameters it lacks. */
+function withZeros(params: Params, gradients: Params): Params {
+  const out: Record<string, tf.Tensor> = {};
+  for (const [name, value] of Object.entries(params)) out[name] = gradients[name] ?? tf.zerosLike(value);
+  return out;
 }
 
 /** trainingLoss as `total`, with its per-task terms: [T] when batched, [1] for one task. */

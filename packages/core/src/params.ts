@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError } from "./errors.js";
-import type { Params } from "./types.js";
+import type { InnerOptimizer, Params } from "./types.js";
 
 /** Applies `fn` to every parameter, keeping key order. */
 export function mapParams(params: Params, fn: (value: tf.Tensor, name: string) => tf.Tensor): Params {
@@ -115,4 +115,22 @@ export function assertSameKeys(a: Params, b: Params, field = "params"): void {
       throw new ConcordError(`expected shape [${shapeA}], got [${shapeB}]`, { field: `${field}.${key}` });
     }
   }
+}
+
+/**
+ * The model's own entries of a parameter map that may also hold an inner optimizer's parameters
+ * (InnerOptimizer.ownParams): what `Model.forward` is given. The same object when there are none.
+ */
+export function modelParamsOf(params: Params, innerOptimizer: Pick<InnerOptimizer, "ownParams"> | undefined): Params {
+  const own = innerOptimizer?.ownParams;
+  if (!own) return params;
+  const out: Record<string, tf.Tensor> = {};
+  for (const [name, value] of Object.entries(params)) if (own.target(name) === undefined) out[name] = value;
+  return out;
+}
+
+/** Freshly initialised model parameters plus the inner optimizer's own (ownParams.init), model entries first. */
+export function withInnerOptimizerParams(modelParams: Params, innerOptimizer: Pick<InnerOptimizer, "ownParams">): Params {
+  const own = innerOptimizer.ownParams;
+  return own ? { ...modelParams, ...own.init(modelParams) } : modelParams;
 }

@@ -32,6 +32,11 @@ export interface TaskSampler {
  */
 export interface Model {
   readonly name: string;
+  /**
+   * The parameters that form the model's head (its last, task-specific layer), for ANIL-style
+   * adaptation (`adapt: "head"`). Absent when the model has no such split.
+   */
+  readonly head?: readonly string[];
   init(rng: Rng): Params;
   forward(params: Params, x: Tensor): Tensor;
   forwardBatched?(params: Params, x: Tensor): Tensor;
@@ -55,8 +60,27 @@ export interface Objective {
  */
 export interface InnerOptimizer<State = unknown> {
   readonly name: string;
+  /**
+   * Called with the whole parameter map at the start of each inner loop (its own parameters
+   * included, see `ownParams`); `step` then receives only the parameters being adapted.
+   */
   init(params: Params): State;
   step(params: Params, grads: Params, state: State): { params: Params; state: State };
+  /** Meta-learned parameters of the optimizer itself (Meta-SGD's per-element rates); absent for most. */
+  readonly ownParams?: InnerOptimizerParams;
+}
+
+/**
+ * Parameters an inner optimizer meta-learns along with the model (Meta-SGD's rates). They live in
+ * the same parameter map as the model's, under names of their own, so the outer optimizer,
+ * checkpoints, resume and evaluation treat them like any parameter. They are never adapted in the
+ * inner loop and never passed to the model (see `modelParamsOf`).
+ */
+export interface InnerOptimizerParams {
+  /** Creates them for freshly initialised model parameters (once per run); the caller owns the tensors. */
+  init(modelParams: Params): Params;
+  /** The model parameter that the optimizer parameter `name` belongs to ("lr/w" → "w"); undefined for any other name. */
+  target(name: string): string | undefined;
 }
 
 /** The serialisable state of an outer optimizer: numbers plus named tensors. */
@@ -135,8 +159,16 @@ export interface MetaStepResult {
 
 export interface MetaAlgorithm {
   readonly name: string;
+  /** The parameters its inner loop adapts (evaluation adapts the same ones). Absent: all. */
+  readonly adapt?: AdaptSelection;
   step(context: MetaStepContext): MetaStepResult;
 }
+
+/**
+ * Which parameters an inner loop adapts: "all" (MAML), "head" (ANIL: `Model.head`), or named
+ * parameters. The inner optimizer's own parameters (ownParams) are never adapted.
+ */
+export type AdaptSelection = "all" | "head" | readonly string[];
 
 /** Re-exported for plug-in authors. */
 export type { Rng } from "./rng.js";

@@ -31,6 +31,8 @@ export interface ConvNetOptions {
 
 /** A convNet model that also knows its architecture. */
 export interface ConvNetModel extends Model {
+  /** The linear output layer's weight and bias (what ANIL adapts). */
+  readonly head: readonly string[];
   readonly ways: number;
   readonly inputShape: readonly [number, number, number];
   readonly filters: number;
@@ -63,7 +65,8 @@ interface Block {
  *
  * Parameters, in flattening order: "block0/conv/weight" [3, 3, cin, filters], "block0/conv/bias"
  * [filters], "block0/bn/scale" [filters], "block0/bn/offset" [filters], "block1/…", …,
- * "head/weight" [featureSize, ways], "head/bias" [ways].
+ * "head/weight" [featureSize, ways], "head/bias" [ways]. `head` names the last two (the linear
+ * classifier, what ANIL adapts).
  *
  * `init` uses only `rng`: convolution and head weights are Glorot (Xavier) uniform,
  * U(±√(6 / (fan_in + fan_out))) with fan = 3·3·channels for convolutions, as MAML's reference code
@@ -142,6 +145,7 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
 
   return {
     name,
+    head: ["head/weight", "head/bias"],
     ways,
     inputShape,
     filters,

@@ -26,6 +26,8 @@ export type MlpInit = "he" | "pytorch";
 
 /** An MLP model that also knows its layer sizes (useful for checkpoints and plots). */
 export interface MlpModel extends Model {
+  /** The linear output layer's weight and bias (what ANIL adapts). */
+  readonly head: readonly string[];
   readonly sizes: readonly number[];
   readonly activation: MlpActivation;
   readonly initialisation: MlpInit;
@@ -44,6 +46,7 @@ const ACTIVATIONS: Readonly<Record<MlpActivation, (x: tf.Tensor) => tf.Tensor>> 
  *   h₀ = x,  h_{l+1} = act(h_l W_l + b_l) for hidden layers,  output = h_{L−1} W_{L−1} + b_{L−1}.
  *
  * Parameters, in flattening order: "layer0/weight" [in, out], "layer0/bias" [out], "layer1/weight", …
+ * `head` names the output layer's weight and bias (what ANIL adapts).
  * `init` draws from `rng` only (see MlpOptions.init), weight then bias of each layer.
  * `forward` maps x [K, in] → [K, out]; `forwardBatched` maps x [T, K, in] → [T, K, out] with every
  * parameter carrying a leading task axis (weights [T, in, out], biases [T, out]) and equals
@@ -97,6 +100,7 @@ export function mlp(options: MlpOptions): MlpModel {
 
   return {
     name,
+    head: [layers[layerCount - 1]!.weightKey, layers[layerCount - 1]!.biasKey],
     sizes,
     activation: activationName,
     initialisation,

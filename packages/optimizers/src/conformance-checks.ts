@@ -36,6 +36,7 @@ const SHAPES: Readonly<Record<string, readonly number[]>> = { "layer/weight": [3
  * with a small learning rate: a step that cuts the tape (dataSync, a stop-gradient on the
  * gradients) is off by 100% of that part. Directions along which that part is within 100× float32
  * noise are skipped (the choice never looks at the derivative under test); two must be judged.
+ * Optimizers with their own parameters (ownParams) get them in init's map, at their initial values.
  * Everything is smooth: O(h²) truncation plus float32 rounding put sgd at ≤ 3e-4 of the part
  * (lr 0.1 and 0.4, cpu and wasm); the default tolerance is 1e-2.
  */
@@ -60,7 +61,7 @@ export function innerOptimizerConformanceChecks(source: InnerOptimizerSource, op
         const optimizer = fresh();
         const rng = createRng(seed);
         withParams([randomParams(rng), randomParams(rng)], ([params, grads]) => {
-          const state = optimizer.init(params!);
+          const state = initState(optimizer, params!);
           const result = optimizer.step(params!, grads!, state);
           try {
             const layout = (p: Params) => Object.entries(p).map(([key, tensor]) => `${key} ${tensor.dtype}[${tensor.shape}]`).join(", ");
@@ -89,7 +90,7 @@ export function innerOptimizerConformanceChecks(source: InnerOptimizerSource, op
         const optimizer = fresh();
         const rng = createRng(seed);
         withParams([randomParams(rng), randomParams(rng)], ([params, grads]) => {
-          const state = optimizer.init(params!);
+          const state = initState(optimizer, params!);
           const inputs = { params: params!, grads: grads!, state: tensorsIn(state) };
           const before = snapshot(inputs);
           const result = optimizer.step(params!, grads!, state);
@@ -113,7 +114,7 @@ export function innerOptimizerConformanceChecks(source: InnerOptimizerSource, op
         const rng = createRng(seed);
         withParams([randomParams(rng), randomParams(rng)], ([params, grads]) => {
           const body = () => {
-            const state = optimizer.init(params!);
+            const state = initState(optimizer, params!);
             const first = optimizer.step(params!, grads!, state);
             const second = optimizer.step(first.params, grads!, first.state);
             disposeNew(second, [params!, grads!, first.params], first.state);
@@ -134,7 +135,7 @@ export function innerOptimizerConformanceChecks(source: InnerOptimizerSource, op
         const optimizer = fresh();
         const rng = createRng(seed);
         withParams([randomParams(rng), randomParams(rng), randomParams(rng)], ([params, grads, nextGrads]) => {
-          const state = optimizer.init(params!);
+          const state = initState(optimizer, params!);
           const first = optimizer.step(params!, grads!, state);
           const structure = (value: unknown) => describeStructure(value);
           try {
@@ -166,7 +167,7 @@ export function innerOptimizerConformanceChecks(source: InnerOptimizerSource, op
         const rng = createRng(seed);
         const perTask = Array.from({ length: taskCount }, () => [randomParams(rng), randomParams(rng), randomParams(rng)] as const);
         const run = (params: Params, grads: Params, nextGrads: Params): number[] => {
-          const state = optimizer.init(params);
+          const state = initState(optimizer, params);
           const first = optimizer.step(params, grads, state);
           const second = optimizer.step(first.params, nextGrads, first.state);
           const values = Object.values(second.params).flatMap((tensor) => Array.from(tensor.dataSync()));
@@ -179,7 +180,7 @@ export function innerOptimizerConformanceChecks(source: InnerOptimizerSource, op
           const expected = perTask.map(([params, grads, nextGrads]) => run(params, grads, nextGrads));
           const stacked = [0, 1, 2].map((i) => stackParams(perTask.map((triple) => triple[i]!)));
           const batched = withParams(stacked, ([params, grads, nextGrads]) => {
-            const state = optimizer.init(params!);
+            const state = initState(optimizer, params!);
             const first = optimizer.step(params!, grads!, state);
             const second = optimizer.step(first.params, nextGrads!, first.state);
             try {
@@ -221,7 +222,7 @@ export function innerOptimizerConformanceChecks(source: InnerOptimizerSource, op
           const afterStep = (values: tf.Tensor[], constantGrads?: tf.Tensor[]): tf.Scalar => {
             const p = Object.fromEntries(keys.map((key, k) => [key, values[k]!]));
             const gradients = constantGrads ?? innerGradients(values);
-            const stepped = optimizer.step(p, Object.fromEntries(keys.map((key, k) => [key, gradients[k]!])), optimizer.init(p)).params;
+            const stepped = optimizer.step(p, Object.fromEntries(keys.map((key, k) => [key, gradients[k]!])), initState(optimizer, p)).params;
             return tf.addN(keys.map((key) => tf.sum(tf.mul(e![key]!, tf.tanh(stepped[key]!))))) as tf.Scalar;
           };
           const h = 1e-2;
@@ -289,6 +290,22 @@ export function innerOptimizerConformanceChecks(source: InnerOptimizerSource, op
   ];
 }
 
+/** Tensors made by ownParams.init for a state, disposed with it (the state need not hold them). */
+const ownParamTensors = new WeakMap<object, tf.Tensor[]>();
+
+/**
+ * `init(params)` as an inner loop calls it: with the optimizer's own parameters (ownParams, e.g.
+ * Meta-SGD's rates at their initial value) added to the map, as train() adds them.
+ */
+function initState(optimizer: InnerOptimizer, params: Params): unknown {
+  if (!optimizer.ownParams) return optimizer.init(params);
+  const own = optimizer.ownParams.init(params);
+  const state = optimizer.init({ ...params, ...own });
+  if (state !== null && typeof state === "object") ownParamTensors.set(state, Object.values(own));
+  else tf.dispose(Object.values(own));
+  return state;
+}
+
 function randomParams(rng: Rng, low = -1, high = 1): Params {
   return Object.fromEntries(
     Object.entries(SHAPES).map(([key, shape]) => {
@@ -340,6 +357,7 @@ function disposeNew(result: { params: Params; state: unknown } | undefined, inpu
 }
 
 function disposeTensorsIn(state: unknown, inputs: readonly Params[]): void {
+  if (state !== null && typeof state === "object") tf.dispose(ownParamTensors.get(state) ?? []);
   const keep = new Set<tf.Tensor>(inputs.flatMap((p) => Object.values(p)));
   tf.dispose(Object.values(tensorsIn(state)).filter((tensor) => !keep.has(tensor)));
 }

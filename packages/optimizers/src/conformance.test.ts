@@ -4,11 +4,14 @@ import { describeEachBackend } from "@concord/core/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { testInnerOptimizer } from "./conformance.js";
 import { innerOptimizerConformanceChecks } from "./conformance-checks.js";
+import { metaSgd } from "./meta-sgd.js";
 import { sgd } from "./sgd.js";
 
 describeEachBackend("built-in inner optimizers", () => {
   testInnerOptimizer(sgd({ lr: 0.1 }));
   testInnerOptimizer(() => sgd({ lr: 0.4 }));
+  testInnerOptimizer(metaSgd({ lr: 0.1 }));
+  testInnerOptimizer(() => metaSgd({ lr: 0.4 }));
 });
 
 /** Runs the suite's checks on `optimizer` and returns the titles of those that failed. */

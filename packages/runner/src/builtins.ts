@@ -1,6 +1,6 @@
 import { maml, reptile } from "@concord/algorithms";
 import { convNet, meanSquaredError, mlp, softmaxCrossEntropy } from "@concord/models";
-import { adam, sgd } from "@concord/optimizers";
+import { adam, metaSgd, sgd } from "@concord/optimizers";
 import { sinusoidFamily } from "@concord/tasks";
 import { omniglotFamily } from "@concord/tasks/node";
 import { gradientAgreement, uniform } from "@concord/weighting";
@@ -9,6 +9,8 @@ import { Registry } from "./registry.js";
 
 const finite = z.number().refine(Number.isFinite, "a finite number");
 const execution = z.enum(["auto", "batched", "per-task"]).optional();
+/** Which parameters the inner loop adapts: "all", "head" (ANIL) or parameter names (checked against the model at the first step). */
+const adapt = z.union([z.enum(["all", "head"]), z.array(z.string().min(1)).min(1)]).optional();
 /** Only these option names; their values are checked by the factory itself. */
 const keysOnly = (keys: readonly string[]) => z.strictObject(Object.fromEntries(keys.map((key) => [key, z.unknown().optional()])));
 
@@ -24,15 +26,15 @@ export function registerBuiltins(registry: Registry): Registry {
   });
 
   registry.register("algorithm", "maml", (o) => maml(o as Parameters<typeof maml>[0]), {
-    options: z.strictObject({ order: z.union([z.literal(1), z.literal(2)]).optional(), innerSteps: z.number().int().min(0).optional(), execution }),
-    description: "MAML (order 2 differentiates through the inner loop; order 1 is FOMAML)",
+    options: z.strictObject({ order: z.union([z.literal(1), z.literal(2)]).optional(), innerSteps: z.number().int().min(0).optional(), execution, adapt }),
+    description: 'MAML (order 2 differentiates through the inner loop; order 1 is FOMAML); adapt: "head" is ANIL',
   });
   registry.register("algorithm", "fomaml", (o) => maml({ ...(o as Parameters<typeof maml>[0]), order: 1 }), {
-    options: z.strictObject({ innerSteps: z.number().int().min(0).optional(), execution }),
+    options: z.strictObject({ innerSteps: z.number().int().min(0).optional(), execution, adapt }),
     description: "first-order MAML",
   });
   registry.register("algorithm", "reptile", (o) => reptile(o as Parameters<typeof reptile>[0]), {
-    options: z.strictObject({ innerSteps: z.number().int().min(0).optional(), execution }),
+    options: z.strictObject({ innerSteps: z.number().int().min(0).optional(), execution, adapt }),
     description: "Reptile: d = Σ_i w_i (θ − θ'_i)",
   });
 
@@ -58,6 +60,10 @@ export function registerBuiltins(registry: Registry): Registry {
 
   const lr = finite.gt(0);
   registry.register("innerOptimizer", "sgd", (o) => sgd(o as { lr: number }), { options: z.strictObject({ lr }), description: "θ ← θ − α ∇L" });
+  registry.register("innerOptimizer", "meta-sgd", (o) => metaSgd(o as { lr: number }), {
+    options: z.strictObject({ lr }),
+    description: "Meta-SGD: θ ← θ − a ⊙ ∇L, per-element rates a (parameters lr/<name>, initialised to lr) learned by the outer loop",
+  });
   registry.register("outerOptimizer", "sgd", (o) => sgd(o as { lr: number }), { options: z.strictObject({ lr }), description: "θ ← θ − β d" });
   registry.register("outerOptimizer", "adam", (o) => adam(o as { lr: number }), {
     options: z.strictObject({ lr, beta1: finite.min(0).lt(1).optional(), beta2: finite.min(0).lt(1).optional(), epsilon: finite.min(0).optional() }),

@@ -13,6 +13,7 @@ import { addWorkerCommand } from "./commands/worker.js";
 import { TrainingDiverged } from "./training-loop.js";
 
 export type { CliIo } from "./commands/arguments.js";
+import { registerExportCommand } from "./commands/export.js";
 
 /** Exit codes: 0 ok, 1 runtime failure (divergence, crash), 2 bad input. */
 export const EXIT_OK = 0;
@@ -62,6 +63,7 @@ function buildProgram(io: CliIo): Command {
   addCompareCommand(program, io);
   addPresetsCommand(program, io);
   addWorkerCommand(program, io);
+  registerExportCommand(program, io);
   return program;
 }
 

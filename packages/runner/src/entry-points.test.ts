@@ -24,6 +24,8 @@ const ENTRY_POINTS = [
   "@concord/weighting/testing",
   "@concord/algorithms",
   "@concord/algorithms/node",
+  "@concord/report",
+  "@concord/report/node",
   "@concord/runner",
 ];
 
@@ -89,7 +91,7 @@ function nodeImportsReachableFrom(entry: string): string[] {
 }
 
 describe("main entries bundle for a browser", () => {
-  for (const name of ["core", "backend", "tasks", "models", "optimizers", "weighting", "algorithms"]) {
+  for (const name of ["core", "backend", "tasks", "models", "optimizers", "weighting", "algorithms", "report"]) {
     it(`@concord/${name}: no Node built-in in anything its main entry imports`, () => {
       expect(nodeImportsReachableFrom(sourceOf(`@concord/${name}`))).toEqual([]);
     });
@@ -98,5 +100,6 @@ describe("main entries bundle for a browser", () => {
   it("the check sees Node imports where they are (the ./node entries)", () => {
     expect(nodeImportsReachableFrom(sourceOf("@concord/algorithms/node")).join("\n")).toMatch(/imports node:worker_threads/);
     expect(nodeImportsReachableFrom(sourceOf("@concord/tasks/node"))).not.toEqual([]);
+    expect(nodeImportsReachableFrom(sourceOf("@concord/report/node")).join("\n")).toMatch(/imports node:fs\/promises/);
   });
 });

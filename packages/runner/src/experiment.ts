@@ -54,7 +54,7 @@ export function evaluationFamily(config: ExperimentConfig): PluginSpec {
 /** Scores `params` on the config's fixed held-out tasks (evaluateAdaptation); `taskCount` / `maxInnerSteps` may be overridden. */
 export function evaluateOnHeldOut(
   params: Params,
-  parts: Pick<ExperimentParts, "model" | "objective" | "innerOptimizer" | "evaluationSampler">,
+  parts: Pick<ExperimentParts, "model" | "objective" | "innerOptimizer" | "evaluationSampler"> & { readonly algorithm?: MetaAlgorithm },
   config: ExperimentConfig,
   overrides: { taskCount?: number; maxInnerSteps?: number } = {},
 ): EvaluationResult {
@@ -66,6 +66,8 @@ export function evaluateOnHeldOut(
     taskCount: overrides.taskCount ?? config.evaluation.tasks,
     maxInnerSteps: overrides.maxInnerSteps ?? config.evaluation.innerSteps,
     seed: config.evaluation.seed,
+    // Evaluation adapts what training adapted (ANIL: the head only).
+    ...(parts.algorithm?.adapt !== undefined ? { adapt: parts.algorithm.adapt } : {}),
     ...(config.evaluation.chunkSize !== undefined ? { chunkSize: config.evaluation.chunkSize } : {}),
   });
 }
@@ -80,6 +82,7 @@ export async function familyPanels(config: ExperimentConfig, registry: Registry,
   const model = registry.create("model", config.model, "model");
   const objective = registry.create("objective", config.objective, "objective");
   const innerOptimizer = registry.create("innerOptimizer", config.innerOptimizer, "innerOptimizer");
+  const selection = registry.create("algorithm", config.algorithm, "algorithm").adapt;
   const panels = await family.reportPanels({
     arms,
     model,
@@ -88,7 +91,7 @@ export async function familyPanels(config: ExperimentConfig, registry: Registry,
     taskOptions: await registry.taskOptions(config.tasks, "tasks"),
     steps: config.evaluation.innerSteps,
     seed: config.evaluation.seed,
-    adapt: (params, support, steps) => adapt(params, support, { model, objective, innerOptimizer, innerSteps: steps }).params,
+    adapt: (params, support, steps) => adapt(params, support, { model, objective, innerOptimizer, innerSteps: steps, ...(selection !== undefined ? { adapt: selection } : {}) }).params,
   });
   return [...panels];
 }

@@ -8,7 +8,8 @@ export {
   meanWithCi95,
   type StepStatistic,
 } from "@concord/algorithms";
-export { type CurvePoint, formatDuration, formatMeanCi, type ReportArm, type ReportData, type WeightSnapshot, type WrittenReport, writeReport } from "./report/index.js";
+export { type CurvePoint, formatDuration, formatMeanCi, type ReportArm, type ReportData, type WeightSnapshot } from "@concord/report";
+export { type WrittenReport, writeReport } from "@concord/report/node";
 export { formatResultsTable } from "./table.js";
 export { BACKEND_CHOICES, type BackendChoice, useBackend } from "@concord/backend";
 export { configToJson, type ExperimentConfig, type ExperimentConfigInput, experimentConfigSchema, loadConfigFile, parseConfig, PLUGIN_KINDS, type PluginKind, type PluginSpec } from "./config.js";

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { EvaluationResult } from "@concord/algorithms";
-import { formatDuration, formatMeanCi } from "./report/format.js";
-import type { ReportArm } from "./report/types.js";
+import { formatDuration, formatMeanCi, type ReportArm } from "@concord/report";
 import { formatResultsTable } from "./table.js";
 
 function arm(name: string, means: number[], ci: number, extra: Partial<ReportArm> = {}): ReportArm {

@@ -1,5 +1,4 @@
-import { armIterations, bestStep, finalStep, formatDuration, formatMeanCi } from "./report/format.js";
-import type { ReportArm } from "./report/types.js";
+import { armIterations, bestStep, finalStep, formatDuration, formatMeanCi, type ReportArm } from "@concord/report";
 
 /**
  * The results table `compare` prints: one row per arm with the held-out query loss after the last

@@ -15,6 +15,7 @@ import {
   type Task,
   type TaskSampler,
   type WeightingScheme,
+  withInnerOptimizerParams,
 } from "@concord/core";
 
 /** Where a run stands: enough to continue it exactly (checkpoints store this). */
@@ -70,7 +71,8 @@ export function train(options: TrainOptions): TrainResult {
   expectInteger(options.iterations, "iterations", 0);
   expectInteger(options.seed, "seed");
   const { initRng, taskRng } = splitSeed(options.seed);
-  let params = options.resumeFrom ? options.resumeFrom.params : options.model.init(initRng);
+  // A fresh run starts from the model's parameters plus the inner optimizer's own (Meta-SGD's rates).
+  let params = options.resumeFrom ? options.resumeFrom.params : withInnerOptimizerParams(options.model.init(initRng), options.innerOptimizer);
   let iteration = options.resumeFrom?.iteration ?? 0;
   if (options.resumeFrom) taskRng.setState(options.resumeFrom.taskRngState);
 

@@ -4,3 +4,4 @@ export { packedImageDataset, readImage, selectClasses, withRotations, type Image
 export { SINUSOID_PRESETS, sinusoidFamily, sinusoidOptionsSchema } from "./sinusoid-family.js";
 export { type SinusoidFit, type SinusoidFitOptions, sinusoidFitPanel, sinusoidFits } from "./sinusoid-fits.js";
 export { taskSamplerConformanceChecks, type ConformanceCheck, type TaskSamplerConformanceOptions, type TaskSamplerSource } from "./conformance-checks.js";
+export { resizeArea } from "./resize.js";

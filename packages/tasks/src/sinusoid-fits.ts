@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { type Batch, createRng, expect, expectInteger, type Model, type Params, type ReportPanel } from "@concord/core";
+import { type Batch, createRng, expect, expectInteger, type InnerOptimizer, type Model, modelParamsOf, type Params, type ReportPanel } from "@concord/core";
 import { type SinusoidSampler, sinusoidCurve } from "./sinusoid.js";
 
 /** One held-out sinusoid task: support points, true curve and the model before/after adaptation on a grid. */
@@ -29,6 +29,8 @@ export interface SinusoidFitOptions {
   readonly sampler: SinusoidSampler;
   /** Points of the dense x grid over the sampler's input range. Default 101. */
   readonly gridSize?: number;
+  /** The run's inner optimizer: its own parameters in `params` (Meta-SGD's rates) are not the model's. */
+  readonly innerOptimizer?: InnerOptimizer;
 }
 
 /**
@@ -63,8 +65,8 @@ export function sinusoidFits(params: Params, options: SinusoidFitOptions): Sinus
           supportY: Array.from(task.support.y.dataSync()),
           xs,
           truth: sinusoidCurve(amplitude, phase, xs),
-          before: Array.from(options.model.forward(params, grid).dataSync()),
-          after: Array.from(options.model.forward(adapted, grid).dataSync()),
+          before: Array.from(options.model.forward(modelParamsOf(params, options.innerOptimizer), grid).dataSync()),
+          after: Array.from(options.model.forward(modelParamsOf(adapted, options.innerOptimizer), grid).dataSync()),
           steps: options.steps,
         };
       }),

@@ -86,7 +86,7 @@ export async function createTaskPool(options: TaskPoolOptions): Promise<TaskPool
         objective: adaptOptions.objective.name,
         innerOptimizer: adaptOptions.innerOptimizer.name,
       };
-      const job: TaskJob = { kind, innerSteps: adaptOptions.innerSteps, params: paramsToWire(params), tasks: tasks.map(taskToWire), names };
+      const job: TaskJob = { kind, innerSteps: adaptOptions.innerSteps, adapt: adaptOptions.adapt, params: paramsToWire(params), tasks: tasks.map(taskToWire), names };
       Atomics.store(counter, 0, 0);
       workers.forEach(({ port }, i) => {
         Atomics.store(signal, i, 0);

@@ -36,7 +36,7 @@ async function start(): Promise<TaskSetup> {
 function run(setup: TaskSetup, job: TaskJob): TaskJobResult {
   const mismatch = (["model", "objective", "innerOptimizer"] as const).find((key) => setup[key].name !== job.names[key]);
   if (mismatch) throw new Error(`the setup module's ${mismatch} is '${setup[mismatch].name}', the meta-step's is '${job.names[mismatch]}'`);
-  const options = { ...setup, innerSteps: job.innerSteps, execution: "per-task" as const };
+  const options = { ...setup, innerSteps: job.innerSteps, execution: "per-task" as const, ...(job.adapt !== undefined ? { adapt: job.adapt } : {}) };
   const params = paramsFromWire(job.params);
   const indices: number[] = [];
   const adapted: TaskJobResult["adapted"] = [];

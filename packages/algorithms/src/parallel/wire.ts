@@ -1,3 +1,4 @@
+import type { AdaptSelection } from "@concord/core";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Batch, Params, Task } from "@concord/core";
 
@@ -17,6 +18,8 @@ export interface WireTask {
 export interface TaskJob {
   readonly kind: "second-order" | "first-order" | "none";
   readonly innerSteps: number;
+  /** The meta-step's adapt selection (AdaptOptions.adapt). */
+  readonly adapt: AdaptSelection | undefined;
   readonly params: WireParams;
   readonly tasks: WireTask[];
   /** model / objective / inner optimizer names of the caller, checked against the worker's. */

@@ -174,3 +174,63 @@ export function reptileDirection(net: ReferenceNet, theta: Float64Array, tasks: 
   });
   return total;
 }
+
+// Meta-SGD and ANIL: an inner step θ_p ← θ_p − a_p ∇_p L_support(θ) with one rate a_p per element,
+// applied only where mask[p] = 1 (ANIL adapts the head; Meta-SGD learns a).
+
+/** 1 for the elements of the output layer (weight and bias), 0 elsewhere: ANIL's head in the flat layout. */
+export function headMask(net: ReferenceNet): Uint8Array {
+  const mask = new Uint8Array(parameterCount(net));
+  const layers = net.sizes.length - 1;
+  const last = net.sizes[layers - 1]! * net.sizes[layers]! + net.sizes[layers]!;
+  mask.fill(1, mask.length - last);
+  return mask;
+}
+
+/** θ' after `steps` steps θ_p ← θ_p − rates[p]·∇_p L_support for every p with mask[p] = 1 (no mask: all). */
+export function adaptElementwise(net: ReferenceNet, theta: Float64Array, task: ReferenceTask, rates: Float64Array, steps: number, mask?: Uint8Array): Float64Array {
+  let current = Float64Array.from(theta);
+  for (let s = 0; s < steps; s++) {
+    const g = gradient(net, current, task.support.x, task.support.y);
+    current = current.map((v, p) => (mask && !mask[p] ? v : v - rates[p]! * g[p]!));
+  }
+  return current;
+}
+
+/**
+ * Σ_i w_i L_query_i(θ'_i) as a function of θ and the rates together (`thetaAndRates` = [θ, a], each
+ * of length P): its gradient is the second-order Meta-SGD meta-gradient over both.
+ */
+export function elementwiseObjective(net: ReferenceNet, thetaAndRates: Float64Array, tasks: ReferenceTask[], weights: number[], steps: number, mask?: Uint8Array): number {
+  const count = parameterCount(net);
+  const theta = thetaAndRates.subarray(0, count);
+  const rates = thetaAndRates.subarray(count, 2 * count);
+  return tasks.reduce((total, task, i) => total + weights[i]! * loss(net, adaptElementwise(net, theta, task, rates, steps, mask), task.query.x, task.query.y), 0);
+}
+
+/** First order: Σ_i w_i ∇_θ' L_query_i at θ'_i (θ' held constant, so the rates get no gradient). */
+export function elementwiseFirstOrder(net: ReferenceNet, theta: Float64Array, rates: Float64Array, tasks: ReferenceTask[], weights: number[], steps: number, mask?: Uint8Array): Float64Array {
+  const total = new Float64Array(theta.length);
+  tasks.forEach((task, i) => {
+    gradient(net, adaptElementwise(net, theta, task, rates, steps, mask), task.query.x, task.query.y).forEach((g, p) => {
+      total[p]! += weights[i]! * g;
+    });
+  });
+  return total;
+}
+
+/** The updates g_i = θ − θ'_i, one row per task. */
+export function elementwiseUpdates(net: ReferenceNet, theta: Float64Array, rates: Float64Array, tasks: ReferenceTask[], steps: number, mask?: Uint8Array): Float64Array[] {
+  return tasks.map((task) => {
+    const adapted = adaptElementwise(net, theta, task, rates, steps, mask);
+    return theta.map((v, p) => v - adapted[p]!);
+  });
+}
+
+/** Gradient agreement, computed independently: w_i = Σ_j g_iᵀg_j / Σ_k |Σ_j g_kᵀg_j|. */
+export function agreementWeights(updates: readonly Float64Array[]): number[] {
+  const dot = (a: Float64Array, b: Float64Array) => a.reduce((sum, v, p) => sum + v * b[p]!, 0);
+  const scores = updates.map((gi) => updates.reduce((sum, gj) => sum + dot(gi, gj), 0));
+  const norm = scores.reduce((sum, s) => sum + Math.abs(s), 0);
+  return scores.map((s) => s / norm);
+}

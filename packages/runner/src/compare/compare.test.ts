@@ -45,6 +45,15 @@ describe("compareExperiment", () => {
     }
     // The sinusoid family's panel, drawn from each arm's final parameters.
     expect(result.images.map((path) => path.slice(outDir.length + 1))).toContain("sinusoid-fits.svg");
+    // The meta-step's diagnostics reach the report's curves: uniform weights give exactly N tasks and cosine 1.
+    const uniform = result.arms.find((arm) => arm.name === "maml+uniform")!;
+    for (const point of uniform.curves.flat()) {
+      expect(point.effectiveTasks).toBeCloseTo(parseConfig(tinyConfig({ iterations: 6 })).metaBatchSize, 9);
+      expect(point.weightedCosine).toBeCloseTo(1, 6);
+    }
+    expect(result.arms.find((arm) => arm.name === "maml+agreement")!.curves.flat().every((point) => Number.isFinite(point.weightedCosine))).toBe(true);
+    expect(result.images.map((path) => path.slice(outDir.length + 1))).toContain("diagnostics.svg");
+    expect(readFileSync(result.htmlPath, "utf8")).toContain('<th class="num">effective tasks</th><th class="num">cosine to uniform</th>');
     expect(result.table).toContain("maml+agreement");
     expect(existsSync(result.htmlPath)).toBe(true);
     const summary = JSON.parse(readFileSync(join(outDir, "results.json"), "utf8"));

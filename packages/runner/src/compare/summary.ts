@@ -7,7 +7,7 @@ import { configToJson, type ExperimentConfig } from "../config.js";
 import { familyPanels } from "../experiment.js";
 import { type MetricsRecord, readMetrics } from "../metrics-log.js";
 import type { Registry } from "../registry.js";
-import type { CurvePoint, ReportArm, ReportData, WeightSnapshot } from "../report/index.js";
+import type { CurvePoint, ReportArm, ReportData, WeightSnapshot } from "@concord/report";
 import { RunFolder } from "../run-folder.js";
 import type { ArmPlan, RunPlan } from "./plan.js";
 import type { RunOutcome } from "./schedule.js";
@@ -87,12 +87,19 @@ async function withFinalParams<T>(runs: readonly RunPlan[], use: (arms: ReportAr
   }
 }
 
-function curveOf(records: readonly MetricsRecord[]): CurvePoint[] {
-  return records.map((record) => ({
-    iteration: record.iteration,
-    queryLossAfter: record.queryLossAfter ?? Number.NaN,
-    queryLossBefore: record.queryLossBefore ?? Number.NaN,
-  }));
+/** One seed's learning curve from its metrics records; the diagnostics only where a record has them. */
+export function curveOf(records: readonly MetricsRecord[]): CurvePoint[] {
+  return records.map((record) => {
+    // The per-iteration diagnostics are absent from metrics files written before them: left out, not NaN.
+    const { effectiveTasks, weightedCosine } = record as { effectiveTasks?: unknown; weightedCosine?: unknown };
+    return {
+      iteration: record.iteration,
+      queryLossAfter: record.queryLossAfter ?? Number.NaN,
+      queryLossBefore: record.queryLossBefore ?? Number.NaN,
+      ...(typeof effectiveTasks === "number" ? { effectiveTasks } : {}),
+      ...(typeof weightedCosine === "number" ? { weightedCosine } : {}),
+    };
+  });
 }
 
 /** About `count` evenly spaced iterations' task weights (the first and last included). */

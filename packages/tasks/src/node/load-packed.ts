@@ -4,7 +4,7 @@ import { expectInteger } from "@concord/core";
 import { cacheFileName, defaultCacheDir, readCache, sourceKey, writeCache, type PackedImages } from "./dataset-cache.js";
 import { decodeImage } from "./decode-image.js";
 import { createProgress } from "./progress.js";
-import { resizeArea } from "./resize.js";
+import { resizeArea } from "../resize.js";
 import type { ClassFolder } from "./scan-folders.js";
 
 /** Options every loader shares. */

@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { ConcordError, createRng } from "@concord/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultOmniglotDir, OMNIGLOT_PRESETS, omniglotFamily, omniglotTasks, resolveOmniglotDir } from "./omniglot-family.js";
+import { defaultOmniglotDir, OMNIGLOT_ANIL_PRESET, OMNIGLOT_PRESETS, omniglotFamily, omniglotTasks, resolveOmniglotDir } from "./omniglot-family.js";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
@@ -60,7 +60,10 @@ describe("Omniglot presets", () => {
       "omniglot-20w1s",
       "omniglot-20w1s-fo",
     ]);
-    expect(omniglotFamily.presets).toBe(OMNIGLOT_PRESETS);
+    // The family offers them first, then its other presets (label noise, ANIL).
+    expect(omniglotFamily.presets?.slice(0, OMNIGLOT_PRESETS.length)).toEqual(OMNIGLOT_PRESETS);
+    expect(omniglotFamily.presets).toContain(OMNIGLOT_ANIL_PRESET);
+    expect(OMNIGLOT_ANIL_PRESET.config).toMatchObject({ algorithm: { name: "maml", order: 2, innerSteps: 1, adapt: "head" }, metaBatchSize: 32 });
     // Each config passes the runner's schema: see the runner's presets test.
     for (const preset of OMNIGLOT_PRESETS) {
       const config = preset.config as Record<string, Record<string, unknown> & { sampler?: Record<string, unknown> }>;

@@ -149,6 +149,17 @@ export const OMNIGLOT_PRESETS: readonly PresetDefinition[] = settings.flatMap(({
   }),
 );
 
+/** ANIL (Raghu et al. 2020): omniglot-5w1s with only the conv-net's linear head adapted in the inner loop (training and evaluation). */
+export const OMNIGLOT_ANIL_PRESET: PresetDefinition = (() => {
+  const config = omniglotConfig({ ...fiveWay, shots: 1, order: 2 });
+  return {
+    name: "omniglot-5w1s-anil",
+    description:
+      "Omniglot 5-way 1-shot with ANIL: as omniglot-5w1s (second-order), but the inner loop adapts only the head (head/weight, head/bias)",
+    config: { ...config, algorithm: { ...(config.algorithm as Record<string, unknown>), adapt: "head" } },
+  };
+})();
+
 /**
  * Where gradient agreement should help (issue 12): 5-way 1-shot first-order MAML in the budget this
  * machine trained before (meta-batch 8, α = 0.1, 5000 iterations), with 20% of the meta-training
@@ -183,5 +194,5 @@ export const omniglotFamily: TaskFamilyDefinition<OmniglotTasksOptions> = {
   create: (options) => omniglotTasks(options),
   // Evaluation is always on clean tasks.
   evaluationOptions: ({ labelNoise: _labelNoise, ...clean }) => clean,
-  presets: [...OMNIGLOT_PRESETS, OMNIGLOT_LABEL_NOISE_PRESET],
+  presets: [...OMNIGLOT_PRESETS, OMNIGLOT_LABEL_NOISE_PRESET, OMNIGLOT_ANIL_PRESET],
 };

@@ -1,5 +1,4 @@
-import type { StepStatistic } from "@concord/algorithms";
-import type { ReportArm } from "./types.js";
+import type { ReportArm, ReportStepStatistic } from "./types.js";
 
 /**
  * "mean ± ci" with as many decimals as show the interval to two significant digits (2 to 6),
@@ -22,13 +21,13 @@ export function formatDuration(seconds: number): string {
 }
 
 /** The step with the lowest mean (the first one on ties). */
-export function bestStep(statistics: readonly StepStatistic[]): StepStatistic | undefined {
-  let best: StepStatistic | undefined;
+export function bestStep(statistics: readonly ReportStepStatistic[]): ReportStepStatistic | undefined {
+  let best: ReportStepStatistic | undefined;
   for (const statistic of statistics) if (!best || statistic.mean < best.mean) best = statistic;
   return best;
 }
 
-export function finalStep(arm: ReportArm): StepStatistic | undefined {
+export function finalStep(arm: ReportArm): ReportStepStatistic | undefined {
   return arm.evaluation.loss[arm.evaluation.loss.length - 1];
 }
 

@@ -2,10 +2,10 @@ import { randomBytes } from "node:crypto";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { ConcordError, expect } from "@concord/core";
-import { armStyles, reportCharts } from "./charts.js";
+import { armStyles, reportCharts } from "../charts.js";
 import { type RenderedChart, reportHtml } from "./html.js";
 import { renderSvg } from "./render.js";
-import type { ReportData } from "./types.js";
+import type { ReportData } from "../types.js";
 
 export interface WrittenReport {
   readonly htmlPath: string;

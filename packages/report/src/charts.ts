@@ -1,7 +1,7 @@
 // Vega-Lite specifications of the report's charts, built from ReportData (pure functions).
 import type { TopLevelSpec } from "vega-lite";
-import { binWeights, movingAverage, smoothingWindow, thinIndices, weightsAreUniform } from "./series.js";
 import type { ReportPanel } from "@concord/core";
+import { binWeights, type DiagnosticField, diagnosticSeries, hasDiagnostic, movingAverage, smoothingWindow, thinIndices, weightsAreUniform } from "./series.js";
 import type { ReportArm, ReportData } from "./types.js";
 
 export interface ChartSpec {
@@ -64,10 +64,12 @@ function armColor(all: readonly ReportArm[], shown: readonly ReportArm[] = all) 
   } as const;
 }
 
-function armDash(arms: readonly ReportArm[]) {
-  const styles = armStyles(arms);
+/** Dash by arm, styled over `all` arms but listing only `shown` (like armColor). */
+function armDash(all: readonly ReportArm[], shown: readonly ReportArm[] = all) {
+  const styles = armStyles(all);
+  const keep = shown.map((arm) => styles.names.indexOf(arm.name));
   // Same field and title as the colour: Vega-Lite merges both into one legend showing colour and dash.
-  return { field: "arm", type: "nominal", title: "arm", scale: { domain: styles.names, range: styles.dashes } } as const;
+  return { field: "arm", type: "nominal", title: "arm", scale: { domain: keep.map((i) => styles.names[i]!), range: keep.map((i) => styles.dashes[i]!) } } as const;
 }
 
 /** (a) Query loss after adaptation on the training meta-batches vs iteration: smoothed, seeds faint, seed mean bold. */
@@ -234,6 +236,55 @@ export function weightChart(data: ReportData): ChartSpec | undefined {
 }
 
 /**
+ * (e) The update diagnostics over training: the effective number of tasks (Σ|w_i|)² / Σw_i² and the
+ * cosine between the weighted and the uniform meta-gradient, seed mean per arm, smoothed like the
+ * learning curves. Undefined when no curve point carries either (metrics written before them).
+ */
+export function diagnosticsChart(data: ReportData): ChartSpec | undefined {
+  const fields: { field: DiagnosticField; title: string; reference: number }[] = [
+    { field: "effectiveTasks", title: "effective tasks", reference: data.metaBatchSize },
+    { field: "weightedCosine", title: "cosine to uniform direction", reference: 1 },
+  ];
+  const shown = fields.filter(({ field }) => data.arms.some((arm) => hasDiagnostic(arm.curves, field)));
+  if (shown.length === 0) return undefined;
+  // The same arms in both charts (those with any diagnostic), so the shared legend lists each once.
+  const arms = data.arms.filter((arm) => shown.some(({ field }) => hasDiagnostic(arm.curves, field)));
+  const x = { field: "iteration", type: "quantitative", title: "meta-iteration", axis: { tickCount: 8 } } as const;
+  const panels = shown.map(({ field, title, reference }) => {
+    const rows = arms.flatMap((arm) => {
+      const series = diagnosticSeries(arm.curves, field);
+      const smoothed = movingAverage(
+        series.map((point) => point.value),
+        smoothingWindow(series.length),
+      );
+      return thinIndices(series.length, 400).map((i) => ({ arm: arm.name, iteration: series[i]!.iteration, value: smoothed[i]! }));
+    });
+    return {
+      width: 660,
+      height: 170,
+      data: { values: rows },
+      layer: [
+        // Its own one-row data: on the panel's rows the rule would be drawn once per row.
+        { data: { values: [{}] }, mark: { type: "rule", color: "#888", strokeDash: [5, 3], strokeWidth: 1 }, encoding: { y: { datum: reference, type: "quantitative" } } },
+        {
+          mark: { type: "line", strokeWidth: 2, clip: true },
+          encoding: { x, y: { field: "value", type: "quantitative", title, scale: { zero: false } }, color: armColor(data.arms, arms), strokeDash: armDash(data.arms, arms) },
+        },
+      ],
+    };
+  });
+  return {
+    id: "diagnostics",
+    title: "What the weighting does to the update",
+    caption:
+      `Per meta-iteration, seed mean, centered moving average like the learning curves. ` +
+      `Effective tasks (Σ|w_i|)² / Σw_i²: ${data.metaBatchSize} (the dashed line) when every task counts equally, 1 when one task takes all the weight. ` +
+      `Cosine between the weighted meta-gradient Σ w_i G_i and the uniform one (1/N) Σ G_i: 1 (dashed) for uniform weights; lower means the weighting turns the update away from the plain average.`,
+    spec: { config: BASE_CONFIG, vconcat: panels, resolve: { scale: { color: "shared", strokeDash: "shared" } } } as TopLevelSpec,
+  };
+}
+
+/**
  * A task family's panel as a chart: its Vega-Lite spec with the report's style underneath (the
  * panel's own `config` wins key by key), its id (or one made from its title) kept unique.
  */
@@ -254,15 +305,18 @@ function slug(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "") || "panel";
 }
 
-/** Every chart the data supports, in report order: learning curves, evaluation, the family's panels, task weights. */
+/** Every chart the data supports, in report order: learning curves, evaluation, the family's panels, task weights, diagnostics. */
 export function reportCharts(data: ReportData): ChartSpec[] {
   const charts = [learningCurveChart(data), innerStepChart(data)];
-  const taken = new Set(["learning-curves", "inner-steps", "task-weights", "results", "setup", "config"]);
+  const taken = new Set(["learning-curves", "inner-steps", "task-weights", "diagnostics", "results", "setup", "config"]);
   for (const panel of data.panels ?? []) {
     const chart = panelChart(panel, taken);
     taken.add(chart.id);
     charts.push(chart);
   }
   const weights = weightChart(data);
-  return weights ? [...charts, weights] : charts;
+  if (weights) charts.push(weights);
+  const diagnostics = diagnosticsChart(data);
+  if (diagnostics) charts.push(diagnostics);
+  return charts;
 }

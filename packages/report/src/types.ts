@@ -1,11 +1,37 @@
-import type { EvaluationResult } from "@concord/algorithms";
+// The report's input: plain data (no tensors), so it can be written to JSON and shown in a browser.
 import type { ReportPanel } from "@concord/core";
 
-/** One meta-iteration of one seed's learning curve (query loss of the meta-batch). */
+/** One meta-iteration of one seed's learning curve (query loss of the meta-batch) and its diagnostics. */
 export interface CurvePoint {
   readonly iteration: number;
   readonly queryLossAfter: number;
   readonly queryLossBefore: number;
+  /** Effective number of tasks (Σ|w_i|)² / Σw_i² of the meta-batch's weights; absent in older metrics files. */
+  readonly effectiveTasks?: number;
+  /** Cosine between the weighted direction Σ w_i G_i and the uniform one (1/N) Σ G_i (1 for uniform weights); absent in older metrics files. */
+  readonly weightedCosine?: number;
+}
+
+/** Mean and 95% CI half-width of one evaluation step (the shape of @concord/algorithms' StepStatistic). */
+export interface ReportStepStatistic {
+  readonly step: number;
+  readonly mean: number;
+  readonly ci95: number;
+}
+
+/**
+ * A held-out evaluation as the report reads it: @concord/algorithms' EvaluationResult fits as is
+ * (the report depends on @concord/core only, so the shape is restated here).
+ */
+export interface ReportEvaluation {
+  readonly taskCount: number;
+  /** One entry per inner step 0..S: the query loss after that many steps. */
+  readonly loss: readonly ReportStepStatistic[];
+  readonly accuracy?: readonly ReportStepStatistic[];
+  /** [step][task] query losses (not shown; results.json leaves them out). */
+  readonly perTaskLoss?: readonly (readonly number[])[];
+  readonly perTaskAccuracy?: readonly (readonly number[])[];
+  readonly backend: string;
 }
 
 /** The task weights of one meta-iteration. */
@@ -25,7 +51,7 @@ export interface ReportArm {
   /** Task weights over training (any seeds; pooled per iteration in the chart). */
   readonly weightSnapshots: readonly WeightSnapshot[];
   /** Held-out evaluation, pooled over seeds (combineEvaluations). */
-  readonly evaluation: EvaluationResult;
+  readonly evaluation: ReportEvaluation;
   /** Total training + evaluation time of the arm over all seeds. */
   readonly wallTimeSeconds: number;
   /** Meta-iterations per seed. Default: the last iteration of the first curve. */

@@ -1,5 +1,6 @@
-import { armIterations, bestStep, finalStep, formatDuration, formatMeanCi } from "./format.js";
-import type { ReportData } from "./types.js";
+import { armIterations, bestStep, finalStep, formatDuration, formatMeanCi } from "../format.js";
+import { hasDiagnostic, lateMean } from "../series.js";
+import type { ReportData } from "../types.js";
 
 export interface RenderedChart {
   readonly id: string;
@@ -48,6 +49,9 @@ export function reportHtml(data: ReportData, charts: readonly RenderedChart[], a
   const tasksPerSeed = data.arms[0] ? Math.round(data.arms[0].evaluation.taskCount / Math.max(1, data.arms[0].seeds.length)) : 0;
   const finals = data.arms.map((arm) => finalStep(arm)?.mean ?? Number.POSITIVE_INFINITY);
   const bestIndex = finals.indexOf(Math.min(...finals));
+  // Diagnostics columns only when some arm recorded them (metrics files from before them lack both).
+  const diagnostics = (["effectiveTasks", "weightedCosine"] as const).filter((field) => data.arms.some((arm) => hasDiagnostic(arm.curves, field)));
+  const diagnosticCell = (value: number | undefined, digits: number) => `<td class="num">${value === undefined ? "n/a" : value.toFixed(digits)}</td>`;
 
   const rows = data.arms
     .map((arm, index) => {
@@ -62,6 +66,7 @@ export function reportHtml(data: ReportData, charts: readonly RenderedChart[], a
 <td class="num">${last ? formatMeanCi(last.mean, last.ci95) : "n/a"}</td>
 <td class="num">${best ? `${formatMeanCi(best.mean, best.ci95)} @ ${best.step}` : "n/a"}</td>
 <td class="num">${escapeHtml(String(armIterations(arm) ?? "n/a"))}</td>
+${diagnostics.map((field) => diagnosticCell(lateMean(arm.curves, field), field === "effectiveTasks" ? 2 : 3)).join("")}
 <td class="num">${escapeHtml(formatDuration(arm.wallTimeSeconds))}</td>
 <td>${escapeHtml(arm.evaluation.backend)}</td></tr>`;
     })
@@ -107,12 +112,16 @@ Intervals are 95% confidence intervals 1.96·s/√n, with s the sample standard 
 <section id="results">
 <h2>Results</h2>
 <div class="table"><table>
-<thead><tr><th>arm</th><th class="num">loss, no adaptation</th><th class="num">loss after ${steps} step${steps === 1 ? "" : "s"}</th><th class="num">best step</th><th class="num">iterations</th><th class="num">wall time</th><th>backend</th></tr></thead>
+<thead><tr><th>arm</th><th class="num">loss, no adaptation</th><th class="num">loss after ${steps} step${steps === 1 ? "" : "s"}</th><th class="num">best step</th><th class="num">iterations</th>${diagnostics.map((field) => `<th class="num">${field === "effectiveTasks" ? "effective tasks" : "cosine to uniform"}</th>`).join("")}<th class="num">wall time</th><th>backend</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
 </table></div>
-<p class="note" style="margin-top:10px">Held-out query loss, mean ± 95% CI (lower is better). The highlighted row has the lowest loss after ${steps} step${steps === 1 ? "" : "s"}; overlapping intervals mean the difference is not resolved at this budget.</p>
+<p class="note" style="margin-top:10px">Held-out query loss, mean ± 95% CI (lower is better). The highlighted row has the lowest loss after ${steps} step${steps === 1 ? "" : "s"}; overlapping intervals mean the difference is not resolved at this budget.${
+    diagnostics.length > 0
+      ? ` ${diagnostics.map((field) => (field === "effectiveTasks" ? `Effective tasks (Σ|w_i|)² / Σw_i² (${data.metaBatchSize} for uniform weights)` : "the cosine between the weighted and the uniform meta-gradient (1 for uniform weights)")).join(" and ")}: mean over the last 10% of training iterations, pooled over seeds.`
+      : ""
+  }</p>
 ${missing}
 </section>
 ${figures}

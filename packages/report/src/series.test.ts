@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { binWeights, movingAverage, quantileSorted, smoothingWindow, thinIndices, weightsAreUniform } from "./series.js";
+import { binWeights, diagnosticSeries, hasDiagnostic, lateMean, movingAverage, quantileSorted, smoothingWindow, thinIndices, weightsAreUniform } from "./series.js";
 
 describe("report series helpers", () => {
   it("movingAverage is centered and shrinks at the ends, skipping NaN", () => {
@@ -49,5 +49,31 @@ describe("report series helpers", () => {
   it("weightsAreUniform tells uniform runs apart", () => {
     expect(weightsAreUniform([{ weights: [0.25, 0.25, 0.25, 0.25] }])).toBe(true);
     expect(weightsAreUniform([{ weights: [0.25, 0.25, 0.25, 0.25] }, { weights: [0.5, 0.5, 0, 0] }])).toBe(false);
+  });
+
+  it("diagnosticSeries averages over the seeds that recorded the field at each iteration, sorted by iteration", () => {
+    const curves = [
+      [{ iteration: 2, effectiveTasks: 4 }, { iteration: 1, effectiveTasks: 2 }],
+      [{ iteration: 1, effectiveTasks: 6 }, { iteration: 2 }, { iteration: 3, effectiveTasks: Number.NaN }],
+    ];
+    expect(diagnosticSeries(curves, "effectiveTasks")).toEqual([
+      { iteration: 1, value: 4 },
+      { iteration: 2, value: 4 },
+    ]);
+    expect(diagnosticSeries(curves, "weightedCosine")).toEqual([]);
+  });
+
+  it("hasDiagnostic is false for curves from before the diagnostics", () => {
+    expect(hasDiagnostic([[{ iteration: 1 }], []], "weightedCosine")).toBe(false);
+    expect(hasDiagnostic([[{ iteration: 1 }], [{ iteration: 1, weightedCosine: 0.5 }]], "weightedCosine")).toBe(true);
+  });
+
+  it("lateMean pools the last 10% of iterations over seeds, and is undefined without data", () => {
+    const ramp = Array.from({ length: 100 }, (_, i) => ({ iteration: i + 1, weightedCosine: i + 1 }));
+    // Iterations 91..100 → mean 95.5; a second seed shifted down by 95.5 pools to 95.5 / 2.
+    expect(lateMean([ramp], "weightedCosine")).toBe(95.5);
+    expect(lateMean([ramp, ramp.map((p) => ({ ...p, weightedCosine: p.weightedCosine - 95.5 }))], "weightedCosine")).toBe(47.75);
+    expect(lateMean([ramp], "weightedCosine", 0.5)).toBe(75.5);
+    expect(lateMean([[{ iteration: 1 }]], "effectiveTasks")).toBeUndefined();
   });
 });

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { ConcordError } from "@concord/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sampleReportData } from "../testing/report-fixtures.js";
-import { formatMeanCi } from "./format.js";
-import type { ReportData } from "./types.js";
+import { formatMeanCi } from "../format.js";
+import type { ReportData } from "../types.js";
 import { writeReport } from "./write-report.js";
 
 const VOID_ELEMENTS = new Set(["meta", "br", "hr", "img", "input", "link"]);
@@ -52,8 +52,9 @@ describe("writeReport", () => {
       "inner-steps.svg",
       "sinusoid-fits.svg",
       "task-weights.svg",
+      "diagnostics.svg",
     ]);
-    expect(readdirSync(folder).sort()).toEqual(["inner-steps.svg", "learning-curves.svg", "report.html", "sinusoid-fits.svg", "task-weights.svg"]);
+    expect(readdirSync(folder).sort()).toEqual(["diagnostics.svg", "inner-steps.svg", "learning-curves.svg", "report.html", "sinusoid-fits.svg", "task-weights.svg"]);
   });
 
   it("every SVG file is a complete, well-formed SVG made by Vega", () => {
@@ -74,8 +75,8 @@ describe("writeReport", () => {
       const svg = readFileSync(path, "utf8").replace(/^<\?xml[^>]*\?>\n/, "").trimEnd();
       expect(html).toContain(svg);
     }
-    expect(html.match(/<svg\b/g)).toHaveLength(4);
-    for (const id of ["learning-curves", "inner-steps", "sinusoid-fits", "task-weights", "results", "setup", "config"]) expect(html).toContain(`id="${id}"`);
+    expect(html.match(/<svg\b/g)).toHaveLength(5);
+    for (const id of ["learning-curves", "inner-steps", "sinusoid-fits", "task-weights", "diagnostics", "results", "setup", "config"]) expect(html).toContain(`id="${id}"`);
     for (const arm of data.arms) expect(html).toContain(`${arm.name}</td>`);
     for (const arm of data.arms) {
       const last = arm.evaluation.loss[10]!;
@@ -107,7 +108,7 @@ describe("writeReport", () => {
     const uniformOnly = { ...data, arms: data.arms.filter((arm) => arm.weighting === "uniform") };
     const out = join(root, "uniform");
     const result = await writeReport(out, uniformOnly);
-    expect(result.images.map((path) => path.slice(out.length + 1))).toEqual(["learning-curves.svg", "inner-steps.svg", "sinusoid-fits.svg"]);
+    expect(result.images.map((path) => path.slice(out.length + 1))).toEqual(["learning-curves.svg", "inner-steps.svg", "sinusoid-fits.svg", "diagnostics.svg"]);
     expect(readFileSync(result.htmlPath, "utf8")).toContain("No arm uses a non-uniform weighting");
   });
 
@@ -125,6 +126,7 @@ describe("writeReport", () => {
       "query-points-my-family.svg",
       "query-points-my-family-2.svg",
       "task-weights.svg",
+      "diagnostics.svg",
     ]);
     const page = readFileSync(result.htmlPath, "utf8");
     expect(page).toContain('id="query-points-my-family"');
@@ -154,6 +156,27 @@ describe("writeReport", () => {
     for (const name of readdirSync(out).filter((name) => name.endsWith(".svg"))) {
       expect(readFileSync(join(out, name), "utf8").trimEnd().endsWith("</svg>")).toBe(true);
     }
+  });
+
+  it("summarises the diagnostics per arm: effective tasks and cosine to uniform over the last 10% of training", () => {
+    expect(html).toContain('<th class="num">effective tasks</th><th class="num">cosine to uniform</th>');
+    // Uniform arms record exactly N = 10 effective tasks and cosine 1; the agreement arms less of both.
+    const row = (name: string) => html.slice(html.indexOf(`${name}</td>`), html.indexOf("</tr>", html.indexOf(`${name}</td>`)));
+    expect(row("maml-uniform")).toContain('<td class="num">10.00</td><td class="num">1.000</td>');
+    const [effective, cosine] = [...row("maml-agreement").matchAll(/<td class="num">([\d.]+)<\/td>/g)].map((m) => Number(m[1])).slice(-2);
+    expect(effective).toBeGreaterThan(5.5);
+    expect(effective).toBeLessThan(6.5);
+    expect(cosine).toBeGreaterThan(0.8);
+    expect(cosine).toBeLessThan(0.9);
+  });
+
+  it("a run from before the diagnostics (no curve point has them) gets neither the chart nor the columns", async () => {
+    const out = join(root, "old-metrics");
+    const result = await writeReport(out, sampleReportData({ iterations: 60, tasks: 10, diagnostics: false }));
+    expect(result.images.map((path) => path.slice(out.length + 1))).not.toContain("diagnostics.svg");
+    const page = readFileSync(result.htmlPath, "utf8");
+    expect(page).not.toContain("effective tasks");
+    expect(page).not.toContain('id="diagnostics"');
   });
 
   it("refuses a report without arms", async () => {

@@ -88,3 +88,53 @@ export function binWeights(snapshots: readonly { iteration: number; weights: rea
 export function weightsAreUniform(snapshots: readonly { weights: readonly number[] }[]): boolean {
   return snapshots.every(({ weights }) => weights.every((w) => Math.abs(w * weights.length - 1) <= 1e-6));
 }
+
+/** The per-iteration diagnostics a curve point may carry (absent in metrics files written before them). */
+export type DiagnosticField = "effectiveTasks" | "weightedCosine";
+
+/** A curve point as the diagnostics helpers read it (CurvePoint fits). */
+export type DiagnosticPoint = { readonly iteration: number } & { readonly [K in DiagnosticField]?: number };
+
+/** True when some point of some curve carries a finite value of `field`. */
+export function hasDiagnostic(curves: readonly (readonly DiagnosticPoint[])[], field: DiagnosticField): boolean {
+  return curves.some((curve) => curve.some((point) => Number.isFinite(point[field])));
+}
+
+/**
+ * The mean over seeds of `field` at every iteration where at least one seed recorded it, sorted by
+ * iteration (seeds that lack the field at an iteration are left out of that iteration's mean).
+ */
+export function diagnosticSeries(
+  curves: readonly (readonly DiagnosticPoint[])[],
+  field: DiagnosticField,
+): { iteration: number; value: number }[] {
+  const sums = new Map<number, { sum: number; count: number }>();
+  for (const curve of curves) {
+    for (const point of curve) {
+      const value = point[field];
+      if (value === undefined || !Number.isFinite(value)) continue;
+      const entry = sums.get(point.iteration) ?? { sum: 0, count: 0 };
+      entry.sum += value;
+      entry.count += 1;
+      sums.set(point.iteration, entry);
+    }
+  }
+  return [...sums.entries()].sort(([a], [b]) => a - b).map(([iteration, { sum, count }]) => ({ iteration, value: sum / count }));
+}
+
+/**
+ * The mean of `field` over the last `fraction` of training (iterations above (1 − fraction) × the
+ * last recorded one), pooled over seeds; undefined when no point carries it.
+ */
+export function lateMean(
+  curves: readonly (readonly DiagnosticPoint[])[],
+  field: DiagnosticField,
+  fraction = 0.1,
+): number | undefined {
+  const points = curves.flatMap((curve) => curve.filter((point) => Number.isFinite(point[field])));
+  if (points.length === 0) return undefined;
+  const last = Math.max(...points.map((point) => point.iteration));
+  const late = points.filter((point) => point.iteration > (1 - fraction) * last);
+  const kept = late.length > 0 ? late : points;
+  return kept.reduce((sum, point) => sum + point[field]!, 0) / kept.length;
+}

@@ -1,0 +1,5 @@
+import { defineConfig, mergeConfig } from "vitest/config";
+import shared from "../../vitest.shared.js";
+
+// The browser tests build the app and drive Chromium: give them time, and run them one at a time.
+export default mergeConfig(shared, defineConfig({ test: { testTimeout: 600_000, hookTimeout: 600_000, fileParallelism: false } }));

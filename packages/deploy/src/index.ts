@@ -1,0 +1,16 @@
+export { type ArtifactOptions, metaModelArtifacts } from "./artifacts.js";
+export { BUILTIN_FACTORIES, type Factory, type MetaModelFactories } from "./factories.js";
+export {
+  type ConcordSection,
+  DEFAULT_SHARD_BYTES,
+  META_MODEL_FORMAT,
+  META_MODEL_FORMAT_VERSION,
+  type MetaModelArtifacts,
+  type MetaModelJson,
+  type MetaModelSpec,
+  MODEL_JSON,
+  type NamedSpec,
+  type Preprocessing,
+} from "./format.js";
+export { filesReader, type LoadedMetaModel, loadFromReader, loadMetaModel, type MetaModelReader, type MetaModelSource, parseModelJson, urlReader } from "./load.js";
+export { OMNIGLOT_PREPROCESSING } from "./preprocessing.js";

@@ -1,0 +1,26 @@
+export type { CurvePoint, ReportArm, ReportData, ReportEvaluation, ReportStepStatistic, WeightSnapshot } from "./types.js";
+export {
+  armStyles,
+  type ChartSpec,
+  diagnosticsChart,
+  innerStepChart,
+  learningCurveChart,
+  panelChart,
+  reportCharts,
+  weightChart,
+} from "./charts.js";
+export {
+  binWeights,
+  type DiagnosticField,
+  type DiagnosticPoint,
+  diagnosticSeries,
+  hasDiagnostic,
+  lateMean,
+  movingAverage,
+  quantileSorted,
+  smoothingWindow,
+  thinIndices,
+  type WeightBin,
+  weightsAreUniform,
+} from "./series.js";
+export { armIterations, bestStep, finalStep, formatDuration, formatMeanCi } from "./format.js";

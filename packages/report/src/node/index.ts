@@ -1,0 +1,3 @@
+export { type WrittenReport, writeReport } from "./write-report.js";
+export { renderSvg } from "./render.js";
+export { escapeHtml, type RenderedChart, reportHtml } from "./html.js";

@@ -1,0 +1,102 @@
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
+import { ConcordError, type Model } from "@concord/core";
+import { metaModelArtifacts, type MetaModelSpec, OMNIGLOT_PREPROCESSING, type Preprocessing } from "@concord/deploy";
+import { saveMetaModel } from "@concord/deploy/node";
+import type { Command } from "commander";
+import { useBackend } from "@concord/backend";
+import { createRegistry } from "../builtins.js";
+import type { CliIo } from "./arguments.js";
+import { disposeCheckpoint, loadCheckpoint } from "../checkpoint.js";
+import { configToJson, type ExperimentConfig } from "../config.js";
+import type { Registry } from "../registry.js";
+import { checkpointConfig, EVALUATION_FILE } from "../run-folder.js";
+
+export interface ExportResult {
+  /** Files written: the shards, then model.json. */
+  readonly files: readonly string[];
+  readonly iteration: number;
+  readonly spec: MetaModelSpec;
+}
+
+/**
+ * `concord export <checkpoint> --out <dir>`: writes the checkpoint's parameters (the meta-learned
+ * initialisation) as a @concord/deploy export. Adaptation takes the config's evaluation.innerSteps
+ * (the step count its held-out figures are reported at); the run's evaluation.json is included when it
+ * belongs to this checkpoint's iteration.
+ */
+export async function exportCheckpoint(checkpointPath: string, outDir: string, registry: Registry = createRegistry()): Promise<ExportResult> {
+  const checkpoint = loadCheckpoint(checkpointPath);
+  try {
+    const config = checkpointConfig(checkpoint, checkpointPath);
+    const model = registry.create("model", config.model, "model");
+    const spec: MetaModelSpec = {
+      model: config.model,
+      objective: config.objective,
+      innerOptimizer: config.innerOptimizer,
+      innerSteps: config.evaluation.innerSteps,
+      inputShape: inputShapeOf(model, config),
+      labelCount: config.objective.name === "cross-entropy" ? outputSizeOf(model, config) : null,
+      preprocessing: preprocessingOf(config),
+      training: {
+        config: configToJson(config),
+        iteration: checkpoint.iteration,
+        backend: checkpoint.backend,
+        trainSeconds: checkpoint.elapsedSeconds,
+        checkpointCreatedAt: checkpoint.createdAt,
+      },
+      evaluation: evaluationOf(checkpointPath, checkpoint.iteration),
+    };
+    const files = await saveMetaModel(outDir, metaModelArtifacts(checkpoint.params, spec));
+    return { files, iteration: checkpoint.iteration, spec };
+  } finally {
+    disposeCheckpoint(checkpoint);
+  }
+}
+
+function inputShapeOf(model: Model, config: ExperimentConfig): number[] {
+  if ("inputShape" in model && Array.isArray(model.inputShape)) return [...model.inputShape];
+  if ("sizes" in model && Array.isArray(model.sizes)) return [model.sizes[0]];
+  throw new ConcordError(`cannot tell the input shape of model "${config.model.name}" (expected an inputShape or sizes property)`, { field: "model" });
+}
+
+function outputSizeOf(model: Model, config: ExperimentConfig): number {
+  if ("ways" in model && typeof model.ways === "number") return model.ways;
+  if ("sizes" in model && Array.isArray(model.sizes)) return model.sizes.at(-1);
+  throw new ConcordError(`cannot tell the number of classes of model "${config.model.name}"`, { field: "model" });
+}
+
+function preprocessingOf(config: ExperimentConfig): Preprocessing {
+  return config.tasks.name === "omniglot" ? OMNIGLOT_PREPROCESSING : { kind: "none" };
+}
+
+/** The run's evaluation.json when it was computed for this very checkpoint. */
+function evaluationOf(checkpointPath: string, iteration: number): Record<string, unknown> | null {
+  const path = join(dirname(checkpointPath), EVALUATION_FILE);
+  if (!existsSync(path)) return null;
+  try {
+    // The per-task lists (hundreds of numbers per step) stay in the run folder; the summary travels.
+    const { perTaskLoss: _loss, perTaskAccuracy: _accuracy, ...evaluation } = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+    return evaluation.iteration === iteration ? evaluation : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Adds `concord export <checkpoint> --out <dir>` to the command line. */
+export function registerExportCommand(program: Command, io: Pick<CliIo, "stdout" | "cwd">): void {
+  program
+    .command("export")
+    .description("write a checkpoint's meta-learned initialisation as a TensorFlow.js model.json + .bin export, ready for loadMetaModel() and adapt()")
+    .argument("<checkpoint>", "checkpoint file (checkpoint.ckpt in a run folder)")
+    .requiredOption("--out <dir>", "output folder (model.json and group1-shard*.bin)")
+    .action(async (path: string, options: { out: string }) => {
+      const resolve = (given: string) => (isAbsolute(given) ? given : join(io.cwd, given));
+      // Only bytes are copied; cpu reads them exactly and needs no set-up.
+      await useBackend("cpu");
+      const result = await exportCheckpoint(resolve(path), resolve(options.out));
+      const evaluated = result.spec.evaluation ? "with its evaluation" : "no evaluation of this iteration found";
+      io.stdout(`exported iteration ${result.iteration} (${result.spec.model.name}, ${result.spec.innerSteps} inner steps; ${evaluated}):\n`);
+      for (const file of result.files) io.stdout(`  ${file}\n`);
+    });
+}

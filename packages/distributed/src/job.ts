@@ -47,6 +47,12 @@ export function validateRunJob(data: unknown, registry: Registry): RunJob {
   const outFolder = checkOutFolder(payload.outFolder);
   const config = parseConfigField(payload.config);
   if (payload.seed !== config.seed) throw new ConcordError(`expected the config's seed ${config.seed}, got ${JSON.stringify(payload.seed)}`, { field: "job.seed" });
+  checkConfigPlugins(config, registry);
+  return { config, outFolder, seed: config.seed, label: payload.label };
+}
+
+/** Every plug-in the config names must be in this worker's registry (built-ins and its own --plugin files). */
+export function checkConfigPlugins(config: ExperimentConfig, registry: Registry): void {
   for (const kind of PLUGIN_KINDS) {
     const name = config[kind].name;
     if (!registry.has(kind, name)) {
@@ -57,7 +63,6 @@ export function validateRunJob(data: unknown, registry: Registry): RunJob {
       );
     }
   }
-  return { config, outFolder, seed: config.seed, label: payload.label };
 }
 
 function parseConfigField(raw: unknown): ExperimentConfig {

@@ -7,6 +7,7 @@ import { type Job, UnrecoverableError, Worker } from "bullmq";
 import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
 import { validateRunJob } from "./job.js";
 import { DEFAULT_QUEUE_NAME } from "./queue-name.js";
+import { startTaskWorker } from "./tasks/task-worker.js";
 import type { TrainThreadInput, TrainThreadMessage } from "./train-thread.js";
 
 export interface WorkerOptions {
@@ -22,10 +23,12 @@ export interface WorkerOptions {
   readonly concurrency?: number;
   /**
    * Seconds a job's lock lives without renewal (renewed every half of it while the job runs);
-   * a job whose worker died is noticed as stalled within about twice this. Default 30.
+   * a job whose worker died is noticed as stalled within about twice this. Default 5.
    */
   readonly lockSeconds?: number;
   readonly queueName?: string;
+  /** Queue of data-parallel task chunks (`concord train --queue`). Default TASK_QUEUE_NAME. */
+  readonly taskQueueName?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -51,7 +54,7 @@ export interface RunningWorker {
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const target = parseRedisUrl(options.url);
   await checkRedis(target);
-  const lockMs = Math.round((options.lockSeconds ?? 30) * 1000);
+  const lockMs = Math.round((options.lockSeconds ?? 5) * 1000);
   if (!(lockMs >= 500)) throw new ConcordError(`expected at least 0.5 seconds, got ${options.lockSeconds}`, { field: "--lock-seconds" });
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const store = resolve(options.store);
@@ -66,8 +69,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   });
   worker.on("error", (error) => log(`worker: ${error.message}`));
   await worker.waitUntilReady();
-  log(`worker: waiting for runs on ${target.display} (store ${store})`);
-  return { close: () => worker.close() };
+  const chunks = await startTaskWorker({ target, registry: options.registry, pluginFiles: options.pluginFiles, lockMs, log, ...(options.taskQueueName ? { queueName: options.taskQueueName } : {}) });
+  log(`worker: waiting for runs and task chunks on ${target.display} (store ${store})`);
+  return {
+    async close() {
+      await Promise.all([worker.close(), chunks.close()]);
+    },
+  };
 }
 
 async function runJob(job: Job, options: WorkerOptions, store: string, log: (line: string) => void): Promise<RunJobResult> {

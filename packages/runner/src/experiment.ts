@@ -1,4 +1,4 @@
-import { adapt, type EvaluationResult, evaluateAdaptation } from "@concord/algorithms";
+import { adapt, type EvaluationResult, evaluateAdaptation, type TaskPool } from "@concord/algorithms";
 import type {
   InnerOptimizer,
   MetaAlgorithm,
@@ -26,8 +26,14 @@ export interface ExperimentParts {
   readonly weighting: WeightingScheme;
 }
 
+/** Objects a config cannot name that the parts are created with. */
+export interface PartsRuntime {
+  /** Computes the meta-batch's tasks elsewhere (worker threads, or @concord/distributed's queue); given to the algorithm factory as `pool`. */
+  readonly pool?: TaskPool;
+}
+
 /** Creates every stateless plug-in a config names (task families may load data, hence async). */
-export async function createParts(config: ExperimentConfig, registry: Registry): Promise<ExperimentParts> {
+export async function createParts(config: ExperimentConfig, registry: Registry, runtime: PartsRuntime = {}): Promise<ExperimentParts> {
   return {
     sampler: await registry.createAsync("tasks", config.tasks, "tasks"),
     evaluationSampler: config.evaluation.sampler
@@ -36,7 +42,7 @@ export async function createParts(config: ExperimentConfig, registry: Registry):
     model: registry.create("model", config.model, "model"),
     objective: registry.create("objective", config.objective, "objective"),
     innerOptimizer: registry.create("innerOptimizer", config.innerOptimizer, "innerOptimizer"),
-    algorithm: registry.create("algorithm", config.algorithm, "algorithm"),
+    algorithm: registry.create("algorithm", config.algorithm, "algorithm", runtime.pool ? { pool: runtime.pool } : undefined),
     weighting: registry.create("weighting", config.weighting, "weighting"),
   };
 }

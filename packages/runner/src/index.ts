@@ -21,7 +21,7 @@ export { type CheckpointData, disposeCheckpoint, type LoadedCheckpoint, loadChec
 export { MetricsLog, type MetricsRecord, metricsRecord, readMetrics } from "./metrics-log.js";
 export { createProgress, type ProgressMode, type ProgressOptions, type ProgressReporter } from "./progress.js";
 export { CHECKPOINT_FILE, CONFIG_FILE, checkpointConfig, EVALUATION_FILE, METRICS_FILE, RunFolder, type SavedEvaluation } from "./run-folder.js";
-export { createOuterOptimizer, createParts, evaluateOnHeldOut, evaluationFamily, type ExperimentParts, familyPanels } from "./experiment.js";
+export { createOuterOptimizer, createParts, evaluateOnHeldOut, evaluationFamily, type ExperimentParts, familyPanels, type PartsRuntime } from "./experiment.js";
 export { type RunOptions, type RunResult, runExperiment } from "./run.js";
 export { runTrainingLoop, TrainingDiverged, type TrainingLoopOptions, type TrainingLoopResult } from "./training-loop.js";
 export { type ArmPlan, type CompareOptions, type CompareResult, compareExperiment, planArms, planRuns, type RunOutcome, type RunPlan, type RunScheduler, type ScheduleOptions, scheduleRuns } from "./compare/index.js";

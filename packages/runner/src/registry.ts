@@ -127,12 +127,13 @@ export class Registry {
   /**
    * Creates the plug-in a config names. `field` is the config path used in errors (e.g. "weighting",
    * "evaluation.sampler"). Factory errors (ConcordError) get the field prefixed. A factory (or schema)
-   * that returns a promise needs `createAsync`.
+   * that returns a promise needs `createAsync`. `runtime` options (objects a config cannot hold, such
+   * as a task pool) are added to the validated options; a factory that does not know them ignores them.
    */
-  create<K extends PluginKind>(kind: K, spec: PluginSpec | string, field: string = kind): PluginTypes[K] {
+  create<K extends PluginKind>(kind: K, spec: PluginSpec | string, field: string = kind, runtime?: Readonly<Record<string, unknown>>): PluginTypes[K] {
     const { entry, name, options } = this.#resolve(kind, spec, field);
     if (isThenable(options)) throw asyncError(name, entry.source, field, "validates its options");
-    const created = build(entry, name, options, field);
+    const created = build(entry, name, runtime ? { ...(options as object), ...runtime } : options, field);
     if (isThenable(created)) {
       (created as Promise<unknown>).catch(() => {}); // the caller is told below; do not leave an unhandled rejection
       throw asyncError(name, entry.source, field, "loads");

@@ -1,4 +1,4 @@
-import type { EvaluationResult } from "@concord/algorithms";
+import type { EvaluationResult, TaskPool } from "@concord/algorithms";
 import type { InnerOptimizer, Model, Objective, Params, TaskSampler } from "@concord/core";
 import { useBackend } from "@concord/backend";
 import { createRegistry } from "./builtins.js";
@@ -22,6 +22,11 @@ export interface RunOptions {
   readonly progress?: ProgressMode;
   /** Evaluate on the held-out set after training. Default true. */
   readonly evaluate?: boolean;
+  /**
+   * Computes each meta-batch's tasks elsewhere (passed to the algorithm as `pool`: maml, fomaml and
+   * reptile use it with per-task execution). The caller closes it. Results equal a run without it.
+   */
+  readonly pool?: TaskPool;
 }
 
 export interface RunResult {
@@ -55,7 +60,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
   const resume = Boolean(options.resume);
 
   // Everything that can be refused is checked before the first byte is written.
-  const parts = await createParts(config, registry);
+  const parts = await createParts(config, registry, options.pool ? { pool: options.pool } : {});
   folder.prepare(resume);
   const checkpoint: LoadedCheckpoint | undefined = resume ? folder.loadResumable(config, backend) : undefined;
   const outerOptimizer = createOuterOptimizer(config, registry);

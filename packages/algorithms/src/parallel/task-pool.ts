@@ -3,7 +3,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, expectInteger } from "@concord/core";
 import type { RunnableTaskPool, TaskPool } from "./pool-contract.js";
-import { paramsToWire, type TaskJob, type TaskJobResult, taskToWire } from "./wire.js";
+import { createTaskJob, type TaskJobResult } from "./wire.js";
 
 export type { TaskPool } from "./pool-contract.js";
 
@@ -81,12 +81,7 @@ export async function createTaskPool(options: TaskPoolOptions): Promise<TaskPool
       if (tf.getBackend() !== backend) {
         throw new ConcordError(`the pool's workers run on '${backend}' but the current backend is '${tf.getBackend()}'`, { field: "pool" });
       }
-      const names = {
-        model: adaptOptions.model.name,
-        objective: adaptOptions.objective.name,
-        innerOptimizer: adaptOptions.innerOptimizer.name,
-      };
-      const job: TaskJob = { kind, innerSteps: adaptOptions.innerSteps, adapt: adaptOptions.adapt, params: paramsToWire(params), tasks: tasks.map(taskToWire), names };
+      const job = createTaskJob(params, tasks, kind, adaptOptions);
       Atomics.store(counter, 0, 0);
       workers.forEach(({ port }, i) => {
         Atomics.store(signal, i, 0);

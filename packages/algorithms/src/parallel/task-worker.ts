@@ -1,11 +1,9 @@
 // Worker thread of a TaskPool: builds the model, objective and inner optimizer from the pool's
 // setup module, then answers jobs (θ and a share of tasks) with each task's θ'_i and G_i.
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
-import * as tf from "@tensorflow/tfjs-core";
 import { type BackendChoice, useBackend } from "@concord/backend";
-import { disposeParams, type InnerOptimizer, type Model, type Objective } from "@concord/core";
-import { adaptAndDifferentiate } from "../task-results.js";
-import { paramsFromWire, paramsToWire, type TaskJob, type TaskJobResult, taskFromWire, toWire, transferList } from "./wire.js";
+import { runTaskJob, type TaskSetup } from "./run-task-job.js";
+import { type TaskJob, type TaskJobResult, transferList } from "./wire.js";
 
 interface WorkerData {
   readonly port: MessagePort;
@@ -15,12 +13,6 @@ interface WorkerData {
   readonly setup: string;
   readonly setupOptions: unknown;
   readonly backend: string;
-}
-
-interface TaskSetup {
-  readonly model: Model;
-  readonly objective: Objective;
-  readonly innerOptimizer: InnerOptimizer;
 }
 
 const data = workerData as WorkerData;
@@ -34,37 +26,8 @@ async function start(): Promise<TaskSetup> {
 }
 
 function run(setup: TaskSetup, job: TaskJob): TaskJobResult {
-  const mismatch = (["model", "objective", "innerOptimizer"] as const).find((key) => setup[key].name !== job.names[key]);
-  if (mismatch) throw new Error(`the setup module's ${mismatch} is '${setup[mismatch].name}', the meta-step's is '${job.names[mismatch]}'`);
-  const options = { ...setup, innerSteps: job.innerSteps, execution: "per-task" as const, ...(job.adapt !== undefined ? { adapt: job.adapt } : {}) };
-  const params = paramsFromWire(job.params);
-  const indices: number[] = [];
-  const adapted: TaskJobResult["adapted"] = [];
-  const taskGradients: NonNullable<TaskJobResult["taskGradients"]> = [];
-  const queryLosses: NonNullable<TaskJobResult["queryLosses"]> = [];
-  try {
-    // Claim task indices from the counter shared with the caller and the other workers.
-    for (let index = Atomics.add(data.counter, 0, 1); index < job.tasks.length; index = Atomics.add(data.counter, 0, 1)) {
-      indices.push(index);
-      const task = taskFromWire(job.tasks[index]!);
-      let result: ReturnType<typeof adaptAndDifferentiate> | undefined;
-      try {
-        result = adaptAndDifferentiate(params, task.support, task.query, job.kind, options);
-        adapted.push(paramsToWire(result.adapted));
-        if (result.taskGradients) taskGradients.push(paramsToWire(result.taskGradients));
-        if (result.queryLosses) queryLosses.push(toWire(result.queryLosses));
-      } finally {
-        tf.dispose([task.support.x, task.support.y, task.query.x, task.query.y]);
-        disposeParams(result?.adapted);
-        disposeParams(result?.taskGradients);
-        tf.dispose(result?.queryLosses);
-      }
-    }
-  } finally {
-    disposeParams(params);
-  }
-  const none = job.kind === "none";
-  return { indices, adapted, taskGradients: none ? undefined : taskGradients, queryLosses: none ? undefined : queryLosses };
+  // Claim task indices from the counter shared with the caller and the other workers.
+  return runTaskJob(setup, job, () => Atomics.add(data.counter, 0, 1));
 }
 
 start().then(

@@ -35,6 +35,17 @@ export interface TaskJobResult {
   readonly error?: string;
 }
 
+/** The job a meta-step's per-task path sends out: θ, every task, and what to compute. */
+export function createTaskJob(
+  params: Params,
+  tasks: readonly Task[],
+  kind: TaskJob["kind"],
+  options: { innerSteps: number; adapt?: AdaptSelection | undefined; model: { name: string }; objective: { name: string }; innerOptimizer: { name: string } },
+): TaskJob {
+  const names = { model: options.model.name, objective: options.objective.name, innerOptimizer: options.innerOptimizer.name };
+  return { kind, innerSteps: options.innerSteps, adapt: options.adapt, params: paramsToWire(params), tasks: tasks.map(taskToWire), names };
+}
+
 export function toWire(tensor: tf.Tensor): WireTensor {
   // wasm's dataSync is a fresh copy of the heap; the cpu backend's is its own storage, copied here.
   const data = tensor.dataSync() as WireTensor["data"];

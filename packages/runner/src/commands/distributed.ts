@@ -2,12 +2,18 @@
 // `concord worker`). The specifier is a variable on purpose: the runner must not depend on the
 // distributed package (which depends on it) nor pull BullMQ and Redis clients into local runs.
 import { ConcordError } from "@concord/core";
+import type { TaskPool } from "@concord/algorithms";
 import type { RunScheduler } from "../compare/schedule.js";
+import type { ExperimentConfig } from "../config.js";
 import type { Registry } from "../registry.js";
 
 /** What the runner uses of @concord/distributed (its public API has these signatures). */
 export interface DistributedModule {
   queueScheduler(options: { url: string; store: string; log?: (line: string) => void }): RunScheduler;
+  queueTrainConfig(config: ExperimentConfig): ExperimentConfig;
+  createQueuePool(options: { url: string; config: ExperimentConfig; chunkTasks?: number; timeoutSeconds?: number }): Promise<
+    TaskPool & { stats(): { steps: number; bytesDown: number; bytesUp: number; resubmitted: number } }
+  >;
   startWorker(options: {
     url: string;
     store: string;

@@ -6,7 +6,8 @@ import { createRegistry } from "../builtins.js";
 import { loadPlugins } from "../plugins.js";
 import type { ProgressMode } from "../progress.js";
 import { runExperiment } from "../run.js";
-import { applyOverrides, backendOption, type CliIo, collect, formatEvaluation, progressOption, resolveConfig, resolveOut } from "./arguments.js";
+import { applyOverrides, backendOption, type CliIo, collect, formatEvaluation, integerArgument, progressOption, resolveConfig, resolveOut } from "./arguments.js";
+import { loadDistributed } from "./distributed.js";
 
 export interface TrainCommandOptions {
   out?: string;
@@ -19,6 +20,9 @@ export interface TrainCommandOptions {
   backend?: BackendChoice;
   progress: string;
   label?: string;
+  queue?: string;
+  chunkTasks?: string;
+  queueTimeout?: string;
 }
 
 /** `concord train <config|preset>`: one run with checkpoints and metrics, then its evaluation. */
@@ -36,6 +40,9 @@ export function addTrainCommand(program: Command, io: CliIo): void {
     .option("--data <dir>", "data folder of the task family (sets tasks.dataDir and evaluation.sampler.dataDir)")
     .addOption(backendOption())
     .addOption(progressOption())
+    .option("--queue <url>", "compute each meta-batch's tasks on `concord worker` processes through this Redis (redis://:PASSWORD@host:6379; needs @concord/distributed); per-task execution, same parameters as without")
+    .option("--chunk-tasks <n>", "with --queue: tasks per job (default: the meta-batch in 8 chunks)")
+    .option("--queue-timeout <s>", "with --queue: stop (checkpoint kept, --resume continues) when Redis is unreachable this long", "60")
     .addOption(new Option("--label <text>", "name shown in progress output").hideHelp())
     .action(async (given: string | undefined, options: TrainCommandOptions) => {
       if (options.resume && !options.out) throw new ConcordError("expected the --out folder of the run to resume, got nothing", { field: "--resume" });
@@ -44,18 +51,48 @@ export function addTrainCommand(program: Command, io: CliIo): void {
       const registry = createRegistry();
       await loadPlugins(registry, options.plugin, io.cwd);
       const loaded = applyOverrides(await resolveConfig(source, io.cwd, registry), options, io.cwd);
-      const config =
+      const chosen =
         options.weighting && options.weighting !== loaded.weighting.name ? { ...loaded, weighting: { name: options.weighting, options: {} } } : loaded;
+      if (!options.queue && (options.chunkTasks !== undefined || options.queueTimeout !== "60")) {
+        throw new ConcordError("--chunk-tasks and --queue-timeout only apply with --queue", { field: options.chunkTasks !== undefined ? "--chunk-tasks" : "--queue-timeout" });
+      }
+      const distributed = options.queue ? await loadDistributed() : undefined;
+      const config = distributed ? distributed.queueTrainConfig(chosen) : chosen;
       const outDir = resolveOut(options.out, source, io.cwd);
-      const result = await runExperiment(config, {
-        outDir,
-        registry,
-        resume: Boolean(options.resume),
-        label: options.label ?? basename(outDir),
-        progress: options.progress as ProgressMode,
-      });
+      let pool: Awaited<ReturnType<NonNullable<typeof distributed>["createQueuePool"]>> | undefined;
+      if (distributed) {
+        const timeoutSeconds = Number(options.queueTimeout);
+        if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new ConcordError(`expected a positive number of seconds, got ${JSON.stringify(options.queueTimeout)}`, { field: "--queue-timeout" });
+        pool = await distributed.createQueuePool({
+          url: options.queue!,
+          config,
+          timeoutSeconds,
+          ...(options.chunkTasks !== undefined ? { chunkTasks: integerArgument(options.chunkTasks, "--chunk-tasks", 1) } : {}),
+        });
+      }
+      let result: Awaited<ReturnType<typeof runExperiment>>;
+      try {
+        result = await runExperiment(config, {
+          outDir,
+          registry,
+          resume: Boolean(options.resume),
+          label: options.label ?? basename(outDir),
+          progress: options.progress as ProgressMode,
+          ...(pool ? { pool } : {}),
+        });
+      } finally {
+        await pool?.close();
+      }
       try {
         io.stdout(`trained ${result.iteration} iterations on ${result.backend} in ${result.trainSeconds.toFixed(1)} s; checkpoint ${result.checkpointPath}\n`);
+        if (pool) {
+          const stats = pool.stats();
+          if (stats.steps === 0 && result.iteration > 0 && !options.resume) {
+            throw new ConcordError(`the algorithm '${config.algorithm.name}' computed its tasks itself: it takes no task pool (maml, fomaml and reptile do)`, { field: "--queue" });
+          }
+          const perStep = (bytes: number) => (stats.steps > 0 ? (bytes / stats.steps / 1024).toFixed(1) : "0");
+          io.stdout(`queue: ${stats.steps} meta-steps through Redis; per step ${perStep(stats.bytesDown)} KiB to workers, ${perStep(stats.bytesUp)} KiB back\n`);
+        }
         if (result.evaluation) io.stdout(formatEvaluation(result.evaluation));
       } finally {
         disposeParams(result.params);

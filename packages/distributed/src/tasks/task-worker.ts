@@ -1,0 +1,99 @@
+import { Worker as ThreadWorker } from "node:worker_threads";
+import type { Registry } from "@concord/runner";
+import { type Job, UnrecoverableError, Worker } from "bullmq";
+import { Redis } from "ioredis";
+import { bullConnection, type RedisTarget } from "../connection.js";
+import type { ComputeReply, ComputeRequest } from "./compute-messages.js";
+import { BLOB_TTL_MS, blobKeys, TASK_QUEUE_NAME, validateTaskChunk } from "./protocol.js";
+
+export interface TaskWorkerOptions {
+  readonly target: RedisTarget;
+  readonly registry: Registry;
+  readonly pluginFiles: readonly string[];
+  /** Job lock lifetime; a dead worker's chunk goes back to the queue after about twice this. */
+  readonly lockMs: number;
+  readonly queueName?: string;
+  readonly log: (line: string) => void;
+}
+
+/**
+ * Takes data-parallel chunks (from `concord train --queue`): reads θ and the chunk's tasks from
+ * Redis, computes each task's results in a compute thread and writes them back as raw bytes.
+ * A chunk's job is refused at once (no retries) when its payload is invalid or names a plug-in
+ * this worker does not have.
+ */
+export async function startTaskWorker(options: TaskWorkerOptions): Promise<{ close(): Promise<void> }> {
+  const redis = new Redis({ ...options.target.options, maxRetriesPerRequest: null });
+  redis.on("error", () => {});
+  let thread: ThreadWorker | undefined;
+  let nextId = 0;
+  const waiting = new Map<number, (reply: ComputeReply) => void>();
+  const computeThread = () => {
+    if (thread) return thread;
+    // From sources (vitest) the thread runs the built module: plain Node cannot run TypeScript.
+    const url = new URL(import.meta.url.endsWith(".ts") ? "../../dist/tasks/compute-thread.js" : "./compute-thread.js", import.meta.url);
+    thread = new ThreadWorker(url, {
+      execArgv: [],
+      workerData: { pluginFiles: options.pluginFiles },
+    });
+    thread.on("message", (reply: ComputeReply) => {
+      waiting.get(reply.id)?.(reply);
+      waiting.delete(reply.id);
+    });
+    thread.on("error", (error) => {
+      for (const resolve of waiting.values()) resolve({ id: -1, ok: false, message: `compute thread failed: ${error.message}`, badInput: false });
+      waiting.clear();
+      thread = undefined;
+    });
+    return thread;
+  };
+  // θ is the same for every chunk of a step: fetched once per step.
+  let cachedTheta: { key: string; bytes: Buffer } | undefined;
+
+  const processChunk = async (job: Job) => {
+    let chunk: ReturnType<typeof validateTaskChunk>;
+    try {
+      chunk = validateTaskChunk(job.data, options.registry);
+    } catch (error) {
+      options.log(`worker: refused chunk ${job.id}: ${(error as Error).message}`);
+      throw new UnrecoverableError((error as Error).message);
+    }
+    const keys = blobKeys(chunk.session, chunk.step, chunk.chunk);
+    const theta = cachedTheta?.key === keys.theta ? cachedTheta.bytes : await redis.getBuffer(keys.theta);
+    const tasks = await redis.getBuffer(keys.tasks);
+    // Missing right after a Redis restart until the coordinator writes them again: retried.
+    if (!theta || !tasks) throw new Error(`θ or the tasks of step ${chunk.step} chunk ${chunk.chunk} are not in Redis (yet)`);
+    cachedTheta = { key: keys.theta, bytes: theta };
+    const id = nextId++;
+    const { parsedConfig: _parsed, ...payload } = chunk;
+    const request: ComputeRequest = { id, payload, theta: new Uint8Array(theta), tasks: new Uint8Array(tasks) };
+    const reply = await new Promise<ComputeReply>((resolve) => {
+      waiting.set(id, resolve);
+      computeThread().postMessage(request, [request.tasks.buffer as ArrayBuffer]);
+    });
+    if (!reply.ok) {
+      options.log(`worker: chunk ${job.id} failed: ${reply.message}`);
+      throw reply.badInput ? new UnrecoverableError(reply.message) : new Error(reply.message);
+    }
+    await redis.set(keys.result, Buffer.from(reply.result.buffer, reply.result.byteOffset, reply.result.byteLength), "PX", BLOB_TTL_MS);
+    return { bytes: reply.result.byteLength };
+  };
+
+  const worker = new Worker(options.queueName ?? TASK_QUEUE_NAME, processChunk, {
+    connection: bullConnection(options.target),
+    concurrency: 1,
+    lockDuration: options.lockMs,
+    stalledInterval: options.lockMs,
+    // Each death of a worker holding the chunk counts; the chunk is redone elsewhere every time.
+    maxStalledCount: 1000,
+  });
+  worker.on("error", (error) => options.log(`worker (chunks): ${error.message}`));
+  await worker.waitUntilReady();
+  return {
+    async close() {
+      await worker.close();
+      await thread?.terminate();
+      redis.disconnect();
+    },
+  };
+}

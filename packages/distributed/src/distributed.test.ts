@@ -1,19 +1,19 @@
 // Against a real redis-server (started here on a free 127.0.0.1 port) and real `concord worker`
 // processes (the built CLI): a queued comparison equals a local one, a SIGKILLed worker's run is
 // resumed elsewhere bit for bit, and passwords, unknown plug-ins and bad payloads are refused.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { ConcordError } from "@concord/core";
-import { compareExperiment, loadCheckpoint, disposeCheckpoint, type ExperimentConfigInput, parseConfig, runExperiment, useBackend } from "@concord/runner";
+import { compareExperiment, type ExperimentConfigInput, parseConfig, runExperiment, useBackend } from "@concord/runner";
 import * as tf from "@tensorflow/tfjs-core";
 import { type Job, Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
 import { queueScheduler } from "./coordinator.js";
 import { DEFAULT_QUEUE_NAME } from "./queue-name.js";
+import { CLI, finalParams, startWorkerProcess, type WorkerProcess } from "./testing/cli-processes.js";
 import { INSTALL_HINT, redisServerAvailable, startRedis, stopProcess, type TestRedis } from "./testing/redis-server.js";
 
 const available = redisServerAvailable();
@@ -28,7 +28,6 @@ describe.runIf(!available && inCi)("redis-server in CI", () => {
   });
 });
 
-const cli = join(dirname(createRequire(import.meta.url).resolve("@concord/runner/package.json")), "dist", "cli.js");
 const PASSWORD = "s3cret pass/word";
 
 function tinyConfig(overrides: Partial<ExperimentConfigInput> = {}): ExperimentConfigInput {
@@ -51,41 +50,12 @@ function tinyConfig(overrides: Partial<ExperimentConfigInput> = {}): ExperimentC
   };
 }
 
-interface WorkerProcess {
-  readonly child: ChildProcess;
-  readonly output: () => string;
-  readonly ready: Promise<void>;
-}
-
-function startWorkerProcess(url: string, store: string, extra: string[] = []): WorkerProcess {
-  const child = spawn(process.execPath, [cli, "worker", "--queue", url, "--store", store, "--lock-seconds", "1", ...extra], { stdio: ["ignore", "ignore", "pipe"] });
-  let output = "";
-  const ready = new Promise<void>((resolvePromise, reject) => {
-    child.stderr!.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes("worker: waiting for runs")) resolvePromise();
-    });
-    child.once("exit", (code) => reject(new Error(`worker exited with ${code}: ${output}`)));
-  });
-  ready.catch(() => {});
-  return { child, output: () => output, ready };
-}
-
 /** The table without its wall-time column (the only thing that may differ between two trainings). */
 function withoutWallTime(table: string): string {
   return table
     .split("\n")
     .map((line) => line.replace(/\s{2}\S+(?:\s\S+)?\s{2,}(cpu|wasm|backend)\s*$/, "  $1"))
     .join("\n");
-}
-
-function finalParams(path: string): Record<string, number[]> {
-  const checkpoint = loadCheckpoint(path);
-  try {
-    return Object.fromEntries(Object.entries(checkpoint.params).map(([name, tensor]) => [name, Array.from(tensor.dataSync())]));
-  } finally {
-    disposeCheckpoint(checkpoint);
-  }
 }
 
 /** Polls the job until it has completed or failed (no reliance on catching an event in time). */
@@ -136,7 +106,7 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
     expect((wrong as Error).message).toMatch(/WRONGPASS.*give the password/);
     expect((wrong as Error).message).not.toContain("nope");
     // The CLI: bad input, one line, exit code 2, before any job is taken.
-    const run = spawnSync(process.execPath, [cli, "worker", "--queue", without, "--store", root], { encoding: "utf8", timeout: 30_000 });
+    const run = spawnSync(process.execPath, [CLI, "worker", "--queue", without, "--store", root], { encoding: "utf8", timeout: 30_000 });
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/concord: --queue: Redis at .* refused the connection: NOAUTH/);
   }, 60_000);

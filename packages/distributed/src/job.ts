@@ -51,7 +51,11 @@ export function validateRunJob(data: unknown, registry: Registry): RunJob {
   return { config, outFolder, seed: config.seed, label: payload.label };
 }
 
-/** Every plug-in the config names must be in this worker's registry (built-ins and its own --plugin files). */
+/**
+ * Every plug-in the config names must be in this worker's registry (built-ins and its own --plugin
+ * files), with options its schema accepts: the tensor-free ones are created here and dropped (the
+ * task family's options are checked when the run creates it).
+ */
 export function checkConfigPlugins(config: ExperimentConfig, registry: Registry): void {
   for (const kind of PLUGIN_KINDS) {
     const name = config[kind].name;
@@ -62,6 +66,9 @@ export function checkConfigPlugins(config: ExperimentConfig, registry: Registry)
         { field: `job.config.${kind}` },
       );
     }
+    if (kind === "tasks") continue;
+    const created = registry.create(kind, config[kind], `job.config.${kind}`) as { dispose?: () => void };
+    created.dispose?.();
   }
 }
 

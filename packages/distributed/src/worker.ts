@@ -29,6 +29,8 @@ export interface WorkerOptions {
   readonly queueName?: string;
   /** Queue of data-parallel task chunks (`concord train --queue`). Default TASK_QUEUE_NAME. */
   readonly taskQueueName?: string;
+  /** Log a line as each data-parallel chunk starts. */
+  readonly logChunks?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -69,7 +71,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   });
   worker.on("error", (error) => log(`worker: ${error.message}`));
   await worker.waitUntilReady();
-  const chunks = await startTaskWorker({ target, registry: options.registry, pluginFiles: options.pluginFiles, lockMs, log, ...(options.taskQueueName ? { queueName: options.taskQueueName } : {}) });
+  const chunks = await startTaskWorker({ target, registry: options.registry, pluginFiles: options.pluginFiles, lockMs, log, logChunks: options.logChunks === true, ...(options.taskQueueName ? { queueName: options.taskQueueName } : {}) });
   log(`worker: waiting for runs and task chunks on ${target.display} (store ${store})`);
   return {
     async close() {

@@ -31,6 +31,8 @@ export interface QueuePoolStats {
   readonly bytesUp: number;
   /** Chunks added again after Redis came back without them. */
   readonly resubmitted: number;
+  /** Chunks whose worker died while holding them (redone by another worker). */
+  readonly takenOver: number;
 }
 
 export interface QueuePool extends TaskPool {
@@ -69,7 +71,7 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
   relay.postMessage({ port: port2 }, [port2]);
   let step = 0;
   let closed = false;
-  const totals = { steps: 0, bytesDown: 0, bytesUp: 0, resubmitted: 0 };
+  const totals = { steps: 0, bytesDown: 0, bytesUp: 0, resubmitted: 0, takenOver: 0 };
 
   const pool: RunnableTaskPool & QueuePool = {
     // Any number of remote workers; the meta-step only asks whether the pool shares tasks out (> 1).
@@ -133,6 +135,7 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
           totals.bytesDown += reply.bytesDown;
           totals.bytesUp += reply.bytesUp;
           totals.resubmitted += reply.resubmitted;
+          totals.takenOver += reply.takenOver;
           return reply.results.map((bytes) => unpack<TaskJobResult>(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), "result"));
         },
       };

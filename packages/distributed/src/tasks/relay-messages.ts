@@ -20,5 +20,5 @@ export interface RelayDispatch {
 
 /** Each chunk's packed TaskJobResult in chunk order, or why the step failed. */
 export type RelayReply =
-  | { readonly step: number; readonly ok: true; readonly results: Uint8Array[]; readonly bytesDown: number; readonly bytesUp: number; readonly resubmitted: number }
+  | { readonly step: number; readonly ok: true; readonly results: Uint8Array[]; readonly bytesDown: number; readonly bytesUp: number; readonly resubmitted: number; readonly takenOver: number }
   | { readonly step: number; readonly ok: false; readonly message: string };

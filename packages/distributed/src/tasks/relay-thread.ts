@@ -25,6 +25,11 @@ events.on("error", () => {});
 const wakers = new Map<string, () => void>();
 events.on("completed", ({ jobId }) => wakers.get(jobId)?.());
 events.on("failed", ({ jobId }) => wakers.get(jobId)?.());
+/** Chunks whose worker died (BullMQ found their lock expired and queued them again), since the last reply. */
+let takenOver = 0;
+events.on("stalled", ({ jobId }) => {
+  if (wakers.has(jobId) || current?.jobIds.has(jobId)) takenOver += 1;
+});
 
 let connectedAt = Date.now();
 let downSince: number | undefined;
@@ -37,7 +42,7 @@ redis.on("ready", () => {
 });
 
 /** The step being waited for; the watchdog may answer it before `run` does (then run's answer is dropped). */
-let current: { step: number; answered: boolean } | undefined;
+let current: { step: number; answered: boolean; jobIds: Set<string> } | undefined;
 
 function reply(message: RelayReply): void {
   if (!current || current.step !== message.step || current.answered) return;
@@ -129,7 +134,9 @@ async function run(dispatch: RelayDispatch): Promise<RelayReply> {
   // The blobs served their purpose; leftovers would expire anyway.
   const keys = dispatch.chunks.flatMap((_, chunk) => [blobKeys(session, dispatch.step, chunk).tasks, blobKeys(session, dispatch.step, chunk).result]);
   await redis.del(blobKeys(session, dispatch.step, 0).theta, ...keys);
-  return { step: dispatch.step, ok: true, results: results as Uint8Array[], bytesDown, bytesUp, resubmitted };
+  const stalled = takenOver;
+  takenOver = 0;
+  return { step: dispatch.step, ok: true, results: results as Uint8Array[], bytesDown, bytesUp, resubmitted, takenOver: stalled };
 }
 
 // Commands wait while Redis is away, so `run` cannot notice a long outage itself.
@@ -153,7 +160,8 @@ parentPort!.on("message", (message: RelayDispatch | "close" | { port: MessagePor
     });
     return;
   }
-  current = { step: message.step, answered: false };
+  const session = message.chunks[0]!.payload.session;
+  current = { step: message.step, answered: false, jobIds: new Set(message.chunks.map((_, chunk) => chunkJobId(session, message.step, chunk))) };
   run(message).then(reply, (error: unknown) => reply({ step: message.step, ok: false, message: (error as Error)?.message ?? String(error) }));
 });
 

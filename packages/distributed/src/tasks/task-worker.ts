@@ -14,6 +14,8 @@ export interface TaskWorkerOptions {
   readonly lockMs: number;
   readonly queueName?: string;
   readonly log: (line: string) => void;
+  /** Log a line as each chunk starts (tests and debugging). */
+  readonly logChunks?: boolean;
 }
 
 /**
@@ -58,6 +60,7 @@ export async function startTaskWorker(options: TaskWorkerOptions): Promise<{ clo
       options.log(`worker: refused chunk ${job.id}: ${(error as Error).message}`);
       throw new UnrecoverableError((error as Error).message);
     }
+    if (options.logChunks) options.log(`worker: chunk ${job.id} (tasks ${chunk.start}–${chunk.end - 1})`);
     const keys = blobKeys(chunk.session, chunk.step, chunk.chunk);
     const theta = cachedTheta?.key === keys.theta ? cachedTheta.bytes : await redis.getBuffer(keys.theta);
     const tasks = await redis.getBuffer(keys.tasks);

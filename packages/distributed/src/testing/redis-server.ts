@@ -18,6 +18,10 @@ export interface TestRedis {
   /** redis://:password@127.0.0.1:port (or without the password when none was set). */
   readonly url: string;
   stop(): Promise<void>;
+  /** Kills the server (SIGKILL: nothing saved, every key and job lost) without starting it again. */
+  kill(): Promise<void>;
+  /** Starts an empty server again on the same port. */
+  start(): Promise<void>;
 }
 
 export async function startRedis(options: { password?: string } = {}): Promise<TestRedis> {
@@ -25,6 +29,20 @@ export async function startRedis(options: { password?: string } = {}): Promise<T
   const dir = mkdtempSync(join(tmpdir(), "concord-redis-"));
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
   if (options.password) args.push("--requirepass", options.password);
+  let child = await launch(args);
+  const auth = options.password ? `:${encodeURIComponent(options.password)}@` : "";
+  return {
+    port,
+    url: `redis://${auth}127.0.0.1:${port}`,
+    stop: () => stopProcess(child).then(() => rmSync(dir, { recursive: true, force: true })),
+    kill: () => stopProcess(child, "SIGKILL"),
+    start: async () => {
+      child = await launch(args);
+    },
+  };
+}
+
+async function launch(args: string[]): Promise<ChildProcess> {
   const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
   await new Promise<void>((resolvePromise, reject) => {
     let output = "";
@@ -41,8 +59,7 @@ export async function startRedis(options: { password?: string } = {}): Promise<T
       reject(new Error(`redis-server exited with code ${code}: ${output}`));
     });
   });
-  const auth = options.password ? `:${encodeURIComponent(options.password)}@` : "";
-  return { port, url: `redis://${auth}127.0.0.1:${port}`, stop: () => stopProcess(child).then(() => rmSync(dir, { recursive: true, force: true })) };
+  return child;
 }
 
 export function stopProcess(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {

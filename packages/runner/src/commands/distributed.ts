@@ -12,7 +12,7 @@ export interface DistributedModule {
   queueScheduler(options: { url: string; store: string; log?: (line: string) => void }): RunScheduler;
   queueTrainConfig(config: ExperimentConfig): ExperimentConfig;
   createQueuePool(options: { url: string; config: ExperimentConfig; chunkTasks?: number; timeoutSeconds?: number }): Promise<
-    TaskPool & { stats(): { steps: number; bytesDown: number; bytesUp: number; resubmitted: number } }
+    TaskPool & { stats(): { steps: number; bytesDown: number; bytesUp: number; resubmitted: number; takenOver: number } }
   >;
   startWorker(options: {
     url: string;
@@ -21,6 +21,7 @@ export interface DistributedModule {
     pluginFiles: readonly string[];
     concurrency?: number;
     lockSeconds?: number;
+    logChunks?: boolean;
     log?: (line: string) => void;
   }): Promise<{ close(): Promise<void> }>;
 }

@@ -91,7 +91,10 @@ export function addTrainCommand(program: Command, io: CliIo): void {
             throw new ConcordError(`the algorithm '${config.algorithm.name}' computed its tasks itself: it takes no task pool (maml, fomaml and reptile do)`, { field: "--queue" });
           }
           const perStep = (bytes: number) => (stats.steps > 0 ? (bytes / stats.steps / 1024).toFixed(1) : "0");
-          io.stdout(`queue: ${stats.steps} meta-steps through Redis; per step ${perStep(stats.bytesDown)} KiB to workers, ${perStep(stats.bytesUp)} KiB back\n`);
+          io.stdout(
+            `queue: ${stats.steps} meta-steps through Redis; per step ${perStep(stats.bytesDown)} KiB to workers, ${perStep(stats.bytesUp)} KiB back; ` +
+              `${stats.takenOver} chunks taken over from dead workers, ${stats.resubmitted} resubmitted after Redis lost them\n`,
+          );
         }
         if (result.evaluation) io.stdout(formatEvaluation(result.evaluation));
       } finally {

@@ -1,5 +1,5 @@
 import { ConcordError } from "@concord/core";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { createRegistry } from "../builtins.js";
 import { loadPlugins } from "../plugins.js";
 import { type CliIo, collect, integerArgument, resolvePath } from "./arguments.js";
@@ -11,18 +11,25 @@ interface WorkerCommandOptions {
   plugin: string[];
   concurrency: string;
   lockSeconds: string;
+  logChunks?: boolean;
 }
 
-/** `concord worker --queue redis://…`: trains runs queued by `concord compare --queue` until SIGINT/SIGTERM. */
+/**
+ * `concord worker --queue redis://…`: trains runs queued by `concord compare --queue` and computes task
+ * chunks of `concord train --queue`, until SIGINT/SIGTERM.
+ */
 export function addWorkerCommand(program: Command, io: CliIo, signals: { once(signal: "SIGINT" | "SIGTERM", listener: () => void): unknown } = process): void {
   program
     .command("worker")
-    .description("train runs queued by `concord compare --queue` (any number of workers, on any machine), resuming interrupted ones from their checkpoints")
+    .description(
+      "train runs queued by `concord compare --queue` and compute the task chunks of `concord train --queue` (any number of workers, on any machine); a dead worker's work is redone by another",
+    )
     .requiredOption("--queue <url>", "Redis URL: redis://:PASSWORD@host:6379 (rediss:// for TLS)")
     .option("--store <dir>", "folder the run folders are written under; shared storage, the same folder the coordinator's --out lies in", "runs")
     .option("--plugin <file>", "ES module registering plug-ins (repeatable); jobs can use only these and the built-ins", collect, [])
     .option("--concurrency <n>", "runs trained at once, one thread each", "1")
-    .option("--lock-seconds <s>", "job lock lifetime: a dead worker's run is taken over after about twice this", "30")
+    .option("--lock-seconds <s>", "job lock lifetime: a dead worker's run or task chunk is taken over after about twice this", "5")
+    .addOption(new Option("--log-chunks", "log a line as each data-parallel chunk starts").hideHelp())
     .action(async (options: WorkerCommandOptions) => {
       const concurrency = integerArgument(options.concurrency, "--concurrency", 1);
       const lockSeconds = Number(options.lockSeconds);
@@ -39,6 +46,7 @@ export function addWorkerCommand(program: Command, io: CliIo, signals: { once(si
         pluginFiles: options.plugin.map((file) => resolvePath(io.cwd, file)),
         concurrency,
         lockSeconds,
+        logChunks: Boolean(options.logChunks),
         log: (line) => io.stderr(`${line}\n`),
       });
       await new Promise<void>((resolvePromise) => {

@@ -33,6 +33,8 @@ export interface QueuePoolStats {
   readonly resubmitted: number;
   /** Chunks whose worker died while holding them (redone by another worker). */
   readonly takenOver: number;
+  /** Wall time inside the pool (packing, Redis, the workers' compute, unpacking): the distributed part of each meta-step. */
+  readonly seconds: number;
 }
 
 export interface QueuePool extends TaskPool {
@@ -71,7 +73,7 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
   relay.postMessage({ port: port2 }, [port2]);
   let step = 0;
   let closed = false;
-  const totals = { steps: 0, bytesDown: 0, bytesUp: 0, resubmitted: 0, takenOver: 0 };
+  const totals = { steps: 0, bytesDown: 0, bytesUp: 0, resubmitted: 0, takenOver: 0, seconds: 0 };
 
   const pool: RunnableTaskPool & QueuePool = {
     // Any number of remote workers; the meta-step only asks whether the pool shares tasks out (> 1).
@@ -95,6 +97,7 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
       if (closed) throw new ConcordError("the queue pool was closed", { field: "pool" });
       const backend = tf.getBackend();
       if (backend !== "cpu" && backend !== "wasm" && backend !== "webgl") throw new ConcordError(`unsupported backend '${backend}'`, { field: "pool" });
+      const started = performance.now();
       const job = createTaskJob(params, tasks, kind, adaptOptions);
       const size = options.chunkTasks ?? Math.max(1, Math.ceil(tasks.length / 8));
       const thisStep = step++;
@@ -136,7 +139,9 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
           totals.bytesUp += reply.bytesUp;
           totals.resubmitted += reply.resubmitted;
           totals.takenOver += reply.takenOver;
-          return reply.results.map((bytes) => unpack<TaskJobResult>(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), "result"));
+          const out = reply.results.map((bytes) => unpack<TaskJobResult>(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), "result"));
+          totals.seconds += (performance.now() - started) / 1000;
+          return out;
         },
       };
     },

@@ -62,11 +62,13 @@ export async function startTaskWorker(options: TaskWorkerOptions): Promise<{ clo
     }
     if (options.logChunks) options.log(`worker: chunk ${job.id} (tasks ${chunk.start}–${chunk.end - 1})`);
     const keys = blobKeys(chunk.session, chunk.step, chunk.chunk);
+    const started = performance.now();
     const theta = cachedTheta?.key === keys.theta ? cachedTheta.bytes : await redis.getBuffer(keys.theta);
     const tasks = await redis.getBuffer(keys.tasks);
     // Missing right after a Redis restart until the coordinator writes them again: retried.
     if (!theta || !tasks) throw new Error(`θ or the tasks of step ${chunk.step} chunk ${chunk.chunk} are not in Redis (yet)`);
     cachedTheta = { key: keys.theta, bytes: theta };
+    const fetched = performance.now();
     const id = nextId++;
     const { parsedConfig: _parsed, ...payload } = chunk;
     const request: ComputeRequest = { id, payload, theta: new Uint8Array(theta), tasks: new Uint8Array(tasks) };
@@ -78,7 +80,12 @@ export async function startTaskWorker(options: TaskWorkerOptions): Promise<{ clo
       options.log(`worker: chunk ${job.id} failed: ${reply.message}`);
       throw reply.badInput ? new UnrecoverableError(reply.message) : new Error(reply.message);
     }
+    const computed = performance.now();
     await redis.set(keys.result, Buffer.from(reply.result.buffer, reply.result.byteOffset, reply.result.byteLength), "PX", BLOB_TTL_MS);
+    if (options.logChunks) {
+      const ms = (from: number, to: number) => (to - from).toFixed(1);
+      options.log(`worker: computed chunk ${job.id}: fetch ${ms(started, fetched)} ms, compute ${ms(fetched, computed)} ms, store ${ms(computed, performance.now())} ms`);
+    }
     return { bytes: reply.result.byteLength };
   };
 

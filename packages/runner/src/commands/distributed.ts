@@ -12,7 +12,7 @@ export interface DistributedModule {
   queueScheduler(options: { url: string; store: string; log?: (line: string) => void }): RunScheduler;
   queueTrainConfig(config: ExperimentConfig): ExperimentConfig;
   createQueuePool(options: { url: string; config: ExperimentConfig; chunkTasks?: number; timeoutSeconds?: number }): Promise<
-    TaskPool & { stats(): { steps: number; bytesDown: number; bytesUp: number; resubmitted: number; takenOver: number } }
+    TaskPool & { stats(): { steps: number; bytesDown: number; bytesUp: number; resubmitted: number; takenOver: number; seconds: number } }
   >;
   startWorker(options: {
     url: string;

@@ -93,7 +93,8 @@ export function addTrainCommand(program: Command, io: CliIo): void {
           const perStep = (bytes: number) => (stats.steps > 0 ? (bytes / stats.steps / 1024).toFixed(1) : "0");
           io.stdout(
             `queue: ${stats.steps} meta-steps through Redis; per step ${perStep(stats.bytesDown)} KiB to workers, ${perStep(stats.bytesUp)} KiB back; ` +
-              `${stats.takenOver} chunks taken over from dead workers, ${stats.resubmitted} resubmitted after Redis lost them\n`,
+              `${stats.takenOver} chunks taken over from dead workers, ${stats.resubmitted} resubmitted after Redis lost them; ` +
+              `${stats.steps > 0 ? ((stats.seconds / stats.steps) * 1000).toFixed(1) : "0"} ms per step on the queue\n`,
           );
         }
         if (result.evaluation) io.stdout(formatEvaluation(result.evaluation));

@@ -78,7 +78,11 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
   const pool: RunnableTaskPool & QueuePool = {
     // Any number of remote workers; the meta-step only asks whether the pool shares tasks out (> 1).
     threads: Number.POSITIVE_INFINITY,
-    backend: tf.getBackend(),
+    // Whatever the meta-step runs on (read at use: the pool is made before useBackend runs); each
+    // chunk names it and workers compute on the same one.
+    get backend() {
+      return tf.getBackend();
+    },
     stats: () => ({ ...totals }),
     async close() {
       if (closed) return;

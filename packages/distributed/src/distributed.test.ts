@@ -2,7 +2,7 @@
 // processes (the built CLI): a queued comparison equals a local one, a SIGKILLed worker's run is
 // resumed elsewhere bit for bit, and passwords, unknown plug-ins and bad payloads are refused.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConcordError } from "@concord/core";
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
 import { queueScheduler } from "./coordinator.js";
 import { DEFAULT_QUEUE_NAME } from "./queue-name.js";
-import { CLI, finalParams, startWorkerProcess, type WorkerProcess } from "./testing/cli-processes.js";
+import { CLI, finalParams, startCli, startWorkerProcess, type WorkerProcess, waitFor } from "./testing/cli-processes.js";
 import { INSTALL_HINT, redisServerAvailable, startRedis, stopProcess, type TestRedis } from "./testing/redis-server.js";
 
 const available = redisServerAvailable();
@@ -163,6 +163,26 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
       await queue.close();
     }
   }, 60_000);
+
+  it("the coordinator of a comparison SIGKILLed: compare --resume joins the queued runs and writes the same results", async () => {
+    const configFile = join(root, "tiny.json");
+    writeFileSync(configFile, JSON.stringify(tinyConfig()));
+    const outDir = join(root, "store", "resumed");
+    const args = ["compare", configFile, "--weighting", "uniform,agreement", "--seeds", "1", "--queue", redis.url, "--out", outDir, "--progress", "none"];
+    const first = startCli(args);
+    const checkpoint = (arm: string) => join(outDir, arm, "seed-3", "checkpoint.ckpt");
+    await waitFor(() => existsSync(checkpoint("maml+uniform")) || existsSync(checkpoint("maml+agreement")), 60_000, first.output, first.exited);
+    await stopProcess(first.child, "SIGKILL");
+    expect(existsSync(join(outDir, "results.json"))).toBe(false);
+    const second = startCli([...args, "--resume"]);
+    expect(await second.exited, second.output()).toBe(0);
+    const results = JSON.parse(readFileSync(join(outDir, "results.json"), "utf8"));
+    const localResults = JSON.parse(readFileSync(join(root, "local", "results.json"), "utf8"));
+    expect(results.arms.map((arm: { evaluation: unknown }) => arm.evaluation)).toEqual(localResults.arms.map((arm: { evaluation: unknown }) => arm.evaluation));
+    for (const arm of ["maml+uniform", "maml+agreement"]) {
+      expect(finalParams(checkpoint(arm))).toEqual(finalParams(join(root, "local", arm, "seed-3", "checkpoint.ckpt")));
+    }
+  }, 120_000);
 
   it("a SIGKILLed worker's run is resumed by another worker from its checkpoint, ending bit-identical", async () => {
     for (const worker of workers.splice(0)) await stopProcess(worker.child);

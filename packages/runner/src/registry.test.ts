@@ -60,6 +60,19 @@ describe("Registry", () => {
   });
 });
 
+describe("runtime options", () => {
+  it("reach the factory beside the validated config options, which still refuse unknown fields", () => {
+    const registry = createRegistry();
+    const seen: unknown[] = [];
+    registry.register("weighting", "recorder", (options) => (seen.push(options), uniform()), { options: z.strictObject({ eps: z.number().optional() }) });
+    const pool = { threads: 3 };
+    registry.create("weighting", { name: "recorder", options: { eps: 0.5 } }, "weighting", { pool });
+    expect(seen).toEqual([{ eps: 0.5, pool }]);
+    expect((seen[0] as { pool: unknown }).pool).toBe(pool);
+    expect(() => registry.create("weighting", { name: "recorder", options: { pool: 1 } }, "weighting")).toThrow(/weighting\.pool: unknown field/);
+  });
+});
+
 describe("asynchronous factories", () => {
   it("createAsync awaits a factory's promise and shape-checks the result; create refuses it", async () => {
     const registry = createRegistry();

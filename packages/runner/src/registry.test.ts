@@ -64,7 +64,10 @@ describe("runtime options", () => {
   it("reach the factory beside the validated config options, which still refuse unknown fields", () => {
     const registry = createRegistry();
     const seen: unknown[] = [];
-    registry.register("weighting", "recorder", (options) => (seen.push(options), uniform()), { options: z.strictObject({ eps: z.number().optional() }) });
+    registry.register("weighting", "recorder", (options) => {
+        seen.push(options);
+        return uniform();
+      }, { options: z.strictObject({ eps: z.number().optional() }) });
     const pool = { threads: 3 };
     registry.create("weighting", { name: "recorder", options: { eps: 0.5 } }, "weighting", { pool });
     expect(seen).toEqual([{ eps: 0.5, pool }]);

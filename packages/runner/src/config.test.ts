@@ -60,9 +60,15 @@ describe("parseConfig", () => {
     expect(catchConcordError(() => withOverrides(config, { iterations: -1 })).field).toBe("iterations");
   });
 
+  it("keepCheckpoints takes positive iteration numbers and names the bad entry", () => {
+    expect(parseConfig(tinyConfig()).keepCheckpoints).toEqual([]);
+    expect(parseConfig(tinyConfig({ keepCheckpoints: [5000, 10000] })).keepCheckpoints).toEqual([5000, 10000]);
+    expect(catchConcordError(() => parseConfig(tinyConfig({ keepCheckpoints: [10, 0] }))).message).toMatch(/^keepCheckpoints\[1\]: /);
+  });
+
   it("finds the first difference that matters for resuming (iterations and evaluation may change)", () => {
     const a = parseConfig(tinyConfig());
-    expect(firstTrainingDifference(a, parseConfig(tinyConfig({ iterations: 99, evaluation: { tasks: 3 } })))).toBeUndefined();
+    expect(firstTrainingDifference(a, parseConfig(tinyConfig({ iterations: 99, evaluation: { tasks: 3 }, keepCheckpoints: [50] })))).toBeUndefined();
     expect(firstTrainingDifference(a, parseConfig(tinyConfig({ seed: 4 })))).toEqual({ field: "seed", a: 3, b: 4 });
     expect(firstTrainingDifference(a, parseConfig(tinyConfig({ innerOptimizer: { name: "sgd", lr: 0.02 } })))?.field).toBe("innerOptimizer.lr");
     // The data folder may move between runs.

@@ -27,9 +27,9 @@ namespace {
 class ChunkPool {
  public:
   void set_threads(int threads) {
-    std::unique_lock<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
     wanted_ = std::max(1, std::min(threads, 64));
-    // A helper starts with the current generation, so it takes part in every run from the next one.
+    // A helper starts with the current generation, so it can join runs from the next one.
     while (static_cast<int>(helpers_.size()) + 1 < wanted_) {
       const int index = static_cast<int>(helpers_.size());
       const uint64_t seen = generation_;
@@ -37,31 +37,41 @@ class ChunkPool {
       helpers_.back().detach();
     }
   }
-  int threads() const { return wanted_; }
+  int threads() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return wanted_;
+  }
 
-  /** Runs body(i) for i in [0, count); in parallel when no other call is running in the process. */
+  /**
+   * Runs body(i) for i in [0, count). The caller works through the chunks itself and helpers that
+   * wake in time join in; it waits only for helpers that joined (a helper descheduled by a busy
+   * machine never holds the call up). Shares only when no other call is running in the process.
+   */
   void run(int count, const std::function<void(int)>& body, bool worth_sharing) {
     // Another thread (a worker of Concord's task pool) is inside a call: it already uses the other
     // core, so this call runs on its own thread only (no oversubscription).
-    int inside = in_flight_.fetch_add(1) + 1;
-    bool share = worth_sharing && count > 1 && wanted_ > 1 && inside == 1;
-    if (share) {
-      std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-      if (busy.owns_lock()) {
-        next_.store(0);
-        remaining_.store(count);
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
+    const int inside = in_flight_.fetch_add(1) + 1;
+    std::unique_lock<std::mutex> busy(busy_, std::defer_lock);
+    if (worth_sharing && count > 1 && inside == 1 && busy.try_lock()) {
+      int helpers;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        helpers = wanted_ - 1;
+        if (helpers > 0) {
+          next_.store(0);
           body_ = &body;
           count_ = count;
+          open_ = true;
+          joined_ = 0;
           ++generation_;
-          active_wanted_ = wanted_;
-          active_helpers_ = wanted_ - 1;
         }
+      }
+      if (helpers > 0) {
         wake_.notify_all();
         work(body, count);
         std::unique_lock<std::mutex> lock(mutex_);
-        done_.wait(lock, [this] { return remaining_.load() == 0 && active_helpers_ == 0; });
+        open_ = false;
+        done_.wait(lock, [this] { return joined_ == 0; });
         body_ = nullptr;
         in_flight_.fetch_sub(1);
         return;
@@ -73,10 +83,7 @@ class ChunkPool {
 
  private:
   void work(const std::function<void(int)>& body, int count) {
-    for (int i = next_.fetch_add(1); i < count; i = next_.fetch_add(1)) {
-      body(i);
-      remaining_.fetch_sub(1);
-    }
+    for (int i = next_.fetch_add(1); i < count; i = next_.fetch_add(1)) body(i);
   }
   void helper_loop(int index, uint64_t seen) {
     for (;;) {
@@ -86,14 +93,15 @@ class ChunkPool {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [&] { return generation_ != seen; });
         seen = generation_;
-        if (index + 1 >= active_wanted_) continue;  // not taking part at this run's thread count
+        if (!open_ || index + 1 >= wanted_) continue;  // the run is over, or this helper is not wanted
+        ++joined_;
         body = body_;
         count = count_;
       }
-      if (body) work(*body, count);
+      work(*body, count);
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        --active_helpers_;
+        --joined_;
       }
       done_.notify_all();
     }
@@ -107,11 +115,10 @@ class ChunkPool {
   const std::function<void(int)>* body_ = nullptr;
   int count_ = 0;
   uint64_t generation_ = 0;
-  int active_helpers_ = 0;
-  int active_wanted_ = 1;
+  bool open_ = false;
+  int joined_ = 0;
   int wanted_ = 1;
   std::atomic<int> next_{0};
-  std::atomic<int> remaining_{0};
   std::atomic<int> in_flight_{0};
 };
 
@@ -155,11 +162,14 @@ bool in_bounds(int64_t offset, int64_t bytes, size_t length) {
   return offset >= 0 && bytes >= 0 && offset % 4 == 0 && static_cast<uint64_t>(offset + bytes) <= length;
 }
 
+// Calls below this many FLOPs run on the calling thread: waking a helper costs tens of µs.
+constexpr double kShareFlops = 8e6;
+
 // Rows of C per chunk: a function of the shape only (see the header). Large enough that a chunk is
 // worth a thread hand-off, small enough that two threads balance.
 int64_t rows_per_chunk(int64_t m, int64_t n, int64_t k) {
   const int64_t flops_per_row = 2 * n * k;
-  int64_t rows = std::max<int64_t>(16, (4 << 20) / std::max<int64_t>(1, flops_per_row));
+  int64_t rows = std::max<int64_t>(32, (8 << 20) / std::max<int64_t>(1, flops_per_row));
   rows = (rows + 15) / 16 * 16;
   return std::min(rows, m);
 }
@@ -215,7 +225,7 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
                 static_cast<int>(n), static_cast<int>(k), 1.0f, pa, lda, pb, ldb, 0.0f, pc, static_cast<int>(n));
   };
   const double flops = 2.0 * batch * m * n * k;
-  pool().run(static_cast<int>(chunks), body, flops >= 4e6);
+  pool().run(static_cast<int>(chunks), body, flops >= kShareFlops);
   return nullptr;
 }
 

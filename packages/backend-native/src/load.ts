@@ -39,8 +39,9 @@ export interface NativeAddon {
 
 export interface LoadNativeOptions {
   /**
-   * Threads sharing one call's work (process-wide; results do not depend on it). Default: every core
-   * on the main thread; 1 when loaded in a worker thread (a task pool already keeps the cores busy).
+   * Threads sharing one call's work (process-wide; results do not depend on it). Default: the
+   * CONCORD_NATIVE_THREADS environment variable, else every core on the main thread; 1 when loaded
+   * in a worker thread (a task pool already keeps the cores busy).
    */
   readonly threads?: number;
 }
@@ -64,7 +65,8 @@ export function loadNativeKernels(options: LoadNativeOptions = {}): NativeAddon 
       });
     }
   }
-  const threads = options.threads ?? (isMainThread ? availableParallelism() : 1);
+  const fromEnvironment = process.env["CONCORD_NATIVE_THREADS"];
+  const threads = options.threads ?? (!isMainThread ? 1 : fromEnvironment ? Number(fromEnvironment) : availableParallelism());
   if (!Number.isInteger(threads) || threads < 1) throw new ConcordError(`expected an integer ≥ 1, got ${String(threads)}`, { field: "threads" });
   addon.setThreads(threads);
   const loaded = addon;

@@ -16,6 +16,8 @@ export default mergeConfig(
         "../backend/src/kernels/*.test.ts",
         "../backend/src/gradients/{cnn,conv,maml,matmul,closure}.test.ts",
       ],
+      // That file tests the hook itself with a JavaScript provider and switches the native kernels off.
+      exclude: ["**/node_modules/**", "../backend/src/kernels/native-kernels.test.ts"],
       setupFiles: [fileURLToPath(new URL("./test/native-setup.ts", import.meta.url))],
     },
   }),

@@ -14,7 +14,10 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "cpu", "wasm",
 /** The optional peer dependency that provides the webgl backend. */
 export const WEBGL_PACKAGE = "@tensorflow/tfjs-backend-webgl";
 
-/** The optional peer dependency that provides the native kernels of useBackend("native"). */
+/**
+ * The Node-only package that provides the native kernels of useBackend("native"): installed next to
+ * this one by those who want it (not a declared dependency, so browsers and plain installs never see it).
+ */
 export const NATIVE_PACKAGE = "@concord/backend-native";
 
 export interface UseBackendOptions {
@@ -34,8 +37,9 @@ export interface UseBackendOptions {
  * kernel and clone patch for it (installConcord), and returns the backend's name. Call it once
  * before training. "auto" = wasm (SIMD, one thread) when it initialises, else cpu; "cpu", "wasm" and
  * "webgl" insist. "native" (Node only) is the wasm backend whose matMul and convolution kernels call
- * the native GEMM of the optional peer `@concord/backend-native` (OpenBLAS, compiled when that package
- * is installed); it returns "wasm", tf's backend name. Every other choice turns native kernels off. webgl needs a browser and the optional peer dependency
+ * the native GEMM of `@concord/backend-native` (OpenBLAS; install that package next to this one, it
+ * compiles its addon); it returns "wasm", tf's backend name. Every other choice turns native kernels
+ * off. webgl needs a browser and the optional peer dependency
  * `@tensorflow/tfjs-backend-webgl` (in a bundled app, import it yourself before this call).
  */
 export async function useBackend(choice: BackendChoice = "auto", options: UseBackendOptions = {}): Promise<string> {
@@ -60,15 +64,17 @@ export function activeBackendChoice(): string {
 
 /** The native kernels of @concord/backend-native, or a ConcordError saying what to install. */
 async function loadNativeKernels(): Promise<NativeKernels> {
-  // A variable specifier: bundlers must not try to resolve an optional, Node-only peer.
+  // A variable specifier: bundlers must not try to resolve an optional, Node-only package.
   const specifier: string = NATIVE_PACKAGE;
   let module: { loadNativeKernels?: () => NativeKernels };
   try {
     module = (await import(/* @vite-ignore */ specifier)) as typeof module;
   } catch (error) {
-    throw new ConcordError(`the native backend needs ${NATIVE_PACKAGE} (an optional peer dependency, Node only): install it (${(error as Error).message})`, {
-      field: "backend",
-    });
+    throw new ConcordError(
+      `the native backend needs ${NATIVE_PACKAGE} (Node only): npm install ${NATIVE_PACKAGE}, which compiles its addon with g++ and OpenBLAS ` +
+        `(Debian/Ubuntu: apt-get install -y g++ libopenblas-dev) (${(error as Error).message})`,
+      { field: "backend" },
+    );
   }
   if (typeof module.loadNativeKernels !== "function") throw new ConcordError(`${NATIVE_PACKAGE} does not export loadNativeKernels()`, { field: "backend" });
   return module.loadNativeKernels();

@@ -71,7 +71,7 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
     expectOneLine(await cli(["train", write("type.json", tinyConfig({ seed: "one" as never })), "--out", "x"], cwd), /^concord: seed: expected a number, got "one"$/);
     expectOneLine(await cli(["train", "ok.json", "--iterations", "-5", "--out", "x"], cwd), /^concord: --iterations: expected an integer >= 0, got "-5"$/);
     expectOneLine(await cli(["compare", "ok.json", "--weighting", "uniform", "--seeds", "0"], cwd), /^concord: --seeds: expected an integer >= 1, got "0"$/);
-    expectOneLine(await cli(["train", "ok.json", "--backend", "gpu"], cwd), /^concord: option '--backend <name>' argument 'gpu' is invalid\. Allowed choices are auto, cpu, wasm, webgl\.$/);
+    expectOneLine(await cli(["train", "ok.json", "--backend", "gpu"], cwd), /^concord: option '--backend <name>' argument 'gpu' is invalid\. Allowed choices are auto, cpu, wasm, webgl, native\.$/);
   });
 
   it("webgl in Node", async () => {

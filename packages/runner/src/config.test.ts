@@ -26,7 +26,7 @@ describe("parseConfig", () => {
     [{ metaBatchSize: 0 }, "metaBatchSize: expected a number >= 1, got 0"],
     [{ iterations: "100" }, 'iterations: expected a number, got "100"'],
     [{ iterations: 2.5 }, "iterations: expected an integer, got 2.5"],
-    [{ backend: "gpu" }, 'backend: expected one of "auto", "cpu", "wasm", "webgl", got "gpu" (did you mean "cpu"?)'],
+    [{ backend: "gpu" }, 'backend: expected one of "auto", "cpu", "wasm", "webgl", "native", got "gpu" (did you mean "cpu"?)'],
     [{ model: 42 }, 'model: expected a plug-in name (string) or an object with a string "name" field, got 42'],
     [{ evaluation: { tasks: 0 } }, "evaluation.tasks: expected a number >= 1, got 0"],
   ])("refuses %j with one clear line", (override, message) => {

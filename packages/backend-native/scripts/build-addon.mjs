@@ -1,8 +1,8 @@
 // Compiles the native addon (native/concord_native.cc) into build/concord_native.node with the
 // system C++ compiler against Node's own headers and OpenBLAS (no node-gyp: it would download
-// headers). Run by `build` (a failure fails the build) and by `install` with --optional (a failure
-// only warns, so the package still installs where there is no compiler: loadNativeKernels() then
-// says what to install). With CI=true every failure is fatal.
+// headers). Run by `install` and `build` with --optional: a failure only warns, so the workspace
+// still installs and builds where there is no compiler (`pnpm start` needs only Node and npm;
+// loadNativeKernels() then says what to install). With CI=true every failure is fatal.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";

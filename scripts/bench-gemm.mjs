@@ -1,6 +1,8 @@
 // The machine's measured GEMM peak, for the bench's floor column. Prints one line
 // `GEMM_RESULT {json}` with the best GFLOP/s of square float32 matMuls (n = 256, 512, 1024):
 //   - "wasm": tfjs-wasm's 2-D matMul (XNNPACK, SIMD, one thread), the engine Concord runs on;
+//   - "native": the same matMul through @concord/backend-native's addon (OpenBLAS on the wasm heap),
+//     with every core sharing one call and on one thread, when the addon is built;
 //   - "torch": PyTorch's `a @ b` with the bench's thread count, when Debian's python3 has torch
 //     (the best this machine's BLAS does: the floor every implementation is measured against).
 import { spawnSync } from "node:child_process";
@@ -31,6 +33,17 @@ function wasmGflops(n) {
 }
 
 const wasm = Math.max(...sizes.map(wasmGflops));
+let native;
+let nativeOneThread;
+try {
+  await useBackend("native");
+  native = Math.max(...sizes.map(wasmGflops));
+  const { loadNativeKernels } = await import("@concord/backend-native");
+  loadNativeKernels({ threads: 1 });
+  nativeOneThread = Math.max(...sizes.map(wasmGflops));
+} catch (error) {
+  console.error(`native GEMM not measured: ${error.message}`);
+}
 const torchScript = `
 import time, torch
 torch.set_num_threads(${threads})
@@ -44,4 +57,4 @@ print(best)
 `;
 const python = spawnSync("/usr/bin/python3", ["-c", torchScript], { encoding: "utf8" });
 const torch = python.status === 0 ? Number(python.stdout.trim()) : undefined;
-console.log(`GEMM_RESULT ${JSON.stringify({ wasmGflops: wasm, torchGflops: torch, torchThreads: torch === undefined ? undefined : threads, sizes })}`);
+console.log(`GEMM_RESULT ${JSON.stringify({ wasmGflops: wasm, nativeGflops: native, nativeGflopsOneThread: nativeOneThread, torchGflops: torch, torchThreads: torch === undefined ? undefined : threads, sizes })}`);

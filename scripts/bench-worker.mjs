@@ -67,7 +67,8 @@ function disposeTasks(list) {
 
 // Ablation runs leave some of Concord's kernel replacements out.
 await backendSetup.useBackend(backend, { skipKernels: config.without ?? [] });
-if (tf.getBackend() !== backend) throw new Error(`backend ${backend} did not initialise`);
+// "native" is the wasm backend with Concord's native GEMM kernels.
+if (tf.getBackend() !== (backend === "native" ? "wasm" : backend)) throw new Error(`backend ${backend} did not initialise`);
 tf.env().set("DEBUG", false);
 
 const pool =

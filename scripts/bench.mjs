@@ -4,7 +4,8 @@
 //
 // Options:
 //   --only a,b           workload name prefixes: sinusoid, omniglot, sinusoid-maml2, ... (default: all)
-//   --backends a,b       cpu,wasm (default: both; CNN rows on cpu only with --cnn-cpu)
+//   --backends a,b       cpu,wasm,native (default: cpu,wasm; CNN rows on cpu only with --cnn-cpu);
+//                        native = wasm with @concord/backend-native's OpenBLAS kernels (useBackend("native"))
 //   --execution a,b      batched,per-task,parallel (default: all that apply; parallel = per-task on
 //                        worker threads, one per core; sinusoid rows are batched and per-task)
 //   --iterations N       measured iterations (default 50 sinusoid, 3 omniglot)
@@ -122,14 +123,16 @@ function measureGemmPeak() {
     return {};
   }
   const gemm = JSON.parse(line.slice("GEMM_RESULT ".length));
-  console.log(`\nGEMM peak (float32, n ≤ 1024): tfjs-wasm ${gemm.wasmGflops.toFixed(1)} GFLOP/s (one thread)${gemm.torchGflops ? `, PyTorch ${gemm.torchGflops.toFixed(1)} GFLOP/s (${gemm.torchThreads} threads)` : ""}`);
+  console.log(`\nGEMM peak (float32, n ≤ 1024): tfjs-wasm ${gemm.wasmGflops.toFixed(1)} GFLOP/s (one thread)${gemm.nativeGflops ? `, native ${gemm.nativeGflops.toFixed(1)} GFLOP/s (${gemm.nativeGflopsOneThread.toFixed(1)} on one thread)` : ""}${gemm.torchGflops ? `, PyTorch ${gemm.torchGflops.toFixed(1)} GFLOP/s (${gemm.torchThreads} threads)` : ""}`);
   return gemm;
 }
 
 /**
  * A row's arithmetic (scripts/bench-flops.mjs) and the time it takes at the measured peaks: `floorMs`
  * at the machine's best GEMM rate (PyTorch's when measured), `wasmFloorMs` at tfjs-wasm's rate on the
- * threads the row uses (one, or one per core for "parallel").
+ * threads the row uses (one, or one per core for "parallel"); `engineFloorMs` at the row's own engine's
+ * rate: tfjs-wasm's for wasm rows, the native addon's for native rows (every core for one call in
+ * per-task/batched rows; one thread per core for "parallel").
  */
 function addFloor(row, gemm) {
   if (row.error) return;
@@ -137,6 +140,9 @@ function addFloor(row, gemm) {
   const machinePeak = gemm.torchGflops ?? gemm.wasmGflops;
   if (machinePeak) row.floorMs = (row.gflop / machinePeak) * 1000;
   if (gemm.wasmGflops && row.backend === "wasm") row.wasmFloorMs = (row.gflop / (gemm.wasmGflops * (row.execution === "parallel" ? machine.cores : 1))) * 1000;
+  if (row.backend === "wasm") row.engineFloorMs = row.wasmFloorMs;
+  const nativePeak = row.execution === "parallel" ? gemm.nativeGflopsOneThread * machine.cores : gemm.nativeGflops;
+  if (row.backend === "native" && nativePeak) row.engineFloorMs = (row.gflop / nativePeak) * 1000;
 }
 
 function runWorker(config) {
@@ -249,7 +255,7 @@ function runMemoryMode(iterations) {
 }
 
 function printTable(rows, torch, gemm) {
-  console.log("\n| workload | backend | execution | median ms | min–max ms | CPU ms | kernels/iter | peak RSS MB | tfjs peak MB | wasm heap MB | PyTorch ms | ratio | GFLOP | floor ms | wasm floor ms |");
+  console.log("\n| workload | backend | execution | median ms | min–max ms | CPU ms | kernels/iter | peak RSS MB | tfjs peak MB | wasm heap MB | PyTorch ms | ratio | GFLOP | floor ms | engine floor ms |");
   console.log("| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const r of rows) {
     if (r.error) {
@@ -258,11 +264,11 @@ function printTable(rows, torch, gemm) {
     }
     const mb = (bytes) => (bytes == null ? "–" : (bytes / 2 ** 20).toFixed(0));
     console.log(
-      `| ${r.workload} | ${r.backend} | ${r.execution} | ${fmt(r.medianMs)} | ${fmt(r.minMs)}–${fmt(r.maxMs)} | ${fmt(r.medianCpuMs)} | ${r.kernelsPerIteration} | ${mb(r.peakRssBytes)} | ${mb(r.tfjsPeakBytes)} | ${mb(r.wasmHeapBytes)} | ${r.torch ? fmt(r.torch.medianMs) : "–"} | ${r.ratio ? `${r.ratio.toFixed(2)}×` : "–"} | ${r.gflop?.toPrecision(3) ?? "–"} | ${fmt(r.floorMs)} | ${fmt(r.wasmFloorMs)} |`,
+      `| ${r.workload} | ${r.backend} | ${r.execution} | ${fmt(r.medianMs)} | ${fmt(r.minMs)}–${fmt(r.maxMs)} | ${fmt(r.medianCpuMs)} | ${r.kernelsPerIteration} | ${mb(r.peakRssBytes)} | ${mb(r.tfjsPeakBytes)} | ${mb(r.wasmHeapBytes)} | ${r.torch ? fmt(r.torch.medianMs) : "–"} | ${r.ratio ? `${r.ratio.toFixed(2)}×` : "–"} | ${r.gflop?.toPrecision(3) ?? "–"} | ${fmt(r.floorMs)} | ${fmt(r.engineFloorMs)} |`,
     );
   }
   if (gemm.wasmGflops) {
-    console.log(`\nfloor ms: the row's GFLOP at ${gemm.torchGflops ? `PyTorch's measured GEMM peak (${gemm.torchGflops.toFixed(1)} GFLOP/s)` : `tfjs-wasm's GEMM peak (${gemm.wasmGflops.toFixed(1)} GFLOP/s)`}; wasm floor ms: at tfjs-wasm's peak (${gemm.wasmGflops.toFixed(1)} GFLOP/s per thread)`);
+    console.log(`\nfloor ms: the row's GFLOP at ${gemm.torchGflops ? `PyTorch's measured GEMM peak (${gemm.torchGflops.toFixed(1)} GFLOP/s)` : `tfjs-wasm's GEMM peak (${gemm.wasmGflops.toFixed(1)} GFLOP/s)`}; engine floor ms: at the row's engine's peak: tfjs-wasm ${gemm.wasmGflops.toFixed(1)} GFLOP/s per thread${gemm.nativeGflops ? `, native ${gemm.nativeGflops.toFixed(1)} GFLOP/s (one call on every core), ${gemm.nativeGflopsOneThread.toFixed(1)} per thread` : ""}`);
   }
   if (torch.skipped) {
     console.log(`\nratios: ${torch.skipped}`);

@@ -1,6 +1,15 @@
 // Pure exports: importing @concord/backend changes nothing in TensorFlow.js. The one setup call is
 // useBackend() (or installConcord() when you set tf's backend yourself).
-export { BACKEND_CHOICES, type BackendChoice, type UseBackendOptions, useBackend, WEBGL_PACKAGE } from "./use-backend.js";
+export {
+  activeBackendChoice,
+  BACKEND_CHOICES,
+  type BackendChoice,
+  NATIVE_PACKAGE,
+  type UseBackendOptions,
+  useBackend,
+  WEBGL_PACKAGE,
+} from "./use-backend.js";
+export { type NativeKernels, nativeKernels, setNativeKernels } from "./kernels/native-kernels.js";
 export { type Installation, type InstallOptions, installConcord, isConcordInstalled, uninstallConcord } from "./install.js";
 export { differentiatedKernels, kernelsWithoutConcordGradient, SUPPORTED_KERNELS } from "./support.js";
 export { concordGradientConfigs, concordGradientKernels, registerConcordGradients } from "./gradients/register.js";

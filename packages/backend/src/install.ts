@@ -3,17 +3,25 @@
 import { registerAdamKernel } from "./adam-kernel.js";
 import { concordGradientsRegistered, registerConcordGradients } from "./gradients/register.js";
 import { type FastKernelName, installFastKernels } from "./kernels/index.js";
+import { type NativeKernels, nativeKernels, setNativeKernels } from "./kernels/native-kernels.js";
 import { restoreAll } from "./registry-journal.js";
 
 export interface InstallOptions {
   /** Fast kernels to leave out (benchmark ablations); the default installs all of them. */
   readonly skipKernels?: readonly FastKernelName[];
+  /**
+   * Native kernels for the wasm kernel replacements (loadNativeKernels() from @concord/backend-native),
+   * or undefined to turn them off. Absent: left as they are.
+   */
+  readonly native?: NativeKernels | undefined;
 }
 
 /** What installConcord() put in place. */
 export interface Installation {
   /** The fast kernels installed (those whose backend is loaded in this process). */
   readonly fastKernels: readonly FastKernelName[];
+  /** The native kernels the wasm replacements call (their description), if any. */
+  readonly native: string | undefined;
 }
 
 /**
@@ -24,11 +32,12 @@ export interface Installation {
  * backend yourself. uninstallConcord() undoes it exactly.
  */
 export function installConcord(options: InstallOptions = {}): Installation {
+  if ("native" in options) setNativeKernels(options.native);
   registerConcordGradients();
   // The fast max-pool and filter-gradient kernels wrap the kernels the gradient set registers.
   const fastKernels = installFastKernels(options.skipKernels ?? []);
   registerAdamKernel();
-  return { fastKernels };
+  return { fastKernels, native: nativeKernels()?.description };
 }
 
 /**

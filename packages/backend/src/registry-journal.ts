@@ -67,9 +67,26 @@ export function engineClonePatched(): boolean {
   return clonePatch !== undefined && (tf.engine() as unknown as Record<string, unknown>)["clone"] === clonePatch.patched;
 }
 
+/**
+ * The native kernels (an addon from @concord/backend-native) that Concord's wasm kernel replacements
+ * call while it is set; undefined: they use XNNPACK and gemm.wat. Part of the journal so that
+ * restoreAll() turns it off with everything else.
+ */
+let nativeProvider: unknown;
+
+/** Routes the wasm kernel replacements to `provider` (undefined: back to wasm-only kernels). */
+export function setNativeProvider(provider: unknown): void {
+  nativeProvider = provider;
+}
+
+/** The native kernels set by setNativeProvider(), if any. */
+export function nativeProviderOf<T>(): T | undefined {
+  return nativeProvider as T | undefined;
+}
+
 /** True when Concord has changed anything that restoreAll() would put back. */
 export function hasChanges(): boolean {
-  return kernels.size > 0 || gradients.size > 0 || clonePatch !== undefined;
+  return kernels.size > 0 || gradients.size > 0 || clonePatch !== undefined || nativeProvider !== undefined;
 }
 
 /** Puts back every kernel, gradient and the engine's clone as they were before Concord's first change. */
@@ -85,6 +102,7 @@ export function restoreAll(): void {
     else if (tf.getGradient(kernelName)) tf.unregisterGradient(kernelName);
     gradients.delete(kernelName);
   }
+  nativeProvider = undefined;
   if (clonePatch) {
     const engine = tf.engine() as unknown as Record<string, unknown>;
     if (clonePatch.hadOwn) engine["clone"] = clonePatch.original;

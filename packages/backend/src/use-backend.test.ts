@@ -36,7 +36,7 @@ describe("useBackend", () => {
   });
 
   it("refuses bad choices and options with ConcordErrors naming the field", async () => {
-    expect((await rejection(useBackend("gpu" as BackendChoice))).message).toBe('backend: expected one of auto, cpu, wasm, webgl, got "gpu"');
+    expect((await rejection(useBackend("gpu" as BackendChoice))).message).toBe('backend: expected one of auto, cpu, wasm, webgl, native, got "gpu"');
     expect((await rejection(useBackend("cpu", { wasmPaths: 42 as unknown as string }))).field).toBe("wasmPaths");
     expect((await rejection(useBackend("cpu", { skipKernels: ["tiles" as "tile"] }))).message).toMatch(/^skipKernels: unknown fast kernel "tiles"; expected some of batch-mat-mul, tile, /);
   });

@@ -5,12 +5,20 @@ import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError } from "@concord/core";
 import { installConcord } from "./install.js";
 import { FAST_KERNELS, type FastKernelName } from "./kernels/index.js";
+import { type NativeKernels, nativeKernels } from "./kernels/native-kernels.js";
 
-export type BackendChoice = "auto" | "cpu" | "wasm" | "webgl";
-export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "cpu", "wasm", "webgl"];
+/** "native" = the wasm backend with Concord's native GEMM kernels (Node only, @concord/backend-native). */
+export type BackendChoice = "auto" | "cpu" | "wasm" | "webgl" | "native";
+export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "cpu", "wasm", "webgl", "native"];
 
 /** The optional peer dependency that provides the webgl backend. */
 export const WEBGL_PACKAGE = "@tensorflow/tfjs-backend-webgl";
+
+/**
+ * The Node-only package that provides the native kernels of useBackend("native"): installed next to
+ * this one by those who want it (not a declared dependency, so browsers and plain installs never see it).
+ */
+export const NATIVE_PACKAGE = "@concord/backend-native";
 
 export interface UseBackendOptions {
   /**
@@ -28,7 +36,10 @@ export interface UseBackendOptions {
  * Selects TensorFlow.js's backend, installs Concord's gradient set, fast kernels, fused Adam
  * kernel and clone patch for it (installConcord), and returns the backend's name. Call it once
  * before training. "auto" = wasm (SIMD, one thread) when it initialises, else cpu; "cpu", "wasm" and
- * "webgl" insist. webgl needs a browser and the optional peer dependency
+ * "webgl" insist. "native" (Node only) is the wasm backend whose matMul and convolution kernels call
+ * the native GEMM of `@concord/backend-native` (OpenBLAS; install that package next to this one, it
+ * compiles its addon); it returns "wasm", tf's backend name. Every other choice turns native kernels
+ * off. webgl needs a browser and the optional peer dependency
  * `@tensorflow/tfjs-backend-webgl` (in a bundled app, import it yourself before this call).
  */
 export async function useBackend(choice: BackendChoice = "auto", options: UseBackendOptions = {}): Promise<string> {
@@ -36,12 +47,40 @@ export async function useBackend(choice: BackendChoice = "auto", options: UseBac
     throw new ConcordError(`expected one of ${BACKEND_CHOICES.join(", ")}, got ${JSON.stringify(choice)}`, { field: "backend" });
   }
   expectOptions(options);
-  const name = await selectBackend(choice, options);
-  installConcord(options.skipKernels ? { skipKernels: options.skipKernels } : {});
+  const name = await selectBackend(choice === "native" ? "wasm" : choice, options);
+  const native = choice === "native" ? await loadNativeKernels() : undefined;
+  installConcord({ ...(options.skipKernels ? { skipKernels: options.skipKernels } : {}), native });
   return name;
 }
 
-async function selectBackend(choice: BackendChoice, options: UseBackendOptions): Promise<string> {
+/**
+ * The choice that reproduces the current setup in another thread (a task pool's workers): "native"
+ * while the wasm backend runs with native kernels, else tf's backend name.
+ */
+export function activeBackendChoice(): string {
+  const name = tf.getBackend();
+  return name === "wasm" && nativeKernels() ? "native" : name;
+}
+
+/** The native kernels of @concord/backend-native, or a ConcordError saying what to install. */
+async function loadNativeKernels(): Promise<NativeKernels> {
+  // A variable specifier: bundlers must not try to resolve an optional, Node-only package.
+  const specifier: string = NATIVE_PACKAGE;
+  let module: { loadNativeKernels?: () => NativeKernels };
+  try {
+    module = (await import(/* @vite-ignore */ specifier)) as typeof module;
+  } catch (error) {
+    throw new ConcordError(
+      `the native backend needs ${NATIVE_PACKAGE} (Node only): npm install ${NATIVE_PACKAGE}, which compiles its addon with g++ and OpenBLAS ` +
+        `(Debian/Ubuntu: apt-get install -y g++ libopenblas-dev) (${(error as Error).message})`,
+      { field: "backend" },
+    );
+  }
+  if (typeof module.loadNativeKernels !== "function") throw new ConcordError(`${NATIVE_PACKAGE} does not export loadNativeKernels()`, { field: "backend" });
+  return module.loadNativeKernels();
+}
+
+async function selectBackend(choice: Exclude<BackendChoice, "native">, options: UseBackendOptions): Promise<string> {
   switch (choice) {
     case "auto":
       if ((await loadWasm(options, false)) && (await trySetBackend("wasm"))) return "wasm";

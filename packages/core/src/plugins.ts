@@ -88,11 +88,38 @@ export interface ReportPanelContext<Options> {
 }
 
 /**
+ * How a task family made its model inputs from raw data, so a deployment can prepare its own inputs the
+ * same way. `kind: "none"` means the model's inputs are used as given (e.g. sinusoid x values).
+ */
+export type InputPreprocessing =
+  | { readonly kind: "none" }
+  | {
+      readonly kind: "omniglot-drawing";
+      /** What the raw images were: Omniglot's 105×105 1-bit PNGs, black strokes on white. */
+      readonly source: string;
+      /** [height, width] of the model input. */
+      readonly size: readonly [number, number];
+      /** Resampling from the source size: area (box) resampling. */
+      readonly resize: "area";
+      /** Inverted after resizing: v = 1 − resized (strokes 1, background 0). */
+      readonly invert: true;
+      /** Stored as round(255·clamp(v, 0, 1)) and read back as that / 255. */
+      readonly quantization: "uint8";
+      /** Value range of every input pixel. */
+      readonly range: readonly [number, number];
+      /** Human-readable summary of the whole pipeline. */
+      readonly description: string;
+    };
+
+/**
  * A task family: a `tasks` plug-in that also brings its presets, the clean variant it is evaluated
- * on, and report panels, so the runner treats a third-party family like a built-in one.
+ * on, report panels and its input preprocessing, so the runner treats a third-party family like a
+ * built-in one.
  */
 export interface TaskFamilyDefinition<Options = Record<string, unknown>> extends PluginDefinition<"tasks", Options> {
   readonly presets?: readonly PresetDefinition[];
+  /** How raw data became model inputs; exported with meta-learned models (default: `{ kind: "none" }`). */
+  readonly preprocessing?: InputPreprocessing;
   /** The options of the held-out evaluation tasks, given the training ones (e.g. without corruption). Default: the same. */
   evaluationOptions?(options: Options): Options;
   reportPanels?(context: ReportPanelContext<Options>): readonly ReportPanel[] | Promise<readonly ReportPanel[]>;

@@ -1,4 +1,5 @@
 import type * as tf from "@tensorflow/tfjs-core";
+import type { InputPreprocessing } from "@concord/core";
 
 /** Value of model.json's `format` field: a Concord meta-model export. */
 export const META_MODEL_FORMAT = "concord-meta-model";
@@ -15,29 +16,8 @@ export interface NamedSpec {
   readonly options: Readonly<Record<string, unknown>>;
 }
 
-/**
- * How the training inputs were made from raw data, so a deployment can prepare its own inputs the same
- * way. `kind: "none"` means the model's inputs are used as given (e.g. sinusoid x values).
- */
-export type Preprocessing =
-  | { readonly kind: "none" }
-  | {
-      readonly kind: "omniglot-drawing";
-      /** What the raw images were: Omniglot's 105×105 1-bit PNGs, black strokes on white. */
-      readonly source: string;
-      /** [height, width] of the model input. */
-      readonly size: readonly [number, number];
-      /** Resampling from the source size: area (box) resampling. */
-      readonly resize: "area";
-      /** Inverted after resizing: v = 1 − resized (strokes 1, background 0). */
-      readonly invert: true;
-      /** Stored as round(255·clamp(v, 0, 1)) and read back as that / 255. */
-      readonly quantization: "uint8";
-      /** Value range of every input pixel. */
-      readonly range: readonly [number, number];
-      /** Human-readable summary of the whole pipeline. */
-      readonly description: string;
-    };
+/** How the training inputs were made from raw data (declared by the task family, e.g. @concord/tasks' OMNIGLOT_PREPROCESSING). */
+export type Preprocessing = InputPreprocessing;
 
 /** Everything adaptation needs besides the weights; the `concord` section of model.json minus its version. */
 export interface MetaModelSpec {

@@ -13,4 +13,3 @@ export {
   type Preprocessing,
 } from "./format.js";
 export { filesReader, type LoadedMetaModel, loadFromReader, loadMetaModel, type MetaModelReader, type MetaModelSource, parseModelJson, urlReader } from "./load.js";
-export { OMNIGLOT_PREPROCESSING } from "./preprocessing.js";

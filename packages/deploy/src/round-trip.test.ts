@@ -8,7 +8,8 @@ import "@tensorflow/tfjs-backend-cpu";
 import { adapt } from "@concord/algorithms";
 import { createRng, type Params } from "@concord/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { filesReader, metaModelArtifacts, type MetaModelSpec, OMNIGLOT_PREPROCESSING } from "./index.js";
+import { OMNIGLOT_PREPROCESSING } from "@concord/tasks";
+import { filesReader, metaModelArtifacts, type MetaModelSpec } from "./index.js";
 import { folderReader, loadMetaModel, saveMetaModel } from "./node/index.js";
 import { BUILTIN_FACTORIES } from "./factories.js";
 

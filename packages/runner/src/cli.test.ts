@@ -10,6 +10,7 @@ import { disposeCheckpoint, loadCheckpoint } from "./checkpoint.js";
 import { EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, runCli } from "./cli.js";
 import { readMetrics } from "./metrics-log.js";
 import { tinyConfig } from "./testing/tiny-config.js";
+import { formatEvaluation } from "./commands/arguments.js";
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -70,7 +71,7 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
     expectOneLine(await cli(["train", write("type.json", tinyConfig({ seed: "one" as never })), "--out", "x"], cwd), /^concord: seed: expected a number, got "one"$/);
     expectOneLine(await cli(["train", "ok.json", "--iterations", "-5", "--out", "x"], cwd), /^concord: --iterations: expected an integer >= 0, got "-5"$/);
     expectOneLine(await cli(["compare", "ok.json", "--weighting", "uniform", "--seeds", "0"], cwd), /^concord: --seeds: expected an integer >= 1, got "0"$/);
-    expectOneLine(await cli(["train", "ok.json", "--backend", "gpu"], cwd), /^concord: option '--backend <name>' argument 'gpu' is invalid\. Allowed choices are auto, cpu, wasm, webgl\.$/);
+    expectOneLine(await cli(["train", "ok.json", "--backend", "gpu"], cwd), /^concord: option '--backend <name>' argument 'gpu' is invalid\. Allowed choices are auto, cpu, wasm, webgl, native\.$/);
   });
 
   it("webgl in Node", async () => {
@@ -165,9 +166,33 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
     const evaluated = await cli(["eval", "run/checkpoint.ckpt", "--tasks", "5", "--steps", "1"], cwd);
     expect(evaluated.code).toBe(EXIT_OK);
     expect(evaluated.stdout).toMatch(/iteration 6[\s\S]*over 5 tasks[\s\S]*1 steps: \d/);
+    const written = await cli(["eval", "run/checkpoint.ckpt", "--tasks", "5", "--steps", "1", "--json", "eval-6.json"], cwd);
+    expect(written.stdout).toBe(evaluated.stdout);
+    const record = JSON.parse(readFileSync(join(cwd, "eval-6.json"), "utf8"));
+    expect(record).toMatchObject({ checkpoint: "run/checkpoint.ckpt", iteration: 6, taskCount: 5 });
+    expect(record.loss.map((s: { mean: number }) => s.mean.toFixed(4)).join(" ")).toBe(
+      [...evaluated.stdout.matchAll(/steps: ([\d.]+) ±/g)].map((m) => m[1]).join(" "),
+    );
+    expect(record.perTaskLoss).toBeUndefined();
     const presets = await cli(["presets"], cwd);
     expect(presets.stdout).toMatch(/^sinusoid +MAML paper/m);
     expect(presets.stdout).toMatch(/^sinusoid-outliers /m);
+  });
+});
+
+describe("formatEvaluation", () => {
+  it("prints accuracy beside the loss when the objective reports it", () => {
+    const text = formatEvaluation({
+      taskCount: 600,
+      backend: "wasm",
+      loss: [{ step: 0, mean: 1.6, ci95: 0.01 }, { step: 3, mean: 0.1234, ci95: 0.0056 }],
+      accuracy: [{ step: 0, mean: 0.2, ci95: 0.004 }, { step: 3, mean: 0.97512, ci95: 0.00613 }],
+    });
+    expect(text).toBe(
+      "held-out query loss and accuracy over 600 tasks (wasm), mean ± 95% CI:\n" +
+        "    0 steps: 1.6000 ± 0.0100   20.00% ± 0.40%\n" +
+        "    3 steps: 0.1234 ± 0.0056   97.51% ± 0.61%\n",
+    );
   });
 });
 

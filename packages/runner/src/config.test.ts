@@ -26,7 +26,7 @@ describe("parseConfig", () => {
     [{ metaBatchSize: 0 }, "metaBatchSize: expected a number >= 1, got 0"],
     [{ iterations: "100" }, 'iterations: expected a number, got "100"'],
     [{ iterations: 2.5 }, "iterations: expected an integer, got 2.5"],
-    [{ backend: "gpu" }, 'backend: expected one of "auto", "cpu", "wasm", "webgl", got "gpu" (did you mean "cpu"?)'],
+    [{ backend: "gpu" }, 'backend: expected one of "auto", "cpu", "wasm", "webgl", "native", got "gpu" (did you mean "cpu"?)'],
     [{ model: 42 }, 'model: expected a plug-in name (string) or an object with a string "name" field, got 42'],
     [{ evaluation: { tasks: 0 } }, "evaluation.tasks: expected a number >= 1, got 0"],
   ])("refuses %j with one clear line", (override, message) => {
@@ -60,9 +60,15 @@ describe("parseConfig", () => {
     expect(catchConcordError(() => withOverrides(config, { iterations: -1 })).field).toBe("iterations");
   });
 
+  it("keepCheckpoints takes positive iteration numbers and names the bad entry", () => {
+    expect(parseConfig(tinyConfig()).keepCheckpoints).toEqual([]);
+    expect(parseConfig(tinyConfig({ keepCheckpoints: [5000, 10000] })).keepCheckpoints).toEqual([5000, 10000]);
+    expect(catchConcordError(() => parseConfig(tinyConfig({ keepCheckpoints: [10, 0] }))).message).toMatch(/^keepCheckpoints\[1\]: /);
+  });
+
   it("finds the first difference that matters for resuming (iterations and evaluation may change)", () => {
     const a = parseConfig(tinyConfig());
-    expect(firstTrainingDifference(a, parseConfig(tinyConfig({ iterations: 99, evaluation: { tasks: 3 } })))).toBeUndefined();
+    expect(firstTrainingDifference(a, parseConfig(tinyConfig({ iterations: 99, evaluation: { tasks: 3 }, keepCheckpoints: [50] })))).toBeUndefined();
     expect(firstTrainingDifference(a, parseConfig(tinyConfig({ seed: 4 })))).toEqual({ field: "seed", a: 3, b: 4 });
     expect(firstTrainingDifference(a, parseConfig(tinyConfig({ innerOptimizer: { name: "sgd", lr: 0.02 } })))?.field).toBe("innerOptimizer.lr");
     // The data folder may move between runs.

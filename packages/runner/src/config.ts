@@ -65,6 +65,8 @@ export const experimentConfigSchema = z.strictObject({
   evaluation: evaluationSchema.prefault({}),
   /** Write a checkpoint every N iterations (and always at the end). */
   checkpointEvery: integer(1).default(100),
+  /** Also keep the checkpoint of these iterations as checkpoint-<iteration>.ckpt (e.g. to evaluate the trend later). */
+  keepCheckpoints: z.array(integer(1)).default([]),
   /** Plain log line / metrics flush every N iterations. */
   logEvery: integer(1).default(100),
   compare: compareSchema.prefault({}),
@@ -147,11 +149,11 @@ export function withDataDir(config: ExperimentConfig, dataDir: string): Experime
 
 /**
  * The first field where two configs differ in a way that changes training (iterations, logging,
- * checkpoint cadence, evaluation and the data folder may differ on resume), or undefined when they match.
+ * checkpoint cadence and kept checkpoints, evaluation and the data folder may differ on resume), or undefined when they match.
  */
 export function firstTrainingDifference(a: ExperimentConfig, b: ExperimentConfig): { field: string; a: unknown; b: unknown } | undefined {
   const strip = (config: ExperimentConfig) => {
-    const { iterations: _i, checkpointEvery: _c, logEvery: _l, evaluation: _e, description: _d, $schema: _s, compare: _k, ...rest } = configToJson(config);
+    const { iterations: _i, checkpointEvery: _c, keepCheckpoints: _kc, logEvery: _l, evaluation: _e, description: _d, $schema: _s, compare: _k, ...rest } = configToJson(config);
     // Where the data lives is not what it is: a moved data folder may still resume.
     const { dataDir: _data, cacheDir: _cache, ...tasks } = rest.tasks as Record<string, unknown>;
     return { ...rest, tasks };

@@ -35,6 +35,11 @@ export class RunFolder {
     this.evaluationPath = join(outDir, EVALUATION_FILE);
   }
 
+  /** Where the kept copy of iteration `iteration`'s checkpoint goes (config `keepCheckpoints`). */
+  keptCheckpointPath(iteration: number): string {
+    return join(this.outDir, CHECKPOINT_FILE.replace(/\.ckpt$/, `-${iteration}.ckpt`));
+  }
+
   hasCheckpoint(): boolean {
     return existsSync(this.checkpointPath);
   }

@@ -67,6 +67,21 @@ describe("runExperiment", () => {
     disposeCheckpoint(checkpoint);
   });
 
+  it("keepCheckpoints keeps those iterations' checkpoints, equal to runs stopped there, off the checkpointEvery grid", async () => {
+    const outDir = folder();
+    const whole = await runExperiment(parseConfig(tinyConfig({ keepCheckpoints: [5, 9], checkpointEvery: 4 })), { outDir, evaluate: false, ...quiet });
+    disposeParams(whole.params);
+    expect(readdirSync(outDir).filter((name) => name.endsWith(".ckpt")).sort()).toEqual(["checkpoint-5.ckpt", "checkpoint-9.ckpt", "checkpoint.ckpt"]);
+    for (const iteration of [5, 9]) {
+      const stopped = await runExperiment(parseConfig(tinyConfig({ iterations: iteration })), { outDir: folder(), evaluate: false, ...quiet });
+      const kept = loadCheckpoint(join(outDir, `checkpoint-${iteration}.ckpt`));
+      expect(kept.iteration).toBe(iteration);
+      expect(paramBytes(kept.params)).toBe(paramBytes(stopped.params));
+      disposeCheckpoint(kept);
+      disposeParams(stopped.params);
+    }
+  });
+
   it("a run stopped at a checkpoint and resumed ends bit-identical to an uninterrupted one", async () => {
     const whole = await runExperiment(parseConfig(tinyConfig()), { outDir: folder(), evaluate: false, ...quiet });
     const outDir = folder();

@@ -56,18 +56,21 @@ export function runTrainingLoop(options: TrainingLoopOptions): TrainingLoopResul
   const save = (state: { iteration: number; params: Params; taskRngState: CheckpointData["taskRngState"] }) => {
     metrics.sync();
     const optimizerState = outerOptimizer.getState();
+    const data: CheckpointData = {
+      iteration: state.iteration,
+      params: state.params,
+      optimizerState,
+      taskRngState: state.taskRngState,
+      config: options.configJson,
+      metricsOffset: metrics.byteLength,
+      fallbacks,
+      backend: options.backend,
+      elapsedSeconds: elapsed(),
+    };
     try {
-      saveCheckpoint(folder.checkpointPath, {
-        iteration: state.iteration,
-        params: state.params,
-        optimizerState,
-        taskRngState: state.taskRngState,
-        config: options.configJson,
-        metricsOffset: metrics.byteLength,
-        fallbacks,
-        backend: options.backend,
-        elapsedSeconds: elapsed(),
-      });
+      // The kept copy first: once the main checkpoint has moved past this iteration, a crash must not lose it.
+      if (config.keepCheckpoints.includes(state.iteration)) saveCheckpoint(folder.keptCheckpointPath(state.iteration), data);
+      saveCheckpoint(folder.checkpointPath, data);
     } finally {
       tf.dispose(Object.values(optimizerState.slots));
     }
@@ -99,7 +102,7 @@ export function runTrainingLoop(options: TrainingLoopOptions): TrainingLoopResul
         metrics.append(metricsRecord(iteration, step, fallbacks, elapsed(), (now - lastTick) / 1000));
         lastTick = now;
         progress.update(iteration, step.queryLossAfter);
-        if (iteration % config.checkpointEvery === 0 || iteration === config.iterations) save(state);
+        if (iteration % config.checkpointEvery === 0 || iteration === config.iterations || config.keepCheckpoints.includes(iteration)) save(state);
       },
     });
     // A run resumed at (or past) its last iteration trains nothing: still leave a final checkpoint.

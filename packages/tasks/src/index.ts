@@ -5,3 +5,4 @@ export { SINUSOID_PRESETS, sinusoidFamily, sinusoidOptionsSchema } from "./sinus
 export { type SinusoidFit, type SinusoidFitOptions, sinusoidFitPanel, sinusoidFits } from "./sinusoid-fits.js";
 export { taskSamplerConformanceChecks, type ConformanceCheck, type TaskSamplerConformanceOptions, type TaskSamplerSource } from "./conformance-checks.js";
 export { resizeArea } from "./resize.js";
+export { OMNIGLOT_PREPROCESSING } from "./omniglot-preprocessing.js";

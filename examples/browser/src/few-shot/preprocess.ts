@@ -1,6 +1,6 @@
 /**
  * Drawing → model input, exactly as Concord's Omniglot loader made the training images
- * (OMNIGLOT_PREPROCESSING in @concord/deploy): a 105×105 drawing, black strokes on white, as grey values
+ * (OMNIGLOT_PREPROCESSING in @concord/tasks, carried in model.json): a 105×105 drawing, black strokes on white, as grey values
  * in [0, 1]; made 1-bit like Omniglot's PNGs (threshold ½); area-resized to 28×28 with the loader's own
  * resizeArea; inverted (strokes 1, background 0); quantised to 8 bits and read back as v/255.
  * Pure functions of arrays, so the Node test runs this very module on the real PNGs and compares

@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
-import * as tf from "@tensorflow/tfjs-core";
+import { activeBackendChoice } from "@concord/backend";
 import { ConcordError, expectInteger } from "@concord/core";
 import type { RunnableTaskPool, TaskPool } from "./pool-contract.js";
 import { createTaskJob, type TaskJobResult } from "./wire.js";
@@ -18,7 +18,7 @@ export interface TaskPoolOptions {
   readonly setupOptions?: unknown;
   /** Threads that compute tasks, the calling thread included. Default: the available cores. */
   readonly threads?: number;
-  /** tf backend of the workers. Default: the current backend (it must match for identical results). */
+  /** useBackend() choice of the workers. Default: the current one, "native" included (it must match for identical results). */
   readonly backend?: string;
 }
 
@@ -44,7 +44,7 @@ export async function createTaskPool(options: TaskPoolOptions): Promise<TaskPool
   if (typeof setup !== "string" || setup.length === 0) {
     throw new ConcordError("expected the path or URL of a module exporting createTaskSetup", { field: "setup" });
   }
-  const backend = options.backend ?? tf.getBackend();
+  const backend = options.backend ?? activeBackendChoice();
   const signal = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, threads - 1)));
   // The next unclaimed task index of the current meta-batch, shared by every thread.
   const counter = new Int32Array(new SharedArrayBuffer(4));
@@ -78,8 +78,8 @@ export async function createTaskPool(options: TaskPoolOptions): Promise<TaskPool
     },
     dispatch(params, tasks, kind, adaptOptions) {
       if (closed) throw new ConcordError("the task pool was closed", { field: "pool" });
-      if (tf.getBackend() !== backend) {
-        throw new ConcordError(`the pool's workers run on '${backend}' but the current backend is '${tf.getBackend()}'`, { field: "pool" });
+      if (activeBackendChoice() !== backend) {
+        throw new ConcordError(`the pool's workers run on '${backend}' but the current backend is '${activeBackendChoice()}'`, { field: "pool" });
       }
       const job = createTaskJob(params, tasks, kind, adaptOptions);
       Atomics.store(counter, 0, 0);

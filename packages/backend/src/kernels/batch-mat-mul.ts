@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { kernelOwner, replaceKernel } from "../registry-journal.js";
+import { heapBuffer, nativeKernels } from "./native-kernels.js";
 import { type SimdKernels, simdKernels, type WasmHeapBackend } from "./simd-module.js";
 
 const OWNER = "fast:batch-mat-mul";
@@ -12,6 +13,8 @@ const OWNER = "fast:batch-mat-mul";
  * rank-2 products keep the original kernel (XNNPACK), and large transposed rank-2 products are
  * transposed explicitly and then given to it. The result is the same product, only summed in a different order;
  * gradients are untouched (they are registered per kernel name and are matMuls themselves).
+ * While native kernels are set (setNativeKernels), every float32 product with these batch shapes,
+ * rank-2 ones included, is one call of the native sgemm instead (transposes included, no copies).
  * Idempotent; returns false when the wasm backend is not loaded in this process.
  */
 export function installFastBatchMatMul(): boolean {
@@ -58,8 +61,9 @@ function fastBatchMatMul(args: Parameters<tf.KernelFunc>[0], originalFunc: tf.Ke
   const batchA = sizeOf(outerA);
   const batchB = sizeOf(outerB);
   const single = Math.max(batchA, batchB) <= 1;
-  // A single product without transposes is XNNPACK's (fast) case.
-  if (single && !transposeA && !transposeB) return undefined;
+  const native = nativeKernels();
+  // A single product without transposes is XNNPACK's (fast) case, unless native GEMM is on.
+  if (single && !transposeA && !transposeB && !native) return undefined;
   // Same leading axes, or one side without any (broadcast of a single matrix).
   if (batchA > 1 && batchB > 1 && !sameShape(outerA, outerB)) return undefined;
   if ((batchA === 1 && outerA.length > outerB.length) || (batchB === 1 && outerB.length > outerA.length)) return undefined;
@@ -71,6 +75,7 @@ function fastBatchMatMul(args: Parameters<tf.KernelFunc>[0], originalFunc: tf.Ke
   if ((transposeB ? colsB : rowsB) !== k || m === 0 || n === 0 || k === 0) return undefined;
 
   const wasmBackend = backend as unknown as WasmHeapBackend;
+  if (native) return nativeBatchMatMul(wasmBackend, native, a, b, { outerA, outerB, batchA, batchB, m, k, n, transposeA, transposeB });
   const gemm = simdKernels(wasmBackend);
   if (!gemm) return undefined;
   // A large transposed single product: transpose explicitly, then XNNPACK (tfjs-wasm runs transposed
@@ -102,6 +107,32 @@ function fastBatchMatMul(args: Parameters<tf.KernelFunc>[0], originalFunc: tf.Ke
     gemm.gemm(offsetA + i * stepA, sourceB + i * stepB, offsetC + i * m * n * 4, m, k, n, strideAi, strideAk);
   }
   if (scratch !== 0) wasmBackend.wasm._free(scratch);
+  return out;
+}
+
+interface ProductShape {
+  readonly outerA: readonly number[];
+  readonly outerB: readonly number[];
+  readonly batchA: number;
+  readonly batchB: number;
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  readonly transposeA: boolean;
+  readonly transposeB: boolean;
+}
+
+/** The whole (batched, possibly transposed, possibly broadcast) product as one native sgemm call. */
+function nativeBatchMatMul(backend: WasmHeapBackend, native: NonNullable<ReturnType<typeof nativeKernels>>, a: tf.TensorInfo, b: tf.TensorInfo, shape: ProductShape): tf.TensorInfo | undefined {
+  const { outerA, outerB, batchA, batchB, m, k, n, transposeA, transposeB } = shape;
+  const offsetA = backend.dataIdMap.get(a.dataId)?.memoryOffset;
+  const offsetB = backend.dataIdMap.get(b.dataId)?.memoryOffset;
+  if (offsetA === undefined || offsetB === undefined) return undefined;
+  const out = backend.makeOutput([...(batchA >= batchB ? outerA : outerB), m, n], "float32");
+  const offsetC = backend.dataIdMap.get(out.dataId)!.memoryOffset;
+  const stepA = batchA > 1 ? m * k * 4 : 0;
+  const stepB = batchB > 1 ? k * n * 4 : 0;
+  native.sgemm(heapBuffer(backend), Math.max(batchA, batchB), m, n, k, transposeA, transposeB, offsetA, stepA, offsetB, stepB, offsetC, m * n * 4);
   return out;
 }
 

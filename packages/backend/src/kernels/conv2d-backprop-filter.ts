@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { kernelOwner, replaceKernel } from "../registry-journal.js";
+import { heapBuffer, nativeKernels } from "./native-kernels.js";
 import { simdKernels, type WasmHeapBackend } from "./simd-module.js";
 
 const KERNEL = "ConcordConv2DBackpropFilter";
@@ -13,6 +14,8 @@ const OWNER = "fast:conv2d-backprop-filter";
  *
  * Pᵀ is written by transposing P (XNNPACK's matMul is fast only without transposes). Same values
  * up to summation order; the kernel's gradient (registered with the gradient set) is unchanged.
+ * While native kernels are set (setNativeKernels), P is built by the native im2col and dW = Pᵀ · dy
+ * is one native sgemm reading P transposed in place (no transpose copy).
  */
 export function installFastConv2dBackpropFilter(): boolean {
   if (kernelOwner(KERNEL, "wasm") === OWNER) return true;
@@ -42,6 +45,16 @@ export function installFastConv2dBackpropFilter(): boolean {
     const depth = kh * kw * c;
     if (rows === 0 || depth === 0 || dy.shape[1] !== oh || dy.shape[2] !== ow) return originalFunc(args) as tf.TensorInfo;
     const offset = (t: tf.TensorInfo) => heapBackend.dataIdMap.get(t.dataId)!.memoryOffset;
+    const native = nativeKernels();
+    if (native) {
+      const patches = heapBackend.makeOutput([rows, depth], "float32");
+      const dw = heapBackend.makeOutput([...filterShape], "float32");
+      const buffer = heapBuffer(heapBackend);
+      native.im2col(buffer, offset(x), offset(patches), n, height, width, c, oh, ow, kh, kw, info.padInfo.top, info.padInfo.left);
+      native.sgemm(buffer, 1, depth, o, rows, true, false, offset(patches), 0, offset(dy), 0, offset(dw), 0);
+      heapBackend.disposeData(patches.dataId);
+      return dw;
+    }
     const patches = heapBackend.makeOutput([rows, depth], "float32");
     kernels.im2col(offset(x), offset(patches), n, height, width, c, oh, ow, kh, kw, info.padInfo.top, info.padInfo.left);
     const transposed = heapBackend.makeOutput([depth, rows], "float32");

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { kernelOwner, replaceKernel } from "../registry-journal.js";
+import { heapBuffer, type NativeKernels, nativeKernels } from "./native-kernels.js";
 import { simdKernels, type WasmHeapBackend } from "./simd-module.js";
 
 const OWNER = "fast:conv2d-im2col";
@@ -15,7 +16,8 @@ const OWNER = "fast:conv2d-im2col";
  * as a conv2d of transposed tensors, whose "filter" is the whole image): XNNPACK's convolution is
  * built for small filters and ran them 2–10× slower than the matMul. The im2col matrix is small for
  * them (outH·outW rows per image). Other convolutions go to the original kernel; same values up
- * to summation order; gradients are unchanged.
+ * to summation order; gradients are unchanged. While native kernels are set (setNativeKernels), every
+ * stride-1 undilated NHWC convolution is im2col + one native sgemm (a 1×1 unpadded one needs no im2col).
  */
 export function installIm2colConv2d(): boolean {
   if (kernelOwner("Conv2D", "wasm") === OWNER) return true;
@@ -44,9 +46,11 @@ function im2colConv2d({ inputs, backend, attrs = {} }: Parameters<tf.KernelFunc>
   if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1) return undefined;
   const { batchSize: n, inHeight: height, inWidth: width, inChannels: cin, outHeight: oh, outWidth: ow, outChannels: cout } = info;
   const { filterHeight: kh, filterWidth: kw } = info;
+  const heapBackend = backend as unknown as WasmHeapBackend;
+  const native = nativeKernels();
+  if (native && n * oh * ow > 0 && cout > 0 && cin > 0) return nativeConv2d(heapBackend, native, x, filter, info);
   if (kh * kw <= oh * ow || n * oh * ow === 0 || cout === 0) return undefined;
 
-  const heapBackend = backend as unknown as WasmHeapBackend;
   const kernels = simdKernels(heapBackend);
   const source = heapBackend.dataIdMap.get(x.dataId)?.memoryOffset;
   if (!kernels || source === undefined) return undefined;
@@ -62,4 +66,24 @@ function im2colConv2d({ inputs, backend, attrs = {} }: Parameters<tf.KernelFunc>
   }) as tf.TensorInfo;
   heapBackend.disposeData(patches.dataId);
   return { dataId: product.dataId, shape: [n, oh, ow, cout], dtype: "float32" };
+}
+
+/** out[(n, i, j), o] = P · W with P = im2col(x): one native sgemm (P is x itself for an unpadded 1×1 filter). */
+function nativeConv2d(backend: WasmHeapBackend, native: NativeKernels, x: tf.TensorInfo, filter: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo | undefined {
+  const { batchSize: n, inHeight: height, inWidth: width, inChannels: cin, outHeight: oh, outWidth: ow, outChannels: cout, filterHeight: kh, filterWidth: kw } = info;
+  const { top, left } = info.padInfo;
+  const source = backend.dataIdMap.get(x.dataId)?.memoryOffset;
+  const weights = backend.dataIdMap.get(filter.dataId)?.memoryOffset;
+  if (source === undefined || weights === undefined) return undefined;
+  const rows = n * oh * ow;
+  const depth = kh * kw * cin;
+  const direct = kh === 1 && kw === 1 && top === 0 && left === 0 && oh === height && ow === width;
+  const patches = direct ? undefined : backend.makeOutput([rows, depth], "float32");
+  const out = backend.makeOutput([n, oh, ow, cout], "float32");
+  const patchOffset = patches ? backend.dataIdMap.get(patches.dataId)!.memoryOffset : source;
+  const buffer = heapBuffer(backend);
+  if (patches) native.im2col(buffer, source, patchOffset, n, height, width, cin, oh, ow, kh, kw, top, left);
+  native.sgemm(buffer, 1, rows, cout, depth, false, false, patchOffset, 0, weights, 0, backend.dataIdMap.get(out.dataId)!.memoryOffset, 0);
+  if (patches) backend.disposeData(patches.dataId);
+  return out;
 }

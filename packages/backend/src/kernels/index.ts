@@ -6,6 +6,7 @@ import { installSharingIdentity } from "./identity.js";
 import { installLeanClone } from "./lean-clone.js";
 import { installFastLeadingReductions } from "./leading-reductions.js";
 import { installFastMaxPoolRoute } from "./max-pool-route.js";
+import { installFastPack } from "./pack.js";
 import { installFastTile } from "./tile.js";
 
 /**
@@ -21,6 +22,7 @@ export const FAST_KERNELS = {
   "leading-reductions": installFastLeadingReductions,
   identity: installSharingIdentity,
   "max-pool-route": installFastMaxPoolRoute,
+  pack: installFastPack,
   "lean-clone": installLeanClone,
 } as const;
 

@@ -3,7 +3,7 @@
 // objective and inner optimizer from the job's config with the worker's own registry (built-ins and
 // its --plugin files), then runs the same per-task code as the worker-thread pool.
 import { parentPort, workerData } from "node:worker_threads";
-import { type BackendChoice, useBackend } from "@concord/backend";
+import { activeBackendChoice, type BackendChoice, useBackend } from "@concord/backend";
 import { ConcordError } from "@concord/core";
 import { runTaskJob, type TaskJob, type TaskSetup, type WireParams, type WireTask } from "@concord/algorithms/node";
 import { createRegistry, loadPlugins, parseConfig, type Registry } from "@concord/runner";
@@ -23,7 +23,10 @@ async function compute(request: ComputeRequest): Promise<Uint8Array> {
     registry = createRegistry();
     await loadPlugins(registry, pluginFiles);
   }
-  if (backend !== payload.backend) backend = await useBackend(payload.backend as BackendChoice);
+  if (backend !== payload.backend) {
+    await useBackend(payload.backend as BackendChoice);
+    backend = activeBackendChoice();
+  }
   if (backend !== payload.backend) throw new ConcordError(`this worker computes on '${backend}', the coordinator on '${payload.backend}'`, { field: "job.backend" });
   const config = parseConfig(payload.config);
   const key = JSON.stringify([config.model, config.objective, config.innerOptimizer]);

@@ -15,14 +15,15 @@ export const TASK_JOB_VERSION = 1;
 export const BLOB_TTL_MS = 15 * 60 * 1000;
 
 const KINDS: readonly TaskGradientKind[] = ["second-order", "first-order", "none"];
-const BACKENDS = ["cpu", "wasm", "webgl"] as const;
+/** useBackend() choices a chunk may name ("native": wasm with @concord/backend-native's kernels). */
+const BACKENDS = ["cpu", "wasm", "webgl", "native"] as const;
 
 /** What a chunk job carries (JSON). */
 export interface TaskChunkPayload {
   readonly version: typeof TASK_JOB_VERSION;
   /** The run's config (configToJson form): the worker builds the model, objective and inner optimizer from it. */
   readonly config: Record<string, unknown>;
-  /** The backend the coordinator computes on; workers must use the same one for identical numbers. */
+  /** The backend choice the coordinator computes with (activeBackendChoice); workers must use the same one for identical numbers. */
   readonly backend: (typeof BACKENDS)[number];
   /** Random hex id of the coordinator's pool; with step and chunk it names the Redis keys. */
   readonly session: string;

@@ -4,7 +4,7 @@ import { MessageChannel } from "node:worker_threads";
 import { ConcordError, type Params, type Task } from "@concord/core";
 import { createTaskJob, type RunnableTaskPool, type TaskJobResult, type TaskPool } from "@concord/algorithms/node";
 import type { ExperimentConfig } from "@concord/runner";
-import * as tf from "@tensorflow/tfjs-core";
+import { activeBackendChoice } from "@concord/backend";
 import { pack, unpack } from "../binary.js";
 import { checkRedis, parseRedisUrl } from "../connection.js";
 import { chunkRanges, configPayload, TASK_JOB_VERSION, TASK_QUEUE_NAME, type TaskChunkPayload, BLOB_TTL_MS } from "./protocol.js";
@@ -81,7 +81,7 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
     // Whatever the meta-step runs on (read at use: the pool is made before useBackend runs); each
     // chunk names it and workers compute on the same one.
     get backend() {
-      return tf.getBackend();
+      return activeBackendChoice();
     },
     stats: () => ({ ...totals }),
     async close() {
@@ -99,8 +99,8 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
     },
     dispatch(params: Params, tasks: readonly Task[], kind, adaptOptions) {
       if (closed) throw new ConcordError("the queue pool was closed", { field: "pool" });
-      const backend = tf.getBackend();
-      if (backend !== "cpu" && backend !== "wasm" && backend !== "webgl") throw new ConcordError(`unsupported backend '${backend}'`, { field: "pool" });
+      const backend = activeBackendChoice();
+      if (backend !== "cpu" && backend !== "wasm" && backend !== "webgl" && backend !== "native") throw new ConcordError(`unsupported backend '${backend}'`, { field: "pool" });
       const started = performance.now();
       const job = createTaskJob(params, tasks, kind, adaptOptions);
       const size = options.chunkTasks ?? Math.max(1, Math.ceil(tasks.length / 8));

@@ -1,6 +1,7 @@
 // What the commands share: reading a config (file or preset), overrides, argument parsing, output formats.
 import { existsSync } from "node:fs";
 import { basename, extname, join } from "node:path";
+import type { StepStatistic } from "@concord/algorithms";
 import { ConcordError } from "@concord/core";
 import { Option } from "commander";
 import { BACKEND_CHOICES } from "@concord/backend";
@@ -16,7 +17,7 @@ export interface CliIo {
   readonly cwd: string;
 }
 
-export const backendOption = () => new Option("--backend <name>", "tf backend: auto (wasm, else cpu), cpu or wasm").choices(BACKEND_CHOICES);
+export const backendOption = () => new Option("--backend <name>", "tf backend: auto (wasm, else cpu), cpu, wasm or native (wasm + @concord/backend-native GEMM, Node)").choices(BACKEND_CHOICES);
 export const progressOption = () =>
   new Option("--progress <mode>", "progress display: auto (bar on a terminal, lines otherwise), bar, lines, none")
     .choices(["auto", "bar", "lines", "none"])
@@ -71,8 +72,14 @@ export function resolvePath(cwd: string, path: string): string {
   return path.startsWith("/") ? path : join(cwd, path);
 }
 
-export function formatEvaluation(evaluation: { taskCount: number; loss: { step: number; mean: number; ci95: number }[]; backend: string }): string {
-  const lines = [`held-out query loss over ${evaluation.taskCount} tasks (${evaluation.backend}), mean ± 95% CI:`];
-  for (const { step, mean, ci95 } of evaluation.loss) lines.push(`  ${String(step).padStart(3)} steps: ${mean.toFixed(4)} ± ${ci95.toFixed(4)}`);
+export function formatEvaluation(evaluation: { taskCount: number; loss: StepStatistic[]; accuracy?: StepStatistic[]; backend: string }): string {
+  const { accuracy } = evaluation;
+  const what = accuracy ? "query loss and accuracy" : "query loss";
+  const lines = [`held-out ${what} over ${evaluation.taskCount} tasks (${evaluation.backend}), mean ± 95% CI:`];
+  evaluation.loss.forEach(({ step, mean, ci95 }, index) => {
+    const loss = `${mean.toFixed(4)} ± ${ci95.toFixed(4)}`;
+    const correct = accuracy?.[index];
+    lines.push(`  ${String(step).padStart(3)} steps: ${loss}${correct ? `   ${(100 * correct.mean).toFixed(2)}% ± ${(100 * correct.ci95).toFixed(2)}%` : ""}`);
+  });
   return `${lines.join("\n")}\n`;
 }

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { type BackendChoice, useBackend } from "@concord/backend";
+import { writeFileAtomicSync } from "../atomic-file.js";
 import { createRegistry } from "../builtins.js";
 import { checkpointBackend, disposeCheckpoint, loadCheckpoint } from "../checkpoint.js";
 import { withDataDir } from "../config.js";
@@ -14,6 +15,7 @@ interface EvalCommandOptions {
   plugin: string[];
   data?: string;
   backend?: BackendChoice;
+  json?: string;
 }
 
 /** `concord eval <checkpoint>`: the held-out evaluation of a checkpoint's parameters. */
@@ -26,6 +28,7 @@ export function addEvalCommand(program: Command, io: CliIo): void {
     .option("--steps <s>", "inner steps 0..S (default: the config's evaluation.innerSteps)")
     .option("--plugin <file>", "ES module registering plug-ins (repeatable)", collect, [])
     .option("--data <dir>", "data folder of the task family (sets evaluation.sampler.dataDir)")
+    .option("--json <file>", "also write the evaluation (per-step statistics, no per-task values) to this JSON file")
     .addOption(backendOption())
     .action(async (path: string, options: EvalCommandOptions) => {
       const taskCount = options.tasks === undefined ? undefined : integerArgument(options.tasks, "--tasks", 2);
@@ -46,6 +49,11 @@ export function addEvalCommand(program: Command, io: CliIo): void {
         });
         io.stdout(`checkpoint ${path}: iteration ${checkpoint.iteration}, evaluated on ${backend} (${evaluationFamily(config).name} tasks, seed ${config.evaluation.seed})\n`);
         io.stdout(formatEvaluation(evaluation));
+        if (options.json) {
+          const { perTaskLoss: _loss, perTaskAccuracy: _accuracy, ...summary } = evaluation;
+          const record = { checkpoint: path, iteration: checkpoint.iteration, evaluatedAt: new Date().toISOString(), ...summary };
+          writeFileAtomicSync(resolvePath(io.cwd, options.json), [`${JSON.stringify(record, null, 2)}\n`]);
+        }
       } finally {
         disposeCheckpoint(checkpoint);
       }

@@ -4,11 +4,14 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { loadMetaModel } from "@concord/deploy/node";
 import { describe, expect, it } from "vitest";
+import { OMNIGLOT_PREPROCESSING, sinusoidFamily } from "@concord/tasks";
+import { createRegistry } from "../builtins.js";
 import { disposeCheckpoint, loadCheckpoint } from "../checkpoint.js";
 import { EXIT_BAD_INPUT, EXIT_OK, runCli } from "../cli.js";
 import { parseConfig } from "../config.js";
 import { runExperiment } from "../run.js";
 import { tinyConfig } from "../testing/tiny-config.js";
+import { exportCheckpoint } from "./export.js";
 
 async function cli(args: string[], cwd: string) {
   let stdout = "";
@@ -60,6 +63,18 @@ describe("concord export", () => {
     tf.dispose([...Object.values(viaTfIo), ...Object.values(loaded.params)]);
     expect(tf.memory().numTensors).toBe(before);
     disposeCheckpoint(checkpoint);
+  });
+
+  it("the export carries the preprocessing its task family declares (the runner knows no family's data)", async () => {
+    const registry = createRegistry();
+    registry.define({ ...sinusoidFamily, name: "sinusoid-drawn", presets: [], preprocessing: OMNIGLOT_PREPROCESSING }, "test");
+    const runDir = mkdtempSync(join(tmpdir(), "concord-export-family-"));
+    const result = await runExperiment(parseConfig(tinyConfig({ tasks: "sinusoid-drawn" })), { outDir: runDir, progress: "none", evaluate: false, registry });
+    tf.dispose(Object.values(result.params));
+    const outDir = mkdtempSync(join(tmpdir(), "concord-export-family-out-"));
+    const exported = await exportCheckpoint(join(runDir, "checkpoint.ckpt"), outDir, registry);
+    expect(exported.spec.preprocessing).toEqual(OMNIGLOT_PREPROCESSING);
+    expect((await exportCheckpoint(join(runDir, "checkpoint.ckpt"), mkdtempSync(join(tmpdir(), "concord-export-default-")))).spec.preprocessing).toEqual({ kind: "none" });
   });
 
   it("a missing checkpoint is one line naming the file, exit 2", async () => {

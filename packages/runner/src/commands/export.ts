@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { ConcordError, type Model } from "@concord/core";
-import { metaModelArtifacts, type MetaModelSpec, OMNIGLOT_PREPROCESSING, type Preprocessing } from "@concord/deploy";
+import { metaModelArtifacts, type MetaModelSpec, type Preprocessing } from "@concord/deploy";
 import { saveMetaModel } from "@concord/deploy/node";
 import type { Command } from "commander";
 import { useBackend } from "@concord/backend";
@@ -37,7 +37,7 @@ export async function exportCheckpoint(checkpointPath: string, outDir: string, r
       innerSteps: config.evaluation.innerSteps,
       inputShape: inputShapeOf(model, config),
       labelCount: config.objective.name === "cross-entropy" ? outputSizeOf(model, config) : null,
-      preprocessing: preprocessingOf(config),
+      preprocessing: preprocessingOf(config, registry),
       training: {
         config: configToJson(config),
         iteration: checkpoint.iteration,
@@ -66,8 +66,9 @@ function outputSizeOf(model: Model, config: ExperimentConfig): number {
   throw new ConcordError(`cannot tell the number of classes of model "${config.model.name}"`, { field: "model" });
 }
 
-function preprocessingOf(config: ExperimentConfig): Preprocessing {
-  return config.tasks.name === "omniglot" ? OMNIGLOT_PREPROCESSING : { kind: "none" };
+/** The task family declares how it made its inputs; the runner does not know any family's data. */
+function preprocessingOf(config: ExperimentConfig, registry: Registry): Preprocessing {
+  return registry.definition("tasks", config.tasks.name)?.preprocessing ?? { kind: "none" };
 }
 
 /** The run's evaluation.json when it was computed for this very checkpoint. */

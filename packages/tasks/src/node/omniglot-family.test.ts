@@ -63,6 +63,8 @@ describe("Omniglot presets", () => {
     // The family offers them first, then its other presets (label noise, ANIL).
     expect(omniglotFamily.presets?.slice(0, OMNIGLOT_PRESETS.length)).toEqual(OMNIGLOT_PRESETS);
     expect(omniglotFamily.presets).toContain(OMNIGLOT_ANIL_PRESET);
+    // Exports of Omniglot-trained models carry the loader's pipeline (28×28, area resize, inverted, 8-bit).
+    expect(omniglotFamily.preprocessing).toMatchObject({ kind: "omniglot-drawing", size: [28, 28], resize: "area", invert: true, quantization: "uint8" });
     expect(OMNIGLOT_ANIL_PRESET.config).toMatchObject({ algorithm: { name: "maml", order: 2, innerSteps: 1, adapt: "head" }, metaBatchSize: 32 });
     // Each config passes the runner's schema: see the runner's presets test.
     for (const preset of OMNIGLOT_PRESETS) {

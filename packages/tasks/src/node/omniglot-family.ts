@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { ConcordError, expect, expectInteger, type PresetDefinition, type TaskFamilyDefinition, type TaskSampler } from "@concord/core";
 import { z } from "zod";
 import { fewShot } from "../few-shot.js";
+import { OMNIGLOT_PREPROCESSING } from "../omniglot-preprocessing.js";
 import { loadOmniglot, type Omniglot } from "./omniglot.js";
 
 export interface OmniglotTasksOptions {
@@ -195,4 +196,5 @@ export const omniglotFamily: TaskFamilyDefinition<OmniglotTasksOptions> = {
   // Evaluation is always on clean tasks.
   evaluationOptions: ({ labelNoise: _labelNoise, ...clean }) => clean,
   presets: [...OMNIGLOT_PRESETS, OMNIGLOT_LABEL_NOISE_PRESET, OMNIGLOT_ANIL_PRESET],
+  preprocessing: OMNIGLOT_PREPROCESSING,
 };

@@ -1,0 +1,320 @@
+// Concord's native kernels for the tfjs wasm backend (Node only). Every function works in place on
+// the wasm backend's heap: JavaScript passes the WebAssembly.Memory's ArrayBuffer and byte offsets,
+// so no tensor is copied. GEMM is OpenBLAS's cblas_sgemm, always called single-threaded; the addon
+// shares a call's work out to its own helper threads in fixed chunks whose boundaries depend only on
+// the problem's shape, never on the thread count, so results are bit-identical with 1 or 2 threads
+// and whichever thread computed a chunk (parallel == sequential).
+#include <node_api.h>
+#include <cblas.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+extern "C" void openblas_set_num_threads(int);
+extern "C" char* openblas_get_config(void);
+
+namespace {
+
+// ---- a tiny fork-join pool: the caller and (threads − 1) helpers claim chunk indices -------------
+
+class ChunkPool {
+ public:
+  void set_threads(int threads) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    wanted_ = std::max(1, std::min(threads, 64));
+    // A helper starts with the current generation, so it can join runs from the next one.
+    while (static_cast<int>(helpers_.size()) + 1 < wanted_) {
+      const int index = static_cast<int>(helpers_.size());
+      const uint64_t seen = generation_;
+      helpers_.emplace_back([this, index, seen] { helper_loop(index, seen); });
+      helpers_.back().detach();
+    }
+  }
+  int threads() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return wanted_;
+  }
+
+  /**
+   * Runs body(i) for i in [0, count). The caller works through the chunks itself and helpers that
+   * wake in time join in; it waits only for helpers that joined (a helper descheduled by a busy
+   * machine never holds the call up). Shares only when no other call is running in the process.
+   */
+  void run(int count, const std::function<void(int)>& body, bool worth_sharing) {
+    // Another thread (a worker of Concord's task pool) is inside a call: it already uses the other
+    // core, so this call runs on its own thread only (no oversubscription).
+    const int inside = in_flight_.fetch_add(1) + 1;
+    std::unique_lock<std::mutex> busy(busy_, std::defer_lock);
+    if (worth_sharing && count > 1 && inside == 1 && busy.try_lock()) {
+      int helpers;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        helpers = wanted_ - 1;
+        if (helpers > 0) {
+          next_.store(0);
+          body_ = &body;
+          count_ = count;
+          open_ = true;
+          joined_ = 0;
+          ++generation_;
+        }
+      }
+      if (helpers > 0) {
+        wake_.notify_all();
+        work(body, count);
+        std::unique_lock<std::mutex> lock(mutex_);
+        open_ = false;
+        done_.wait(lock, [this] { return joined_ == 0; });
+        body_ = nullptr;
+        in_flight_.fetch_sub(1);
+        return;
+      }
+    }
+    for (int i = 0; i < count; i++) body(i);
+    in_flight_.fetch_sub(1);
+  }
+
+ private:
+  void work(const std::function<void(int)>& body, int count) {
+    for (int i = next_.fetch_add(1); i < count; i = next_.fetch_add(1)) body(i);
+  }
+  void helper_loop(int index, uint64_t seen) {
+    for (;;) {
+      const std::function<void(int)>* body;
+      int count;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return generation_ != seen; });
+        seen = generation_;
+        if (!open_ || index + 1 >= wanted_) continue;  // the run is over, or this helper is not wanted
+        ++joined_;
+        body = body_;
+        count = count_;
+      }
+      work(*body, count);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        --joined_;
+      }
+      done_.notify_all();
+    }
+  }
+
+  std::mutex mutex_;
+  std::mutex busy_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  std::vector<std::thread> helpers_;
+  const std::function<void(int)>* body_ = nullptr;
+  int count_ = 0;
+  uint64_t generation_ = 0;
+  bool open_ = false;
+  int joined_ = 0;
+  int wanted_ = 1;
+  std::atomic<int> next_{0};
+  std::atomic<int> in_flight_{0};
+};
+
+ChunkPool& pool() {
+  static ChunkPool* instance = new ChunkPool();  // never destroyed: helpers are detached
+  return *instance;
+}
+
+// ---- argument helpers ------------------------------------------------------------------------------
+
+bool throw_error(napi_env env, const char* message) {
+  napi_throw_error(env, "ERR_CONCORD_NATIVE", message);
+  return false;
+}
+
+bool get_args(napi_env env, napi_callback_info info, size_t expected, napi_value* args) {
+  size_t argc = expected;
+  if (napi_get_cb_info(env, info, &argc, args, nullptr, nullptr) != napi_ok) return throw_error(env, "could not read the arguments");
+  if (argc != expected) return throw_error(env, "wrong number of arguments");
+  return true;
+}
+
+bool get_buffer(napi_env env, napi_value value, uint8_t** data, size_t* length) {
+  bool is_buffer = false;
+  napi_is_arraybuffer(env, value, &is_buffer);
+  if (!is_buffer) return throw_error(env, "expected an ArrayBuffer (the wasm memory's buffer)");
+  void* pointer = nullptr;
+  if (napi_get_arraybuffer_info(env, value, &pointer, length) != napi_ok) return throw_error(env, "could not read the ArrayBuffer");
+  *data = static_cast<uint8_t*>(pointer);
+  return true;
+}
+
+bool get_ints(napi_env env, const napi_value* args, size_t count, int64_t* out) {
+  for (size_t i = 0; i < count; i++) {
+    if (napi_get_value_int64(env, args[i], &out[i]) != napi_ok) return throw_error(env, "expected integer arguments");
+  }
+  return true;
+}
+
+bool in_bounds(int64_t offset, int64_t bytes, size_t length) {
+  return offset >= 0 && bytes >= 0 && offset % 4 == 0 && static_cast<uint64_t>(offset + bytes) <= length;
+}
+
+// Calls below this many FLOPs run on the calling thread: waking a helper costs tens of µs.
+constexpr double kShareFlops = 8e6;
+
+// Rows of C per chunk: a function of the shape only (see the header). Large enough that a chunk is
+// worth a thread hand-off, small enough that two threads balance.
+int64_t rows_per_chunk(int64_t m, int64_t n, int64_t k) {
+  const int64_t flops_per_row = 2 * n * k;
+  int64_t rows = std::max<int64_t>(32, (8 << 20) / std::max<int64_t>(1, flops_per_row));
+  rows = (rows + 15) / 16 * 16;
+  return std::min(rows, m);
+}
+
+// sgemm(buffer, batch, m, n, k, transA, transB, a, strideA, b, strideB, c, strideC)
+// For each i < batch: C_i[m×n] = op(A_i) · op(B_i), row-major; op(A) is A ([m×k]) or Aᵀ (A stored
+// [k×m]), likewise B ([k×n] or stored [n×k]). Offsets and batch strides are in bytes; a stride of 0
+// broadcasts one matrix over the batch.
+napi_value Sgemm(napi_env env, napi_callback_info info) {
+  napi_value args[13];
+  if (!get_args(env, info, 13, args)) return nullptr;
+  uint8_t* heap;
+  size_t length;
+  if (!get_buffer(env, args[0], &heap, &length)) return nullptr;
+  int64_t v[12];
+  bool trans_a = false, trans_b = false;
+  if (napi_get_value_bool(env, args[5], &trans_a) != napi_ok || napi_get_value_bool(env, args[6], &trans_b) != napi_ok) {
+    throw_error(env, "sgemm: transposeA and transposeB must be booleans");
+    return nullptr;
+  }
+  if (!get_ints(env, args + 1, 4, v) || !get_ints(env, args + 7, 6, v + 6)) return nullptr;
+  const int64_t batch = v[0], m = v[1], n = v[2], k = v[3];
+  const int64_t a = v[6], stride_a = v[7], b = v[8], stride_b = v[9], c = v[10], stride_c = v[11];
+  if (batch < 0 || m < 0 || n < 0 || k < 0 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX) {
+    throw_error(env, "sgemm: negative or too large sizes");
+    return nullptr;
+  }
+  if (batch == 0 || m == 0 || n == 0) return nullptr;
+  const int64_t last = batch - 1;
+  if (!in_bounds(a + last * stride_a, m * k * 4, length) || !in_bounds(b + last * stride_b, k * n * 4, length) ||
+      !in_bounds(c + last * stride_c, m * n * 4, length) || stride_a < 0 || stride_b < 0 || stride_c < 0) {
+    throw_error(env, "sgemm: an operand lies outside the buffer or is not 4-byte aligned");
+    return nullptr;
+  }
+  float* base = reinterpret_cast<float*>(heap);
+  if (k == 0) {
+    for (int64_t i = 0; i < batch; i++) std::memset(heap + c + i * stride_c, 0, m * n * 4);
+    return nullptr;
+  }
+  const int64_t rows = rows_per_chunk(m, n, k);
+  const int64_t chunks_per_matrix = (m + rows - 1) / rows;
+  const int64_t chunks = batch * chunks_per_matrix;
+  const int lda = static_cast<int>(trans_a ? m : k);
+  const int ldb = static_cast<int>(trans_b ? k : n);
+  std::function<void(int)> body = [&](int chunk) {
+    const int64_t i = chunk / chunks_per_matrix;
+    const int64_t row0 = (chunk % chunks_per_matrix) * rows;
+    const int64_t count = std::min(rows, m - row0);
+    const float* pa = base + (a + i * stride_a) / 4 + (trans_a ? row0 : row0 * k);
+    const float* pb = base + (b + i * stride_b) / 4;
+    float* pc = base + (c + i * stride_c) / 4 + row0 * n;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(count),
+                static_cast<int>(n), static_cast<int>(k), 1.0f, pa, lda, pb, ldb, 0.0f, pc, static_cast<int>(n));
+  };
+  const double flops = 2.0 * batch * m * n * k;
+  pool().run(static_cast<int>(chunks), body, flops >= kShareFlops);
+  return nullptr;
+}
+
+// im2col(buffer, x, out, n, height, width, c, oh, ow, kh, kw, top, left)
+// out[(b, i, j), (h, w, ch)] = x[b, i + h − top, j + w − left, ch] (0 outside), NHWC, stride 1.
+napi_value Im2col(napi_env env, napi_callback_info info) {
+  napi_value args[13];
+  if (!get_args(env, info, 13, args)) return nullptr;
+  uint8_t* heap;
+  size_t length;
+  if (!get_buffer(env, args[0], &heap, &length)) return nullptr;
+  int64_t v[12];
+  if (!get_ints(env, args + 1, 12, v)) return nullptr;
+  const int64_t x = v[0], out = v[1], n = v[2], height = v[3], width = v[4], c = v[5], oh = v[6], ow = v[7], kh = v[8], kw = v[9], top = v[10],
+                left = v[11];
+  if (!in_bounds(x, n * height * width * c * 4, length) || !in_bounds(out, n * oh * ow * kh * kw * c * 4, length)) {
+    throw_error(env, "im2col: an operand lies outside the buffer");
+    return nullptr;
+  }
+  const float* source = reinterpret_cast<const float*>(heap + x);
+  float* target = reinterpret_cast<float*>(heap + out);
+  std::function<void(int)> body = [&](int image) {
+    float* row = target + static_cast<int64_t>(image) * oh * ow * kh * kw * c;
+    const float* picture = source + static_cast<int64_t>(image) * height * width * c;
+    for (int64_t i = 0; i < oh; i++) {
+      for (int64_t j = 0; j < ow; j++) {
+        for (int64_t h = 0; h < kh; h++) {
+          const int64_t y = i + h - top;
+          const int64_t x0 = j - left;
+          if (y < 0 || y >= height) {
+            std::memset(row, 0, kw * c * 4);
+            row += kw * c;
+            continue;
+          }
+          for (int64_t w = 0; w < kw; w++) {
+            const int64_t xx = x0 + w;
+            if (xx < 0 || xx >= width) std::memset(row, 0, c * 4);
+            else std::memcpy(row, picture + (y * width + xx) * c, c * 4);
+            row += c;
+          }
+        }
+      }
+    }
+  };
+  pool().run(static_cast<int>(n), body, n * oh * ow * kh * kw * c >= (1 << 18));
+  return nullptr;
+}
+
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  napi_value args[1];
+  if (!get_args(env, info, 1, args)) return nullptr;
+  int32_t threads;
+  if (napi_get_value_int32(env, args[0], &threads) != napi_ok || threads < 1) {
+    throw_error(env, "setThreads: expected an integer ≥ 1");
+    return nullptr;
+  }
+  pool().set_threads(threads);
+  return nullptr;
+}
+
+napi_value Threads(napi_env env, napi_callback_info) {
+  napi_value result;
+  napi_create_int32(env, pool().threads(), &result);
+  return result;
+}
+
+napi_value Config(napi_env env, napi_callback_info) {
+  napi_value result;
+  const char* config = openblas_get_config();
+  napi_create_string_utf8(env, config ? config : "", NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() {
+  // Every cblas call is single-threaded: the addon's own chunks use the cores.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    openblas_set_num_threads(1);
+    pool().set_threads(1);
+  });
+  const napi_property_descriptor properties[] = {
+      {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"im2col", nullptr, Im2col, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"blasConfig", nullptr, Config, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties);
+  return exports;
+}

@@ -1,0 +1,81 @@
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { isMainThread } from "node:worker_threads";
+import { ConcordError } from "@concord/core";
+
+/** What to install where the addon is missing (it is compiled from source when the package installs or builds). */
+export const NATIVE_INSTALL_HINT =
+  "install a C++ compiler and OpenBLAS (Debian/Ubuntu: apt-get install -y g++ libopenblas-dev), then rebuild the addon " +
+  "(pnpm --filter @concord/backend-native build, or reinstall @concord/backend-native)";
+
+/**
+ * The addon's functions (native/concord_native.cc). Pointers are byte offsets into `buffer`, the wasm
+ * backend's WebAssembly.Memory buffer; matrices are row-major float32. Same contract as
+ * NativeKernels in @concord/backend, plus thread control.
+ */
+export interface NativeAddon {
+  sgemm(
+    buffer: ArrayBuffer,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    transposeA: boolean,
+    transposeB: boolean,
+    a: number,
+    strideA: number,
+    b: number,
+    strideB: number,
+    c: number,
+    strideC: number,
+  ): void;
+  im2col(buffer: ArrayBuffer, x: number, out: number, n: number, height: number, width: number, c: number, oh: number, ow: number, kh: number, kw: number, top: number, left: number): void;
+  /** Threads (the caller included) that share out one call's chunks; process-wide. */
+  setThreads(threads: number): void;
+  threads(): number;
+  /** OpenBLAS's build configuration, e.g. "OpenBLAS 0.3.21 … SkylakeX MAX_THREADS=64". */
+  blasConfig(): string;
+}
+
+export interface LoadNativeOptions {
+  /**
+   * Threads sharing one call's work (process-wide; results do not depend on it). Default: the
+   * CONCORD_NATIVE_THREADS environment variable, else every core on the main thread; 1 when loaded
+   * in a worker thread (a task pool already keeps the cores busy).
+   */
+  readonly threads?: number;
+}
+
+const ADDON_URL = new URL("../build/concord_native.node", import.meta.url);
+let addon: NativeAddon | undefined;
+
+/**
+ * Loads the native addon (once per thread) and returns it as the NativeKernels of @concord/backend
+ * (pass it to installConcord({ native }) or use useBackend("native")), with a `description`.
+ * A ConcordError names what to install when the addon was not built or cannot be loaded.
+ */
+export function loadNativeKernels(options: LoadNativeOptions = {}): NativeAddon & { readonly description: string } {
+  if (process.platform === "win32") throw new ConcordError("the native kernels are built for Linux and macOS only", { field: "backend" });
+  if (!addon) {
+    try {
+      addon = createRequire(import.meta.url)(ADDON_URL.pathname) as NativeAddon;
+    } catch (error) {
+      throw new ConcordError(`the native addon ${ADDON_URL.pathname} could not be loaded (${(error as Error).message.split("\n")[0]}): ${NATIVE_INSTALL_HINT}`, {
+        field: "backend",
+      });
+    }
+  }
+  const fromEnvironment = process.env["CONCORD_NATIVE_THREADS"];
+  const threads = options.threads ?? (!isMainThread ? 1 : fromEnvironment ? Number(fromEnvironment) : availableParallelism());
+  if (!Number.isInteger(threads) || threads < 1) throw new ConcordError(`expected an integer ≥ 1, got ${String(threads)}`, { field: "threads" });
+  addon.setThreads(threads);
+  const loaded = addon;
+  return {
+    description: loaded.blasConfig(),
+    sgemm: loaded.sgemm,
+    im2col: loaded.im2col,
+    setThreads: loaded.setThreads,
+    threads: loaded.threads,
+    blasConfig: loaded.blasConfig,
+  };
+}

@@ -1,0 +1,19 @@
+import type { NativeKernels } from "@concord/backend";
+
+/** Calls of each native function since the process started (shared by every test of a file). */
+export const nativeCalls = { sgemm: 0, im2col: 0 };
+
+/** `kernels` with each call counted in nativeCalls (to assert that a kernel took the native path). */
+export function countingKernels(kernels: NativeKernels): NativeKernels {
+  return {
+    description: kernels.description,
+    sgemm(...args) {
+      nativeCalls.sgemm++;
+      kernels.sgemm(...args);
+    },
+    im2col(...args) {
+      nativeCalls.im2col++;
+      kernels.im2col(...args);
+    },
+  };
+}

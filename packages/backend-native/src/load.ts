@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { isMainThread } from "node:worker_threads";
-import { ConcordError } from "@concord/core";
+import { ConcordError, type NativeKernels } from "@concord/core";
 
 /** What to install where the addon is missing (it is compiled from source when the package installs or builds). */
 export const NATIVE_INSTALL_HINT =
@@ -9,27 +9,10 @@ export const NATIVE_INSTALL_HINT =
   "(pnpm --filter @concord/backend-native build, or reinstall @concord/backend-native)";
 
 /**
- * The addon's functions (native/concord_native.cc). Pointers are byte offsets into `buffer`, the wasm
- * backend's WebAssembly.Memory buffer; matrices are row-major float32. Same contract as
- * NativeKernels in @concord/backend, plus thread control.
+ * The addon's functions (native/concord_native.cc): core's NativeKernels contract (sgemm, im2col on
+ * the wasm heap) plus thread control.
  */
-export interface NativeAddon {
-  sgemm(
-    buffer: ArrayBuffer,
-    batch: number,
-    m: number,
-    n: number,
-    k: number,
-    transposeA: boolean,
-    transposeB: boolean,
-    a: number,
-    strideA: number,
-    b: number,
-    strideB: number,
-    c: number,
-    strideC: number,
-  ): void;
-  im2col(buffer: ArrayBuffer, x: number, out: number, n: number, height: number, width: number, c: number, oh: number, ow: number, kh: number, kw: number, top: number, left: number): void;
+export interface NativeAddon extends Omit<NativeKernels, "description"> {
   /** Threads (the caller included) that share out one call's chunks; process-wide. */
   setThreads(threads: number): void;
   threads(): number;

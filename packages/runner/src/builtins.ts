@@ -25,16 +25,18 @@ export function registerBuiltins(registry: Registry): Registry {
     description: "gradient agreement: w_i ∝ Σ_j g_iᵀ g_j, normalised by Σ_k |Σ_j g_kᵀ g_j|",
   });
 
+  // diagnostics: false skips the three extra loss passes per task (losses before/after); the weighting diagnostics stay.
+  const diagnostics = z.boolean().optional();
   registry.register("algorithm", "maml", (o) => maml(o as Parameters<typeof maml>[0]), {
-    options: z.strictObject({ order: z.union([z.literal(1), z.literal(2)]).optional(), innerSteps: z.number().int().min(0).optional(), execution, adapt }),
+    options: z.strictObject({ order: z.union([z.literal(1), z.literal(2)]).optional(), innerSteps: z.number().int().min(0).optional(), execution, adapt, diagnostics }),
     description: 'MAML (order 2 differentiates through the inner loop; order 1 is FOMAML); adapt: "head" is ANIL',
   });
   registry.register("algorithm", "fomaml", (o) => maml({ ...(o as Parameters<typeof maml>[0]), order: 1 }), {
-    options: z.strictObject({ innerSteps: z.number().int().min(0).optional(), execution, adapt }),
+    options: z.strictObject({ innerSteps: z.number().int().min(0).optional(), execution, adapt, diagnostics }),
     description: "first-order MAML",
   });
   registry.register("algorithm", "reptile", (o) => reptile(o as Parameters<typeof reptile>[0]), {
-    options: z.strictObject({ innerSteps: z.number().int().min(0).optional(), execution, adapt }),
+    options: z.strictObject({ innerSteps: z.number().int().min(0).optional(), execution, adapt, diagnostics }),
     description: "Reptile: d = Σ_i w_i (θ − θ'_i)",
   });
 

@@ -82,6 +82,20 @@ describe("runExperiment", () => {
     }
   });
 
+  it("algorithm diagnostics: false leaves the loss diagnostics out of metrics.jsonl and keeps the weighting ones and the parameters", async () => {
+    const lean = folder();
+    const off = await runExperiment(parseConfig(tinyConfig({ algorithm: { name: "maml", order: 2, innerSteps: 1, diagnostics: false } })), { outDir: lean, evaluate: false, ...quiet });
+    const on = await runExperiment(parseConfig(tinyConfig()), { outDir: folder(), evaluate: false, ...quiet });
+    expect(paramBytes(off.params)).toBe(paramBytes(on.params));
+    const last = readMetrics(join(lean, METRICS_FILE)).at(-1)!;
+    expect([last.supportLossBefore, last.supportLossAfter, last.queryLossBefore, last.meanPairwiseCosine]).toEqual([null, null, null, null]);
+    expect(last.queryLossAfter).toBeGreaterThan(0);
+    expect(last.effectiveTasks).toBeGreaterThan(0);
+    expect(Number.isFinite(last.weightedCosine)).toBe(true);
+    disposeParams(off.params);
+    disposeParams(on.params);
+  });
+
   it("a run stopped at a checkpoint and resumed ends bit-identical to an uninterrupted one", async () => {
     const whole = await runExperiment(parseConfig(tinyConfig()), { outDir: folder(), evaluate: false, ...quiet });
     const outDir = folder();

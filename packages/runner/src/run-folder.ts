@@ -16,6 +16,15 @@ export { CHECKPOINT_FILE, METRICS_FILE };
 export type SavedEvaluation = EvaluationResult & { readonly iteration: number };
 
 /**
+ * An evaluation without its per-task lists (hundreds of numbers per step), which stay in the run's
+ * evaluation.json: what results.json, exports and `concord eval --json` carry.
+ */
+export function evaluationSummary<T extends object>(evaluation: T): Omit<T, "perTaskLoss" | "perTaskAccuracy"> {
+  const { perTaskLoss: _loss, perTaskAccuracy: _accuracy, ...summary } = evaluation as T & { perTaskLoss?: unknown; perTaskAccuracy?: unknown };
+  return summary;
+}
+
+/**
  * One run's output folder: config.json, metrics.jsonl, checkpoint.ckpt, evaluation.json. Owns the
  * file names, refuses to overwrite a finished or running run unless it is resumed, checks that a
  * checkpoint may be resumed, and writes every file atomically (temp file, fsync, rename).

@@ -6,7 +6,7 @@ import { checkpointBackend, disposeCheckpoint, loadCheckpoint } from "../checkpo
 import { withDataDir } from "../config.js";
 import { createParts, evaluateOnHeldOut, evaluationFamily } from "../experiment.js";
 import { loadPlugins } from "../plugins.js";
-import { checkpointConfig } from "../run-folder.js";
+import { checkpointConfig, evaluationSummary } from "../run-folder.js";
 import { backendOption, type CliIo, collect, formatEvaluation, integerArgument, resolvePath } from "./arguments.js";
 
 interface EvalCommandOptions {
@@ -50,8 +50,7 @@ export function addEvalCommand(program: Command, io: CliIo): void {
         io.stdout(`checkpoint ${path}: iteration ${checkpoint.iteration}, evaluated on ${backend} (${evaluationFamily(config).name} tasks, seed ${config.evaluation.seed})\n`);
         io.stdout(formatEvaluation(evaluation));
         if (options.json) {
-          const { perTaskLoss: _loss, perTaskAccuracy: _accuracy, ...summary } = evaluation;
-          const record = { checkpoint: path, iteration: checkpoint.iteration, evaluatedAt: new Date().toISOString(), ...summary };
+          const record = { checkpoint: path, iteration: checkpoint.iteration, evaluatedAt: new Date().toISOString(), ...evaluationSummary(evaluation) };
           writeFileAtomicSync(resolvePath(io.cwd, options.json), [`${JSON.stringify(record, null, 2)}\n`]);
         }
       } finally {

@@ -10,7 +10,7 @@ import type { CliIo } from "./arguments.js";
 import { disposeCheckpoint, loadCheckpoint } from "../checkpoint.js";
 import { configToJson, type ExperimentConfig } from "../config.js";
 import type { Registry } from "../registry.js";
-import { checkpointConfig, EVALUATION_FILE } from "../run-folder.js";
+import { checkpointConfig, EVALUATION_FILE, evaluationSummary } from "../run-folder.js";
 
 export interface ExportResult {
   /** Files written: the shards, then model.json. */
@@ -76,8 +76,7 @@ function evaluationOf(checkpointPath: string, iteration: number): Record<string,
   const path = join(dirname(checkpointPath), EVALUATION_FILE);
   if (!existsSync(path)) return null;
   try {
-    // The per-task lists (hundreds of numbers per step) stay in the run folder; the summary travels.
-    const { perTaskLoss: _loss, perTaskAccuracy: _accuracy, ...evaluation } = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+    const evaluation = evaluationSummary(JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>);
     return evaluation.iteration === iteration ? evaluation : null;
   } catch {
     return null;

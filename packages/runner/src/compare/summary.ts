@@ -8,7 +8,7 @@ import { familyPanels } from "../experiment.js";
 import { type MetricsRecord, readMetrics } from "../metrics-log.js";
 import type { Registry } from "../registry.js";
 import type { CurvePoint, ReportArm, ReportData, WeightSnapshot } from "@concord/report";
-import { RunFolder } from "../run-folder.js";
+import { evaluationSummary, RunFolder } from "../run-folder.js";
 import type { ArmPlan, RunPlan } from "./plan.js";
 import type { RunOutcome } from "./schedule.js";
 
@@ -68,10 +68,7 @@ export function writeResultsJson(outDir: string, data: ReportData): void {
   const { panels: _panels, ...rest } = data;
   const summary = {
     ...rest,
-    arms: data.arms.map(({ curves: _curves, weightSnapshots: _snapshots, evaluation, ...arm }) => {
-      const { perTaskLoss: _loss, perTaskAccuracy: _accuracy, ...statistics } = evaluation;
-      return { ...arm, evaluation: statistics };
-    }),
+    arms: data.arms.map(({ curves: _curves, weightSnapshots: _snapshots, evaluation, ...arm }) => ({ ...arm, evaluation: evaluationSummary(evaluation) })),
   };
   writeFileAtomicSync(join(outDir, "results.json"), [`${JSON.stringify(summary, null, 2)}\n`]);
 }

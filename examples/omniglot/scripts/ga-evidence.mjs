@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+// What gradient agreement does to the Omniglot meta-update, measured on a `concord compare` output
+// folder (the label-noise comparison or the paper-setting runs):
+// - from each agreement run's metrics.jsonl, early (first 10% of iterations) and late (last 10%):
+//   the share of negative weights, the effective number of tasks (Σ|w|)²/Σw² and the cosine between
+//   the weighted and the uniform direction;
+// - at the initial parameters and at every run's final checkpoint (uniform runs too: what GA would
+//   do to them): the GA weights of 40 fresh meta-batches of training tasks, each with a fixed number
+//   of tasks whose labels are shuffled (round(labelNoise · N), none for clean configs), against the
+//   size of each task's update ‖g_i‖: the mean weight of clean and of shuffled tasks, their shares of
+//   negative weights, the correlation of the weight with ‖g_i‖² and the mean weight per quintile of ‖g_i‖.
+// Usage: node examples/omniglot/scripts/ga-evidence.mjs <compare-out-dir> [--json out.json] [--checkpoint <file name>]
+// (run from the repository after `pnpm build`; uses the native backend when its addon is built, else wasm).
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { adapt } from "@concord/algorithms";
+import { useBackend } from "@concord/backend";
+import { createRng, disposeParams, flattenParams } from "@concord/core";
+import { createParts, createRegistry, disposeCheckpoint, loadCheckpoint, parseConfig, readMetrics, splitSeed } from "@concord/runner";
+import { omniglotTasks } from "@concord/tasks/node";
+import { gradientAgreement } from "@concord/weighting";
+import * as tf from "@tensorflow/tfjs-core";
+
+const [dir, ...rest] = process.argv.slice(2);
+const flag = (name) => (rest.includes(name) ? rest[rest.indexOf(name) + 1] : undefined);
+if (!dir || !existsSync(dir)) {
+  console.error("usage: node examples/omniglot/scripts/ga-evidence.mjs <compare-out-dir> [--json out.json] [--checkpoint checkpoint.ckpt]");
+  process.exit(2);
+}
+const jsonOut = flag("--json");
+const checkpointFile = flag("--checkpoint") ?? "checkpoint.ckpt";
+tf.env().set("PROD", true);
+const backend = await useBackend("native").then(
+  () => "native",
+  async (error) => {
+    console.error(`native backend unavailable (${error.message.split(":")[0]}); using wasm`);
+    await useBackend("wasm");
+    return "wasm";
+  },
+);
+
+const mean = (values) => (values.length === 0 ? Number.NaN : values.reduce((sum, v) => sum + v, 0) / values.length);
+function pearson(a, b) {
+  const ma = mean(a);
+  const mb = mean(b);
+  let num = 0;
+  let da = 0;
+  let db = 0;
+  a.forEach((x, i) => {
+    num += (x - ma) * (b[i] - mb);
+    da += (x - ma) ** 2;
+    db += (b[i] - mb) ** 2;
+  });
+  return num / Math.sqrt(da * db);
+}
+
+function trainingPhases(records) {
+  const tenth = Math.max(1, Math.floor(records.length / 10));
+  const phase = (slice) => ({
+    iterations: `${slice[0].iteration}–${slice.at(-1).iteration}`,
+    negativeShare: mean(slice.map((r) => r.negativeWeights / r.weights.length)),
+    effectiveTasks: mean(slice.map((r) => r.effectiveTasks ?? Number.NaN)),
+    weightedCosine: mean(slice.map((r) => r.weightedCosine ?? Number.NaN)),
+    weightMin: Math.min(...slice.map((r) => r.weightMin)),
+    weightMax: Math.max(...slice.map((r) => r.weightMax)),
+  });
+  return { early: phase(records.slice(0, tenth)), late: phase(records.slice(-tenth)) };
+}
+
+/** The training samplers of a config: clean and with every task's labels shuffled (same episodes otherwise). */
+async function samplers(config) {
+  const { labelNoise: _noise, ...options } = config.tasks.options;
+  return { clean: await omniglotTasks({ ...options, labelNoise: 0 }), shuffled: await omniglotTasks({ ...options, labelNoise: 1 }) };
+}
+
+/** GA weights of `batches` fresh meta-batches at `params`; `noisy` tasks of each batch have shuffled labels. */
+function weightsOfFreshBatches(params, parts, config, sources, noisy, batches = 40) {
+  const size = config.metaBatchSize;
+  const innerSteps = config.algorithm.options.innerSteps ?? 1;
+  const rng = createRng(2024);
+  const scheme = gradientAgreement();
+  const rows = [];
+  for (let b = 0; b < batches; b++) {
+    const tasks = [...(noisy > 0 ? sources.shuffled.sample(noisy, rng) : []), ...sources.clean.sample(size - noisy, rng)];
+    tf.tidy(() => {
+      const flatTheta = flattenParams(params);
+      const updates = tf.stack(
+        tasks.map((task) => {
+          const adapted = adapt(params, task.support, { model: parts.model, objective: parts.objective, innerOptimizer: parts.innerOptimizer, innerSteps });
+          return tf.sub(flatTheta, flattenParams(adapted.params));
+        }),
+      );
+      const weights = scheme.weights({ updates, losses: tf.zeros([size]), iteration: 0 }).weights.dataSync();
+      const norms = tf.norm(updates, "euclidean", 1).dataSync();
+      tasks.forEach((_, i) => rows.push({ shuffled: i < noisy, weight: weights[i], norm: norms[i] }));
+    });
+    for (const task of tasks) tf.dispose([task.support.x, task.support.y, task.query.x, task.query.y]);
+  }
+  const summary = (group) => ({
+    tasks: group.length,
+    meanWeight: mean(group.map((r) => r.weight)),
+    negativeShare: group.length === 0 ? Number.NaN : group.filter((r) => r.weight < 0).length / group.length,
+    meanUpdateNorm: mean(group.map((r) => r.norm)),
+  });
+  const order = rows.map((_, i) => i).sort((i, j) => rows[i].norm - rows[j].norm);
+  const byNormQuintile = [0, 1, 2, 3, 4].map((q) => {
+    const slice = order.slice((q * order.length) / 5, ((q + 1) * order.length) / 5).map((i) => rows[i]);
+    return { updateNorm: `${slice[0].norm.toFixed(2)}–${slice.at(-1).norm.toFixed(2)}`, meanWeight: mean(slice.map((r) => r.weight)) };
+  });
+  return {
+    uniformWeight: 1 / size,
+    shuffledPerBatch: noisy,
+    clean: summary(rows.filter((r) => !r.shuffled)),
+    shuffled: summary(rows.filter((r) => r.shuffled)),
+    correlationWithSquaredNorm: pearson(
+      rows.map((r) => r.weight),
+      rows.map((r) => r.norm * r.norm),
+    ),
+    byNormQuintile,
+  };
+}
+
+const registry = createRegistry();
+const report = { backend, checkpoint: checkpointFile, atInitialisation: {}, runs: {} };
+for (const arm of readdirSync(dir).filter((name) => name.includes("+") && !name.endsWith(".json"))) {
+  for (const seedDir of readdirSync(join(dir, arm)).filter((name) => name.startsWith("seed-"))) {
+    const runDir = join(dir, arm, seedDir);
+    if (!existsSync(join(runDir, checkpointFile))) continue;
+    const checkpoint = loadCheckpoint(join(runDir, checkpointFile));
+    const config = parseConfig(checkpoint.config);
+    const parts = await createParts(config, registry);
+    const sources = await samplers(config);
+    const noisy = Math.round((config.tasks.options.labelNoise ?? 0) * config.metaBatchSize);
+    const run = { iteration: checkpoint.iteration };
+    if (arm.endsWith("+agreement")) run.training = trainingPhases(readMetrics(join(runDir, "metrics.jsonl")));
+    // θ₀ depends on the seed only (every arm of a seed starts there): measure it once per seed.
+    if (!(`seed ${config.seed}` in report.atInitialisation)) {
+      const initial = parts.model.init(splitSeed(config.seed).initRng);
+      report.atInitialisation[`seed ${config.seed}`] = weightsOfFreshBatches(initial, parts, config, sources, noisy);
+      disposeParams(initial);
+    }
+    run.atCheckpoint = weightsOfFreshBatches(checkpoint.params, parts, config, sources, noisy);
+    report.runs[`${arm} ${seedDir}`] = run;
+    disposeCheckpoint(checkpoint);
+    console.error(`${arm} ${seedDir}: done`);
+  }
+}
+console.log(JSON.stringify(report, null, 2));
+if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify(report, null, 2)}\n`);

@@ -20,6 +20,7 @@ import { createParts, createRegistry, disposeCheckpoint, loadCheckpoint, parseCo
 import { omniglotTasks } from "@concord/tasks/node";
 import { gradientAgreement } from "@concord/weighting";
 import * as tf from "@tensorflow/tfjs-core";
+import { mean, pearson, trainingPhases } from "../../../scripts/ga-evidence-stats.mjs";
 
 const [dir, ...rest] = process.argv.slice(2);
 const flag = (name) => (rest.includes(name) ? rest[rest.indexOf(name) + 1] : undefined);
@@ -38,34 +39,6 @@ const backend = await useBackend("native").then(
     return "wasm";
   },
 );
-
-const mean = (values) => (values.length === 0 ? Number.NaN : values.reduce((sum, v) => sum + v, 0) / values.length);
-function pearson(a, b) {
-  const ma = mean(a);
-  const mb = mean(b);
-  let num = 0;
-  let da = 0;
-  let db = 0;
-  a.forEach((x, i) => {
-    num += (x - ma) * (b[i] - mb);
-    da += (x - ma) ** 2;
-    db += (b[i] - mb) ** 2;
-  });
-  return num / Math.sqrt(da * db);
-}
-
-function trainingPhases(records) {
-  const tenth = Math.max(1, Math.floor(records.length / 10));
-  const phase = (slice) => ({
-    iterations: `${slice[0].iteration}–${slice.at(-1).iteration}`,
-    negativeShare: mean(slice.map((r) => r.negativeWeights / r.weights.length)),
-    effectiveTasks: mean(slice.map((r) => r.effectiveTasks ?? Number.NaN)),
-    weightedCosine: mean(slice.map((r) => r.weightedCosine ?? Number.NaN)),
-    weightMin: Math.min(...slice.map((r) => r.weightMin)),
-    weightMax: Math.max(...slice.map((r) => r.weightMax)),
-  });
-  return { early: phase(records.slice(0, tenth)), late: phase(records.slice(-tenth)) };
-}
 
 /** The training samplers of a config: clean and with every task's labels shuffled (same episodes otherwise). */
 async function samplers(config) {

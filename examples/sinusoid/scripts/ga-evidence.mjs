@@ -16,6 +16,7 @@ import { disposeCheckpoint, loadCheckpoint, readMetrics, splitSeed, createRegist
 import { sinusoid } from "@concord/tasks";
 import { gradientAgreement } from "@concord/weighting";
 import * as tf from "@tensorflow/tfjs-core";
+import { mean, pearson, trainingPhases } from "../../../scripts/ga-evidence-stats.mjs";
 
 const [dir, ...rest] = process.argv.slice(2);
 if (!dir || !existsSync(dir)) {
@@ -25,32 +26,6 @@ if (!dir || !existsSync(dir)) {
 const jsonOut = rest[0] === "--json" ? rest[1] : undefined;
 tf.env().set("PROD", true);
 await useBackend("cpu");
-
-const mean = (values) => values.reduce((sum, v) => sum + v, 0) / values.length;
-function pearson(a, b) {
-  const ma = mean(a);
-  const mb = mean(b);
-  let num = 0;
-  let da = 0;
-  let db = 0;
-  a.forEach((x, i) => {
-    num += (x - ma) * (b[i] - mb);
-    da += (x - ma) ** 2;
-    db += (b[i] - mb) ** 2;
-  });
-  return num / Math.sqrt(da * db);
-}
-
-function trainingPhases(records) {
-  const tenth = Math.max(1, Math.floor(records.length / 10));
-  const phase = (slice) => ({
-    iterations: `${slice[0].iteration}–${slice.at(-1).iteration}`,
-    negativeShare: mean(slice.map((r) => r.negativeWeights / r.weights.length)),
-    effectiveTasks: mean(slice.map((r) => r.effectiveTasks ?? Number.NaN)),
-    weightedCosine: mean(slice.map((r) => r.weightedCosine ?? Number.NaN)),
-  });
-  return { early: phase(records.slice(0, tenth)), late: phase(records.slice(-tenth)) };
-}
 
 /** GA weights of `batches` fresh meta-batches at `params`, with each task's amplitude. */
 function weightsByAmplitude(params, parts, config, innerSteps, batches = 40) {

@@ -1,0 +1,215 @@
+// Transductive batch norm (+ ReLU) and its gradient as two kernels (BATCH_NORM_KERNEL,
+// BATCH_NORM_GRAD_KERNEL from @concord/core) on cpu and wasm, the wasm ones through the native
+// addon when it provides them. Performance: written op by op (tf.moments + sub/div/mul/add + relu)
+// one conv-net block runs about 12 kernels forward and 30 backward over [K, 28, 28, 64] tensors, each
+// a full pass over memory plus ~14 µs of tfjs bookkeeping; these are one kernel each way and 2–4 passes.
+// Gradients: gradients/batch-norm.ts.
+import * as tf from "@tensorflow/tfjs-core";
+import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, type BatchNormAttrs } from "@concord/core";
+import { replaceKernel } from "../registry-journal.js";
+import { heapBuffer, nativeKernels } from "./native-kernels.js";
+import type { WasmHeapBackend } from "./simd-module.js";
+
+/** Per-channel mean and s = 1/√(σ² + ε) in float64: sums row by row (a fixed order), variance from the centred values. */
+function moments(x: Float32Array, channels: number, epsilon: number): { mean: Float64Array; inverseStd: Float64Array } {
+  const rows = x.length / channels;
+  const mean = new Float64Array(channels);
+  const inverseStd = new Float64Array(channels);
+  for (let r = 0, i = 0; r < rows; r++) for (let c = 0; c < channels; c++, i++) mean[c]! += x[i]!;
+  for (let c = 0; c < channels; c++) mean[c]! /= rows;
+  for (let r = 0, i = 0; r < rows; r++) {
+    for (let c = 0; c < channels; c++, i++) {
+      const d = x[i]! - mean[c]!;
+      inverseStd[c]! += d * d;
+    }
+  }
+  for (let c = 0; c < channels; c++) inverseStd[c] = 1 / Math.sqrt(inverseStd[c]! / rows + epsilon);
+  return { mean, inverseStd };
+}
+
+/** y = relu?(γ·(x − μ)·s + β), x and y [rows, channels] (see BATCH_NORM_KERNEL). */
+export function batchNormForward(x: Float32Array, scale: Float32Array, offset: Float32Array, y: Float32Array, epsilon: number, relu: boolean): void {
+  const channels = scale.length;
+  const { mean, inverseStd } = moments(x, channels, epsilon);
+  const rows = x.length / channels;
+  for (let r = 0, i = 0; r < rows; r++) {
+    for (let c = 0; c < channels; c++, i++) {
+      const z = scale[c]! * ((x[i]! - mean[c]!) * inverseStd[c]!) + offset[c]!;
+      y[i] = relu && !(z > 0) ? 0 : z;
+    }
+  }
+}
+
+/**
+ * dx, dγ, dβ of batchNormForward for upstream dy (see BATCH_NORM_GRAD_KERNEL). The ReLU mask is
+ * recomputed from x with the forward's exact arithmetic, so it is the forward's y > 0.
+ */
+export function batchNormBackward(
+  x: Float32Array,
+  scale: Float32Array,
+  offset: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+  dScale: Float32Array,
+  dOffset: Float32Array,
+  epsilon: number,
+  relu: boolean,
+): void {
+  const channels = scale.length;
+  const { mean, inverseStd } = moments(x, channels, epsilon);
+  const rows = x.length / channels;
+  const sumG = new Float64Array(channels);
+  const sumGX = new Float64Array(channels);
+  for (let r = 0, i = 0; r < rows; r++) {
+    for (let c = 0; c < channels; c++, i++) {
+      const normalised = (x[i]! - mean[c]!) * inverseStd[c]!;
+      const g = relu && !(scale[c]! * normalised + offset[c]! > 0) ? 0 : dy[i]!;
+      sumG[c]! += g;
+      sumGX[c]! += g * normalised;
+    }
+  }
+  for (let c = 0; c < channels; c++) {
+    dOffset[c] = sumG[c]!;
+    dScale[c] = sumGX[c]!;
+    sumG[c]! /= rows;
+    sumGX[c]! /= rows;
+  }
+  for (let r = 0, i = 0; r < rows; r++) {
+    for (let c = 0; c < channels; c++, i++) {
+      const normalised = (x[i]! - mean[c]!) * inverseStd[c]!;
+      const g = relu && !(scale[c]! * normalised + offset[c]! > 0) ? 0 : dy[i]!;
+      dx[i] = scale[c]! * inverseStd[c]! * (g - sumG[c]! - normalised * sumGX[c]!);
+    }
+  }
+}
+
+function checkedAttrs(attrs: unknown): { epsilon: number; relu: boolean } {
+  const { epsilon, relu } = (attrs ?? {}) as Partial<BatchNormAttrs>;
+  if (typeof epsilon !== "number" || !(epsilon > 0)) throw new Error(`${BATCH_NORM_KERNEL}: expected attribute epsilon > 0, got ${String(epsilon)}`);
+  return { epsilon, relu: relu === true };
+}
+
+function checkedInputs(kernelName: string, inputs: Record<string, TensorInfo | undefined>, names: readonly string[]): TensorInfo[] {
+  const tensors = names.map((name) => inputs[name]);
+  const [x, scale, offset, dy] = tensors;
+  const channels = x?.shape[x.shape.length - 1];
+  const ok =
+    x !== undefined &&
+    x.shape.length === 4 &&
+    tensors.every((t) => t !== undefined && t.dtype === "float32") &&
+    [scale, offset].every((t) => t!.shape.length === 1 && t!.shape[0] === channels) &&
+    (dy === undefined || tf.util.arraysEqual(dy.shape, x.shape));
+  if (!ok) {
+    const got = names.map((name, i) => `${name} ${tensors[i] ? `${tensors[i]!.dtype} [${tensors[i]!.shape.join(", ")}]` : "missing"}`).join(", ");
+    throw new Error(`${kernelName}: expected float32 x [N, H, W, C], scale and offset [C]${names.includes("dy") ? ", dy like x" : ""}; got ${got}`);
+  }
+  return tensors as TensorInfo[];
+}
+
+interface CpuBackend {
+  data: { get(dataId: object): { values: Float32Array } };
+  makeTensorInfo(shape: number[], dtype: "float32", values: Float32Array): TensorInfo;
+}
+
+function forwardKernel(backendName: "cpu" | "wasm"): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { epsilon, relu } = checkedAttrs(attrs);
+    const [x, scale, offset] = checkedInputs(BATCH_NORM_KERNEL, inputs as Record<string, TensorInfo>, ["x", "scale", "offset"]) as [TensorInfo, TensorInfo, TensorInfo];
+    const size = tf.util.sizeFromShape(x.shape);
+    const channels = scale.shape[0]!;
+    if (backendName === "cpu") {
+      const cpu = backend as unknown as CpuBackend;
+      const y = new Float32Array(size);
+      batchNormForward(cpu.data.get(x.dataId).values, cpu.data.get(scale.dataId).values, cpu.data.get(offset.dataId).values, y, epsilon, relu);
+      return cpu.makeTensorInfo([...x.shape], "float32", y);
+    }
+    const wasm = backend as unknown as WasmHeapBackend;
+    const out = wasm.makeOutput([...x.shape], "float32");
+    const offsetOf = (t: TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
+    const native = nativeKernels();
+    if (native?.batchNorm) {
+      native.batchNorm(heapBuffer(wasm), offsetOf(x), offsetOf(scale), offsetOf(offset), offsetOf(out), size / channels, channels, epsilon, relu ? 1 : 0);
+      return out;
+    }
+    // Views are taken after the output is allocated (which may grow the heap).
+    const buffer = wasm.wasm.HEAP32.buffer;
+    const view = (t: TensorInfo, length: number) => new Float32Array(buffer, offsetOf(t), length);
+    batchNormForward(view(x, size), view(scale, channels), view(offset, channels), view(out, size), epsilon, relu);
+    return out;
+  };
+}
+
+function backwardKernel(backendName: "cpu" | "wasm"): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { epsilon, relu } = checkedAttrs(attrs);
+    const [x, scale, offset, dy] = checkedInputs(BATCH_NORM_GRAD_KERNEL, inputs as Record<string, TensorInfo>, ["x", "scale", "offset", "dy"]) as [
+      TensorInfo,
+      TensorInfo,
+      TensorInfo,
+      TensorInfo,
+    ];
+    const size = tf.util.sizeFromShape(x.shape);
+    const channels = scale.shape[0]!;
+    if (backendName === "cpu") {
+      const cpu = backend as unknown as CpuBackend;
+      const [dx, dScale, dOffset] = [new Float32Array(size), new Float32Array(channels), new Float32Array(channels)];
+      const values = (t: TensorInfo) => cpu.data.get(t.dataId).values;
+      batchNormBackward(values(x), values(scale), values(offset), values(dy), dx, dScale, dOffset, epsilon, relu);
+      return [cpu.makeTensorInfo([...x.shape], "float32", dx), cpu.makeTensorInfo([channels], "float32", dScale), cpu.makeTensorInfo([channels], "float32", dOffset)];
+    }
+    const wasm = backend as unknown as WasmHeapBackend;
+    const outputs = [wasm.makeOutput([...x.shape], "float32"), wasm.makeOutput([channels], "float32"), wasm.makeOutput([channels], "float32")] as const;
+    const offsetOf = (t: TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
+    const native = nativeKernels();
+    if (native?.batchNormGrad) {
+      native.batchNormGrad(
+        heapBuffer(wasm),
+        offsetOf(x),
+        offsetOf(scale),
+        offsetOf(offset),
+        offsetOf(dy),
+        offsetOf(outputs[0]),
+        offsetOf(outputs[1]),
+        offsetOf(outputs[2]),
+        size / channels,
+        channels,
+        epsilon,
+        relu ? 1 : 0,
+      );
+      return [...outputs];
+    }
+    const buffer = wasm.wasm.HEAP32.buffer;
+    const view = (t: TensorInfo, length: number) => new Float32Array(buffer, offsetOf(t), length);
+    batchNormBackward(
+      view(x, size),
+      view(scale, channels),
+      view(offset, channels),
+      view(dy, size),
+      view(outputs[0], size),
+      view(outputs[1], channels),
+      view(outputs[2], channels),
+      epsilon,
+      relu,
+    );
+    return [...outputs];
+  };
+}
+
+/**
+ * Registers BATCH_NORM_KERNEL and BATCH_NORM_GRAD_KERNEL on cpu and wasm (the wasm ones are used
+ * only if that backend loads; they call the native addon's batchNorm/batchNormGrad while it is
+ * installed and provides them). Their gradients are part of Concord's gradient set. Part of
+ * installConcord() (fast kernel "batch-norm": models run the op-by-op form when it is left out).
+ */
+export function installFusedBatchNorm(): boolean {
+  for (const backendName of ["cpu", "wasm"] as const) {
+    for (const [kernelName, make] of [
+      [BATCH_NORM_KERNEL, forwardKernel],
+      [BATCH_NORM_GRAD_KERNEL, backwardKernel],
+    ] as const) {
+      if (!tf.getKernel(kernelName, backendName)) replaceKernel({ kernelName, backendName, kernelFunc: make(backendName) }, "batch-norm");
+    }
+  }
+  return true;
+}

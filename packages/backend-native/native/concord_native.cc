@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -274,6 +275,137 @@ napi_value Im2col(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// ---- fused transductive batch norm (+ ReLU) -------------------------------------------------------
+// x is [rows, channels] (NHWC flattened); per-channel moments in double, summed row by row (a fixed
+// order, one thread), so results never depend on the thread count. The same double arithmetic as
+// @concord/backend's JavaScript kernels (kernels/batch-norm.ts), element for element.
+
+struct ChannelMoments {
+  std::vector<double> mean;
+  std::vector<double> inverse_std;
+};
+
+ChannelMoments channel_moments(const float* x, int64_t rows, int64_t channels, double epsilon) {
+  ChannelMoments m{std::vector<double>(channels, 0.0), std::vector<double>(channels, 0.0)};
+  double* mean = m.mean.data();
+  double* spread = m.inverse_std.data();
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = x + r * channels;
+    for (int64_t c = 0; c < channels; c++) mean[c] += row[c];
+  }
+  for (int64_t c = 0; c < channels; c++) mean[c] /= static_cast<double>(rows);
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = x + r * channels;
+    for (int64_t c = 0; c < channels; c++) {
+      const double d = row[c] - mean[c];
+      spread[c] += d * d;
+    }
+  }
+  for (int64_t c = 0; c < channels; c++) spread[c] = 1.0 / std::sqrt(spread[c] / static_cast<double>(rows) + epsilon);
+  return m;
+}
+
+bool get_double(napi_env env, napi_value value, double* out) {
+  if (napi_get_value_double(env, value, out) != napi_ok) return throw_error(env, "expected a number");
+  return true;
+}
+
+// batchNorm(buffer, x, scale, offset, out, rows, channels, epsilon, relu)
+napi_value BatchNorm(napi_env env, napi_callback_info info) {
+  napi_value args[9];
+  if (!get_args(env, info, 9, args)) return nullptr;
+  uint8_t* heap;
+  size_t length;
+  if (!get_buffer(env, args[0], &heap, &length)) return nullptr;
+  int64_t v[6];
+  double epsilon;
+  int64_t relu;
+  if (!get_ints(env, args + 1, 6, v) || !get_double(env, args[7], &epsilon) || !get_ints(env, args + 8, 1, &relu)) return nullptr;
+  const int64_t x = v[0], scale = v[1], offset = v[2], out = v[3], rows = v[4], channels = v[5];
+  if (rows < 1 || channels < 1 || !(epsilon > 0) || !in_bounds(x, rows * channels * 4, length) || !in_bounds(out, rows * channels * 4, length) ||
+      !in_bounds(scale, channels * 4, length) || !in_bounds(offset, channels * 4, length)) {
+    throw_error(env, "batchNorm: an operand lies outside the buffer, or rows/channels < 1, or epsilon ≤ 0");
+    return nullptr;
+  }
+  const float* px = reinterpret_cast<const float*>(heap + x);
+  const float* gamma = reinterpret_cast<const float*>(heap + scale);
+  const float* beta = reinterpret_cast<const float*>(heap + offset);
+  float* py = reinterpret_cast<float*>(heap + out);
+  const ChannelMoments m = channel_moments(px, rows, channels, epsilon);
+  const double* mean = m.mean.data();
+  const double* inverse_std = m.inverse_std.data();
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = px + r * channels;
+    float* target = py + r * channels;
+    for (int64_t c = 0; c < channels; c++) {
+      const double z = gamma[c] * ((row[c] - mean[c]) * inverse_std[c]) + beta[c];
+      target[c] = static_cast<float>(relu && !(z > 0) ? 0.0 : z);
+    }
+  }
+  return nullptr;
+}
+
+// batchNormGrad(buffer, x, scale, offset, dy, dx, dScale, dOffset, rows, channels, epsilon, relu)
+napi_value BatchNormGrad(napi_env env, napi_callback_info info) {
+  napi_value args[12];
+  if (!get_args(env, info, 12, args)) return nullptr;
+  uint8_t* heap;
+  size_t length;
+  if (!get_buffer(env, args[0], &heap, &length)) return nullptr;
+  int64_t v[9];
+  double epsilon;
+  int64_t relu;
+  if (!get_ints(env, args + 1, 9, v) || !get_double(env, args[10], &epsilon) || !get_ints(env, args + 11, 1, &relu)) return nullptr;
+  const int64_t x = v[0], scale = v[1], offset = v[2], dy = v[3], dx = v[4], d_scale = v[5], d_offset = v[6], rows = v[7], channels = v[8];
+  const int64_t bytes = rows * channels * 4;
+  if (rows < 1 || channels < 1 || !(epsilon > 0) || !in_bounds(x, bytes, length) || !in_bounds(dy, bytes, length) || !in_bounds(dx, bytes, length) ||
+      !in_bounds(scale, channels * 4, length) || !in_bounds(offset, channels * 4, length) || !in_bounds(d_scale, channels * 4, length) ||
+      !in_bounds(d_offset, channels * 4, length)) {
+    throw_error(env, "batchNormGrad: an operand lies outside the buffer, or rows/channels < 1, or epsilon ≤ 0");
+    return nullptr;
+  }
+  const float* px = reinterpret_cast<const float*>(heap + x);
+  const float* pdy = reinterpret_cast<const float*>(heap + dy);
+  const float* gamma = reinterpret_cast<const float*>(heap + scale);
+  const float* beta = reinterpret_cast<const float*>(heap + offset);
+  float* pdx = reinterpret_cast<float*>(heap + dx);
+  const ChannelMoments m = channel_moments(px, rows, channels, epsilon);
+  const double* mean = m.mean.data();
+  const double* inverse_std = m.inverse_std.data();
+  std::vector<double> sum_g(channels, 0.0), sum_gx(channels, 0.0);
+  double* sg = sum_g.data();
+  double* sgx = sum_gx.data();
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = px + r * channels;
+    const float* upstream = pdy + r * channels;
+    for (int64_t c = 0; c < channels; c++) {
+      const double normalised = (row[c] - mean[c]) * inverse_std[c];
+      const double g = relu && !(gamma[c] * normalised + beta[c] > 0) ? 0.0 : upstream[c];
+      sg[c] += g;
+      sgx[c] += g * normalised;
+    }
+  }
+  float* ds = reinterpret_cast<float*>(heap + d_scale);
+  float* doff = reinterpret_cast<float*>(heap + d_offset);
+  for (int64_t c = 0; c < channels; c++) {
+    doff[c] = static_cast<float>(sg[c]);
+    ds[c] = static_cast<float>(sgx[c]);
+    sg[c] /= static_cast<double>(rows);
+    sgx[c] /= static_cast<double>(rows);
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = px + r * channels;
+    const float* upstream = pdy + r * channels;
+    float* target = pdx + r * channels;
+    for (int64_t c = 0; c < channels; c++) {
+      const double normalised = (row[c] - mean[c]) * inverse_std[c];
+      const double g = relu && !(gamma[c] * normalised + beta[c] > 0) ? 0.0 : upstream[c];
+      target[c] = static_cast<float>(gamma[c] * inverse_std[c] * (g - sg[c] - normalised * sgx[c]));
+    }
+  }
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   napi_value args[1];
   if (!get_args(env, info, 1, args)) return nullptr;
@@ -311,6 +443,8 @@ NAPI_MODULE_INIT() {
   const napi_property_descriptor properties[] = {
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"im2col", nullptr, Im2col, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormGrad", nullptr, BatchNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"blasConfig", nullptr, Config, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -11,39 +11,72 @@ import { replaceKernel } from "../registry-journal.js";
 import { heapBuffer, nativeKernels } from "./native-kernels.js";
 import type { WasmHeapBackend } from "./simd-module.js";
 
-/** Per-channel mean and s = 1/√(σ² + ε) in float64: sums row by row (a fixed order), variance from the centred values. */
+// Arithmetic (shared, operation for operation, by the native addon's C++ so both give the same
+// bits): float64 throughout, per channel c over M rows. Moments in one pass of sums shifted by the
+// first row (d = x − x₀: Σd, Σd² in float64 loses nothing that float32 outputs could show), then
+// the normalisation folded into one multiply-add per element, y = x·a + b with a = γs,
+// b = β − γsμ; the backward pass sums g and g·x and writes dx = g·k₁ + x·k₂ + k₃ (the same formula
+// regrouped, see batchNormBackward). ReLU is a select (z > 0 ? z : 0), in separate loops so that
+// the common no-ReLU case and the ReLU case each run without a data-dependent branch where the JIT
+// or compiler can avoid one.
+
+/** Per-channel mean and s = 1/√(σ² + ε) in float64, rows summed in order (deterministic). */
 function moments(x: Float32Array, channels: number, epsilon: number): { mean: Float64Array; inverseStd: Float64Array } {
   const rows = x.length / channels;
-  const mean = new Float64Array(channels);
-  const inverseStd = new Float64Array(channels);
-  for (let r = 0, i = 0; r < rows; r++) for (let c = 0; c < channels; c++, i++) mean[c]! += x[i]!;
-  for (let c = 0; c < channels; c++) mean[c]! /= rows;
+  const sum = new Float64Array(channels);
+  const squares = new Float64Array(channels);
   for (let r = 0, i = 0; r < rows; r++) {
     for (let c = 0; c < channels; c++, i++) {
-      const d = x[i]! - mean[c]!;
-      inverseStd[c]! += d * d;
+      const d = x[i]! - x[c]!;
+      sum[c]! += d;
+      squares[c]! += d * d;
     }
   }
-  for (let c = 0; c < channels; c++) inverseStd[c] = 1 / Math.sqrt(inverseStd[c]! / rows + epsilon);
+  const mean = new Float64Array(channels);
+  const inverseStd = new Float64Array(channels);
+  for (let c = 0; c < channels; c++) {
+    const shifted = sum[c]! / rows;
+    mean[c] = x[c]! + shifted;
+    inverseStd[c] = 1 / Math.sqrt(Math.max(squares[c]! / rows - shifted * shifted, 0) + epsilon);
+  }
   return { mean, inverseStd };
+}
+
+/** Per-channel a = γs and b = β − γsμ: z = x·a + b is γ(x − μ)s + β. */
+function affine(x: Float32Array, scale: Float32Array, offset: Float32Array, epsilon: number) {
+  const channels = scale.length;
+  const { mean, inverseStd } = moments(x, channels, epsilon);
+  const a = new Float64Array(channels);
+  const b = new Float64Array(channels);
+  for (let c = 0; c < channels; c++) {
+    a[c] = scale[c]! * inverseStd[c]!;
+    b[c] = offset[c]! - a[c]! * mean[c]!;
+  }
+  return { mean, inverseStd, a, b };
 }
 
 /** y = relu?(γ·(x − μ)·s + β), x and y [rows, channels] (see BATCH_NORM_KERNEL). */
 export function batchNormForward(x: Float32Array, scale: Float32Array, offset: Float32Array, y: Float32Array, epsilon: number, relu: boolean): void {
   const channels = scale.length;
-  const { mean, inverseStd } = moments(x, channels, epsilon);
   const rows = x.length / channels;
-  for (let r = 0, i = 0; r < rows; r++) {
-    for (let c = 0; c < channels; c++, i++) {
-      const z = scale[c]! * ((x[i]! - mean[c]!) * inverseStd[c]!) + offset[c]!;
-      y[i] = relu && !(z > 0) ? 0 : z;
+  const { a, b } = affine(x, scale, offset, epsilon);
+  if (relu) {
+    for (let r = 0, i = 0; r < rows; r++) {
+      for (let c = 0; c < channels; c++, i++) {
+        const z = x[i]! * a[c]! + b[c]!;
+        y[i] = z > 0 ? z : 0;
+      }
     }
+  } else {
+    for (let r = 0, i = 0; r < rows; r++) for (let c = 0; c < channels; c++, i++) y[i] = x[i]! * a[c]! + b[c]!;
   }
 }
 
 /**
  * dx, dγ, dβ of batchNormForward for upstream dy (see BATCH_NORM_GRAD_KERNEL). The ReLU mask is
- * recomputed from x with the forward's exact arithmetic, so it is the forward's y > 0.
+ * recomputed from x with the forward's exact arithmetic, so it is the forward's y > 0. With
+ * ḡ = Σg/M and m = mean(g·x̂) = s·(Σg·x/M − μḡ): dβ = Σg, dγ = M·m, and
+ * dx = γs(g − ḡ − x̂·m) = g·k₁ + x·k₂ + k₃, k₁ = γs, k₂ = −γs²m, k₃ = −γsḡ − k₂μ.
  */
 export function batchNormBackward(
   x: Float32Array,
@@ -57,29 +90,41 @@ export function batchNormBackward(
   relu: boolean,
 ): void {
   const channels = scale.length;
-  const { mean, inverseStd } = moments(x, channels, epsilon);
   const rows = x.length / channels;
+  const { mean, inverseStd, a, b } = affine(x, scale, offset, epsilon);
   const sumG = new Float64Array(channels);
   const sumGX = new Float64Array(channels);
   for (let r = 0, i = 0; r < rows; r++) {
     for (let c = 0; c < channels; c++, i++) {
-      const normalised = (x[i]! - mean[c]!) * inverseStd[c]!;
-      const g = relu && !(scale[c]! * normalised + offset[c]! > 0) ? 0 : dy[i]!;
+      const xi = x[i]!;
+      const g = !relu || xi * a[c]! + b[c]! > 0 ? dy[i]! : 0;
       sumG[c]! += g;
-      sumGX[c]! += g * normalised;
+      sumGX[c]! += g * xi;
     }
   }
+  const k1 = new Float64Array(channels);
+  const k2 = new Float64Array(channels);
+  const k3 = new Float64Array(channels);
   for (let c = 0; c < channels; c++) {
+    const gMean = sumG[c]! / rows;
+    const gxMean = inverseStd[c]! * (sumGX[c]! / rows - mean[c]! * gMean);
     dOffset[c] = sumG[c]!;
-    dScale[c] = sumGX[c]!;
-    sumG[c]! /= rows;
-    sumGX[c]! /= rows;
+    dScale[c] = gxMean * rows;
+    k1[c] = a[c]!;
+    k2[c] = -(a[c]! * inverseStd[c]! * gxMean);
+    k3[c] = -(a[c]! * gMean) - k2[c]! * mean[c]!;
   }
-  for (let r = 0, i = 0; r < rows; r++) {
-    for (let c = 0; c < channels; c++, i++) {
-      const normalised = (x[i]! - mean[c]!) * inverseStd[c]!;
-      const g = relu && !(scale[c]! * normalised + offset[c]! > 0) ? 0 : dy[i]!;
-      dx[i] = scale[c]! * inverseStd[c]! * (g - sumG[c]! - normalised * sumGX[c]!);
+  if (relu) {
+    for (let r = 0, i = 0; r < rows; r++) {
+      for (let c = 0; c < channels; c++, i++) {
+        const xi = x[i]!;
+        const g = xi * a[c]! + b[c]! > 0 ? dy[i]! : 0;
+        dx[i] = g * k1[c]! + xi * k2[c]! + k3[c]!;
+      }
+    }
+  } else {
+    for (let r = 0, i = 0; r < rows; r++) {
+      for (let c = 0; c < channels; c++, i++) dx[i] = dy[i]! * k1[c]! + x[i]! * k2[c]! + k3[c]!;
     }
   }
 }

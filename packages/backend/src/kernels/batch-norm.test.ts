@@ -4,7 +4,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, createRng } from "@concord/core";
 import { describeEachBackend, relativeError } from "@concord/core/testing";
-import { expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { type WasmHeapBackend, simdKernels } from "./simd-module.js";
 
 const EPSILON = 1e-3;
 
@@ -113,4 +114,30 @@ describeEachBackend("fused batch-norm kernels vs float64 references", () => {
     });
     expect(tf.memory().numTensors).toBe(before);
   });
+});
+
+describe("fused batch-norm kernels: the wasm path (SIMD, or native when installed) gives the cpu path's bits", () => {
+  for (const [shape, relu] of [
+    [[5, 28, 28, 64], true],
+    [[2, 5, 3, 7], true],
+    [[3, 4, 4, 5], false],
+  ] as [number[], boolean][]) {
+    it(`x [${shape}], relu ${relu} (odd channel counts take the scalar tail)`, async () => {
+      const rng = createRng(shape[3]! + 100);
+      const size = tf.util.sizeFromShape(shape);
+      const channels = shape[3]!;
+      const x = Float32Array.from(rng.normalArray(size, 2).map((v) => v - 3));
+      const scale = Float32Array.from(rng.normalArray(channels, 1));
+      const offset = Float32Array.from(rng.normalArray(channels, 0.5));
+      const dy = Float32Array.from(rng.normalArray(size, 1));
+      await tf.setBackend("cpu");
+      const cpu = run(x, shape, scale, offset, dy, relu);
+      await tf.setBackend("wasm");
+      expect(simdKernels(tf.backend() as unknown as WasmHeapBackend)).toBeDefined();
+      const wasm = run(x, shape, scale, offset, dy, relu);
+      for (const key of ["y", "dx", "dScale", "dOffset"] as const) {
+        expect(Buffer.from(wasm[key].buffer, wasm[key].byteOffset, wasm[key].byteLength).equals(Buffer.from(cpu[key].buffer, cpu[key].byteOffset, cpu[key].byteLength)), key).toBe(true);
+      }
+    });
+  }
 });

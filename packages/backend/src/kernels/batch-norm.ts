@@ -1,6 +1,7 @@
 // Transductive batch norm (+ ReLU) and its gradient as two kernels (BATCH_NORM_KERNEL,
 // BATCH_NORM_GRAD_KERNEL from @concord/core) on cpu and wasm, the wasm ones through the native
-// addon when it provides them. Performance: written op by op (tf.moments + sub/div/mul/add + relu)
+// addon when it provides them, else gemm.wat's SIMD passes (JavaScript where wasm SIMD is missing,
+// and on cpu). Performance: written op by op (tf.moments + sub/div/mul/add + relu)
 // one conv-net block runs about 12 kernels forward and 30 backward over [K, 28, 28, 64] tensors, each
 // a full pass over memory plus ~14 µs of tfjs bookkeeping; these are one kernel each way and 2–4 passes.
 // Gradients: gradients/batch-norm.ts.
@@ -9,22 +10,42 @@ import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, type BatchNormAttrs } from "@concord/core";
 import { replaceKernel } from "../registry-journal.js";
 import { heapBuffer, nativeKernels } from "./native-kernels.js";
-import type { WasmHeapBackend } from "./simd-module.js";
+import { type SimdKernels, simdKernels, type WasmHeapBackend } from "./simd-module.js";
 
-// Arithmetic (shared, operation for operation, by the native addon's C++ so both give the same
-// bits): float64 throughout, per channel c over M rows. Moments in one pass of sums shifted by the
-// first row (d = x − x₀: Σd, Σd² in float64 loses nothing that float32 outputs could show), then
-// the normalisation folded into one multiply-add per element, y = x·a + b with a = γs,
-// b = β − γsμ; the backward pass sums g and g·x and writes dx = g·k₁ + x·k₂ + k₃ (the same formula
-// regrouped, see batchNormBackward). ReLU is a select (z > 0 ? z : 0), in separate loops so that
-// the common no-ReLU case and the ReLU case each run without a data-dependent branch where the JIT
-// or compiler can avoid one.
+// Arithmetic (shared, operation for operation, by gemm.wat's bn_* functions and the native addon's
+// C++, so all three give the same bits): float64 throughout, per channel c over M rows. Moments in
+// one pass of sums shifted by the first row (d = x − x₀: Σd, Σd² in float64 lose nothing that
+// float32 outputs could show), then the normalisation folded into one multiply-add per element,
+// y = x·a + b with a = γs, b = β − aμ; the backward pass sums g and g·x and writes
+// dx = g·k₁ + x·k₂ + k₃ (the same formula regrouped, see batchNormBackward). The ReLU is the select
+// z > 0 ? z : +0 (SIMD: an AND with the comparison).
 
-/** Per-channel mean and s = 1/√(σ² + ε) in float64, rows summed in order (deterministic). */
-function moments(x: Float32Array, channels: number, epsilon: number): { mean: Float64Array; inverseStd: Float64Array } {
+/** Per-channel float64 state of one call; `sum`, `squares`, `sumG`, `sumGX` start at zero. */
+interface ChannelArrays {
+  readonly sum: Float64Array;
+  readonly squares: Float64Array;
+  readonly a: Float64Array;
+  readonly b: Float64Array;
+  readonly sumG: Float64Array;
+  readonly sumGX: Float64Array;
+  readonly k1: Float64Array;
+  readonly k2: Float64Array;
+  readonly k3: Float64Array;
+}
+const CHANNEL_ARRAYS = 9;
+
+function channelArrays(buffer: ArrayBufferLike, byteOffset: number, channels: number): ChannelArrays {
+  const at = (k: number) => new Float64Array(buffer, byteOffset + k * channels * 8, channels);
+  const arrays = { sum: at(0), squares: at(1), a: at(2), b: at(3), sumG: at(4), sumGX: at(5), k1: at(6), k2: at(7), k3: at(8) };
+  arrays.sum.fill(0);
+  arrays.squares.fill(0);
+  arrays.sumG.fill(0);
+  arrays.sumGX.fill(0);
+  return arrays;
+}
+
+function sumMoments(x: Float32Array, channels: number, { sum, squares }: ChannelArrays): void {
   const rows = x.length / channels;
-  const sum = new Float64Array(channels);
-  const squares = new Float64Array(channels);
   for (let r = 0, i = 0; r < rows; r++) {
     for (let c = 0; c < channels; c++, i++) {
       const d = x[i]! - x[c]!;
@@ -32,34 +53,56 @@ function moments(x: Float32Array, channels: number, epsilon: number): { mean: Fl
       squares[c]! += d * d;
     }
   }
+}
+
+/** From the sums: mean μ, s = 1/√(σ² + ε), a = γs, b = β − aμ (per channel). */
+function finishMoments(
+  firstRow: ArrayLike<number>,
+  rows: number,
+  scale: ArrayLike<number>,
+  offset: ArrayLike<number>,
+  epsilon: number,
+  { sum, squares, a, b }: ChannelArrays,
+): { mean: Float64Array; inverseStd: Float64Array } {
+  const channels = scale.length;
   const mean = new Float64Array(channels);
   const inverseStd = new Float64Array(channels);
   for (let c = 0; c < channels; c++) {
     const shifted = sum[c]! / rows;
-    mean[c] = x[c]! + shifted;
+    mean[c] = firstRow[c]! + shifted;
     inverseStd[c] = 1 / Math.sqrt(Math.max(squares[c]! / rows - shifted * shifted, 0) + epsilon);
+    a[c] = scale[c]! * inverseStd[c]!;
+    b[c] = offset[c]! - a[c]! * mean[c]!;
   }
   return { mean, inverseStd };
 }
 
-/** Per-channel a = γs and b = β − γsμ: z = x·a + b is γ(x − μ)s + β. */
-function affine(x: Float32Array, scale: Float32Array, offset: Float32Array, epsilon: number) {
-  const channels = scale.length;
-  const { mean, inverseStd } = moments(x, channels, epsilon);
-  const a = new Float64Array(channels);
-  const b = new Float64Array(channels);
-  for (let c = 0; c < channels; c++) {
-    a[c] = scale[c]! * inverseStd[c]!;
-    b[c] = offset[c]! - a[c]! * mean[c]!;
+/**
+ * From Σg and Σg·x: dβ = Σg, dγ = M·m and the coefficients of dx = g·k₁ + x·k₂ + k₃, where
+ * ḡ = Σg/M, m = mean(g·x̂) = s·(Σg·x/M − μḡ), dx = γs(g − ḡ − x̂·m): k₁ = γs, k₂ = −γs²m, k₃ = −γsḡ − k₂μ.
+ */
+function finishBackward(
+  rows: number,
+  mean: Float64Array,
+  inverseStd: Float64Array,
+  { a, sumG, sumGX, k1, k2, k3 }: ChannelArrays,
+  dScale: Float32Array,
+  dOffset: Float32Array,
+): void {
+  for (let c = 0; c < a.length; c++) {
+    const gMean = sumG[c]! / rows;
+    const gxMean = inverseStd[c]! * (sumGX[c]! / rows - mean[c]! * gMean);
+    dOffset[c] = sumG[c]!;
+    dScale[c] = gxMean * rows;
+    k1[c] = a[c]!;
+    k2[c] = -(a[c]! * inverseStd[c]! * gxMean);
+    k3[c] = -(a[c]! * gMean) - k2[c]! * mean[c]!;
   }
-  return { mean, inverseStd, a, b };
 }
 
-/** y = relu?(γ·(x − μ)·s + β), x and y [rows, channels] (see BATCH_NORM_KERNEL). */
-export function batchNormForward(x: Float32Array, scale: Float32Array, offset: Float32Array, y: Float32Array, epsilon: number, relu: boolean): void {
-  const channels = scale.length;
+function normalise(x: Float32Array, y: Float32Array, relu: boolean, { a, b }: ChannelArrays): void {
+  const channels = a.length;
   const rows = x.length / channels;
-  const { a, b } = affine(x, scale, offset, epsilon);
   if (relu) {
     for (let r = 0, i = 0; r < rows; r++) {
       for (let c = 0; c < channels; c++, i++) {
@@ -72,11 +115,49 @@ export function batchNormForward(x: Float32Array, scale: Float32Array, offset: F
   }
 }
 
+function sumGradients(x: Float32Array, dy: Float32Array, relu: boolean, { a, b, sumG, sumGX }: ChannelArrays): void {
+  const channels = a.length;
+  const rows = x.length / channels;
+  for (let r = 0, i = 0; r < rows; r++) {
+    for (let c = 0; c < channels; c++, i++) {
+      const xi = x[i]!;
+      const g = !relu || xi * a[c]! + b[c]! > 0 ? dy[i]! : 0;
+      sumG[c]! += g;
+      sumGX[c]! += g * xi;
+    }
+  }
+}
+
+function inputGradient(x: Float32Array, dy: Float32Array, dx: Float32Array, relu: boolean, { a, b, k1, k2, k3 }: ChannelArrays): void {
+  const channels = a.length;
+  const rows = x.length / channels;
+  if (relu) {
+    for (let r = 0, i = 0; r < rows; r++) {
+      for (let c = 0; c < channels; c++, i++) {
+        const xi = x[i]!;
+        const g = xi * a[c]! + b[c]! > 0 ? dy[i]! : 0;
+        dx[i] = g * k1[c]! + xi * k2[c]! + k3[c]!;
+      }
+    }
+  } else {
+    for (let r = 0, i = 0; r < rows; r++) {
+      for (let c = 0; c < channels; c++, i++) dx[i] = dy[i]! * k1[c]! + x[i]! * k2[c]! + k3[c]!;
+    }
+  }
+}
+
+/** y = relu?(γ·(x − μ)·s + β), x and y [rows, channels] (see BATCH_NORM_KERNEL); JavaScript. */
+export function batchNormForward(x: Float32Array, scale: Float32Array, offset: Float32Array, y: Float32Array, epsilon: number, relu: boolean): void {
+  const channels = scale.length;
+  const arrays = channelArrays(new ArrayBuffer(channels * 8 * CHANNEL_ARRAYS), 0, channels);
+  sumMoments(x, channels, arrays);
+  finishMoments(x, x.length / channels, scale, offset, epsilon, arrays);
+  normalise(x, y, relu, arrays);
+}
+
 /**
- * dx, dγ, dβ of batchNormForward for upstream dy (see BATCH_NORM_GRAD_KERNEL). The ReLU mask is
- * recomputed from x with the forward's exact arithmetic, so it is the forward's y > 0. With
- * ḡ = Σg/M and m = mean(g·x̂) = s·(Σg·x/M − μḡ): dβ = Σg, dγ = M·m, and
- * dx = γs(g − ḡ − x̂·m) = g·k₁ + x·k₂ + k₃, k₁ = γs, k₂ = −γs²m, k₃ = −γsḡ − k₂μ.
+ * dx, dγ, dβ of batchNormForward for upstream dy (see BATCH_NORM_GRAD_KERNEL); JavaScript. The
+ * ReLU mask is recomputed from x with the forward's exact arithmetic, so it is the forward's y > 0.
  */
 export function batchNormBackward(
   x: Float32Array,
@@ -91,41 +172,46 @@ export function batchNormBackward(
 ): void {
   const channels = scale.length;
   const rows = x.length / channels;
-  const { mean, inverseStd, a, b } = affine(x, scale, offset, epsilon);
-  const sumG = new Float64Array(channels);
-  const sumGX = new Float64Array(channels);
-  for (let r = 0, i = 0; r < rows; r++) {
-    for (let c = 0; c < channels; c++, i++) {
-      const xi = x[i]!;
-      const g = !relu || xi * a[c]! + b[c]! > 0 ? dy[i]! : 0;
-      sumG[c]! += g;
-      sumGX[c]! += g * xi;
+  const arrays = channelArrays(new ArrayBuffer(channels * 8 * CHANNEL_ARRAYS), 0, channels);
+  sumMoments(x, channels, arrays);
+  const { mean, inverseStd } = finishMoments(x, rows, scale, offset, epsilon, arrays);
+  sumGradients(x, dy, relu, arrays);
+  finishBackward(rows, mean, inverseStd, arrays, dScale, dOffset);
+  inputGradient(x, dy, dx, relu, arrays);
+}
+
+/**
+ * The wasm heap version of both kernels: gemm.wat's SIMD passes with the per-channel finishing in
+ * JavaScript (scratch from the wasm allocator). `dy`, `dx`, `dScale`, `dOffset` are byte offsets
+ * for the backward kernel, undefined for the forward one (which writes `out`).
+ */
+function wasmBatchNorm(
+  wasm: WasmHeapBackend,
+  kernels: SimdKernels,
+  p: { x: number; scale: number; offset: number; rows: number; channels: number; epsilon: number; relu: boolean },
+  forwardOut: number | undefined,
+  backward?: { dy: number; dx: number; dScale: number; dOffset: number },
+): void {
+  const { rows, channels } = p;
+  const scratch = wasm.wasm._malloc(channels * 8 * CHANNEL_ARRAYS);
+  try {
+    // Views after the allocation (which may grow the heap).
+    const buffer = wasm.wasm.HEAP32.buffer;
+    const arrays = channelArrays(buffer, scratch, channels);
+    const at = (name: keyof ChannelArrays) => arrays[name].byteOffset;
+    const floats = (offset: number, length: number) => new Float32Array(buffer, offset, length);
+    kernels.bn_moments(p.x, rows, channels, at("sum"), at("squares"));
+    const { mean, inverseStd } = finishMoments(floats(p.x, channels), rows, floats(p.scale, channels), floats(p.offset, channels), p.epsilon, arrays);
+    const relu = p.relu ? 1 : 0;
+    if (!backward) {
+      kernels.bn_forward(p.x, forwardOut!, at("a"), at("b"), rows, channels, relu);
+      return;
     }
-  }
-  const k1 = new Float64Array(channels);
-  const k2 = new Float64Array(channels);
-  const k3 = new Float64Array(channels);
-  for (let c = 0; c < channels; c++) {
-    const gMean = sumG[c]! / rows;
-    const gxMean = inverseStd[c]! * (sumGX[c]! / rows - mean[c]! * gMean);
-    dOffset[c] = sumG[c]!;
-    dScale[c] = gxMean * rows;
-    k1[c] = a[c]!;
-    k2[c] = -(a[c]! * inverseStd[c]! * gxMean);
-    k3[c] = -(a[c]! * gMean) - k2[c]! * mean[c]!;
-  }
-  if (relu) {
-    for (let r = 0, i = 0; r < rows; r++) {
-      for (let c = 0; c < channels; c++, i++) {
-        const xi = x[i]!;
-        const g = xi * a[c]! + b[c]! > 0 ? dy[i]! : 0;
-        dx[i] = g * k1[c]! + xi * k2[c]! + k3[c]!;
-      }
-    }
-  } else {
-    for (let r = 0, i = 0; r < rows; r++) {
-      for (let c = 0; c < channels; c++, i++) dx[i] = dy[i]! * k1[c]! + x[i]! * k2[c]! + k3[c]!;
-    }
+    kernels.bn_sums(p.x, backward.dy, at("a"), at("b"), rows, channels, relu, at("sumG"), at("sumGX"));
+    finishBackward(rows, mean, inverseStd, arrays, floats(backward.dScale, channels), floats(backward.dOffset, channels));
+    kernels.bn_dx(p.x, backward.dy, at("a"), at("b"), at("k1"), at("k2"), at("k3"), backward.dx, rows, channels, relu);
+  } finally {
+    wasm.wasm._free(scratch);
   }
 }
 
@@ -177,6 +263,11 @@ function forwardKernel(backendName: "cpu" | "wasm"): KernelFunc {
       native.batchNorm(heapBuffer(wasm), offsetOf(x), offsetOf(scale), offsetOf(offset), offsetOf(out), size / channels, channels, epsilon, relu ? 1 : 0);
       return out;
     }
+    const simd = simdKernels(wasm);
+    if (simd) {
+      wasmBatchNorm(wasm, simd, { x: offsetOf(x), scale: offsetOf(scale), offset: offsetOf(offset), rows: size / channels, channels, epsilon, relu }, offsetOf(out));
+      return out;
+    }
     // Views are taken after the output is allocated (which may grow the heap).
     const buffer = wasm.wasm.HEAP32.buffer;
     const view = (t: TensorInfo, length: number) => new Float32Array(buffer, offsetOf(t), length);
@@ -222,6 +313,16 @@ function backwardKernel(backendName: "cpu" | "wasm"): KernelFunc {
         epsilon,
         relu ? 1 : 0,
       );
+      return [...outputs];
+    }
+    const simd = simdKernels(wasm);
+    if (simd) {
+      wasmBatchNorm(wasm, simd, { x: offsetOf(x), scale: offsetOf(scale), offset: offsetOf(offset), rows: size / channels, channels, epsilon, relu }, undefined, {
+        dy: offsetOf(dy),
+        dx: offsetOf(outputs[0]),
+        dScale: offsetOf(outputs[1]),
+        dOffset: offsetOf(outputs[2]),
+      });
       return [...outputs];
     }
     const buffer = wasm.wasm.HEAP32.buffer;

@@ -107,6 +107,7 @@ function normalise(x: Float32Array, y: Float32Array, relu: boolean, { a, b }: Ch
     for (let r = 0, i = 0; r < rows; r++) {
       for (let c = 0; c < channels; c++, i++) {
         const z = x[i]! * a[c]! + b[c]!;
+        // biome-ignore lint/complexity/useMathMinMax: Math.max keeps NaN and −0; the SIMD mask and the C++ give +0 for both
         y[i] = z > 0 ? z : 0;
       }
     }

@@ -104,8 +104,9 @@ describeEachBackend("fused batch-norm kernels vs float64 references", () => {
       const three = tf.ones([3]);
       const run = (inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown> = { epsilon: EPSILON, relu: true }) => () =>
         tf.engine().runKernel(BATCH_NORM_KERNEL, inputs, attrs as tf.NamedAttrMap);
-      expect(run({ x, scale: tf.ones([2]), offset: three })).toThrow(/ConcordBatchNorm: expected float32 x \[N, H, W, C\], scale and offset \[C\]; got x float32 \[1, 2, 2, 3\], scale float32 \[2\]/);
+      expect(run({ x, scale: tf.ones([2]), offset: three })).toThrow(/ConcordBatchNorm: expected float32 x \[N, H, W, C\] \(not empty\), scale and offset \[C\]; got x float32 \[1, 2, 2, 3\], scale float32 \[2\]/);
       expect(run({ x: tf.zeros([2, 3]), scale: three, offset: three })).toThrow(/ConcordBatchNorm: expected/);
+      expect(run({ x: tf.zeros([0, 2, 2, 3]), scale: three, offset: three })).toThrow(/not empty\), .*got x float32 \[0, 2, 2, 3\]/);
       expect(run({ x: tf.zeros([1, 2, 2, 3], "int32"), scale: three, offset: three })).toThrow(/x int32/);
       expect(run({ x, scale: three, offset: three }, { epsilon: 0, relu: true })).toThrow(/epsilon > 0, got 0/);
       expect(() => tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { x, scale: three, offset: three, dy: tf.zeros([1, 2, 2, 2]) }, { epsilon: EPSILON, relu: false })).toThrow(

@@ -229,12 +229,13 @@ function checkedInputs(kernelName: string, inputs: Record<string, TensorInfo | u
   const ok =
     x !== undefined &&
     x.shape.length === 4 &&
+    tf.util.sizeFromShape(x.shape) > 0 &&
     tensors.every((t) => t !== undefined && t.dtype === "float32") &&
     [scale, offset].every((t) => t!.shape.length === 1 && t!.shape[0] === channels) &&
     (dy === undefined || tf.util.arraysEqual(dy.shape, x.shape));
   if (!ok) {
     const got = names.map((name, i) => `${name} ${tensors[i] ? `${tensors[i]!.dtype} [${tensors[i]!.shape.join(", ")}]` : "missing"}`).join(", ");
-    throw new Error(`${kernelName}: expected float32 x [N, H, W, C], scale and offset [C]${names.includes("dy") ? ", dy like x" : ""}; got ${got}`);
+    throw new Error(`${kernelName}: expected float32 x [N, H, W, C] (not empty), scale and offset [C]${names.includes("dy") ? ", dy like x" : ""}; got ${got}`);
   }
   return tensors as TensorInfo[];
 }

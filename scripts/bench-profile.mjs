@@ -1,10 +1,12 @@
-// Kernel breakdown of one workload's meta-iteration: `node scripts/bench-profile.mjs [workload] [backend] [execution]`
+// Kernel breakdown of one workload's meta-iteration: `node scripts/bench-profile.mjs [workload] [backend] [execution] [without]`
 // (after `pnpm build`). Prints kernels per iteration by name, with their summed time (tf.profile's
 // kernelTimeMs: wall time for the synchronous cpu/wasm backends), and the total time of the step.
+// `without`: comma-separated fast kernels to leave out (as `pnpm bench -- --without`), e.g. batch-norm.
 import * as tf from "@tensorflow/tfjs-core";
 
-const [workload = "sinusoid-maml2", backend = "wasm", execution = "batched"] = process.argv.slice(2);
-process.argv[2] = JSON.stringify({ workload, backend, execution, iterations: 0, warmup: 0, profileOnly: true });
+const [workload = "sinusoid-maml2", backend = "wasm", execution = "batched", without = ""] = process.argv.slice(2);
+const skipped = without.split(",").filter((name) => name.length > 0);
+process.argv[2] = JSON.stringify({ workload, backend, execution, iterations: 0, warmup: 0, profileOnly: true, without: skipped });
 const { runIteration } = await import("./bench-worker.mjs");
 
 for (let i = 0; i < 20; i++) runIteration(i);
@@ -22,5 +24,5 @@ for (const kernel of profile.kernels) {
 }
 const sorted = [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms);
 const kernelMs = sorted.reduce((sum, [, e]) => sum + e.ms, 0);
-console.log(`${workload} ${backend} ${execution}: ${profile.kernels.length} kernels, kernel time ${kernelMs.toFixed(2)} ms, profiled iteration ${total.toFixed(2)} ms`);
+console.log(`${workload} ${backend} ${execution}${skipped.length > 0 ? ` without ${skipped.join(",")}` : ""}: ${profile.kernels.length} kernels, kernel time ${kernelMs.toFixed(2)} ms, profiled iteration ${total.toFixed(2)} ms`);
 for (const [name, e] of sorted) console.log(`${name.padEnd(24)} ${String(e.count).padStart(6)} ${e.ms.toFixed(3).padStart(9)} ms`);

@@ -14,7 +14,7 @@ export default mergeConfig(
       include: [
         "src/**/*.test.ts",
         "../backend/src/kernels/*.test.ts",
-        "../backend/src/gradients/{cnn,conv,maml,matmul,closure}.test.ts",
+        "../backend/src/gradients/{cnn,conv,maml,matmul,closure,batch-norm}.test.ts",
       ],
       // That file tests the hook itself with a JavaScript provider and switches the native kernels off.
       exclude: ["**/node_modules/**", "../backend/src/kernels/native-kernels.test.ts"],

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -274,6 +275,212 @@ napi_value Im2col(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// ---- fused transductive batch norm (+ ReLU) -------------------------------------------------------
+// x is [rows, channels] (NHWC flattened). The same double arithmetic, operation for operation, as
+// @concord/backend's JavaScript kernels (kernels/batch-norm.ts: see the formulas there), so both give
+// the same bits (no FMA contraction: built with -ffp-contract=off). Rows are summed in order on the
+// calling thread, so results never depend on the thread count. Inner loops run over channels with
+// per-channel accumulators and a select for the ReLU: -O3 vectorises them.
+
+struct Affine {
+  std::vector<double> mean, inverse_std, a, b;
+};
+
+// Moments in one pass of sums shifted by the first row, then a = γs, b = β − aμ.
+Affine affine(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t channels, double epsilon) {
+  Affine f{std::vector<double>(channels), std::vector<double>(channels), std::vector<double>(channels), std::vector<double>(channels)};
+  std::vector<double> sum(channels, 0.0), squares(channels, 0.0);
+  double* s1 = sum.data();
+  double* s2 = squares.data();
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = x + r * channels;
+    for (int64_t c = 0; c < channels; c++) {
+      const double d = static_cast<double>(row[c]) - static_cast<double>(x[c]);
+      s1[c] += d;
+      s2[c] += d * d;
+    }
+  }
+  const double count = static_cast<double>(rows);
+  for (int64_t c = 0; c < channels; c++) {
+    const double shifted = s1[c] / count;
+    f.mean[c] = static_cast<double>(x[c]) + shifted;
+    f.inverse_std[c] = 1.0 / std::sqrt(std::max(s2[c] / count - shifted * shifted, 0.0) + epsilon);
+    f.a[c] = static_cast<double>(gamma[c]) * f.inverse_std[c];
+    f.b[c] = static_cast<double>(beta[c]) - f.a[c] * f.mean[c];
+  }
+  return f;
+}
+
+// Not inlined: inside the N-API functions' exception-handling regions GCC does not vectorise the loop.
+// Two channels at a time as GCC/Clang vector types (SSE2 on x86-64, NEON on arm64, scalar code
+// elsewhere): GCC does not vectorise the ReLU's select on its own. The mask is a bitwise AND with
+// the comparison, i.e. exactly z > 0 ? z : +0.
+typedef double f64x2 __attribute__((vector_size(16)));
+typedef int64_t i64x2 __attribute__((vector_size(16)));
+typedef float f32x2 __attribute__((vector_size(8)));
+
+inline f64x2 load_floats(const float* p) {
+  f32x2 v;
+  std::memcpy(&v, p, sizeof v);
+  return __builtin_convertvector(v, f64x2);
+}
+inline f64x2 load_doubles(const double* p) {
+  f64x2 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store_doubles(double* p, f64x2 v) { std::memcpy(p, &v, sizeof v); }
+inline void store_floats(float* p, f64x2 v) {
+  const f32x2 f = __builtin_convertvector(v, f32x2);
+  std::memcpy(p, &f, sizeof f);
+}
+// v where mask holds (z > 0), +0 elsewhere; all of v when relu is off (keep = all ones).
+inline f64x2 masked(f64x2 v, f64x2 z, i64x2 keep) {
+  const f64x2 zero = {0.0, 0.0};
+  return reinterpret_cast<f64x2>(reinterpret_cast<i64x2>(v) & ((z > zero) | keep));
+}
+inline double masked(double v, double z, bool relu) { return !relu || z > 0 ? v : 0.0; }
+
+void batch_norm_forward(bool relu, const float* x, float* y, const double* a, const double* b, int64_t rows, int64_t channels) {
+  const int64_t pairs = channels & ~int64_t{1};
+  const i64x2 keep = {relu ? 0 : -1, relu ? 0 : -1};
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = x + r * channels;
+    float* target = y + r * channels;
+    for (int64_t c = 0; c < pairs; c += 2) {
+      const f64x2 z = load_floats(row + c) * load_doubles(a + c) + load_doubles(b + c);
+      store_floats(target + c, masked(z, z, keep));
+    }
+    if (pairs < channels) {
+      const int64_t c = pairs;
+      const double z = static_cast<double>(row[c]) * a[c] + b[c];
+      target[c] = static_cast<float>(masked(z, z, relu));
+    }
+  }
+}
+
+// Σg and Σg·x per channel (added to sum_g, sum_gx), g = dy masked by x·a + b > 0 when relu.
+void batch_norm_sums(bool relu, const float* x, const float* dy, const double* a, const double* b, double* sum_g, double* sum_gx, int64_t rows, int64_t channels) {
+  const int64_t pairs = channels & ~int64_t{1};
+  const i64x2 keep = {relu ? 0 : -1, relu ? 0 : -1};
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = x + r * channels;
+    const float* upstream = dy + r * channels;
+    for (int64_t c = 0; c < pairs; c += 2) {
+      const f64x2 xi = load_floats(row + c);
+      const f64x2 g = masked(load_floats(upstream + c), xi * load_doubles(a + c) + load_doubles(b + c), keep);
+      store_doubles(sum_g + c, load_doubles(sum_g + c) + g);
+      store_doubles(sum_gx + c, load_doubles(sum_gx + c) + g * xi);
+    }
+    if (pairs < channels) {
+      const int64_t c = pairs;
+      const double xi = row[c];
+      const double g = masked(static_cast<double>(upstream[c]), xi * a[c] + b[c], relu);
+      sum_g[c] += g;
+      sum_gx[c] += g * xi;
+    }
+  }
+}
+
+// dx = g·k1 + x·k2 + k3, g as in batch_norm_sums.
+void batch_norm_dx(bool relu, const float* x, const float* dy, const double* a, const double* b, const double* k1, const double* k2, const double* k3, float* dx,
+                   int64_t rows, int64_t channels) {
+  const int64_t pairs = channels & ~int64_t{1};
+  const i64x2 keep = {relu ? 0 : -1, relu ? 0 : -1};
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = x + r * channels;
+    const float* upstream = dy + r * channels;
+    float* target = dx + r * channels;
+    for (int64_t c = 0; c < pairs; c += 2) {
+      const f64x2 xi = load_floats(row + c);
+      const f64x2 g = masked(load_floats(upstream + c), xi * load_doubles(a + c) + load_doubles(b + c), keep);
+      store_floats(target + c, g * load_doubles(k1 + c) + xi * load_doubles(k2 + c) + load_doubles(k3 + c));
+    }
+    if (pairs < channels) {
+      const int64_t c = pairs;
+      const double xi = row[c];
+      const double g = masked(static_cast<double>(upstream[c]), xi * a[c] + b[c], relu);
+      target[c] = static_cast<float>(g * k1[c] + xi * k2[c] + k3[c]);
+    }
+  }
+}
+
+void batch_norm_backward(bool relu, const float* x, const float* dy, float* dx, float* d_scale, float* d_offset, const Affine& f, int64_t rows, int64_t channels) {
+  const double* a = f.a.data();
+  const double* b = f.b.data();
+  std::vector<double> sum_g(channels, 0.0), sum_gx(channels, 0.0), k1(channels), k2(channels), k3(channels);
+  batch_norm_sums(relu, x, dy, a, b, sum_g.data(), sum_gx.data(), rows, channels);
+  const double count = static_cast<double>(rows);
+  for (int64_t c = 0; c < channels; c++) {
+    const double g_mean = sum_g[c] / count;
+    const double gx_mean = f.inverse_std[c] * (sum_gx[c] / count - f.mean[c] * g_mean);
+    d_offset[c] = static_cast<float>(sum_g[c]);
+    d_scale[c] = static_cast<float>(gx_mean * count);
+    k1[c] = a[c];
+    k2[c] = -(a[c] * f.inverse_std[c] * gx_mean);
+    k3[c] = -(a[c] * g_mean) - k2[c] * f.mean[c];
+  }
+  batch_norm_dx(relu, x, dy, a, b, k1.data(), k2.data(), k3.data(), dx, rows, channels);
+}
+
+bool get_double(napi_env env, napi_value value, double* out) {
+  if (napi_get_value_double(env, value, out) != napi_ok) return throw_error(env, "expected a number");
+  return true;
+}
+
+// batchNorm(buffer, x, scale, offset, out, rows, channels, epsilon, relu)
+napi_value BatchNorm(napi_env env, napi_callback_info info) {
+  napi_value args[9];
+  if (!get_args(env, info, 9, args)) return nullptr;
+  uint8_t* heap;
+  size_t length;
+  if (!get_buffer(env, args[0], &heap, &length)) return nullptr;
+  int64_t v[6];
+  double epsilon;
+  int64_t relu;
+  if (!get_ints(env, args + 1, 6, v) || !get_double(env, args[7], &epsilon) || !get_ints(env, args + 8, 1, &relu)) return nullptr;
+  const int64_t x = v[0], scale = v[1], offset = v[2], out = v[3], rows = v[4], channels = v[5];
+  if (rows < 1 || channels < 1 || !(epsilon > 0) || !in_bounds(x, rows * channels * 4, length) || !in_bounds(out, rows * channels * 4, length) ||
+      !in_bounds(scale, channels * 4, length) || !in_bounds(offset, channels * 4, length)) {
+    throw_error(env, "batchNorm: an operand lies outside the buffer, or rows/channels < 1, or epsilon ≤ 0");
+    return nullptr;
+  }
+  const float* px = reinterpret_cast<const float*>(heap + x);
+  float* py = reinterpret_cast<float*>(heap + out);
+  const Affine f = affine(px, reinterpret_cast<const float*>(heap + scale), reinterpret_cast<const float*>(heap + offset), rows, channels, epsilon);
+  batch_norm_forward(relu != 0, px, py, f.a.data(), f.b.data(), rows, channels);
+  return nullptr;
+}
+
+// batchNormGrad(buffer, x, scale, offset, dy, dx, dScale, dOffset, rows, channels, epsilon, relu)
+napi_value BatchNormGrad(napi_env env, napi_callback_info info) {
+  napi_value args[12];
+  if (!get_args(env, info, 12, args)) return nullptr;
+  uint8_t* heap;
+  size_t length;
+  if (!get_buffer(env, args[0], &heap, &length)) return nullptr;
+  int64_t v[9];
+  double epsilon;
+  int64_t relu;
+  if (!get_ints(env, args + 1, 9, v) || !get_double(env, args[10], &epsilon) || !get_ints(env, args + 11, 1, &relu)) return nullptr;
+  const int64_t x = v[0], scale = v[1], offset = v[2], dy = v[3], dx = v[4], d_scale = v[5], d_offset = v[6], rows = v[7], channels = v[8];
+  const int64_t bytes = rows * channels * 4;
+  if (rows < 1 || channels < 1 || !(epsilon > 0) || !in_bounds(x, bytes, length) || !in_bounds(dy, bytes, length) || !in_bounds(dx, bytes, length) ||
+      !in_bounds(scale, channels * 4, length) || !in_bounds(offset, channels * 4, length) || !in_bounds(d_scale, channels * 4, length) ||
+      !in_bounds(d_offset, channels * 4, length)) {
+    throw_error(env, "batchNormGrad: an operand lies outside the buffer, or rows/channels < 1, or epsilon ≤ 0");
+    return nullptr;
+  }
+  const float* px = reinterpret_cast<const float*>(heap + x);
+  const Affine f = affine(px, reinterpret_cast<const float*>(heap + scale), reinterpret_cast<const float*>(heap + offset), rows, channels, epsilon);
+  const float* pdy = reinterpret_cast<const float*>(heap + dy);
+  float* pdx = reinterpret_cast<float*>(heap + dx);
+  float* ds = reinterpret_cast<float*>(heap + d_scale);
+  float* doff = reinterpret_cast<float*>(heap + d_offset);
+  batch_norm_backward(relu != 0, px, pdy, pdx, ds, doff, f, rows, channels);
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   napi_value args[1];
   if (!get_args(env, info, 1, args)) return nullptr;
@@ -311,6 +518,8 @@ NAPI_MODULE_INIT() {
   const napi_property_descriptor properties[] = {
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"im2col", nullptr, Im2col, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormGrad", nullptr, BatchNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"blasConfig", nullptr, Config, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -9,10 +9,12 @@ export const NATIVE_INSTALL_HINT =
   "(pnpm --filter @concord/backend-native build, or reinstall @concord/backend-native)";
 
 /**
- * The addon's functions (native/concord_native.cc): core's NativeKernels contract (sgemm, im2col on
- * the wasm heap) plus thread control.
+ * The addon's functions (native/concord_native.cc): core's NativeKernels contract (sgemm, im2col,
+ * and the optional fused batch norm, batchNorm/batchNormGrad, on the wasm heap) plus thread control.
  */
-export interface NativeAddon extends Omit<NativeKernels, "description"> {
+export interface NativeAddon extends Omit<NativeKernels, "description" | "batchNorm" | "batchNormGrad"> {
+  batchNorm: NonNullable<NativeKernels["batchNorm"]>;
+  batchNormGrad: NonNullable<NativeKernels["batchNormGrad"]>;
   /** Threads (the caller included) that share out one call's chunks; process-wide. */
   setThreads(threads: number): void;
   threads(): number;
@@ -57,6 +59,8 @@ export function loadNativeKernels(options: LoadNativeOptions = {}): NativeAddon 
     description: loaded.blasConfig(),
     sgemm: loaded.sgemm,
     im2col: loaded.im2col,
+    batchNorm: loaded.batchNorm,
+    batchNormGrad: loaded.batchNormGrad,
     setThreads: loaded.setThreads,
     threads: loaded.threads,
     blasConfig: loaded.blasConfig,

@@ -21,6 +21,40 @@ export interface AdamUpdateAttrs {
 }
 
 /**
+ * Transductive batch normalisation with an optional ReLU, one NHWC float32 tensor per call
+ * (cpu and wasm, registered by @concord/backend's installConcord(); native on wasm when
+ * @concord/backend-native provides it). Inputs `{ x, scale, offset }`: x [N, H, W, C], scale γ and
+ * offset β [C]; attributes {@link BatchNormAttrs}; one output
+ *
+ *   y = relu?( γ · (x − μ) / √(σ² + ε) + β ),   μ, σ² the per-channel mean and (biased) variance of x over N, H, W,
+ *
+ * equal up to float rounding to tf.moments + elementwise ops (+ tf.relu). Moments are accumulated in
+ * float64 in a fixed order, so results are deterministic. Its registered gradient runs
+ * {@link BATCH_NORM_GRAD_KERNEL}; no normalised x or inverse std is output: the backward kernel
+ * recomputes the moments (one more pass over x) so that the forward kernel has one output and its
+ * gradient saves only its inputs.
+ */
+export const BATCH_NORM_KERNEL = "ConcordBatchNorm";
+
+/**
+ * The gradient of {@link BATCH_NORM_KERNEL} in one kernel: inputs `{ x, scale, offset, dy }` (dy
+ * shaped like x), the same attributes, outputs `[dx, dScale, dOffset]`. With x̂ = (x − μ)·s,
+ * s = 1/√(σ² + ε), g = dy (masked by γx̂ + β > 0 when relu):
+ * dOffset = Σ g, dScale = Σ g·x̂, dx = γ·s·(g − mean(g) − x̂·mean(g·x̂)), sums over N, H, W.
+ * Its registered gradient is exact (analytic, written with differentiable tf ops), so gradients of
+ * gradients through the kernel pair are exact.
+ */
+export const BATCH_NORM_GRAD_KERNEL = "ConcordBatchNormGrad";
+
+/** Attributes of {@link BATCH_NORM_KERNEL} and {@link BATCH_NORM_GRAD_KERNEL}. */
+export interface BatchNormAttrs {
+  /** ε added to the variance (> 0). */
+  readonly epsilon: number;
+  /** Apply a ReLU to the normalised output (its gradient then masks dy where γx̂ + β ≤ 0). */
+  readonly relu: boolean;
+}
+
+/**
  * Native kernels working in place on the wasm backend's heap (implemented by @concord/backend-native's
  * addon; any object with these functions works; installed by @concord/backend's installConcord({ native })). `buffer` is the WebAssembly.Memory's current
  * ArrayBuffer, every other pointer a byte offset into it; matrices are row-major float32.
@@ -50,4 +84,24 @@ export interface NativeKernels {
   ): void;
   /** out[(b, i, j), (h, w, ch)] = x[b, i + h − top, j + w − left, ch] (0 outside the image), NHWC, stride 1. */
   im2col(buffer: ArrayBuffer, x: number, out: number, n: number, height: number, width: number, c: number, oh: number, ow: number, kh: number, kw: number, top: number, left: number): void;
+  /**
+   * Optional: {@link BATCH_NORM_KERNEL} on the heap. x and out are [rows, channels] (rows = N·H·W),
+   * scale and offset [channels]; relu is 0 or 1. Deterministic (float64 moments, fixed order).
+   */
+  batchNorm?(buffer: ArrayBuffer, x: number, scale: number, offset: number, out: number, rows: number, channels: number, epsilon: number, relu: number): void;
+  /** Optional: {@link BATCH_NORM_GRAD_KERNEL} on the heap: dx [rows, channels], dScale and dOffset [channels]. */
+  batchNormGrad?(
+    buffer: ArrayBuffer,
+    x: number,
+    scale: number,
+    offset: number,
+    dy: number,
+    dx: number,
+    dScale: number,
+    dOffset: number,
+    rows: number,
+    channels: number,
+    epsilon: number,
+    relu: number,
+  ): void;
 }

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, expect, expectInteger, expectNumber } from "@concord/core";
+import { BATCH_NORM_KERNEL, type BatchNormAttrs, ConcordError, expect, expectInteger, expectNumber } from "@concord/core";
 import type { Model, Params, Rng } from "@concord/core";
 import { checkShape, describeValue } from "./tensor-checks.js";
 
@@ -73,8 +73,10 @@ interface Block {
  * initialises its convolutions (`xavier_initializer_conv2d`); MAML draws its head from N(0, 1),
  * we use Glorot for it too so the initial logits are O(1). Biases and offsets start at 0, scales at 1.
  *
- * Built from plain ops (conv2d, moments, relu, maxPool, matMul, add, mul, reshape); no fused
- * batch-norm kernel (tf.batchNorm has no second-order gradient), so second-order MAML works.
+ * Built from plain ops (conv2d, moments, relu, maxPool, matMul, add, mul, reshape), except that
+ * batch norm + ReLU run as Concord's fused kernel (BATCH_NORM_KERNEL, one kernel each way, exact
+ * gradients at every order) when @concord/backend registered it for the active backend; otherwise
+ * the ops of `batchNormalize` + tf.relu (the reference; tf.batchNorm has no second-order gradient).
  * There is no `forwardBatched`: per-task convolution filters cannot share one conv2d call without a
  * block-diagonal filter T times larger, which costs more than it saves.
  */
@@ -178,9 +180,12 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
       return tf.tidy(() => {
         let hidden = x as tf.Tensor4D;
         for (const block of blockList) {
-          let z: tf.Tensor4D = tf.add(tf.conv2d(hidden, params[block.weightKey] as tf.Tensor4D, 1, "same"), params[block.biasKey]!);
-          if (useBatchNorm) z = batchNormalize(z, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon);
-          hidden = tf.maxPool(tf.relu(z), 2, 2, "valid");
+          const z: tf.Tensor4D = tf.add(tf.conv2d(hidden, params[block.weightKey] as tf.Tensor4D, 1, "same"), params[block.biasKey]!);
+          const activated = useBatchNorm
+            ? (fusedBatchNormRelu(z, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon) ??
+              tf.relu(batchNormalize(z, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon)))
+            : tf.relu(z);
+          hidden = tf.maxPool(activated, 2, 2, "valid");
         }
         const features = tf.reshape(hidden, [x.shape[0]!, featureSize]);
         return tf.add(tf.matMul(features, params["head/weight"]!), params["head/bias"]!);
@@ -197,6 +202,16 @@ export function batchNormalize(z: tf.Tensor4D, scale: tf.Tensor, offset: tf.Tens
   const { mean, variance } = tf.moments(z, [0, 1, 2], true);
   const normalised = tf.div(tf.sub(z, mean), tf.sqrt(tf.add(variance, epsilon)));
   return tf.add(tf.mul(normalised, scale), offset);
+}
+
+/**
+ * relu(batchNormalize(z, scale, offset, epsilon)) as one kernel when BATCH_NORM_KERNEL and its
+ * gradient are registered for the active backend (see @concord/core), else undefined.
+ */
+function fusedBatchNormRelu(z: tf.Tensor4D, scale: tf.Tensor, offset: tf.Tensor, epsilon: number): tf.Tensor4D | undefined {
+  if (z.dtype !== "float32" || !tf.getKernel(BATCH_NORM_KERNEL, tf.getBackend()) || !tf.getGradient(BATCH_NORM_KERNEL)) return undefined;
+  const attrs: BatchNormAttrs = { epsilon, relu: true };
+  return tf.engine().runKernel(BATCH_NORM_KERNEL, { x: z, scale, offset }, { ...attrs }) as tf.Tensor4D;
 }
 
 function glorotUniform(rng: Rng, fanIn: number, fanOut: number, size: number): Float32Array {

@@ -2,6 +2,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { GradConfig } from "@tensorflow/tfjs-core";
 import { arithmeticGradients } from "./arithmetic.js";
+import { batchNormGradients } from "./batch-norm.js";
 import { replaceGradient } from "../registry-journal.js";
 import { constantGradients } from "./constant.js";
 import { convGradients } from "./conv.js";
@@ -27,6 +28,7 @@ export const concordGradientConfigs: readonly GradConfig[] = [
   ...shapeGradients,
   ...matMulGradients,
   ...convGradients,
+  ...batchNormGradients,
 ];
 
 /** Names of the kernels whose gradients Concord registers. */

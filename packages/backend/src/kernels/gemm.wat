@@ -362,4 +362,171 @@
         (br $loopI)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $loopB))))
+
+  ;; ---- fused batch norm (kernels/batch-norm.ts) --------------------------------------------------
+  ;; The JavaScript kernels' float64 arithmetic, operation for operation (so the same bits), two
+  ;; channels per f64x2 and a scalar tail for an odd channel count. x, y, dy, dx are [rows, channels]
+  ;; float32; a, b, k1..k3, sum, squares, sumG, sumGX are per-channel float64 arrays. The ReLU mask
+  ;; is an AND with (z > 0), i.e. z > 0 ? v : +0; relu = 0 keeps every value.
+
+  ;; sum[c] += x[r,c] − x[0,c] and squares[c] += (x[r,c] − x[0,c])², rows in order.
+  (func (export "bn_moments")
+    (param $x i32) (param $rows i32) (param $channels i32) (param $sum i32) (param $squares i32)
+    (local $r i32) (local $c i32) (local $pairs i32) (local $p i32) (local $o i32) (local $d v128) (local $ds f64)
+    (local.set $pairs (i32.and (local.get $channels) (i32.const -2)))
+    (local.set $p (local.get $x))
+    (local.set $r (i32.const 0))
+    (block $doneR (loop $loopR
+      (br_if $doneR (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $c (i32.const 0))
+      (block $doneC (loop $loopC
+        (br_if $doneC (i32.ge_u (local.get $c) (local.get $pairs)))
+        (local.set $d (f64x2.sub
+          (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $p) (i32.shl (local.get $c) (i32.const 2)))))
+          (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2)))))))
+        (local.set $o (i32.shl (local.get $c) (i32.const 3)))
+        (v128.store (i32.add (local.get $sum) (local.get $o)) (f64x2.add (v128.load (i32.add (local.get $sum) (local.get $o))) (local.get $d)))
+        (v128.store (i32.add (local.get $squares) (local.get $o))
+          (f64x2.add (v128.load (i32.add (local.get $squares) (local.get $o))) (f64x2.mul (local.get $d) (local.get $d))))
+        (local.set $c (i32.add (local.get $c) (i32.const 2)))
+        (br $loopC)))
+      (if (i32.lt_u (local.get $pairs) (local.get $channels)) (then
+        (local.set $ds (f64.sub
+          (f64.promote_f32 (f32.load (i32.add (local.get $p) (i32.shl (local.get $c) (i32.const 2)))))
+          (f64.promote_f32 (f32.load (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2)))))))
+        (local.set $o (i32.shl (local.get $c) (i32.const 3)))
+        (f64.store (i32.add (local.get $sum) (local.get $o)) (f64.add (f64.load (i32.add (local.get $sum) (local.get $o))) (local.get $ds)))
+        (f64.store (i32.add (local.get $squares) (local.get $o))
+          (f64.add (f64.load (i32.add (local.get $squares) (local.get $o))) (f64.mul (local.get $ds) (local.get $ds))))))
+      (local.set $p (i32.add (local.get $p) (i32.shl (local.get $channels) (i32.const 2))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $loopR))))
+
+  ;; All ones when relu = 0 (keep every value), zeros otherwise.
+  (func $keepMask (param $relu i32) (result v128)
+    (i64x2.splat (i64.sub (i64.const 0) (i64.extend_i32_u (i32.eqz (local.get $relu))))))
+
+  ;; y = x·a + b, masked when relu ≠ 0.
+  (func (export "bn_forward")
+    (param $x i32) (param $y i32) (param $a i32) (param $b i32) (param $rows i32) (param $channels i32) (param $relu i32)
+    (local $r i32) (local $c i32) (local $pairs i32) (local $row i32) (local $o i32) (local $keep v128) (local $z v128) (local $zs f64)
+    (local.set $keep (call $keepMask (local.get $relu)))
+    (local.set $pairs (i32.and (local.get $channels) (i32.const -2)))
+    (local.set $row (i32.const 0))
+    (local.set $r (i32.const 0))
+    (block $doneR (loop $loopR
+      (br_if $doneR (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $c (i32.const 0))
+      (block $doneC (loop $loopC
+        (br_if $doneC (i32.ge_u (local.get $c) (local.get $pairs)))
+        (local.set $o (i32.shl (i32.add (local.get $row) (local.get $c)) (i32.const 2)))
+        (local.set $z (f64x2.add
+          (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $x) (local.get $o))))
+                     (v128.load (i32.add (local.get $a) (i32.shl (local.get $c) (i32.const 3)))))
+          (v128.load (i32.add (local.get $b) (i32.shl (local.get $c) (i32.const 3))))))
+        (local.set $z (v128.and (local.get $z) (v128.or (f64x2.gt (local.get $z) (v128.const f64x2 0 0)) (local.get $keep))))
+        (v128.store64_lane 0 (i32.add (local.get $y) (local.get $o)) (f32x4.demote_f64x2_zero (local.get $z)))
+        (local.set $c (i32.add (local.get $c) (i32.const 2)))
+        (br $loopC)))
+      (if (i32.lt_u (local.get $pairs) (local.get $channels)) (then
+        (local.set $o (i32.shl (i32.add (local.get $row) (local.get $c)) (i32.const 2)))
+        (local.set $zs (f64.add
+          (f64.mul (f64.promote_f32 (f32.load (i32.add (local.get $x) (local.get $o)))) (f64.load (i32.add (local.get $a) (i32.shl (local.get $c) (i32.const 3)))))
+          (f64.load (i32.add (local.get $b) (i32.shl (local.get $c) (i32.const 3))))))
+        (f32.store (i32.add (local.get $y) (local.get $o))
+          (f32.demote_f64 (select (local.get $zs) (f64.const 0)
+            (i32.or (i32.eqz (local.get $relu)) (f64.gt (local.get $zs) (f64.const 0))))))))
+      (local.set $row (i32.add (local.get $row) (local.get $channels)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $loopR))))
+
+  ;; sumG[c] += g and sumGX[c] += g·x, g = dy masked by x·a + b > 0 when relu ≠ 0, rows in order.
+  (func (export "bn_sums")
+    (param $x i32) (param $dy i32) (param $a i32) (param $b i32) (param $rows i32) (param $channels i32) (param $relu i32)
+    (param $sumG i32) (param $sumGX i32)
+    (local $r i32) (local $c i32) (local $pairs i32) (local $row i32) (local $o i32) (local $o8 i32) (local $keep v128)
+    (local $xv v128) (local $g v128) (local $xs f64) (local $gs f64)
+    (local.set $keep (call $keepMask (local.get $relu)))
+    (local.set $pairs (i32.and (local.get $channels) (i32.const -2)))
+    (local.set $row (i32.const 0))
+    (local.set $r (i32.const 0))
+    (block $doneR (loop $loopR
+      (br_if $doneR (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $c (i32.const 0))
+      (block $doneC (loop $loopC
+        (br_if $doneC (i32.ge_u (local.get $c) (local.get $pairs)))
+        (local.set $o (i32.shl (i32.add (local.get $row) (local.get $c)) (i32.const 2)))
+        (local.set $o8 (i32.shl (local.get $c) (i32.const 3)))
+        (local.set $xv (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $x) (local.get $o)))))
+        (local.set $g (v128.and (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $dy) (local.get $o))))
+          (v128.or (local.get $keep)
+            (f64x2.gt (f64x2.add (f64x2.mul (local.get $xv) (v128.load (i32.add (local.get $a) (local.get $o8)))) (v128.load (i32.add (local.get $b) (local.get $o8))))
+                      (v128.const f64x2 0 0)))))
+        (v128.store (i32.add (local.get $sumG) (local.get $o8)) (f64x2.add (v128.load (i32.add (local.get $sumG) (local.get $o8))) (local.get $g)))
+        (v128.store (i32.add (local.get $sumGX) (local.get $o8))
+          (f64x2.add (v128.load (i32.add (local.get $sumGX) (local.get $o8))) (f64x2.mul (local.get $g) (local.get $xv))))
+        (local.set $c (i32.add (local.get $c) (i32.const 2)))
+        (br $loopC)))
+      (if (i32.lt_u (local.get $pairs) (local.get $channels)) (then
+        (local.set $o (i32.shl (i32.add (local.get $row) (local.get $c)) (i32.const 2)))
+        (local.set $o8 (i32.shl (local.get $c) (i32.const 3)))
+        (local.set $xs (f64.promote_f32 (f32.load (i32.add (local.get $x) (local.get $o)))))
+        (local.set $gs (select (f64.promote_f32 (f32.load (i32.add (local.get $dy) (local.get $o)))) (f64.const 0)
+          (i32.or (i32.eqz (local.get $relu))
+            (f64.gt (f64.add (f64.mul (local.get $xs) (f64.load (i32.add (local.get $a) (local.get $o8)))) (f64.load (i32.add (local.get $b) (local.get $o8))))
+                    (f64.const 0)))))
+        (f64.store (i32.add (local.get $sumG) (local.get $o8)) (f64.add (f64.load (i32.add (local.get $sumG) (local.get $o8))) (local.get $gs)))
+        (f64.store (i32.add (local.get $sumGX) (local.get $o8))
+          (f64.add (f64.load (i32.add (local.get $sumGX) (local.get $o8))) (f64.mul (local.get $gs) (local.get $xs))))))
+      (local.set $row (i32.add (local.get $row) (local.get $channels)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $loopR))))
+
+  ;; dx = g·k1 + x·k2 + k3, g as in bn_sums.
+  (func (export "bn_dx")
+    (param $x i32) (param $dy i32) (param $a i32) (param $b i32) (param $k1 i32) (param $k2 i32) (param $k3 i32) (param $dx i32)
+    (param $rows i32) (param $channels i32) (param $relu i32)
+    (local $r i32) (local $c i32) (local $pairs i32) (local $row i32) (local $o i32) (local $o8 i32) (local $keep v128)
+    (local $xv v128) (local $g v128) (local $xs f64) (local $gs f64)
+    (local.set $keep (call $keepMask (local.get $relu)))
+    (local.set $pairs (i32.and (local.get $channels) (i32.const -2)))
+    (local.set $row (i32.const 0))
+    (local.set $r (i32.const 0))
+    (block $doneR (loop $loopR
+      (br_if $doneR (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $c (i32.const 0))
+      (block $doneC (loop $loopC
+        (br_if $doneC (i32.ge_u (local.get $c) (local.get $pairs)))
+        (local.set $o (i32.shl (i32.add (local.get $row) (local.get $c)) (i32.const 2)))
+        (local.set $o8 (i32.shl (local.get $c) (i32.const 3)))
+        (local.set $xv (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $x) (local.get $o)))))
+        (local.set $g (v128.and (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $dy) (local.get $o))))
+          (v128.or (local.get $keep)
+            (f64x2.gt (f64x2.add (f64x2.mul (local.get $xv) (v128.load (i32.add (local.get $a) (local.get $o8)))) (v128.load (i32.add (local.get $b) (local.get $o8))))
+                      (v128.const f64x2 0 0)))))
+        (v128.store64_lane 0 (i32.add (local.get $dx) (local.get $o))
+          (f32x4.demote_f64x2_zero
+            (f64x2.add
+              (f64x2.add (f64x2.mul (local.get $g) (v128.load (i32.add (local.get $k1) (local.get $o8))))
+                         (f64x2.mul (local.get $xv) (v128.load (i32.add (local.get $k2) (local.get $o8)))))
+              (v128.load (i32.add (local.get $k3) (local.get $o8))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 2)))
+        (br $loopC)))
+      (if (i32.lt_u (local.get $pairs) (local.get $channels)) (then
+        (local.set $o (i32.shl (i32.add (local.get $row) (local.get $c)) (i32.const 2)))
+        (local.set $o8 (i32.shl (local.get $c) (i32.const 3)))
+        (local.set $xs (f64.promote_f32 (f32.load (i32.add (local.get $x) (local.get $o)))))
+        (local.set $gs (select (f64.promote_f32 (f32.load (i32.add (local.get $dy) (local.get $o)))) (f64.const 0)
+          (i32.or (i32.eqz (local.get $relu))
+            (f64.gt (f64.add (f64.mul (local.get $xs) (f64.load (i32.add (local.get $a) (local.get $o8)))) (f64.load (i32.add (local.get $b) (local.get $o8))))
+                    (f64.const 0)))))
+        (f32.store (i32.add (local.get $dx) (local.get $o))
+          (f32.demote_f64
+            (f64.add
+              (f64.add (f64.mul (local.get $gs) (f64.load (i32.add (local.get $k1) (local.get $o8))))
+                       (f64.mul (local.get $xs) (f64.load (i32.add (local.get $k2) (local.get $o8)))))
+              (f64.load (i32.add (local.get $k3) (local.get $o8))))))))
+      (local.set $row (i32.add (local.get $row) (local.get $channels)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $loopR))))
 )

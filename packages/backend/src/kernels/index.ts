@@ -1,4 +1,5 @@
 import { installFastBatchMatMul } from "./batch-mat-mul.js";
+import { installFusedBatchNorm } from "./batch-norm.js";
 import { installFastConv2dBackpropFilter } from "./conv2d-backprop-filter.js";
 import { installFastConv2dBackpropInput } from "./conv2d-backprop-input.js";
 import { installIm2colConv2d } from "./conv2d-im2col.js";
@@ -24,6 +25,7 @@ export const FAST_KERNELS = {
   "max-pool-route": installFastMaxPoolRoute,
   pack: installFastPack,
   "lean-clone": installLeanClone,
+  "batch-norm": installFusedBatchNorm,
 } as const;
 
 export type FastKernelName = keyof typeof FAST_KERNELS;

@@ -33,6 +33,14 @@ export interface SimdKernels {
   im2col(x: number, out: number, n: number, height: number, width: number, c: number, oh: number, ow: number, kh: number, kw: number, top: number, left: number): void;
   flip_filter(filter: number, out: number, kh: number, kw: number, cin: number, cout: number): void;
   max_pool_positions(x: number, positions: number, best: number, n: number, height: number, width: number, c: number, oh: number, ow: number, kh: number, kw: number, top: number, left: number): void;
+  /** Batch norm (batch-norm.ts): per-channel float64 sums of x − x[0] and its square, added to sum and squares. */
+  bn_moments(x: number, rows: number, channels: number, sum: number, squares: number): void;
+  /** y = x·a + b (a, b float64 per channel), masked to z > 0 when relu is 1. */
+  bn_forward(x: number, y: number, a: number, b: number, rows: number, channels: number, relu: number): void;
+  /** Adds Σg and Σg·x per channel to sumG and sumGX (float64), g = dy masked by x·a + b > 0 when relu is 1. */
+  bn_sums(x: number, dy: number, a: number, b: number, rows: number, channels: number, relu: number, sumG: number, sumGX: number): void;
+  /** dx = g·k1 + x·k2 + k3 (k float64 per channel), g as in bn_sums. */
+  bn_dx(x: number, dy: number, a: number, b: number, k1: number, k2: number, k3: number, dx: number, rows: number, channels: number, relu: number): void;
 }
 
 const instances = new WeakMap<WasmMemory, SimdKernels>();

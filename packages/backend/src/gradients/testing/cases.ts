@@ -1,8 +1,10 @@
 // Test-only: one or more finite-difference cases per registered gradient.
 import * as tf from "@tensorflow/tfjs-core";
-import { type GradientCase, input, signedInput } from "./check.js";
+import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL } from "@concord/core";
+import { type GradientCase, type InputSpec, input, signedInput } from "./check.js";
 
 const float = (t: tf.Tensor) => tf.cast(t, "float32");
+const BATCH_NORM_EPSILON = 1e-3;
 
 export const GRADIENT_CASES: GradientCase[] = [
   // arithmetic
@@ -135,4 +137,53 @@ export const GRADIENT_CASES: GradientCase[] = [
   { name: "maxPool 2x2 valid", family: "conv", kernels: ["MaxPool", "ConcordMaxPoolRoute", "ConcordMaxPoolGather"], inputs: [input([1, 4, 4, 2], -1, 1, 84)], f: (x) => tf.maxPool(tf.exp(x!) as tf.Tensor4D, 2, 2, "valid") },
   { name: "maxPool 2x2 same (padded)", family: "conv", kernels: ["MaxPool", "ConcordMaxPoolRoute", "ConcordMaxPoolGather"], inputs: [input([1, 5, 3, 1], -1, 1, 85)], f: (x) => tf.maxPool(tf.tanh(x!) as tf.Tensor4D, 2, 2, "same") },
   { name: "maxPool 2x2 valid (odd size, cropped)", family: "conv", kernels: ["MaxPool"], inputs: [input([1, 5, 5, 1], -1, 1, 86)], f: (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, "valid") },
+
+  // fused batch norm (+ ReLU): with ReLU, offsets keep every γx̂ + β at least 0.1 from the kink
+  { name: "batchNorm fused, relu", family: "batch-norm", kernels: [BATCH_NORM_KERNEL, BATCH_NORM_GRAD_KERNEL], inputs: batchNormInputs([2, 3, 3, 2], [0.8, -1.3], 90), f: (x, g, b) => fusedBatchNorm(x!, g!, b!, true) },
+  { name: "batchNorm fused, no relu", family: "batch-norm", kernels: [BATCH_NORM_KERNEL, BATCH_NORM_GRAD_KERNEL], inputs: batchNormInputs([1, 4, 2, 3], [1.1, -0.6, 0.4], 91), f: (x, g, b) => fusedBatchNorm(x!, g!, b!, false) },
+  {
+    name: "batchNorm fused, relu, x only (γ, β constant)", family: "batch-norm", kernels: [BATCH_NORM_KERNEL, BATCH_NORM_GRAD_KERNEL], inputs: batchNormInputs([3, 2, 2, 2], [0.7, 1.2], 92).slice(0, 1),
+    f: (x) => fusedBatchNorm(x!, tf.tensor([0.7, 1.2]), tf.tensor(batchNormInputs([3, 2, 2, 2], [0.7, 1.2], 92)[2]!.values), true),
+  },
+  {
+    name: "batchNorm backward kernel (dx, dγ, dβ), relu", family: "batch-norm", kernels: [BATCH_NORM_GRAD_KERNEL],
+    inputs: [...batchNormInputs([2, 2, 3, 2], [0.9, -1.1], 93), input([2, 2, 3, 2], -1, 1, 94)],
+    f: (x, g, b, dy) => {
+      const [dx, dScale, dOffset] = fusedBatchNormGrad(x!, g!, b!, dy!, true) as [tf.Tensor, tf.Tensor, tf.Tensor];
+      return tf.concat([tf.reshape(dx, [-1]), dScale, dOffset]);
+    },
+  },
+  {
+    name: "batchNorm backward kernel, dx only, no relu", family: "batch-norm", kernels: [BATCH_NORM_GRAD_KERNEL],
+    inputs: [...batchNormInputs([1, 3, 3, 2], [1.3, 0.5], 95), input([1, 3, 3, 2], -1, 1, 96)],
+    f: (x, g, b, dy) => fusedBatchNormGrad(x!, g!, b!, dy!, false)[0]!,
+  },
 ];
+
+function fusedBatchNorm(x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, relu: boolean): tf.Tensor {
+  return tf.engine().runKernel(BATCH_NORM_KERNEL, { x, scale, offset }, { epsilon: BATCH_NORM_EPSILON, relu }) as tf.Tensor;
+}
+
+function fusedBatchNormGrad(x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, dy: tf.Tensor, relu: boolean): tf.Tensor[] {
+  return tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { x, scale, offset, dy }, { epsilon: BATCH_NORM_EPSILON, relu }) as unknown as tf.Tensor[];
+}
+
+/**
+ * x (NHWC, spread in [−1, 1]), the given scales, and per-channel offsets halfway between two
+ * neighbouring values of γ·x̂ (float64), so that every γx̂ + β is far from the ReLU's kink.
+ */
+function batchNormInputs(shape: number[], scale: number[], seed: number): [InputSpec, InputSpec, InputSpec] {
+  const x = input(shape, -1, 1, seed);
+  const channels = scale.length;
+  const offset = scale.map((gamma, c) => {
+    const column = x.values.filter((_, i) => i % channels === c);
+    const mu = column.reduce((a, v) => a + v, 0) / column.length;
+    const s = 1 / Math.sqrt(column.reduce((a, v) => a + (v - mu) ** 2, 0) / column.length + BATCH_NORM_EPSILON);
+    const z = column.map((v) => gamma * (v - mu) * s).sort((a, b) => a - b);
+    // The widest gap among the middle values, so that about half the outputs are positive.
+    let best = Math.floor(z.length / 2);
+    for (let i = Math.floor(z.length / 4); i < Math.ceil((3 * z.length) / 4) - 1; i++) if (z[i + 1]! - z[i]! > z[best + 1]! - z[best]!) best = i;
+    return -(z[best]! + z[best + 1]!) / 2;
+  });
+  return [x, { shape: [channels], values: scale }, { shape: [channels], values: offset }];
+}

@@ -1,0 +1,67 @@
+// The addon's fused batch norm (batchNorm, batchNormGrad) against @concord/backend's JavaScript
+// kernels on the wasm backend: the same double arithmetic element for element, so bit-identical.
+// (The float64 references and the finite-difference gradients run again with the native kernels
+// through ../backend's kernels/batch-norm.test.ts and gradients/batch-norm.test.ts.)
+import * as tf from "@tensorflow/tfjs-core";
+import { nativeKernels, setNativeKernels } from "@concord/backend";
+import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, createRng } from "@concord/core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { nativeCalls } from "../test/counting-kernels.js";
+import { loadNativeKernels } from "./index.js";
+
+function kernels(shape: number[], relu: boolean, seed: number): Float32Array[] {
+  const rng = createRng(seed);
+  const channels = shape[3]!;
+  return tf.tidy(() => {
+    const x = tf.tensor(rng.normalArray(tf.util.sizeFromShape(shape), 3).map((v) => v - 5), shape);
+    const scale = tf.tensor(rng.normalArray(channels, 1), [channels]);
+    const offset = tf.tensor(rng.normalArray(channels, 0.5), [channels]);
+    const dy = tf.tensor(rng.normalArray(tf.util.sizeFromShape(shape), 1), shape);
+    const attrs = { epsilon: 1e-3, relu };
+    const y = tf.engine().runKernel(BATCH_NORM_KERNEL, { x, scale, offset }, attrs) as tf.Tensor;
+    const grads = tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { x, scale, offset, dy }, attrs) as unknown as tf.Tensor[];
+    return [y, ...grads].map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+describe("native fused batch norm", () => {
+  beforeAll(async () => {
+    expect(await tf.setBackend("wasm")).toBe(true);
+    await tf.ready();
+  });
+
+  for (const [shape, relu] of [
+    [[5, 28, 28, 64], true],
+    [[5, 28, 28, 64], false],
+    [[3, 7, 7, 5], true],
+  ] as [number[], boolean][]) {
+    it(`x [${shape}], relu ${relu}: bit-identical to the JavaScript kernels`, () => {
+      const installed = nativeKernels();
+      expect(installed?.batchNorm).toBeDefined();
+      const before = tf.memory().numTensors;
+      const calls = [nativeCalls.batchNorm, nativeCalls.batchNormGrad];
+      const native = kernels(shape, relu, 5);
+      expect([nativeCalls.batchNorm, nativeCalls.batchNormGrad]).toEqual([calls[0]! + 1, calls[1]! + 1]);
+      setNativeKernels(undefined);
+      try {
+        const javascript = kernels(shape, relu, 5);
+        native.forEach((values, i) => {
+          expect(values.length).toBe(javascript[i]!.length);
+          expect(Buffer.from(values.buffer, values.byteOffset, values.byteLength).equals(Buffer.from(javascript[i]!.buffer, javascript[i]!.byteOffset, javascript[i]!.byteLength))).toBe(true);
+        });
+      } finally {
+        setNativeKernels(installed);
+      }
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+
+  it("refuses operands outside the buffer and bad sizes", () => {
+    const addon = loadNativeKernels();
+    const buffer = new ArrayBuffer(64 * 4);
+    expect(() => addon.batchNorm(buffer, 0, 0, 0, 0, 65, 1, 1e-3, 1)).toThrow(/batchNorm: an operand lies outside the buffer/);
+    expect(() => addon.batchNorm(buffer, 0, 0, 0, 0, 0, 1, 1e-3, 1)).toThrow(/rows\/channels < 1/);
+    expect(() => addon.batchNorm(buffer, 0, 0, 0, 0, 4, 4, 0, 1)).toThrow(/epsilon/);
+    expect(() => addon.batchNormGrad(buffer, 0, 0, 0, 0, 4 * 60, 0, 0, 4, 4, 1e-3, 0)).toThrow(/batchNormGrad: an operand lies outside the buffer/);
+  });
+});

@@ -7,7 +7,7 @@ const [workload = "sinusoid-maml2", backend = "wasm", execution = "batched"] = p
 process.argv[2] = JSON.stringify({ workload, backend, execution, iterations: 0, warmup: 0, profileOnly: true });
 const { runIteration } = await import("./bench-worker.mjs");
 
-for (let i = 0; i < 20; i++) runIteration(i);
+for (let i = 0; i < Number(process.env.BENCH_PROFILE_WARMUP ?? 20); i++) runIteration(i);
 const start = performance.now();
 const profile = await tf.profile(() => {
   runIteration(20);

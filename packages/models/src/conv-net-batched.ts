@@ -1,17 +1,22 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { IM2COL_3X3_KERNEL } from "@concord/core";
 
 // The conv net's layers for a whole meta-batch with per-task parameters (convNet's forwardBatched).
-// Every op is a plain differentiable tfjs op (pad, slice, concat, reshape, matMul, moments, ...),
-// so first- and second-order gradients come from Concord's gradient set with no new kernel.
+// Every op is differentiable at every order with Concord's gradient set: plain tfjs ops (pad, slice,
+// concat, reshape, matMul, moments, ...) and, when registered, Concord's im2col kernel (linear, its
+// gradient is its adjoint).
 
 /**
  * 3×3 'same' convolution, stride 1, with each task's own filters, as im2col and one batched matMul:
  *
  *   z[t, (k, y, x), o] = Σ_{kh, kw, c} x_pad[t·K + k, y + kh, x + kw, c] · W[t, kh, kw, c, o] + b[t, o].
  *
- * The patches are the 9 shifted windows of the zero-padded input, concatenated on the channel axis
- * in (kh, kw) order, so patch column (kh·3 + kw)·Cin + c lines up with row (kh·3 + kw)·Cin + c of
- * W[t] reshaped to [9·Cin, Cout] (tf.conv2d's [kh, kw, cin, cout] layout). The product
+ * The patches are the 9 shifted windows of the zero-padded input in (kh, kw) order on the channel
+ * axis, so patch column (kh·3 + kw)·Cin + c lines up with row (kh·3 + kw)·Cin + c of W[t] reshaped
+ * to [9·Cin, Cout] (tf.conv2d's [kh, kw, cin, cout] layout): Concord's IM2COL_3X3_KERNEL when it
+ * and its gradient are registered for the active backend (one copy; its gradient one gather), else
+ * 9 slices of the padded input concatenated (tfjs-wasm runs strided slices, and their gradients'
+ * pads, as JavaScript element loops: ~30× slower on the Omniglot CNN). The product
  * [T, K·H·W, 9·Cin]·[T, 9·Cin, Cout] has the long K·H·W axis as rows and row-major operands, one
  * GEMM call per meta-batch on the native/SIMD BatchMatMul; its gradients are the same products
  * with one operand transposed, which those kernels read in place.
@@ -21,6 +26,23 @@ import * as tf from "@tensorflow/tfjs-core";
 export function convolve3x3Batched(x: tf.Tensor4D, weight: tf.Tensor, bias: tf.Tensor, tasks: number): tf.Tensor3D {
   const [rows, height, width, inChannels] = x.shape;
   const outChannels = weight.shape[4]!;
+  const positions = (rows / tasks) * height * width;
+  const patches = tf.reshape(patches3x3(x), [tasks, positions, 9 * inChannels]);
+  const filters = tf.reshape(weight, [tasks, 9 * inChannels, outChannels]);
+  return tf.add(tf.matMul(patches, filters), tf.reshape(bias, [tasks, 1, outChannels]));
+}
+
+/** [N, H, W, C] → [N, H, W, 9·C]: the 3×3 'same' patches, column (kh·3 + kw)·C + c (see convolve3x3Batched). */
+export function patches3x3(x: tf.Tensor4D): tf.Tensor4D {
+  if (x.dtype === "float32" && tf.getKernel(IM2COL_3X3_KERNEL, tf.getBackend()) && tf.getGradient(IM2COL_3X3_KERNEL)) {
+    return tf.engine().runKernel(IM2COL_3X3_KERNEL, { x }, {}) as tf.Tensor4D;
+  }
+  return shiftedWindows3x3(x);
+}
+
+/** patches3x3 from plain ops: the 9 shifted windows of the zero-padded x, concatenated on the channel axis. */
+export function shiftedWindows3x3(x: tf.Tensor4D): tf.Tensor4D {
+  const [rows, height, width, channels] = x.shape;
   const padded = tf.pad(x, [
     [0, 0],
     [1, 1],
@@ -29,12 +51,9 @@ export function convolve3x3Batched(x: tf.Tensor4D, weight: tf.Tensor, bias: tf.T
   ]);
   const windows: tf.Tensor4D[] = [];
   for (let kh = 0; kh < 3; kh++) {
-    for (let kw = 0; kw < 3; kw++) windows.push(tf.slice(padded, [0, kh, kw, 0], [rows, height, width, inChannels]));
+    for (let kw = 0; kw < 3; kw++) windows.push(tf.slice(padded, [0, kh, kw, 0], [rows, height, width, channels]));
   }
-  const positions = (rows / tasks) * height * width;
-  const patches = tf.reshape(tf.concat(windows, 3), [tasks, positions, 9 * inChannels]);
-  const filters = tf.reshape(weight, [tasks, 9 * inChannels, outChannels]);
-  return tf.add(tf.matMul(patches, filters), tf.reshape(bias, [tasks, 1, outChannels]));
+  return tf.concat(windows, 3);
 }
 
 /**

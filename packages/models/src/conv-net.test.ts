@@ -3,7 +3,7 @@ import { ConcordError, createRng, flattenParams, type Params } from "@concord/co
 import { describeEachBackend, finiteDifference, relativeError, tensorGrowth } from "@concord/core/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { batchNormalize, convNet } from "./conv-net.js";
-import { batchNormalizeBatched, convolve3x3Batched } from "./conv-net-batched.js";
+import { batchNormalizeBatched, convolve3x3Batched, patches3x3, shiftedWindows3x3 } from "./conv-net-batched.js";
 import { type ReferenceBatch, referenceConvNet, referenceForward } from "./testing/reference-conv-net.js";
 
 beforeAll(async () => {
@@ -287,7 +287,12 @@ describeEachBackend("convNet: forwardBatched", () => {
     );
     expect(batched.shape).toEqual([tasks, examples * 5 * 6, cout]);
     expect(relativeError(batched.dataSync(), expected.dataSync(), 1)).toBeLessThan(1e-6);
-    tf.dispose([x, weight, bias, batched, expected]);
+    // Concord's im2col kernel (installed in these tests) and the plain-op windows are the same copy.
+    expect(tf.getKernel("ConcordIm2Col3x3", tf.getBackend())).toBeDefined();
+    const [kernel, windows] = [patches3x3(x), shiftedWindows3x3(x)];
+    expect(kernel.shape).toEqual([tasks * examples, 5, 6, 9 * cin]);
+    expect(Array.from(kernel.dataSync())).toEqual(Array.from(windows.dataSync()));
+    tf.dispose([x, weight, bias, batched, expected, kernel, windows]);
   });
 
   it("batch-normalises each task with its own moments, as batchNormalize on that task alone", () => {

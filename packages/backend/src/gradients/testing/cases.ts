@@ -1,5 +1,6 @@
 // Test-only: one or more finite-difference cases per registered gradient.
 import * as tf from "@tensorflow/tfjs-core";
+import { col2im3x3, im2col3x3 } from "../im2col-3x3.js";
 import { type GradientCase, input, signedInput } from "./check.js";
 
 const float = (t: tf.Tensor) => tf.cast(t, "float32");
@@ -135,4 +136,7 @@ export const GRADIENT_CASES: GradientCase[] = [
   { name: "maxPool 2x2 valid", family: "conv", kernels: ["MaxPool", "ConcordMaxPoolRoute", "ConcordMaxPoolGather"], inputs: [input([1, 4, 4, 2], -1, 1, 84)], f: (x) => tf.maxPool(tf.exp(x!) as tf.Tensor4D, 2, 2, "valid") },
   { name: "maxPool 2x2 same (padded)", family: "conv", kernels: ["MaxPool", "ConcordMaxPoolRoute", "ConcordMaxPoolGather"], inputs: [input([1, 5, 3, 1], -1, 1, 85)], f: (x) => tf.maxPool(tf.tanh(x!) as tf.Tensor4D, 2, 2, "same") },
   { name: "maxPool 2x2 valid (odd size, cropped)", family: "conv", kernels: ["MaxPool"], inputs: [input([1, 5, 5, 1], -1, 1, 86)], f: (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, "valid") },
+  // im2col is linear: squared so that its second-order terms are not all zero; col2im of patches that depend on x.
+  { name: "im2col 3x3 (and col2im, its gradient)", family: "conv", kernels: ["ConcordIm2Col3x3", "ConcordCol2Im3x3"], inputs: [input([2, 3, 4, 2], -1, 1, 88)], f: (x) => tf.square(im2col3x3(x!)) },
+  { name: "col2im 3x3 (and im2col, its gradient)", family: "conv", kernels: ["ConcordCol2Im3x3", "ConcordIm2Col3x3"], inputs: [input([1, 4, 3, 18], -1, 1, 89)], f: (p) => tf.square(col2im3x3(p!)) },
 ];

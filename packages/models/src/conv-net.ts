@@ -44,6 +44,8 @@ export interface ConvNetModel extends Model {
   /** Parameter names in flattening order. */
   readonly parameterNames: readonly string[];
   forwardBatched(params: Params, x: tf.Tensor): tf.Tensor;
+  /** "per-task": `execution: "auto"` runs the conv net task by task (see convNet). */
+  readonly preferredExecution: "per-task";
 }
 
 interface Block {
@@ -164,6 +166,7 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
     batchNorm,
     featureSize,
     parameterNames,
+    preferredExecution: "per-task",
 
     init(rng: Rng): Params {
       expect(rng !== null && typeof rng === "object" && typeof rng.uniform === "function", "rng", "expected a Concord Rng (createRng)");

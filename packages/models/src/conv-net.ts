@@ -80,10 +80,11 @@ interface Block {
  * `forwardBatched` runs a meta-batch at once: every parameter with a leading task axis [T, ...]
  * (e.g. "block0/conv/weight" [T, 3, 3, cin, filters]) and x [T, K, height, width, channels] → [T, K, ways],
  * equal to stacking `forward` task by task (each task normalised with its own moments). Per-task
- * filters cannot share one conv2d call, so each convolution is im2col by shifted slices and one
- * batched matMul (see conv-net-batched.ts): more arithmetic-free copying per block, but one kernel
- * sequence for the whole meta-batch instead of one per task. Its im2col patches are 9× the layer's
- * input, all alive on a gradient tape: memory grows with T·K (see docs/PERFORMANCE.md).
+ * filters cannot share one conv2d call, so each convolution is im2col and one batched matMul (see
+ * conv-net-batched.ts). `preferredExecution` is "per-task", so `execution: "auto"` keeps running the
+ * CNN task by task: the batched path is exact and runs 6–17× fewer kernels, but measured on the
+ * Omniglot CNN it was not faster, and its tape holds every task's activations and 9×-input patches
+ * at once (memory grows with T·K; see docs/PERFORMANCE.md). Ask for `execution: "batched"` explicitly.
  *
  * Built from plain ops (conv2d, moments, relu, maxPool, matMul, add, mul, reshape, and for the
  * batched path pad, slice, concat); no fused batch-norm kernel (tf.batchNorm has no second-order

@@ -82,7 +82,7 @@ interface Block {
  * equal to stacking `forward` task by task (each task normalised with its own moments). Per-task
  * filters cannot share one conv2d call, so each convolution is im2col and one batched matMul (see
  * conv-net-batched.ts). `preferredExecution` is "per-task", so `execution: "auto"` keeps running the
- * CNN task by task: the batched path is exact and runs 6–17× fewer kernels, but measured on the
+ * CNN task by task: the batched path is exact and runs 6–22× fewer kernels, but measured on the
  * Omniglot CNN it was not faster, and its tape holds every task's activations and 9×-input patches
  * at once (memory grows with T·K; see docs/PERFORMANCE.md). Ask for `execution: "batched"` explicitly.
  *

@@ -7,7 +7,8 @@ import { installFastIm2col3x3 } from "./im2col-3x3.js";
 import { kernelOwner } from "../registry-journal.js";
 
 /** im2col and col2im by definition, in float64 loops (independent of the kernels' own code). */
-function reference(x: Float32Array, patches: Float32Array, [n, height, width, c]: number[]) {
+function reference(x: Float32Array, patches: Float32Array, shape: readonly number[]) {
+  const [n, height, width, c] = shape as [number, number, number, number];
   const im2col = new Float64Array(n * height * width * 9 * c);
   const col2im = new Float64Array(n * height * width * c);
   const at = (b: number, y: number, z: number) => ((b * height + y) * width + z) * c;
@@ -71,7 +72,10 @@ describe("3×3 im2col / col2im kernels equal their definitions (cpu and wasm; wa
         expect(tf.memory().numTensors).toBe(before);
         // im2col is a copy: bit for bit. col2im adds up to 9 terms in another order than the reference.
         expect(Array.from(im2col), backend).toEqual(Array.from(Float32Array.from(expected.im2col)));
-        const worst = col2im.reduce((max, value, i) => Math.max(max, Math.abs(value - expected.col2im[i]!) / (1 + Math.abs(expected.col2im[i]!))), 0);
+        let worst = 0;
+        col2im.forEach((value, i) => {
+          worst = Math.max(worst, Math.abs(value - expected.col2im[i]!) / (1 + Math.abs(expected.col2im[i]!)));
+        });
         expect(worst, `${backend} col2im`).toBeLessThan(1e-6);
       }
     });

@@ -9,7 +9,7 @@ const skipped = without.split(",").filter((name) => name.length > 0);
 process.argv[2] = JSON.stringify({ workload, backend, execution, iterations: 0, warmup: 0, profileOnly: true, without: skipped });
 const { runIteration } = await import("./bench-worker.mjs");
 
-for (let i = 0; i < 20; i++) runIteration(i);
+for (let i = 0; i < Number(process.env.BENCH_PROFILE_WARMUP ?? 20); i++) runIteration(i);
 const start = performance.now();
 const profile = await tf.profile(() => {
   runIteration(20);

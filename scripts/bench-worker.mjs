@@ -40,7 +40,7 @@ function setup(name, pool) {
     return {
       model: models.convNet({ ways }),
       objective: models.softmaxCrossEntropy(),
-      algorithm: algorithms.maml({ order, innerSteps: 1, execution, diagnostics: false, pool }),
+      algorithm: algorithms.maml({ order, innerSteps: 1, execution, diagnostics: false, pool, ...(execution === "batched" ? { chunkSize: OMNIGLOT.batchedChunkSize } : {}) }),
       innerOptimizer: optimizers.sgd({ lr: OMNIGLOT.innerLr }),
       outerOptimizer: optimizers.adam({ lr: OMNIGLOT.outerLr }),
       // Synthetic 28×28 images (timing only, as the PyTorch reference), integer labels.

@@ -4,7 +4,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { createRng, disposeParams, flattenParams, type Params, type Task } from "@concord/core";
 import { describeEachBackend, relativeError } from "@concord/core/testing";
-import { maml } from "@concord/algorithms";
+import { type ExecutionOption, maml, reptile } from "@concord/algorithms";
 import { convNet, softmaxCrossEntropy } from "@concord/models";
 import { sgd } from "@concord/optimizers";
 import { uniform } from "@concord/weighting";
@@ -63,11 +63,16 @@ function toTasks(tasks: readonly ReferenceTask[]): Task[] {
   return tasks.map((task) => ({ support: batch(task.support), query: batch(task.query) }));
 }
 
-function metaGradient(order: 1 | 2, theta: Float64Array, reference: readonly ReferenceTask[]): Float64Array {
+function metaGradient(order: 1 | 2, theta: Float64Array, reference: readonly ReferenceTask[], execution: ExecutionOption = "per-task"): Float64Array {
+  return metaStep(maml({ order, innerSteps: 1, execution }), theta, reference);
+}
+
+/** One step of `algorithm` at θ on the tasks: its meta-gradient (direction), flattened in float64. */
+function metaStep(algorithm: ReturnType<typeof maml>, theta: Float64Array, reference: readonly ReferenceTask[]): Float64Array {
   const params = toParams(theta);
   const tasks = toTasks(reference);
   try {
-    const result = maml({ order, innerSteps: 1, execution: "per-task" }).step({
+    const result = algorithm.step({
       params,
       tasks,
       model,
@@ -164,5 +169,34 @@ describeEachBackend("MAML on a reduced convNet (2 blocks, 4 filters, 8×8, 3-way
     disposeParams(params);
     disposeParams(adapted);
     tf.dispose([task!.support.x, task!.support.y, task!.query.x, task!.query.y]);
+  });
+});
+
+// Batched execution (convNet.forwardBatched: im2col + batched matMuls, per-task batch norm) must give
+// the per-task meta-gradients; second order is also checked against the float64 finite differences.
+describeEachBackend("batched execution on the reduced convNet equals per-task execution", () => {
+  const threeTasks = referenceTasks(3, 4);
+
+  it("second order: batched == per-task, and its directional derivatives equal finite differences of the meta-objective", () => {
+    const before = tf.memory().numTensors;
+    const batched = metaGradient(2, theta, tasks, "batched");
+    expect(tf.memory().numTensors).toBe(before);
+    expect(relativeError(batched, metaGradient(2, theta, tasks, "per-task"), 1e-6)).toBeLessThan(1e-5);
+    const projected = probes.directions.map((v) => dot(batched, v));
+    expect(relativeError(projected, probes.slopes)).toBeLessThan(1e-4);
+    expect(relativeError(metaGradient(2, theta, threeTasks, "batched"), metaGradient(2, theta, threeTasks, "per-task"), 1e-6)).toBeLessThan(1e-5);
+  });
+
+  it("first order: batched == per-task == the float64 FOMAML gradient", () => {
+    const batched = metaGradient(1, theta, tasks, "batched");
+    expect(relativeError(batched, firstOrderReference)).toBeLessThan(1e-5);
+    expect(relativeError(metaGradient(1, theta, threeTasks, "batched"), metaGradient(1, theta, threeTasks, "per-task"), 1e-6)).toBeLessThan(1e-5);
+  });
+
+  it("Reptile (3 inner steps): batched == per-task, and nonzero", () => {
+    const run = (execution: ExecutionOption) => metaStep(reptile({ innerSteps: 3, execution }), theta, threeTasks);
+    const batched = run("batched");
+    expect(batched.some((v) => Math.abs(v) > 1e-4)).toBe(true);
+    expect(relativeError(batched, run("per-task"), 1e-6)).toBeLessThan(1e-5);
   });
 });

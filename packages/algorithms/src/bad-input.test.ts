@@ -34,6 +34,11 @@ describeEachBackend("bad input to the meta-algorithms", () => {
     expect(catchConcordError(() => step(reptile({ innerSteps: 1.5 }), tasks())).field).toBe("innerSteps");
   });
 
+  it("a chunkSize that is not a positive integer", () => {
+    expect(catchConcordError(() => maml({ chunkSize: 0 })).message).toMatch(/^chunkSize: expected an integer >= 1, got 0/);
+    expect(catchConcordError(() => reptile({ chunkSize: 2.5 })).field).toBe("chunkSize");
+  });
+
   it("an order other than 1 or 2", () => {
     expect(catchConcordError(() => maml({ order: 3 as 1 })).message).toBe("order: expected 1 or 2, got 3");
   });

@@ -17,7 +17,7 @@ import {
 } from "@concord/core";
 import { type AdaptationState, type AdaptOptions, adaptedNames, adaptStep } from "./adapt.js";
 
-/** How evaluation runs the model: "auto" batches a chunk of tasks when model and objective allow it. */
+/** How evaluation runs the model: "auto" batches a chunk of tasks when model and objective allow it and the model does not prefer per-task. */
 export type EvaluationExecution = "auto" | "batched" | "per-task";
 
 export interface EvaluationOptions {
@@ -280,7 +280,7 @@ function resolveExecution(options: EvaluationOptions): boolean {
       { field: "execution" },
     );
   }
-  return execution === "batched" || (execution === "auto" && canBatch);
+  return execution === "batched" || (execution === "auto" && canBatch && options.model.preferredExecution !== "per-task");
 }
 
 function validateOptions(params: Params, options: EvaluationOptions): void {

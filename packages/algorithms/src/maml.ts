@@ -1,4 +1,4 @@
-import { type AdaptSelection, ConcordError, type MetaAlgorithm } from "@concord/core";
+import { type AdaptSelection, ConcordError, expectInteger, type MetaAlgorithm } from "@concord/core";
 import { validateAdaptSelection } from "./adapt.js";
 import { type ExecutionOption, weightedMetaStep } from "./meta-step.js";
 import type { TaskPool } from "./parallel/pool-contract.js";
@@ -10,6 +10,12 @@ export interface MamlOptions {
   readonly innerSteps?: number;
   /** Default "auto": batched when the model supports it. */
   readonly execution?: ExecutionOption;
+  /**
+   * Batched execution only: at most this many tasks per batched pass, the passes run one after
+   * another (bounds memory: a batched second-order tape grows with the tasks in it). Same results
+   * up to float rounding. Default: the whole meta-batch in one pass.
+   */
+  readonly chunkSize?: number;
   /** Compute loss-before/after and cosine diagnostics every step. Default true. */
   readonly diagnostics?: boolean;
   /** Worker threads that share the tasks of per-task execution (createTaskPool from @concord/algorithms/node); same results as without. */
@@ -28,13 +34,14 @@ export interface MamlOptions {
  * weights this is exactly the classic averaged MAML meta-gradient.
  */
 export function maml(options: MamlOptions = {}): MetaAlgorithm {
-  const { order = 2, innerSteps = 1, execution = "auto", diagnostics = true, pool } = options;
+  const { order = 2, innerSteps = 1, execution = "auto", diagnostics = true, pool, chunkSize } = options;
   if (order !== 1 && order !== 2) throw new ConcordError(`expected 1 or 2, got ${JSON.stringify(order)}`, { field: "order" });
   const adapt = validateAdaptSelection(options.adapt ?? "all");
+  if (chunkSize !== undefined) expectInteger(chunkSize, "chunkSize", 1);
   const kind = order === 2 ? "second-order" : "first-order";
   return {
     name: order === 2 ? "maml" : "fomaml",
     adapt,
-    step: (context) => weightedMetaStep(context, kind, { innerSteps, execution, diagnostics, pool, adapt }),
+    step: (context) => weightedMetaStep(context, kind, { innerSteps, execution, diagnostics, pool, adapt, chunkSize }),
   };
 }

@@ -79,6 +79,35 @@ describeEachBackend("meta-gradients against an independent float64 MLP", () => {
       }
     });
 
+    it(`${title}: batched in chunks (4 tasks as 3 + 1, and 2 + 2) equals one batched pass, and leaks nothing`, () => {
+      const algorithms = [
+        (chunkSize?: number) => maml({ order: 2, innerSteps: STEPS, execution: "batched", ...(chunkSize ? { chunkSize } : {}) }),
+        (chunkSize?: number) => maml({ order: 1, innerSteps: STEPS, execution: "batched", ...(chunkSize ? { chunkSize } : {}) }),
+        (chunkSize?: number) => reptile({ innerSteps: STEPS, execution: "batched", ...(chunkSize ? { chunkSize } : {}) }),
+      ];
+      for (const algorithm of algorithms) {
+        const whole = metaGradient(net, theta, tasks, algorithm(), gradientAgreement());
+        for (const chunkSize of [3, 2, 1]) {
+          const before = tf.memory().numTensors;
+          const chunked = metaGradient(net, theta, tasks, algorithm(chunkSize), gradientAgreement());
+          expect(tf.memory().numTensors).toBe(before);
+          expect(relativeError(chunked.values, whole.values, 1e-6)).toBeLessThan(1e-5);
+          chunked.weights.forEach((w, i) => expect(w).toBeCloseTo(whole.weights[i]!, 5));
+        }
+      }
+    });
+
+    it(`${title}: chunks bound memory: second-order MAML in chunks of one task peaks lower than one batched pass`, async () => {
+      const peak = async (chunkSize?: number) =>
+        (
+          await tf.profile(() => {
+            metaGradient(net, theta, tasks, maml({ order: 2, innerSteps: STEPS, execution: "batched", ...(chunkSize ? { chunkSize } : {}) }), uniform());
+          })
+        ).peakBytes;
+      const [whole, chunked] = [await peak(), await peak(1)];
+      expect(chunked).toBeLessThan(0.75 * whole);
+    });
+
     it(`${title}: uniform weighting is plain averaged MAML/Reptile, and GA with one task equals it`, () => {
       for (const algorithm of [maml({ order: 2, innerSteps: STEPS }), maml({ order: 1, innerSteps: STEPS }), reptile({ innerSteps: STEPS })]) {
         const averaged = new Float64Array(theta.length);

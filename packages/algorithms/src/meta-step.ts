@@ -18,9 +18,9 @@ import {
 import { type AdaptOptions, adaptedNames, type Execution, taskLosses, trainingLoss } from "./adapt.js";
 import { expectConcordGradients } from "./gradient-guard.js";
 import type { TaskPool } from "./parallel/pool-contract.js";
-import { canBatch, computeTaskResults, stackBatches, type TaskGradientKind } from "./task-results.js";
+import { canBatch, computeTaskResults, stackBatches, type TaskGradientKind, taskChunks } from "./task-results.js";
 
-/** "auto" batches when the model, objective and task shapes allow it, else runs task by task. */
+/** "auto" batches when the model, objective and task shapes allow it (and the model does not prefer per-task), else runs task by task. */
 export type ExecutionOption = Execution | "auto";
 
 export interface MetaStepOptions {
@@ -32,6 +32,8 @@ export interface MetaStepOptions {
   readonly pool?: TaskPool | undefined;
   /** Which parameters the inner loop adapts (ANIL: "head"). Default "all". */
   readonly adapt?: AdaptSelection | undefined;
+  /** Batched execution: at most this many tasks per batched pass (bounds memory). Default: the whole meta-batch. */
+  readonly chunkSize?: number | undefined;
 }
 
 /**
@@ -56,7 +58,7 @@ export function weightedMetaStep(context: MetaStepContext, kind: TaskGradientKin
   };
   adaptedNames(params, adaptOptions); // a bad selection fails here, before any work
   expectConcordGradients(params, tasks, adaptOptions);
-  const results = computeTaskResults(params, tasks, kind, adaptOptions, options.pool);
+  const results = computeTaskResults(params, tasks, kind, adaptOptions, { pool: options.pool, chunkSize: options.chunkSize });
   try {
     let metrics: MetaStepMetrics | undefined;
     const metaGradient = tf.tidy(() => {
@@ -64,7 +66,7 @@ export function weightedMetaStep(context: MetaStepContext, kind: TaskGradientKin
       const differences = mapParams(params, (value, name) => tf.sub(value, results.adapted[name]!));
       const updates = flattenStackedParams(differences);
       // The differentiated query losses when there are any (MAML); Reptile evaluates the query set here.
-      const queryAfter = results.queryLosses ?? lossesPerTask(results.adapted, tasks, "query", adaptOptions);
+      const queryAfter = results.queryLosses ?? lossesPerTask(results.adapted, tasks, "query", adaptOptions, options.chunkSize);
       const result = weighting.weights({ updates, losses: queryAfter, iteration: context.iteration });
       checkWeights(result, tasks.length, weighting.name);
       const weights = result.weights;
@@ -117,9 +119,9 @@ function describeStep(
   }
   const start = tileParams(context.params, context.tasks.length);
   return {
-    supportLossBefore: mean(lossesPerTask(start, context.tasks, "support", adaptOptions)),
-    supportLossAfter: mean(lossesPerTask(adapted, context.tasks, "support", adaptOptions)),
-    queryLossBefore: mean(lossesPerTask(start, context.tasks, "query", adaptOptions)),
+    supportLossBefore: mean(lossesPerTask(start, context.tasks, "support", adaptOptions, options.chunkSize)),
+    supportLossAfter: mean(lossesPerTask(adapted, context.tasks, "support", adaptOptions, options.chunkSize)),
+    queryLossBefore: mean(lossesPerTask(start, context.tasks, "query", adaptOptions, options.chunkSize)),
     queryLossAfter: mean(queryAfter),
     weights: weightValues,
     fellBack,
@@ -127,10 +129,20 @@ function describeStep(
   };
 }
 
-/** Per-task losses [T] of stacked params on each task's support or query set. */
-export function lossesPerTask(stacked: Params, tasks: readonly Task[], set: "support" | "query", options: AdaptOptions): tf.Tensor1D {
+/** Per-task losses [T] of stacked params on each task's support or query set (batched: `chunkSize` tasks per pass). */
+export function lossesPerTask(stacked: Params, tasks: readonly Task[], set: "support" | "query", options: AdaptOptions, chunkSize?: number): tf.Tensor1D {
   return tf.tidy(() => {
-    if (options.execution === "batched") return taskLosses(stacked, stackBatches(tasks.map((task) => task[set])), options);
+    if (options.execution === "batched") {
+      let start = 0;
+      const losses = taskChunks(tasks, chunkSize).map((chunk) =>
+        tf.tidy(() => {
+          const params = chunk.length === tasks.length ? stacked : mapParams(stacked, (value) => tf.slice(value, [start], [chunk.length]));
+          start += chunk.length;
+          return taskLosses(params, stackBatches(chunk.map((task) => task[set])), options);
+        }),
+      );
+      return (losses.length === 1 ? losses[0]! : tf.concat(losses)) as tf.Tensor1D;
+    }
     return tf.stack(tasks.map((task, i) => trainingLoss(sliceTaskParams(stacked, i), task[set], options))) as tf.Tensor1D;
   });
 }
@@ -190,11 +202,14 @@ function resolveExecution(option: ExecutionOption, tasks: readonly Task[], conte
       { field: "execution" },
     );
   }
+  // "auto" follows the model's preference (convNet: per-task, see Model.preferredExecution).
+  if (option === "auto" && context.model.preferredExecution === "per-task") return "per-task";
   return batchable ? "batched" : "per-task";
 }
 
 function validateContext(context: MetaStepContext, options: MetaStepOptions): void {
   expectInteger(options.innerSteps, "innerSteps", 1);
+  if (options.chunkSize !== undefined) expectInteger(options.chunkSize, "chunkSize", 1);
   if (!Array.isArray(context.tasks) || context.tasks.length === 0) {
     throw new ConcordError("expected a non-empty meta-batch of tasks", { field: "tasks" });
   }

@@ -17,14 +17,24 @@ export interface TaskResults {
   readonly queryLosses: tf.Tensor1D | undefined;
 }
 
+/** How computeTaskResults shares out the work. */
+export interface TaskExecution {
+  /** Worker threads for per-task execution. */
+  readonly pool?: TaskPool | undefined;
+  /** Batched execution: at most this many tasks per batched pass (bounds memory). Default: all. */
+  readonly chunkSize?: number | undefined;
+}
+
 /**
  * Adapts θ to every task and, per task, differentiates that task's query loss. Weights are applied
  * afterwards to the per-task gradients, which is why they are constants for differentiation.
  * The caller owns (and disposes) every returned tensor. With a `pool`, per-task execution shares the
- * tasks out to worker threads; results are stacked in task order either way.
+ * tasks out to worker threads; with a `chunkSize`, batched execution runs the tasks in consecutive
+ * chunks, one tape at a time. Results are stacked in task order either way.
  */
-export function computeTaskResults(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions, pool?: TaskPool): TaskResults {
-  if (options.execution === "batched") return batchedResults(params, tasks, kind, options);
+export function computeTaskResults(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions, execution: TaskExecution = {}): TaskResults {
+  const { pool, chunkSize } = execution;
+  if (options.execution === "batched") return chunkedResults(taskChunks(tasks, chunkSize), (chunk) => batchedResults(params, chunk, kind, options));
   const lists: TaskLists = { adapted: [], gradients: [], losses: [] };
   try {
     if (pool && pool.threads > 1 && tasks.length > 1) {
@@ -107,6 +117,40 @@ function parallelLists(
     }
   }
   if (lists.adapted.length !== tasks.length) throw new Error(`parallel execution returned ${lists.adapted.length} of ${tasks.length} tasks`);
+}
+
+/** Consecutive chunks of at most `chunkSize` tasks (one chunk when absent). */
+export function taskChunks(tasks: readonly Task[], chunkSize: number | undefined): (readonly Task[])[] {
+  if (chunkSize === undefined || chunkSize >= tasks.length) return [tasks];
+  const chunks: (readonly Task[])[] = [];
+  for (let start = 0; start < tasks.length; start += chunkSize) chunks.push(tasks.slice(start, start + chunkSize));
+  return chunks;
+}
+
+/** Runs `run` on each chunk in turn (each chunk's tape is gone before the next starts) and concatenates in task order. */
+function chunkedResults(chunks: readonly (readonly Task[])[], run: (chunk: readonly Task[]) => TaskResults): TaskResults {
+  if (chunks.length === 1) return run(chunks[0]!);
+  const parts: TaskResults[] = [];
+  try {
+    for (const chunk of chunks) parts.push(run(chunk));
+    const concat = (pick: (part: TaskResults) => Params | undefined): Params | undefined => {
+      const first = pick(parts[0]!);
+      if (!first) return undefined;
+      return Object.fromEntries(Object.keys(first).map((name) => [name, tf.concat(parts.map((part) => pick(part)![name]!))]));
+    };
+    const losses = parts.map((part) => part.queryLosses).filter((loss) => loss !== undefined);
+    return {
+      adapted: concat((part) => part.adapted)!,
+      taskGradients: concat((part) => part.taskGradients),
+      queryLosses: losses.length === parts.length ? (tf.concat(losses) as tf.Tensor1D) : undefined,
+    };
+  } finally {
+    for (const part of parts) {
+      disposeParams(part.adapted);
+      disposeParams(part.taskGradients);
+      tf.dispose(part.queryLosses);
+    }
+  }
 }
 
 function batchedResults(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions): TaskResults {

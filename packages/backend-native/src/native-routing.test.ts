@@ -60,6 +60,16 @@ describe("wasm kernels with native GEMM", () => {
       return tf.grad((filter: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, filter as tf.Tensor4D, 1, "same"), dy)))(random([3, 3, 4, 6]));
     },
   ]);
+  cases.push([
+    "per-task 3×3 convolutions as batched execution runs them (ConcordIm2Col3x3 by native im2col, one batched sgemm)",
+    (random) => {
+      const calls = nativeCalls.im2col;
+      const patches = tf.engine().runKernel("ConcordIm2Col3x3", { x: random([6, 7, 5, 4]) }, {}) as tf.Tensor;
+      // Only while native kernels are set: the wasm-only pass of bothPaths uses gemm.wat's im2col.
+      if (nativeKernels()) expect(nativeCalls.im2col).toBe(calls + 1);
+      return tf.matMul(tf.reshape(patches, [2, 3 * 7 * 5, 36]), random([2, 36, 8]));
+    },
+  ]);
   for (const [title, f] of cases) {
     it(`${title}: native path, same values as the wasm path`, () => {
       const { native, wasm } = bothPaths(f);

@@ -10,6 +10,8 @@ export {
   BATCH_NORM_GRAD_KERNEL,
   BATCH_NORM_KERNEL,
   type BatchNormAttrs,
+  COL2IM_3X3_KERNEL,
+  IM2COL_3X3_KERNEL,
   type NativeKernels,
 } from "./kernel-contracts.js";
 export { stopGradient } from "./stop-gradient.js";

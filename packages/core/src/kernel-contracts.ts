@@ -55,6 +55,26 @@ export interface BatchNormAttrs {
 }
 
 /**
+ * The patches of a 3×3 'same' stride-1 convolution (im2col) of NHWC float32 images (cpu and wasm,
+ * registered by @concord/backend's installConcord()). Input `{ x }` [N, H, W, C], no attributes,
+ * output [N, H, W, 9·C]:
+ *
+ *   out[n, i, j, (h·3 + w)·C + c] = x[n, i + h − 1, j + w − 1, c]   (0 outside the image),
+ *
+ * the row layout of a [3, 3, C, Cout] filter reshaped to [9·C, Cout], so a convolution is
+ * patches · filter. Its registered gradient is {@link COL2IM_3X3_KERNEL} (its adjoint) and that
+ * kernel's is this one: both are linear, so gradients of every order are exact.
+ */
+export const IM2COL_3X3_KERNEL = "ConcordIm2Col3x3";
+
+/**
+ * The adjoint of {@link IM2COL_3X3_KERNEL}: input `{ patches }` [N, H, W, 9·C], output [N, H, W, C],
+ * out[n, y, x, c] = Σ_{h, w} patches[n, y − h + 1, x − w + 1, (h·3 + w)·C + c] over in-image
+ * positions, summed in (h, w) order (deterministic).
+ */
+export const COL2IM_3X3_KERNEL = "ConcordCol2Im3x3";
+
+/**
  * Native kernels working in place on the wasm backend's heap (implemented by @concord/backend-native's
  * addon; any object with these functions works; installed by @concord/backend's installConcord({ native })). `buffer` is the WebAssembly.Memory's current
  * ArrayBuffer, every other pointer a byte offset into it; matrices are row-major float32.

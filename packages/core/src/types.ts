@@ -40,6 +40,13 @@ export interface Model {
   init(rng: Rng): Params;
   forward(params: Params, x: Tensor): Tensor;
   forwardBatched?(params: Params, x: Tensor): Tensor;
+  /**
+   * What `execution: "auto"` picks for this model when both paths are possible. Default "batched"
+   * (whenever forwardBatched exists). "per-task" for a model whose batched path is exact but not
+   * faster and far larger in memory (convNet: the whole meta-batch's activations and im2col
+   * patches on one tape); "batched" can still be asked for explicitly.
+   */
+  readonly preferredExecution?: "batched" | "per-task";
 }
 
 /**

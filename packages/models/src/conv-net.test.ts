@@ -3,6 +3,7 @@ import { ConcordError, createRng, flattenParams, type Params } from "@concord/co
 import { describeEachBackend, finiteDifference, relativeError, tensorGrowth } from "@concord/core/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { batchNormalize, convNet } from "./conv-net.js";
+import { batchNormalizeBatched, convolve3x3Batched, patches3x3, shiftedWindows3x3 } from "./conv-net-batched.js";
 import { type ReferenceBatch, referenceConvNet, referenceForward } from "./testing/reference-conv-net.js";
 
 beforeAll(async () => {
@@ -219,5 +220,165 @@ describeEachBackend("convNet: numerics", () => {
     const x = tf.randomUniform([4, 8, 8, 1]);
     expect(tensorGrowth(() => model.forward(params, x).dispose(), 5)).toBe(0);
     tf.dispose([x, ...Object.values(params)]);
+  });
+});
+
+/** Per-task parameter maps with random entries, and the same stacked on a leading task axis. */
+function taskParams(model: ReturnType<typeof convNet>, tasks: number, seed: number): { perTask: Params[]; stacked: Params } {
+  const perTask = Array.from({ length: tasks }, (_, t) => randomParams(model, seed + t));
+  const stacked = Object.fromEntries(model.parameterNames.map((name) => [name, tf.stack(perTask.map((params) => params[name]!))]));
+  return { perTask, stacked };
+}
+
+function disposeAll(...maps: Params[]): void {
+  for (const map of maps) tf.dispose(Object.values(map));
+}
+
+describeEachBackend("convNet: forwardBatched", () => {
+  const cases = [
+    { tasks: 1, examples: 1, batchNorm: "transductive" },
+    { tasks: 3, examples: 4, batchNorm: "transductive" },
+    { tasks: 5, examples: 2, batchNorm: "none" },
+    { tasks: 2, examples: 6, batchNorm: "none" },
+  ] as const;
+  for (const { tasks, examples, batchNorm } of cases) {
+    it(`equals stacking forward per task (T = ${tasks}, K = ${examples}, batch norm ${batchNorm}, 3 blocks, 2 input channels)`, () => {
+      const model = convNet({ ways: 3, inputShape: [9, 10, 2], filters: 5, blocks: 3, batchNorm });
+      const { perTask, stacked } = taskParams(model, tasks, 20);
+      const x = tf.tensor(Float32Array.from(randomImages(tasks * examples, [9, 10, 2], 21)), [tasks, examples, 9, 10, 2]);
+      const batched = model.forwardBatched(stacked, x);
+      const expected = tf.tidy(() => tf.stack(perTask.map((params, t) => model.forward(params, tf.gather(x, t)))));
+      expect(batched.shape).toEqual([tasks, examples, 3]);
+      expect(relativeError(batched.dataSync(), expected.dataSync(), 1)).toBeLessThan(1e-5);
+      tf.dispose([x, batched, expected]);
+      disposeAll(stacked, ...perTask);
+    });
+  }
+
+  it("gives each task its own filters and moments: changing one task's parameters or images changes only its logits", () => {
+    const model = convNet(small);
+    const { perTask, stacked } = taskParams(model, 3, 30);
+    const x = tf.tensor(Float32Array.from(randomImages(3 * 4, small.inputShape, 31)), [3, 4, 8, 8, 1]);
+    const base = model.forwardBatched(stacked, x);
+    const otherFilter = { ...stacked, "block1/conv/weight": tf.tidy(() => tf.concat([tf.slice(stacked["block1/conv/weight"]!, [0], [1]), tf.add(tf.slice(stacked["block1/conv/weight"]!, [1], [2]), tf.randomNormal([2, 3, 3, 4, 4], 0, 0.3, "float32", 32))])) };
+    const changed = model.forwardBatched(otherFilter, x);
+    const task = (logits: tf.Tensor, t: number) => tf.tidy(() => tf.gather(logits, t).dataSync());
+    expect(relativeError(task(changed, 0), task(base, 0), 1)).toBe(0);
+    expect(relativeError(task(changed, 1), task(base, 1), 1)).toBeGreaterThan(1e-3);
+    tf.dispose([x, base, changed, otherFilter["block1/conv/weight"]]);
+    disposeAll(stacked, ...perTask);
+  });
+
+  it("convolves exactly as tf.conv2d 'same' with each task's filter (the 9 windows in the filter's [kh, kw, cin] order)", () => {
+    const rng = createRng(40);
+    const [tasks, examples, cin, cout] = [3, 2, 3, 4];
+    const x = tf.tensor4d(rng.normalArray(tasks * examples * 5 * 6 * cin), [tasks * examples, 5, 6, cin]);
+    const weight = tf.tensor(rng.normalArray(tasks * 9 * cin * cout), [tasks, 3, 3, cin, cout]);
+    const bias = tf.tensor2d(rng.normalArray(tasks * cout), [tasks, cout]);
+    const batched = convolve3x3Batched(x, weight, bias, tasks);
+    const expected = tf.tidy(() =>
+      tf.stack(
+        Array.from({ length: tasks }, (_, t) => {
+          const images = tf.slice(x, [t * examples], [examples]);
+          const z = tf.add(tf.conv2d(images, tf.gather(weight, t) as tf.Tensor4D, 1, "same"), tf.gather(bias, t));
+          return tf.reshape(z, [examples * 5 * 6, cout]);
+        }),
+      ),
+    );
+    expect(batched.shape).toEqual([tasks, examples * 5 * 6, cout]);
+    expect(relativeError(batched.dataSync(), expected.dataSync(), 1)).toBeLessThan(1e-6);
+    // Concord's im2col kernel (installed in these tests) and the plain-op windows are the same copy.
+    expect(tf.getKernel("ConcordIm2Col3x3", tf.getBackend())).toBeDefined();
+    const [kernel, windows] = [patches3x3(x), shiftedWindows3x3(x)];
+    expect(kernel.shape).toEqual([tasks * examples, 5, 6, 9 * cin]);
+    expect(Array.from(kernel.dataSync())).toEqual(Array.from(windows.dataSync()));
+    tf.dispose([x, weight, bias, batched, expected, kernel, windows]);
+  });
+
+  it("batch-normalises each task with its own moments, as batchNormalize on that task alone", () => {
+    const rng = createRng(41);
+    const z = tf.tensor3d(rng.normalArray(3 * 20 * 4, 2).map((v, i) => v + (i % 7)), [3, 20, 4]);
+    const scale = tf.tensor2d(rng.normalArray(3 * 4), [3, 4]);
+    const offset = tf.tensor2d(rng.normalArray(3 * 4), [3, 4]);
+    const batched = batchNormalizeBatched(z, scale, offset, 1e-3);
+    const expected = tf.tidy(() =>
+      tf.stack([0, 1, 2].map((t) => tf.reshape(batchNormalize(tf.reshape(tf.gather(z, t), [4, 5, 1, 4]) as tf.Tensor4D, tf.gather(scale, t), tf.gather(offset, t), 1e-3), [20, 4]))),
+    );
+    expect(relativeError(batched.dataSync(), expected.dataSync(), 1)).toBeLessThan(1e-5);
+    tf.dispose([z, scale, offset, batched, expected]);
+  });
+
+  it("has gradients equal to stacking forward's (first and second order, through the tiled θ)", () => {
+    const model = convNet(small);
+    const { perTask, stacked } = taskParams(model, 2, 50);
+    const x = tf.tensor(Float32Array.from(randomImages(2 * 3, small.inputShape, 51)), [2, 3, 8, 8, 1]);
+    const r = tf.tensor3d(createRng(52).normalArray(2 * 3 * 3), [2, 3, 3]);
+    const names = model.parameterNames;
+    const asParams = (values: tf.Tensor[]) => Object.fromEntries(names.map((name, i) => [name, values[i]!]));
+    const stackedForward = (params: Params) => tf.stack(perTask.map((_, t) => model.forward(Object.fromEntries(names.map((name) => [name, tf.gather(params[name]!, t)])), tf.gather(x, t))));
+    // f(θ) = Σ r ⊙ logits², g = ∇f, then the second-order term ∇(Σ g²) of both paths (f is not
+    // linear in the head bias, so every parameter has a second derivative).
+    const secondOrder = (run: (params: Params) => tf.Tensor) =>
+      tf.tidy(() => {
+        const grads = tf.grads((...values: tf.Tensor[]) => {
+          const inner = tf.grads((...v: tf.Tensor[]) => tf.sum(tf.mul(tf.square(run(asParams(v))), r)))(values);
+          return tf.addN(inner.map((g) => tf.sum(tf.square(g))));
+        })(names.map((name) => stacked[name]!));
+        return tf.concat(grads.map((g) => tf.reshape(g, [-1]))).dataSync();
+      });
+    const firstOrder = (run: (params: Params) => tf.Tensor) =>
+      tf.tidy(() => tf.concat(tf.grads((...v: tf.Tensor[]) => tf.sum(tf.mul(run(asParams(v)), r)))(names.map((name) => stacked[name]!)).map((g) => tf.reshape(g, [-1]))).dataSync());
+    const batchedRun = (params: Params) => model.forwardBatched(params, x);
+    expect(relativeError(firstOrder(batchedRun), firstOrder(stackedForward), 1)).toBeLessThan(1e-5);
+    const second = secondOrder(batchedRun);
+    expect(second.some((v) => v !== 0)).toBe(true);
+    expect(relativeError(second, secondOrder(stackedForward), 1)).toBeLessThan(1e-4);
+    tf.dispose([x, r]);
+    disposeAll(stacked, ...perTask);
+  });
+
+  it("rejects wrong inputs and parameters with a ConcordError naming the field", () => {
+    const model = convNet(small);
+    const { perTask, stacked } = taskParams(model, 2, 60);
+    const x = tf.zeros([2, 3, 8, 8, 1]);
+    const field = (run: () => unknown) => {
+      try {
+        run();
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConcordError);
+        return { field: (error as ConcordError).field, message: (error as Error).message };
+      }
+      throw new Error("expected a ConcordError");
+    };
+    expect(field(() => model.forwardBatched(stacked, tf.zeros([2, 8, 8, 1])))).toEqual({
+      field: "x",
+      message: "x: expected shape [T, K, 8, 8, 1] with T, K ≥ 1, got [2, 8, 8, 1]",
+    });
+    expect(field(() => model.forwardBatched(stacked, tf.zeros([2, 0, 8, 8, 1]))).field).toBe("x");
+    expect(field(() => model.forwardBatched(stacked, tf.zeros([2, 3, 8, 8, 1], "int32"))).field).toBe("x");
+    expect(field(() => model.forwardBatched(stacked, "x" as never)).field).toBe("x");
+    // Per-task (unstacked) parameters, or a task axis that disagrees with x's.
+    expect(field(() => model.forwardBatched(perTask[0]!, x))).toEqual({
+      field: "params.block0/conv/weight",
+      message: "params.block0/conv/weight: expected shape [2, 3, 3, 1, 4], got [3, 3, 1, 4]",
+    });
+    expect(field(() => model.forwardBatched(stacked, tf.zeros([3, 3, 8, 8, 1]))).field).toBe("params.block0/conv/weight");
+    const { "head/bias": _dropped, ...missing } = stacked;
+    expect(field(() => model.forwardBatched(missing, x)).field).toBe("params");
+    tf.dispose(x);
+    disposeAll(stacked, ...perTask);
+  });
+
+  it("frees every intermediate tensor of forwardBatched and of its gradient", () => {
+    const model = convNet(small);
+    const { perTask, stacked } = taskParams(model, 3, 70);
+    const x = tf.randomUniform([3, 4, 8, 8, 1]);
+    const names = model.parameterNames;
+    const step = () =>
+      tf.dispose(tf.grads((...v: tf.Tensor[]) => tf.sum(model.forwardBatched(Object.fromEntries(names.map((name, i) => [name, v[i]!])), x)))(names.map((name) => stacked[name]!)));
+    expect(tensorGrowth(() => model.forwardBatched(stacked, x).dispose(), 5)).toBe(0);
+    expect(tensorGrowth(step, 3)).toBe(0);
+    tf.dispose(x);
+    disposeAll(stacked, ...perTask);
   });
 });

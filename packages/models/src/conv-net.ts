@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { BATCH_NORM_KERNEL, type BatchNormAttrs, ConcordError, expect, expectInteger, expectNumber } from "@concord/core";
 import type { Model, Params, Rng } from "@concord/core";
+import { batchNormalizeBatched, convolve3x3Batched } from "./conv-net-batched.js";
 import { checkShape, describeValue } from "./tensor-checks.js";
 
 /**
@@ -42,6 +43,9 @@ export interface ConvNetModel extends Model {
   readonly featureSize: number;
   /** Parameter names in flattening order. */
   readonly parameterNames: readonly string[];
+  forwardBatched(params: Params, x: tf.Tensor): tf.Tensor;
+  /** "per-task": `execution: "auto"` runs the conv net task by task (see convNet). */
+  readonly preferredExecution: "per-task";
 }
 
 interface Block {
@@ -73,12 +77,19 @@ interface Block {
  * initialises its convolutions (`xavier_initializer_conv2d`); MAML draws its head from N(0, 1),
  * we use Glorot for it too so the initial logits are O(1). Biases and offsets start at 0, scales at 1.
  *
+ * `forwardBatched` runs a meta-batch at once: every parameter with a leading task axis [T, ...]
+ * (e.g. "block0/conv/weight" [T, 3, 3, cin, filters]) and x [T, K, height, width, channels] → [T, K, ways],
+ * equal to stacking `forward` task by task (each task normalised with its own moments). Per-task
+ * filters cannot share one conv2d call, so each convolution is im2col and one batched matMul (see
+ * conv-net-batched.ts). `preferredExecution` is "per-task", so `execution: "auto"` keeps running the
+ * CNN task by task: the batched path is exact and runs 6–22× fewer kernels, but measured on the
+ * Omniglot CNN it was not faster, and its tape holds every task's activations and 9×-input patches
+ * at once (memory grows with T·K; see docs/PERFORMANCE.md). Ask for `execution: "batched"` explicitly.
+ *
  * Built from plain ops (conv2d, moments, relu, maxPool, matMul, add, mul, reshape), except that
  * batch norm + ReLU run as Concord's fused kernel (BATCH_NORM_KERNEL, one kernel each way, exact
  * gradients at every order) when @concord/backend registered it for the active backend; otherwise
  * the ops of `batchNormalize` + tf.relu (the reference; tf.batchNorm has no second-order gradient).
- * There is no `forwardBatched`: per-task convolution filters cannot share one conv2d call without a
- * block-diagonal filter T times larger, which costs more than it saves.
  */
 export function convNet(options: ConvNetOptions): ConvNetModel {
   expect(options !== null && typeof options === "object", "options", "expected { ways, inputShape?, filters?, blocks?, batchNorm? }");
@@ -129,7 +140,8 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
   expectedShapes.set("head/bias", [ways]);
   const parameterNames = [...expectedShapes.keys()];
 
-  function checkParams(params: Params): void {
+  /** Checks keys and shapes; `tasks` is the leading task-axis length for the batched path. */
+  function checkParams(params: Params, tasks?: number): void {
     expect(params !== null && typeof params === "object", "params", "expected a map of named tensors");
     const keys = Object.keys(params);
     const missing = parameterNames.filter((key) => !(key in params));
@@ -142,7 +154,8 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
         { field: "params" },
       );
     }
-    for (const [key, shape] of expectedShapes) checkShape(params[key], `params.${key}`, shape);
+    const lead = tasks === undefined ? [] : [tasks];
+    for (const [key, shape] of expectedShapes) checkShape(params[key], `params.${key}`, [...lead, ...shape]);
   }
 
   return {
@@ -155,6 +168,7 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
     batchNorm,
     featureSize,
     parameterNames,
+    preferredExecution: "per-task",
 
     init(rng: Rng): Params {
       expect(rng !== null && typeof rng === "object" && typeof rng.uniform === "function", "rng", "expected a Concord Rng (createRng)");
@@ -189,6 +203,25 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
         }
         const features = tf.reshape(hidden, [x.shape[0]!, featureSize]);
         return tf.add(tf.matMul(features, params["head/weight"]!), params["head/bias"]!);
+      });
+    },
+
+    forwardBatched(params: Params, x: tf.Tensor): tf.Tensor {
+      checkInput(x, inputShape, true);
+      const [tasks, examples] = x.shape as [number, number];
+      checkParams(params, tasks);
+      return tf.tidy(() => {
+        // Images of all tasks in one [T·K, h, w, c] batch for padding and pooling (no parameters);
+        // [T, K·h·w, c] wherever each task's own parameters or moments apply.
+        let hidden = tf.reshape(x, [tasks * examples, ...inputShape]) as tf.Tensor4D;
+        for (const block of blockList) {
+          const [rows, height, width] = hidden.shape;
+          let z = convolve3x3Batched(hidden, params[block.weightKey]!, params[block.biasKey]!, tasks);
+          if (useBatchNorm) z = batchNormalizeBatched(z, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon);
+          hidden = tf.maxPool(tf.reshape(tf.relu(z), [rows, height, width, filters]), 2, 2, "valid");
+        }
+        const features = tf.reshape(hidden, [tasks, examples, featureSize]);
+        return tf.add(tf.matMul(features, params["head/weight"]!), tf.reshape(params["head/bias"]!, [tasks, 1, ways]));
       });
     },
   };
@@ -227,12 +260,19 @@ function validateInputShape(shape: unknown): [number, number, number] {
   return [shape[0], shape[1], shape[2]] as [number, number, number];
 }
 
-function checkInput(x: unknown, inputShape: readonly [number, number, number]): asserts x is tf.Tensor {
-  const expected = `[K, ${inputShape.join(", ")}]`;
+/** x must be float32 [K, ...inputShape] (batched: [T, K, ...inputShape]) with K (and T) ≥ 1. */
+function checkInput(x: unknown, inputShape: readonly [number, number, number], batched = false): asserts x is tf.Tensor {
+  const lead = batched ? ["T", "K"] : ["K"];
+  const expected = `[${[...lead, ...inputShape].join(", ")}]`;
   expect(x instanceof tf.Tensor, "x", `expected a float32 tensor of shape ${expected}, got ${describeValue(x)}`);
-  const shape = x.shape;
-  if (shape.length !== 4 || shape[1] !== inputShape[0] || shape[2] !== inputShape[1] || shape[3] !== inputShape[2] || shape[0] === 0) {
-    throw new ConcordError(`expected shape ${expected} with K ≥ 1, got [${shape.join(", ")}]`, { field: "x" });
+  const shape: readonly number[] = (x as tf.Tensor).shape;
+  const image = shape.slice(lead.length);
+  if (
+    shape.length !== lead.length + 3 ||
+    image.some((size, i) => size !== inputShape[i]) ||
+    shape.slice(0, lead.length).some((size) => size === 0)
+  ) {
+    throw new ConcordError(`expected shape ${expected} with ${lead.join(", ")} ≥ 1, got [${shape.join(", ")}]`, { field: "x" });
   }
   expect(x.dtype === "float32", "x", `expected dtype float32, got ${x.dtype}`);
 }

@@ -9,6 +9,8 @@ import { Registry } from "./registry.js";
 
 const finite = z.number().refine(Number.isFinite, "a finite number");
 const execution = z.enum(["auto", "batched", "per-task"]).optional();
+/** Batched execution: tasks per batched pass (bounds memory; the CNN's second-order tape grows with it). */
+const chunkSize = z.number().int().min(1).optional();
 /** Which parameters the inner loop adapts: "all", "head" (ANIL) or parameter names (checked against the model at the first step). */
 const adapt = z.union([z.enum(["all", "head"]), z.array(z.string().min(1)).min(1)]).optional();
 /** Only these option names; their values are checked by the factory itself. */
@@ -28,15 +30,15 @@ export function registerBuiltins(registry: Registry): Registry {
   // diagnostics: false skips the three extra loss passes per task (losses before/after); the weighting diagnostics stay.
   const diagnostics = z.boolean().optional();
   registry.register("algorithm", "maml", (o) => maml(o as Parameters<typeof maml>[0]), {
-    options: z.strictObject({ order: z.union([z.literal(1), z.literal(2)]).optional(), innerSteps: z.number().int().min(0).optional(), execution, adapt, diagnostics }),
+    options: z.strictObject({ order: z.union([z.literal(1), z.literal(2)]).optional(), innerSteps: z.number().int().min(0).optional(), execution, chunkSize, adapt, diagnostics }),
     description: 'MAML (order 2 differentiates through the inner loop; order 1 is FOMAML); adapt: "head" is ANIL',
   });
   registry.register("algorithm", "fomaml", (o) => maml({ ...(o as Parameters<typeof maml>[0]), order: 1 }), {
-    options: z.strictObject({ innerSteps: z.number().int().min(0).optional(), execution, adapt, diagnostics }),
+    options: z.strictObject({ innerSteps: z.number().int().min(0).optional(), execution, chunkSize, adapt, diagnostics }),
     description: "first-order MAML",
   });
   registry.register("algorithm", "reptile", (o) => reptile(o as Parameters<typeof reptile>[0]), {
-    options: z.strictObject({ innerSteps: z.number().int().min(0).optional(), execution, adapt, diagnostics }),
+    options: z.strictObject({ innerSteps: z.number().int().min(0).optional(), execution, chunkSize, adapt, diagnostics }),
     description: "Reptile: d = Σ_i w_i (θ − θ'_i)",
   });
 

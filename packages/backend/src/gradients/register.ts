@@ -7,6 +7,7 @@ import { replaceGradient } from "../registry-journal.js";
 import { constantGradients } from "./constant.js";
 import { convGradients } from "./conv.js";
 import { registerConv2dBackpropFilterKernels } from "./conv2d-backprop-filter.js";
+import { im2col3x3Gradients, registerIm2col3x3Kernels } from "./im2col-3x3.js";
 import { registerMaxPoolRouteKernels } from "./max-pool-route.js";
 import { matMulGradients } from "./matmul.js";
 import { reductionGradients } from "./reduction.js";
@@ -29,6 +30,7 @@ export const concordGradientConfigs: readonly GradConfig[] = [
   ...matMulGradients,
   ...convGradients,
   ...batchNormGradients,
+  ...im2col3x3Gradients,
 ];
 
 /** Names of the kernels whose gradients Concord registers. */
@@ -36,7 +38,7 @@ export const concordGradientKernels: readonly string[] = concordGradientConfigs.
 
 /**
  * Registers Concord's gradient set in tfjs-core's gradient registry, and the kernels it adds
- * (ConcordMaxPoolRoute/Gather, ConcordConv2DBackpropFilter on cpu and wasm). Idempotent: a kernel
+ * (ConcordMaxPoolRoute/Gather, ConcordConv2DBackpropFilter, ConcordIm2Col3x3/Col2Im3x3 on cpu and wasm). Idempotent: a kernel
  * whose registered gradient is already Concord's is left alone; any other gradient for the same
  * kernel (tfjs's own, e.g. after importing the `@tensorflow/tfjs` union package) is replaced. Part
  * of installConcord(); call it again after loading something that registers gradients of its own.
@@ -48,6 +50,7 @@ export function registerConcordGradients(): void {
   }
   registerMaxPoolRouteKernels();
   registerConv2dBackpropFilterKernels();
+  registerIm2col3x3Kernels();
 }
 
 /** True when every gradient of Concord's set is the registered one (a pure check). */

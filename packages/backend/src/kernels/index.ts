@@ -3,6 +3,7 @@ import { installFusedBatchNorm } from "./batch-norm.js";
 import { installFastConv2dBackpropFilter } from "./conv2d-backprop-filter.js";
 import { installFastConv2dBackpropInput } from "./conv2d-backprop-input.js";
 import { installIm2colConv2d } from "./conv2d-im2col.js";
+import { installFastIm2col3x3 } from "./im2col-3x3.js";
 import { installSharingIdentity } from "./identity.js";
 import { installLeanClone } from "./lean-clone.js";
 import { installFastLeadingReductions } from "./leading-reductions.js";
@@ -23,6 +24,7 @@ export const FAST_KERNELS = {
   "leading-reductions": installFastLeadingReductions,
   identity: installSharingIdentity,
   "max-pool-route": installFastMaxPoolRoute,
+  "im2col-3x3": installFastIm2col3x3,
   pack: installFastPack,
   "lean-clone": installLeanClone,
   "batch-norm": installFusedBatchNorm,

@@ -5,12 +5,15 @@ import { relativeError } from "@concord/core/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { installFastLeadingReductions } from "./leading-reductions.js";
 
-/** Float64 sums (or means) over the first `count` axes. */
-function reference(values: Float32Array, shape: number[], count: number, mean: boolean): Float64Array {
-  const rows = shape.slice(0, count).reduce((a, b) => a * b, 1);
-  const cols = values.length / rows;
-  const out = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c]! += values[r * cols + c]!;
+/** Float64 sums (or means) over `count` axes starting at axis `first` (one result block per outer index). */
+function reference(values: Float32Array, shape: number[], count: number, mean: boolean, first = 0): Float64Array {
+  const outer = shape.slice(0, first).reduce((a, b) => a * b, 1);
+  const rows = shape.slice(first, first + count).reduce((a, b) => a * b, 1);
+  const cols = values.length / (outer * rows);
+  const out = new Float64Array(outer * cols);
+  for (let o = 0; o < outer; o++) {
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[o * cols + c]! += values[(o * rows + r) * cols + c]!;
+  }
   return mean ? out.map((v) => v / rows) : out;
 }
 
@@ -45,6 +48,26 @@ describe("fast leading-axis Sum and Mean on the wasm backend", () => {
       }
     }
   }
+  // Batched execution's per-task moments and bias gradients: [T, N, C] over N.
+  const middle: [shape: number[], axes: number[]][] = [
+    [[32, 1960, 64], [1]],
+    [[3, 4, 5, 6, 2], [3, 2]],
+    [[2, 1, 7], [1]],
+  ];
+  for (const [shape, axes] of middle) {
+    for (const op of ["sum", "mean"] as const) {
+      it(`${op} of [${shape}] over the inner axes [${axes}] (keepDims)`, () => {
+        const values = Float32Array.from(rng.normalArray(shape.reduce((a, b) => a * b, 1), 1));
+        const before = tf.memory().numTensors;
+        const out = tf.tidy(() => (op === "sum" ? tf.sum : tf.mean)(tf.tensor(values, shape), axes, true));
+        expect(out.shape).toEqual(shape.map((size, i) => (axes.includes(i) ? 1 : size)));
+        expect(relativeError(out.dataSync(), reference(values, shape, axes.length, op === "mean", Math.min(...axes)))).toBeLessThan(1e-5);
+        out.dispose();
+        expect(tf.memory().numTensors).toBe(before);
+      });
+    }
+  }
+
   it("leaves other reductions to the original kernels", () => {
     const out = tf.tidy(() => tf.sum(tf.tensor2d([1, 2, 3, 4], [2, 2]), 1));
     expect(Array.from(out.dataSync())).toEqual([3, 7]);

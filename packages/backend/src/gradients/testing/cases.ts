@@ -1,6 +1,7 @@
 // Test-only: one or more finite-difference cases per registered gradient.
 import * as tf from "@tensorflow/tfjs-core";
 import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL } from "@concord/core";
+import { col2im3x3, im2col3x3 } from "../im2col-3x3.js";
 import { type GradientCase, type InputSpec, input, signedInput } from "./check.js";
 
 const float = (t: tf.Tensor) => tf.cast(t, "float32");
@@ -158,6 +159,9 @@ export const GRADIENT_CASES: GradientCase[] = [
     inputs: [...batchNormInputs([1, 3, 3, 2], [1.3, 0.5], 95), input([1, 3, 3, 2], -1, 1, 96)],
     f: (x, g, b, dy) => fusedBatchNormGrad(x!, g!, b!, dy!, false)[0]!,
   },
+  // im2col is linear: squared so that its second-order terms are not all zero; col2im of patches that depend on x.
+  { name: "im2col 3x3 (and col2im, its gradient)", family: "conv", kernels: ["ConcordIm2Col3x3", "ConcordCol2Im3x3"], inputs: [input([2, 3, 4, 2], -1, 1, 88)], f: (x) => tf.square(im2col3x3(x!)) },
+  { name: "col2im 3x3 (and im2col, its gradient)", family: "conv", kernels: ["ConcordCol2Im3x3", "ConcordIm2Col3x3"], inputs: [input([1, 4, 3, 18], -1, 1, 89)], f: (p) => tf.square(col2im3x3(p!)) },
 ];
 
 function fusedBatchNorm(x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, relu: boolean): tf.Tensor {

@@ -4,6 +4,7 @@ import { installFastConv2dBackpropInput } from "./conv2d-backprop-input.js";
 import { installIm2colConv2d } from "./conv2d-im2col.js";
 import { installSharingIdentity } from "./identity.js";
 import { installLeanClone } from "./lean-clone.js";
+import { installLeanGradients } from "./lean-gradients.js";
 import { installFastLeadingReductions } from "./leading-reductions.js";
 import { installFastMaxPoolRoute } from "./max-pool-route.js";
 import { installFastPack } from "./pack.js";
@@ -24,6 +25,7 @@ export const FAST_KERNELS = {
   "max-pool-route": installFastMaxPoolRoute,
   pack: installFastPack,
   "lean-clone": installLeanClone,
+  "lean-gradients": installLeanGradients,
 } as const;
 
 export type FastKernelName = keyof typeof FAST_KERNELS;

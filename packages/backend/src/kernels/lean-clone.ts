@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { engineClonePatched, patchEngineClone } from "../registry-journal.js";
+import { enginePatched, patchEngine } from "../registry-journal.js";
 
 /** The tfjs-core 4.x Engine internals this patch relies on. */
 interface EngineInternals {
@@ -27,7 +27,7 @@ interface EngineInternals {
  * the same gradient (a float32 cast of dy). Tensors of other backends or dtype string keep tfjs's path.
  */
 export function installLeanClone(): boolean {
-  if (engineClonePatched()) return true;
+  if (enginePatched("clone")) return true;
   const engine = tf.engine() as unknown as EngineInternals;
   if (typeof engine.clone !== "function" || typeof engine.addTapeNode !== "function" || typeof engine.nextTensorId !== "function") return false;
   const original = engine.clone.bind(engine);
@@ -40,6 +40,6 @@ export function installLeanClone(): boolean {
     this.addTapeNode(this.state.activeScope.name, { x }, [y], gradient, [], {});
     return y;
   };
-  patchEngineClone(leanClone.bind(engine));
+  patchEngine("clone", leanClone.bind(engine));
   return true;
 }

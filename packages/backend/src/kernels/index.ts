@@ -2,8 +2,10 @@ import { installFastBatchMatMul } from "./batch-mat-mul.js";
 import { installFastConv2dBackpropFilter } from "./conv2d-backprop-filter.js";
 import { installFastConv2dBackpropInput } from "./conv2d-backprop-input.js";
 import { installIm2colConv2d } from "./conv2d-im2col.js";
+import { installDirectBinaryKernels } from "./direct-binary.js";
 import { installSharingIdentity } from "./identity.js";
 import { installLeanClone } from "./lean-clone.js";
+import { installLeanEndScope } from "./lean-end-scope.js";
 import { installLeanGradients } from "./lean-gradients.js";
 import { installFastLeadingReductions } from "./leading-reductions.js";
 import { installFastMaxPoolRoute } from "./max-pool-route.js";
@@ -24,8 +26,10 @@ export const FAST_KERNELS = {
   identity: installSharingIdentity,
   "max-pool-route": installFastMaxPoolRoute,
   pack: installFastPack,
+  "direct-binary": installDirectBinaryKernels,
   "lean-clone": installLeanClone,
   "lean-gradients": installLeanGradients,
+  "lean-end-scope": installLeanEndScope,
 } as const;
 
 export type FastKernelName = keyof typeof FAST_KERNELS;

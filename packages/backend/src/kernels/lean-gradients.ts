@@ -73,51 +73,72 @@ function leanGradients(
   }) as unknown as { value: tf.Tensor; grads: tf.Tensor[] };
 }
 
+/** A node of the filtered tape: what backpropagation needs of a tape node, with only the inputs that depend on an x. */
+export interface FilteredNode {
+  readonly kernelName: string;
+  readonly inputs: Record<string, tf.Tensor>;
+  readonly outputs: tf.Tensor[];
+  readonly gradient: TapeNode["gradient"];
+}
+
 /**
- * tfjs's getFilteredNodesXToY: the tape nodes on a path from an x to y, in tape order, each a copy
- * whose inputs are only those that depend on an x.
+ * tfjs's getFilteredNodesXToY: the tape nodes on a path from an x to y, in tape order, each with
+ * only the inputs that depend on an x (in the node's input order).
  */
-export function filterTape(tape: readonly TapeNode[], xs: readonly tf.Tensor[], y: tf.Tensor): TapeNode[] {
+export function filterTape(tape: readonly TapeNode[], xs: readonly tf.Tensor[], y: tf.Tensor): FilteredNode[] {
   const fromX = new Set<number>();
   for (const x of xs) fromX.add(x.id);
-  const nodeFromX = new Uint8Array(tape.length);
-  for (let i = 0; i < tape.length; i++) {
+  const count = tape.length;
+  // keep[i]: node i has an input that depends on an x, and (second pass) an output that leads to y.
+  const keep = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
     const node = tape[i]!;
-    for (const name in node.inputs) {
-      if (fromX.has(node.inputs[name]!.id)) {
-        for (const output of node.outputs) fromX.add(output.id);
-        nodeFromX[i] = 1;
+    const inputs = node.inputs;
+    for (const name in inputs) {
+      if (fromX.has(inputs[name]!.id)) {
+        const outputs = node.outputs;
+        for (let j = 0; j < outputs.length; j++) fromX.add(outputs[j]!.id);
+        keep[i] = 1;
         break;
       }
     }
   }
   const leadsToY = new Set<number>([y.id]);
-  const nodeToY = new Uint8Array(tape.length);
-  for (let i = tape.length - 1; i >= 0; i--) {
+  for (let i = count - 1; i >= 0; i--) {
     const node = tape[i]!;
-    if (node.outputs.some((output) => leadsToY.has(output.id))) {
-      for (const name in node.inputs) {
-        leadsToY.add(node.inputs[name]!.id);
-        nodeToY[i] = 1;
-      }
+    const outputs = node.outputs;
+    let leads = false;
+    for (let j = 0; j < outputs.length && !leads; j++) leads = leadsToY.has(outputs[j]!.id);
+    if (!leads) {
+      keep[i] = 0;
+      continue;
     }
-  }
-  const filtered: TapeNode[] = [];
-  for (let i = 0; i < tape.length; i++) {
-    if (!nodeFromX[i] || !nodeToY[i]) continue;
-    const node = tape[i]!;
-    const prunedInputs: Record<string, tf.Tensor> = {};
+    let hasInputs = false;
     for (const name in node.inputs) {
-      const input = node.inputs[name]!;
-      if (fromX.has(input.id)) prunedInputs[name] = input;
+      leadsToY.add(node.inputs[name]!.id);
+      hasInputs = true;
     }
-    filtered.push({ ...node, inputs: prunedInputs, outputs: node.outputs });
+    if (!hasInputs) keep[i] = 0;
+  }
+  const filtered: FilteredNode[] = [];
+  for (let i = 0; i < count; i++) {
+    if (keep[i] === 0) continue;
+    const node = tape[i]!;
+    let inputs = node.inputs;
+    for (const name in node.inputs) {
+      if (fromX.has(node.inputs[name]!.id)) continue;
+      // Some input does not depend on an x: copy the ones that do.
+      inputs = {};
+      for (const kept in node.inputs) if (fromX.has(node.inputs[kept]!.id)) inputs[kept] = node.inputs[kept]!;
+      break;
+    }
+    filtered.push({ kernelName: node.kernelName, inputs, outputs: node.outputs, gradient: node.gradient });
   }
   return filtered;
 }
 
 /** tfjs's backpropagateGradients with a Map of accumulated gradients by tensor id. */
-function backpropagate(engine: EngineInternals, accumulated: Map<number, tf.Tensor>, filteredTape: readonly TapeNode[]): void {
+function backpropagate(engine: EngineInternals, accumulated: Map<number, tf.Tensor>, filteredTape: readonly FilteredNode[]): void {
   for (let i = filteredTape.length - 1; i >= 0; i--) {
     const node = filteredTape[i]!;
     const dys = node.outputs.map((output) => accumulated.get(output.id) ?? null);

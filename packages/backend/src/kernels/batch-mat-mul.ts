@@ -114,7 +114,7 @@ function fastBatchMatMul(args: Parameters<tf.KernelFunc>[0], originalFunc: tf.Ke
 /** tfjs-wasm's exported BatchMatMul: (aId, aShape*, aRank, bId, bShape*, bRank, transposeA, transposeB, outId). */
 type BatchMatMulEntry = (aId: number, aShape: number, aRank: number, bId: number, bShape: number, bRank: number, transposeA: number, transposeB: number, outId: number) => void;
 
-interface DirectBackend {
+export interface DirectBackend {
   readonly wasm: WasmEntryModule;
   readonly dataIdMap: { get(dataId: object): { id: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -128,7 +128,7 @@ const batchMatMulEntries = new WeakMap<object, BatchMatMulEntry | undefined>();
  * its JavaScript around it: two reshapes (reference counts up and down), two typed arrays per shape
  * and Emscripten's ccall. The same C call, so the same bytes; undefined (the original kernel) otherwise.
  */
-function directXnnpack(backend: DirectBackend, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo | undefined {
+export function directXnnpack(backend: DirectBackend, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo | undefined {
   if (a.shape.length !== 2 || b.shape.length !== 2) return undefined;
   let entry = batchMatMulEntries.get(backend.wasm);
   if (entry === undefined) {

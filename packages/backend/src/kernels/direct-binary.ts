@@ -1,11 +1,14 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { kernelOwner, replaceKernel } from "../registry-journal.js";
-import { MAX_ENTRY_RANK, type WasmEntryModule, wasmEntry, writeShapePair } from "./wasm-entry.js";
+import { type WasmEntryModule, wasmEntry, writeShapePair } from "./wasm-entry.js";
 
 const OWNER = "fast:direct-binary";
 
 /** The elementwise float kernels of the models and their gradients that tfjs-wasm runs through `createBinaryKernelConfig`. */
 export const DIRECT_BINARY_KERNELS = ["Add", "Sub", "Multiply", "RealDiv", "SquaredDifference", "Maximum", "Minimum"] as const;
+
+/** XNNPACK's highest tensor rank (XNN_MAX_TENSOR_DIMS); tfjs-wasm's kernels fail above it, so those go to them unchanged. */
+const MAX_RANK = 6;
 
 /** A wasm C entry point of tfjs-wasm's binary kernels: (aId, aShape*, aRank, bId, bShape*, bRank, dtype, outId). */
 type BinaryEntry = (aId: number, aShape: number, aRank: number, bId: number, bShape: number, bRank: number, dtype: number, outId: number) => void;
@@ -22,7 +25,7 @@ interface WasmBackend {
  * both shapes as 'array' arguments, so every call allocates two typed arrays per shape, looks the
  * function up by name and copies the shapes onto the wasm stack. Here the shapes are written into a
  * fixed heap block and the export is called directly. The same C code computes every element, so
- * the results are bit-identical; other dtypes, empty outputs and ranks above 8 go to the original kernel.
+ * the results are bit-identical; other dtypes, empty outputs and ranks above 6 go to the original kernel.
  */
 export function installDirectBinaryKernels(): boolean {
   if (DIRECT_BINARY_KERNELS.every((name) => kernelOwner(name, "wasm") === OWNER)) return true;
@@ -32,25 +35,32 @@ export function installDirectBinaryKernels(): boolean {
     const original = tf.getKernel(name, "wasm");
     if (!original) continue;
     const originalFunc = original.kernelFunc;
-    const entries = new WeakMap<object, BinaryEntry | undefined>();
-    const kernelFunc: tf.KernelFunc = (args) => directBinary(name, entries, args) ?? (originalFunc(args) as tf.TensorInfo);
+    const kernelFunc: tf.KernelFunc = (args) => directBinary(name, args) ?? (originalFunc(args) as tf.TensorInfo);
     replaceKernel({ ...original, kernelFunc }, OWNER);
     installed = true;
   }
   return installed || DIRECT_BINARY_KERNELS.some((name) => kernelOwner(name, "wasm") === OWNER);
 }
 
-/** The output of kernel `name`, or undefined to let the original kernel handle the case. */
-function directBinary(name: string, entries: WeakMap<object, BinaryEntry | undefined>, { inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | undefined {
+/** Per wasm module: its binary-kernel entry points by kernel name (looked up once). */
+const entriesByModule = new WeakMap<object, Map<string, BinaryEntry | undefined>>();
+
+/**
+ * The output of tfjs-wasm's binary kernel `name` (one of DIRECT_BINARY_KERNELS) computed by a direct
+ * call, or undefined for a case left to the original kernel (not float32, empty, rank above 6).
+ */
+export function directBinary(name: (typeof DIRECT_BINARY_KERNELS)[number], { inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | undefined {
   const a = inputs["a"] as tf.TensorInfo | undefined;
   const b = inputs["b"] as tf.TensorInfo | undefined;
-  if (!a || !b || a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length > MAX_ENTRY_RANK || b.shape.length > MAX_ENTRY_RANK) return undefined;
+  if (!a || !b || a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length > MAX_RANK || b.shape.length > MAX_RANK) return undefined;
   const wasmBackend = backend as unknown as WasmBackend;
-  let entry = entries.get(wasmBackend.wasm);
-  if (entry === undefined) {
-    entry = wasmEntry<BinaryEntry>(wasmBackend.wasm, name);
-    entries.set(wasmBackend.wasm, entry);
+  let entries = entriesByModule.get(wasmBackend.wasm);
+  if (!entries) {
+    entries = new Map();
+    entriesByModule.set(wasmBackend.wasm, entries);
   }
+  if (!entries.has(name)) entries.set(name, wasmEntry<BinaryEntry>(wasmBackend.wasm, name));
+  const entry = entries.get(name);
   const aData = wasmBackend.dataIdMap.get(a.dataId);
   const bData = wasmBackend.dataIdMap.get(b.dataId);
   if (!entry || !aData || !bData) return undefined;

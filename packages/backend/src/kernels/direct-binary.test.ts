@@ -3,6 +3,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installConcord, uninstallConcord } from "../install.js";
 import { DIRECT_BINARY_KERNELS, directBinary } from "./direct-binary.js";
+import { nativeKernels } from "./native-kernels.js";
 
 /** Values a float kernel must get exactly right: signed zeros, infinities, NaN, a denormal, rounding. */
 const SPECIAL = [0, -0, 1, -1, 0.1, -2.5, 3e38, -3e38, Infinity, -Infinity, Number.NaN, 1e-40, 7, 1 / 3];
@@ -37,7 +38,9 @@ describe("direct wasm binary kernels", () => {
   beforeAll(async () => {
     await tf.setBackend("wasm");
     inputs = SHAPES.map(([sa, sb], i) => [tf.tensor(values(tf.util.sizeFromShape(sa), i), sa), tf.tensor(values(tf.util.sizeFromShape(sb), i + 5), sb)]);
-    // tfjs-wasm's own kernels, before Concord changes anything.
+    // tfjs-wasm's own kernels, before Concord changes anything (the native kernels, when
+    // @concord/backend-native runs this file, are put back with the rest).
+    const native = nativeKernels();
     uninstallConcord();
     reference = new Map();
     for (const name of DIRECT_BINARY_KERNELS) {
@@ -47,7 +50,7 @@ describe("direct wasm binary kernels", () => {
         out.dispose();
       });
     }
-    installConcord();
+    installConcord({ native });
   });
 
   afterAll(() => {

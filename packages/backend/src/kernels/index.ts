@@ -7,6 +7,7 @@ import { installSharingIdentity } from "./identity.js";
 import { installLeanClone } from "./lean-clone.js";
 import { installLeanEndScope } from "./lean-end-scope.js";
 import { installLeanGradients } from "./lean-gradients.js";
+import { installLeanRunKernel } from "./lean-run-kernel.js";
 import { installFastLeadingReductions } from "./leading-reductions.js";
 import { installFastMaxPoolRoute } from "./max-pool-route.js";
 import { installFastPack } from "./pack.js";
@@ -30,6 +31,7 @@ export const FAST_KERNELS = {
   "lean-clone": installLeanClone,
   "lean-gradients": installLeanGradients,
   "lean-end-scope": installLeanEndScope,
+  "lean-run-kernel": installLeanRunKernel,
 } as const;
 
 export type FastKernelName = keyof typeof FAST_KERNELS;

@@ -1,7 +1,7 @@
 // installConcord() changes tfjs's registries and engine; uninstallConcord() puts back exactly what
 // was there before (the very same objects), and the two can alternate.
 import * as tf from "@tensorflow/tfjs-core";
-import { ADAM_UPDATE_KERNEL } from "@concord/core";
+import { ADAM_UPDATE_KERNEL, SGD_STEP_KERNEL } from "@concord/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { concordGradientConfigs } from "./gradients/register.js";
 import { installConcord, isConcordInstalled, uninstallConcord } from "./install.js";
@@ -52,11 +52,12 @@ describe("installConcord / uninstallConcord", () => {
     expect(pristine.ownEndScope).toBeUndefined();
     expect(installed.ownEndScope).toBeTypeOf("function");
     expect(tf.getKernel(ADAM_UPDATE_KERNEL, "cpu")).toBeUndefined();
+    expect(tf.getKernel(SGD_STEP_KERNEL, "wasm")).toBeUndefined();
     expect(tf.getKernel("ConcordMaxPoolRoute", "wasm")).toBeUndefined();
     // What install changes: every gradient of the set, Concord's own kernels, the fast kernels.
     const changedKernels = changedKeys(pristine.kernels, installed.kernels);
     expect(changedKeys(pristine.gradients, installed.gradients)).toEqual(concordGradientConfigs.map((c) => c.kernelName).sort());
-    for (const key of ["cpu_ConcordAdamUpdate", "wasm_ConcordAdamUpdate", "cpu_ConcordMaxPoolRoute", "wasm_ConcordConv2DBackpropFilter", "wasm_BatchMatMul", "cpu_Tile", "wasm_Tile", "wasm_Identity", "wasm_Sum", "wasm_Add", "wasm_Multiply"]) {
+    for (const key of ["cpu_ConcordAdamUpdate", "wasm_ConcordAdamUpdate", "cpu_ConcordMaxPoolRoute", "wasm_ConcordConv2DBackpropFilter", "wasm_BatchMatMul", "cpu_Tile", "wasm_Tile", "wasm_Identity", "wasm_Sum", "wasm_Add", "wasm_Multiply", "cpu_ConcordSgdStep", "wasm_ConcordSgdStep"]) {
       expect(changedKernels).toContain(key);
     }
 

@@ -4,6 +4,6 @@ export { createRng, type RngState } from "./rng.js";
 export * from "./params.js";
 export type * from "./types.js";
 export { checkWeights } from "./check-weights.js";
-export { ADAM_UPDATE_KERNEL, type AdamUpdateAttrs, type NativeKernels } from "./kernel-contracts.js";
+export { ADAM_UPDATE_KERNEL, type AdamUpdateAttrs, type NativeKernels, SGD_STEP_KERNEL, type SgdStepAttrs } from "./kernel-contracts.js";
 export { stopGradient } from "./stop-gradient.js";
 export type * from "./plugins.js";

@@ -9,6 +9,7 @@ import { registerConv2dBackpropFilterKernels } from "./conv2d-backprop-filter.js
 import { registerMaxPoolRouteKernels } from "./max-pool-route.js";
 import { matMulGradients } from "./matmul.js";
 import { reductionGradients } from "./reduction.js";
+import { sgdStepGradient } from "./sgd-step.js";
 import { shapeGradients } from "./shape.js";
 import { leakyReluGradient, softmaxGradient, unaryGradients } from "./unary.js";
 
@@ -27,6 +28,7 @@ export const concordGradientConfigs: readonly GradConfig[] = [
   ...shapeGradients,
   ...matMulGradients,
   ...convGradients,
+  sgdStepGradient,
 ];
 
 /** Names of the kernels whose gradients Concord registers. */

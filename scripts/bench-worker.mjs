@@ -82,6 +82,11 @@ let params = parts.model.init(rng);
 /** CPU time (all threads of this process) of the last iteration: a load-independent measure of work. */
 let lastCpuMs = 0;
 
+/** The CPU ms of the last runIteration() (scripts/bench-cpu.mjs). */
+export function lastIterationCpuMs() {
+  return lastCpuMs;
+}
+
 /** One meta-iteration: the timed part is the algorithm step plus the outer update, as in the PyTorch scripts. */
 export function runIteration(index) {
   const batch = parts.sample(rng);

@@ -15,3 +15,4 @@ export { differentiatedKernels, kernelsWithoutConcordGradient, SUPPORTED_KERNELS
 export { concordGradientConfigs, concordGradientKernels, registerConcordGradients } from "./gradients/register.js";
 export { FAST_KERNELS, type FastKernelName, installFastKernels } from "./kernels/index.js";
 export { registerAdamKernel } from "./adam-kernel.js";
+export { registerSgdStepKernel } from "./sgd-kernel.js";

@@ -1,7 +1,7 @@
 // installConcord() changes tfjs's registries and engine; uninstallConcord() puts back exactly what
 // was there before (the very same objects), and the two can alternate.
 import * as tf from "@tensorflow/tfjs-core";
-import { ADAM_UPDATE_KERNEL } from "@concord/core";
+import { ADAM_UPDATE_KERNEL, SGD_STEP_KERNEL } from "@concord/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { concordGradientConfigs } from "./gradients/register.js";
 import { installConcord, isConcordInstalled, uninstallConcord } from "./install.js";
@@ -11,9 +11,12 @@ interface Snapshot {
   readonly kernels: Map<string, unknown>;
   readonly gradients: Map<string, unknown>;
   readonly ownClone: unknown;
+  /** The engine's own gradients and endScope (Concord's lean versions shadow Engine.prototype's). */
+  readonly ownGradients: unknown;
+  readonly ownEndScope: unknown;
 }
 
-/** Copies of tfjs-core's two registries (kept in globalThis._tfGlobals) and the engine's own clone. */
+/** Copies of tfjs-core's two registries (kept in globalThis._tfGlobals) and the engine's own patched methods. */
 function snapshot(): Snapshot {
   const globals = (globalThis as { _tfGlobals?: Map<string, Map<string, unknown>> })._tfGlobals!;
   const engine = tf.engine() as unknown as Record<string, unknown>;
@@ -21,6 +24,8 @@ function snapshot(): Snapshot {
     kernels: new Map(globals.get("kernelRegistry")!),
     gradients: new Map(globals.get("gradRegistry")!),
     ownClone: Object.hasOwn(engine, "clone") ? engine["clone"] : undefined,
+    ownGradients: Object.hasOwn(engine, "gradients") ? engine["gradients"] : undefined,
+    ownEndScope: Object.hasOwn(engine, "endScope") ? engine["endScope"] : undefined,
   };
 }
 
@@ -42,12 +47,17 @@ describe("installConcord / uninstallConcord", () => {
     expect(isConcordInstalled()).toBe(false);
     expect(pristine.ownClone).toBeUndefined(); // Engine.prototype.clone again
     expect(installed.ownClone).toBeTypeOf("function");
+    expect(pristine.ownGradients).toBeUndefined();
+    expect(installed.ownGradients).toBeTypeOf("function");
+    expect(pristine.ownEndScope).toBeUndefined();
+    expect(installed.ownEndScope).toBeTypeOf("function");
     expect(tf.getKernel(ADAM_UPDATE_KERNEL, "cpu")).toBeUndefined();
+    expect(tf.getKernel(SGD_STEP_KERNEL, "wasm")).toBeUndefined();
     expect(tf.getKernel("ConcordMaxPoolRoute", "wasm")).toBeUndefined();
     // What install changes: every gradient of the set, Concord's own kernels, the fast kernels.
     const changedKernels = changedKeys(pristine.kernels, installed.kernels);
     expect(changedKeys(pristine.gradients, installed.gradients)).toEqual(concordGradientConfigs.map((c) => c.kernelName).sort());
-    for (const key of ["cpu_ConcordAdamUpdate", "wasm_ConcordAdamUpdate", "cpu_ConcordMaxPoolRoute", "wasm_ConcordConv2DBackpropFilter", "wasm_BatchMatMul", "cpu_Tile", "wasm_Tile", "wasm_Identity", "wasm_Sum"]) {
+    for (const key of ["cpu_ConcordAdamUpdate", "wasm_ConcordAdamUpdate", "cpu_ConcordMaxPoolRoute", "wasm_ConcordConv2DBackpropFilter", "wasm_BatchMatMul", "cpu_Tile", "wasm_Tile", "wasm_Identity", "wasm_Sum", "wasm_Add", "wasm_Multiply", "cpu_ConcordSgdStep", "wasm_ConcordSgdStep"]) {
       expect(changedKernels).toContain(key);
     }
 
@@ -62,12 +72,16 @@ describe("installConcord / uninstallConcord", () => {
     expect(changedKeys(again.kernels, twice.kernels)).toEqual([]);
     expect(changedKeys(again.gradients, twice.gradients)).toEqual([]);
     expect(twice.ownClone).toBe(again.ownClone);
+    expect(twice.ownGradients).toBe(again.ownGradients);
+    expect(twice.ownEndScope).toBe(again.ownEndScope);
 
     uninstallConcord();
     const restored = snapshot();
     expect(changedKeys(pristine.kernels, restored.kernels)).toEqual([]);
     expect(changedKeys(pristine.gradients, restored.gradients)).toEqual([]);
     expect(restored.ownClone).toBeUndefined();
+    expect(restored.ownGradients).toBeUndefined();
+    expect(restored.ownEndScope).toBeUndefined();
   });
 
   it("uninstall brings back a gradient registered before Concord's (tfjs's own, here a stand-in), install puts Concord's back", () => {

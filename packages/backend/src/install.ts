@@ -1,6 +1,7 @@
 // installConcord / uninstallConcord: every change Concord makes to TensorFlow.js, in one call, and
 // its exact undo.
 import { registerAdamKernel } from "./adam-kernel.js";
+import { registerSgdStepKernel } from "./sgd-kernel.js";
 import { concordGradientsRegistered, registerConcordGradients } from "./gradients/register.js";
 import { type FastKernelName, installFastKernels } from "./kernels/index.js";
 import { type NativeKernels, nativeKernels, setNativeKernels } from "./kernels/native-kernels.js";
@@ -27,7 +28,7 @@ export interface Installation {
 /**
  * Installs, synchronously, everything Concord changes in TensorFlow.js, for the backends loaded in
  * this process: Concord's gradient set (and the kernels it adds), the fast cpu/wasm kernels with
- * the Engine.clone patch, and the fused Adam kernel. Idempotent; call it again after loading another
+ * the engine patches, and the fused Adam and SGD-step kernels. Idempotent; call it again after loading another
  * backend. useBackend() calls it after choosing the backend; call it yourself only when you set tf's
  * backend yourself. uninstallConcord() undoes it exactly.
  */
@@ -37,6 +38,7 @@ export function installConcord(options: InstallOptions = {}): Installation {
   // The fast max-pool and filter-gradient kernels wrap the kernels the gradient set registers.
   const fastKernels = installFastKernels(options.skipKernels ?? []);
   registerAdamKernel();
+  registerSgdStepKernel();
   return { fastKernels, native: nativeKernels()?.description };
 }
 

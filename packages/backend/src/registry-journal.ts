@@ -51,20 +51,25 @@ export function replaceGradient(config: GradConfig): void {
   tf.registerGradient(config);
 }
 
-/** The engine's own `clone` property before Concord patched it (`hadOwn` false: it came from the prototype). */
-let clonePatch: { readonly hadOwn: boolean; readonly original: unknown; readonly patched: unknown } | undefined;
+/** Engine methods Concord replaces with own properties of the engine object (shadowing Engine.prototype's). */
+export type EngineMethodName = "clone" | "gradients" | "runKernel" | "endScope";
 
-/** Replaces tf.engine().clone (an own property of the engine object, shadowing Engine.prototype.clone). */
-export function patchEngineClone(patched: (x: tf.Tensor) => tf.Tensor): void {
+/** Per patched method: the engine's own property before Concord patched it (`hadOwn` false: it came from the prototype). */
+const enginePatches = new Map<EngineMethodName, { readonly hadOwn: boolean; readonly original: unknown; patched: unknown }>();
+
+/** Replaces tf.engine()[name] (an own property of the engine object, shadowing Engine.prototype's). */
+export function patchEngine(name: EngineMethodName, patched: (...args: never[]) => unknown): void {
   const engine = tf.engine() as unknown as Record<string, unknown>;
-  if (!clonePatch) clonePatch = { hadOwn: Object.hasOwn(engine, "clone"), original: engine["clone"], patched };
-  else clonePatch = { ...clonePatch, patched };
-  engine["clone"] = patched;
+  const entry = enginePatches.get(name);
+  if (entry) entry.patched = patched;
+  else enginePatches.set(name, { hadOwn: Object.hasOwn(engine, name), original: engine[name], patched });
+  engine[name] = patched;
 }
 
-/** True while the engine's clone is the one Concord installed. */
-export function engineClonePatched(): boolean {
-  return clonePatch !== undefined && (tf.engine() as unknown as Record<string, unknown>)["clone"] === clonePatch.patched;
+/** True while the engine's `name` is the one Concord installed. */
+export function enginePatched(name: EngineMethodName): boolean {
+  const entry = enginePatches.get(name);
+  return entry !== undefined && (tf.engine() as unknown as Record<string, unknown>)[name] === entry.patched;
 }
 
 /**
@@ -86,10 +91,10 @@ export function nativeProviderOf<T>(): T | undefined {
 
 /** True when Concord has changed anything that restoreAll() would put back. */
 export function hasChanges(): boolean {
-  return kernels.size > 0 || gradients.size > 0 || clonePatch !== undefined || nativeProvider !== undefined;
+  return kernels.size > 0 || gradients.size > 0 || enginePatches.size > 0 || nativeProvider !== undefined;
 }
 
-/** Puts back every kernel, gradient and the engine's clone as they were before Concord's first change. */
+/** Puts back every kernel, gradient and patched engine method as they were before Concord's first change. */
 export function restoreAll(): void {
   for (const [key, { original, current }] of kernels) {
     const { kernelName, backendName } = current;
@@ -103,10 +108,10 @@ export function restoreAll(): void {
     gradients.delete(kernelName);
   }
   nativeProvider = undefined;
-  if (clonePatch) {
-    const engine = tf.engine() as unknown as Record<string, unknown>;
-    if (clonePatch.hadOwn) engine["clone"] = clonePatch.original;
-    else delete engine["clone"];
-    clonePatch = undefined;
+  const engine = tf.engine() as unknown as Record<string, unknown>;
+  for (const [name, { hadOwn, original }] of enginePatches) {
+    if (hadOwn) engine[name] = original;
+    else delete engine[name];
   }
+  enginePatches.clear();
 }

@@ -1,9 +1,7 @@
 // Contracts only: nothing here registers or patches anything in TensorFlow.js (see @concord/backend).
-export { ConcordError, expect, expectInteger, expectNumber } from "./errors.js";
-export { createRng, type RngState } from "./rng.js";
-export * from "./params.js";
-export type * from "./types.js";
+
 export { checkWeights } from "./check-weights.js";
+export { ConcordError, expect, expectInteger, expectNumber } from "./errors.js";
 export {
   ADAM_UPDATE_KERNEL,
   type AdamUpdateAttrs,
@@ -13,6 +11,11 @@ export {
   COL2IM_3X3_KERNEL,
   IM2COL_3X3_KERNEL,
   type NativeKernels,
+  SGD_STEP_KERNEL,
+  type SgdStepAttrs,
 } from "./kernel-contracts.js";
-export { stopGradient } from "./stop-gradient.js";
+export * from "./params.js";
 export type * from "./plugins.js";
+export { createRng, type RngState } from "./rng.js";
+export { stopGradient } from "./stop-gradient.js";
+export type * from "./types.js";

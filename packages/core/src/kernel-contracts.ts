@@ -75,6 +75,22 @@ export const IM2COL_3X3_KERNEL = "ConcordIm2Col3x3";
 export const COL2IM_3X3_KERNEL = "ConcordCol2Im3x3";
 
 /**
+ * One gradient-descent step of one parameter, θ' = θ − lr·g (cpu and wasm, registered with its
+ * gradient by @concord/backend's installConcord()). Inputs `{ param, grad }` (float32, one shape),
+ * attributes {@link SgdStepAttrs}, output θ', bit-identical to `tf.sub(param, tf.mul(grad, lr))` (what
+ * @concord/optimizers' sgd() runs when the kernel or its gradient is not registered). Its gradient
+ * runs the kernels of that form's gradient in the same order, so differentiating through the step
+ * (second-order MAML) gives the same bits too.
+ */
+export const SGD_STEP_KERNEL = "ConcordSgdStep";
+
+/** Attributes of {@link SGD_STEP_KERNEL}. */
+export interface SgdStepAttrs {
+  /** The learning rate (used as a float32, as the op form's scalar tensor). */
+  readonly lr: number;
+}
+
+/**
  * Native kernels working in place on the wasm backend's heap (implemented by @concord/backend-native's
  * addon; any object with these functions works; installed by @concord/backend's installConcord({ native })). `buffer` is the WebAssembly.Memory's current
  * ArrayBuffer, every other pointer a byte offset into it; matrices are row-major float32.

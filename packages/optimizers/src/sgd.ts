@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, assertSameKeys, type InnerOptimizer, type OuterOptimizer, type OuterOptimizerState, type Params, zipParams } from "@concord/core";
+import { ConcordError, assertSameKeys, type InnerOptimizer, type OuterOptimizer, type OuterOptimizerState, type Params, SGD_STEP_KERNEL, zipParams } from "@concord/core";
 import { expectLearningRate, expectOptions, expectStateHeader } from "./validate.js";
 
 export interface SgdOptions {
@@ -33,7 +33,7 @@ export function sgd(options: SgdOptions): Sgd {
   let step = 0;
   let disposed = false;
   const descend = (params: Params, grads: Params): Params =>
-    tf.tidy(() => zipParams(params, grads, (value, grad) => tf.sub(value, tf.mul(grad, lr))) as Record<string, tf.Tensor>);
+    tf.tidy(() => zipParams(params, grads, (value, grad) => fusedSgdStep(value, grad, lr) ?? tf.sub(value, tf.mul(grad, lr))) as Record<string, tf.Tensor>);
   const live = () => {
     if (disposed) throw new ConcordError("optimizer 'sgd' was disposed", { field: "optimizer" });
   };
@@ -68,4 +68,16 @@ export function sgd(options: SgdOptions): Sgd {
       disposed = true;
     },
   };
+}
+
+/**
+ * θ − lr·g from the fused kernel ({@link SGD_STEP_KERNEL}, registered with its gradient by
+ * @concord/backend's setup call; the same bits as the ops, also through its gradient) when kernel
+ * and gradient are registered for the current backend and θ, g are float32 of one shape; else
+ * undefined (run the ops instead).
+ */
+function fusedSgdStep(param: tf.Tensor, grad: tf.Tensor, lr: number): tf.Tensor | undefined {
+  if (param.dtype !== "float32" || grad.dtype !== "float32" || !tf.util.arraysEqual(param.shape, grad.shape)) return undefined;
+  if (!tf.getKernel(SGD_STEP_KERNEL, tf.getBackend()) || !tf.getGradient(SGD_STEP_KERNEL)) return undefined;
+  return tf.engine().runKernel(SGD_STEP_KERNEL, { param, grad }, { lr }) as tf.Tensor;
 }

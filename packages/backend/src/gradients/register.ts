@@ -1,16 +1,18 @@
 // Concord's gradient set (pure data) and the function that registers it with tfjs-core.
-import * as tf from "@tensorflow/tfjs-core";
+
 import type { GradConfig } from "@tensorflow/tfjs-core";
+import * as tf from "@tensorflow/tfjs-core";
+import { replaceGradient } from "../registry-journal.js";
 import { arithmeticGradients } from "./arithmetic.js";
 import { batchNormGradients } from "./batch-norm.js";
-import { replaceGradient } from "../registry-journal.js";
 import { constantGradients } from "./constant.js";
 import { convGradients } from "./conv.js";
 import { registerConv2dBackpropFilterKernels } from "./conv2d-backprop-filter.js";
 import { im2col3x3Gradients, registerIm2col3x3Kernels } from "./im2col-3x3.js";
-import { registerMaxPoolRouteKernels } from "./max-pool-route.js";
 import { matMulGradients } from "./matmul.js";
+import { registerMaxPoolRouteKernels } from "./max-pool-route.js";
 import { reductionGradients } from "./reduction.js";
+import { sgdStepGradient } from "./sgd-step.js";
 import { shapeGradients } from "./shape.js";
 import { leakyReluGradient, softmaxGradient, unaryGradients } from "./unary.js";
 
@@ -31,6 +33,7 @@ export const concordGradientConfigs: readonly GradConfig[] = [
   ...convGradients,
   ...batchNormGradients,
   ...im2col3x3Gradients,
+  sgdStepGradient,
 ];
 
 /** Names of the kernels whose gradients Concord registers. */

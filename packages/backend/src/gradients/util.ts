@@ -32,10 +32,14 @@ export function unbroadcast(grad: tf.Tensor, shape: number[]): tf.Tensor {
 /**
  * `unbroadcast` for the upstream `dy` itself: always returns a new tensor, because the tape
  * disposes the gradients it accumulates and must never be handed the very `dy` it passed in.
+ * A sum is already a new tensor, so it is reshaped only when its shape differs (one Reshape
+ * kernel less per broadcast bias gradient, and one more in every gradient of that gradient).
  */
 export function unbroadcastUpstream(dy: tf.Tensor, shape: number[]): tf.Tensor {
   const axes = tf.backend_util.getReductionAxes(shape, dy.shape);
-  return tf.reshape(axes.length > 0 ? tf.sum(dy, axes) : dy, shape);
+  if (axes.length === 0) return tf.reshape(dy, shape);
+  const reduced = tf.sum(dy, axes);
+  return tf.util.arraysEqual(reduced.shape, shape) ? reduced : tf.reshape(reduced, shape);
 }
 
 /** A float32 zero gradient for an input of this shape (a constant: nothing flows through it). */

@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { kernelOwner, replaceKernel } from "../registry-journal.js";
 import { heapBuffer, nativeKernels } from "./native-kernels.js";
 import { type SimdKernels, simdKernels, type WasmHeapBackend } from "./simd-module.js";
+import { type WasmEntryModule, wasmEntry, writeShapePair } from "./wasm-entry.js";
 
 const OWNER = "fast:batch-mat-mul";
 
@@ -10,7 +11,7 @@ const OWNER = "fast:batch-mat-mul";
  * and transposed single products with a small f32x4 SIMD kernel (gemm.wat) that works in place on
  * the backend's heap. tfjs-wasm runs those through a scalar fallback (about 1.7 GFLOP/s here),
  * which made the rank-3 matMuls of batched meta-learning the largest cost of an iteration. Plain
- * rank-2 products keep the original kernel (XNNPACK), and large transposed rank-2 products are
+ * rank-2 products keep XNNPACK (called directly, see directXnnpack), and large transposed rank-2 products are
  * transposed explicitly and then given to it. The result is the same product, only summed in a different order;
  * gradients are untouched (they are registered per kernel name and are matMuls themselves).
  * While native kernels are set (setNativeKernels), every float32 product with these batch shapes,
@@ -63,7 +64,7 @@ function fastBatchMatMul(args: Parameters<tf.KernelFunc>[0], originalFunc: tf.Ke
   const single = Math.max(batchA, batchB) <= 1;
   const native = nativeKernels();
   // A single product without transposes is XNNPACK's (fast) case, unless native GEMM is on.
-  if (single && !transposeA && !transposeB && !native) return undefined;
+  if (single && !transposeA && !transposeB && !native) return directXnnpack(backend as unknown as DirectBackend, a, b);
   // Same leading axes, or one side without any (broadcast of a single matrix).
   if (batchA > 1 && batchB > 1 && !sameShape(outerA, outerB)) return undefined;
   if ((batchA === 1 && outerA.length > outerB.length) || (batchB === 1 && outerB.length > outerA.length)) return undefined;
@@ -107,6 +108,41 @@ function fastBatchMatMul(args: Parameters<tf.KernelFunc>[0], originalFunc: tf.Ke
     gemm.gemm(offsetA + i * stepA, sourceB + i * stepB, offsetC + i * m * n * 4, m, k, n, strideAi, strideAk);
   }
   if (scratch !== 0) wasmBackend.wasm._free(scratch);
+  return out;
+}
+
+/** tfjs-wasm's exported BatchMatMul: (aId, aShape*, aRank, bId, bShape*, bRank, transposeA, transposeB, outId). */
+type BatchMatMulEntry = (aId: number, aShape: number, aRank: number, bId: number, bShape: number, bRank: number, transposeA: number, transposeB: number, outId: number) => void;
+
+export interface DirectBackend {
+  readonly wasm: WasmEntryModule;
+  readonly dataIdMap: { get(dataId: object): { id: number } | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+const batchMatMulEntries = new WeakMap<object, BatchMatMulEntry | undefined>();
+
+/**
+ * A rank-2 product without transposes: exactly the call tfjs-wasm's kernel makes (its C BatchMatMul,
+ * XNNPACK's fully-connected operator, on [1, m, k] and [1, k, n] views of the same buffers) without
+ * its JavaScript around it: two reshapes (reference counts up and down), two typed arrays per shape
+ * and Emscripten's ccall. The same C call, so the same bytes; undefined (the original kernel) otherwise.
+ */
+export function directXnnpack(backend: DirectBackend, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo | undefined {
+  if (a.shape.length !== 2 || b.shape.length !== 2) return undefined;
+  let entry = batchMatMulEntries.get(backend.wasm);
+  if (entry === undefined) {
+    entry = wasmEntry<BatchMatMulEntry>(backend.wasm, "BatchMatMul");
+    batchMatMulEntries.set(backend.wasm, entry);
+  }
+  const aData = backend.dataIdMap.get(a.dataId);
+  const bData = backend.dataIdMap.get(b.dataId);
+  const [m, k] = a.shape as [number, number];
+  const n = b.shape[1]!;
+  if (!entry || !aData || !bData || b.shape[0] !== k || m * k * n === 0) return undefined;
+  const out = backend.makeOutput([m, n], "float32");
+  const [aShape, bShape] = writeShapePair(backend.wasm, [1, m, k], [1, k, n]);
+  entry(aData.id, aShape, 3, bData.id, bShape, 3, 0, 0, backend.dataIdMap.get(out.dataId)!.id);
   return out;
 }
 

@@ -3,10 +3,14 @@ import { installFusedBatchNorm } from "./batch-norm.js";
 import { installFastConv2dBackpropFilter } from "./conv2d-backprop-filter.js";
 import { installFastConv2dBackpropInput } from "./conv2d-backprop-input.js";
 import { installIm2colConv2d } from "./conv2d-im2col.js";
-import { installFastIm2col3x3 } from "./im2col-3x3.js";
+import { installDirectBinaryKernels } from "./direct-binary.js";
 import { installSharingIdentity } from "./identity.js";
-import { installLeanClone } from "./lean-clone.js";
+import { installFastIm2col3x3 } from "./im2col-3x3.js";
 import { installFastLeadingReductions } from "./leading-reductions.js";
+import { installLeanClone } from "./lean-clone.js";
+import { installLeanEndScope } from "./lean-end-scope.js";
+import { installLeanGradients } from "./lean-gradients.js";
+import { installLeanRunKernel } from "./lean-run-kernel.js";
 import { installFastMaxPoolRoute } from "./max-pool-route.js";
 import { installFastPack } from "./pack.js";
 import { installFastTile } from "./tile.js";
@@ -26,8 +30,12 @@ export const FAST_KERNELS = {
   "max-pool-route": installFastMaxPoolRoute,
   "im2col-3x3": installFastIm2col3x3,
   pack: installFastPack,
+  "direct-binary": installDirectBinaryKernels,
   "lean-clone": installLeanClone,
   "batch-norm": installFusedBatchNorm,
+  "lean-gradients": installLeanGradients,
+  "lean-end-scope": installLeanEndScope,
+  "lean-run-kernel": installLeanRunKernel,
 } as const;
 
 export type FastKernelName = keyof typeof FAST_KERNELS;

@@ -41,3 +41,23 @@ describeEachBackend("lean Engine.clone for saved tensors", () => {
     g.dispose();
   });
 });
+
+describeEachBackend("lean clone's gradient", () => {
+  it("passes dy on by Identity (shared buffer), not by a copying Cast, with the same values", async () => {
+    const x = tf.tensor1d([0.5, -1, 2]);
+    // Second order: the first gradient saves tensors while the outer tape records, so the outer
+    // backward pass runs the clones' gradients.
+    const second = (v: tf.Tensor) => tf.grad((w: tf.Tensor) => tf.sum(tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.exp(u), u)))(w)))(v);
+    const profile = await tf.profile(() => {
+      tf.tidy(() => {
+        const g = second(x);
+        // d²/dx² of x·eˣ = (x + 2)·eˣ
+        Array.from(g.dataSync()).forEach((value, i) => expect(value).toBeCloseTo(([0.5, -1, 2][i]! + 2) * Math.exp([0.5, -1, 2][i]!), 4));
+      });
+    });
+    const names = profile.kernels.map((k) => k.name);
+    expect(names).toContain("Identity");
+    expect(names).not.toContain("Cast");
+    x.dispose();
+  });
+});

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { engineClonePatched, patchEngineClone } from "../registry-journal.js";
+import { enginePatched, patchEngine } from "../registry-journal.js";
 
 /** The tfjs-core 4.x Engine internals this patch relies on. */
 interface EngineInternals {
@@ -24,10 +24,10 @@ interface EngineInternals {
  * through the full kernel machinery: about a third of the kernels of a CNN meta-iteration. This
  * makes Engine.clone create the clone directly: a new tensor on the same buffer (reference count +
  * 1, what the cpu and Concord's wasm Identity kernels do) plus the same tape node tfjs adds, with
- * the same gradient (a float32 cast of dy). Tensors of other backends or dtype string keep tfjs's path.
+ * the same gradient values (dy as float32, by the Identity kernel). Tensors of other backends or dtype string keep tfjs's path.
  */
 export function installLeanClone(): boolean {
-  if (engineClonePatched()) return true;
+  if (enginePatched("clone")) return true;
   const engine = tf.engine() as unknown as EngineInternals;
   if (typeof engine.clone !== "function" || typeof engine.addTapeNode !== "function" || typeof engine.nextTensorId !== "function") return false;
   const original = engine.clone.bind(engine);
@@ -36,10 +36,14 @@ export function installLeanClone(): boolean {
     if (x.dtype === "string" || !info || info.backend !== this.backend || typeof this.backend.incRef !== "function") return original(x);
     const y = new tf.Tensor(x.shape, x.dtype, x.dataId, this.nextTensorId());
     this.incRef(y, this.backend);
-    const gradient = (dy: tf.Tensor) => ({ x: () => tf.engine().runKernel("Cast", { x: dy }, { dtype: "float32" }) as tf.Tensor });
+    // tfjs's clone gradient is Cast(dy, float32); dy is always float32 here, so Identity gives the
+    // same values, and shares dy's buffer instead of copying it (Concord's wasm Identity, cpu's own).
+    const gradient = (dy: tf.Tensor) => ({
+      x: () => tf.engine().runKernel(dy.dtype === "float32" ? "Identity" : "Cast", { x: dy }, { dtype: "float32" }) as tf.Tensor,
+    });
     this.addTapeNode(this.state.activeScope.name, { x }, [y], gradient, [], {});
     return y;
   };
-  patchEngineClone(leanClone.bind(engine));
+  patchEngine("clone", leanClone.bind(engine));
   return true;
 }

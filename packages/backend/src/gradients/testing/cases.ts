@@ -1,6 +1,7 @@
 // Test-only: one or more finite-difference cases per registered gradient.
+
+import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, SGD_STEP_KERNEL } from "@concord/core";
 import * as tf from "@tensorflow/tfjs-core";
-import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL } from "@concord/core";
 import { col2im3x3, im2col3x3 } from "../im2col-3x3.js";
 import { type GradientCase, type InputSpec, input, signedInput } from "./check.js";
 
@@ -31,6 +32,12 @@ export const GRADIENT_CASES: GradientCase[] = [
   { name: "pow (tensor exponent)", family: "arithmetic", kernels: ["Pow"], inputs: [input([4], 0.5, 2, 17), input([4], 0.5, 2.5, 18)], f: (a, b) => tf.pow(a!, b!) },
   { name: "pow (integer scalar exponent)", family: "arithmetic", kernels: ["Pow"], inputs: [signedInput([4], 0.3, 1.5, 19)], f: (a) => tf.pow(a!, tf.scalar(3, "int32")) },
   { name: "reciprocal", family: "arithmetic", kernels: ["Reciprocal"], inputs: [input([4], 0.5, 2, 20)], f: (x) => tf.reciprocal(x!) },
+  {
+    // Concord's fused θ − lr·g (sgd-kernel.ts); g depends on θ as in an inner step, so its gradient is used in both inputs.
+    name: "sgd step (fused)", family: "arithmetic", kernels: [SGD_STEP_KERNEL],
+    inputs: [input([2, 3], -1, 1, 88), input([2, 3], -1, 1, 89)],
+    f: (p, g) => tf.engine().runKernel(SGD_STEP_KERNEL, { param: p!, grad: tf.mul(g!, tf.tanh(p!)) }, { lr: 0.3 }) as tf.Tensor,
+  },
 
   // unary math and activations
   { name: "exp", family: "unary", kernels: ["Exp"], inputs: [input([5], -1, 1, 21)], f: (x) => tf.exp(x!) },

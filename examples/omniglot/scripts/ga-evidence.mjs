@@ -4,14 +4,18 @@
 // - from each agreement run's metrics.jsonl, early (first 10% of iterations) and late (last 10%):
 //   the share of negative weights, the effective number of tasks (Σ|w|)²/Σw² and the cosine between
 //   the weighted and the uniform direction;
-// - at the initial parameters and at every run's final checkpoint (uniform runs too: what GA would
-//   do to them): the GA weights of 40 fresh meta-batches of training tasks, each with a fixed number
-//   of tasks whose labels are shuffled (round(labelNoise · N), none for clean configs), against the
+// - at the initial parameters and at every run's checkpoint when it has one (uniform runs too: what GA
+//   would do to them): the GA weights of 40 fresh meta-batches of training tasks, each with a fixed number
+//   of tasks whose labels are shuffled (round(share · N), share = --shuffled-share or the config's
+//   labelNoise, none for clean configs), against the
 //   size of each task's update ‖g_i‖: the mean weight of clean and of shuffled tasks, their shares of
 //   negative weights, the correlation of the weight with ‖g_i‖² and the mean weight per quintile of ‖g_i‖.
+// A run without the checkpoint (a committed results folder keeps only config.json and metrics.jsonl)
+// still gets its training phases and θ₀.
 // Usage: node examples/omniglot/scripts/ga-evidence.mjs <compare-out-dir> [--json out.json] [--checkpoint <file name>]
+//        [--shuffled-share p]
 // (run from the repository after `pnpm build`; uses the native backend when its addon is built, else wasm).
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { adapt } from "@concord/algorithms";
 import { useBackend } from "@concord/backend";
@@ -30,6 +34,11 @@ if (!dir || !existsSync(dir)) {
 }
 const jsonOut = flag("--json");
 const checkpointFile = flag("--checkpoint") ?? "checkpoint.ckpt";
+const shuffledShare = flag("--shuffled-share") === undefined ? undefined : Number(flag("--shuffled-share"));
+if (shuffledShare !== undefined && !(shuffledShare >= 0 && shuffledShare <= 1)) {
+  console.error(`--shuffled-share: expected a share in [0, 1], got ${JSON.stringify(flag("--shuffled-share"))}`);
+  process.exit(2);
+}
 tf.env().set("PROD", true);
 const backend = await useBackend("native").then(
   () => "native",
@@ -94,17 +103,17 @@ function weightsOfFreshBatches(params, parts, config, sources, noisy, batches = 
 }
 
 const registry = createRegistry();
-const report = { backend, checkpoint: checkpointFile, atInitialisation: {}, runs: {} };
+const report = { backend, checkpoint: checkpointFile, shuffledShare: shuffledShare ?? "the config's labelNoise", atInitialisation: {}, runs: {} };
 for (const arm of readdirSync(dir).filter((name) => name.includes("+") && !name.endsWith(".json"))) {
   for (const seedDir of readdirSync(join(dir, arm)).filter((name) => name.startsWith("seed-"))) {
     const runDir = join(dir, arm, seedDir);
-    if (!existsSync(join(runDir, checkpointFile))) continue;
-    const checkpoint = loadCheckpoint(join(runDir, checkpointFile));
-    const config = parseConfig(checkpoint.config);
+    const checkpoint = existsSync(join(runDir, checkpointFile)) ? loadCheckpoint(join(runDir, checkpointFile)) : undefined;
+    if (!checkpoint && !existsSync(join(runDir, "config.json"))) continue;
+    const config = parseConfig(checkpoint ? checkpoint.config : JSON.parse(readFileSync(join(runDir, "config.json"), "utf8")));
     const parts = await createParts(config, registry);
     const sources = await samplers(config);
-    const noisy = Math.round((config.tasks.options.labelNoise ?? 0) * config.metaBatchSize);
-    const run = { iteration: checkpoint.iteration };
+    const noisy = Math.round((shuffledShare ?? config.tasks.options.labelNoise ?? 0) * config.metaBatchSize);
+    const run = { iteration: checkpoint?.iteration ?? null };
     if (arm.endsWith("+agreement")) run.training = trainingPhases(readMetrics(join(runDir, "metrics.jsonl")));
     // θ₀ depends on the seed only (every arm of a seed starts there): measure it once per seed.
     if (!(`seed ${config.seed}` in report.atInitialisation)) {
@@ -112,10 +121,10 @@ for (const arm of readdirSync(dir).filter((name) => name.includes("+") && !name.
       report.atInitialisation[`seed ${config.seed}`] = weightsOfFreshBatches(initial, parts, config, sources, noisy);
       disposeParams(initial);
     }
-    run.atCheckpoint = weightsOfFreshBatches(checkpoint.params, parts, config, sources, noisy);
+    run.atCheckpoint = checkpoint ? weightsOfFreshBatches(checkpoint.params, parts, config, sources, noisy) : null;
     report.runs[`${arm} ${seedDir}`] = run;
-    disposeCheckpoint(checkpoint);
-    console.error(`${arm} ${seedDir}: done`);
+    if (checkpoint) disposeCheckpoint(checkpoint);
+    console.error(`${arm} ${seedDir}: done${checkpoint ? "" : ` (no ${checkpointFile}: training phases and θ₀ only)`}`);
   }
 }
 console.log(JSON.stringify(report, null, 2));

@@ -17,7 +17,8 @@ import { browserUnavailable, launchChromium } from "./chromium.js";
 import { findOmniglotDir, fixedTasks } from "./omniglot-tasks.js";
 import { APP_DIR, buildApp, bundleSizes, serve } from "./serve.js";
 
-const SCREENSHOTS = join(APP_DIR, "screenshots");
+// A test run must not rewrite the committed screenshots: they change only when asked for.
+const SCREENSHOTS = join(APP_DIR, process.env.CONCORD_UPDATE_SCREENSHOTS === "1" ? "screenshots" : "test-output/screenshots");
 const MODEL_DIR = join(APP_DIR, "public/models/omniglot-5way-1shot");
 /** Measured figures, written to test-results.json for the README. */
 const results: Record<string, unknown> = {};

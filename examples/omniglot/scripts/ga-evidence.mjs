@@ -17,9 +17,9 @@
 // (run from the repository after `pnpm build`; uses the native backend when its addon is built, else wasm).
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { adapt } from "@concord/algorithms";
+import { taskUpdates } from "@concord/algorithms";
 import { useBackend } from "@concord/backend";
-import { createRng, disposeParams, flattenParams } from "@concord/core";
+import { createRng, disposeParams } from "@concord/core";
 import { createParts, createRegistry, disposeCheckpoint, loadCheckpoint, parseConfig, readMetrics, splitSeed } from "@concord/runner";
 import { omniglotTasks } from "@concord/tasks/node";
 import { gradientAgreement } from "@concord/weighting";
@@ -65,13 +65,7 @@ function weightsOfFreshBatches(params, parts, config, sources, noisy, batches = 
   for (let b = 0; b < batches; b++) {
     const tasks = [...(noisy > 0 ? sources.shuffled.sample(noisy, rng) : []), ...sources.clean.sample(size - noisy, rng)];
     tf.tidy(() => {
-      const flatTheta = flattenParams(params);
-      const updates = tf.stack(
-        tasks.map((task) => {
-          const adapted = adapt(params, task.support, { model: parts.model, objective: parts.objective, innerOptimizer: parts.innerOptimizer, innerSteps });
-          return tf.sub(flatTheta, flattenParams(adapted.params));
-        }),
-      );
+      const updates = taskUpdates(params, tasks, { model: parts.model, objective: parts.objective, innerOptimizer: parts.innerOptimizer, innerSteps, execution: "per-task" });
       const weights = scheme.weights({ updates, losses: tf.zeros([size]), iteration: 0 }).weights.dataSync();
       const norms = tf.norm(updates, "euclidean", 1).dataSync();
       tasks.forEach((_, i) => rows.push({ shuffled: i < noisy, weight: weights[i], norm: norms[i] }));
@@ -105,7 +99,7 @@ function weightsOfFreshBatches(params, parts, config, sources, noisy, batches = 
 const registry = createRegistry();
 const report = { backend, checkpoint: checkpointFile, shuffledShare: shuffledShare ?? "the config's labelNoise", atInitialisation: {}, runs: {} };
 for (const arm of readdirSync(dir).filter((name) => name.includes("+") && !name.endsWith(".json"))) {
-  for (const seedDir of readdirSync(join(dir, arm)).filter((name) => name.startsWith("seed-"))) {
+  for (const seedDir of readdirSync(join(dir, arm)).filter((name) => /^seed-\d+$/.test(name))) {
     const runDir = join(dir, arm, seedDir);
     const checkpoint = existsSync(join(runDir, checkpointFile)) ? loadCheckpoint(join(runDir, checkpointFile)) : undefined;
     if (!checkpoint && !existsSync(join(runDir, "config.json"))) continue;

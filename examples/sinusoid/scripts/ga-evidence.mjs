@@ -9,9 +9,9 @@
 // Usage: node scripts/ga-evidence.mjs <compare-out-dir> [--json out.json]
 import { readdirSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { adapt } from "@concord/algorithms";
+import { taskUpdates } from "@concord/algorithms";
 import { useBackend } from "@concord/backend";
-import { createRng, disposeParams, flattenParams } from "@concord/core";
+import { createRng, disposeParams } from "@concord/core";
 import { disposeCheckpoint, loadCheckpoint, readMetrics, splitSeed, createRegistry, createParts, parseConfig } from "@concord/runner";
 import { sinusoid } from "@concord/tasks";
 import { gradientAgreement } from "@concord/weighting";
@@ -37,13 +37,7 @@ function weightsByAmplitude(params, parts, config, innerSteps, batches = 40) {
   for (let b = 0; b < batches; b++) {
     const { tasks, info } = sampler.sampleWithInfo(config.metaBatchSize, rng);
     tf.tidy(() => {
-      const flatTheta = flattenParams(params);
-      const updates = tf.stack(
-        tasks.map((task) => {
-          const adapted = adapt(params, task.support, { model: parts.model, objective: parts.objective, innerOptimizer: parts.innerOptimizer, innerSteps });
-          return tf.sub(flatTheta, flattenParams(adapted.params));
-        }),
-      );
+      const updates = taskUpdates(params, tasks, { model: parts.model, objective: parts.objective, innerOptimizer: parts.innerOptimizer, innerSteps, execution: "per-task" });
       const result = scheme.weights({ updates, losses: tf.zeros([tasks.length]), iteration: 0 });
       weights.push(...result.weights.dataSync());
     });
@@ -68,7 +62,7 @@ function weightsByAmplitude(params, parts, config, innerSteps, batches = 40) {
 const registry = createRegistry();
 const report = {};
 for (const arm of readdirSync(dir).filter((name) => name.endsWith("+agreement"))) {
-  for (const seedDir of readdirSync(join(dir, arm)).filter((name) => name.startsWith("seed-"))) {
+  for (const seedDir of readdirSync(join(dir, arm)).filter((name) => /^seed-\d+$/.test(name))) {
     const runDir = join(dir, arm, seedDir);
     const records = readMetrics(join(runDir, "metrics.jsonl"));
     const checkpoint = loadCheckpoint(join(runDir, "checkpoint.ckpt"));

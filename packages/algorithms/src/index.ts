@@ -11,4 +11,5 @@ export {
 export { type MamlOptions, maml } from "./maml.js";
 export { effectiveTaskCount, type ExecutionOption, meanPairwiseCosine, weightedDirectionCosine } from "./meta-step.js";
 export { type ReptileOptions, reptile } from "./reptile.js";
+export { taskUpdates, updatesFromAdapted } from "./task-updates.js";
 export type { TaskPool } from "./parallel/pool-contract.js";

@@ -5,7 +5,6 @@ import {
   ConcordError,
   disposeParams,
   expectInteger,
-  flattenStackedParams,
   mapParams,
   type MetaStepContext,
   type MetaStepMetrics,
@@ -19,6 +18,7 @@ import { type AdaptOptions, adaptedNames, type Execution, taskLosses, trainingLo
 import { expectConcordGradients } from "./gradient-guard.js";
 import type { TaskPool } from "./parallel/pool-contract.js";
 import { canBatch, computeTaskResults, stackBatches, type TaskGradientKind, taskChunks } from "./task-results.js";
+import { updatesFromAdapted } from "./task-updates.js";
 
 /** "auto" batches when the model, objective and task shapes allow it (and the model does not prefer per-task), else runs task by task. */
 export type ExecutionOption = Execution | "auto";
@@ -63,8 +63,7 @@ export function weightedMetaStep(context: MetaStepContext, kind: TaskGradientKin
     let metrics: MetaStepMetrics | undefined;
     const metaGradient = tf.tidy(() => {
       // g_i = θ − θ'_i for every task at once: θ broadcasts over the leading task axis.
-      const differences = mapParams(params, (value, name) => tf.sub(value, results.adapted[name]!));
-      const updates = flattenStackedParams(differences);
+      const { differences, updates } = updatesFromAdapted(params, results.adapted);
       // The differentiated query losses when there are any (MAML); Reptile evaluates the query set here.
       const queryAfter = results.queryLosses ?? lossesPerTask(results.adapted, tasks, "query", adaptOptions, options.chunkSize);
       const result = weighting.weights({ updates, losses: queryAfter, iteration: context.iteration });

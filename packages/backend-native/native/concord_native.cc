@@ -163,6 +163,17 @@ bool in_bounds(int64_t offset, int64_t bytes, size_t length) {
   return offset >= 0 && bytes >= 0 && offset % 4 == 0 && static_cast<uint64_t>(offset + bytes) <= length;
 }
 
+// What every heap kernel reads first: its arguments, the first of which is the wasm memory's buffer.
+struct HeapCall {
+  napi_value args[13];
+  uint8_t* heap = nullptr;
+  size_t length = 0;
+};
+
+bool read_heap_call(napi_env env, napi_callback_info info, size_t expected, HeapCall* call) {
+  return get_args(env, info, expected, call->args) && get_buffer(env, call->args[0], &call->heap, &call->length);
+}
+
 // Calls below this many FLOPs run on the calling thread: waking a helper costs tens of µs.
 constexpr double kShareFlops = 8e6;
 
@@ -180,18 +191,15 @@ int64_t rows_per_chunk(int64_t m, int64_t n, int64_t k) {
 // [k×m]), likewise B ([k×n] or stored [n×k]). Offsets and batch strides are in bytes; a stride of 0
 // broadcasts one matrix over the batch.
 napi_value Sgemm(napi_env env, napi_callback_info info) {
-  napi_value args[13];
-  if (!get_args(env, info, 13, args)) return nullptr;
-  uint8_t* heap;
-  size_t length;
-  if (!get_buffer(env, args[0], &heap, &length)) return nullptr;
+  HeapCall call;
+  if (!read_heap_call(env, info, 13, &call)) return nullptr;
   int64_t v[12];
   bool trans_a = false, trans_b = false;
-  if (napi_get_value_bool(env, args[5], &trans_a) != napi_ok || napi_get_value_bool(env, args[6], &trans_b) != napi_ok) {
+  if (napi_get_value_bool(env, call.args[5], &trans_a) != napi_ok || napi_get_value_bool(env, call.args[6], &trans_b) != napi_ok) {
     throw_error(env, "sgemm: transposeA and transposeB must be booleans");
     return nullptr;
   }
-  if (!get_ints(env, args + 1, 4, v) || !get_ints(env, args + 7, 6, v + 6)) return nullptr;
+  if (!get_ints(env, call.args + 1, 4, v) || !get_ints(env, call.args + 7, 6, v + 6)) return nullptr;
   const int64_t batch = v[0], m = v[1], n = v[2], k = v[3];
   const int64_t a = v[6], stride_a = v[7], b = v[8], stride_b = v[9], c = v[10], stride_c = v[11];
   if (batch < 0 || m < 0 || n < 0 || k < 0 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX) {
@@ -200,14 +208,14 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
   }
   if (batch == 0 || m == 0 || n == 0) return nullptr;
   const int64_t last = batch - 1;
-  if (!in_bounds(a + last * stride_a, m * k * 4, length) || !in_bounds(b + last * stride_b, k * n * 4, length) ||
-      !in_bounds(c + last * stride_c, m * n * 4, length) || stride_a < 0 || stride_b < 0 || stride_c < 0) {
+  if (!in_bounds(a + last * stride_a, m * k * 4, call.length) || !in_bounds(b + last * stride_b, k * n * 4, call.length) ||
+      !in_bounds(c + last * stride_c, m * n * 4, call.length) || stride_a < 0 || stride_b < 0 || stride_c < 0) {
     throw_error(env, "sgemm: an operand lies outside the buffer or is not 4-byte aligned");
     return nullptr;
   }
-  float* base = reinterpret_cast<float*>(heap);
+  float* base = reinterpret_cast<float*>(call.heap);
   if (k == 0) {
-    for (int64_t i = 0; i < batch; i++) std::memset(heap + c + i * stride_c, 0, m * n * 4);
+    for (int64_t i = 0; i < batch; i++) std::memset(call.heap + c + i * stride_c, 0, m * n * 4);
     return nullptr;
   }
   const int64_t rows = rows_per_chunk(m, n, k);
@@ -233,21 +241,18 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
 // im2col(buffer, x, out, n, height, width, c, oh, ow, kh, kw, top, left)
 // out[(b, i, j), (h, w, ch)] = x[b, i + h − top, j + w − left, ch] (0 outside), NHWC, stride 1.
 napi_value Im2col(napi_env env, napi_callback_info info) {
-  napi_value args[13];
-  if (!get_args(env, info, 13, args)) return nullptr;
-  uint8_t* heap;
-  size_t length;
-  if (!get_buffer(env, args[0], &heap, &length)) return nullptr;
+  HeapCall call;
+  if (!read_heap_call(env, info, 13, &call)) return nullptr;
   int64_t v[12];
-  if (!get_ints(env, args + 1, 12, v)) return nullptr;
+  if (!get_ints(env, call.args + 1, 12, v)) return nullptr;
   const int64_t x = v[0], out = v[1], n = v[2], height = v[3], width = v[4], c = v[5], oh = v[6], ow = v[7], kh = v[8], kw = v[9], top = v[10],
                 left = v[11];
-  if (!in_bounds(x, n * height * width * c * 4, length) || !in_bounds(out, n * oh * ow * kh * kw * c * 4, length)) {
+  if (!in_bounds(x, n * height * width * c * 4, call.length) || !in_bounds(out, n * oh * ow * kh * kw * c * 4, call.length)) {
     throw_error(env, "im2col: an operand lies outside the buffer");
     return nullptr;
   }
-  const float* source = reinterpret_cast<const float*>(heap + x);
-  float* target = reinterpret_cast<float*>(heap + out);
+  const float* source = reinterpret_cast<const float*>(call.heap + x);
+  float* target = reinterpret_cast<float*>(call.heap + out);
   std::function<void(int)> body = [&](int image) {
     float* row = target + static_cast<int64_t>(image) * oh * ow * kh * kw * c;
     const float* picture = source + static_cast<int64_t>(image) * height * width * c;
@@ -430,53 +435,47 @@ bool get_double(napi_env env, napi_value value, double* out) {
 
 // batchNorm(buffer, x, scale, offset, out, rows, channels, epsilon, relu)
 napi_value BatchNorm(napi_env env, napi_callback_info info) {
-  napi_value args[9];
-  if (!get_args(env, info, 9, args)) return nullptr;
-  uint8_t* heap;
-  size_t length;
-  if (!get_buffer(env, args[0], &heap, &length)) return nullptr;
+  HeapCall call;
+  if (!read_heap_call(env, info, 9, &call)) return nullptr;
   int64_t v[6];
   double epsilon;
   int64_t relu;
-  if (!get_ints(env, args + 1, 6, v) || !get_double(env, args[7], &epsilon) || !get_ints(env, args + 8, 1, &relu)) return nullptr;
+  if (!get_ints(env, call.args + 1, 6, v) || !get_double(env, call.args[7], &epsilon) || !get_ints(env, call.args + 8, 1, &relu)) return nullptr;
   const int64_t x = v[0], scale = v[1], offset = v[2], out = v[3], rows = v[4], channels = v[5];
-  if (rows < 1 || channels < 1 || !(epsilon > 0) || !in_bounds(x, rows * channels * 4, length) || !in_bounds(out, rows * channels * 4, length) ||
-      !in_bounds(scale, channels * 4, length) || !in_bounds(offset, channels * 4, length)) {
+  if (rows < 1 || channels < 1 || !(epsilon > 0) || !in_bounds(x, rows * channels * 4, call.length) || !in_bounds(out, rows * channels * 4, call.length) ||
+      !in_bounds(scale, channels * 4, call.length) || !in_bounds(offset, channels * 4, call.length)) {
     throw_error(env, "batchNorm: an operand lies outside the buffer, or rows/channels < 1, or epsilon ≤ 0");
     return nullptr;
   }
-  const float* px = reinterpret_cast<const float*>(heap + x);
-  float* py = reinterpret_cast<float*>(heap + out);
-  const Affine f = affine(px, reinterpret_cast<const float*>(heap + scale), reinterpret_cast<const float*>(heap + offset), rows, channels, epsilon);
+  const float* px = reinterpret_cast<const float*>(call.heap + x);
+  float* py = reinterpret_cast<float*>(call.heap + out);
+  const Affine f = affine(px, reinterpret_cast<const float*>(call.heap + scale), reinterpret_cast<const float*>(call.heap + offset), rows, channels, epsilon);
   batch_norm_forward(relu != 0, px, py, f.a.data(), f.b.data(), rows, channels);
   return nullptr;
 }
 
 // batchNormGrad(buffer, x, scale, offset, dy, dx, dScale, dOffset, rows, channels, epsilon, relu)
 napi_value BatchNormGrad(napi_env env, napi_callback_info info) {
-  napi_value args[12];
-  if (!get_args(env, info, 12, args)) return nullptr;
-  uint8_t* heap;
-  size_t length;
-  if (!get_buffer(env, args[0], &heap, &length)) return nullptr;
+  HeapCall call;
+  if (!read_heap_call(env, info, 12, &call)) return nullptr;
   int64_t v[9];
   double epsilon;
   int64_t relu;
-  if (!get_ints(env, args + 1, 9, v) || !get_double(env, args[10], &epsilon) || !get_ints(env, args + 11, 1, &relu)) return nullptr;
+  if (!get_ints(env, call.args + 1, 9, v) || !get_double(env, call.args[10], &epsilon) || !get_ints(env, call.args + 11, 1, &relu)) return nullptr;
   const int64_t x = v[0], scale = v[1], offset = v[2], dy = v[3], dx = v[4], d_scale = v[5], d_offset = v[6], rows = v[7], channels = v[8];
   const int64_t bytes = rows * channels * 4;
-  if (rows < 1 || channels < 1 || !(epsilon > 0) || !in_bounds(x, bytes, length) || !in_bounds(dy, bytes, length) || !in_bounds(dx, bytes, length) ||
-      !in_bounds(scale, channels * 4, length) || !in_bounds(offset, channels * 4, length) || !in_bounds(d_scale, channels * 4, length) ||
-      !in_bounds(d_offset, channels * 4, length)) {
+  if (rows < 1 || channels < 1 || !(epsilon > 0) || !in_bounds(x, bytes, call.length) || !in_bounds(dy, bytes, call.length) || !in_bounds(dx, bytes, call.length) ||
+      !in_bounds(scale, channels * 4, call.length) || !in_bounds(offset, channels * 4, call.length) || !in_bounds(d_scale, channels * 4, call.length) ||
+      !in_bounds(d_offset, channels * 4, call.length)) {
     throw_error(env, "batchNormGrad: an operand lies outside the buffer, or rows/channels < 1, or epsilon ≤ 0");
     return nullptr;
   }
-  const float* px = reinterpret_cast<const float*>(heap + x);
-  const Affine f = affine(px, reinterpret_cast<const float*>(heap + scale), reinterpret_cast<const float*>(heap + offset), rows, channels, epsilon);
-  const float* pdy = reinterpret_cast<const float*>(heap + dy);
-  float* pdx = reinterpret_cast<float*>(heap + dx);
-  float* ds = reinterpret_cast<float*>(heap + d_scale);
-  float* doff = reinterpret_cast<float*>(heap + d_offset);
+  const float* px = reinterpret_cast<const float*>(call.heap + x);
+  const Affine f = affine(px, reinterpret_cast<const float*>(call.heap + scale), reinterpret_cast<const float*>(call.heap + offset), rows, channels, epsilon);
+  const float* pdy = reinterpret_cast<const float*>(call.heap + dy);
+  float* pdx = reinterpret_cast<float*>(call.heap + dx);
+  float* ds = reinterpret_cast<float*>(call.heap + d_scale);
+  float* doff = reinterpret_cast<float*>(call.heap + d_offset);
   batch_norm_backward(relu != 0, px, pdy, pdx, ds, doff, f, rows, channels);
   return nullptr;
 }

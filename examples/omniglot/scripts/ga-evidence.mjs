@@ -9,7 +9,8 @@
 //   of tasks whose labels are shuffled (round(share · N), share = --shuffled-share or the config's
 //   labelNoise, none for clean configs), against the
 //   size of each task's update ‖g_i‖: the mean weight of clean and of shuffled tasks, their shares of
-//   negative weights, the correlation of the weight with ‖g_i‖² and the mean weight per quintile of ‖g_i‖.
+//   negative weights, the correlation of the weight with ‖g_i‖², the mean weight per quintile of ‖g_i‖ and
+//   the mean pairwise cosine between the tasks' updates.
 // A run without the checkpoint (a committed results folder keeps only config.json and metrics.jsonl)
 // still gets its training phases and θ₀.
 // Usage: node examples/omniglot/scripts/ga-evidence.mjs <compare-out-dir> [--json out.json] [--checkpoint <file name>]
@@ -17,7 +18,7 @@
 // (run from the repository after `pnpm build`; uses the native backend when its addon is built, else wasm).
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { taskUpdates } from "@concord/algorithms";
+import { meanPairwiseCosine, taskUpdates } from "@concord/algorithms";
 import { useBackend } from "@concord/backend";
 import { createRng, disposeParams } from "@concord/core";
 import { createParts, createRegistry, disposeCheckpoint, loadCheckpoint, parseConfig, readMetrics, splitSeed } from "@concord/runner";
@@ -62,12 +63,14 @@ function weightsOfFreshBatches(params, parts, config, sources, noisy, batches = 
   const rng = createRng(2024);
   const scheme = gradientAgreement();
   const rows = [];
+  const pairwiseCosines = [];
   for (let b = 0; b < batches; b++) {
     const tasks = [...(noisy > 0 ? sources.shuffled.sample(noisy, rng) : []), ...sources.clean.sample(size - noisy, rng)];
     tf.tidy(() => {
       const updates = taskUpdates(params, tasks, { model: parts.model, objective: parts.objective, innerOptimizer: parts.innerOptimizer, innerSteps, execution: "per-task" });
       const weights = scheme.weights({ updates, losses: tf.zeros([size]), iteration: 0 }).weights.dataSync();
       const norms = tf.norm(updates, "euclidean", 1).dataSync();
+      pairwiseCosines.push(meanPairwiseCosine(updates));
       tasks.forEach((_, i) => rows.push({ shuffled: i < noisy, weight: weights[i], norm: norms[i] }));
     });
     for (const task of tasks) tf.dispose([task.support.x, task.support.y, task.query.x, task.query.y]);
@@ -88,6 +91,8 @@ function weightsOfFreshBatches(params, parts, config, sources, noisy, batches = 
     shuffledPerBatch: noisy,
     clean: summary(rows.filter((r) => !r.shuffled)),
     shuffled: summary(rows.filter((r) => r.shuffled)),
+    // How much the tasks' updates share their direction: GA's weights are uniform when they all agree.
+    meanPairwiseCosine: mean(pairwiseCosines),
     correlationWithSquaredNorm: pearson(
       rows.map((r) => r.weight),
       rows.map((r) => r.norm * r.norm),

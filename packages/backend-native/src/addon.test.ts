@@ -106,10 +106,16 @@ describe("native sgemm", () => {
 });
 
 describe("native im2col", () => {
-  it("matches the definition, padding included", () => {
-    const [n, height, width, c, kh, kw, top, left] = [2, 5, 6, 3, 3, 2, 1, 0];
-    const oh = height + 2 - kh + 1;
-    const ow = width - kw + 1;
+  // [n, height, width, c, kh, kw, top, left, oh, ow]: one channel (copied element by element), padding
+  // wider than the filter (rows of taps entirely outside), and a tall filter on a narrow image.
+  const configurations: number[][] = [
+    [2, 5, 6, 3, 3, 2, 1, 0, 5, 5],
+    [2, 6, 5, 1, 3, 3, 1, 1, 6, 5],
+    [1, 4, 4, 1, 3, 3, 4, 5, 9, 10],
+    [1, 3, 2, 5, 3, 3, 4, 4, 7, 8],
+    [2, 3, 3, 64, 3, 3, 1, 1, 3, 3],
+  ];
+  it.each(configurations)("matches the definition, padding included: n %i, %i×%i×%i, filter %i×%i, top %i, left %i, out %i×%i", (n, height, width, c, kh, kw, top, left, oh, ow) => {
     const rng = createRng(3);
     const { buffer, f32 } = heap(n * height * width * c + n * oh * ow * kh * kw * c);
     f32.set(rng.normalArray(n * height * width * c, 1));

@@ -10,9 +10,10 @@ export const NATIVE_INSTALL_HINT =
 
 /**
  * The addon's functions (native/concord_native.cc): core's NativeKernels contract (sgemm, im2col,
- * and the optional fused batch norm, batchNorm/batchNormGrad, on the wasm heap) plus thread control.
+ * and the optional max-pool routing and fused batch norm, on the wasm heap) plus thread control.
  */
-export interface NativeAddon extends Omit<NativeKernels, "description" | "batchNorm" | "batchNormGrad"> {
+export interface NativeAddon extends Omit<NativeKernels, "description" | "maxPoolRoute" | "batchNorm" | "batchNormGrad"> {
+  maxPoolRoute: NonNullable<NativeKernels["maxPoolRoute"]>;
   batchNorm: NonNullable<NativeKernels["batchNorm"]>;
   batchNormGrad: NonNullable<NativeKernels["batchNormGrad"]>;
   /** Threads (the caller included) that share out one call's chunks; process-wide. */
@@ -59,6 +60,7 @@ export function loadNativeKernels(options: LoadNativeOptions = {}): NativeAddon 
     description: loaded.blasConfig(),
     sgemm: loaded.sgemm,
     im2col: loaded.im2col,
+    maxPoolRoute: loaded.maxPoolRoute,
     batchNorm: loaded.batchNorm,
     batchNormGrad: loaded.batchNormGrad,
     setThreads: loaded.setThreads,

@@ -1,7 +1,7 @@
 import type { NativeKernels } from "@concord/backend";
 
 /** Calls of each native function since the process started (shared by every test of a file). */
-export const nativeCalls = { sgemm: 0, im2col: 0, batchNorm: 0, batchNormGrad: 0 };
+export const nativeCalls = { sgemm: 0, im2col: 0, maxPoolRoute: 0, batchNorm: 0, batchNormGrad: 0 };
 
 /** `kernels` with each call counted in nativeCalls (to assert that a kernel took the native path). */
 export function countingKernels(kernels: NativeKernels): NativeKernels {
@@ -15,6 +15,14 @@ export function countingKernels(kernels: NativeKernels): NativeKernels {
       nativeCalls.im2col++;
       kernels.im2col(...args);
     },
+    ...(kernels.maxPoolRoute
+      ? {
+          maxPoolRoute: (...args: Parameters<NonNullable<NativeKernels["maxPoolRoute"]>>) => {
+            nativeCalls.maxPoolRoute++;
+            kernels.maxPoolRoute!(...args);
+          },
+        }
+      : {}),
     ...(kernels.batchNorm && kernels.batchNormGrad
       ? {
           batchNorm: (...args: Parameters<NonNullable<NativeKernels["batchNorm"]>>) => {

@@ -121,6 +121,29 @@ export interface NativeKernels {
   /** out[(b, i, j), (h, w, ch)] = x[b, i + h − top, j + w − left, ch] (0 outside the image), NHWC, stride 1. */
   im2col(buffer: ArrayBuffer, x: number, out: number, n: number, height: number, width: number, c: number, oh: number, ow: number, kh: number, kw: number, top: number, left: number): void;
   /**
+   * Optional: the max-pool gradient routing kernels (ConcordMaxPoolRoute, gather 0: out x-shaped,
+   * upstream pooled; ConcordMaxPoolGather, gather 1: out pooled, upstream x-shaped) for pools whose
+   * strides equal their kh × kw window, NHWC. Each window's maximum is the first position, in
+   * row-major window order, whose value exceeds all before it; route writes zeros elsewhere.
+   */
+  maxPoolRoute?(
+    buffer: ArrayBuffer,
+    x: number,
+    upstream: number,
+    out: number,
+    n: number,
+    height: number,
+    width: number,
+    c: number,
+    oh: number,
+    ow: number,
+    kh: number,
+    kw: number,
+    top: number,
+    left: number,
+    gather: number,
+  ): void;
+  /**
    * Optional: {@link BATCH_NORM_KERNEL} on the heap. x and out are [rows, channels] (rows = N·H·W),
    * scale and offset [channels]; relu is 0 or 1. Deterministic (float64 moments, fixed order).
    */

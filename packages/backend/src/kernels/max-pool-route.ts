@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { kernelOwner, replaceKernel } from "../registry-journal.js";
+import { heapBuffer, nativeKernels } from "./native-kernels.js";
 import { simdKernels, type WasmHeapBackend } from "./simd-module.js";
 
 const OWNER = "fast:max-pool-route";
@@ -9,7 +10,9 @@ const OWNER = "fast:max-pool-route";
  * (ConcordMaxPoolRoute: dy to each window's first maximum; ConcordMaxPoolGather: its adjoint) by
  * a window-maximum scan in wasm (gemm.wat's max_pool_positions) plus one pass over the windows.
  * Core's default is a JavaScript loop over the heap (about 2 ms for a 5×28×28×64 layer). Same
- * values (the same first maximum is chosen); the kernels' gradients are unchanged.
+ * values (the same first maximum is chosen); the kernels' gradients are unchanged. While native
+ * kernels with maxPoolRoute are set, the scan and the routing are one native pass (no positions
+ * buffer, no JavaScript loop over the windows).
  */
 export function installFastMaxPoolRoute(): boolean {
   if (kernelOwner("ConcordMaxPoolRoute", "wasm") === OWNER) return true;
@@ -43,9 +46,30 @@ function maxPoolKernel({ inputs, backend, attrs = {} }: Parameters<tf.KernelFunc
   const windows = tf.util.sizeFromShape(info.outShape);
   const outShape = kind === "route" ? [...x.shape] : [...info.outShape];
   const out = heapBackend.makeOutput(outShape, "float32");
+  const offset = (t: tf.TensorInfo) => heapBackend.dataIdMap.get(t.dataId)!.memoryOffset;
+  const native = nativeKernels();
+  if (native?.maxPoolRoute) {
+    native.maxPoolRoute(
+      heapBuffer(heapBackend),
+      offset(x),
+      offset(upstream),
+      offset(out),
+      info.batchSize,
+      info.inHeight,
+      info.inWidth,
+      info.inChannels,
+      info.outHeight,
+      info.outWidth,
+      info.filterHeight,
+      info.filterWidth,
+      info.padInfo.top,
+      info.padInfo.left,
+      kind === "gather" ? 1 : 0,
+    );
+    return out;
+  }
   // Window positions, then the running maxima of one window's channels.
   const scratch = heapBackend.wasm._malloc((windows + info.inChannels) * 4);
-  const offset = (t: tf.TensorInfo) => heapBackend.dataIdMap.get(t.dataId)!.memoryOffset;
   kernels.max_pool_positions(
     offset(x),
     scratch,

@@ -1,0 +1,53 @@
+// Same-process A/B of two builds of the native addon: `node scripts/bench-ab-addon.mjs <a.node>
+// [workload] [execution] [rounds]` (after `pnpm build`). A is the given build (e.g. main's source
+// compiled to /tmp), B this checkout's build/concord_native.node; both are loaded into one process
+// and installed in turn (installConcord({ native })) in alternating blocks of 10 iterations, as
+// scripts/bench-ab.mjs does for kernel replacements. An addon without an optional function (e.g.
+// maxPoolRoute) leaves that kernel on its wasm path. Prints the median and lower-quartile CPU ms per
+// iteration of each, and the kernels of one profiled iteration of each.
+import { createRequire } from "node:module";
+import { resolve } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+
+const [addonA, workload = "omniglot-maml1", execution = "per-task", roundsArg = "8"] = process.argv.slice(2);
+if (!addonA) throw new Error("usage: node scripts/bench-ab-addon.mjs <a.node> [workload] [execution] [rounds]");
+const rounds = Number(roundsArg);
+process.argv[2] = JSON.stringify({ workload, backend: "native", execution, iterations: 0, warmup: 0, profileOnly: true });
+const { runIteration, lastIterationCpuMs } = await import("./bench-worker.mjs");
+const concord = await import(new URL("../packages/backend/dist/index.js", import.meta.url).href);
+const b = (await import(new URL("../packages/backend-native/dist/index.js", import.meta.url).href)).loadNativeKernels();
+const loadedA = createRequire(import.meta.url)(resolve(addonA));
+loadedA.setThreads(b.threads());
+// Only the functions of the NativeKernels contract that build A has.
+const a = Object.fromEntries(["sgemm", "im2col", "maxPoolRoute", "batchNorm", "batchNormGrad"].filter((name) => typeof loadedA[name] === "function").map((name) => [name, loadedA[name]]));
+a.description = `A: ${addonA}`;
+const variants = { A: a, B: b };
+
+function configure(label) {
+  concord.uninstallConcord();
+  concord.installConcord({ native: variants[label] });
+}
+
+let iteration = 0;
+const cpu = { A: [], B: [] };
+const kernels = {};
+for (const label of ["A", "B"]) {
+  configure(label);
+  for (let i = 0; i < 10; i++) runIteration(iteration++);
+  kernels[label] = (await tf.profile(() => void runIteration(iteration++))).kernels.length;
+}
+for (let round = 0; round < rounds; round++) {
+  for (const label of round % 2 === 0 ? ["A", "B"] : ["B", "A"]) {
+    configure(label);
+    runIteration(iteration++); // after a switch: warm the code paths again
+    for (let i = 0; i < 10; i++) {
+      runIteration(iteration++);
+      cpu[label].push(lastIterationCpuMs());
+    }
+  }
+}
+const stat = (list) => {
+  const sorted = [...list].sort((x, y) => x - y);
+  return `median ${sorted[Math.floor(sorted.length / 2)].toFixed(2)} q1 ${sorted[Math.floor(sorted.length / 4)].toFixed(2)}`;
+};
+console.log(`${workload} native ${execution}, threads ${b.threads()}: A (${addonA}) ${stat(cpu.A)} ms, ${kernels.A} kernels; B (this build) ${stat(cpu.B)} ms, ${kernels.B} kernels`);

@@ -171,6 +171,8 @@ struct HeapCall {
 };
 
 bool read_heap_call(napi_env env, napi_callback_info info, size_t expected, HeapCall* call) {
+  // A kernel with more arguments than HeapCall holds must grow args, not overrun it.
+  if (expected > sizeof(call->args) / sizeof(call->args[0])) return throw_error(env, "internal: HeapCall holds too few arguments");
   return get_args(env, info, expected, call->args) && get_buffer(env, call->args[0], &call->heap, &call->length);
 }
 

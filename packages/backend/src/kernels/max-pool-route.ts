@@ -47,33 +47,8 @@ function maxPoolKernel({ inputs, backend, attrs = {} }: Parameters<tf.KernelFunc
   const outShape = kind === "route" ? [...x.shape] : [...info.outShape];
   const out = heapBackend.makeOutput(outShape, "float32");
   const offset = (t: tf.TensorInfo) => heapBackend.dataIdMap.get(t.dataId)!.memoryOffset;
-  const native = nativeKernels();
-  if (native?.maxPoolRoute) {
-    native.maxPoolRoute(
-      heapBuffer(heapBackend),
-      offset(x),
-      offset(upstream),
-      offset(out),
-      info.batchSize,
-      info.inHeight,
-      info.inWidth,
-      info.inChannels,
-      info.outHeight,
-      info.outWidth,
-      info.filterHeight,
-      info.filterWidth,
-      info.padInfo.top,
-      info.padInfo.left,
-      kind === "gather" ? 1 : 0,
-    );
-    return out;
-  }
-  // Window positions, then the running maxima of one window's channels.
-  const scratch = heapBackend.wasm._malloc((windows + info.inChannels) * 4);
-  kernels.max_pool_positions(
-    offset(x),
-    scratch,
-    scratch + windows * 4,
+  // The pooling geometry both implementations take, in their argument order.
+  const geometry = [
     info.batchSize,
     info.inHeight,
     info.inWidth,
@@ -84,6 +59,26 @@ function maxPoolKernel({ inputs, backend, attrs = {} }: Parameters<tf.KernelFunc
     info.filterWidth,
     info.padInfo.top,
     info.padInfo.left,
+  ] as const;
+  const native = nativeKernels();
+  if (native?.maxPoolRoute) {
+    native.maxPoolRoute(
+      heapBuffer(heapBackend),
+      offset(x),
+      offset(upstream),
+      offset(out),
+      ...geometry,
+      kind === "gather" ? 1 : 0,
+    );
+    return out;
+  }
+  // Window positions, then the running maxima of one window's channels.
+  const scratch = heapBackend.wasm._malloc((windows + info.inChannels) * 4);
+  kernels.max_pool_positions(
+    offset(x),
+    scratch,
+    scratch + windows * 4,
+    ...geometry,
   );
   const buffer = heapBackend.wasm.HEAP32.buffer;
   const positions = new Int32Array(buffer, scratch, windows);

@@ -16,6 +16,8 @@ import { type CliProcess, finalParams, startCli, startWorkerProcess, type Worker
 import { redisServerAvailable, startRedis, stopProcess, type TestRedis } from "./testing/redis-server.js";
 
 const PASSWORD = "dp pass";
+/** What `concord worker --log-chunks` prints as it takes a chunk (it holds the chunk's lock from then on). */
+const CHUNK_STARTED = /^worker: chunk \S+ \(tasks /;
 
 /** Small, but a task takes a few ms on cpu, so chunks are in flight when something is killed. */
 function config(iterations: number): ExperimentConfigInput {
@@ -82,7 +84,12 @@ describe.runIf(redisServerAvailable())("data-parallel meta-batches on a real red
     expect(losses(outDir)).toEqual(losses(reference));
     expect(readdirSync(outDir).filter((name) => name.includes(".tmp"))).toEqual([]);
   };
-  const chunksDone = (worker: CliProcess) => worker.output().split("\n").filter((line) => line.startsWith("worker: chunk ")).length;
+  const chunksTaken = (worker: CliProcess) => worker.output().split("\n").filter((line) => CHUNK_STARTED.test(line)).length;
+  /** Its last chunk line is a start with no "computed" line after it: it is computing that chunk. */
+  const holdsUnfinishedChunk = (worker: CliProcess) => {
+    const chunkLines = worker.output().split("\n").filter((line) => line.startsWith("worker: "));
+    return CHUNK_STARTED.test(chunkLines.at(-1) ?? "");
+  };
 
   it("1 and 3 workers give the single-process run's parameters bit for bit", async () => {
     await addWorkers(1);
@@ -92,12 +99,12 @@ describe.runIf(redisServerAvailable())("data-parallel meta-batches on a real red
     expectSameAsReference(6, join(root, "one-worker"));
 
     await addWorkers(2);
-    const before = workers.map(chunksDone);
+    const before = workers.map(chunksTaken);
     const three = train(6, join(root, "three-workers"));
     expect(await three.exited, three.output()).toBe(0);
     expectSameAsReference(6, join(root, "three-workers"));
     // 6 steps × 6 chunks: every worker took part.
-    const taken = workers.map((worker, i) => chunksDone(worker) - before[i]!);
+    const taken = workers.map((worker, i) => chunksTaken(worker) - before[i]!);
     expect(taken.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(36);
     expect(taken.filter((count) => count > 0).length).toBeGreaterThanOrEqual(2);
   }, 180_000);
@@ -106,9 +113,18 @@ describe.runIf(redisServerAvailable())("data-parallel meta-batches on a real red
     const outDir = join(root, "worker-killed");
     const coordinator = train(24, outDir);
     const victim = workers[0]!;
-    const start = chunksDone(victim);
-    // Kill it right as it starts a chunk (it holds that chunk's lock), a few iterations in.
-    await waitFor(() => chunksDone(victim) >= start + 8, 60_000, () => victim.output(), coordinator.exited);
+    // A few iterations in, kill it while it holds a chunk's lock. A chunk takes only milliseconds, so
+    // the victim is frozen first and killed only if its last line is a chunk it has not finished.
+    let seen = chunksTaken(victim) + 7;
+    for (;;) {
+      const after = seen;
+      await waitFor(() => chunksTaken(victim) > after, 60_000, () => victim.output(), coordinator.exited);
+      victim.child.kill("SIGSTOP");
+      await new Promise((resolve) => setTimeout(resolve, 100)); // lines it wrote before the stop arrive
+      if (holdsUnfinishedChunk(victim)) break;
+      seen = chunksTaken(victim);
+      victim.child.kill("SIGCONT");
+    }
     await stopProcess(victim.child, "SIGKILL");
     workers.splice(0, 1);
     expect(await coordinator.exited, coordinator.output()).toBe(0);

@@ -2,12 +2,12 @@
 // [workload] [execution] [rounds]` (after `pnpm build`). A is the given build (e.g. main's source
 // compiled to /tmp), B this checkout's build/concord_native.node; both are loaded into one process
 // and installed in turn (installConcord({ native })) in alternating blocks of 10 iterations, as
-// scripts/bench-ab.mjs does for kernel replacements. An addon without an optional function (e.g.
+// scripts/bench-ab.mjs does for kernel replacements (the loop both share: ab-alternation.mjs). An addon without an optional function (e.g.
 // maxPoolRoute) leaves that kernel on its wasm path. Prints the median and lower-quartile CPU ms per
 // iteration of each, and the kernels of one profiled iteration of each.
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
-import * as tf from "@tensorflow/tfjs-core";
+import { alternateAB } from "./ab-alternation.mjs";
 
 const [addonA, workload = "omniglot-maml1", execution = "per-task", roundsArg = "8"] = process.argv.slice(2);
 if (!addonA) throw new Error("usage: node scripts/bench-ab-addon.mjs <a.node> [workload] [execution] [rounds]");
@@ -28,26 +28,5 @@ function configure(label) {
   concord.installConcord({ native: variants[label] });
 }
 
-let iteration = 0;
-const cpu = { A: [], B: [] };
-const kernels = {};
-for (const label of ["A", "B"]) {
-  configure(label);
-  for (let i = 0; i < 10; i++) runIteration(iteration++);
-  kernels[label] = (await tf.profile(() => void runIteration(iteration++))).kernels.length;
-}
-for (let round = 0; round < rounds; round++) {
-  for (const label of round % 2 === 0 ? ["A", "B"] : ["B", "A"]) {
-    configure(label);
-    runIteration(iteration++); // after a switch: warm the code paths again
-    for (let i = 0; i < 10; i++) {
-      runIteration(iteration++);
-      cpu[label].push(lastIterationCpuMs());
-    }
-  }
-}
-const stat = (list) => {
-  const sorted = [...list].sort((x, y) => x - y);
-  return `median ${sorted[Math.floor(sorted.length / 2)].toFixed(2)} q1 ${sorted[Math.floor(sorted.length / 4)].toFixed(2)}`;
-};
-console.log(`${workload} native ${execution}, threads ${b.threads()}: A (${addonA}) ${stat(cpu.A)} ms, ${kernels.A} kernels; B (this build) ${stat(cpu.B)} ms, ${kernels.B} kernels`);
+const { A, B } = await alternateAB({ configure, runIteration, lastIterationCpuMs, rounds });
+console.log(`${workload} native ${execution}, threads ${b.threads()}: A (${addonA}) ${A.cpu} ms, ${A.kernels} kernels; B (this build) ${B.cpu} ms, ${B.kernels} kernels`);

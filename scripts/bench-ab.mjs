@@ -3,7 +3,7 @@
 // every replacement installed (B) and with the comma-separated `without` list left out (A), so
 // both see the same machine load; prints the median and lower-quartile CPU ms per iteration of
 // each, and the kernels of one profiled iteration of each.
-import * as tf from "@tensorflow/tfjs-core";
+import { alternateAB } from "./ab-alternation.mjs";
 
 const [workload = "sinusoid-maml2", backend = "wasm", execution = "per-task", roundsArg = "8", withoutArg = ""] = process.argv.slice(2);
 const rounds = Number(roundsArg);
@@ -18,28 +18,5 @@ function configure(skipKernels) {
   concord.installConcord({ skipKernels, native });
 }
 
-let iteration = 0;
-const cpu = { A: [], B: [] };
-const kernels = {};
-for (const [label, skip] of [["A", without], ["B", []]]) {
-  configure(skip);
-  for (let i = 0; i < 10; i++) runIteration(iteration++);
-  kernels[label] = (await tf.profile(() => void runIteration(iteration++))).kernels.length;
-}
-for (let round = 0; round < rounds; round++) {
-  for (const [label, skip] of round % 2 === 0 ? [["A", without], ["B", []]] : [["B", []], ["A", without]]) {
-    configure(skip);
-    runIteration(iteration++); // after a switch: warm the code paths again
-    for (let i = 0; i < 10; i++) {
-      runIteration(iteration++);
-      cpu[label].push(lastIterationCpuMs());
-    }
-  }
-}
-const stat = (list) => {
-  const sorted = [...list].sort((a, b) => a - b);
-  return `median ${sorted[Math.floor(sorted.length / 2)].toFixed(2)} q1 ${sorted[Math.floor(sorted.length / 4)].toFixed(2)}`;
-};
-console.log(
-  `${workload} ${backend} ${execution}: A (without ${without.join(",") || "nothing"}) ${stat(cpu.A)} ms, ${kernels.A} kernels; B (all) ${stat(cpu.B)} ms, ${kernels.B} kernels`,
-);
+const { A, B } = await alternateAB({ configure: (label) => configure(label === "A" ? without : []), runIteration, lastIterationCpuMs, rounds });
+console.log(`${workload} ${backend} ${execution}: A (without ${without.join(",") || "nothing"}) ${A.cpu} ms, ${A.kernels} kernels; B (all) ${B.cpu} ms, ${B.kernels} kernels`);

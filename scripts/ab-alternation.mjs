@@ -1,0 +1,36 @@
+// The timing loop the same-process A/B scripts share (bench-ab.mjs, bench-ab-addon.mjs): A and B
+// take turns in blocks of 10 iterations, in alternating order each round, so both see the same
+// machine load; one profiled iteration of each counts its kernels.
+import * as tf from "@tensorflow/tfjs-core";
+
+/**
+ * `configure(label)` installs variant "A" or "B"; `runIteration(i)` runs one meta-iteration and
+ * `lastIterationCpuMs()` reads its CPU time. Returns each variant's CPU ms per iteration as
+ * "median … q1 …" and its kernel count.
+ */
+export async function alternateAB({ configure, runIteration, lastIterationCpuMs, rounds }) {
+  let iteration = 0;
+  const cpu = { A: [], B: [] };
+  const kernels = {};
+  for (const label of ["A", "B"]) {
+    configure(label);
+    for (let i = 0; i < 10; i++) runIteration(iteration++);
+    kernels[label] = (await tf.profile(() => void runIteration(iteration++))).kernels.length;
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const label of round % 2 === 0 ? ["A", "B"] : ["B", "A"]) {
+      configure(label);
+      runIteration(iteration++); // after a switch: warm the code paths again
+      for (let i = 0; i < 10; i++) {
+        runIteration(iteration++);
+        cpu[label].push(lastIterationCpuMs());
+      }
+    }
+  }
+  return { A: { cpu: quartiles(cpu.A), kernels: kernels.A }, B: { cpu: quartiles(cpu.B), kernels: kernels.B } };
+}
+
+function quartiles(list) {
+  const sorted = [...list].sort((x, y) => x - y);
+  return `median ${sorted[Math.floor(sorted.length / 2)].toFixed(2)} q1 ${sorted[Math.floor(sorted.length / 4)].toFixed(2)}`;
+}

@@ -159,6 +159,19 @@ bool get_ints(napi_env env, const napi_value* args, size_t count, int64_t* out) 
   return true;
 }
 
+// The window geometry im2col and maxPoolRoute both take, in this order: an NHWC input n × height ×
+// width × c, an output grid oh × ow of kh × kw windows, the input shifted by (top, left) of padding.
+struct WindowGeometry {
+  int64_t n, height, width, c, oh, ow, kh, kw, top, left;
+};
+
+bool get_window_geometry(napi_env env, const napi_value* args, WindowGeometry* out) {
+  int64_t v[10];
+  if (!get_ints(env, args, 10, v)) return false;
+  *out = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
+  return true;
+}
+
 bool in_bounds(int64_t offset, int64_t bytes, size_t length) {
   return offset >= 0 && bytes >= 0 && offset % 4 == 0 && static_cast<uint64_t>(offset + bytes) <= length;
 }
@@ -245,10 +258,13 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
 napi_value Im2col(napi_env env, napi_callback_info info) {
   HeapCall call;
   if (!read_heap_call(env, info, 13, &call)) return nullptr;
-  int64_t v[12];
-  if (!get_ints(env, call.args + 1, 12, v)) return nullptr;
-  const int64_t x = v[0], out = v[1], n = v[2], height = v[3], width = v[4], c = v[5], oh = v[6], ow = v[7], kh = v[8], kw = v[9], top = v[10],
-                left = v[11];
+  int64_t operands[2];
+  WindowGeometry geometry;
+  if (!get_ints(env, call.args + 1, 2, operands) || !get_window_geometry(env, call.args + 3, &geometry)) return nullptr;
+  const int64_t x = operands[0], out = operands[1];
+  // Named copies, not a structured binding: the lambda below captures them (C++17 cannot capture bindings).
+  const int64_t n = geometry.n, height = geometry.height, width = geometry.width, c = geometry.c, oh = geometry.oh, ow = geometry.ow, kh = geometry.kh,
+                kw = geometry.kw, top = geometry.top, left = geometry.left;
   if (!in_bounds(x, n * height * width * c * 4, call.length) || !in_bounds(out, n * oh * ow * kh * kw * c * 4, call.length)) {
     throw_error(env, "im2col: an operand lies outside the buffer");
     return nullptr;
@@ -312,8 +328,8 @@ inline f32x4 select4(i32x4 mask, f32x4 a, f32x4 b) {
   return reinterpret_cast<f32x4>((mask & reinterpret_cast<i32x4>(a)) | (~mask & reinterpret_cast<i32x4>(b)));
 }
 
-void max_pool_route(const float* x, const float* upstream, float* out, int64_t n, int64_t height, int64_t width, int64_t c, int64_t oh, int64_t ow,
-                    int64_t kh, int64_t kw, int64_t top, int64_t left, bool gather) {
+void max_pool_route(const float* x, const float* upstream, float* out, const WindowGeometry& geometry, bool gather) {
+  const auto [n, height, width, c, oh, ow, kh, kw, top, left] = geometry;
   std::vector<int64_t> taps(kh * kw);  // element offsets of the window's in-image positions, scan order
   std::vector<int32_t> winner(c);  // per channel, the index into taps of the window's maximum
   // Pixels outside every window (an odd last row, padding) get no route: zero them first.
@@ -385,10 +401,13 @@ void max_pool_route(const float* x, const float* upstream, float* out, int64_t n
 napi_value MaxPoolRoute(napi_env env, napi_callback_info info) {
   HeapCall call;
   if (!read_heap_call(env, info, 15, &call)) return nullptr;
-  int64_t v[14];
-  if (!get_ints(env, call.args + 1, 14, v)) return nullptr;
-  const int64_t x = v[0], upstream = v[1], out = v[2], n = v[3], height = v[4], width = v[5], c = v[6], oh = v[7], ow = v[8], kh = v[9], kw = v[10],
-                top = v[11], left = v[12], gather = v[13];
+  int64_t operands[3], gather = 0;
+  WindowGeometry geometry;
+  if (!get_ints(env, call.args + 1, 3, operands) || !get_window_geometry(env, call.args + 4, &geometry) || !get_ints(env, call.args + 14, 1, &gather)) {
+    return nullptr;
+  }
+  const auto [x, upstream, out] = operands;
+  const auto [n, height, width, c, oh, ow, kh, kw, top, left] = geometry;
   const int64_t input_bytes = n * height * width * c * 4;
   const int64_t pooled_bytes = n * oh * ow * c * 4;
   if (n < 0 || height < 0 || width < 0 || c < 1 || oh < 0 || ow < 0 || kh < 1 || kw < 1 || !in_bounds(x, input_bytes, call.length) ||
@@ -397,7 +416,7 @@ napi_value MaxPoolRoute(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   const float* base = reinterpret_cast<const float*>(call.heap);
-  max_pool_route(base + x / 4, base + upstream / 4, reinterpret_cast<float*>(call.heap + out), n, height, width, c, oh, ow, kh, kw, top, left, gather != 0);
+  max_pool_route(base + x / 4, base + upstream / 4, reinterpret_cast<float*>(call.heap + out), geometry, gather != 0);
   return nullptr;
 }
 

@@ -9,6 +9,7 @@ export {
   type StepStatistic,
 } from "./evaluate-adaptation.js";
 export { type MamlOptions, maml } from "./maml.js";
+export { type PairedDifference, type PairedStep, type PerTaskValues, pairedDifference } from "./paired-difference.js";
 export { effectiveTaskCount, type ExecutionOption, meanPairwiseCosine, weightedDirectionCosine } from "./meta-step.js";
 export { type ReptileOptions, reptile } from "./reptile.js";
 export { taskUpdates, updatesFromAdapted } from "./task-updates.js";

@@ -174,9 +174,41 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
       [...evaluated.stdout.matchAll(/steps: ([\d.]+) ±/g)].map((m) => m[1]).join(" "),
     );
     expect(record.perTaskLoss).toBeUndefined();
+    expectOneLine(await cli(["eval", "run/checkpoint.ckpt", "--per-task"], cwd), /^concord: --per-task: expected --json <file> to write the per-task values to$/);
     const presets = await cli(["presets"], cwd);
     expect(presets.stdout).toMatch(/^sinusoid +MAML paper/m);
     expect(presets.stdout).toMatch(/^sinusoid-outliers /m);
+  });
+  it("eval --per-task records, and paired: b − a on the same held-out tasks", async () => {
+    const other = await cli(["train", "ok.json", "--seed", "4", "--out", "run-seed-4", "--progress", "none"], cwd);
+    expect(other.code, other.stderr).toBe(EXIT_OK);
+    for (const [checkpoint, out, tasks] of [["run", "a.json", "8"], ["run-seed-4", "b.json", "8"], ["run-seed-4", "b-5.json", "5"]] as const) {
+      const written = await cli(["eval", `${checkpoint}/checkpoint.ckpt`, "--tasks", tasks, "--steps", "1", "--json", out, "--per-task"], cwd);
+      expect(written.code, written.stderr).toBe(EXIT_OK);
+    }
+    const a = JSON.parse(readFileSync(join(cwd, "a.json"), "utf8"));
+    const b = JSON.parse(readFileSync(join(cwd, "b.json"), "utf8"));
+    expect(a).toMatchObject({ evaluationSeed: 20_181_017, taskCount: 8 });
+    expect(a.perTaskLoss.map((step: number[]) => step.length)).toEqual([8, 8]);
+
+    const paired = await cli(["paired", "a.json", "b.json", "--json", "paired.json"], cwd);
+    expect(paired.code, paired.stderr).toBe(EXIT_OK);
+    expect(paired.stdout).toMatch(/^paired difference over 8 shared tasks, b\.json \(iteration 6\) − a\.json \(iteration 6\), mean ± 95% CI:\n {4}0 steps: loss [+−]\d/);
+    const record = JSON.parse(readFileSync(join(cwd, "paired.json"), "utf8"));
+    // The mean of the differences is the difference of the means; each task is counted once.
+    record.loss.forEach((step: { mean: number; above: number; below: number }, index: number) => {
+      expect(step.mean).toBeCloseTo(b.loss[index].mean - a.loss[index].mean, 12);
+      expect(step.above + step.below).toBeLessThanOrEqual(8);
+    });
+    expect((await cli(["paired", "a.json", "a.json", "--json", "self.json"], cwd)).code).toBe(EXIT_OK);
+    const self = JSON.parse(readFileSync(join(cwd, "self.json"), "utf8"));
+    expect(self.loss.map((step: { mean: number; ci95: number }) => [step.mean, step.ci95])).toEqual([[0, 0], [0, 0]]);
+
+    expectOneLine(await cli(["paired", "a.json", "b-5.json"], cwd), /^concord: b-5\.json: cannot be paired with a\.json: b\.perTaskLoss: expected 8 tasks like a, got 5$/);
+    expectOneLine(await cli(["paired", "a.json", "eval-6.json"], cwd), /^concord: eval-6\.json: expected per-task values \(perTaskLoss\): write the record with concord eval/);
+    expectOneLine(await cli(["paired", "a.json", "missing.json"], cwd), /^concord: missing\.json: expected an evaluation record, but it cannot be read \(ENOENT\)$/);
+    write("other-seed.json", JSON.stringify({ ...b, evaluationSeed: 7 }));
+    expectOneLine(await cli(["paired", "a.json", "other-seed.json"], cwd), /^concord: other-seed\.json: expected the held-out task set of a\.json \(evaluation seed 20181017\), got seed 7$/);
   });
 });
 

@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import type { CliIo } from "./commands/arguments.js";
 import { addCompareCommand } from "./commands/compare.js";
 import { addEvalCommand } from "./commands/eval.js";
+import { addPairedCommand } from "./commands/paired.js";
 import { addPresetsCommand } from "./commands/presets.js";
 import { addTrainCommand } from "./commands/train.js";
 import { addWorkerCommand } from "./commands/worker.js";
@@ -61,6 +62,7 @@ function buildProgram(io: CliIo): Command {
   addTrainCommand(program, io);
   addEvalCommand(program, io);
   addCompareCommand(program, io);
+  addPairedCommand(program, io);
   addPresetsCommand(program, io);
   addWorkerCommand(program, io);
   registerExportCommand(program, io);

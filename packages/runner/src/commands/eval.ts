@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { type BackendChoice, useBackend } from "@concord/backend";
+import { ConcordError } from "@concord/core";
 import { writeFileAtomicSync } from "../atomic-file.js";
 import { createRegistry } from "../builtins.js";
 import { checkpointBackend, disposeCheckpoint, loadCheckpoint } from "../checkpoint.js";
@@ -16,6 +17,7 @@ interface EvalCommandOptions {
   data?: string;
   backend?: BackendChoice;
   json?: string;
+  perTask?: boolean;
 }
 
 /** `concord eval <checkpoint>`: the held-out evaluation of a checkpoint's parameters. */
@@ -29,8 +31,10 @@ export function addEvalCommand(program: Command, io: CliIo): void {
     .option("--plugin <file>", "ES module registering plug-ins (repeatable)", collect, [])
     .option("--data <dir>", "data folder of the task family (sets evaluation.sampler.dataDir)")
     .option("--json <file>", "also write the evaluation (per-step statistics, no per-task values) to this JSON file")
+    .option("--per-task", "with --json: also write every task's query loss (and accuracy) at every step, for a paired comparison of checkpoints scored on the same tasks")
     .addOption(backendOption())
     .action(async (path: string, options: EvalCommandOptions) => {
+      if (options.perTask && !options.json) throw new ConcordError("expected --json <file> to write the per-task values to", { field: "--per-task" });
       const taskCount = options.tasks === undefined ? undefined : integerArgument(options.tasks, "--tasks", 2);
       const steps = options.steps === undefined ? undefined : integerArgument(options.steps, "--steps", 0);
       const registry = createRegistry();
@@ -50,7 +54,9 @@ export function addEvalCommand(program: Command, io: CliIo): void {
         io.stdout(`checkpoint ${path}: iteration ${checkpoint.iteration}, evaluated on ${backend} (${evaluationFamily(config).name} tasks, seed ${config.evaluation.seed})\n`);
         io.stdout(formatEvaluation(evaluation));
         if (options.json) {
-          const record = { checkpoint: path, iteration: checkpoint.iteration, evaluatedAt: new Date().toISOString(), ...evaluationSummary(evaluation) };
+          // The seed names the held-out task set: two records are paired only when it and taskCount match.
+          const scored = { checkpoint: path, iteration: checkpoint.iteration, evaluatedAt: new Date().toISOString(), evaluationSeed: config.evaluation.seed };
+          const record = { ...scored, ...(options.perTask ? evaluation : evaluationSummary(evaluation)) };
           writeFileAtomicSync(resolvePath(io.cwd, options.json), [`${JSON.stringify(record, null, 2)}\n`]);
         }
       } finally {

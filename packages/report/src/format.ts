@@ -31,6 +31,12 @@ export function finalStep(arm: ReportArm): ReportStepStatistic | undefined {
   return arm.evaluation.loss[arm.evaluation.loss.length - 1];
 }
 
+/** Query accuracy after the last inner step, as "96.87 ± 0.66 %"; undefined when the arm reports no accuracy. */
+export function finalAccuracy(arm: ReportArm): string | undefined {
+  const last = arm.evaluation.accuracy?.at(-1);
+  return last ? `${(100 * last.mean).toFixed(2)} ± ${(100 * last.ci95).toFixed(2)} %` : undefined;
+}
+
 /** Iterations per seed: `arm.iterations`, else the last iteration of the first learning curve. */
 export function armIterations(arm: ReportArm): number | undefined {
   if (arm.iterations !== undefined) return arm.iterations;

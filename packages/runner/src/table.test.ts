@@ -64,6 +64,19 @@ describe("formatResultsTable", () => {
     expect(lines[5]).toMatch(/^reptile-uniform\s+1\.0000 ± 0\.0000\s+1\.0000 ± 0\.0000 @ 0\s+1200\s+500\s+1 h 02 min\s+cpu$/);
   });
 
+  it("adds the final step's accuracy when every arm reports one", () => {
+    const classify = (name: string, accuracy: number) => {
+      const base = arm(name, [1.6, 0.2], 0.02);
+      return { ...base, evaluation: { ...base.evaluation, accuracy: [{ step: 0, mean: 0.2, ci95: 0 }, { step: 1, mean: accuracy, ci95: 0.00664 }] } };
+    };
+    const classified = formatResultsTable([classify("maml-uniform", 0.96867), classify("maml-agreement", 0.963)]).split("\n");
+    expect(classified[1]).toMatch(/^arm\s+final loss \(step 1\)\s+accuracy\s+best step\s+tasks/);
+    expect(classified[3]).toMatch(/^maml-uniform\s+0\.200 ± 0\.020\s+96\.87 ± 0\.66 %\s+0\.200 ± 0\.020 @ 1\s+1200/);
+    expect(classified[4]).toMatch(/^maml-agreement\s+0\.200 ± 0\.020\s+96\.30 ± 0\.66 %/);
+    // One arm without accuracy (a regression arm): no accuracy column at all.
+    expect(formatResultsTable([classify("maml-uniform", 0.9), arm("maml-agreement", [1, 0.5], 0.1)])).not.toContain("accuracy");
+  });
+
   it("labels a mixed final step generically", () => {
     const mixed = formatResultsTable([arm("a-b", [1, 0.5], 0.1), arm("c-d", [1, 0.5, 0.4], 0.1)]);
     expect(mixed).toContain("final loss (last step)");

@@ -1,8 +1,9 @@
-import { armIterations, bestStep, finalStep, formatDuration, formatMeanCi, type ReportArm } from "@concord/report";
+import { armIterations, bestStep, finalAccuracy, finalStep, formatDuration, formatMeanCi, type ReportArm } from "@concord/report";
 
 /**
  * The results table `compare` prints: one row per arm with the held-out query loss after the last
- * inner step (mean ± 95% CI over the pooled tasks), the best step, iterations, wall time and backend.
+ * inner step (mean ± 95% CI over the pooled tasks), its accuracy when every arm reports one, the best
+ * step, iterations, wall time and backend.
  *
  *     arm                final loss (step 10)  best step              tasks  iterations  wall time  backend
  *     maml-agreement     0.412 ± 0.031         0.405 ± 0.030 @ 7      1200   1000        2 min 10 s wasm
@@ -10,13 +11,16 @@ import { armIterations, bestStep, finalStep, formatDuration, formatMeanCi, type 
 export function formatResultsTable(arms: readonly ReportArm[]): string {
   const finalSteps = [...new Set(arms.map((arm) => finalStep(arm)?.step))];
   const finalTitle = finalSteps.length === 1 && finalSteps[0] !== undefined ? `final loss (step ${finalSteps[0]})` : "final loss (last step)";
-  const header = ["arm", finalTitle, "best step", "tasks", "iterations", "wall time", "backend"];
+  // Classification arms: the accuracy at the same final step, beside the loss.
+  const withAccuracy = arms.length > 0 && arms.every((arm) => arm.evaluation.accuracy !== undefined);
+  const header = ["arm", finalTitle, ...(withAccuracy ? ["accuracy"] : []), "best step", "tasks", "iterations", "wall time", "backend"];
   const rows = arms.map((arm) => {
     const last = finalStep(arm);
     const best = bestStep(arm.evaluation.loss);
     return [
       arm.name,
       last ? formatMeanCi(last.mean, last.ci95) : "n/a",
+      ...(withAccuracy ? [finalAccuracy(arm) ?? "n/a"] : []),
       best ? `${formatMeanCi(best.mean, best.ci95)} @ ${best.step}` : "n/a",
       String(arm.evaluation.taskCount),
       String(armIterations(arm) ?? "n/a"),

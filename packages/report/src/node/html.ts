@@ -1,4 +1,4 @@
-import { armIterations, bestStep, finalStep, formatDuration, formatMeanCi } from "../format.js";
+import { armIterations, bestStep, finalAccuracy, finalStep, formatDuration, formatMeanCi } from "../format.js";
 import { hasDiagnostic, lateMean } from "../series.js";
 import type { ReportData } from "../types.js";
 
@@ -51,6 +51,8 @@ export function reportHtml(data: ReportData, charts: readonly RenderedChart[], a
   const bestIndex = finals.indexOf(Math.min(...finals));
   // Diagnostics columns only when some arm recorded them (metrics files from before them lack both).
   const diagnostics = (["effectiveTasks", "weightedCosine"] as const).filter((field) => data.arms.some((arm) => hasDiagnostic(arm.curves, field)));
+  // Classification arms: the accuracy after the last step beside its loss.
+  const withAccuracy = data.arms.length > 0 && data.arms.every((arm) => arm.evaluation.accuracy !== undefined);
   const diagnosticCell = (value: number | undefined, digits: number) => `<td class="num">${value === undefined ? "n/a" : value.toFixed(digits)}</td>`;
 
   const rows = data.arms
@@ -64,7 +66,7 @@ export function reportHtml(data: ReportData, charts: readonly RenderedChart[], a
 <td title="${escapeHtml(`${arm.algorithm} with ${arm.weighting} weighting`)}">${swatch}${escapeHtml(arm.name)}</td>
 <td class="num">${start ? formatMeanCi(start.mean, start.ci95) : "n/a"}</td>
 <td class="num">${last ? formatMeanCi(last.mean, last.ci95) : "n/a"}</td>
-<td class="num">${best ? `${formatMeanCi(best.mean, best.ci95)} @ ${best.step}` : "n/a"}</td>
+${withAccuracy ? `<td class="num">${escapeHtml(finalAccuracy(arm) ?? "n/a")}</td>\n` : ""}<td class="num">${best ? `${formatMeanCi(best.mean, best.ci95)} @ ${best.step}` : "n/a"}</td>
 <td class="num">${escapeHtml(String(armIterations(arm) ?? "n/a"))}</td>
 ${diagnostics.map((field) => diagnosticCell(lateMean(arm.curves, field), field === "effectiveTasks" ? 2 : 3)).join("")}
 <td class="num">${escapeHtml(formatDuration(arm.wallTimeSeconds))}</td>
@@ -112,7 +114,7 @@ Intervals are 95% confidence intervals 1.96·s/√n, with s the sample standard 
 <section id="results">
 <h2>Results</h2>
 <div class="table"><table>
-<thead><tr><th>arm</th><th class="num">loss, no adaptation</th><th class="num">loss after ${steps} step${steps === 1 ? "" : "s"}</th><th class="num">best step</th><th class="num">iterations</th>${diagnostics.map((field) => `<th class="num">${field === "effectiveTasks" ? "effective tasks" : "cosine to uniform"}</th>`).join("")}<th class="num">wall time</th><th>backend</th></tr></thead>
+<thead><tr><th>arm</th><th class="num">loss, no adaptation</th><th class="num">loss after ${steps} step${steps === 1 ? "" : "s"}</th>${withAccuracy ? `<th class="num">accuracy after ${steps} step${steps === 1 ? "" : "s"}</th>` : ""}<th class="num">best step</th><th class="num">iterations</th>${diagnostics.map((field) => `<th class="num">${field === "effectiveTasks" ? "effective tasks" : "cosine to uniform"}</th>`).join("")}<th class="num">wall time</th><th>backend</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>

@@ -179,6 +179,23 @@ describe("writeReport", () => {
     expect(page).not.toContain('id="diagnostics"');
   });
 
+  it("classification arms get the accuracy after the last step beside its loss; regression arms do not", async () => {
+    expect(html).not.toContain("accuracy after");
+    const classified: ReportData = {
+      ...data,
+      arms: data.arms.map((arm, index) => ({
+        ...arm,
+        evaluation: { ...arm.evaluation, accuracy: arm.evaluation.loss.map(({ step }) => ({ step, mean: 0.2 + 0.07 * step + 0.001 * index, ci95: 0.0066 })) },
+      })),
+    };
+    const page = readFileSync((await writeReport(join(root, "classified"), classified)).htmlPath, "utf8");
+    expect(page).toContain('<th class="num">accuracy after 10 steps</th>');
+    // Step 10: 0.2 + 0.7 = 90.00 % for the first arm, 90.10 % for the second.
+    expect(page).toContain('<td class="num">90.00 ± 0.66 %</td>');
+    expect(page).toContain('<td class="num">90.10 ± 0.66 %</td>');
+    expect(unbalancedTags(page, true)).toEqual([]);
+  });
+
   it("refuses a report without arms", async () => {
     await expect(writeReport(join(root, "empty"), { ...data, arms: [] })).rejects.toThrow(/^data\.arms: /);
   });

@@ -31,6 +31,11 @@ export function finalStep(arm: ReportArm): ReportStepStatistic | undefined {
   return arm.evaluation.loss[arm.evaluation.loss.length - 1];
 }
 
+/** Whether the results tables get an accuracy column: every arm reports accuracy (classification). */
+export function everyArmHasAccuracy(arms: readonly ReportArm[]): boolean {
+  return arms.length > 0 && arms.every((arm) => arm.evaluation.accuracy !== undefined);
+}
+
 /** Query accuracy after the last inner step, as "96.87 ± 0.66 %"; undefined when the arm reports no accuracy. */
 export function finalAccuracy(arm: ReportArm): string | undefined {
   const last = arm.evaluation.accuracy?.at(-1);

@@ -23,4 +23,4 @@ export {
   type WeightBin,
   weightsAreUniform,
 } from "./series.js";
-export { armIterations, bestStep, finalAccuracy, finalStep, formatDuration, formatMeanCi } from "./format.js";
+export { armIterations, bestStep, everyArmHasAccuracy, finalAccuracy, finalStep, formatDuration, formatMeanCi } from "./format.js";

@@ -1,4 +1,4 @@
-import { armIterations, bestStep, finalAccuracy, finalStep, formatDuration, formatMeanCi, type ReportArm } from "@concord/report";
+import { armIterations, bestStep, everyArmHasAccuracy, finalAccuracy, finalStep, formatDuration, formatMeanCi, type ReportArm } from "@concord/report";
 
 /**
  * The results table `compare` prints: one row per arm with the held-out query loss after the last
@@ -12,7 +12,7 @@ export function formatResultsTable(arms: readonly ReportArm[]): string {
   const finalSteps = [...new Set(arms.map((arm) => finalStep(arm)?.step))];
   const finalTitle = finalSteps.length === 1 && finalSteps[0] !== undefined ? `final loss (step ${finalSteps[0]})` : "final loss (last step)";
   // Classification arms: the accuracy at the same final step, beside the loss.
-  const withAccuracy = arms.length > 0 && arms.every((arm) => arm.evaluation.accuracy !== undefined);
+  const withAccuracy = everyArmHasAccuracy(arms);
   const header = ["arm", finalTitle, ...(withAccuracy ? ["accuracy"] : []), "best step", "tasks", "iterations", "wall time", "backend"];
   const rows = arms.map((arm) => {
     const last = finalStep(arm);

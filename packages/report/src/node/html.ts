@@ -1,4 +1,4 @@
-import { armIterations, bestStep, finalAccuracy, finalStep, formatDuration, formatMeanCi } from "../format.js";
+import { armIterations, bestStep, everyArmHasAccuracy, finalAccuracy, finalStep, formatDuration, formatMeanCi } from "../format.js";
 import { hasDiagnostic, lateMean } from "../series.js";
 import type { ReportData } from "../types.js";
 
@@ -52,7 +52,7 @@ export function reportHtml(data: ReportData, charts: readonly RenderedChart[], a
   // Diagnostics columns only when some arm recorded them (metrics files from before them lack both).
   const diagnostics = (["effectiveTasks", "weightedCosine"] as const).filter((field) => data.arms.some((arm) => hasDiagnostic(arm.curves, field)));
   // Classification arms: the accuracy after the last step beside its loss.
-  const withAccuracy = data.arms.length > 0 && data.arms.every((arm) => arm.evaluation.accuracy !== undefined);
+  const withAccuracy = everyArmHasAccuracy(data.arms);
   const diagnosticCell = (value: number | undefined, digits: number) => `<td class="num">${value === undefined ? "n/a" : value.toFixed(digits)}</td>`;
 
   const rows = data.arms

@@ -3,7 +3,6 @@ import { type PairedDifference, type PairedStep, type PerTaskValues, pairedDiffe
 import { ConcordError } from "@concord/core";
 import type { Command } from "commander";
 import { writeFileAtomicSync } from "../atomic-file.js";
-import { parseConfigText } from "../config.js";
 import { type CliIo, resolvePath } from "./arguments.js";
 
 interface PerTaskRecord extends PerTaskValues {
@@ -47,7 +46,12 @@ function readRecord(file: string, path: string): PerTaskRecord {
   } catch (error) {
     throw new ConcordError(`expected an evaluation record, but it cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { field: path, cause: error });
   }
-  const record = parseConfigText(text, path) as PerTaskRecord;
+  let record: PerTaskRecord;
+  try {
+    record = JSON.parse(text) as PerTaskRecord;
+  } catch (error) {
+    throw new ConcordError(`expected an evaluation record in JSON, got a syntax error: ${(error as Error).message}`, { field: path, cause: error });
+  }
   if (record === null || typeof record !== "object" || !Array.isArray(record.perTaskLoss)) {
     throw new ConcordError("expected per-task values (perTaskLoss): write the record with concord eval <checkpoint> --json <file> --per-task", { field: path });
   }

@@ -66,7 +66,8 @@ export function weightedMetaStep(context: MetaStepContext, kind: TaskGradientKin
       const { differences, updates } = updatesFromAdapted(params, results.adapted);
       // The differentiated query losses when there are any (MAML); Reptile evaluates the query set here.
       const queryAfter = results.queryLosses ?? lossesPerTask(results.adapted, tasks, "query", adaptOptions, options.chunkSize);
-      const result = weighting.weights({ updates, losses: queryAfter, iteration: context.iteration });
+      const groups = taskGroups(tasks);
+      const result = weighting.weights({ updates, losses: queryAfter, iteration: context.iteration, ...(groups ? { groups } : {}) });
       checkWeights(result, tasks.length, weighting.name);
       const weights = result.weights;
       const weightValues = Array.from(weights.dataSync());
@@ -85,6 +86,12 @@ export function weightedMetaStep(context: MetaStepContext, kind: TaskGradientKin
     disposeParams(results.taskGradients);
     tf.dispose(results.queryLosses);
   }
+}
+
+/** Each task's group id when every task of the batch has one (its sampler declares groups), else undefined. */
+function taskGroups(tasks: readonly Task[]): number[] | undefined {
+  const groups = tasks.map((task) => task.group);
+  return groups.every((group): group is number => typeof group === "number") ? groups : undefined;
 }
 
 /** Σ_i w_i X_i over the leading task axis, as one matMul. */

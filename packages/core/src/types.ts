@@ -14,6 +14,12 @@ export interface Batch {
 export interface Task {
   readonly support: Batch;
   readonly query: Batch;
+  /**
+   * The task's group: an index into its sampler's `groups` (a sinusoid amplitude band, an Omniglot
+   * alphabet). Group-aware weighting (TR-MAML) and per-group evaluation read it; absent when the
+   * sampler declares no groups.
+   */
+  readonly group?: number;
 }
 
 /**
@@ -22,6 +28,11 @@ export interface Task {
  */
 export interface TaskSampler {
   readonly name: string;
+  /**
+   * The names of the task groups this sampler draws from, indexed by `Task.group`. When present,
+   * every sampled task carries a `group` in [0, groups.length).
+   */
+  readonly groups?: readonly string[];
   sample(count: number, rng: Rng): Task[];
 }
 
@@ -112,8 +123,20 @@ export interface OuterOptimizer {
 /** What a weighting scheme sees: rows of `updates` are g_i = θ − θ'_i, one per task. */
 export interface WeightingInput {
   readonly updates: Tensor2D;
+  /** Each task's query loss after adaptation, L_i. */
   readonly losses: Tensor1D;
   readonly iteration: number;
+  /** Each task's group id (`Task.group`), when the sampler declares groups. */
+  readonly groups?: readonly number[];
+}
+
+/**
+ * The saved state of a stateful weighting scheme (TR-MAML's group distribution): plain numbers,
+ * so it round-trips exactly through a checkpoint's JSON.
+ */
+export interface WeightingState {
+  readonly name: string;
+  readonly values: Readonly<Record<string, readonly number[]>>;
 }
 
 export interface WeightingResult {
@@ -126,6 +149,10 @@ export interface WeightingResult {
 export interface WeightingScheme {
   readonly name: string;
   weights(input: WeightingInput): WeightingResult;
+  /** Stateful schemes only: the state to save in a checkpoint (a copy). */
+  getState?(): WeightingState;
+  /** Stateful schemes only: restores a state from `getState`, so a resumed run continues bit for bit. */
+  setState?(state: WeightingState): void;
 }
 
 /** Everything a meta-algorithm needs for one meta-iteration. */

@@ -309,3 +309,41 @@ describeEachBackend("evaluateAdaptation() accuracy on a few-shot conv-net (the O
     disposeParams(params);
   });
 });
+
+describe("evaluateAdaptation() records each task's group when the sampler declares groups", () => {
+  beforeAll(async () => {
+    await tf.setBackend("cpu");
+  });
+
+  it("perTaskGroup follows the tasks drawn (chunk after chunk), groupNames the sampler's, and combineEvaluations pools them", () => {
+    const sampler = sinusoid({ supportSize: 5, querySize: 5 });
+    const model = mlp({ sizes: [1, 4, 1], init: "pytorch" });
+    const params = model.init(createRng(1));
+    const options = { model, objective: squaredErrorObjective(), innerOptimizer: sgd({ lr: 0.01 }), sampler, taskCount: 30, maxInnerSteps: 1, seed: 5, chunkSize: 7 };
+    const result = evaluate(params, options);
+    const { tasks, info } = sampler.sampleWithInfo(30, createRng(5));
+    tf.dispose(tasks.flatMap((task) => [task.support.x, task.support.y, task.query.x, task.query.y]));
+    expect(result.perTaskGroup).toEqual(info.map((task) => task.band));
+    expect(result.groupNames).toEqual(sampler.groups);
+    const pooled = combineEvaluations([result, evaluate(params, { ...options, seed: 6 })]);
+    expect(pooled.perTaskGroup).toHaveLength(60);
+    expect(pooled.perTaskGroup!.slice(0, 30)).toEqual(result.perTaskGroup);
+    disposeParams(params);
+  });
+
+  it("refuses a task whose group is outside the sampler's groups, naming sampler.groups", () => {
+    const inner = sinusoid({ supportSize: 5, querySize: 5 });
+    const lying: TaskSampler = { name: "lying", groups: ["only"], sample: (count, rng) => inner.sample(count, rng).map((task) => ({ ...task, group: 3 })) };
+    const model = mlp({ sizes: [1, 4, 1], init: "pytorch" });
+    const params = model.init(createRng(1));
+    const attempt = () =>
+      evaluate(params, { model, objective: squaredErrorObjective(), innerOptimizer: sgd({ lr: 0.01 }), sampler: lying, taskCount: 4, maxInnerSteps: 0, seed: 5 });
+    expect(attempt).toThrow(ConcordError);
+    expect(attempt).toThrow("sampler 'lying' declares 1 groups, but its task 0 has group 3; expected an integer in [0, 0]");
+    disposeParams(params);
+  });
+});
+
+function squaredErrorObjective() {
+  return { name: "mse", loss: (pred: tf.Tensor, y: tf.Tensor) => tf.mean(tf.square(tf.sub(pred, y))) as tf.Scalar };
+}

@@ -58,6 +58,10 @@ export interface EvaluationResult {
   readonly perTaskLoss: number[][];
   /** [step][task] query accuracies, when `accuracy` is present. */
   readonly perTaskAccuracy?: number[][];
+  /** Each task's group (`Task.group`), when the sampler declares groups. */
+  readonly perTaskGroup?: number[];
+  /** The sampler's group names (`TaskSampler.groups`), indexed by `perTaskGroup`. */
+  readonly groupNames?: string[];
   /** The tf backend the numbers were computed on (comma-separated when pooled over backends). */
   readonly backend: string;
 }
@@ -81,12 +85,15 @@ export function evaluateAdaptation(params: Params, options: EvaluationOptions): 
   const steps = options.maxInnerSteps + 1;
   const perTaskLoss: number[][] = Array.from({ length: steps }, () => []);
   let perTaskAccuracy: number[][] | undefined;
+  const groupNames = options.sampler.groups ? [...options.sampler.groups] : undefined;
+  const perTaskGroup: number[] | undefined = groupNames ? [] : undefined;
 
   for (let done = 0; done < taskCount; ) {
     const count = Math.min(chunkSize, taskCount - done);
     const tasks = options.sampler.sample(count, rng);
     try {
       expect(Array.isArray(tasks) && tasks.length === count, "sampler", `expected ${count} tasks from sampler '${options.sampler.name}', got ${Array.isArray(tasks) ? tasks.length : typeof tasks}`);
+      if (perTaskGroup) perTaskGroup.push(...tasks.map((task, index) => checkGroup(task.group, groupNames!.length, done + index, options.sampler.name)));
       const chunk = batched ? evaluateChunkBatched(params, tasks, options) : evaluateChunkPerTask(params, tasks, options);
       chunk.loss.forEach((values, step) => perTaskLoss[step]!.push(...values));
       if (chunk.accuracy) {
@@ -99,7 +106,19 @@ export function evaluateAdaptation(params: Params, options: EvaluationOptions): 
     done += count;
     options.onProgress?.(done, taskCount);
   }
-  return buildResult(perTaskLoss, perTaskAccuracy, tf.getBackend());
+  const groups = perTaskGroup ? { perTaskGroup, groupNames: groupNames! } : undefined;
+  return buildResult(perTaskLoss, perTaskAccuracy, tf.getBackend(), groups);
+}
+
+/** A task's group from a sampler that declares `groupCount` groups: an integer in [0, groupCount). */
+function checkGroup(group: unknown, groupCount: number, taskIndex: number, samplerName: string): number {
+  if (typeof group !== "number" || !Number.isInteger(group) || group < 0 || group >= groupCount) {
+    throw new ConcordError(
+      `sampler '${samplerName}' declares ${groupCount} groups, but its task ${taskIndex} has group ${JSON.stringify(group)}; expected an integer in [0, ${groupCount - 1}]`,
+      { field: "sampler.groups" },
+    );
+  }
+  return group;
 }
 
 /**
@@ -121,7 +140,10 @@ export function combineEvaluations(results: readonly EvaluationResult[]): Evalua
     return Array.from({ length: steps }, (_, step) => results.flatMap((result) => pick(result)![step]!));
   };
   const backends = [...new Set(results.map((result) => result.backend))];
-  return buildResult(pool((result) => result.perTaskLoss)!, pool((result) => result.perTaskAccuracy), backends.join(","));
+  const names = results[0]!.groupNames;
+  const sameGroups = names !== undefined && results.every((result) => result.perTaskGroup && JSON.stringify(result.groupNames) === JSON.stringify(names));
+  const groups = sameGroups ? { perTaskGroup: results.flatMap((result) => result.perTaskGroup!), groupNames: names } : undefined;
+  return buildResult(pool((result) => result.perTaskLoss)!, pool((result) => result.perTaskAccuracy), backends.join(","), groups);
 }
 
 /** Mean and ci95 = 1.96·s/√n with the sample standard deviation s (n − 1 denominator), in float64. */
@@ -137,13 +159,19 @@ export function meanWithCi95(values: readonly number[]): { mean: number; ci95: n
   return { mean, ci95: (1.96 * Math.sqrt(squares / (n - 1))) / Math.sqrt(n) };
 }
 
-function buildResult(perTaskLoss: number[][], perTaskAccuracy: number[][] | undefined, backend: string): EvaluationResult {
+function buildResult(
+  perTaskLoss: number[][],
+  perTaskAccuracy: number[][] | undefined,
+  backend: string,
+  groups?: { perTaskGroup: number[]; groupNames: string[] },
+): EvaluationResult {
   const statistics = (perTask: number[][]): StepStatistic[] => perTask.map((values, step) => ({ step, ...meanWithCi95(values) }));
   return {
     taskCount: perTaskLoss[0]?.length ?? 0,
     loss: statistics(perTaskLoss),
     ...(perTaskAccuracy ? { accuracy: statistics(perTaskAccuracy), perTaskAccuracy } : {}),
     perTaskLoss,
+    ...(groups ?? {}),
     backend,
   };
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, type OuterOptimizerState, type Params, type RngState } from "@concord/core";
+import { ConcordError, type OuterOptimizerState, type Params, type RngState, type WeightingState } from "@concord/core";
 import { writeFileAtomicSync } from "./atomic-file.js";
 
 /** File name of a run's checkpoint inside its output folder. */
@@ -26,6 +26,8 @@ export interface CheckpointData {
   readonly backend: string;
   /** Training wall time so far, across resumes. */
   readonly elapsedSeconds: number;
+  /** The weighting scheme's state, for stateful schemes (TR-MAML); absent for stateless ones. */
+  readonly weightingState?: WeightingState;
 }
 
 interface CheckpointHeader {
@@ -37,6 +39,7 @@ interface CheckpointHeader {
   readonly fallbacks: number;
   readonly backend: string;
   readonly elapsedSeconds: number;
+  readonly weightingState?: WeightingState;
   readonly createdAt: string;
   /** tfjs weights-manifest entries of the weight bytes that follow (tf.io.encodeWeights layout). */
   readonly weightSpecs: tf.io.WeightsManifestEntry[];
@@ -69,6 +72,7 @@ export function saveCheckpoint(path: string, data: CheckpointData): void {
     fallbacks: data.fallbacks,
     backend: data.backend,
     elapsedSeconds: data.elapsedSeconds,
+    ...(data.weightingState ? { weightingState: data.weightingState } : {}),
     createdAt: new Date().toISOString(),
     weightSpecs: specs,
   };
@@ -109,6 +113,7 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     fallbacks: header.fallbacks,
     backend: header.backend,
     elapsedSeconds: header.elapsedSeconds,
+    ...(header.weightingState ? { weightingState: header.weightingState } : {}),
     createdAt: header.createdAt,
   };
 }

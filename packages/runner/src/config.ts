@@ -44,6 +44,8 @@ const evaluationSchema = z.strictObject({
 const compareSchema = z.strictObject({
   /** Options per algorithm name used by `concord compare --algorithms`, e.g. { "reptile": { "innerSteps": 5 } }. */
   algorithms: z.record(z.string(), z.looseObject({})).default({}),
+  /** Options per weighting name used by `concord compare --weighting`, e.g. { "tail-risk": { "alpha": 0.1 } }. */
+  weightings: z.record(z.string(), z.looseObject({})).default({}),
 });
 
 /** The experiment config schema (JSON or YAML). Unknown fields are rejected. */

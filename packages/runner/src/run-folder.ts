@@ -19,8 +19,13 @@ export type SavedEvaluation = EvaluationResult & { readonly iteration: number };
  * An evaluation without its per-task lists (hundreds of numbers per step), which stay in the run's
  * evaluation.json: what results.json, exports and `concord eval --json` carry.
  */
-export function evaluationSummary<T extends object>(evaluation: T): Omit<T, "perTaskLoss" | "perTaskAccuracy"> {
-  const { perTaskLoss: _loss, perTaskAccuracy: _accuracy, ...summary } = evaluation as T & { perTaskLoss?: unknown; perTaskAccuracy?: unknown };
+export function evaluationSummary<T extends object>(evaluation: T): Omit<T, "perTaskLoss" | "perTaskAccuracy" | "perTaskGroup"> {
+  const {
+    perTaskLoss: _loss,
+    perTaskAccuracy: _accuracy,
+    perTaskGroup: _group,
+    ...summary
+  } = evaluation as T & { perTaskLoss?: unknown; perTaskAccuracy?: unknown; perTaskGroup?: unknown };
   return summary;
 }
 

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, disposeParams, type OuterOptimizer, type Params } from "@concord/core";
+import { ConcordError, disposeParams, type OuterOptimizer, type Params, type WeightingScheme } from "@concord/core";
 import { type CheckpointData, disposeCheckpoint, type LoadedCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import type { ExperimentConfig } from "./config.js";
 import type { ExperimentParts } from "./experiment.js";
@@ -7,6 +7,24 @@ import { MetricsLog, metricsRecord } from "./metrics-log.js";
 import { createProgress, type ProgressMode } from "./progress.js";
 import type { RunFolder } from "./run-folder.js";
 import { train } from "./train.js";
+
+/**
+ * Gives a stateful weighting scheme (TR-MAML) the state saved with the checkpoint, so the resumed run
+ * continues bit for bit; a state the scheme cannot take, or a stateful scheme without a saved state,
+ * is refused rather than silently restarted.
+ */
+function restoreWeightingState(weighting: WeightingScheme, checkpoint: LoadedCheckpoint, path: string): void {
+  const saved = checkpoint.weightingState;
+  if (saved && !weighting.setState) {
+    throw new ConcordError(`${path} holds state of weighting scheme '${saved.name}', but '${weighting.name}' keeps no state`, { field: "weighting" });
+  }
+  if (!saved && weighting.getState) {
+    throw new ConcordError(`${path} holds no weighting state, but weighting scheme '${weighting.name}' is stateful: it cannot resume bit for bit`, {
+      field: "weighting",
+    });
+  }
+  if (saved) weighting.setState!(saved);
+}
 
 /** Training stopped on a non-finite loss, gradient or parameter (a runtime failure, not bad input). */
 export class TrainingDiverged extends ConcordError {
@@ -44,7 +62,10 @@ export interface TrainingLoopResult {
 export function runTrainingLoop(options: TrainingLoopOptions): TrainingLoopResult {
   const { config, parts, outerOptimizer, folder, checkpoint } = options;
   const metrics = checkpoint ? MetricsLog.resume(folder.metricsPath, checkpoint.metricsOffset) : MetricsLog.create(folder.metricsPath);
-  if (checkpoint) outerOptimizer.setState(checkpoint.optimizerState);
+  if (checkpoint) {
+    outerOptimizer.setState(checkpoint.optimizerState);
+    restoreWeightingState(parts.weighting, checkpoint, folder.checkpointPath);
+  }
   const startIteration = checkpoint?.iteration ?? 0;
   const progress = createProgress({ mode: options.progress, label: options.label, start: startIteration, total: config.iterations, every: config.logEvery });
   let fallbacks = checkpoint?.fallbacks ?? 0;
@@ -56,6 +77,7 @@ export function runTrainingLoop(options: TrainingLoopOptions): TrainingLoopResul
   const save = (state: { iteration: number; params: Params; taskRngState: CheckpointData["taskRngState"] }) => {
     metrics.sync();
     const optimizerState = outerOptimizer.getState();
+    const weightingState = parts.weighting.getState?.();
     const data: CheckpointData = {
       iteration: state.iteration,
       params: state.params,
@@ -66,6 +88,7 @@ export function runTrainingLoop(options: TrainingLoopOptions): TrainingLoopResul
       fallbacks,
       backend: options.backend,
       elapsedSeconds: elapsed(),
+      ...(weightingState ? { weightingState } : {}),
     };
     try {
       // The kept copy first: once the main checkpoint has moved past this iteration, a crash must not lose it.

@@ -190,3 +190,50 @@ describe("fewShot labelNoise (tasks whose labels are shuffled)", () => {
     }
   });
 });
+
+describe("fewShot with sameGroup (tasks grouped by the first segment of the class names)", () => {
+  beforeAll(async () => {
+    await tf.setBackend("cpu");
+  });
+  // Alphabets: "Big" has 6 classes, "Mid" 3, "Tiny" 1 (too small for 2-way tasks), in shuffled storage order.
+  const names = ["Mid/c0", "Big/c0", "Big/c1", "Tiny/c0", "Big/c2", "Mid/c1", "Big/c3", "Big/c4", "Mid/c2", "Big/c5"];
+  const pixels: number[] = [];
+  names.forEach((_, c) => {
+    for (let i = 0; i < 4; i++) pixels.push(c, i);
+  });
+  const dataset = packedImageDataset({ pixels: Float32Array.from(pixels), imageShape: [1, 1, 2], classSizes: names.map(() => 4), classNames: names });
+  const groupOf = (classIndex: number) => names[classIndex]!.split("/")[0]!;
+
+  it("declares the groups with at least `ways` classes, in name order, and draws every task's classes from its group", () => {
+    const sampler = fewShot({ dataset, ways: 2, shots: 1, queryShots: 1, sameGroup: true });
+    expect(sampler.groups).toEqual(["Big", "Mid"]);
+    const tasks = sampler.sample(300, createRng(4));
+    const counts = [0, 0];
+    for (const task of tasks) {
+      const seen = [...decode(task.support), ...decode(task.query)];
+      const group = sampler.groups![task.group!]!;
+      counts[task.group!]! += 1;
+      for (const image of seen) expect(groupOf(image.classIndex)).toBe(group);
+    }
+    // Groups drawn in proportion to their classes: Big 6/9, Mid 3/9 (binomial sd ≈ 8 tasks of 300).
+    expect(Math.abs(counts[0]! - 200)).toBeLessThan(40);
+    disposeTasks(tasks);
+  });
+
+  it("changes nothing without the option: no groups, the same task stream", () => {
+    const plain = fewShot({ dataset, ways: 2, shots: 1, queryShots: 1 });
+    const explicit = fewShot({ dataset, ways: 2, shots: 1, queryShots: 1, sameGroup: false });
+    expect(plain.groups).toBeUndefined();
+    const [a, b] = [plain.sample(5, createRng(8)), explicit.sample(5, createRng(8))];
+    a.forEach((task, i) => {
+      expect(task.group).toBeUndefined();
+      expect(decode(task.support)).toEqual(decode(b[i]!.support));
+    });
+    disposeTasks([...a, ...b]);
+  });
+
+  it("refuses a grouping in which no group has `ways` classes, naming the option", () => {
+    expect(() => fewShot({ dataset, ways: 7, shots: 1, queryShots: 1, sameGroup: true })).toThrow(ConcordError);
+    expect(() => fewShot({ dataset, ways: 7, shots: 1, queryShots: 1, sameGroup: true })).toThrow(/no group .* has 7 classes/);
+  });
+});

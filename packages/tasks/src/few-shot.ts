@@ -18,6 +18,14 @@ export interface FewShotOptions {
    * as without the option.
    */
   readonly labelNoise?: number;
+  /**
+   * Draw every task's classes from one group: the first segment of the class names (Omniglot's
+   * alphabet in `Alphabet/characterNN`, an image folder's top-level folder). The group is drawn with
+   * probability proportional to its number of classes (each class as likely as without grouping),
+   * among the groups with at least `ways` classes; tasks carry it as `group`, and `sampler.groups`
+   * names the groups. Default false: classes from anywhere, no groups, the same task stream as before.
+   */
+  readonly sameGroup?: boolean;
 }
 
 /** One image of an episode: where it comes from and the label it gets in this episode. */
@@ -45,7 +53,7 @@ export interface EpisodePlan {
  * same tasks. The caller owns (and disposes) the returned tensors.
  */
 export function fewShot(options: FewShotOptions): TaskSampler {
-  const { dataset, ways, shots, queryShots, labelNoise = 0 } = options;
+  const { dataset, ways, shots, queryShots, labelNoise = 0, sameGroup = false } = options;
   expect(dataset !== null && typeof dataset === "object" && typeof dataset.copyImage === "function", "dataset", "expected an ImageDataset");
   expectInteger(ways, "ways", 1, dataset.classCount);
   expectInteger(shots, "shots", 1);
@@ -60,6 +68,8 @@ export function fewShot(options: FewShotOptions): TaskSampler {
       );
     }
   }
+  expect(typeof sameGroup === "boolean", "sameGroup", `expected true or false, got ${JSON.stringify(sameGroup)}`);
+  const grouping = sameGroup ? groupClasses(dataset, ways) : undefined;
   const [height, width, channels] = dataset.imageShape;
 
   const toBatch = (images: readonly EpisodeImage[]) => {
@@ -75,25 +85,76 @@ export function fewShot(options: FewShotOptions): TaskSampler {
 
   return {
     name: `few-shot-${ways}way-${shots}shot`,
+    ...(grouping ? { groups: grouping.names } : {}),
     sample(count: number, rng: Rng): Task[] {
       expectInteger(count, "count", 1);
       const tasks: Task[] = [];
       for (let t = 0; t < count; t++) {
-        const plan = planEpisode(dataset, { ways, shots, queryShots }, rng);
+        const group = grouping ? drawGroup(grouping, rng) : undefined;
+        const plan = planEpisode(dataset, { ways, shots, queryShots }, rng, group === undefined ? undefined : grouping!.classes[group]);
         const noisy = labelNoise > 0 && rng.uniform(0, 1) < labelNoise;
         const support = noisy ? shuffleLabels(plan.support, rng) : plan.support;
         const query = noisy ? shuffleLabels(plan.query, rng) : plan.query;
-        tasks.push({ support: toBatch(support), query: toBatch(query) });
+        tasks.push({ support: toBatch(support), query: toBatch(query), ...(group === undefined ? {} : { group }) });
       }
       return tasks;
     },
   };
 }
 
-/** Draws one episode's classes and images (no pixels); `fewShot` builds its tensors from this. */
-export function planEpisode(dataset: ImageDataset, sizes: { ways: number; shots: number; queryShots: number }, rng: Rng): EpisodePlan {
+/** The classes of each group (first segment of the class name) that has at least `ways` classes, groups in name order. */
+interface ClassGrouping {
+  readonly names: readonly string[];
+  readonly classes: readonly (readonly number[])[];
+  /** Cumulative class counts, for drawing a group proportionally to its size. */
+  readonly cumulative: readonly number[];
+}
+
+function groupClasses(dataset: ImageDataset, ways: number): ClassGrouping {
+  const byName = new Map<string, number[]>();
+  for (let c = 0; c < dataset.classCount; c++) {
+    const name = dataset.className(c).split("/")[0]!;
+    let members = byName.get(name);
+    if (!members) byName.set(name, (members = []));
+    members.push(c);
+  }
+  const eligible = [...byName.entries()].filter(([, members]) => members.length >= ways).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (eligible.length === 0) {
+    throw new ConcordError(`no group (first segment of the class names) has ${ways} classes, so no ${ways}-way task can come from one group`, {
+      field: "sameGroup",
+    });
+  }
+  let total = 0;
+  return {
+    names: eligible.map(([name]) => name),
+    classes: eligible.map(([, members]) => members),
+    cumulative: eligible.map(([, members]) => (total += members.length)),
+  };
+}
+
+/** A group index drawn with probability proportional to its number of classes (one rng draw). */
+function drawGroup(grouping: ClassGrouping, rng: Rng): number {
+  const total = grouping.cumulative[grouping.cumulative.length - 1]!;
+  const pick = rng.int(total);
+  let group = 0;
+  while (pick >= grouping.cumulative[group]!) group += 1;
+  return group;
+}
+
+/**
+ * Draws one episode's classes and images (no pixels); `fewShot` builds its tensors from this. With
+ * `fromClasses`, the episode's classes are drawn from that list only.
+ */
+export function planEpisode(
+  dataset: ImageDataset,
+  sizes: { ways: number; shots: number; queryShots: number },
+  rng: Rng,
+  fromClasses?: readonly number[],
+): EpisodePlan {
   const { ways, shots, queryShots } = sizes;
-  const classes = sampleWithoutReplacement(dataset.classCount, ways, rng);
+  const classes = fromClasses
+    ? sampleWithoutReplacement(fromClasses.length, ways, rng).map((k) => fromClasses[k]!)
+    : sampleWithoutReplacement(dataset.classCount, ways, rng);
   const support: EpisodeImage[] = [];
   const query: EpisodeImage[] = [];
   classes.forEach((classIndex, label) => {

@@ -14,7 +14,21 @@ export const sinusoidOptionsSchema = z.strictObject({
   supportSize: z.number().int().min(1).optional(),
   querySize: z.number().int().min(1).optional(),
   corruption: z.strictObject({ fraction: finite.min(0).max(1), noiseStd: finite.min(0).optional() }).optional(),
+  amplitudeBands: z.array(finite).min(2).optional(),
+  bandProbabilities: z.array(finite.min(0).max(1)).min(1).optional(),
 });
+
+/**
+ * Options of the task-weighting schemes that take some, for `concord compare --weighting …` on the
+ * sinusoid presets: chosen once, before any run, not tuned per preset. TR-MAML's 5 groups are the
+ * default amplitude bands; tail-risk averages the worst 10% of a meta-batch (CVaR at 10%, the tail
+ * the evaluation reports); loss-softmax's τ = 1 is of the order of an adapted task's MSE.
+ */
+const sinusoidWeightingOptions = {
+  "tr-maml": { groups: 5, lr: 0.01 },
+  "tail-risk": { alpha: 0.1 },
+  "loss-softmax": { temperature: 1 },
+};
 
 /**
  * The MAML paper's sinusoid regression (Finn et al. 2017, sec. 5.1): MLP 1-40-40-1 ReLU, K = 10,
@@ -36,10 +50,20 @@ const sinusoidConfig = {
   evaluation: { tasks: 600, innerSteps: 10 },
   checkpointEvery: 500,
   logEvery: 100,
-  compare: { algorithms: { reptile: { innerSteps: 5 } } },
+  compare: { algorithms: { reptile: { innerSteps: 5 } }, weightings: sinusoidWeightingOptions },
 };
 
-/** sinusoid (MAML paper), sinusoid-ga-paper (GA paper), sinusoid-meta-sgd (learned inner rates), sinusoid-outliers (20% corrupted training tasks). */
+
+/**
+ * The imbalanced sinusoid, after TR-MAML's sinusoid experiments (Collins et al. 2020): amplitude
+ * bands [0.1, 1), [1, 2), [2, 3), [3, 4), [4, 5] drawn with probabilities 0.45, 0.3, 0.15, 0.07,
+ * 0.03 in meta-training, so the hardest bands (largest A, largest error) are the rarest: a meta-batch
+ * of 25 holds on average 0.75 tasks of the top band. Evaluation is balanced (A ~ U[0.1, 5]) and
+ * reports each band, so the worst band shows what the imbalance cost.
+ */
+const imbalancedTasks = { ...sinusoidConfig.tasks, amplitudeBands: [0.1, 1, 2, 3, 4, 5], bandProbabilities: [0.45, 0.3, 0.15, 0.07, 0.03] };
+
+/** sinusoid (MAML paper), sinusoid-ga-paper (GA paper), sinusoid-meta-sgd (learned inner rates), sinusoid-outliers (20% corrupted training tasks), sinusoid-imbalanced (rare hard amplitude bands). */
 export const SINUSOID_PRESETS: readonly PresetDefinition[] = [
   {
     name: "sinusoid",
@@ -59,7 +83,7 @@ export const SINUSOID_PRESETS: readonly PresetDefinition[] = [
       evaluation: { tasks: 1000, innerSteps: 10 },
       checkpointEvery: 1000,
       logEvery: 500,
-      compare: { algorithms: { maml: { order: 2, innerSteps: 5 } } },
+      compare: { algorithms: { maml: { order: 2, innerSteps: 5 } }, weightings: sinusoidWeightingOptions },
     },
   },
   {
@@ -78,11 +102,17 @@ export const SINUSOID_PRESETS: readonly PresetDefinition[] = [
       tasks: { ...sinusoidConfig.tasks, corruption: { fraction: 0.2, noiseStd: 3 } },
     },
   },
+  {
+    name: "sinusoid-imbalanced",
+    description:
+      "sinusoid with imbalanced amplitude bands (after TR-MAML): A in [0.1,1), [1,2), [2,3), [3,4), [4,5] with probabilities 0.45/0.3/0.15/0.07/0.03 in training; balanced evaluation, per band",
+    config: { ...sinusoidConfig, tasks: imbalancedTasks },
+  },
 ];
 
-/** Sinusoid tasks without their corruption: what a run is evaluated (and its fits drawn) on. */
+/** Sinusoid tasks without their corruption and band imbalance: what a run is evaluated (and its fits drawn) on. */
 function cleanOptions(options: SinusoidOptions): SinusoidOptions {
-  const { corruption: _corruption, ...clean } = options;
+  const { corruption: _corruption, bandProbabilities: _bandProbabilities, ...clean } = options;
   return clean;
 }
 

@@ -18,7 +18,11 @@ describeEachBackend("sinusoid", () => {
   it("samples float32 [K, 1] support and query sets with the MAML defaults", () => {
     const sampler = sinusoid();
     expect(sampler.name).toBe("sinusoid");
-    expect(sampler.options).toEqual({ amplitude: [0.1, 5], phase: [0, Math.PI], inputRange: [-5, 5], supportSize: 10, querySize: 10, corruption: undefined });
+    const { amplitudeBands, ...rest } = sampler.options;
+    expect(rest).toEqual({ amplitude: [0.1, 5], phase: [0, Math.PI], inputRange: [-5, 5], supportSize: 10, querySize: 10, corruption: undefined, bandProbabilities: undefined });
+    // Five bands of equal width 0.98 over [0.1, 5].
+    [0.1, 1.08, 2.06, 3.04, 4.02, 5].forEach((edge, b) => expect(amplitudeBands[b]).toBeCloseTo(edge, 12));
+    expect(sampler.groups).toEqual(["A in [0.1, 1.08)", "A in [1.08, 2.06)", "A in [2.06, 3.04)", "A in [3.04, 4.02)", "A in [4.02, 5]"]);
     const tasks = sampler.sample(4, createRng(0));
     expect(tasks).toHaveLength(4);
     for (const { support, query } of tasks) {
@@ -102,7 +106,7 @@ describe("sinusoid sampling (backend independent)", () => {
     const sampler = sinusoid({ amplitude: [2, 2], phase: [0.5, 0.5], inputRange: [1, 1.5], supportSize: 3, querySize: 1 });
     const { tasks, info } = sampler.sampleWithInfo(20, createRng(2));
     for (const [i, task] of tasks.entries()) {
-      expect(info[i]).toEqual({ amplitude: 2, phase: 0.5, corrupted: false });
+      expect(info[i]).toEqual({ amplitude: 2, phase: 0.5, corrupted: false, band: 0 });
       for (const x of [...values(task.support.x), ...values(task.query.x)]) {
         expect(x).toBeGreaterThanOrEqual(1);
         expect(x).toBeLessThanOrEqual(1.5);
@@ -174,5 +178,54 @@ describe("sinusoid sampling (backend independent)", () => {
     const sampler = sinusoid();
     expectConcordError(() => sampler.sample(0, createRng(0)), "count");
     expectConcordError(() => sampler.sample(2, undefined as never), "rng");
+  });
+});
+
+describe("sinusoid amplitude bands (task groups)", () => {
+  beforeAll(async () => {
+    await tf.setBackend("cpu");
+  });
+
+  it("gives every task the band its amplitude falls in, without changing the task stream", () => {
+    // The stream of a sampler with bands equals one drawn with the pre-band draw order: A, φ, x's.
+    const { tasks, info } = sinusoid({ amplitudeBands: [0.1, 1, 2, 3, 4, 5] }).sampleWithInfo(200, createRng(3));
+    const reference = createRng(3);
+    info.forEach((task, i) => {
+      expect(task.amplitude).toBe(reference.uniform(0.1, 5));
+      expect(task.phase).toBe(reference.uniform(0, Math.PI));
+      for (let k = 0; k < 20; k++) reference.uniform(-5, 5);
+      const expected = task.amplitude < 1 ? 0 : task.amplitude < 2 ? 1 : task.amplitude < 3 ? 2 : task.amplitude < 4 ? 3 : 4;
+      expect(task.band).toBe(expected);
+      expect(tasks[i]!.group).toBe(expected);
+    });
+    expect(new Set(info.map((task) => task.band)).size).toBe(5);
+    disposeTasks(tasks);
+  });
+
+  it("draws bands with the given probabilities (chi-square over 20 000 tasks)", () => {
+    const probabilities = [0.45, 0.3, 0.15, 0.07, 0.03];
+    const sampler = sinusoid({ amplitudeBands: [0.1, 1, 2, 3, 4, 5], bandProbabilities: probabilities, supportSize: 1, querySize: 1 });
+    const counts = [0, 0, 0, 0, 0];
+    const rng = createRng(9);
+    for (let round = 0; round < 40; round++) {
+      const { tasks, info } = sampler.sampleWithInfo(500, rng);
+      for (const task of info) {
+        counts[task.band]! += 1;
+        // A lies inside its band.
+        const [low, high] = [[0.1, 1], [1, 2], [2, 3], [3, 4], [4, 5]][task.band]!;
+        expect(task.amplitude).toBeGreaterThanOrEqual(low!);
+        expect(task.amplitude).toBeLessThanOrEqual(high!);
+      }
+      disposeTasks(tasks);
+    }
+    const chiSquare = counts.reduce((sum, count, b) => sum + (count - 20_000 * probabilities[b]!) ** 2 / (20_000 * probabilities[b]!), 0);
+    expect(chiSquare).toBeLessThan(18.47); // χ²(4) at p = 0.001
+  });
+
+  it("refuses bands that do not cover the amplitude range, and probabilities that are not one per band or do not sum to 1", () => {
+    expect(() => sinusoid({ amplitudeBands: [0.5, 5] })).toThrow(/amplitudeBands.*start at amplitude\[0\] = 0.1/);
+    expect(() => sinusoid({ amplitudeBands: [0.1, 3, 2, 5] })).toThrow(/increasing edges/);
+    expect(() => sinusoid({ amplitudeBands: [0.1, 2, 5], bandProbabilities: [1] })).toThrow(/bandProbabilities.*expected 2 probabilities/);
+    expect(() => sinusoid({ amplitudeBands: [0.1, 2, 5], bandProbabilities: [0.5, 0.6] })).toThrow(/sum to 1/);
   });
 });

@@ -25,6 +25,19 @@ export interface SinusoidOptions {
   readonly querySize?: number;
   /** Replace the targets of some tasks by pure noise (outlier tasks). Default: none. */
   readonly corruption?: SinusoidCorruption;
+  /**
+   * Edges of the amplitude bands that are the task groups (`Task.group`, `sampler.groups`), increasing,
+   * from amplitude low to amplitude high. Default: 5 bands of equal width. The squared error of an
+   * adapted fit grows with A², so the bands order the tasks by difficulty and a per-band evaluation
+   * shows which amplitudes a method neglects; 5 bands keep 120 of 600 evaluation tasks in each.
+   */
+  readonly amplitudeBands?: readonly number[];
+  /**
+   * Probability of each amplitude band (one per band, summing to 1): the band is drawn first, then A
+   * uniformly within it, so some bands can be made rare (TR-MAML's imbalanced task distributions).
+   * Default: none, A ~ U[amplitude] and the band follows from A.
+   */
+  readonly bandProbabilities?: readonly number[];
   /** Sampler name. Default "sinusoid". */
   readonly name?: string;
 }
@@ -37,6 +50,8 @@ export interface ResolvedSinusoidOptions {
   readonly supportSize: number;
   readonly querySize: number;
   readonly corruption: Required<SinusoidCorruption> | undefined;
+  readonly amplitudeBands: readonly number[];
+  readonly bandProbabilities: readonly number[] | undefined;
 }
 
 /** The hidden parameters of one sampled task. */
@@ -45,6 +60,8 @@ export interface SinusoidTaskInfo {
   readonly phase: number;
   /** True when the task's support and query targets are noise instead of A sin(x − φ). */
   readonly corrupted: boolean;
+  /** The amplitude band A falls in (the task's group). */
+  readonly band: number;
 }
 
 export interface SinusoidSampler extends TaskSampler {
@@ -68,17 +85,49 @@ export function sinusoidCurve(amplitude: number, phase: number, xs: ArrayLike<nu
  *
  * Draw order per task (fixed, so a seed fixes the stream): A, φ, support x, query x, then — only
  * when `corruption` is set — one uniform for the corruption decision and, if corrupted, the noise
- * for the support then query targets.
+ * for the support then query targets. With `bandProbabilities`, one uniform picks the band before
+ * A (which is then uniform within the band); without it no draw is added.
+ *
+ * Every task carries its amplitude band as `group`; `sampler.groups` names the bands ("A in [1, 2)").
  */
 export function sinusoid(options: SinusoidOptions = {}): SinusoidSampler {
   expect(options !== null && typeof options === "object", "options", `expected an options object, got ${JSON.stringify(options)}`);
+  const amplitude = validateRange(options.amplitude ?? [0.1, 5], "amplitude");
+  const amplitudeBands = validateBands(options.amplitudeBands, amplitude);
   const resolved: ResolvedSinusoidOptions = {
-    amplitude: validateRange(options.amplitude ?? [0.1, 5], "amplitude"),
+    amplitude,
     phase: validateRange(options.phase ?? [0, Math.PI], "phase"),
     inputRange: validateRange(options.inputRange ?? [-5, 5], "inputRange"),
     supportSize: validateSize(options.supportSize ?? 10, "supportSize"),
     querySize: validateSize(options.querySize ?? 10, "querySize"),
     corruption: validateCorruption(options.corruption),
+    amplitudeBands,
+    bandProbabilities: validateBandProbabilities(options.bandProbabilities, amplitudeBands.length - 1),
+  };
+  const { bandProbabilities } = resolved;
+  const bandCount = amplitudeBands.length - 1;
+  const groups = Array.from({ length: bandCount }, (_, b) => {
+    const last = b === bandCount - 1;
+    return `A in [${formatEdge(amplitudeBands[b]!)}, ${formatEdge(amplitudeBands[b + 1]!)}${last ? "]" : ")"}`;
+  });
+  const bandOf = (amplitude: number): number => {
+    let band = 0;
+    while (band < bandCount - 1 && amplitude >= amplitudeBands[band + 1]!) band += 1;
+    return band;
+  };
+  const drawAmplitude = (rng: Rng): number => {
+    if (bandProbabilities === undefined) return rng.uniform(...resolved.amplitude);
+    const u = rng.next();
+    let band = 0;
+    let cumulative = bandProbabilities[0]!;
+    while (band < bandCount - 1 && u >= cumulative) {
+      band += 1;
+      cumulative += bandProbabilities[band]!;
+    }
+    // The band's upper edge belongs to the next band (except the last), so stay below it.
+    const high = amplitudeBands[band + 1]!;
+    const amplitude = rng.uniform(amplitudeBands[band]!, high);
+    return band < bandCount - 1 && amplitude >= high ? amplitudeBands[band]! : amplitude;
   };
   const name = options.name ?? "sinusoid";
   expect(typeof name === "string" && name.length > 0, "name", `expected a non-empty string, got ${JSON.stringify(name)}`);
@@ -89,7 +138,7 @@ export function sinusoid(options: SinusoidOptions = {}): SinusoidSampler {
   }
 
   function sampleOne(rng: Rng): { task: Task; info: SinusoidTaskInfo } {
-    const amplitude = rng.uniform(...resolved.amplitude);
+    const amplitude = drawAmplitude(rng);
     const phase = rng.uniform(...resolved.phase);
     const supportX = drawInputs(rng, resolved.supportSize);
     const queryX = drawInputs(rng, resolved.querySize);
@@ -104,9 +153,10 @@ export function sinusoid(options: SinusoidOptions = {}): SinusoidSampler {
       x: tf.tensor2d(x, [x.length, 1], "float32"),
       y: tf.tensor2d(y, [y.length, 1], "float32"),
     });
+    const band = bandOf(amplitude);
     return {
-      task: { support: batch(supportX, supportY), query: batch(queryX, queryY) },
-      info: { amplitude, phase, corrupted },
+      task: { support: batch(supportX, supportY), query: batch(queryX, queryY), group: band },
+      info: { amplitude, phase, corrupted, band },
     };
   }
 
@@ -125,6 +175,7 @@ export function sinusoid(options: SinusoidOptions = {}): SinusoidSampler {
 
   return {
     name,
+    groups,
     options: resolved,
     sampleWithInfo,
     sample: (count, rng) => sampleWithInfo(count, rng).tasks,
@@ -140,6 +191,46 @@ function validateRange(range: unknown, field: string): NumberRange {
   expectNumber(high, `${field}[1]`);
   expect(low <= high, field, `expected low <= high, got [${low}, ${high}]`);
   return [low, high];
+}
+
+/** Equal-width bands over the amplitude range unless `bands` gives the edges; checked to cover the range. */
+function validateBands(bands: unknown, amplitude: NumberRange): readonly number[] {
+  const [low, high] = amplitude;
+  if (bands === undefined) {
+    const count = low < high ? 5 : 1;
+    return Array.from({ length: count + 1 }, (_, b) => (b === count ? high : low + ((high - low) * b) / count));
+  }
+  if (!Array.isArray(bands) || bands.length < 2) {
+    throw new ConcordError(`expected at least two band edges, got ${JSON.stringify(bands)}`, { field: "amplitudeBands" });
+  }
+  bands.forEach((edge, b) => expectNumber(edge, `amplitudeBands[${b}]`));
+  for (let b = 1; b < bands.length; b++) {
+    expect(bands[b] > bands[b - 1], "amplitudeBands", `expected increasing edges, got ${JSON.stringify(bands)}`);
+  }
+  expect(
+    bands[0] === low && bands[bands.length - 1] === high,
+    "amplitudeBands",
+    `expected the edges to start at amplitude[0] = ${low} and end at amplitude[1] = ${high}, got ${JSON.stringify(bands)}`,
+  );
+  return bands as number[];
+}
+
+function validateBandProbabilities(probabilities: unknown, bandCount: number): readonly number[] | undefined {
+  if (probabilities === undefined) return undefined;
+  if (!Array.isArray(probabilities) || probabilities.length !== bandCount) {
+    throw new ConcordError(`expected ${bandCount} probabilities (one per amplitude band), got ${JSON.stringify(probabilities)}`, {
+      field: "bandProbabilities",
+    });
+  }
+  probabilities.forEach((p, b) => expectNumber(p, `bandProbabilities[${b}]`, 0, 1));
+  const total = (probabilities as number[]).reduce((sum, p) => sum + p, 0);
+  expect(Math.abs(total - 1) < 1e-9, "bandProbabilities", `expected probabilities that sum to 1, got a sum of ${total}`);
+  return probabilities as number[];
+}
+
+/** A band edge for a group name: at most 3 decimals, no trailing zeros. */
+function formatEdge(edge: number): string {
+  return String(Number(edge.toFixed(3)));
 }
 
 function validateSize(size: unknown, field: string): number {

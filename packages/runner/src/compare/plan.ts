@@ -18,14 +18,15 @@ export interface RunPlan {
   readonly label: string;
 }
 
-/** The arms of a comparison: the config's own options for its algorithm/weighting, `compare.algorithms` for others. */
+/** The arms of a comparison: the config's own options for its algorithm/weighting, `compare.algorithms` / `compare.weightings` for others. */
 export function planArms(config: ExperimentConfig, weightings: readonly string[], algorithms: readonly string[]): ArmPlan[] {
   const plans: ArmPlan[] = [];
   for (const algorithmName of algorithms) {
     const base = config.algorithm.name === algorithmName ? config.algorithm.options : {};
     const algorithm: PluginSpec = { name: algorithmName, options: { ...base, ...(config.compare.algorithms[algorithmName] ?? {}) } };
     for (const weightingName of weightings) {
-      const weighting: PluginSpec = config.weighting.name === weightingName ? config.weighting : { name: weightingName, options: {} };
+      const weighting: PluginSpec =
+        config.weighting.name === weightingName ? config.weighting : { name: weightingName, options: { ...(config.compare.weightings[weightingName] ?? {}) } };
       plans.push({ name: `${algorithmName}+${weightingName}`, algorithm, weighting });
     }
   }

@@ -22,6 +22,11 @@ export interface OmniglotTasksOptions {
   readonly cacheDir?: string;
   /** Probability that a training task's labels are shuffled (see fewShot's labelNoise). Default 0. */
   readonly labelNoise?: number;
+  /**
+   * Draw every task's characters from one alphabet, and group tasks by alphabet (see fewShot's
+   * sameGroup; rotated characters stay in their alphabet). Default false.
+   */
+  readonly sameAlphabet?: boolean;
 }
 
 export const OMNIGLOT_DOWNLOAD_HINT =
@@ -83,7 +88,14 @@ export async function omniglotTasks(options: OmniglotTasksOptions): Promise<Task
   const omniglot = await loadOmniglotOnce(dir, options.cacheDir);
   const mamlSplit = omniglot.mamlSplit({ rotations });
   const dataset = split === "train" ? mamlSplit.train : mamlSplit.test;
-  const sampler = fewShot({ dataset, ways, shots, queryShots, ...(options.labelNoise !== undefined ? { labelNoise: options.labelNoise } : {}) });
+  const sampler = fewShot({
+    dataset,
+    ways,
+    shots,
+    queryShots,
+    ...(options.labelNoise !== undefined ? { labelNoise: options.labelNoise } : {}),
+    ...(options.sameAlphabet !== undefined ? { sameGroup: options.sameAlphabet } : {}),
+  });
   return { ...sampler, name: `omniglot-${split}-${ways}way-${shots}shot` };
 }
 
@@ -177,9 +189,64 @@ export const OMNIGLOT_LABEL_NOISE_PRESET: PresetDefinition = (() => {
   };
 })();
 
+/**
+ * Options of the task-weighting schemes that take some, for `concord compare --weighting …` on the
+ * weighting-lab presets (chosen once, not tuned): TR-MAML over the 50 alphabets of MAML's training
+ * split; tail-risk on the worst 10% of a meta-batch (at meta-batch 8, the single worst task);
+ * loss-softmax with τ = 0.5, of the order of an adapted 5-way task's cross-entropy.
+ */
+const omniglotWeightingOptions = {
+  "tr-maml": { groups: 50, lr: 0.01 },
+  "tail-risk": { alpha: 0.1 },
+  "loss-softmax": { temperature: 0.5 },
+};
+
+/**
+ * Label noise where an update can reveal it: 5-way 5-shot, with 20% of the training tasks' labels
+ * shuffled. With one shot per class a shuffled task is still a consistent relabelling of its
+ * support images, so no weighting can see it; with five, the shuffled support labels contradict
+ * each other. First-order MAML, meta-batch 8, α = 0.1; clean evaluation.
+ */
+export const OMNIGLOT_LABEL_NOISE_5SHOT_PRESET: PresetDefinition = (() => {
+  const base = omniglotConfig({ ...fiveWay, shots: 5, order: 1, innerLr: 0.1, metaBatchSize: 8 });
+  return {
+    name: "omniglot-5w5s-label-noise",
+    description:
+      "Omniglot 5-way 5-shot, first-order MAML, meta-batch 8, α=0.1, 2000 iterations, 20% of training tasks with shuffled labels; clean evaluation",
+    config: {
+      ...base,
+      iterations: 2000,
+      tasks: { ...(base.tasks as Record<string, unknown>), labelNoise: 0.2 },
+      compare: { algorithms: { reptile: { innerSteps: 5 } }, weightings: omniglotWeightingOptions },
+    },
+  };
+})();
+
+/**
+ * Tasks grouped by alphabet (after TR-MAML's Omniglot experiments): each task's five characters
+ * come from one alphabet, alphabets drawn in proportion to their size, so small alphabets are rare;
+ * evaluation on test characters, also within one alphabet, reports the worst alphabet.
+ */
+export const OMNIGLOT_ALPHABETS_PRESET: PresetDefinition = (() => {
+  const base = omniglotConfig({ ...fiveWay, shots: 1, order: 1, innerLr: 0.1, metaBatchSize: 8 });
+  const evaluation = base.evaluation as { sampler: Record<string, unknown> };
+  return {
+    name: "omniglot-5w1s-alphabets",
+    description:
+      "Omniglot 5-way 1-shot within one alphabet per task (grouped by alphabet), first-order MAML, meta-batch 8, α=0.1, 2000 iterations; evaluated per test alphabet",
+    config: {
+      ...base,
+      iterations: 2000,
+      tasks: { ...(base.tasks as Record<string, unknown>), sameAlphabet: true },
+      evaluation: { ...evaluation, sampler: { ...evaluation.sampler, sameAlphabet: true } },
+      compare: { algorithms: { reptile: { innerSteps: 5 } }, weightings: omniglotWeightingOptions },
+    },
+  };
+})();
+
 /** Only these option names; their values are checked by omniglotTasks itself (ConcordErrors naming the field). */
 const omniglotOptionsSchema = z.strictObject(
-  Object.fromEntries(["dataDir", "ways", "shots", "queryShots", "split", "rotations", "cacheDir", "labelNoise"].map((key) => [key, z.unknown().optional()])),
+  Object.fromEntries(["dataDir", "ways", "shots", "queryShots", "split", "rotations", "cacheDir", "labelNoise", "sameAlphabet"].map((key) => [key, z.unknown().optional()])),
 );
 
 /**
@@ -195,6 +262,6 @@ export const omniglotFamily: TaskFamilyDefinition<OmniglotTasksOptions> = {
   create: (options) => omniglotTasks(options),
   // Evaluation is always on clean tasks.
   evaluationOptions: ({ labelNoise: _labelNoise, ...clean }) => clean,
-  presets: [...OMNIGLOT_PRESETS, OMNIGLOT_LABEL_NOISE_PRESET, OMNIGLOT_ANIL_PRESET],
+  presets: [...OMNIGLOT_PRESETS, OMNIGLOT_LABEL_NOISE_PRESET, OMNIGLOT_ANIL_PRESET, OMNIGLOT_LABEL_NOISE_5SHOT_PRESET, OMNIGLOT_ALPHABETS_PRESET],
   preprocessing: OMNIGLOT_PREPROCESSING,
 };

@@ -114,9 +114,9 @@ function groupClasses(dataset: ImageDataset, ways: number): ClassGrouping {
   const byName = new Map<string, number[]>();
   for (let c = 0; c < dataset.classCount; c++) {
     const name = dataset.className(c).split("/")[0]!;
-    let members = byName.get(name);
-    if (!members) byName.set(name, (members = []));
+    const members = byName.get(name) ?? [];
     members.push(c);
+    byName.set(name, members);
   }
   const eligible = [...byName.entries()].filter(([, members]) => members.length >= ways).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (eligible.length === 0) {
@@ -124,12 +124,9 @@ function groupClasses(dataset: ImageDataset, ways: number): ClassGrouping {
       field: "sameGroup",
     });
   }
-  let total = 0;
-  return {
-    names: eligible.map(([name]) => name),
-    classes: eligible.map(([, members]) => members),
-    cumulative: eligible.map(([, members]) => (total += members.length)),
-  };
+  const cumulative: number[] = [];
+  for (const [, members] of eligible) cumulative.push((cumulative.at(-1) ?? 0) + members.length);
+  return { names: eligible.map(([name]) => name), classes: eligible.map(([, members]) => members), cumulative };
 }
 
 /** A group index drawn with probability proportional to its number of classes (one rng draw). */

@@ -14,3 +14,17 @@ export { effectiveTaskCount, type ExecutionOption, meanPairwiseCosine, weightedD
 export { type ReptileOptions, reptile } from "./reptile.js";
 export { taskUpdates, updatesFromAdapted } from "./task-updates.js";
 export type { TaskPool } from "./parallel/pool-contract.js";
+export {
+  bootstrapStandardError,
+  conditionalValueAtRisk,
+  type Interval,
+  seedLevelInterval,
+  studentT975,
+  tailCount,
+  type TailOptions,
+  type TailSummary,
+  tailSummary,
+  type WorseEnd,
+  type WorstGroup,
+  worstGroup,
+} from "./tail-statistics.js";

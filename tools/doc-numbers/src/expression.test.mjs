@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { expandBraces } from "./braces.mjs";
+import { evaluateExpression, parseExpression } from "./expression.mjs";
+import { valueAtPath } from "./json-path.mjs";
+
+const records = {
+  "r/seed-0/e.json": { accuracy: [{ mean: 0.2 }, { mean: 0.944 }], runs: { "maml+agreement seed-0": { late: 7.99 } } },
+  "r/seed-1/e.json": { accuracy: [{ mean: 0.2 }, { mean: 0.9476666 }], runs: { "maml+agreement seed-0": { late: 7.98 } } },
+  "r/seed-2/e.json": { accuracy: [{ mean: 0.2 }, { mean: 0.9453333 }], runs: {} },
+};
+const readRecord = (file) => {
+  if (!(file in records)) throw new Error(`record ${file} cannot be read (ENOENT)`);
+  return records[file];
+};
+const evaluate = (text, aliases) => evaluateExpression(parseExpression(text), readRecord, aliases);
+
+describe("JSON paths", () => {
+  it("walk keys with spaces and + and array indices", () => {
+    expect(valueAtPath(records["r/seed-0/e.json"], "runs.maml+agreement seed-0.late")).toBe(7.99);
+    expect(valueAtPath(records["r/seed-0/e.json"], "accuracy[1].mean")).toBe(0.944);
+  });
+  it("name the first missing step and what is there instead", () => {
+    expect(() => valueAtPath(records["r/seed-0/e.json"], "accuracy[3].mean")).toThrow('no "accuracy[3]": "accuracy" holds an array of 2');
+    expect(() => valueAtPath(records["r/seed-0/e.json"], "loss")).toThrow(/no "loss": the record's top level holds keys "accuracy", "runs"/);
+  });
+});
+
+describe("brace lists", () => {
+  it("expand in order, several lists as a product", () => {
+    expect(expandBraces("a/seed-{0,1}/x{A,B}")).toEqual(["a/seed-0/xA", "a/seed-0/xB", "a/seed-1/xA", "a/seed-1/xB"]);
+    expect(expandBraces("plain")).toEqual(["plain"]);
+    expect(() => expandBraces("a{b")).toThrow(/without its "}"/);
+  });
+});
+
+describe("expressions", () => {
+  it("a reference gives the record's value; a brace list a list", () => {
+    expect(evaluate("r/seed-0/e.json#accuracy[1].mean")).toBe(0.944);
+    expect(evaluate("r/seed-{0,1}/e.json#accuracy[1].mean")).toEqual([0.944, 0.9476666]);
+  });
+  it("mean, min, max, sub, div and list compute what they say", () => {
+    expect(evaluate("mean(r/seed-{0,1,2}/e.json#accuracy[1].mean)")).toBeCloseTo((0.944 + 0.9476666 + 0.9453333) / 3, 15);
+    expect(evaluate("min(r/seed-{0,1,2}/e.json#accuracy[1].mean)")).toBe(0.944);
+    expect(evaluate("max(r/seed-{0,1,2}/e.json#accuracy[1].mean)")).toBe(0.9476666);
+    expect(evaluate("sub(1, div(r/seed-0/e.json#accuracy[0].mean, 0.8))")).toBeCloseTo(0.75, 15);
+    expect(evaluate("list(r/seed-0/e.json#accuracy[0].mean, r/seed-{0,1}/e.json#accuracy[1].mean)")).toEqual([0.2, 0.944, 0.9476666]);
+  });
+  it("an alias stands for a folder", () => {
+    expect(evaluate("@R/seed-1/e.json#accuracy[1].mean", new Map([["R", "r"]]))).toBe(0.9476666);
+    expect(() => evaluate("@Q/seed-1/e.json#x")).toThrow(/unknown alias @Q/);
+  });
+  it("a missing record in a brace list fails instead of averaging fewer values", () => {
+    expect(() => evaluate("mean(r/seed-{0,1,3}/e.json#accuracy[1].mean)")).toThrow("record r/seed-3/e.json cannot be read");
+  });
+  it("a missing path names the record and the step", () => {
+    expect(() => evaluate("r/seed-2/e.json#runs.maml+agreement seed-0.late")).toThrow('record r/seed-2/e.json: no "runs.maml+agreement seed-0"');
+  });
+  it("syntax errors say where", () => {
+    expect(() => parseExpression("median(r/x.json#a)")).toThrow(/unknown function median\(\)/);
+    expect(() => parseExpression("mean(r/x.json#a")).toThrow(/expected "," or "\)"/);
+    expect(() => parseExpression("r/x.json")).toThrow(/neither a number nor a record reference/);
+    expect(() => evaluate("sub(r/seed-{0,1}/e.json#accuracy[1].mean, 1)")).toThrow(/two single numbers/);
+  });
+});

@@ -3,7 +3,8 @@
 //   examples/omniglot/results/paper/paired-20000.json#accuracy[3]      one value of one record
 //   @P/maml+uniform/seed-{0,1,2}/evaluation.json#accuracy[3].mean       a list (brace list, alias @P)
 //   mean(@LN/maml+uniform/seed-{0,1,2}/evaluation.json#accuracy[3].mean)
-//   sub(1, div(@A#x, @B#x))                                             arithmetic on single numbers
+//   sub(1, div(@A#x, @B#x))                                             arithmetic
+//   bench/results.json#rows[workload=omniglot-maml1,backend=native,execution=parallel].ratio
 import { expandBraces } from "./braces.mjs";
 import { valueAtPath } from "./json-path.mjs";
 
@@ -15,9 +16,9 @@ const FUNCTIONS = {
   },
   min: (args) => Math.min(...numbers(args, "min")),
   max: (args) => Math.max(...numbers(args, "max")),
-  /** a − b of two single numbers. */
+  /** a − b; a list on either side is taken element by element. */
   sub: (args) => binary(args, "sub", (a, b) => a - b),
-  /** a / b of two single numbers. */
+  /** a / b; a list on either side is taken element by element. */
   div: (args) => binary(args, "div", (a, b) => a / b),
   /** Every argument's values as one list (for the `range` format over several paths). */
   list: (args) => args.flat(),
@@ -54,13 +55,13 @@ function parseTerm(parser) {
     parser.at++;
     return { call: call[1], args };
   }
-  // A reference or a number runs to the next "," or ")" outside a brace list.
+  // A reference or a number runs to the next "," or ")" outside a brace list or a [selector].
   let end = parser.at;
   let depth = 0;
   for (; end < parser.text.length; end++) {
     const char = parser.text[end];
-    if (char === "{") depth++;
-    else if (char === "}") depth--;
+    if (char === "{" || char === "[") depth++;
+    else if (char === "}" || char === "]") depth--;
     else if (depth === 0 && (char === "," || char === ")")) break;
   }
   const term = parser.text.slice(parser.at, end).trim();
@@ -111,8 +112,13 @@ function numbers(args, name) {
 }
 
 function binary(args, name, operation) {
-  if (args.length !== 2 || args.some((x) => typeof x !== "number" || !Number.isFinite(x))) {
-    throw new Error(`${name}() expects two single numbers, got ${JSON.stringify(args)}`);
+  const valid = (x) => (Array.isArray(x) ? x.length > 0 && x.every(valid) : typeof x === "number" && Number.isFinite(x));
+  const [a, b] = args;
+  const sameLength = !Array.isArray(a) || !Array.isArray(b) || a.length === b.length;
+  if (args.length !== 2 || !valid(a) || !valid(b) || !sameLength) {
+    throw new Error(`${name}() expects two numbers, or lists of numbers of one length, got ${JSON.stringify(args)}`);
   }
-  return operation(args[0], args[1]);
+  if (Array.isArray(a)) return a.map((x, i) => operation(x, Array.isArray(b) ? b[i] : b));
+  if (Array.isArray(b)) return b.map((y) => operation(a, y));
+  return operation(a, b);
 }

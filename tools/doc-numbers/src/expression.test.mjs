@@ -25,6 +25,23 @@ describe("JSON paths", () => {
   });
 });
 
+describe("selectors", () => {
+  const bench = { rows: [{ workload: "a", backend: "wasm", ms: 1 }, { workload: "a", backend: "native", ms: 2 }, { workload: "b", backend: "native", ms: 3 }] };
+  it("pick the one array element with the given key values", () => {
+    expect(valueAtPath(bench, "rows[workload=a,backend=native].ms")).toBe(2);
+    expect(valueAtPath(bench, "rows[workload=b].ms")).toBe(3);
+  });
+  it("refuse a selector that matches none or several", () => {
+    expect(() => valueAtPath(bench, "rows[workload=c].ms")).toThrow('"rows[workload=c]" must select one element: 0 of its 3 elements match');
+    expect(() => valueAtPath(bench, "rows[workload=a].ms")).toThrow(/2 of its 3 elements match/);
+    expect(() => valueAtPath(bench, "rows[workload].ms")).toThrow(/neither an index nor key=value/);
+  });
+  it("work inside expressions, with brace lists", () => {
+    const read = () => bench;
+    expect(evaluateExpression(parseExpression("max(x.json#rows[workload=a,backend={wasm,native}].ms)"), read)).toBe(2);
+  });
+});
+
 describe("brace lists", () => {
   it("expand in order, several lists as a product", () => {
     expect(expandBraces("a/seed-{0,1}/x{A,B}")).toEqual(["a/seed-0/xA", "a/seed-0/xB", "a/seed-1/xA", "a/seed-1/xB"]);
@@ -43,6 +60,8 @@ describe("expressions", () => {
     expect(evaluate("min(r/seed-{0,1,2}/e.json#accuracy[1].mean)")).toBe(0.944);
     expect(evaluate("max(r/seed-{0,1,2}/e.json#accuracy[1].mean)")).toBe(0.9476666);
     expect(evaluate("sub(1, div(r/seed-0/e.json#accuracy[0].mean, 0.8))")).toBeCloseTo(0.75, 15);
+    expect(evaluate("div(r/seed-{0,1}/e.json#accuracy[1].mean, 2)")).toEqual([0.472, 0.4738333]);
+    expect(evaluate("sub(1, r/seed-{0,1}/e.json#accuracy[0].mean)")).toEqual([0.8, 0.8]);
     expect(evaluate("list(r/seed-0/e.json#accuracy[0].mean, r/seed-{0,1}/e.json#accuracy[1].mean)")).toEqual([0.2, 0.944, 0.9476666]);
   });
   it("an alias stands for a folder", () => {
@@ -59,6 +78,7 @@ describe("expressions", () => {
     expect(() => parseExpression("median(r/x.json#a)")).toThrow(/unknown function median\(\)/);
     expect(() => parseExpression("mean(r/x.json#a")).toThrow(/expected "," or "\)"/);
     expect(() => parseExpression("r/x.json")).toThrow(/neither a number nor a record reference/);
-    expect(() => evaluate("sub(r/seed-{0,1}/e.json#accuracy[1].mean, 1)")).toThrow(/two single numbers/);
+    expect(() => evaluate("sub(r/seed-{0,1}/e.json#accuracy[1].mean, r/seed-{0,1,2}/e.json#accuracy[1].mean)")).toThrow(/lists of numbers of one length/);
+    expect(() => evaluate("div(r/seed-0/e.json#runs, 2)")).toThrow(/expects two numbers/);
   });
 });

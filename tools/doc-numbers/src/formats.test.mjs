@@ -33,6 +33,12 @@ describe("formats (hand-worked values)", () => {
     expect(format(0.00041234, "sig2")).toBe("0.00041");
     expect(format(24.654951, "sig3")).toBe("24.7");
     expect(format(0.0999, "sig2")).toBe("0.10");
+    expect(format(1817.524, "sig3")).toBe("1 820");
+    expect(format(637.618, "sig2")).toBe("640");
+  });
+  it("spaces the integer part of any kind by thousands", () => {
+    expect(format(1314.5623, "fixed1")).toBe("1 314.6");
+    expect(format(-12345.6, "fixed0")).toBe("\u221212 346");
   });
   it("range writes min–max of a list, or one value when both ends round alike", () => {
     expect(format([7.9748, 7.9765, 7.9702], "fixed2 range")).toBe("7.97–7.98");
@@ -41,6 +47,10 @@ describe("formats (hand-worked values)", () => {
   });
   it("a list without range is refused, naming what to use", () => {
     expect(() => format([1, 2], "fixed2")).toThrow(/mean\(\), min\(\), max\(\) or the range format/);
+  });
+  it("text writes a string of the record as it is, and only a string", () => {
+    expect(format("18001–20000", "text")).toBe("18001–20000");
+    expect(() => format(3, "text")).toThrow(/expects a string/);
   });
   it("unknown kinds and flags are refused", () => {
     expect(() => parseFormat("percent2")).toThrow(/unknown format "percent2"/);

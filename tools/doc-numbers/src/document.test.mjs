@@ -21,6 +21,7 @@ const DOC = [
   "```md",
   "<!-- n:not/a/record.json#x | pct2 -->1<!-- /n --> is an example in a code block",
   "```",
+  "An alias is written `<!-- n-alias NAME=FOLDER -->` and a marker `<!-- n:FILE#PATH | pct2 -->1<!-- /n -->`.",
   "",
 ].join("\n");
 
@@ -91,8 +92,11 @@ describe("marker syntax", () => {
     expect(problems[1].message).toMatch(/no "\| FORMAT"/);
     expect(problems[2].message).toMatch(/not NAME=FOLDER/);
   });
-  it("skips markers inside fenced code blocks", () => {
-    expect(findMarkers(DOC).markers.map((marker) => marker.line)).toEqual([6, 8]);
+  it("skips markers and aliases inside fenced code blocks and inline code", () => {
+    const { markers, aliases, problems } = findMarkers(DOC);
+    expect(markers.map((marker) => marker.line)).toEqual([6, 8]);
+    expect([...aliases.keys()]).toEqual(["R"]);
+    expect(problems).toEqual([]);
   });
 });
 

@@ -88,6 +88,13 @@ export function evaluateExpression(tree, readRecord, aliases = new Map()) {
   return files.length === 1 && !path.includes("{") ? values[0] : values;
 }
 
+/** Every record file a parsed expression reads (aliases resolved, brace lists expanded). */
+export function recordFiles(tree, aliases = new Map()) {
+  if ("number" in tree) return [];
+  if ("call" in tree) return tree.args.flatMap((arg) => recordFiles(arg, aliases));
+  return expandBraces(withAlias(tree.ref.slice(0, tree.ref.indexOf("#")).trim(), aliases));
+}
+
 function withAlias(file, aliases) {
   if (!file.startsWith("@")) return file;
   const slash = file.indexOf("/");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { expandBraces } from "./braces.mjs";
-import { evaluateExpression, parseExpression } from "./expression.mjs";
+import { evaluateExpression, parseExpression, recordFiles } from "./expression.mjs";
 import { valueAtPath } from "./json-path.mjs";
 
 const records = {
@@ -63,6 +63,9 @@ describe("expressions", () => {
     expect(evaluate("div(r/seed-{0,1}/e.json#accuracy[1].mean, 2)")).toEqual([0.472, 0.4738333]);
     expect(evaluate("sub(1, r/seed-{0,1}/e.json#accuracy[0].mean)")).toEqual([0.8, 0.8]);
     expect(evaluate("list(r/seed-0/e.json#accuracy[0].mean, r/seed-{0,1}/e.json#accuracy[1].mean)")).toEqual([0.2, 0.944, 0.9476666]);
+  });
+  it("recordFiles lists every record an expression reads", () => {
+    expect(recordFiles(parseExpression("sub(@R/seed-{0,1}/e.json#a, x/y.json#b)"), new Map([["R", "r"]]))).toEqual(["r/seed-0/e.json", "r/seed-1/e.json", "x/y.json"]);
   });
   it("an alias stands for a folder", () => {
     expect(evaluate("@R/seed-1/e.json#accuracy[1].mean", new Map([["R", "r"]]))).toBe(0.9476666);

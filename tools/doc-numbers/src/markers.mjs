@@ -3,13 +3,14 @@
 //   <!-- n:EXPRESSION | FORMAT -->96.87<!-- /n -->      the number between is what readers see
 //   <!-- n-alias P=examples/omniglot/results/paper -->  lets a reference start with @P/
 //
-// Markers and aliases inside fenced code blocks are examples, not markers, and are skipped.
+// Markers and aliases inside code (fenced blocks and `inline spans`) are examples, not markers, and
+// are skipped.
 
 const MARKER = /<!--\s*n:([^\n]*?)-->([^\n]*?)<!--\s*\/n\s*-->/g;
 const OPENING = /<!--\s*n:/g;
 const ALIAS = /<!--\s*n-alias\s+([^\n]*?)\s*-->/g;
 
-/** The character ranges [start, end) of fenced code blocks (``` or ~~~), an unclosed one to the end. */
+/** The character ranges [start, end) of code: fenced blocks (``` or ~~~; an unclosed one to the end) and inline spans. */
 function fencedRanges(text) {
   const ranges = [];
   let open;
@@ -21,6 +22,7 @@ function fencedRanges(text) {
     }
   }
   if (open !== undefined) ranges.push([open.start, text.length]);
+  for (const span of text.matchAll(/`[^`\n]+`/g)) ranges.push([span.index, span.index + span[0].length]);
   return ranges;
 }
 

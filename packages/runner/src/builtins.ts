@@ -3,7 +3,18 @@ import { convNet, meanSquaredError, mlp, softmaxCrossEntropy } from "@concord/mo
 import { adam, metaSgd, sgd } from "@concord/optimizers";
 import { sinusoidFamily } from "@concord/tasks";
 import { omniglotFamily } from "@concord/tasks/node";
-import { gradientAgreement, uniform } from "@concord/weighting";
+import {
+  type CosineAgreementOptions,
+  cosineAgreement,
+  gradientAgreement,
+  type LossSoftmaxOptions,
+  lossSoftmax,
+  type TailRiskOptions,
+  tailRisk,
+  type TrMamlOptions,
+  trMaml,
+  uniform,
+} from "@concord/weighting";
 import { z } from "zod";
 import { Registry } from "./registry.js";
 
@@ -25,6 +36,23 @@ export function registerBuiltins(registry: Registry): Registry {
   registry.register("weighting", "agreement", (o) => gradientAgreement(o as { eps?: number }), {
     options: z.strictObject({ eps: finite.min(0).optional() }),
     description: "gradient agreement: w_i ∝ Σ_j g_iᵀ g_j, normalised by Σ_k |Σ_j g_kᵀ g_j|",
+  });
+  registry.register("weighting", "cosine-agreement", (o) => cosineAgreement(o as CosineAgreementOptions), {
+    options: z.strictObject({ eps: finite.min(0).optional() }),
+    description: "gradient agreement on unit vectors: w_i ∝ Σ_j cos(g_i, g_j), normalised by Σ_k |Σ_j cos(g_k, g_j)|",
+  });
+  registry.register("weighting", "tail-risk", (o) => tailRisk(o as unknown as TailRiskOptions), {
+    options: z.strictObject({ alpha: finite.gt(0).max(1) }),
+    description: "CVaR_alpha: w_i = 1/k on the k = max(1, ⌈alpha·N⌉) tasks with the largest query loss, 0 elsewhere",
+  });
+  registry.register("weighting", "loss-softmax", (o) => lossSoftmax(o as LossSoftmaxOptions), {
+    options: z.strictObject({ temperature: finite.gt(0).optional() }),
+    description: "w = softmax(L / temperature) over the tasks' query losses (temperature default 1)",
+  });
+  // TR-MAML keeps a distribution p over the sampler's task groups (saved with getState/setState).
+  registry.register("weighting", "tr-maml", (o) => trMaml(o as unknown as TrMamlOptions), {
+    options: z.strictObject({ groups: z.number().int().min(1), lr: finite.min(0) }),
+    description: "TR-MAML: w_i = p_g(i) / (n_g(i) Σ_present p), then p ← Π_Δ(p + lr·mean group loss); needs a sampler with task groups",
   });
 
   // diagnostics: false skips the three extra loss passes per task (losses before/after); the weighting diagnostics stay.

@@ -43,7 +43,9 @@ describe("Registry", () => {
 
   it("suggests the closest name for an unknown plug-in", async () => {
     const error = await errorOf(() => createRegistry().create("weighting", "agreemnt"));
-    expect(error.message).toBe('weighting: expected one of "uniform", "agreement", got "agreemnt" (did you mean "agreement"?)');
+    expect(error.message).toBe(
+      'weighting: expected one of "uniform", "agreement", "cosine-agreement", "tail-risk", "loss-softmax", "tr-maml", got "agreemnt" (did you mean "agreement"?)',
+    );
   });
 
   it("validates built-in options: unknown option with suggestion, wrong value, factory errors prefixed", async () => {

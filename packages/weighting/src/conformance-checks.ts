@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { checkWeights, createRng, type WeightingInput, type WeightingScheme } from "@concord/core";
+import { ConcordError, checkWeights, createRng, type WeightingInput, type WeightingScheme, type WeightingState } from "@concord/core";
 
 /** A scheme, or a factory that makes a fresh one (for schemes that keep state between calls). */
 export type WeightingSchemeSource = WeightingScheme | (() => WeightingScheme);
@@ -15,6 +15,11 @@ export interface WeightingConformanceOptions {
   readonly tolerance?: number;
   /** Seed of the random inputs. Default 1. */
   readonly seed?: number;
+  /**
+   * Give every input `groups`: random group ids in [0, groups), as a sampler that declares this
+   * many groups would. For schemes that weight by group (trMaml). Default: no groups.
+   */
+  readonly groups?: number;
 }
 
 /** One contract check: `run` throws an Error that says what was wrong. */
@@ -38,7 +43,11 @@ export function weightingConformanceChecks(source: WeightingSchemeSource, option
   const shapes = options.shapes ?? DEFAULT_SHAPES;
   const tolerance = options.tolerance ?? 1e-5;
   const seed = options.seed ?? 1;
+  if (options.groups !== undefined && !(Number.isInteger(options.groups) && options.groups >= 1)) {
+    throw new Error(`conformance option groups: expected an integer >= 1, got ${String(options.groups)}`);
+  }
   const fresh = (): WeightingScheme => (typeof source === "function" ? source() : source);
+  const random = (tasks: number, size: number, inputSeed: number) => randomInput(tasks, size, inputSeed, options.groups);
 
   const checks: ConformanceCheck[] = [
     {
@@ -55,7 +64,7 @@ export function weightingConformanceChecks(source: WeightingSchemeSource, option
       title: `returns a finite float32 Tensor1D of length ${tasks} for random updates [${tasks}, ${size}]`,
       run() {
         const scheme = fresh();
-        withInput(randomInput(tasks, size, seed + index), (input) => {
+        withInput(random(tasks, size, seed + index), (input) => {
           const values = weightsOf(scheme, input, tasks);
           checkSums(values, options, tolerance);
         });
@@ -68,7 +77,7 @@ export function weightingConformanceChecks(source: WeightingSchemeSource, option
       title: "handles a single task (N = 1)",
       run() {
         const scheme = fresh();
-        withInput(randomInput(1, 7, seed), (input) => checkSums(weightsOf(scheme, input, 1), options, tolerance));
+        withInput(random(1, 7, seed), (input) => checkSums(weightsOf(scheme, input, 1), options, tolerance));
       },
     },
     {
@@ -76,7 +85,7 @@ export function weightingConformanceChecks(source: WeightingSchemeSource, option
       run() {
         const scheme = fresh();
         for (const tasks of [1, 3]) {
-          withInput(zeroInput(tasks, 6), (input) => checkSums(weightsOf(scheme, input, tasks), options, tolerance));
+          withInput(zeroInput(tasks, 6, options.groups), (input) => checkSums(weightsOf(scheme, input, tasks), options, tolerance));
         }
       },
     },
@@ -84,7 +93,7 @@ export function weightingConformanceChecks(source: WeightingSchemeSource, option
       title: "does not leak tensors (tf.memory().numTensors stays flat)",
       run() {
         const scheme = fresh();
-        withInput(randomInput(5, 11, seed), (input) => {
+        withInput(random(5, 11, seed), (input) => {
           tf.dispose(scheme.weights(input).weights); // warm-up: lazily created constants are allowed once
           const before = tf.memory().numTensors;
           for (let i = 0; i < 5; i++) tf.dispose(scheme.weights(input).weights);
@@ -97,7 +106,7 @@ export function weightingConformanceChecks(source: WeightingSchemeSource, option
       title: "does not mutate or dispose its inputs",
       run() {
         const scheme = fresh();
-        withInput(randomInput(4, 9, seed), (input) => {
+        withInput(random(4, 9, seed), (input) => {
           const updatesBefore = Array.from(input.updates.dataSync());
           const lossesBefore = Array.from(input.losses.dataSync());
           tf.dispose(scheme.weights(input).weights);
@@ -111,8 +120,8 @@ export function weightingConformanceChecks(source: WeightingSchemeSource, option
     {
       title: "is deterministic for equal inputs",
       run() {
-        const first = withInput(randomInput(6, 13, seed), (input) => weightsOf(fresh(), input, 6));
-        const second = withInput(randomInput(6, 13, seed), (input) => weightsOf(fresh(), input, 6));
+        const first = withInput(random(6, 13, seed), (input) => weightsOf(fresh(), input, 6));
+        const second = withInput(random(6, 13, seed), (input) => weightsOf(fresh(), input, 6));
         if (!sameBits(first, second)) throw new Error(`weights differ for equal inputs: [${first}] vs [${second}]`);
       },
     },
@@ -120,7 +129,7 @@ export function weightingConformanceChecks(source: WeightingSchemeSource, option
       title: "returns weights that are constants for differentiation",
       run() {
         const scheme = fresh();
-        withInput(randomInput(3, 4, seed), (input) => {
+        withInput(random(3, 4, seed), (input) => {
           let gradient: number[];
           try {
             gradient = tf.tidy(() => {
@@ -139,7 +148,111 @@ export function weightingConformanceChecks(source: WeightingSchemeSource, option
       },
     },
   );
+  checks.push(...statefulChecks(source, random));
   return checks;
+}
+
+/**
+ * The checks for a scheme with getState/setState (saved in checkpoints): both or neither, given
+ * as a factory, a JSON-safe copy as state, a bit-identical continuation after a JSON round trip,
+ * and a refused foreign state that leaves the scheme as it was.
+ */
+function statefulChecks(source: WeightingSchemeSource, random: (tasks: number, size: number, seed: number) => WeightingInput): ConformanceCheck[] {
+  const probe = typeof source === "function" ? source() : source;
+  const hasGet = typeof probe.getState === "function";
+  const hasSet = typeof probe.setState === "function";
+  if (!hasGet && !hasSet) return [];
+  const both: ConformanceCheck = {
+    title: "a stateful scheme has both getState and setState",
+    run() {
+      if (!(hasGet && hasSet)) throw new Error(`the scheme has ${hasGet ? "getState" : "setState"} but not ${hasGet ? "setState" : "getState"}`);
+    },
+  };
+  if (!(hasGet && hasSet)) return [both];
+  if (typeof source !== "function") {
+    return [
+      {
+        title: "a stateful scheme is passed as a factory",
+        run() {
+          throw new Error("the scheme keeps state between calls: pass a factory () => scheme so that each check starts from a fresh instance");
+        },
+      },
+    ];
+  }
+  type Stateful = Required<Pick<WeightingScheme, "getState" | "setState">> & WeightingScheme;
+  const fresh = () => source() as Stateful;
+  const batch = (scheme: WeightingScheme, call: number) => withInput(random(5, 8, 100 + call), (input) => weightsOf(scheme, input, 5));
+
+  return [
+    {
+      title: "getState returns a JSON-safe copy: plain finite numbers, unchanged by mutating it",
+      run() {
+        const scheme = fresh();
+        batch(scheme, 0);
+        const state = scheme.getState();
+        checkStateShape(state);
+        const snapshot = JSON.stringify(state);
+        if (!sameState(JSON.parse(snapshot), state)) throw new Error("the state does not survive a JSON round trip exactly");
+        for (const values of Object.values(state.values)) {
+          try {
+            (values as number[])[0] = Number.NaN;
+          } catch {
+            // A frozen copy is fine too.
+          }
+        }
+        if (JSON.stringify(scheme.getState()) !== snapshot) throw new Error("mutating the object getState returned changed the scheme's state: return a copy");
+      },
+    },
+    {
+      title: "a fresh scheme given a saved state (through JSON) continues bit for bit",
+      run() {
+        const original = fresh();
+        for (let call = 0; call < 3; call++) batch(original, call);
+        const saved = JSON.stringify(original.getState());
+        const restored = fresh();
+        restored.setState(JSON.parse(saved) as WeightingState);
+        for (let call = 3; call < 6; call++) {
+          const expected = batch(original, call);
+          const got = batch(restored, call);
+          if (!sameBits(expected, got)) throw new Error(`call ${call} after restoring: weights [${got}] differ from the uninterrupted [${expected}]`);
+        }
+        if (!sameState(restored.getState(), original.getState())) throw new Error("after the same calls, the restored scheme's state differs from the uninterrupted one's");
+      },
+    },
+    {
+      title: "setState refuses a state saved by another scheme with a ConcordError, keeping its own",
+      run() {
+        const scheme = fresh();
+        batch(scheme, 0);
+        const before = JSON.stringify(scheme.getState());
+        const foreign = { ...scheme.getState(), name: `${scheme.getState().name}-other` };
+        let caught: unknown;
+        try {
+          scheme.setState(foreign);
+        } catch (error) {
+          caught = error;
+        }
+        if (!(caught instanceof ConcordError)) throw new Error(`setState accepted (or did not throw a ConcordError for) a state named '${foreign.name}'`);
+        if (JSON.stringify(scheme.getState()) !== before) throw new Error("a refused setState changed the scheme's state");
+      },
+    },
+  ];
+}
+
+function checkStateShape(state: WeightingState): void {
+  if (state === null || typeof state !== "object") throw new Error(`getState returned ${String(state)}; expected { name, values }`);
+  if (typeof state.name !== "string" || state.name === "") throw new Error(`getState returned name ${JSON.stringify(state.name)}; expected a non-empty string`);
+  if (state.values === null || typeof state.values !== "object") throw new Error("getState returned no values record");
+  for (const [key, values] of Object.entries(state.values)) {
+    if (!Array.isArray(values) || !values.every((value) => typeof value === "number" && Number.isFinite(value))) {
+      throw new Error(`getState's values.${key} is not an array of finite numbers`);
+    }
+  }
+}
+
+function sameState(a: WeightingState, b: WeightingState): boolean {
+  const keys = Object.keys(a.values);
+  return a.name === b.name && keys.length === Object.keys(b.values).length && keys.every((key) => b.values[key] !== undefined && sameBits(a.values[key]!, b.values[key]!));
 }
 
 function weightsOf(scheme: WeightingScheme, input: WeightingInput, tasks: number): number[] {
@@ -162,7 +275,7 @@ function checkSums(values: readonly number[], options: WeightingConformanceOptio
   }
 }
 
-function randomInput(tasks: number, size: number, seed: number): WeightingInput {
+function randomInput(tasks: number, size: number, seed: number, groups?: number): WeightingInput {
   const rng = createRng(seed);
   // A shared direction plus noise, so updates partly agree as real task updates do.
   const shared = rng.normalArray(size);
@@ -171,11 +284,13 @@ function randomInput(tasks: number, size: number, seed: number): WeightingInput 
     for (let p = 0; p < size; p++) values[i * size + p] = 0.5 * shared[p]! + rng.normal();
   }
   const losses = Float32Array.from({ length: tasks }, () => rng.uniform(0.1, 2));
-  return { updates: tf.tensor2d(values, [tasks, size]), losses: tf.tensor1d(losses), iteration: 3 };
+  const input = { updates: tf.tensor2d(values, [tasks, size]), losses: tf.tensor1d(losses), iteration: 3 };
+  return groups === undefined ? input : { ...input, groups: Array.from({ length: tasks }, () => rng.int(groups)) };
 }
 
-function zeroInput(tasks: number, size: number): WeightingInput {
-  return { updates: tf.zeros([tasks, size]) as tf.Tensor2D, losses: tf.zeros([tasks]) as tf.Tensor1D, iteration: 0 };
+function zeroInput(tasks: number, size: number, groups?: number): WeightingInput {
+  const input = { updates: tf.zeros([tasks, size]) as tf.Tensor2D, losses: tf.zeros([tasks]) as tf.Tensor1D, iteration: 0 };
+  return groups === undefined ? input : { ...input, groups: Array.from({ length: tasks }, (_, i) => i % groups) };
 }
 
 function withInput<T>(input: WeightingInput, body: (input: WeightingInput) => T): T {

@@ -1,29 +1,45 @@
 import * as tf from "@tensorflow/tfjs-core";
-import type { WeightingScheme } from "@concord/core";
+import { ConcordError, type WeightingScheme, type WeightingState } from "@concord/core";
 import { describeEachBackend } from "@concord/core/testing";
 import { describe, expect, it } from "vitest";
 import { testWeightingScheme } from "./conformance.js";
-import { weightingConformanceChecks } from "./conformance-checks.js";
+import { type WeightingConformanceOptions, type WeightingSchemeSource, weightingConformanceChecks } from "./conformance-checks.js";
+import { cosineAgreement } from "./cosine-agreement.js";
 import { gradientAgreement } from "./gradient-agreement.js";
+import { lossSoftmax } from "./loss-softmax.js";
+import { tailRisk } from "./tail-risk.js";
+import { trMaml } from "./tr-maml.js";
 import { uniform } from "./uniform.js";
 
-/** The README's example of a user-written scheme. */
-function lossSoftmax({ temperature = 1 } = {}): WeightingScheme {
+/** The README's example of a user-written scheme: w_i = L_i / Σ_j L_j (uniform when every loss is 0). */
+function lossProportional(): WeightingScheme {
   return {
-    name: "lossSoftmax",
-    weights: ({ losses }) => ({ weights: tf.tidy(() => tf.softmax(tf.div<tf.Tensor1D>(losses, temperature))) }),
+    name: "lossProportional",
+    weights: ({ losses }) => {
+      const values = Array.from(losses.dataSync());
+      const total = values.reduce((sum, loss) => sum + loss, 0);
+      return { weights: tf.tensor1d(values.map((loss) => (total > 0 ? loss / total : 1 / values.length))) };
+    },
   };
 }
 
 describeEachBackend("built-in schemes", () => {
   testWeightingScheme(uniform(), { sumsToOne: true, sumAbsToOne: true });
-  testWeightingScheme(lossSoftmax(), { sumsToOne: true });
+  testWeightingScheme(lossProportional(), { sumsToOne: true });
   testWeightingScheme(gradientAgreement(), { sumAbsToOne: true });
   testWeightingScheme(() => gradientAgreement({ eps: 1e-6 }), { sumAbsToOne: true });
+  testWeightingScheme(cosineAgreement(), { sumAbsToOne: true });
+  testWeightingScheme(() => cosineAgreement({ eps: 1e-6 }), { sumAbsToOne: true });
+  testWeightingScheme(tailRisk({ alpha: 0.3 }), { sumsToOne: true, sumAbsToOne: true });
+  testWeightingScheme(tailRisk({ alpha: 1 }), { sumsToOne: true, sumAbsToOne: true });
+  testWeightingScheme(lossSoftmax(), { sumsToOne: true, sumAbsToOne: true });
+  testWeightingScheme(() => lossSoftmax({ temperature: 0.05 }), { sumsToOne: true, sumAbsToOne: true });
+  testWeightingScheme(() => trMaml({ groups: 3, lr: 0.5 }), { sumsToOne: true, sumAbsToOne: true, groups: 3 });
+  testWeightingScheme(() => trMaml({ groups: 1, lr: 0 }), { sumsToOne: true, groups: 1 });
 });
 
 /** Runs the suite's checks on `scheme` and returns the titles of those that failed. */
-function failingChecks(scheme: WeightingScheme, options = {}): string[] {
+function failingChecks(scheme: WeightingSchemeSource, options: WeightingConformanceOptions = {}): string[] {
   return weightingConformanceChecks(scheme, options).flatMap((check) => {
     try {
       check.run();
@@ -92,5 +108,75 @@ describe("the conformance suite catches broken schemes", () => {
       weights: ({ updates }) => ({ weights: tf.tidy(() => tf.add(tf.mul(tf.sum(updates, 1), 1e-3), 1 / tasksOf(updates)) as tf.Tensor1D) }),
     };
     expect(failingChecks(connected)).toEqual(["returns weights that are constants for differentiation"]);
+  });
+});
+
+/** A correct stateful toy scheme: weights 1/N, state = the number of calls so far. */
+function counting(overrides: Partial<WeightingScheme> = {}): WeightingScheme {
+  let calls = [0];
+  return {
+    name: "counting",
+    weights: ({ updates }) => {
+      calls = [calls[0]! + 1];
+      return { weights: ones(tasksOf(updates)) };
+    },
+    getState: () => ({ name: "counting", values: { calls: [...calls] } }),
+    setState: (state: WeightingState) => {
+      if (state.name !== "counting") throw new ConcordError(`expected "counting", got ${state.name}`, { field: "state.name" });
+      calls = [...state.values["calls"]!];
+    },
+    ...overrides,
+  };
+}
+
+describe("the conformance suite checks stateful schemes and group inputs", () => {
+  it("passes a correct stateful scheme given as a factory, and adds its state checks", () => {
+    const titles = weightingConformanceChecks(() => counting()).map((check) => check.title);
+    expect(titles).toContain("a fresh scheme given a saved state (through JSON) continues bit for bit");
+    expect(failingChecks(() => counting())).toEqual([]);
+  });
+
+  it("asks for a factory when a stateful scheme is passed as an object", () => {
+    expect(failingChecks(counting())).toContain("a stateful scheme is passed as a factory");
+  });
+
+  it("catches getState without setState", () => {
+    expect(failingChecks(() => counting({ setState: undefined }))).toEqual(["a stateful scheme has both getState and setState"]);
+  });
+
+  it("catches a getState that hands out its internal array", () => {
+    const shared = [0];
+    const leaking = () => counting({ getState: () => ({ name: "counting", values: { calls: shared } }) });
+    expect(failingChecks(leaking)).toContain("getState returns a JSON-safe copy: plain finite numbers, unchanged by mutating it");
+  });
+
+  it("catches a setState that does not restore, and one that accepts a foreign state", () => {
+    expect(failingChecks(() => counting({ setState: () => {} }))).toEqual([
+      "a fresh scheme given a saved state (through JSON) continues bit for bit",
+      "setState refuses a state saved by another scheme with a ConcordError, keeping its own",
+    ]);
+  });
+
+  it("catches a state whose weights depend on it but that does not restore them", () => {
+    // Weights depend on the call count, but setState forgets to restore it.
+    const drifting = () => {
+      let calls = 0;
+      return {
+        name: "drifting",
+        weights: ({ updates }: { updates: tf.Tensor2D }) => ({ weights: tf.fill([tasksOf(updates)], 1 / (tasksOf(updates) + ++calls), "float32") as tf.Tensor1D }),
+        getState: () => ({ name: "drifting", values: { calls: [calls] } }),
+        setState: (state: WeightingState) => {
+          if (state.name !== "drifting") throw new ConcordError("wrong name", { field: "state.name" });
+        },
+      } satisfies WeightingScheme;
+    };
+    expect(failingChecks(drifting)).toContain("a fresh scheme given a saved state (through JSON) continues bit for bit");
+  });
+
+  it("supplies groups only when asked: trMaml fails the suite without them and passes with them", () => {
+    const source = () => trMaml({ groups: 4, lr: 0.1 });
+    expect(failingChecks(source).length).toBeGreaterThan(5);
+    expect(failingChecks(source, { groups: 4, sumsToOne: true })).toEqual([]);
+    expect(() => weightingConformanceChecks(source, { groups: 0 })).toThrow(/groups: expected an integer >= 1/);
   });
 });

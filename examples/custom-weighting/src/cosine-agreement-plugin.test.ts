@@ -18,15 +18,15 @@ describe("the cosine-agreement plug-in definition", () => {
   registerPluginModule(registry, [cosineAgreementPlugin], "./plugin.mjs");
 
   it("is created by name with its options, like a built-in", () => {
-    expect(registry.create("weighting", "cosine-agreement").name).toBe("cosine-agreement");
-    expect(registry.create("weighting", { name: "cosine-agreement", options: { eps: 0 } }).name).toBe("cosine-agreement");
+    expect(registry.create("weighting", "my-cosine-agreement").name).toBe("my-cosine-agreement");
+    expect(registry.create("weighting", { name: "my-cosine-agreement", options: { eps: 0 } }).name).toBe("my-cosine-agreement");
   });
 
   it("has its options validated and reported like a built-in's", () => {
-    expect(messageOf(() => registry.create("weighting", { name: "cosine-agreement", options: { eps: -1 } }))).toBe(
+    expect(messageOf(() => registry.create("weighting", { name: "my-cosine-agreement", options: { eps: -1 } }))).toBe(
       "weighting.eps: expected a number >= 0, got -1",
     );
-    expect(messageOf(() => registry.create("weighting", { name: "cosine-agreement", options: { epss: 1 } }))).toBe(
+    expect(messageOf(() => registry.create("weighting", { name: "my-cosine-agreement", options: { epss: 1 } }))).toBe(
       'weighting.epss: unknown field; did you mean "eps"?',
     );
   });

@@ -23,7 +23,7 @@ export function cosineAgreement(options: CosineAgreementOptions = {}): Weighting
     throw new ConcordError(`expected a finite number >= 0, got ${JSON.stringify(eps)}`, { field: "eps" });
   }
   return {
-    name: "cosine-agreement",
+    name: "my-cosine-agreement",
     weights({ updates }) {
       if (!(updates instanceof tf.Tensor) || updates.rank !== 2) {
         throw new ConcordError("expected a rank-2 tensor [tasks, parameters]", { field: "updates" });

@@ -83,3 +83,23 @@ describe("a stateful weighting scheme's state in checkpoints", () => {
     await expect(attempt).rejects.toThrow(/holds no weighting state, but weighting scheme 'runningBandSoftmax' is stateful/);
   });
 });
+
+describe("TR-MAML (the built-in stateful scheme) through the runner", () => {
+  it("a run stopped at a checkpoint and resumed ends bit-identical, with p restored from the checkpoint", async () => {
+    const config = (iterations: number) =>
+      parseConfig(tinyConfig({ weighting: { name: "tr-maml", groups: 5, lr: 0.5 }, iterations }));
+    const whole = await runExperiment(config(12), { outDir: folder(), ...quiet });
+    const outDir = folder();
+    disposeParams((await runExperiment(config(7), { outDir, ...quiet })).params);
+    const saved = loadCheckpoint(join(outDir, CHECKPOINT_FILE));
+    const p = saved.weightingState!.values.p!;
+    expect(saved.weightingState!.name).toBe("trMaml");
+    expect(p.reduce((sum, value) => sum + value, 0)).toBeCloseTo(1, 12);
+    expect(p.some((value) => Math.abs(value - 0.2) > 1e-6)).toBe(true); // it moved off uniform
+    disposeCheckpoint(saved);
+    const resumed = await runExperiment(config(12), { outDir, resume: true, ...quiet });
+    expect(bytes(resumed.params)).toBe(bytes(whole.params));
+    disposeParams(whole.params);
+    disposeParams(resumed.params);
+  });
+});

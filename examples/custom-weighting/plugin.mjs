@@ -1,4 +1,4 @@
-// A Concord plug-in module: `concord train sinusoid --weighting my-cosine-agreement --plugin ./plugin.mjs`.
+// A Concord plug-in module: `concord train sinusoid --weighting cosine-agreement --plugin ./plugin.mjs`.
 // The default export is an array of plug-in definitions (kind, name, options schema, create).
 // Plain .mjs so Node can import it; it uses the compiled definition (run `pnpm build` first).
 import { cosineAgreementPlugin } from "./dist/cosine-agreement-plugin.js";

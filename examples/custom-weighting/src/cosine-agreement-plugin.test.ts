@@ -13,20 +13,20 @@ function messageOf(f: () => unknown): string {
   throw new Error("expected a ConcordError");
 }
 
-describe("the my-cosine-agreement plug-in definition", () => {
+describe("the cosine-agreement plug-in definition", () => {
   const registry = createRegistry();
   registerPluginModule(registry, [cosineAgreementPlugin], "./plugin.mjs");
 
   it("is created by name with its options, like a built-in", () => {
-    expect(registry.create("weighting", "my-cosine-agreement").name).toBe("cosine-agreement");
-    expect(registry.create("weighting", { name: "my-cosine-agreement", options: { eps: 0 } }).name).toBe("cosine-agreement");
+    expect(registry.create("weighting", "cosine-agreement").name).toBe("cosine-agreement");
+    expect(registry.create("weighting", { name: "cosine-agreement", options: { eps: 0 } }).name).toBe("cosine-agreement");
   });
 
   it("has its options validated and reported like a built-in's", () => {
-    expect(messageOf(() => registry.create("weighting", { name: "my-cosine-agreement", options: { eps: -1 } }))).toBe(
+    expect(messageOf(() => registry.create("weighting", { name: "cosine-agreement", options: { eps: -1 } }))).toBe(
       "weighting.eps: expected a number >= 0, got -1",
     );
-    expect(messageOf(() => registry.create("weighting", { name: "my-cosine-agreement", options: { epss: 1 } }))).toBe(
+    expect(messageOf(() => registry.create("weighting", { name: "cosine-agreement", options: { epss: 1 } }))).toBe(
       'weighting.epss: unknown field; did you mean "eps"?',
     );
   });

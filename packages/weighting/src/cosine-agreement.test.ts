@@ -5,7 +5,7 @@ import { expect, it } from "vitest";
 import { cosineAgreement } from "./cosine-agreement.js";
 import { gradientAgreement } from "./gradient-agreement.js";
 
-function weightsFor(rows: number[][], eps = 0, scheme = cosineAgreement({ eps })): { weights: number[]; fellBack: boolean | undefined } {
+function weightsFor(rows: number[][], eps?: number, scheme = cosineAgreement(eps === undefined ? {} : { eps })): { weights: number[]; fellBack: boolean | undefined } {
   const updates = tf.tensor2d(rows);
   const losses = tf.zeros([rows.length]) as tf.Tensor1D;
   try {
@@ -31,7 +31,7 @@ describeEachBackend("cosineAgreement", () => {
     expect(fellBack).toBe(false);
     expectClose(weights, [6 / 17, 9 / 17, 2 / 17]);
     // GA on the raw rows: S = (−2, 6); s = (18, 12, 10); D = 40 → 0.45, 0.3, 0.25.
-    expectClose(weightsFor(rows, 0, gradientAgreement()).weights, [0.45, 0.3, 0.25]);
+    expectClose(weightsFor(rows, undefined, gradientAgreement()).weights, [0.45, 0.3, 0.25]);
   });
 
   it("hand-worked: a disagreeing task gets a negative weight ((2,0),(0,3),(−1,−1) → 1−1/√2, 1−1/√2, 1−√2)", () => {
@@ -68,11 +68,30 @@ describeEachBackend("cosineAgreement", () => {
   });
 
   it("falls back to uniform, never NaN, when the unit vectors sum to zero or every update is zero", () => {
-    for (const rows of [[[1, -2], [-3, 6]], [[0, 0, 0], [0, 0, 0], [0, 0, 0]], [[1, 0], [0, 0], [-2, 0]]]) {
+    const cancelling = [
+      [[1, -2], [-3, 6]],
+      [[0, 0, 0], [0, 0, 0], [0, 0, 0]],
+      [[1, 0], [0, 0], [-2, 0]],
+    ];
+    for (const rows of cancelling) {
       const { weights, fellBack } = weightsFor(rows);
-      expect(fellBack).toBe(true);
+      expect(fellBack, JSON.stringify(rows)).toBe(true);
       expectClose(weights, rows.map(() => 1 / rows.length));
     }
+  });
+
+  it("eps: 0 falls back only on an exactly zero denominator", () => {
+    // (1,0) and (−2,0) have unit vectors exactly (1,0) and (−1,0): D = 0 exactly.
+    expect(weightsFor([[1, 0], [-2, 0]], 0).fellBack).toBe(true);
+    // (1,−2) and (−3,6) cancel mathematically, but their float64 unit vectors differ in the last bit.
+    expect(weightsFor([[1, -2], [-3, 6]], 0).fellBack).toBe(false);
+  });
+
+  it("a batch that cancels only up to float32 rounding of its inputs needs a larger eps", () => {
+    // Three directions 120° apart: √3/2 in float32 is off by ~1e-8, so D/N ~ 1e-8, above the default 1e-12.
+    const rows = [[1, 0], [-0.5, Math.sqrt(3) / 2], [-0.5, -Math.sqrt(3) / 2]];
+    expect(weightsFor(rows).fellBack).toBe(false);
+    expect(weightsFor(rows, 1e-6).fellBack).toBe(true);
   });
 
   it("falls back when an update is not finite", () => {

@@ -4,10 +4,12 @@ import { expectUpdates } from "./updates.js";
 
 export interface CosineAgreementOptions {
   /**
-   * Relative fallback threshold (default 0), as in `gradientAgreement` but on unit vectors: the
-   * scheme falls back to uniform weights when D = Σ_k |s_k| ≤ eps · Σ_k ‖u_k‖² (the number of
-   * non-zero updates), or D is 0 or not finite. eps around 1e-6 also catches batches whose unit
-   * vectors cancel only up to float32 round-off.
+   * Relative fallback threshold (default 1e-12), as in `gradientAgreement` but on unit vectors:
+   * the scheme falls back to uniform weights when D = Σ_k |s_k| ≤ eps · Σ_k ‖u_k‖² (the number of
+   * non-zero updates), or D is not finite. Unit vectors of updates that cancel exactly, such as
+   * (1, −2) and (−3, 6), sum to ~1e-16 rather than 0 in floating point, so the default treats D
+   * within float64 round-off of 0 (D/N ~ √N · 1e-16) as 0; eps: 0 falls back only on an exactly
+   * zero D.
    */
   readonly eps?: number;
 }
@@ -21,53 +23,46 @@ export interface CosineAgreementOptions {
  *     w_i = s_i / Σ_k |s_k|.
  *
  * Weights can be negative and satisfy Σ_i |w_i| = 1; scaling any single g_i by c > 0 changes
- * nothing. When the denominator is 0 (the unit vectors sum to zero, or every update is zero) or
- * not finite, the weights are uniform and `fellBack` is true. Each row is first rescaled by a power
- * of two (exact in float32) that brings its largest |entry| near 1, so rows as large as 1e38 or as
- * small as subnormals neither overflow nor underflow. The weights are constants for
- * differentiation (computed from values read back, returned as a fresh tensor).
+ * nothing. When the denominator is 0 (the unit vectors sum to zero, or every update is zero; 0 up
+ * to round-off, see `eps`) or not finite, the weights are uniform and `fellBack` is true. Computed in O(N·P) in float64 on the
+ * values read back: the square of any float32, from a subnormal to 3.4e38, is a normal float64,
+ * so no row's norm overflows or underflows, however large or small. The weights are constants
+ * for differentiation (a fresh tensor, outside any gradient tape).
  */
 export function cosineAgreement(options: CosineAgreementOptions = {}): WeightingScheme {
-  const eps = options.eps ?? 0;
+  const eps = options.eps ?? 1e-12;
   expectNumber(eps, "eps", 0);
   return {
     name: "cosineAgreement",
     weights(input) {
       const tasks = expectUpdates(input, "cosineAgreement");
-      const uniformFallback = () => ({ weights: tf.fill([tasks], 1 / tasks, "float32") as tf.Tensor1D, fellBack: true });
-      const largest = readValues(tf.tidy(() => tf.max(tf.abs(input.updates), 1)));
-      if (!largest.every(Number.isFinite)) return uniformFallback();
-      const rowScales = new Float32Array(largest.map(powerOfTwoScale));
-      const agreement = tf.tidy(() => {
-        const scaled = tf.mul(input.updates, tf.tensor2d(rowScales, [tasks, 1]));
-        const norms = tf.sqrt(tf.sum(tf.square(scaled), 1, true));
-        // A non-zero scaled row has norm ≥ 2^-22, so the floor only turns 0/0 into 0 for zero rows.
-        const units = tf.div(scaled, tf.maximum(norms, 1e-30));
-        const total = tf.sum(units, 0, true); // [1, P]: Σ_j u_j
-        return tf.matMul(units, total, false, true); // [N, 1]: s_i = u_iᵀ Σ_j u_j
+      const size = input.updates.shape[1]!;
+      const values = input.updates.dataSync();
+      const rows = Array.from({ length: tasks }, (_, i) => values.subarray(i * size, (i + 1) * size));
+
+      const inverseNorms = rows.map((row) => {
+        let squaredNorm = 0;
+        for (let p = 0; p < row.length; p++) squaredNorm += row[p]! * row[p]!;
+        return squaredNorm > 0 ? 1 / Math.sqrt(squaredNorm) : 0; // NaN (a non-finite entry) stays NaN
       });
-      const s = readValues(agreement);
+      const total = new Float64Array(size); // Σ_j u_j
+      rows.forEach((row, j) => {
+        const scale = inverseNorms[j]!;
+        if (scale !== 0) for (let p = 0; p < row.length; p++) total[p]! += row[p]! * scale;
+      });
+      const s = rows.map((row, i) => {
+        let dot = 0;
+        for (let p = 0; p < row.length; p++) dot += row[p]! * total[p]!;
+        return dot * inverseNorms[i]!;
+      });
+
       let denominator = 0;
       for (const value of s) denominator += Math.abs(value);
-      const nonZeroRows = largest.filter((value) => value > 0).length; // Σ_k ‖u_k‖²
-      if (!Number.isFinite(denominator) || denominator === 0 || denominator <= eps * nonZeroRows) return uniformFallback();
+      const nonZeroRows = inverseNorms.filter((scale) => scale !== 0).length; // Σ_k ‖u_k‖²
+      if (!Number.isFinite(denominator) || denominator === 0 || denominator <= eps * nonZeroRows) {
+        return { weights: tf.fill([tasks], 1 / tasks, "float32") as tf.Tensor1D, fellBack: true };
+      }
       return { weights: tf.tensor1d(s.map((value) => value / denominator), "float32"), fellBack: false };
     },
   };
-}
-
-/**
- * 2^e with e = −⌊log₂ m⌋ clamped to float32's normal exponents [−126, 127], so m · 2^e lies in
- * [1, 2) (or, for a subnormal m, at least 2^-22). 1 for a zero row.
- */
-function powerOfTwoScale(largest: number): number {
-  if (largest === 0) return 1;
-  return 2 ** Math.min(127, Math.max(-126, -Math.floor(Math.log2(largest))));
-}
-
-/** Reads a tensor's values as numbers and disposes it. */
-function readValues(tensor: tf.Tensor): number[] {
-  const values = Array.from(tensor.dataSync());
-  tensor.dispose();
-  return values;
 }

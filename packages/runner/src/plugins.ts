@@ -10,12 +10,12 @@ import { describeValue, suggest } from "./schema-errors.js";
  * What a plug-in module default-exports: an array of typed definitions (with an options schema,
  * and for task families presets, an evaluation variant and report panels),
  *
- *     export default [{ kind: "weighting", name: "cosine-agreement", options: z.strictObject({ eps: z.number().optional() }),
+ *     export default [{ kind: "weighting", name: "my-cosine-agreement", options: z.strictObject({ eps: z.number().optional() }),
  *                       create: (options) => cosineAgreement(options) }];
  *
  * or, the short form, kinds mapping names to factories (options unchecked):
  *
- *     export default { weighting: { "cosine-agreement": (options) => cosineAgreement(options) } };
+ *     export default { weighting: { "my-cosine-agreement": (options) => cosineAgreement(options) } };
  *
  * Kinds: weighting, algorithm, model, tasks, objective, innerOptimizer, outerOptimizer.
  */

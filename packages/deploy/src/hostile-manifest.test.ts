@@ -136,6 +136,24 @@ describe("issue 20.1: a tiny model.json cannot make the loader build a huge mode
     expect(reads).toEqual([]);
   });
 
+  it("model options of absurd length (a million-layer mlp) are refused before the model is built", async () => {
+    const dir = await exportThenEdit((json) => {
+      json.concord.model.options.sizes = Array.from({ length: 1_000_001 }, () => 1);
+    });
+    const error = await refusal(dir, initForbidden);
+    expect(error.field).toBe(`${join(dir, "model.json")}: concord.model.options`);
+    expect(error.message).toContain("at most 65536 characters");
+  });
+
+  it("a long list of parameter names is cut short in the message", async () => {
+    const dir = await exportThenEdit((json) => {
+      json.concord.model.options.sizes = Array.from({ length: 20 }, () => 1);
+    });
+    const error = await refusal(dir);
+    expect(error.field).toBe(`${join(dir, "model.json")}: weightsManifest`);
+    expect(error.message).toContain("layer5/bias, … (38 in all) in this order, got layer0/weight, layer0/bias, layer1/weight, layer1/bias");
+  });
+
   it("a manifest claiming a huge weight is refused before the model is built or a shard read", async () => {
     const dir = await exportThenEdit((json) => {
       json.weightsManifest[0].weights[0].shape = [65536, 65536];

@@ -98,7 +98,7 @@ function checkModel(model: Model, spec: ConcordSection, checked: CheckedModelJso
   const names = Object.keys(declared);
   const given = checked.entries.map((entry) => entry.name);
   if (names.join("\n") !== given.join("\n")) {
-    throw new ConcordError(`expected the parameters ${names.join(", ")} in this order, got ${given.join(", ")}`, { field: at("weightsManifest") });
+    throw new ConcordError(`expected the parameters ${nameList(names)} in this order, got ${nameList(given)}`, { field: at("weightsManifest") });
   }
   checked.entries.forEach((entry, i) => {
     const shape = declared[entry.name]!;
@@ -114,6 +114,11 @@ function checkModel(model: Model, spec: ConcordSection, checked: CheckedModelJso
   if (outputs !== undefined && spec.labelCount !== null && spec.labelCount !== outputs) {
     throw new ConcordError(`expected ${outputs} (the model's outputs) or null, got ${spec.labelCount}`, { field: at("concord.labelCount") });
   }
+}
+
+/** Names for a message: a file can list millions, so at most 12 and the count. */
+function nameList(names: readonly string[]): string {
+  return names.length <= 12 ? names.join(", ") : `${names.slice(0, 12).join(", ")}, … (${names.length} in all)`;
 }
 
 function shapesByInit(model: Model): Record<string, number[]> {

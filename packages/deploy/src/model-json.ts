@@ -10,6 +10,12 @@ const FLOAT32_BYTES = 4;
 const MAX_RANK = 8;
 /** Longest free-text field of the preprocessing section, in characters. */
 const MAX_TEXT_LENGTH = 4096;
+/**
+ * Largest options object of a plug-in spec, in characters of JSON. Options are hyperparameters (the
+ * longest legitimate one is a list of layer widths); building a model is linear in them, and 2 MB of
+ * "sizes" would make an MLP of a million layers, seconds of work before any check could refuse it.
+ */
+const MAX_OPTIONS_LENGTH = 65_536;
 
 /** One weights group of a checked manifest: its shard paths, weights and the bytes they take. */
 export interface CheckedGroup {
@@ -64,6 +70,8 @@ function checkConcordSection(concord: Record<string, unknown>, limits: LoadLimit
     if (!isObject(spec) || typeof spec.name !== "string" || !isObject(spec.options)) {
       throw bad(`concord.${key}`, `expected { name: string, options: object }, got ${brief(spec)}`);
     }
+    const length = JSON.stringify(spec.options).length;
+    if (length > MAX_OPTIONS_LENGTH) throw bad(`concord.${key}.options`, `expected at most ${MAX_OPTIONS_LENGTH} characters of JSON (hyperparameters), got ${length}`);
   }
   const innerSteps = concord.innerSteps;
   if (!isInteger(innerSteps, 0)) throw bad("concord.innerSteps", `expected an integer >= 0, got ${brief(innerSteps)}`);

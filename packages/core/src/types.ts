@@ -48,6 +48,12 @@ export interface Model {
    * adaptation (`adapt: "head"`). Absent when the model has no such split.
    */
   readonly head?: readonly string[];
+  /**
+   * The shape of every parameter `init` returns, in its key order, known without allocating
+   * anything. Loaders check an untrusted file's claims against it before any tensor exists
+   * (@concord/deploy); a model without it is initialised once to learn its shapes.
+   */
+  readonly parameterShapes?: Readonly<Record<string, readonly number[]>>;
   init(rng: Rng): Params;
   forward(params: Params, x: Tensor): Tensor;
   forwardBatched?(params: Params, x: Tensor): Tensor;

@@ -7,6 +7,7 @@ import {
   type MetaModelArtifacts,
   type MetaModelSpec,
 } from "./format.js";
+import { findMachineLocalPath } from "./portable.js";
 
 export interface ArtifactOptions {
   /** Largest shard in bytes. Default 4 MiB. */
@@ -19,12 +20,20 @@ export interface ArtifactOptions {
  * order) and whose `paths` are `group1-shardXofY.bin`, the little-endian float32 bytes concatenated and
  * cut into shards of at most `shardBytes`, exactly as tf.io.loadWeights reads them. `spec` goes into
  * the `concord` section. The caller keeps ownership of `params`.
+ *
+ * An export is published, so `spec` may not carry a machine-local path (an absolute or home path, a
+ * UNC share, a file: URL; see portable.ts) in any key or string: a ConcordError names the field.
+ * Record what a run was, not where it ran (`concord export` keeps an allow-list of the config).
  */
 export function metaModelArtifacts(params: Params, spec: MetaModelSpec, options: ArtifactOptions = {}): MetaModelArtifacts {
   const shardBytes = options.shardBytes ?? DEFAULT_SHARD_BYTES;
   expectInteger(shardBytes, "shardBytes", 4);
   expect(shardBytes % 4 === 0, "shardBytes", `expected a multiple of 4, got ${shardBytes}`);
   expectInteger(spec.innerSteps, "innerSteps", 0);
+  const local = findMachineLocalPath(spec, "spec");
+  if (local) {
+    throw new ConcordError("expected no machine-local path in an export (it is published with the model); leave this field out of the spec", { field: local });
+  }
   const names = Object.keys(params);
   expect(names.length > 0, "params", "expected at least one parameter");
   const weights: tf.io.WeightsManifestEntry[] = [];

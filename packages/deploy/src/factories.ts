@@ -28,18 +28,21 @@ export const BUILTIN_FACTORIES = {
   },
 } satisfies Required<MetaModelFactories>;
 
-/** Creates the plug-in `spec` names; an unknown name is a ConcordError naming `field` and the known names. */
+/**
+ * Creates the plug-in `spec` names. `field` names the spec (e.g. "model.json: concord.model"): an
+ * unknown name is a ConcordError at `field.name` listing the known names; any error of the factory
+ * (its options come from an untrusted file) is a ConcordError at `field.options`.
+ */
 export function createFromSpec<T>(spec: NamedSpec, builtins: Readonly<Record<string, Factory<T>>>, extra: Readonly<Record<string, Factory<T>>> | undefined, field: string): T {
   const known = { ...builtins, ...extra };
   const factory = Object.hasOwn(known, spec.name) ? known[spec.name] : undefined;
   if (!factory) {
     const names = Object.keys(known).map((name) => JSON.stringify(name)).join(", ");
-    throw new ConcordError(`unknown name ${JSON.stringify(spec.name)}; known: ${names} (pass your own factory in the loader's options)`, { field });
+    throw new ConcordError(`unknown name ${JSON.stringify(spec.name)}; known: ${names} (pass your own factory in the loader's options)`, { field: `${field}.name` });
   }
   try {
     return factory(spec.options);
   } catch (error) {
-    if (error instanceof ConcordError) throw new ConcordError(error.message, { field: `${field}.options`, cause: error });
-    throw error;
+    throw new ConcordError(`${spec.name} refused these options: ${(error as Error)?.message ?? String(error)}`, { field: `${field}.options`, cause: error });
   }
 }

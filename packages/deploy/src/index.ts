@@ -12,4 +12,17 @@ export {
   type NamedSpec,
   type Preprocessing,
 } from "./format.js";
-export { filesReader, type LoadedMetaModel, loadFromReader, loadMetaModel, type MetaModelReader, type MetaModelSource, parseModelJson, urlReader } from "./load.js";
+export { DEFAULT_LOAD_LIMITS, type LoadLimits } from "./limits.js";
+export {
+  filesReader,
+  type LoadedMetaModel,
+  loadFromReader,
+  loadMetaModel,
+  type MetaModelLoadOptions,
+  type MetaModelReader,
+  type MetaModelSource,
+  parseModelJson,
+  urlReader,
+} from "./load.js";
+export type { CheckedGroup, CheckedModelJson } from "./model-json.js";
+export type { UrlReaderOptions } from "./url-reader.js";

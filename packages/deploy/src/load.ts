@@ -1,15 +1,17 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, createRng, type InnerOptimizer, type Model, type Objective, type Params } from "@concord/core";
 import { BUILTIN_FACTORIES, createFromSpec, type MetaModelFactories } from "./factories.js";
-import { type ConcordSection, META_MODEL_FORMAT, META_MODEL_FORMAT_VERSION, type MetaModelJson, MODEL_JSON, type NamedSpec } from "./format.js";
+import { filesReader } from "./files-reader.js";
+import type { ConcordSection, NamedSpec } from "./format.js";
+import { type LoadLimits, resolveLimits } from "./limits.js";
+import { type CheckedGroup, type CheckedModelJson, count, isObject, parseModelJson, product } from "./model-json.js";
+import { JSON_LIMIT, type MetaModelReader, tooLarge } from "./reader.js";
+import { urlReader } from "./url-reader.js";
 
-/** Where an export's files come from: model.json and its shards by the paths the manifest gives. */
-export interface MetaModelReader {
-  /** Names the model.json file in error messages (a URL, a path or a file name). */
-  readonly label: string;
-  readText(): Promise<string>;
-  readShard(path: string): Promise<Uint8Array>;
-}
+export { filesReader } from "./files-reader.js";
+export { parseModelJson } from "./model-json.js";
+export type { MetaModelReader } from "./reader.js";
+export { urlReader } from "./url-reader.js";
 
 /** A model ready for `adapt()`: run `adapt(params, support, { model, objective, innerOptimizer, innerSteps })`. */
 export interface LoadedMetaModel {
@@ -26,185 +28,179 @@ export interface LoadedMetaModel {
 /** A URL of model.json (or of its folder), a list of files (model.json and its shards), or a custom reader. */
 export type MetaModelSource = string | URL | ArrayLike<File> | MetaModelReader;
 
-/**
- * Loads an export written by `concord export` / `saveMetaModel`. In a browser or Node: a URL is fetched
- * (shards relative to model.json, as tf.io.http resolves them); a File list (an <input type=file multiple>)
- * is read like tf.io.browserFiles reads it. For a folder path in Node use `@concord/deploy/node`.
- * Built-in model, objective and inner-optimizer names resolve to @concord/models and @concord/optimizers;
- * `factories` adds others. Every problem (unreadable or invalid model.json, missing shard, parameter of
- * the wrong shape, unknown name, other format version) is a ConcordError naming the file and field.
- */
-export async function loadMetaModel(source: MetaModelSource, factories: MetaModelFactories = {}): Promise<LoadedMetaModel> {
-  return loadFromReader(toReader(source), factories);
+/** Factories for names model.json may use, the caps on what it may claim (see LoadLimits), and an abort signal for URL sources. */
+export interface MetaModelLoadOptions extends MetaModelFactories, Partial<LoadLimits> {
+  readonly signal?: AbortSignal;
 }
 
-/** Loads an export through `reader` (shared by every source). */
-export async function loadFromReader(reader: MetaModelReader, factories: MetaModelFactories = {}): Promise<LoadedMetaModel> {
-  const json = parseModelJson(await reader.readText(), reader.label);
-  const spec = json.concord;
-  const at = (field: string) => `${reader.label}: ${field}`;
-  const model = createFromSpec(spec.model, BUILTIN_FACTORIES.models, factories.models, at("concord.model.name"));
-  const objective = createFromSpec(spec.objective, BUILTIN_FACTORIES.objectives, factories.objectives, at("concord.objective.name"));
-  const innerOptimizer = createFromSpec(spec.innerOptimizer, BUILTIN_FACTORIES.innerOptimizers, factories.innerOptimizers, at("concord.innerOptimizer.name"));
+/**
+ * Loads an export written by `concord export` / `saveMetaModel`. In a browser or Node: a URL is fetched
+ * (shards relative to model.json and on its origin only); a File list (an <input type=file multiple>)
+ * is read like tf.io.browserFiles reads it. For a folder path in Node use `@concord/deploy/node`.
+ * Built-in model, objective and inner-optimizer names resolve to @concord/models and @concord/optimizers;
+ * `options` adds others.
+ *
+ * model.json is untrusted: everything it claims is checked against the caps (`options`, LoadLimits),
+ * the weights manifest and the model it names before a tensor is allocated or a shard read, and every
+ * shard must hold exactly the bytes the manifest implies. Every problem is a ConcordError naming the
+ * file and field.
+ */
+export async function loadMetaModel(source: MetaModelSource, options: MetaModelLoadOptions = {}): Promise<LoadedMetaModel> {
+  const limits = resolveLimits(options);
+  return loadFromReader(toReader(source, limits, options.signal), options);
+}
 
-  const groups = json.weightsManifest;
-  const entries = groups.flatMap((group) => group.weights);
-  const paths = groups.flatMap((group) => group.paths);
-  const shards: Uint8Array[] = [];
-  for (const path of paths) {
-    try {
-      shards.push(await reader.readShard(path));
-    } catch (error) {
-      if (error instanceof ConcordError) throw error;
-      throw new ConcordError(`cannot read weight shard (${(error as Error)?.message ?? String(error)})`, { field: path, cause: error });
-    }
-  }
-  const expected = entries.reduce((sum, entry) => sum + 4 * sizeOf(entry.shape), 0);
-  const actual = shards.reduce((sum, shard) => sum + shard.byteLength, 0);
-  if (actual !== expected) {
-    throw new ConcordError(`expected ${expected} weight bytes for the manifest's ${entries.length} weights, the shards ${paths.join(", ")} hold ${actual}`, {
-      field: at("weightsManifest"),
-    });
-  }
-  checkShapes(model, entries, at);
-  const bytes = new Uint8Array(actual);
-  let offset = 0;
-  for (const shard of shards) {
-    bytes.set(shard, offset);
-    offset += shard.byteLength;
-  }
-  const decoded = tf.io.decodeWeights(bytes.buffer, entries);
+/**
+ * Loads an export through `reader` (shared by every source), in this order: model.json (≤ maxModelJsonBytes)
+ * → its checks (parseModelJson) → the plug-ins it names → the model's parameter shapes against the
+ * manifest and maxParameters → every shard path located (refused paths and duplicates fail here) →
+ * the shards, each of the size the manifest implies → the tensors.
+ */
+export async function loadFromReader(reader: MetaModelReader, options: MetaModelLoadOptions = {}): Promise<LoadedMetaModel> {
+  const limits = resolveLimits(options);
+  const text = await reader.readText(limits.maxModelJsonBytes);
+  // A custom reader may ignore the cap; a string of n UTF-16 units holds at least n UTF-8 bytes.
+  if (text.length > limits.maxModelJsonBytes) throw new ConcordError(tooLarge(limits.maxModelJsonBytes, JSON_LIMIT, `got ${text.length} characters`), { field: reader.label });
+  const checked = parseModelJson(text, reader.label, limits);
+  const spec = checked.json.concord;
+  const at = (field: string) => `${reader.label}: ${field}`;
+  const model = createFromSpec(spec.model, BUILTIN_FACTORIES.models, options.models, at("concord.model"));
+  const objective = createFromSpec(spec.objective, BUILTIN_FACTORIES.objectives, options.objectives, at("concord.objective"));
+  const innerOptimizer = createFromSpec(spec.innerOptimizer, BUILTIN_FACTORIES.innerOptimizers, options.innerOptimizers, at("concord.innerOptimizer"));
+  checkModel(model, spec, checked, limits, at);
+  const locations = locateShards(reader, checked.groups, at);
+  const bytes = await readShards(reader, checked.groups, locations);
+  const decoded = tf.io.decodeWeights(bytes.buffer as ArrayBuffer, [...checked.entries]);
   // Keep the manifest's order: it is the parameters' flattening order.
   const params: Record<string, tf.Tensor> = {};
-  for (const entry of entries) params[entry.name] = decoded[entry.name]!;
+  for (const entry of checked.entries) params[entry.name] = decoded[entry.name]!;
   return { model, objective, innerOptimizer, innerSteps: spec.innerSteps, params, spec };
 }
 
-/** Validates model.json text; errors name `label` and the field. */
-export function parseModelJson(text: string, label: string): MetaModelJson {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new ConcordError(`expected valid JSON, got a syntax error: ${(error as Error).message}`, { field: label, cause: error });
+/**
+ * The model the file names must be what its manifest holds and what its spec says it takes: its
+ * parameter count within maxParameters, its parameter names, order and shapes equal to the manifest's,
+ * and (for models that tell) its input shape and output count equal to `inputShape` and `labelCount`.
+ * Shapes come from `Model.parameterShapes` without allocating anything; a model without it is
+ * initialised once (after the manifest passed its own checks) and the tensors are freed.
+ */
+function checkModel(model: Model, spec: ConcordSection, checked: CheckedModelJson, limits: LoadLimits, at: (field: string) => string): void {
+  const declared = model.parameterShapes ?? shapesByInit(model);
+  if (!isObject(declared) || !Object.values(declared).every((shape) => Array.isArray(shape) && shape.every((d) => Number.isSafeInteger(d) && d >= 0))) {
+    throw new ConcordError(`expected the model's parameterShapes to map names to shapes of integers, got ${typeof declared}`, { field: at("concord.model") });
   }
-  const bad = (field: string, message: string) => new ConcordError(message, { field: `${label}: ${field}` });
-  if (!isObject(raw)) throw bad("(top level)", "expected a JSON object");
-  if (raw.format !== META_MODEL_FORMAT) throw bad("format", `expected "${META_MODEL_FORMAT}", got ${JSON.stringify(raw.format)}`);
-  const concord = raw.concord;
-  if (!isObject(concord)) throw bad("concord", "expected the concord section (an object), got nothing");
-  if (concord.formatVersion !== META_MODEL_FORMAT_VERSION) {
-    throw bad("concord.formatVersion", `expected ${META_MODEL_FORMAT_VERSION}, got ${JSON.stringify(concord.formatVersion)} (re-export the model with this version of Concord)`);
-  }
-  for (const key of ["model", "objective", "innerOptimizer"] as const) {
-    const spec = concord[key];
-    if (!isObject(spec) || typeof spec.name !== "string" || !isObject(spec.options)) {
-      throw bad(`concord.${key}`, `expected { name: string, options: object }, got ${JSON.stringify(spec)}`);
-    }
-  }
-  const innerSteps = concord.innerSteps;
-  if (typeof innerSteps !== "number" || !Number.isInteger(innerSteps) || innerSteps < 0) {
-    throw bad("concord.innerSteps", `expected an integer >= 0, got ${JSON.stringify(innerSteps)}`);
-  }
-  const manifest = raw.weightsManifest;
-  if (!Array.isArray(manifest) || manifest.length === 0) throw bad("weightsManifest", `expected a non-empty array of { paths, weights }, got ${JSON.stringify(manifest)}`);
-  manifest.forEach((group: unknown, g) => {
-    if (!isObject(group) || !Array.isArray(group.paths) || !group.paths.every((p) => typeof p === "string") || !Array.isArray(group.weights)) {
-      throw bad(`weightsManifest[${g}]`, "expected { paths: string[], weights: [...] }");
-    }
-    group.weights.forEach((entry: unknown, w) => {
-      const ok =
-        isObject(entry) &&
-        typeof entry.name === "string" &&
-        Array.isArray(entry.shape) &&
-        entry.shape.every((d) => Number.isInteger(d) && d >= 0) &&
-        entry.dtype === "float32" &&
-        entry.quantization === undefined;
-      if (!ok) throw bad(`weightsManifest[${g}].weights[${w}]`, `expected { name, shape, dtype: "float32" } without quantization, got ${JSON.stringify(entry)}`);
+  const total = Object.values(declared).reduce((sum, shape) => sum + product(shape), 0);
+  if (total > limits.maxParameters) {
+    throw new ConcordError(`${model.name} with these options declares ${count(total)} parameters, above maxParameters ${limits.maxParameters} (pass a larger maxParameters to load it)`, {
+      field: at("concord.model"),
     });
+  }
+  const names = Object.keys(declared);
+  const given = checked.entries.map((entry) => entry.name);
+  if (names.join("\n") !== given.join("\n")) {
+    throw new ConcordError(`expected the parameters ${nameList(names)} in this order, got ${nameList(given)}`, { field: at("weightsManifest") });
+  }
+  checked.entries.forEach((entry, i) => {
+    const shape = declared[entry.name]!;
+    if (shape.join(",") !== entry.shape.join(",")) {
+      throw new ConcordError(`expected shape [${shape}] for ${model.name}'s "${entry.name}", got [${entry.shape}]`, { field: at(`weightsManifest weights[${i}] "${entry.name}"`) });
+    }
   });
-  return raw as unknown as MetaModelJson;
-}
-
-function checkShapes(model: Model, entries: readonly tf.io.WeightsManifestEntry[], at: (field: string) => string): void {
-  // The model's own parameter shapes: initialise once (cheap for these models) and compare.
-  const reference = model.init(createRng(0));
-  try {
-    const names = Object.keys(reference);
-    const given = entries.map((entry) => entry.name);
-    if (names.join("\n") !== given.join("\n")) {
-      throw new ConcordError(`expected the parameters ${names.join(", ")} in this order, got ${given.join(", ")}`, { field: at("weightsManifest") });
-    }
-    entries.forEach((entry, i) => {
-      const shape = reference[entry.name]!.shape;
-      if (shape.join(",") !== entry.shape.join(",")) {
-        throw new ConcordError(`expected shape [${shape}] for ${model.name}'s "${entry.name}", got [${entry.shape}]`, {
-          field: at(`weightsManifest weights[${i}] "${entry.name}"`),
-        });
-      }
-    });
-  } finally {
-    tf.dispose(Object.values(reference));
+  const input = modelInputShape(model);
+  if (input && input.join(",") !== spec.inputShape.join(",")) {
+    throw new ConcordError(`expected [${input}] (the model's input), got [${spec.inputShape}]`, { field: at("concord.inputShape") });
+  }
+  const outputs = modelOutputCount(model);
+  if (outputs !== undefined && spec.labelCount !== null && spec.labelCount !== outputs) {
+    throw new ConcordError(`expected ${outputs} (the model's outputs) or null, got ${spec.labelCount}`, { field: at("concord.labelCount") });
   }
 }
 
-function toReader(source: MetaModelSource): MetaModelReader {
-  if (typeof source === "string" || source instanceof URL) return urlReader(source);
+/** Names for a message: a file can list millions, so at most 12 and the count. */
+function nameList(names: readonly string[]): string {
+  return names.length <= 12 ? names.join(", ") : `${names.slice(0, 12).join(", ")}, … (${names.length} in all)`;
+}
+
+function shapesByInit(model: Model): Record<string, number[]> {
+  const params = model.init(createRng(0));
+  try {
+    return Object.fromEntries(Object.entries(params).map(([name, tensor]) => [name, [...tensor.shape]]));
+  } finally {
+    tf.dispose(Object.values(params));
+  }
+}
+
+/** The input shape a model states (convNet's inputShape, an MLP's first size), if it states one. */
+function modelInputShape(model: Model): readonly number[] | undefined {
+  const { inputShape, sizes } = model as { inputShape?: unknown; sizes?: unknown };
+  if (Array.isArray(inputShape)) return inputShape;
+  if (Array.isArray(sizes) && sizes.length > 0) return [sizes[0]];
+  return undefined;
+}
+
+/** The number of outputs a model states (convNet's ways, an MLP's last size), if it states one (an embedding network, ways 0, does not). */
+function modelOutputCount(model: Model): number | undefined {
+  const { ways, sizes } = model as { ways?: unknown; sizes?: unknown };
+  if (typeof ways === "number") return ways > 0 ? ways : undefined;
+  if (Array.isArray(sizes) && typeof sizes.at(-1) === "number") return sizes.at(-1);
+  return undefined;
+}
+
+/** Every shard path's location, per group; a refused path or a second path to one shard is a ConcordError naming the manifest entry. */
+function locateShards(reader: MetaModelReader, groups: readonly CheckedGroup[], at: (field: string) => string): string[][] {
+  const seen = new Map<string, string>();
+  return groups.map((group, g) =>
+    group.paths.map((path, p) => {
+      const field = at(`weightsManifest[${g}].paths[${p}]`);
+      let location: string;
+      try {
+        location = reader.locateShard ? reader.locateShard(path) : path;
+      } catch (error) {
+        throw new ConcordError(`${(error as Error)?.message ?? String(error)}, got ${JSON.stringify(path)}`, { field, cause: error });
+      }
+      const earlier = seen.get(location);
+      if (earlier) throw new ConcordError(`duplicate: ${JSON.stringify(path)} is the same shard as ${earlier} (each shard is read once)`, { field });
+      seen.set(location, `weightsManifest[${g}].paths[${p}]`);
+      return location;
+    }),
+  );
+}
+
+/** Reads every shard, each allowed only the bytes the manifest implies (see shard-sizes.ts), into one buffer. */
+async function readShards(reader: MetaModelReader, groups: readonly CheckedGroup[], locations: readonly string[][]): Promise<Uint8Array> {
+  const bytes = new Uint8Array(groups.reduce((sum, group) => sum + group.bytes, 0));
+  let offset = 0;
+  for (const [g, group] of groups.entries()) {
+    let first = 0;
+    for (const [p, path] of group.paths.entries()) {
+      const range = p === 0 ? group.shardSizes.first : { min: group.shardSizes.later(first, p), max: group.shardSizes.later(first, p) };
+      let shard: Uint8Array;
+      try {
+        shard = await reader.readShard(path, range.max);
+      } catch (error) {
+        if (error instanceof ConcordError) throw error;
+        throw new ConcordError(`cannot read weight shard (${(error as Error)?.message ?? String(error)})`, { field: locations[g]![p], cause: error });
+      }
+      if (shard.byteLength < range.min || shard.byteLength > range.max) {
+        const expected = range.min === range.max ? `${range.min}` : `${range.min} to ${range.max}`;
+        throw new ConcordError(`expected ${expected} bytes (what the manifest implies), got ${shard.byteLength}`, { field: locations[g]![p] });
+      }
+      if (p === 0) first = shard.byteLength;
+      bytes.set(shard, offset);
+      offset += shard.byteLength;
+    }
+  }
+  return bytes;
+}
+
+function toReader(source: MetaModelSource, limits: LoadLimits, signal: AbortSignal | undefined): MetaModelReader {
+  if (typeof source === "string" || source instanceof URL) return urlReader(source, { timeoutMs: limits.timeoutMs, signal });
   if (isReader(source)) return source;
   return filesReader(source);
 }
 
 function isReader(source: unknown): source is MetaModelReader {
   return isObject(source) && typeof source.readText === "function" && typeof source.readShard === "function";
-}
-
-/** model.json at `url` (or `url`/model.json when it does not end in .json); shards beside it. */
-export function urlReader(url: string | URL): MetaModelReader {
-  const text = String(url);
-  const jsonUrl = /\.json([?#].*)?$/.test(text) ? text : `${text.replace(/\/?$/, "/")}${MODEL_JSON}`;
-  // In a page a relative URL is relative to the page; in Node it must be absolute.
-  const page = (globalThis as { location?: { href: string } }).location;
-  const base = page ? new URL(jsonUrl, page.href).href : jsonUrl;
-  const fetchOk = async (target: string): Promise<Response> => {
-    let response: Response;
-    try {
-      response = await fetch(target);
-    } catch (error) {
-      throw new ConcordError(`cannot fetch (${(error as Error).message})`, { field: target, cause: error });
-    }
-    if (!response.ok) throw new ConcordError(`cannot fetch (HTTP ${response.status} ${response.statusText})`, { field: target });
-    return response;
-  };
-  return {
-    label: jsonUrl,
-    readText: async () => (await fetchOk(base)).text(),
-    readShard: async (path) => new Uint8Array(await (await fetchOk(new URL(path, base).href)).arrayBuffer()),
-  };
-}
-
-/** model.json and its shards among `files`, matched by file name as tf.io.browserFiles does. */
-export function filesReader(files: ArrayLike<File>): MetaModelReader {
-  const list = Array.from(files);
-  const json = list.find((file) => file.name.endsWith(".json"));
-  if (!json) throw new ConcordError(`expected a model.json among the files, got ${list.map((file) => file.name).join(", ") || "none"}`, { field: MODEL_JSON });
-  return {
-    label: json.name,
-    readText: () => json.text(),
-    readShard: async (path) => {
-      const name = path.split("/").pop()!;
-      const file = list.find((candidate) => candidate.name === name);
-      if (!file) throw new ConcordError("weight shard missing from the selected files", { field: name });
-      return new Uint8Array(await file.arrayBuffer());
-    },
-  };
-}
-
-function sizeOf(shape: readonly number[]): number {
-  return shape.reduce((product, d) => product * d, 1);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 export type { NamedSpec };

@@ -168,6 +168,7 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
     batchNorm,
     featureSize,
     parameterNames,
+    parameterShapes: Object.fromEntries(expectedShapes),
     preferredExecution: "per-task",
 
     init(rng: Rng): Params {

@@ -1,17 +1,19 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
+import { createRng } from "@concord/core";
+import { convNet } from "@concord/models";
 import { loadMetaModel } from "@concord/deploy/node";
 import { describe, expect, it } from "vitest";
 import { OMNIGLOT_PREPROCESSING, sinusoidFamily } from "@concord/tasks";
 import { createRegistry } from "../builtins.js";
-import { disposeCheckpoint, loadCheckpoint } from "../checkpoint.js";
+import { disposeCheckpoint, loadCheckpoint, saveCheckpoint } from "../checkpoint.js";
 import { EXIT_BAD_INPUT, EXIT_OK, runCli } from "../cli.js";
 import { parseConfig } from "../config.js";
 import { runExperiment } from "../run.js";
 import { tinyConfig } from "../testing/tiny-config.js";
-import { exportCheckpoint } from "./export.js";
+import { exportCheckpoint, exportedTrainingConfig } from "./export.js";
 
 async function cli(args: string[], cwd: string) {
   let stdout = "";
@@ -82,5 +84,93 @@ describe("concord export", () => {
     const result = await cli(["export", "nothing.ckpt", "--out", "out"], cwd);
     expect(result.code).toBe(EXIT_BAD_INPUT);
     expect(result.stderr).toBe(`concord: ${join(cwd, "nothing.ckpt")}: checkpoint file not found\n`);
+  });
+
+  describe("an export records no machine-local path (issue 20.2)", () => {
+    const dataDir = join(tmpdir(), "trainer-home", "data", "omniglot");
+    const cacheDir = join(tmpdir(), "trainer-home", ".cache", "concord");
+    /** An Omniglot config as a trainer's machine holds it: data and cache folders, a schema path, notes. */
+    const omniglotConfig = {
+      $schema: "/home/trainer/concord/schema/config.json",
+      description: `Omniglot 5-way 1-shot on ${dataDir}`,
+      seed: 1,
+      iterations: 3,
+      metaBatchSize: 2,
+      backend: "cpu",
+      weighting: "uniform",
+      algorithm: { name: "maml", order: 1, innerSteps: 1 },
+      model: { name: "conv-net", ways: 5, inputShape: [28, 28, 1], filters: 2, blocks: 4, batchNorm: "transductive" },
+      tasks: { name: "omniglot", ways: 5, shots: 1, queryShots: 1, split: "train", dataDir, cacheDir, rotations: true },
+      objective: "cross-entropy",
+      innerOptimizer: { name: "sgd", lr: 0.1 },
+      outerOptimizer: { name: "adam", lr: 0.001 },
+      evaluation: { tasks: 4, innerSteps: 3, sampler: { name: "omniglot", ways: 5, shots: 1, queryShots: 1, split: "test", dataDir: "data/omniglot", cacheDir: false } },
+      checkpointEvery: 1,
+      keepCheckpoints: [2],
+      logEvery: 1,
+      compare: { algorithms: { reptile: { innerSteps: 5 } } },
+    };
+
+    /** Every string in a JSON value, keys included. */
+    function strings(value: unknown): string[] {
+      if (typeof value === "string") return [value];
+      if (Array.isArray(value)) return value.flatMap(strings);
+      if (value !== null && typeof value === "object") return Object.entries(value).flatMap(([key, item]) => [key, ...strings(item)]);
+      return [];
+    }
+
+    it("an Omniglot-config checkpoint exports without dataDir, cacheDir or any absolute path; weights bit for bit", async () => {
+      const runDir = mkdtempSync(join(tmpdir(), "concord-export-omniglot-"));
+      const params = convNet({ ways: 5, filters: 2 }).init(createRng(5));
+      const checkpointPath = join(runDir, "checkpoint.ckpt");
+      saveCheckpoint(checkpointPath, {
+        iteration: 3,
+        params,
+        optimizerState: { name: "adam", step: 3, slots: {} },
+        taskRngState: createRng(1).getState(),
+        config: omniglotConfig,
+        metricsOffset: 0,
+        fallbacks: 0,
+        backend: "cpu",
+        elapsedSeconds: 1.5,
+      });
+      writeFileSync(join(runDir, "evaluation.json"), JSON.stringify({ iteration: 3, taskCount: 4, loss: [{ step: 0, mean: 1, ci95: 0 }], backend: "cpu", perTaskLoss: [[1, 1, 1, 1]], dataDir }));
+      const outDir = mkdtempSync(join(tmpdir(), "concord-export-omniglot-out-"));
+      const exported = await cli(["export", checkpointPath, "--out", outDir], runDir);
+      expect(exported.stderr).toBe("");
+      expect(exported.code).toBe(EXIT_OK);
+
+      const text = readFileSync(join(outDir, "model.json"), "utf8");
+      expect(text).not.toContain("dataDir");
+      expect(text).not.toContain("cacheDir");
+      expect(text).not.toContain("trainer");
+      const json = JSON.parse(text);
+      for (const value of strings(json)) expect(isAbsolute(value) || /^[a-z]:[\\/]|^~|^file:/i.test(value), value).toBe(false);
+
+      // What the record keeps: the run's hyperparameters and progress.
+      expect(Object.keys(json.concord.training.config)).toEqual(["seed", "iterations", "metaBatchSize", "backend", "weighting", "algorithm", "model", "tasks", "objective", "innerOptimizer", "outerOptimizer", "evaluation"]);
+      expect(json.concord.training.config.tasks).toEqual({ name: "omniglot", ways: 5, shots: 1, queryShots: 1, split: "train", rotations: true });
+      expect(json.concord.training.config.evaluation).toEqual({ tasks: 4, innerSteps: 3, seed: 20181017, sampler: { name: "omniglot", ways: 5, shots: 1, queryShots: 1, split: "test" } });
+      expect(json.concord.training.config.model).toEqual(omniglotConfig.model);
+      expect(json.concord.training).toMatchObject({ iteration: 3, backend: "cpu", trainSeconds: 1.5 });
+      expect(json.concord.evaluation).toEqual({ iteration: 3, taskCount: 4, loss: [{ step: 0, mean: 1, ci95: 0 }], backend: "cpu" });
+
+      const loaded = await loadMetaModel(outDir);
+      for (const [name, tensor] of Object.entries(params)) expect(bitsOf(loaded.params[name]!), name).toEqual(bitsOf(tensor));
+      tf.dispose([...Object.values(loaded.params), ...Object.values(params)]);
+    });
+
+    it("plug-in options are recorded only when they are hyperparameters: numbers, booleans, names", () => {
+      const config = exportedTrainingConfig({
+        seed: 0,
+        iterations: 1,
+        metaBatchSize: 1,
+        tasks: { name: "my-images", root: "images", ways: 5, mean: [0.5, 0.5], list: "/data/list.txt", labels: ["a", "b/c"], nested: { dir: "x", k: 2 }, split: "val" },
+        weighting: { name: "uniform" },
+        evaluation: { tasks: 1, innerSteps: 1, seed: 0 },
+      });
+      // A bare word cannot be told from a name, so `root: "images"` stays; a path never does.
+      expect(config.tasks).toEqual({ name: "my-images", root: "images", ways: 5, mean: [0.5, 0.5], nested: { dir: "x", k: 2 }, split: "val" });
+    });
   });
 });

@@ -94,12 +94,11 @@ export function mountMetaTrain(root: HTMLElement): { start(settings?: Partial<Tr
       drawChart($("mt-curve"), curves, { title: "Held-out loss after adaptation (25 clean tasks, MSE, log scale)", xLabel: "meta-iteration", yLabel: "MSE", logY: true });
       choices.forEach((choice, a) => {
         const arm = fits?.arms.find((candidate) => candidate.arm === weightingKey(choice));
-        const after = fits && fits.innerSteps === 1 ? "after 1 step" : `after ${fits?.innerSteps} steps`;
         const series: Series[] = fits
           ? [
               { label: "true sine", color: "#222", points: fits.xs.map((x, i) => [x, fits!.truth[i]!] as const) },
               { label: "before", color: "#aaa", dash: [5, 4], points: arm ? fits.xs.map((x, i) => [x, arm.before[i]!] as const) : [] },
-              { label: after, color: ARM_COLORS[a]!, points: arm ? fits.xs.map((x, i) => [x, arm.after[i]!] as const) : [] },
+              { label: fits.innerSteps === 1 ? "after 1 step" : `after ${fits.innerSteps} steps`, color: ARM_COLORS[a]!, points: arm ? fits.xs.map((x, i) => [x, arm.after[i]!] as const) : [] },
               { label: "10 points", color: "#d62728", dots: true, points: fits.support.x.map((x, i) => [x, fits!.support.y[i]!] as const) },
             ]
           : [];

@@ -178,6 +178,8 @@ describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () 
     };
     console.log("meta-train:", results.metaTrain);
     expect(longest).toBeLessThan(200);
+    // The form shows what ran (the corruption select used to keep showing 20%).
+    expect(await page.inputValue("#mt-corruption")).toBe("0");
     await page.screenshot({ path: join(SCREENSHOTS, "meta-train.png"), fullPage: true });
     await page.close();
   });
@@ -275,6 +277,12 @@ describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () 
     console.log("meta-train with chosen schemes:", results.metaTrainChosenSchemes);
     expect(longest).toBeLessThan(200);
     await page.screenshot({ path: join(SCREENSHOTS, "meta-train-schemes.png"), fullPage: true });
+    // Start resumes the stopped run only while the form shows its settings; another scheme starts anew.
+    expect(await page.textContent("#mt-start")).toBe("Resume");
+    await page.selectOption("#mt-scheme-1", "loss-softmax");
+    expect(await page.textContent("#mt-start")).toBe("Start");
+    await page.selectOption("#mt-scheme-1", "tail-risk");
+    expect(await page.textContent("#mt-start")).toBe("Resume");
     await page.close();
   });
 

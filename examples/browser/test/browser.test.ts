@@ -1,7 +1,8 @@
 /**
  * The example app in real Chromium (Debian's package, driven by playwright-core): meta-gradients per
- * backend against Node, few-shot accuracy against Node on 20 real Omniglot tasks, and 300 iterations of
- * meta-training in the worker with the main thread kept free. Each test saves a screenshot.
+ * backend against Node, few-shot accuracy against Node on 20 real Omniglot tasks, 300 iterations of
+ * meta-training in the worker with the main thread kept free, and meta-training with the weighting
+ * schemes picked in the form, checked against Node. Each test saves a screenshot.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -13,6 +14,7 @@ import { loadMetaModel } from "@concord/deploy/node";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { referenceMetaGradient } from "../src/meta-train/meta-gradient.js";
+import { SinusoidTrainer } from "../src/meta-train/trainer.js";
 import { browserUnavailable, launchChromium } from "./chromium.js";
 import { findOmniglotDir, fixedTasks } from "./omniglot-tasks.js";
 import { APP_DIR, buildApp, bundleSizes, serve } from "./serve.js";
@@ -27,7 +29,7 @@ const skipReason = browserUnavailable();
 const omniglotDir = findOmniglotDir();
 if (!omniglotDir && process.env.CI === "true") throw new Error("CI=true: the Omniglot data folder (../shared/data/omniglot beside the repository) is missing");
 
-type ViewState = { backend: string; running: boolean; iteration: number; error?: string; heldOut: { iteration: number; losses: Record<string, number> }[]; msPerIteration: number[] };
+type ViewState = { backend: string; running: boolean; iteration: number; error?: string; arms: { key: string; label: string }[]; heldOut: { iteration: number; losses: Record<string, number> }[]; msPerIteration: number[] };
 type MetaTrainView = { start(settings: object): void; state: ViewState };
 type FewShotView = { ready: Promise<void>; clearAll(): void; drawImage(kind: string, slot: number, url: string): Promise<void>; adapt(): Promise<void>; predictions(): (number[] | null)[] };
 type Concord = { views: { "meta-train"?: MetaTrainView; "few-shot"?: FewShotView }; longTasks: { start: number; duration: number }[]; testHooks(): Promise<unknown> };
@@ -176,7 +178,125 @@ describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () 
     };
     console.log("meta-train:", results.metaTrain);
     expect(longest).toBeLessThan(200);
+    // The form shows what ran (the corruption select used to keep showing 20%).
+    expect(await page.inputValue("#mt-corruption")).toBe("0");
     await page.screenshot({ path: join(SCREENSHOTS, "meta-train.png"), fullPage: true });
+    await page.close();
+  });
+
+  it("meta-trains the schemes a person picks (TR-MAML vs tail risk α = 0.2): labels name them, losses are finite and equal Node's", async () => {
+    const page = await open("meta-train");
+    // Pick as a person would: each arm's scheme select, then the option field the scheme shows.
+    await page.selectOption("#mt-scheme-0", "tr-maml");
+    await page.selectOption("#mt-scheme-1", "tail-risk");
+    expect(await page.isVisible("#mt-groups-0")).toBe(true);
+    expect(await page.isVisible("#mt-lr-0")).toBe(true);
+    expect(await page.isVisible("#mt-alpha-1")).toBe(true);
+    expect(await page.isVisible("#mt-alpha-0")).toBe(false);
+    expect(await page.isVisible("#mt-temperature-1")).toBe(false);
+    await page.fill("#mt-alpha-1", "0.2");
+    const settings = { backend: "wasm", algorithm: "fomaml", seed: 3, corruption: 0.2, maxIterations: 20 } as const;
+    const started = await page.evaluate((given) => {
+      const at = performance.now();
+      // No `weightings` here: they come from the form, as when a person presses Start.
+      window.concord.views["meta-train"]!.start(given);
+      return at;
+    }, settings);
+    await page.waitForFunction(
+      () => {
+        const state = window.concord.views["meta-train"]!.state;
+        return state.error !== undefined || (state.iteration >= 20 && !state.running);
+      },
+      undefined,
+      { timeout: 300_000, polling: 250 },
+    );
+    const { state, longTasks } = await page.evaluate(() => ({ state: window.concord.views["meta-train"]!.state, longTasks: window.concord.longTasks }));
+    expect(state.error).toBeUndefined();
+    expect(state.backend).toBe("wasm");
+    const arms = [
+      { key: "tr-maml(groups=5,lr=0.01)", label: "TR-MAML (5 groups, lr = 0.01)" },
+      { key: "tail-risk(alpha=0.2)", label: "tail risk (α = 0.2)" },
+    ];
+    expect(state.arms).toEqual(arms);
+    expect(state.heldOut.map((point) => point.iteration)).toEqual([10, 20]);
+    for (const point of state.heldOut) {
+      expect(Object.keys(point.losses)).toEqual(arms.map((arm) => arm.key));
+      for (const loss of Object.values(point.losses)) expect(Number.isFinite(loss) && loss > 0, `${loss}`).toBe(true);
+    }
+    // What the page shows names the chosen schemes: the chart legends and titles, the status, the list.
+    await page.waitForFunction(() => document.getElementById("mt-fit-0")!.getAttribute("aria-label")!.includes("(iteration 20)"));
+    const shown = await page.evaluate(() => ({
+      curve: document.getElementById("mt-curve")!.getAttribute("aria-label")!,
+      fits: [0, 1].map((arm) => document.getElementById(`mt-fit-${arm}`)!.getAttribute("aria-label")!),
+      status: document.getElementById("mt-status")!.textContent!,
+      chosen: [...document.querySelectorAll<HTMLElement>("#mt-schemes li.chosen")].map((item) => item.dataset.scheme),
+      lead: document.querySelector("#view-meta-train .lead")!.textContent!,
+      docHref: (document.getElementById("mt-weighting-doc") as HTMLAnchorElement).href,
+    }));
+    expect(shown.curve).toMatch(/^Held-out loss after adaptation .*\. TR-MAML \(5 groups, lr = 0\.01\); tail risk \(α = 0\.2\)$/);
+    expect(shown.fits[0]).toMatch(/^TR-MAML \(5 groups, lr = 0\.01\): fit to a new sine \(iteration 20\)\. true sine; before; after 1 step; 10 points$/);
+    expect(shown.fits[1]).toMatch(/^tail risk \(α = 0\.2\): fit to a new sine \(iteration 20\)/);
+    expect(shown.status).toMatch(/^Stopped at iteration 20\.$/);
+    expect(shown.chosen).toEqual(["tail-risk", "tr-maml"]);
+    // The view describes; it does not claim a benefit the measurements do not show.
+    expect(shown.lead).not.toMatch(/helps|better|robust/i);
+    // The link opens the measured comparison, bundled with the app.
+    const doc = await page.evaluate(async (href) => (await fetch(href)).text(), shown.docHref);
+    expect(doc.startsWith("# Which task weighting? The leaderboard")).toBe(true);
+
+    // Node runs the same description through the same trainer: the worker built exactly these schemes.
+    await tf.setBackend("wasm");
+    const before = tf.memory().numTensors;
+    const trainer = new SinusoidTrainer(settings.algorithm, settings.seed, settings.corruption, [
+      { name: "tr-maml", groups: 5, lr: 0.01 },
+      { name: "tail-risk", alpha: 0.2 },
+    ]);
+    const nodeHeldOut: number[][] = [];
+    try {
+      for (let iteration = 1; iteration <= 20; iteration++) {
+        trainer.step();
+        if (iteration % 10 === 0) nodeHeldOut.push(trainer.heldOutLosses());
+      }
+    } finally {
+      trainer.dispose();
+      await tf.setBackend("cpu");
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    let largest = 0;
+    state.heldOut.forEach((point, p) =>
+      arms.forEach((arm, a) => {
+        largest = Math.max(largest, Math.abs(point.losses[arm.key]! - nodeHeldOut[p]![a]!) / nodeHeldOut[p]![a]!);
+      }),
+    );
+    // The schemes differ, so the arms' losses do; a worker that ignored the choice could not match Node.
+    expect(nodeHeldOut[1]![0]).not.toBe(nodeHeldOut[1]![1]);
+    expect(largest).toBeLessThan(1e-4);
+    const during = longTasks.filter((task) => task.start + task.duration >= started);
+    const longest = Math.max(0, ...during.map((task) => task.duration));
+    results.metaTrainChosenSchemes = { arms, heldOut: state.heldOut, nodeHeldOut, maxRelativeDifferenceToNode: largest, longestMainThreadBlockMs: longest };
+    console.log("meta-train with chosen schemes:", results.metaTrainChosenSchemes);
+    expect(longest).toBeLessThan(200);
+    await page.screenshot({ path: join(SCREENSHOTS, "meta-train-schemes.png"), fullPage: true });
+    // Start resumes the stopped run only while the form shows its settings; another scheme starts anew.
+    expect(await page.textContent("#mt-start")).toBe("Resume");
+    await page.selectOption("#mt-scheme-1", "loss-softmax");
+    expect(await page.textContent("#mt-start")).toBe("Start");
+    await page.selectOption("#mt-scheme-1", "tail-risk");
+    expect(await page.textContent("#mt-start")).toBe("Resume");
+    await page.close();
+  });
+
+  it("a bad scheme option in the meta-train form is refused by the worker with the field named", async () => {
+    const page = await open("meta-train");
+    await page.selectOption("#mt-backend", "cpu");
+    await page.selectOption("#mt-scheme-1", "tail-risk");
+    await page.fill("#mt-alpha-1", "0");
+    await page.click("#mt-start");
+    await page.waitForFunction(() => window.concord.views["meta-train"]!.state.error !== undefined, undefined, { timeout: 60_000 });
+    const state = await page.evaluate(() => window.concord.views["meta-train"]!.state);
+    expect(state.error).toMatch(/^weightings\[1\]\.alpha: expected a number in \(0, 1\]/);
+    expect(state.running).toBe(false);
+    expect(await page.textContent("#mt-status")).toBe(`Error: ${state.error}`);
     await page.close();
   });
 

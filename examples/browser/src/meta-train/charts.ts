@@ -26,6 +26,9 @@ export function drawChart(canvas: HTMLCanvasElement, series: readonly Series[], 
   const height = canvas.clientHeight || 260;
   if (canvas.width !== Math.round(width * ratio)) canvas.width = Math.round(width * ratio);
   if (canvas.height !== Math.round(height * ratio)) canvas.height = Math.round(height * ratio);
+  // What the canvas shows, for screen readers (and tests): the title and the legend.
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", `${options.title}. ${series.map((s) => s.label).join("; ")}`);
   const g = canvas.getContext("2d")!;
   g.setTransform(ratio, 0, 0, ratio, 0, 0);
   g.clearRect(0, 0, width, height);

@@ -27,7 +27,7 @@ scope.onmessage = async (event: MessageEvent<ToWorker>) => {
       reset();
       settings = message.settings;
       const backend = await useBrowserBackend(settings.backend);
-      trainer = new SinusoidTrainer(settings.algorithm, settings.seed, settings.corruption);
+      trainer = new SinusoidTrainer(settings.algorithm, settings.seed, settings.corruption, settings.weightings);
       post({ type: "ready", backend });
       post({ type: "fits", iteration: 0, ...trainer.fits() });
       start();

@@ -7,6 +7,7 @@ import type { ExperimentConfig } from "@concord/runner";
 import { activeBackendChoice } from "@concord/backend";
 import { pack, unpack } from "../binary.js";
 import { checkRedis, parseRedisUrl } from "../connection.js";
+import { type ChunkExpectation, checkChunkResult, paramLayout, sha256Hex } from "./chunk-result.js";
 import { chunkRanges, configPayload, TASK_JOB_VERSION, TASK_QUEUE_NAME, type TaskChunkPayload, BLOB_TTL_MS } from "./protocol.js";
 import type { RelayDispatch, RelayReply, RelayStart } from "./relay-messages.js";
 
@@ -124,6 +125,10 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
         return { payload, tasks: new Uint8Array(pack(job.tasks.slice(begin, end))) };
       });
       const dispatch: RelayDispatch = { step: thisStep, theta: new Uint8Array(pack(job.params)), chunks };
+      // What each chunk's result must answer (checked before any of it becomes a tensor).
+      const layout = paramLayout(job.params);
+      const thetaDigest = sha256Hex(dispatch.theta);
+      const expectations: ChunkExpectation[] = chunks.map(({ payload, tasks: bytes }) => ({ payload, layout, inputs: { theta: thetaDigest, tasks: sha256Hex(bytes) } }));
       Atomics.store(signal, 0, 0);
       relay.postMessage(dispatch);
       return {
@@ -143,7 +148,12 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
           totals.bytesUp += reply.bytesUp;
           totals.resubmitted += reply.resubmitted;
           totals.takenOver += reply.takenOver;
-          const out = reply.results.map((bytes) => unpack<TaskJobResult>(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), "result"));
+          if (reply.results.length !== expectations.length) throw new ConcordError(`the queue relay returned ${reply.results.length} chunk results, expected ${expectations.length}`, { field: "pool" });
+          const out = reply.results.map((bytes, chunk): TaskJobResult => {
+            const expected = expectations[chunk]!;
+            const field = `result of chunk ${expected.payload.chunk} of step ${thisStep}`;
+            return checkChunkResult(unpack(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), field), expected);
+          });
           totals.seconds += (performance.now() - started) / 1000;
           return out;
         },

@@ -6,13 +6,15 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConcordError } from "@concord/core";
-import { compareExperiment, type ExperimentConfigInput, parseConfig, runExperiment, useBackend } from "@concord/runner";
+import { buildFingerprint, compareExperiment, type ExperimentConfigInput, parseConfig, runExperiment, useBackend } from "@concord/runner";
 import * as tf from "@tensorflow/tfjs-core";
 import { type Job, Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
 import { queueScheduler } from "./coordinator.js";
+import { RUN_JOB_VERSION } from "./job.js";
 import { DEFAULT_QUEUE_NAME } from "./queue-name.js";
+import { rewriteCheckpointHeader } from "./testing/checkpoint-header.js";
 import { CLI, finalParams, startCli, startWorkerProcess, type WorkerProcess, waitFor } from "./testing/cli-processes.js";
 import { INSTALL_HINT, redisServerAvailable, startRedis, stopProcess, type TestRedis } from "./testing/redis-server.js";
 
@@ -142,7 +144,7 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
   it("refuses jobs naming a plug-in the worker does not have, and malformed payloads, without retrying them", async () => {
     const queue = new Queue(DEFAULT_QUEUE_NAME, { connection: bullConnection(parseRedisUrl(redis.url)) });
     try {
-      const good = { version: 1, config: tinyConfig(), outFolder: "bad/one", seed: 3, label: "bad one" };
+      const good = { version: RUN_JOB_VERSION, config: tinyConfig(), outFolder: "bad/one", seed: 3, label: "bad one", build: buildFingerprint() };
       const cases: [unknown, RegExp][] = [
         [{ ...good, config: tinyConfig({ weighting: "evil" }) }, /job\.config\.weighting: the job names the weighting plug-in "evil", which this worker does not have .*--plugin/],
         [{ ...good, outFolder: "../../etc" }, /job\.outFolder: expected a relative folder of plain names inside the store/],
@@ -150,6 +152,8 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
         [{ ...good, config: { ...tinyConfig(), iteratons: 5 } }, /job\.config: .*iteratons/],
         [{ ...good, plugin: "/tmp/evil.js" }, /job: unknown field "plugin"/],
         ["not an object", /job: expected an object/],
+        [{ ...good, version: 1 }, /job\.version: expected version 2, got 1/],
+        [{ ...good, build: "0123456789abcdef" }, /job\.build: the job comes from Concord build "0123456789abcdef", this worker is build "[0-9a-f]{16}"/],
       ];
       for (const [data, reason] of cases) {
         const job = await queue.add("bad", data, { attempts: 3 });
@@ -159,6 +163,30 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
         expect(failed.attemptsMade).toBe(1);
       }
       expect(existsSync(join(root, "store", "bad"))).toBe(false);
+    } finally {
+      await queue.close();
+    }
+  }, 60_000);
+
+  it("refuses to resume a run whose checkpoint another build wrote, naming both builds, and leaves the checkpoint as it was", async () => {
+    const outFolder = "other-build/run";
+    const runDir = join(root, "store", outFolder);
+    const config = parseConfig(tinyConfig());
+    const partial = await runExperiment({ ...config, iterations: 5 }, { outDir: runDir, progress: "none" });
+    tf.dispose(Object.values(partial.params));
+    const checkpoint = join(runDir, "checkpoint.ckpt");
+    rewriteCheckpointHeader(checkpoint, (header) => {
+      header.build = "fedcba9876543210";
+    });
+    const before = readFileSync(checkpoint);
+    const queue = new Queue(DEFAULT_QUEUE_NAME, { connection: bullConnection(parseRedisUrl(redis.url)) });
+    try {
+      const data = { version: RUN_JOB_VERSION, config: tinyConfig(), outFolder, seed: 3, label: "other build", build: buildFingerprint() };
+      const job = await queue.add("other build", data, { attempts: 3 });
+      const failed = await finishedJob(queue, job.id!);
+      expect(failed.failedReason).toMatch(/job\.build: the checkpoint in .*other-build\/run was written by Concord build "fedcba9876543210", this worker is build "[0-9a-f]{16}"/);
+      expect(failed.attemptsMade).toBe(1);
+      expect(readFileSync(checkpoint).equals(before)).toBe(true);
     } finally {
       await queue.close();
     }

@@ -2,7 +2,7 @@ import { existsSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Worker as ThreadWorker } from "node:worker_threads";
 import { ConcordError } from "@concord/core";
-import { configToJson, METRICS_FILE, type Registry, RunFolder } from "@concord/runner";
+import { buildFingerprint, checkpointBuild, configToJson, METRICS_FILE, type Registry, RunFolder } from "@concord/runner";
 import { type Job, UnrecoverableError, Worker } from "bullmq";
 import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
 import { validateRunJob } from "./job.js";
@@ -92,6 +92,15 @@ async function runJob(job: Job, options: WorkerOptions, store: string, log: (lin
   const outDir = join(store, checked.outFolder);
   const folder = new RunFolder(outDir);
   const resume = folder.hasCheckpoint();
+  if (resume) {
+    // Resuming code from another build would mix two builds' numbers in one run.
+    const written = checkpointBuild(folder.checkpointPath);
+    if (written !== buildFingerprint()) {
+      const message = `job.build: the checkpoint in ${outDir} was written by Concord build ${written === undefined ? "(older than build fingerprints)" : `"${written}"`}, this worker is build "${buildFingerprint()}"; resume it with that build, or start the run again`;
+      log(`worker: refused job ${job.id}: ${message}`);
+      throw new UnrecoverableError(message);
+    }
+  }
   // Without a checkpoint, anything in the folder is from an attempt of this same job that died
   // before its first checkpoint: start over.
   if (!resume && existsSync(join(outDir, METRICS_FILE))) rmSync(join(outDir, METRICS_FILE));

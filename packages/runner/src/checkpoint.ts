@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, type OuterOptimizerState, type Params, type RngState } from "@concord/core";
 import { writeFileAtomicSync } from "./atomic-file.js";
+import { buildFingerprint } from "./build-fingerprint.js";
 
 /** File name of a run's checkpoint inside its output folder. */
 export const CHECKPOINT_FILE = "checkpoint.ckpt";
@@ -38,6 +39,8 @@ interface CheckpointHeader {
   readonly backend: string;
   readonly elapsedSeconds: number;
   readonly createdAt: string;
+  /** buildFingerprint() of the code that wrote it (absent in checkpoints written before it existed). */
+  readonly build?: string;
   /** tfjs weights-manifest entries of the weight bytes that follow (tf.io.encodeWeights layout). */
   readonly weightSpecs: tf.io.WeightsManifestEntry[];
 }
@@ -70,6 +73,7 @@ export function saveCheckpoint(path: string, data: CheckpointData): void {
     backend: data.backend,
     elapsedSeconds: data.elapsedSeconds,
     createdAt: new Date().toISOString(),
+    build: buildFingerprint(),
     weightSpecs: specs,
   };
   const body = Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`, "utf8"), bytes]);
@@ -80,6 +84,8 @@ export function saveCheckpoint(path: string, data: CheckpointData): void {
 
 export interface LoadedCheckpoint extends CheckpointData {
   readonly createdAt: string;
+  /** The build that wrote it (buildFingerprint()); undefined for checkpoints older than the field. */
+  readonly build: string | undefined;
 }
 
 /**
@@ -110,6 +116,7 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     backend: header.backend,
     elapsedSeconds: header.elapsedSeconds,
     createdAt: header.createdAt,
+    build: header.build,
   };
 }
 
@@ -140,6 +147,11 @@ export function encodeWeightsSync(tensors: readonly { name: string; tensor: tf.T
 /** The backend a checkpoint was trained on, read without making tensors (so it can be set before loading). */
 export function checkpointBackend(path: string): string {
   return readVerified(path).header.backend;
+}
+
+/** The build fingerprint a checkpoint was written by (undefined when older than the field), read without making tensors. */
+export function checkpointBuild(path: string): string | undefined {
+  return readVerified(path).header.build;
 }
 
 /** The checkpoint's metadata and weight bytes, after checking format, version and checksum. */

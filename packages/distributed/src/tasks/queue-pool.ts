@@ -3,7 +3,7 @@ import { receiveMessageOnPort, Worker as ThreadWorker } from "node:worker_thread
 import { MessageChannel } from "node:worker_threads";
 import { ConcordError, type Params, type Task } from "@concord/core";
 import { createTaskJob, type RunnableTaskPool, type TaskJobResult, type TaskPool } from "@concord/algorithms/node";
-import type { ExperimentConfig } from "@concord/runner";
+import { buildFingerprint, type ExperimentConfig } from "@concord/runner";
 import { activeBackendChoice } from "@concord/backend";
 import { pack, unpack } from "../binary.js";
 import { checkRedis, parseRedisUrl } from "../connection.js";
@@ -59,6 +59,7 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
   }
   const session = randomBytes(12).toString("hex");
   const config = configPayload(options.config);
+  const build = buildFingerprint();
   const signal = new Int32Array(new SharedArrayBuffer(4));
   const { port1, port2 } = new MessageChannel();
   const start: RelayStart = { url: options.url, queueName: options.queueName ?? TASK_QUEUE_NAME, timeoutMs, ttlMs: BLOB_TTL_MS, signal };
@@ -109,6 +110,7 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
       const chunks = chunkRanges(tasks.length, size).map(([begin, end], chunk) => {
         const payload: TaskChunkPayload = {
           version: TASK_JOB_VERSION,
+          build,
           config,
           backend,
           session,

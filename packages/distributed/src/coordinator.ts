@@ -1,11 +1,12 @@
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { ConcordError } from "@concord/core";
 import { type EvaluationResult, METRICS_FILE, RunFolder, type RunPlan, type RunScheduler } from "@concord/runner";
 import { Queue, QueueEvents } from "bullmq";
+import { Redis } from "ioredis";
 import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
 import { runJobPayload } from "./job.js";
+import { claimRunFolders, releaseRunFolders, runIdentity } from "./run-identity.js";
 import { DEFAULT_QUEUE_NAME } from "./queue-name.js";
 import type { RunJobResult } from "./worker.js";
 
@@ -39,13 +40,25 @@ export function queueScheduler(options: QueueSchedulerOptions): RunScheduler {
     }
     await checkRedis(target);
     const queueName = options.queueName ?? DEFAULT_QUEUE_NAME;
+    const identities = runs.map((run, i) => runIdentity(store, folders[i]!, run.config));
+    // Workers write `<their store>/<folder>`: one comparison at a time may own a folder, whatever
+    // store path its coordinator sees. Refused here, before any job is added.
+    const redis = new Redis({ ...target.options, maxRetriesPerRequest: 3 });
+    redis.on("error", () => {});
+    try {
+      await claimRunFolders(redis, identities);
+    } catch (error) {
+      redis.disconnect();
+      throw error;
+    }
     const queue = new Queue(queueName, { connection: bullConnection(target) });
     const events = new QueueEvents(queueName, { connection: bullConnection(target) });
+    let finished = false;
     try {
       await events.waitUntilReady();
-      // One job id per run folder: a coordinator started again (--resume) joins a run still queued or
-      // running instead of adding a second job that would train into the same folder at the same time.
-      const ids = folders.map(jobId);
+      // One job id per (store, folder, config): a coordinator started again (--resume) joins a run still
+      // queued or running instead of adding a second job that would train into the same folder at the same time.
+      const ids = identities.map((identity) => identity.jobId);
       for (const id of ids) {
         const previous = await queue.getJob(id);
         if (previous && (await previous.isFailed())) await previous.remove();
@@ -73,15 +86,15 @@ export function queueScheduler(options: QueueSchedulerOptions): RunScheduler {
         }),
       );
       if (failures.length > 0) throw new ConcordError(failures.join("; "), { field: "compare" });
+      finished = true;
     } finally {
       await events.close();
       await queue.close();
+      // Kept when the comparison did not finish: `compare --resume` of the same one re-joins it.
+      if (finished) await releaseRunFolders(redis, identities).catch(() => {});
+      redis.disconnect();
     }
   };
-}
-
-function jobId(folder: string): string {
-  return `run-${createHash("sha256").update(folder).digest("hex").slice(0, 32)}`;
 }
 
 /** The run's folder relative to the store (workers write `<their store>/<this>`). */

@@ -9,10 +9,12 @@ import { ConcordError } from "@concord/core";
 import { buildFingerprint, compareExperiment, type ExperimentConfigInput, parseConfig, runExperiment, useBackend } from "@concord/runner";
 import * as tf from "@tensorflow/tfjs-core";
 import { type Job, Queue } from "bullmq";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
 import { queueScheduler } from "./coordinator.js";
 import { RUN_JOB_VERSION } from "./job.js";
+import { runFolderClaimKey } from "./run-identity.js";
 import { DEFAULT_QUEUE_NAME } from "./queue-name.js";
 import { rewriteCheckpointHeader } from "./testing/checkpoint-header.js";
 import { CLI, finalParams, startCli, startWorkerProcess, type WorkerProcess, waitFor } from "./testing/cli-processes.js";
@@ -191,6 +193,49 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
       await queue.close();
     }
   }, 60_000);
+
+  it("two coordinators whose --out folders are the same relative to their stores: the second is refused, naming both; the first completes", async () => {
+    const otherStore = join(root, "other-store");
+    const config = parseConfig(tinyConfig());
+    const schedule = (store: string, runConfig = config) =>
+      compareExperiment(runConfig, {
+        weightings: ["uniform"],
+        seeds: 1,
+        progress: "none",
+        log: () => {},
+        outDir: join(store, "duplicate"),
+        scheduler: queueScheduler({ url: redis.url, store, log: () => {} }),
+      });
+    // No worker runs while the second coordinator tries: the first one's job stays queued, deterministically.
+    for (const worker of workers.splice(0)) await stopProcess(worker.child);
+    const first = schedule(join(root, "store"));
+    first.catch(() => {});
+    const connection = parseRedisUrl(redis.url);
+    const queue = new Queue(DEFAULT_QUEUE_NAME, { connection: bullConnection(connection) });
+    const client = new Redis(connection.options);
+    try {
+      const deadline = Date.now() + 30_000;
+      while ((await queue.getWaitingCount()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const claim = /--out: the run folder "duplicate\/maml\+uniform\/seed-3" \(relative to the workers' store\) belongs to another comparison on this Redis/;
+      const otherStoreError = await schedule(otherStore).catch((error: unknown) => error);
+      expect(otherStoreError).toBeInstanceOf(ConcordError);
+      expect((otherStoreError as Error).message).toMatch(claim);
+      expect((otherStoreError as Error).message).toContain(JSON.stringify(join(root, "store")));
+      expect((otherStoreError as Error).message).toContain(JSON.stringify(otherStore));
+      const otherConfig = await schedule(join(root, "store"), parseConfig(tinyConfig({ iterations: 12 }))).catch((error: unknown) => error);
+      expect((otherConfig as Error).message).toMatch(/belongs to another comparison on this Redis \(the same store, config [0-9a-f]{12}; this one: .* config [0-9a-f]{12}\)/);
+      // Nothing was added by the refused ones.
+      expect(await queue.getWaitingCount()).toBe(1);
+      workers.push(startWorkerProcess(redis.url, join(root, "store")), startWorkerProcess(redis.url, join(root, "store")));
+      await Promise.all(workers.map((worker) => worker.ready));
+      await first;
+      // Finished: the claim is gone, the folder free for another comparison.
+      expect(await client.get(runFolderClaimKey("duplicate/maml+uniform/seed-3"))).toBeNull();
+    } finally {
+      client.disconnect();
+      await queue.close();
+    }
+  }, 120_000);
 
   it("the coordinator of a comparison SIGKILLed: compare --resume joins the queued runs and writes the same results", async () => {
     const configFile = join(root, "tiny.json");

@@ -5,6 +5,7 @@ import { type EvaluationResult, METRICS_FILE, RunFolder, type RunPlan, type RunS
 import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
+import { DEFAULT_MAX_ATTEMPTS, describeFailedJob } from "./failed-job.js";
 import { runJobPayload } from "./job.js";
 import { claimRunFolders, releaseRunFolders, runIdentity } from "./run-identity.js";
 import { DEFAULT_QUEUE_NAME } from "./queue-name.js";
@@ -16,6 +17,8 @@ export interface QueueSchedulerOptions {
   /** The store folder as this machine sees it; every run folder must lie inside it. */
   readonly store: string;
   readonly queueName?: string;
+  /** Starts of a run's job that may end in an error before it fails (deaths of workers count on the workers' --max-attempts). Default 3. */
+  readonly maxAttempts?: number;
   /** Receives progress lines (jobs queued, jobs resumed). Default: stderr. */
   readonly log?: (line: string) => void;
 }
@@ -68,7 +71,7 @@ export function queueScheduler(options: QueueSchedulerOptions): RunScheduler {
           name: run.label,
           data: runJobPayload(run, folders[i]!),
           // Retries are for crashes; a refused payload fails at once (UnrecoverableError on the worker).
-          opts: { jobId: ids[i]!, attempts: 2, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } },
+          opts: { jobId: ids[i]!, attempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } },
         })),
       );
       log(`queued ${jobs.length} runs on ${target.display} (queue ${queueName}); waiting for \`concord worker\` processes`);
@@ -81,7 +84,10 @@ export function queueScheduler(options: QueueSchedulerOptions): RunScheduler {
             const { iteration, ...evaluation } = new RunFolder(run.outDir).readEvaluation();
             done(run, { evaluation: evaluation as EvaluationResult, iterations: iteration ?? result.iterations, seconds: result.seconds });
           } catch (error) {
-            failures.push(`${run.label}: ${(error as Error).message ?? String(error)}`);
+            const failed = await queue.getJob(ids[i]!).catch(() => undefined);
+            const report = failed ? describeFailedJob(failed, ids[i]!) : ((error as Error).message ?? String(error));
+            log(`failed: ${run.label}: ${report}`);
+            failures.push(`${run.label}: ${report}`);
           }
         }),
       );

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConcordError } from "@concord/core";
-import { buildFingerprint, compareExperiment, type ExperimentConfigInput, parseConfig, runExperiment, useBackend } from "@concord/runner";
+import { buildFingerprint, compareExperiment, createRegistry, loadPlugins, type ExperimentConfigInput, parseConfig, runExperiment, useBackend } from "@concord/runner";
 import * as tf from "@tensorflow/tfjs-core";
 import { type Job, Queue } from "bullmq";
 import { Redis } from "ioredis";
@@ -235,6 +235,45 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
       client.disconnect();
       await queue.close();
     }
+  }, 120_000);
+
+  it("a poison run (its worker is killed each time, as by the OOM killer) fails after --max-attempts starts, reported with its job, starts and last error", async () => {
+    for (const worker of workers.splice(0)) await stopProcess(worker.child);
+    const poison = new URL("./testing/poison-plugin.mjs", import.meta.url).pathname;
+    const registry = createRegistry();
+    await loadPlugins(registry, [poison]);
+    const store = join(root, "store");
+    const lines: string[] = [];
+    const comparison = compareExperiment(parseConfig(tinyConfig({ objective: "poison-mse" })), {
+      weightings: ["uniform"],
+      seeds: 1,
+      progress: "none",
+      log: () => {},
+      registry,
+      outDir: join(store, "poison"),
+      scheduler: queueScheduler({ url: redis.url, store, log: (line) => lines.push(line) }),
+    });
+    let failure: unknown;
+    comparison.catch((error: unknown) => {
+      failure = error;
+    });
+    // Each worker takes the job and dies with it; the next one finds the job stalled. With
+    // --max-attempts 2 the second death is the last: the third worker's stalled check fails the job.
+    let deaths = 0;
+    while (failure === undefined && deaths < 5) {
+      const worker = startWorkerProcess(redis.url, store, ["--plugin", poison, "--max-attempts", "2"]);
+      const outcome = await Promise.race([worker.exited.then(() => "died"), comparison.then(() => "done", () => "failed")]);
+      if (outcome === "died") deaths += 1;
+      else workers.push(worker);
+    }
+    expect(deaths).toBe(2);
+    expect(failure).toBeInstanceOf(ConcordError);
+    const report = /maml\+uniform seed 3: job run-[0-9a-f]{32} \(maml\+uniform seed 3\) failed for good: its worker died 2 times holding it \(killed: out of memory\? .*\), \d+ attempts? ended in an error; last error: job stalled more than allowable limit/;
+    expect((failure as Error).message).toMatch(report);
+    expect(lines.join("\n")).toMatch(report);
+    for (const worker of workers.splice(0)) await stopProcess(worker.child);
+    workers.push(startWorkerProcess(redis.url, store), startWorkerProcess(redis.url, store));
+    await Promise.all(workers.map((worker) => worker.ready));
   }, 120_000);
 
   it("the coordinator of a comparison SIGKILLed: compare --resume joins the queued runs and writes the same results", async () => {

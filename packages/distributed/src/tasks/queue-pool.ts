@@ -6,6 +6,7 @@ import { createTaskJob, type RunnableTaskPool, type TaskJobResult, type TaskPool
 import { buildFingerprint, type ExperimentConfig } from "@concord/runner";
 import { activeBackendChoice } from "@concord/backend";
 import { pack, unpack } from "../binary.js";
+import { DEFAULT_MAX_ATTEMPTS } from "../failed-job.js";
 import { checkRedis, parseRedisUrl } from "../connection.js";
 import { type ChunkExpectation, checkChunkResult, paramLayout, sha256Hex } from "./chunk-result.js";
 import { chunkRanges, configPayload, TASK_JOB_VERSION, TASK_QUEUE_NAME, type TaskChunkPayload, BLOB_TTL_MS } from "./protocol.js";
@@ -21,6 +22,8 @@ export interface QueuePoolOptions {
   /** Fail the meta-step (the run stops, its last checkpoint intact) when Redis is unreachable this long. Default 60 s. */
   readonly timeoutSeconds?: number;
   readonly queueName?: string;
+  /** Starts of a chunk's job that may end in an error before the meta-step fails. Default 3. */
+  readonly maxAttempts?: number;
 }
 
 /** Bytes through Redis, summed over the meta-steps so far. */
@@ -57,12 +60,15 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
   if (options.chunkTasks !== undefined && !(Number.isSafeInteger(options.chunkTasks) && options.chunkTasks >= 1)) {
     throw new ConcordError(`expected an integer >= 1, got ${options.chunkTasks}`, { field: "chunkTasks" });
   }
+  if (options.maxAttempts !== undefined && !(Number.isSafeInteger(options.maxAttempts) && options.maxAttempts >= 1)) {
+    throw new ConcordError(`expected an integer >= 1, got ${options.maxAttempts}`, { field: "maxAttempts" });
+  }
   const session = randomBytes(12).toString("hex");
   const config = configPayload(options.config);
   const build = buildFingerprint();
   const signal = new Int32Array(new SharedArrayBuffer(4));
   const { port1, port2 } = new MessageChannel();
-  const start: RelayStart = { url: options.url, queueName: options.queueName ?? TASK_QUEUE_NAME, timeoutMs, ttlMs: BLOB_TTL_MS, signal };
+  const start: RelayStart = { url: options.url, queueName: options.queueName ?? TASK_QUEUE_NAME, timeoutMs, ttlMs: BLOB_TTL_MS, maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, signal };
   const relay = new ThreadWorker(relayUrl(), { workerData: start, execArgv: [] });
   relay.unref();
   await new Promise<void>((resolve, reject) => {

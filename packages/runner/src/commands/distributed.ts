@@ -21,6 +21,7 @@ export interface DistributedModule {
     pluginFiles: readonly string[];
     concurrency?: number;
     lockSeconds?: number;
+    maxAttempts?: number;
     logChunks?: boolean;
     log?: (line: string) => void;
   }): Promise<{ close(): Promise<void> }>;

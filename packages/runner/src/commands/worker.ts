@@ -11,6 +11,7 @@ interface WorkerCommandOptions {
   plugin: string[];
   concurrency: string;
   lockSeconds: string;
+  maxAttempts: string;
   logChunks?: boolean;
 }
 
@@ -29,9 +30,11 @@ export function addWorkerCommand(program: Command, io: CliIo, signals: { once(si
     .option("--plugin <file>", "ES module registering plug-ins (repeatable); jobs can use only these and the built-ins", collect, [])
     .option("--concurrency <n>", "runs trained at once, one thread each", "1")
     .option("--lock-seconds <s>", "job lock lifetime: a dead worker's run or task chunk is taken over after about twice this", "5")
+    .option("--max-attempts <n>", "starts of a run or chunk, including those whose worker died holding it (out of memory), before it fails for good", "3")
     .addOption(new Option("--log-chunks", "log a line as each data-parallel chunk starts").hideHelp())
     .action(async (options: WorkerCommandOptions) => {
       const concurrency = integerArgument(options.concurrency, "--concurrency", 1);
+      const maxAttempts = integerArgument(options.maxAttempts, "--max-attempts", 1);
       const lockSeconds = Number(options.lockSeconds);
       if (!Number.isFinite(lockSeconds) || lockSeconds < 0.5) {
         throw new ConcordError(`expected a number of seconds >= 0.5, got ${JSON.stringify(options.lockSeconds)}`, { field: "--lock-seconds" });
@@ -46,6 +49,7 @@ export function addWorkerCommand(program: Command, io: CliIo, signals: { once(si
         pluginFiles: options.plugin.map((file) => resolvePath(io.cwd, file)),
         concurrency,
         lockSeconds,
+        maxAttempts,
         logChunks: Boolean(options.logChunks),
         log: (line) => io.stderr(`${line}\n`),
       });

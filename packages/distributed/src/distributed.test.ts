@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { type Job, Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
+import { bullConnection, checkRedis, parseRedisUrl, redactUrlText } from "./connection.js";
 import { queueScheduler } from "./coordinator.js";
 import { RUN_JOB_VERSION } from "./job.js";
 import { runFolderClaimKey } from "./run-identity.js";
@@ -114,6 +114,51 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/concord: --queue: Redis at .* refused the connection: NOAUTH/);
   }, 60_000);
+
+  it("never prints a password: a URL that does not parse, a refused one, a command-line password; the URL from $CONCORD_REDIS_URL or --queue-file stays out of ps", async () => {
+    const leaky = "redis://:ab#cd@h:6379";
+    expect(() => parseRedisUrl(leaky)).toThrow(ConcordError);
+    const parseError = (() => {
+      try {
+        parseRedisUrl(leaky);
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })()!;
+    expect(parseError).toMatch(/--queue: expected a Redis URL like .*, got one that does not parse \(redis:\/\/\*\*\*@h:6379\); percent-encode/);
+    expect(parseError).not.toContain("ab");
+    expect(redactUrlText("redis://user:pa@ss@host")).toBe("redis://***@host");
+    expect(redactUrlText("redis://:secret")).toBe("redis://***");
+    const never = join(root, "never");
+    for (const args of [["worker", "--queue", leaky, "--store", never], ["train", "sinusoid", "--queue", leaky, "--out", never], ["compare", "sinusoid", "--weighting", "uniform", "--queue", leaky, "--out", never]]) {
+      const run = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 60_000 });
+      expect(run.status, run.stderr).toBe(2);
+      expect(run.stderr).toMatch(/--queue: expected a Redis URL .* does not parse/);
+      expect(run.stderr).toMatch(/warning: --queue: a password on the command line is visible/);
+      expect(run.stderr + run.stdout).not.toContain("ab#cd");
+      expect(run.stderr + run.stdout).not.toMatch(/ab%23cd|:ab\b/);
+    }
+    // The URL from the environment or a file: the process's command line holds no password.
+    const urlFile = join(root, "redis-url");
+    writeFileSync(urlFile, `${redis.url}\n`, { mode: 0o600 });
+    const fromEnv = startCli(["worker", "--queue", "--store", join(root, "store")], { CONCORD_REDIS_URL: redis.url });
+    const fromFile = startCli(["worker", "--queue-file", urlFile, "--store", join(root, "store")]);
+    try {
+      for (const worker of [fromEnv, fromFile]) {
+        await waitFor(() => worker.output().includes("worker: waiting for runs"), 60_000, worker.output, worker.exited);
+        const commandLine = readFileSync(`/proc/${worker.child.pid}/cmdline`, "utf8");
+        expect(commandLine).not.toContain(PASSWORD);
+        expect(commandLine).not.toContain(encodeURIComponent(PASSWORD));
+        expect(worker.output()).not.toContain(encodeURIComponent(PASSWORD));
+        expect(worker.output()).toMatch(/on redis:\/\/:\*\*\*@127\.0\.0\.1/);
+      }
+    } finally {
+      await stopProcess(fromEnv.child);
+      await stopProcess(fromFile.child);
+    }
+    const unset = spawnSync(process.execPath, [CLI, "worker", "--queue"], { encoding: "utf8", timeout: 60_000, env: { ...process.env, CONCORD_REDIS_URL: "" } });
+    expect(unset.stderr).toMatch(/--queue: a bare --queue reads the Redis URL from \$CONCORD_REDIS_URL, which is not set/);
+  }, 120_000);
 
   it("a comparison on 2 workers writes the same evaluations, checkpoints and table as a local one", async () => {
     const config = parseConfig(tinyConfig());

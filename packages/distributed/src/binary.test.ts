@@ -37,4 +37,65 @@ describe("pack / unpack: tensors over Redis as raw bytes", () => {
     expect(() => unpack(good.subarray(0, good.byteLength - 4), "result")).toThrow(/result: the packed payload's tensors do not fit its bytes/);
     expect(() => pack({ t: { shape: [1], dtype: "complex64", data: new Float32Array(2) } })).toThrow(/cannot send a complex64 tensor/);
   });
+
+  /** Rewrites a packed payload's header (the tensor bytes stay), as a forger with Redis access could. */
+  function withHeader(packed: Buffer, edit: (header: { skeleton: string; entries: Record<string, unknown>[] }) => void, extraBytes = 0): Buffer {
+    const length = packed.readUInt32LE(4);
+    const header = JSON.parse(packed.subarray(8, 8 + length).toString("utf8"));
+    const tensorBytes = packed.subarray(8 + ((length + 3) & ~3));
+    edit(header);
+    const text = Buffer.from(JSON.stringify(header), "utf8");
+    const out = Buffer.alloc(8 + ((text.byteLength + 3) & ~3) + tensorBytes.byteLength + extraBytes);
+    out.writeUInt32LE(packed.readUInt32LE(0), 0);
+    out.writeUInt32LE(text.byteLength, 4);
+    text.copy(out, 8);
+    tensorBytes.copy(out, 8 + ((text.byteLength + 3) & ~3));
+    return out;
+  }
+
+  it("refuses forged layouts: overlapping or negative offsets, inherited dtypes, bad shapes, stray bytes, tensors used twice or never", () => {
+    const two = pack({ a: { shape: [2], dtype: "float32", data: new Float32Array([1, 2]) }, b: { shape: [2], dtype: "float32", data: new Float32Array([3, 4]) } });
+    expect(Object.keys(unpack<Record<string, unknown>>(withHeader(two, () => {})))).toEqual(["a", "b"]);
+    const cases: [(header: { skeleton: string; entries: Record<string, unknown>[] }) => void, RegExp, number?][] = [
+      [(h) => {
+        h.entries[1]!.offset = 0;
+      }, /tensor 1 starts at byte 0, expected 8/],
+      [(h) => {
+        h.entries[0]!.offset = -8;
+      }, /tensor 0 starts at byte -8, expected 0/],
+      [(h) => {
+        h.entries[0]!.offset = 1.5;
+      }, /tensor 0 starts at byte 1\.5/],
+      [(h) => {
+        h.entries[0]!.dtype = "constructor";
+      }, /tensor 0 has dtype "constructor"/],
+      [(h) => {
+        h.entries[0]!.dtype = "toString";
+      }, /tensor 0 has dtype "toString"/],
+      [(h) => {
+        h.entries[0]!.shape = [-1, -2];
+      }, /tensor 0 has shape \[-1,-2\]/],
+      [(h) => {
+        h.entries[0]!.shape = [1];
+      }, /tensor 0 has length 2, its shape \[1\] says 1/],
+      [(h) => {
+        h.entries = "x" as never;
+      }, /header is not \{ skeleton, entries \}/],
+      [(h) => {
+        h.skeleton = h.skeleton.replace('"$tensor":1', '"$tensor":0');
+      }, /refers to tensor 0 twice/],
+      [(h) => {
+        h.skeleton = JSON.stringify({ a: { $tensor: 0 } });
+      }, /holds 1 tensors nothing refers to/],
+      [(h) => {
+        h.skeleton = JSON.stringify({ a: { $tensor: "0" } });
+      }, /refers to a missing tensor/],
+      [() => {}, /has 4 bytes its header does not account for/, 4],
+    ];
+    for (const [edit, reason, extra] of cases) {
+      const forged = withHeader(two, edit, extra);
+      expect(() => unpack(forged, "result of chunk 0"), String(reason)).toThrow(ConcordError);
+      expect(() => unpack(forged, "result of chunk 0"), String(reason)).toThrow(reason);
+    }
+  });
 });

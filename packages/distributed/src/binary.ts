@@ -47,40 +47,69 @@ export function pack(value: unknown): Buffer {
   return out;
 }
 
-/** The inverse of `pack`; tensors come back as fresh typed arrays (owning their buffers). */
+/**
+ * The inverse of `pack`; tensors come back as fresh typed arrays (owning their buffers). The layout
+ * must be exactly what `pack` writes: every tensor's offset where the previous one ended (4-aligned),
+ * no bytes after the last, each tensor referred to once; anything else is refused, so a damaged or
+ * forged payload cannot make one tensor read another's bytes or the header's.
+ */
 export function unpack<T>(buffer: Buffer, field = "payload"): T {
   if (buffer.byteLength < 8 || buffer.readUInt32LE(0) !== MAGIC) throw new ConcordError("expected a packed Concord payload", { field });
   const headerLength = buffer.readUInt32LE(4);
   const start = 8 + align4(headerLength);
   if (start > buffer.byteLength) throw new ConcordError("the packed payload is truncated", { field });
-  let header: { skeleton: string; entries: TensorEntry[] };
+  let header: { skeleton?: unknown; entries?: unknown };
   try {
     header = JSON.parse(buffer.subarray(8, 8 + headerLength).toString("utf8"));
   } catch {
     throw new ConcordError("the packed payload's header is not JSON", { field });
   }
-  const tensors = header.entries.map((entry) => {
+  if (typeof header !== "object" || header === null || typeof header.skeleton !== "string" || !Array.isArray(header.entries)) {
+    throw new ConcordError("the packed payload's header is not { skeleton, entries }", { field });
+  }
+  let expectedOffset = 0;
+  const tensors = header.entries.map((raw: unknown, index: number) => {
+    const entry = checkEntry(raw, index, expectedOffset, field);
     const Array_ = ARRAYS[entry.dtype];
-    if (!Array_ || !Array.isArray(entry.shape) || !Number.isSafeInteger(entry.length) || entry.length < 0) {
-      throw new ConcordError("the packed payload names a bad tensor", { field });
-    }
     const bytes = entry.length * Array_.BYTES_PER_ELEMENT;
     const begin = start + entry.offset;
-    if (begin + bytes > buffer.byteLength || entry.shape.reduce((a, b) => a * b, 1) !== entry.length) {
-      throw new ConcordError("the packed payload's tensors do not fit its bytes", { field });
-    }
+    if (begin + bytes > buffer.byteLength) throw new ConcordError("the packed payload's tensors do not fit its bytes", { field });
+    expectedOffset += align4(bytes);
     const copy = new Uint8Array(bytes);
     copy.set(buffer.subarray(begin, begin + bytes));
     return { shape: entry.shape, dtype: entry.dtype, data: new Array_(copy.buffer) } satisfies WireTensor;
   });
-  return JSON.parse(header.skeleton, (_key, item: unknown) => {
+  if (start + expectedOffset !== buffer.byteLength) {
+    throw new ConcordError(`the packed payload has ${buffer.byteLength - start - expectedOffset} bytes its header does not account for`, { field });
+  }
+  const used = new Set<number>();
+  const value = JSON.parse(header.skeleton, (_key, item: unknown) => {
     if (typeof item === "object" && item !== null && "$tensor" in item) {
-      const tensor = tensors[(item as { $tensor: number }).$tensor];
+      const index = (item as { $tensor: unknown }).$tensor;
+      const tensor = Number.isSafeInteger(index) ? tensors[index as number] : undefined;
       if (!tensor) throw new ConcordError("the packed payload refers to a missing tensor", { field });
+      if (used.has(index as number)) throw new ConcordError(`the packed payload refers to tensor ${index} twice`, { field });
+      used.add(index as number);
       return tensor;
     }
     return item;
   }) as T;
+  if (used.size !== tensors.length) throw new ConcordError(`the packed payload holds ${tensors.length - used.size} tensors nothing refers to`, { field });
+  return value;
+}
+
+/** One header entry, checked: a known dtype, a shape of non-negative integers, its length, and its offset where `pack` puts it. */
+function checkEntry(raw: unknown, index: number, expectedOffset: number, field: string): TensorEntry {
+  const entry = raw as Partial<TensorEntry> | null;
+  const bad = (what: string) => new ConcordError(`the packed payload's tensor ${index} ${what}`, { field });
+  if (typeof entry !== "object" || entry === null) throw bad("is not an object");
+  if (typeof entry.dtype !== "string" || !Object.hasOwn(ARRAYS, entry.dtype)) throw bad(`has dtype ${JSON.stringify(entry.dtype)}, expected one of ${Object.keys(ARRAYS).join(", ")}`);
+  if (!Array.isArray(entry.shape) || !entry.shape.every((size) => Number.isSafeInteger(size) && size >= 0)) throw bad(`has shape ${JSON.stringify(entry.shape)}`);
+  if (!Number.isSafeInteger(entry.length) || entry.shape.reduce((a, b) => a * b, 1) !== entry.length) {
+    throw bad(`has length ${JSON.stringify(entry.length)}, its shape ${JSON.stringify(entry.shape)} says ${entry.shape.reduce((a, b) => a * b, 1)}`);
+  }
+  if (entry.offset !== expectedOffset) throw bad(`starts at byte ${JSON.stringify(entry.offset)}, expected ${expectedOffset}`);
+  return entry as TensorEntry;
 }
 
 function align4(bytes: number): number {

@@ -18,7 +18,11 @@ export function parseRedisUrl(text: string, field = "--queue"): RedisTarget {
   try {
     url = new URL(text);
   } catch {
-    throw new ConcordError(`expected a Redis URL like redis://:PASSWORD@host:6379, got ${JSON.stringify(text)}`, { field });
+    // Never echo the text: a password with a character URLs reserve (# ? / @) is why it did not parse.
+    throw new ConcordError(
+      `expected a Redis URL like redis://:PASSWORD@host:6379, got one that does not parse (${redactUrlText(text)}); percent-encode # ? / @ : in the password (# is %23)`,
+      { field },
+    );
   }
   if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
     throw new ConcordError(`expected a redis:// or rediss:// URL, got ${JSON.stringify(url.protocol)}`, { field });
@@ -42,6 +46,17 @@ export function parseRedisUrl(text: string, field = "--queue"): RedisTarget {
   const shown = new URL(url.href);
   if (shown.password) shown.password = "***";
   return { options, display: shown.href };
+}
+
+/**
+ * A URL's text with everything that may be a user name or password replaced by ***: from after
+ * `scheme://` to the last `@`, or, with no `@`, everything after the scheme (it cannot be told apart).
+ */
+export function redactUrlText(text: string): string {
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(text)?.[0] ?? "";
+  const rest = text.slice(scheme.length);
+  const at = rest.lastIndexOf("@");
+  return at >= 0 ? `${scheme}***${rest.slice(at)}` : `${scheme}***`;
 }
 
 /**

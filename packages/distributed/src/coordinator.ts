@@ -1,11 +1,13 @@
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { ConcordError } from "@concord/core";
 import { type EvaluationResult, METRICS_FILE, RunFolder, type RunPlan, type RunScheduler } from "@concord/runner";
 import { Queue, QueueEvents } from "bullmq";
+import { Redis } from "ioredis";
 import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
+import { DEFAULT_MAX_ATTEMPTS, describeFailedJob } from "./failed-job.js";
 import { runJobPayload } from "./job.js";
+import { claimRunFolders, releaseRunFolders, runIdentity } from "./run-identity.js";
 import { DEFAULT_QUEUE_NAME } from "./queue-name.js";
 import type { RunJobResult } from "./worker.js";
 
@@ -15,6 +17,8 @@ export interface QueueSchedulerOptions {
   /** The store folder as this machine sees it; every run folder must lie inside it. */
   readonly store: string;
   readonly queueName?: string;
+  /** Starts of a run's job that may end in an error before it fails (deaths of workers count on the workers' --max-attempts). Default 3. */
+  readonly maxAttempts?: number;
   /** Receives progress lines (jobs queued, jobs resumed). Default: stderr. */
   readonly log?: (line: string) => void;
 }
@@ -39,13 +43,25 @@ export function queueScheduler(options: QueueSchedulerOptions): RunScheduler {
     }
     await checkRedis(target);
     const queueName = options.queueName ?? DEFAULT_QUEUE_NAME;
+    const identities = runs.map((run, i) => runIdentity(store, folders[i]!, run.config));
+    // Workers write `<their store>/<folder>`: one comparison at a time may own a folder, whatever
+    // store path its coordinator sees. Refused here, before any job is added.
+    const redis = new Redis({ ...target.options, maxRetriesPerRequest: 3 });
+    redis.on("error", () => {});
+    try {
+      await claimRunFolders(redis, identities);
+    } catch (error) {
+      redis.disconnect();
+      throw error;
+    }
     const queue = new Queue(queueName, { connection: bullConnection(target) });
     const events = new QueueEvents(queueName, { connection: bullConnection(target) });
+    let finished = false;
     try {
       await events.waitUntilReady();
-      // One job id per run folder: a coordinator started again (--resume) joins a run still queued or
-      // running instead of adding a second job that would train into the same folder at the same time.
-      const ids = folders.map(jobId);
+      // One job id per (store, folder, config): a coordinator started again (--resume) joins a run still
+      // queued or running instead of adding a second job that would train into the same folder at the same time.
+      const ids = identities.map((identity) => identity.jobId);
       for (const id of ids) {
         const previous = await queue.getJob(id);
         if (previous && (await previous.isFailed())) await previous.remove();
@@ -55,7 +71,7 @@ export function queueScheduler(options: QueueSchedulerOptions): RunScheduler {
           name: run.label,
           data: runJobPayload(run, folders[i]!),
           // Retries are for crashes; a refused payload fails at once (UnrecoverableError on the worker).
-          opts: { jobId: ids[i]!, attempts: 2, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } },
+          opts: { jobId: ids[i]!, attempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } },
         })),
       );
       log(`queued ${jobs.length} runs on ${target.display} (queue ${queueName}); waiting for \`concord worker\` processes`);
@@ -68,20 +84,23 @@ export function queueScheduler(options: QueueSchedulerOptions): RunScheduler {
             const { iteration, ...evaluation } = new RunFolder(run.outDir).readEvaluation();
             done(run, { evaluation: evaluation as EvaluationResult, iterations: iteration ?? result.iterations, seconds: result.seconds });
           } catch (error) {
-            failures.push(`${run.label}: ${(error as Error).message ?? String(error)}`);
+            const failed = await queue.getJob(ids[i]!).catch(() => undefined);
+            const report = failed ? describeFailedJob(failed, ids[i]!) : ((error as Error).message ?? String(error));
+            log(`failed: ${run.label}: ${report}`);
+            failures.push(`${run.label}: ${report}`);
           }
         }),
       );
       if (failures.length > 0) throw new ConcordError(failures.join("; "), { field: "compare" });
+      finished = true;
     } finally {
       await events.close();
       await queue.close();
+      // Kept when the comparison did not finish: `compare --resume` of the same one re-joins it.
+      if (finished) await releaseRunFolders(redis, identities).catch(() => {});
+      redis.disconnect();
     }
   };
-}
-
-function jobId(folder: string): string {
-  return `run-${createHash("sha256").update(folder).digest("hex").slice(0, 32)}`;
 }
 
 /** The run's folder relative to the store (workers write `<their store>/<this>`). */

@@ -5,12 +5,12 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ExperimentConfigInput, parseConfig, readMetrics, runExperiment, useBackend } from "@concord/runner";
+import { buildFingerprint, type ExperimentConfigInput, parseConfig, readMetrics, runExperiment, useBackend } from "@concord/runner";
 import * as tf from "@tensorflow/tfjs-core";
 import { type Job, Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bullConnection, parseRedisUrl } from "./connection.js";
-import { TASK_QUEUE_NAME } from "./tasks/protocol.js";
+import { TASK_JOB_VERSION, TASK_QUEUE_NAME } from "./tasks/protocol.js";
 import { queueTrainConfig } from "./tasks/train-config.js";
 import { type CliProcess, finalParams, startCli, startWorkerProcess, type WorkerProcess, waitFor } from "./testing/cli-processes.js";
 import { redisServerAvailable, startRedis, stopProcess, type TestRedis } from "./testing/redis-server.js";
@@ -181,7 +181,8 @@ describe.runIf(redisServerAvailable())("data-parallel meta-batches on a real red
     const queue = new Queue(TASK_QUEUE_NAME, { connection: bullConnection(parseRedisUrl(redis.url)) });
     try {
       const good = {
-        version: 1,
+        version: TASK_JOB_VERSION,
+        build: buildFingerprint(),
         config: config(6),
         backend: "cpu",
         session: "00112233445566778899aabb",
@@ -201,6 +202,7 @@ describe.runIf(redisServerAvailable())("data-parallel meta-batches on a real red
         [{ ...good, end: 5 }, /job\.end: expected an integer from 1 to 1/],
         [{ ...good, kind: "eval" }, /job\.kind/],
         [{ ...good, code: "process.exit()" }, /job: unknown field "code"/],
+        [{ ...good, build: "0123456789abcdef" }, /job\.build: the job comes from Concord build "0123456789abcdef", this worker is build "[0-9a-f]{16}"/],
       ];
       for (const [data, reason] of cases) {
         const job = await queue.add("bad", data, { attempts: 3 });

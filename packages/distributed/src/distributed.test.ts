@@ -6,13 +6,17 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConcordError } from "@concord/core";
-import { compareExperiment, type ExperimentConfigInput, parseConfig, runExperiment, useBackend } from "@concord/runner";
+import { buildFingerprint, compareExperiment, createRegistry, loadPlugins, type ExperimentConfigInput, parseConfig, runExperiment, useBackend } from "@concord/runner";
 import * as tf from "@tensorflow/tfjs-core";
 import { type Job, Queue } from "bullmq";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
+import { bullConnection, checkRedis, parseRedisUrl, redactUrlText } from "./connection.js";
 import { queueScheduler } from "./coordinator.js";
+import { RUN_JOB_VERSION } from "./job.js";
+import { runFolderClaimKey } from "./run-identity.js";
 import { DEFAULT_QUEUE_NAME } from "./queue-name.js";
+import { rewriteCheckpointHeader } from "./testing/checkpoint-header.js";
 import { CLI, finalParams, startCli, startWorkerProcess, type WorkerProcess, waitFor } from "./testing/cli-processes.js";
 import { INSTALL_HINT, redisServerAvailable, startRedis, stopProcess, type TestRedis } from "./testing/redis-server.js";
 
@@ -111,6 +115,51 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
     expect(run.stderr).toMatch(/concord: --queue: Redis at .* refused the connection: NOAUTH/);
   }, 60_000);
 
+  it("never prints a password: a URL that does not parse, a refused one, a command-line password; the URL from $CONCORD_REDIS_URL or --queue-file stays out of ps", async () => {
+    const leaky = "redis://:ab#cd@h:6379";
+    expect(() => parseRedisUrl(leaky)).toThrow(ConcordError);
+    const parseError = (() => {
+      try {
+        parseRedisUrl(leaky);
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })()!;
+    expect(parseError).toMatch(/--queue: expected a Redis URL like .*, got one that does not parse \(redis:\/\/\*\*\*@h:6379\); percent-encode/);
+    expect(parseError).not.toContain("ab");
+    expect(redactUrlText("redis://user:pa@ss@host")).toBe("redis://***@host");
+    expect(redactUrlText("redis://:secret")).toBe("redis://***");
+    const never = join(root, "never");
+    for (const args of [["worker", "--queue", leaky, "--store", never], ["train", "sinusoid", "--queue", leaky, "--out", never], ["compare", "sinusoid", "--weighting", "uniform", "--queue", leaky, "--out", never]]) {
+      const run = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 60_000 });
+      expect(run.status, run.stderr).toBe(2);
+      expect(run.stderr).toMatch(/--queue: expected a Redis URL .* does not parse/);
+      expect(run.stderr).toMatch(/warning: --queue: a password on the command line is visible/);
+      expect(run.stderr + run.stdout).not.toContain("ab#cd");
+      expect(run.stderr + run.stdout).not.toMatch(/ab%23cd|:ab\b/);
+    }
+    // The URL from the environment or a file: the process's command line holds no password.
+    const urlFile = join(root, "redis-url");
+    writeFileSync(urlFile, `${redis.url}\n`, { mode: 0o600 });
+    const fromEnv = startCli(["worker", "--queue", "--store", join(root, "store")], { CONCORD_REDIS_URL: redis.url });
+    const fromFile = startCli(["worker", "--queue-file", urlFile, "--store", join(root, "store")]);
+    try {
+      for (const worker of [fromEnv, fromFile]) {
+        await waitFor(() => worker.output().includes("worker: waiting for runs"), 60_000, worker.output, worker.exited);
+        const commandLine = readFileSync(`/proc/${worker.child.pid}/cmdline`, "utf8");
+        expect(commandLine).not.toContain(PASSWORD);
+        expect(commandLine).not.toContain(encodeURIComponent(PASSWORD));
+        expect(worker.output()).not.toContain(encodeURIComponent(PASSWORD));
+        expect(worker.output()).toMatch(/on redis:\/\/:\*\*\*@127\.0\.0\.1/);
+      }
+    } finally {
+      await stopProcess(fromEnv.child);
+      await stopProcess(fromFile.child);
+    }
+    const unset = spawnSync(process.execPath, [CLI, "worker", "--queue"], { encoding: "utf8", timeout: 60_000, env: { ...process.env, CONCORD_REDIS_URL: "" } });
+    expect(unset.stderr).toMatch(/--queue: a bare --queue reads the Redis URL from \$CONCORD_REDIS_URL, which is not set/);
+  }, 120_000);
+
   it("a comparison on 2 workers writes the same evaluations, checkpoints and table as a local one", async () => {
     const config = parseConfig(tinyConfig());
     const options = { weightings: ["uniform", "agreement"], seeds: 1, progress: "none" as const, log: () => {} };
@@ -142,7 +191,7 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
   it("refuses jobs naming a plug-in the worker does not have, and malformed payloads, without retrying them", async () => {
     const queue = new Queue(DEFAULT_QUEUE_NAME, { connection: bullConnection(parseRedisUrl(redis.url)) });
     try {
-      const good = { version: 1, config: tinyConfig(), outFolder: "bad/one", seed: 3, label: "bad one" };
+      const good = { version: RUN_JOB_VERSION, config: tinyConfig(), outFolder: "bad/one", seed: 3, label: "bad one", build: buildFingerprint() };
       const cases: [unknown, RegExp][] = [
         [{ ...good, config: tinyConfig({ weighting: "evil" }) }, /job\.config\.weighting: the job names the weighting plug-in "evil", which this worker does not have .*--plugin/],
         [{ ...good, outFolder: "../../etc" }, /job\.outFolder: expected a relative folder of plain names inside the store/],
@@ -150,6 +199,8 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
         [{ ...good, config: { ...tinyConfig(), iteratons: 5 } }, /job\.config: .*iteratons/],
         [{ ...good, plugin: "/tmp/evil.js" }, /job: unknown field "plugin"/],
         ["not an object", /job: expected an object/],
+        [{ ...good, version: 1 }, /job\.version: expected version 2, got 1/],
+        [{ ...good, build: "0123456789abcdef" }, /job\.build: the job comes from Concord build "0123456789abcdef", this worker is build "[0-9a-f]{16}"/],
       ];
       for (const [data, reason] of cases) {
         const job = await queue.add("bad", data, { attempts: 3 });
@@ -163,6 +214,112 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
       await queue.close();
     }
   }, 60_000);
+
+  it("refuses to resume a run whose checkpoint another build wrote, naming both builds, and leaves the checkpoint as it was", async () => {
+    const outFolder = "other-build/run";
+    const runDir = join(root, "store", outFolder);
+    const config = parseConfig(tinyConfig());
+    const partial = await runExperiment({ ...config, iterations: 5 }, { outDir: runDir, progress: "none" });
+    tf.dispose(Object.values(partial.params));
+    const checkpoint = join(runDir, "checkpoint.ckpt");
+    rewriteCheckpointHeader(checkpoint, (header) => {
+      header.build = "fedcba9876543210";
+    });
+    const before = readFileSync(checkpoint);
+    const queue = new Queue(DEFAULT_QUEUE_NAME, { connection: bullConnection(parseRedisUrl(redis.url)) });
+    try {
+      const data = { version: RUN_JOB_VERSION, config: tinyConfig(), outFolder, seed: 3, label: "other build", build: buildFingerprint() };
+      const job = await queue.add("other build", data, { attempts: 3 });
+      const failed = await finishedJob(queue, job.id!);
+      expect(failed.failedReason).toMatch(/job\.build: the checkpoint in .*other-build\/run was written by Concord build "fedcba9876543210", this worker is build "[0-9a-f]{16}"/);
+      expect(failed.attemptsMade).toBe(1);
+      expect(readFileSync(checkpoint).equals(before)).toBe(true);
+    } finally {
+      await queue.close();
+    }
+  }, 60_000);
+
+  it("two coordinators whose --out folders are the same relative to their stores: the second is refused, naming both; the first completes", async () => {
+    const otherStore = join(root, "other-store");
+    const config = parseConfig(tinyConfig());
+    const schedule = (store: string, runConfig = config) =>
+      compareExperiment(runConfig, {
+        weightings: ["uniform"],
+        seeds: 1,
+        progress: "none",
+        log: () => {},
+        outDir: join(store, "duplicate"),
+        scheduler: queueScheduler({ url: redis.url, store, log: () => {} }),
+      });
+    // No worker runs while the second coordinator tries: the first one's job stays queued, deterministically.
+    for (const worker of workers.splice(0)) await stopProcess(worker.child);
+    const first = schedule(join(root, "store"));
+    first.catch(() => {});
+    const connection = parseRedisUrl(redis.url);
+    const queue = new Queue(DEFAULT_QUEUE_NAME, { connection: bullConnection(connection) });
+    const client = new Redis(connection.options);
+    try {
+      const deadline = Date.now() + 30_000;
+      while ((await queue.getWaitingCount()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const claim = /--out: the run folder "duplicate\/maml\+uniform\/seed-3" \(relative to the workers' store\) belongs to another comparison on this Redis/;
+      const otherStoreError = await schedule(otherStore).catch((error: unknown) => error);
+      expect(otherStoreError).toBeInstanceOf(ConcordError);
+      expect((otherStoreError as Error).message).toMatch(claim);
+      expect((otherStoreError as Error).message).toContain(JSON.stringify(join(root, "store")));
+      expect((otherStoreError as Error).message).toContain(JSON.stringify(otherStore));
+      const otherConfig = await schedule(join(root, "store"), parseConfig(tinyConfig({ iterations: 12 }))).catch((error: unknown) => error);
+      expect((otherConfig as Error).message).toMatch(/belongs to another comparison on this Redis \(the same store, config [0-9a-f]{12}; this one: .* config [0-9a-f]{12}\)/);
+      // Nothing was added by the refused ones.
+      expect(await queue.getWaitingCount()).toBe(1);
+      workers.push(startWorkerProcess(redis.url, join(root, "store")), startWorkerProcess(redis.url, join(root, "store")));
+      await Promise.all(workers.map((worker) => worker.ready));
+      await first;
+      // Finished: the claim is gone, the folder free for another comparison.
+      expect(await client.get(runFolderClaimKey("duplicate/maml+uniform/seed-3"))).toBeNull();
+    } finally {
+      client.disconnect();
+      await queue.close();
+    }
+  }, 120_000);
+
+  it("a poison run (its worker is killed each time, as by the OOM killer) fails after --max-attempts starts, reported with its job, starts and last error", async () => {
+    for (const worker of workers.splice(0)) await stopProcess(worker.child);
+    const poison = new URL("./testing/poison-plugin.mjs", import.meta.url).pathname;
+    const registry = createRegistry();
+    await loadPlugins(registry, [poison]);
+    const store = join(root, "store");
+    const lines: string[] = [];
+    const comparison = compareExperiment(parseConfig(tinyConfig({ objective: "poison-mse" })), {
+      weightings: ["uniform"],
+      seeds: 1,
+      progress: "none",
+      log: () => {},
+      registry,
+      outDir: join(store, "poison"),
+      scheduler: queueScheduler({ url: redis.url, store, log: (line) => lines.push(line) }),
+    });
+    let failure: unknown;
+    comparison.catch((error: unknown) => {
+      failure = error;
+    });
+    // Each worker takes the job and dies with it; the next one finds the job stalled. With
+    // --max-attempts 2 the second death is the last: the third worker's stalled check fails the job.
+    let deaths = 0;
+    while (failure === undefined && deaths < 5) {
+      const worker = startWorkerProcess(redis.url, store, ["--plugin", poison, "--max-attempts", "2"]);
+      const outcome = await Promise.race([worker.exited.then(() => "died"), comparison.then(() => "done", () => "failed")]);
+      if (outcome === "died") deaths += 1;
+      else workers.push(worker);
+    }
+    expect(deaths).toBe(2);
+    expect(failure).toBeInstanceOf(ConcordError);
+    const report = /maml\+uniform seed 3: job run-[0-9a-f]{32} \(maml\+uniform seed 3\) failed for good: its worker died 2 times holding it \(killed: out of memory\? .*\), \d+ attempts? ended in an error; last error: job stalled more than allowable limit/;
+    expect((failure as Error).message).toMatch(report);
+    expect(lines.join("\n")).toMatch(report);
+    for (const worker of workers.splice(0)) await stopProcess(worker.child);
+    workers.push(startWorkerProcess(redis.url, store), startWorkerProcess(redis.url, store));
+    await Promise.all(workers.map((worker) => worker.ready));
+  }, 120_000);
 
   it("the coordinator of a comparison SIGKILLed: compare --resume joins the queued runs and writes the same results", async () => {
     const configFile = join(root, "tiny.json");

@@ -1,4 +1,4 @@
-export { checkRedis, parseRedisUrl, type RedisTarget } from "./connection.js";
+export { checkRedis, parseRedisUrl, type RedisTarget, redactUrlText } from "./connection.js";
 export { type QueueSchedulerOptions, queueScheduler } from "./coordinator.js";
 export { RUN_JOB_VERSION, type RunJob, type RunJobPayload, runJobPayload, validateRunJob } from "./job.js";
 export { DEFAULT_QUEUE_NAME } from "./queue-name.js";

@@ -1,9 +1,9 @@
 import { isAbsolute, normalize, sep } from "node:path";
 import { ConcordError } from "@concord/core";
-import { configToJson, type ExperimentConfig, PLUGIN_KINDS, parseConfig, type Registry, type RunPlan } from "@concord/runner";
+import { buildFingerprint, configToJson, type ExperimentConfig, PLUGIN_KINDS, parseConfig, type Registry, type RunPlan } from "@concord/runner";
 
 /** The only payload version workers accept. */
-export const RUN_JOB_VERSION = 1;
+export const RUN_JOB_VERSION = 2;
 
 /** What a queued run carries: data only, never code or a path outside the worker's store. */
 export interface RunJobPayload {
@@ -14,6 +14,8 @@ export interface RunJobPayload {
   readonly outFolder: string;
   readonly seed: number;
   readonly label: string;
+  /** The coordinator's buildFingerprint(): a worker built from other code refuses the job. */
+  readonly build: string;
 }
 
 /** A payload after validation: the parsed config and a safe relative folder. */
@@ -25,7 +27,7 @@ export interface RunJob {
 }
 
 export function runJobPayload(run: RunPlan, outFolder: string): RunJobPayload {
-  return { version: RUN_JOB_VERSION, config: configToJson(run.config) as Record<string, unknown>, outFolder, seed: run.seed, label: run.label };
+  return { version: RUN_JOB_VERSION, config: configToJson(run.config) as Record<string, unknown>, outFolder, seed: run.seed, label: run.label, build: buildFingerprint() };
 }
 
 /**
@@ -37,10 +39,11 @@ export function runJobPayload(run: RunPlan, outFolder: string): RunJobPayload {
 export function validateRunJob(data: unknown, registry: Registry): RunJob {
   if (typeof data !== "object" || data === null || Array.isArray(data)) throw new ConcordError("expected an object", { field: "job" });
   const payload = data as Partial<RunJobPayload>;
-  const known = new Set(["version", "config", "outFolder", "seed", "label"]);
+  const known = new Set(["version", "config", "outFolder", "seed", "label", "build"]);
   const unknown = Object.keys(payload).filter((key) => !known.has(key));
   if (unknown.length > 0) throw new ConcordError(`unknown field ${JSON.stringify(unknown[0])}`, { field: "job" });
   if (payload.version !== RUN_JOB_VERSION) throw new ConcordError(`expected version ${RUN_JOB_VERSION}, got ${JSON.stringify(payload.version)}`, { field: "job.version" });
+  checkBuild(payload.build);
   if (typeof payload.label !== "string" || payload.label.length === 0 || payload.label.length > 200) {
     throw new ConcordError(`expected a label of 1 to 200 characters, got ${JSON.stringify(payload.label)}`, { field: "job.label" });
   }
@@ -49,6 +52,20 @@ export function validateRunJob(data: unknown, registry: Registry): RunJob {
   if (payload.seed !== config.seed) throw new ConcordError(`expected the config's seed ${config.seed}, got ${JSON.stringify(payload.seed)}`, { field: "job.seed" });
   checkConfigPlugins(config, registry);
   return { config, outFolder, seed: config.seed, label: payload.label };
+}
+
+/**
+ * Refuses a job sent by a coordinator built from other code: the same config could compute other
+ * numbers there, so the run would silently differ from its single-process twin.
+ */
+export function checkBuild(build: unknown): void {
+  const own = buildFingerprint();
+  if (build !== own) {
+    throw new ConcordError(
+      `the job comes from Concord build ${JSON.stringify(build)}, this worker is build "${own}"; run workers and coordinator from the same commit (or the same published versions)`,
+      { field: "job.build" },
+    );
+  }
 }
 
 /**

@@ -2,9 +2,10 @@ import { existsSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Worker as ThreadWorker } from "node:worker_threads";
 import { ConcordError } from "@concord/core";
-import { configToJson, METRICS_FILE, type Registry, RunFolder } from "@concord/runner";
+import { buildFingerprint, checkpointBuild, configToJson, METRICS_FILE, type Registry, RunFolder } from "@concord/runner";
 import { type Job, UnrecoverableError, Worker } from "bullmq";
 import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
+import { DEFAULT_MAX_ATTEMPTS } from "./failed-job.js";
 import { validateRunJob } from "./job.js";
 import { DEFAULT_QUEUE_NAME } from "./queue-name.js";
 import { startTaskWorker } from "./tasks/task-worker.js";
@@ -26,6 +27,12 @@ export interface WorkerOptions {
    * a job whose worker died is noticed as stalled within about twice this. Default 5.
    */
   readonly lockSeconds?: number;
+  /**
+   * Times a job may be started before it fails for good, counting starts whose worker died holding
+   * it (a job that gets its worker OOM-killed is a poison job: it must not kill worker after worker).
+   * Default DEFAULT_MAX_ATTEMPTS (3).
+   */
+  readonly maxAttempts?: number;
   readonly queueName?: string;
   /** Queue of data-parallel task chunks (`concord train --queue`). Default TASK_QUEUE_NAME. */
   readonly taskQueueName?: string;
@@ -60,18 +67,23 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   if (!(lockMs >= 500)) throw new ConcordError(`expected at least 0.5 seconds, got ${options.lockSeconds}`, { field: "--lock-seconds" });
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const store = resolve(options.store);
+  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  if (!(Number.isSafeInteger(maxAttempts) && maxAttempts >= 1 && maxAttempts <= 100)) {
+    throw new ConcordError(`expected an integer from 1 to 100, got ${options.maxAttempts}`, { field: "--max-attempts" });
+  }
 
   const worker = new Worker(options.queueName ?? DEFAULT_QUEUE_NAME, (job: Job) => runJob(job, options, store, log), {
     connection: bullConnection(target),
     concurrency: options.concurrency ?? 1,
     lockDuration: lockMs,
     stalledInterval: lockMs,
-    // A run is redone from its checkpoint each time its worker dies; give up only after several.
-    maxStalledCount: 5,
+    // A run is redone from its checkpoint each time its worker dies, up to the attempt limit: BullMQ
+    // moves a job stalled more than maxStalledCount times to failed.
+    maxStalledCount: maxAttempts - 1,
   });
   worker.on("error", (error) => log(`worker: ${error.message}`));
   await worker.waitUntilReady();
-  const chunks = await startTaskWorker({ target, registry: options.registry, pluginFiles: options.pluginFiles, lockMs, log, logChunks: options.logChunks === true, ...(options.taskQueueName ? { queueName: options.taskQueueName } : {}) });
+  const chunks = await startTaskWorker({ target, registry: options.registry, pluginFiles: options.pluginFiles, lockMs, maxAttempts, log, logChunks: options.logChunks === true, ...(options.taskQueueName ? { queueName: options.taskQueueName } : {}) });
   log(`worker: waiting for runs and task chunks on ${target.display} (store ${store})`);
   return {
     async close() {
@@ -92,6 +104,15 @@ async function runJob(job: Job, options: WorkerOptions, store: string, log: (lin
   const outDir = join(store, checked.outFolder);
   const folder = new RunFolder(outDir);
   const resume = folder.hasCheckpoint();
+  if (resume) {
+    // Resuming code from another build would mix two builds' numbers in one run.
+    const written = checkpointBuild(folder.checkpointPath);
+    if (written !== buildFingerprint()) {
+      const message = `job.build: the checkpoint in ${outDir} was written by Concord build ${written === undefined ? "(older than build fingerprints)" : `"${written}"`}, this worker is build "${buildFingerprint()}"; resume it with that build, or start the run again`;
+      log(`worker: refused job ${job.id}: ${message}`);
+      throw new UnrecoverableError(message);
+    }
+  }
   // Without a checkpoint, anything in the folder is from an attempt of this same job that died
   // before its first checkpoint: start over.
   if (!resume && existsSync(join(outDir, METRICS_FILE))) rmSync(join(outDir, METRICS_FILE));

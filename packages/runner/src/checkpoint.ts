@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, type OuterOptimizerState, type Params, type RngState, type WeightingState } from "@concord/core";
 import { writeFileAtomicSync } from "./atomic-file.js";
+import { buildFingerprint } from "./build-fingerprint.js";
 
 /** File name of a run's checkpoint inside its output folder. */
 export const CHECKPOINT_FILE = "checkpoint.ckpt";
@@ -41,6 +42,8 @@ interface CheckpointHeader {
   readonly elapsedSeconds: number;
   readonly weightingState?: WeightingState;
   readonly createdAt: string;
+  /** buildFingerprint() of the code that wrote it (absent in checkpoints written before it existed). */
+  readonly build?: string;
   /** tfjs weights-manifest entries of the weight bytes that follow (tf.io.encodeWeights layout). */
   readonly weightSpecs: tf.io.WeightsManifestEntry[];
 }
@@ -74,6 +77,7 @@ export function saveCheckpoint(path: string, data: CheckpointData): void {
     elapsedSeconds: data.elapsedSeconds,
     ...(data.weightingState ? { weightingState: data.weightingState } : {}),
     createdAt: new Date().toISOString(),
+    build: buildFingerprint(),
     weightSpecs: specs,
   };
   const body = Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`, "utf8"), bytes]);
@@ -84,6 +88,8 @@ export function saveCheckpoint(path: string, data: CheckpointData): void {
 
 export interface LoadedCheckpoint extends CheckpointData {
   readonly createdAt: string;
+  /** The build that wrote it (buildFingerprint()); undefined for checkpoints older than the field. */
+  readonly build: string | undefined;
 }
 
 /**
@@ -115,6 +121,7 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     elapsedSeconds: header.elapsedSeconds,
     ...(header.weightingState ? { weightingState: header.weightingState } : {}),
     createdAt: header.createdAt,
+    build: header.build,
   };
 }
 
@@ -145,6 +152,11 @@ export function encodeWeightsSync(tensors: readonly { name: string; tensor: tf.T
 /** The backend a checkpoint was trained on, read without making tensors (so it can be set before loading). */
 export function checkpointBackend(path: string): string {
   return readVerified(path).header.backend;
+}
+
+/** The build fingerprint a checkpoint was written by (undefined when older than the field), read without making tensors. */
+export function checkpointBuild(path: string): string | undefined {
+  return readVerified(path).header.build;
 }
 
 /** The checkpoint's metadata and weight bytes, after checking format, version and checksum. */

@@ -17,7 +17,8 @@ export { listPresets, type Preset, presetConfig, presetNames } from "./presets.j
 export { type PluginFactory, type PluginTypes, type RegisteredPreset, Registry, type RegisterOptions } from "./registry.js";
 export { createRegistry, registerBuiltins } from "./builtins.js";
 export { loadPlugin, loadPlugins, type PluginModule, registerPluginModule } from "./plugins.js";
-export { type CheckpointData, disposeCheckpoint, type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+export { type CheckpointData, checkpointBuild, disposeCheckpoint, type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+export { buildFingerprint, type FingerprintPackage, fingerprintOf } from "./build-fingerprint.js";
 export { MetricsLog, type MetricsRecord, metricsRecord, readMetrics } from "./metrics-log.js";
 export { createProgress, type ProgressMode, type ProgressOptions, type ProgressReporter } from "./progress.js";
 export { CHECKPOINT_FILE, CONFIG_FILE, checkpointConfig, EVALUATION_FILE, METRICS_FILE, RunFolder, type SavedEvaluation } from "./run-folder.js";

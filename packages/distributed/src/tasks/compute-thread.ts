@@ -9,6 +9,7 @@ import { runTaskJob, type TaskJob, type TaskSetup, type WireParams, type WireTas
 import { createRegistry, loadPlugins, parseConfig, type Registry } from "@concord/runner";
 import * as tf from "@tensorflow/tfjs-core";
 import { pack, unpack } from "../binary.js";
+import { chunkResultEnvelope } from "./chunk-result.js";
 import type { ComputeReply, ComputeRequest } from "./compute-messages.js";
 
 const { pluginFiles } = workerData as { pluginFiles: readonly string[] };
@@ -52,7 +53,7 @@ async function compute(request: ComputeRequest): Promise<Uint8Array> {
   const job: TaskJob = { kind: payload.kind, innerSteps: payload.innerSteps, adapt: payload.adapt, params, tasks, names: payload.names };
   let next = payload.start;
   const result = runTaskJob(setup, job, () => (next < payload.end ? next++ : payload.taskCount), payload.taskCount);
-  return new Uint8Array(pack(result));
+  return new Uint8Array(pack(chunkResultEnvelope(payload, request.theta, request.tasks, result)));
 }
 
 let queue = Promise.resolve();

@@ -5,12 +5,12 @@
 import { ConcordError } from "@concord/core";
 import type { TaskGradientKind } from "@concord/algorithms/node";
 import { configToJson, type ExperimentConfig, parseConfig, type Registry } from "@concord/runner";
-import { checkConfigPlugins } from "../job.js";
+import { checkBuild, checkConfigPlugins } from "../job.js";
 
 /** The BullMQ queue of task chunks (runs of `compare --queue` use DEFAULT_QUEUE_NAME). */
 export const TASK_QUEUE_NAME = "concord-tasks";
 /** The only payload version workers accept. */
-export const TASK_JOB_VERSION = 1;
+export const TASK_JOB_VERSION = 2;
 /** How long θ, tasks and results stay in Redis (they are read within seconds; this only bounds leftovers). */
 export const BLOB_TTL_MS = 15 * 60 * 1000;
 
@@ -21,6 +21,8 @@ const BACKENDS = ["cpu", "wasm", "webgl", "native"] as const;
 /** What a chunk job carries (JSON). */
 export interface TaskChunkPayload {
   readonly version: typeof TASK_JOB_VERSION;
+  /** The coordinator's buildFingerprint(): a worker built from other code refuses the chunk. */
+  readonly build: string;
   /** The run's config (configToJson form): the worker builds the model, objective and inner optimizer from it. */
   readonly config: Record<string, unknown>;
   /** The backend choice the coordinator computes with (activeBackendChoice); workers must use the same one for identical numbers. */
@@ -73,10 +75,11 @@ export function configPayload(config: ExperimentConfig): Record<string, unknown>
 export function validateTaskChunk(data: unknown, registry: Registry): TaskChunk {
   if (typeof data !== "object" || data === null || Array.isArray(data)) throw new ConcordError("expected an object", { field: "job" });
   const payload = data as Partial<TaskChunkPayload>;
-  const known = new Set(["version", "config", "backend", "session", "step", "chunk", "start", "end", "taskCount", "kind", "innerSteps", "adapt", "names"]);
+  const known = new Set(["version", "build", "config", "backend", "session", "step", "chunk", "start", "end", "taskCount", "kind", "innerSteps", "adapt", "names"]);
   const unknown = Object.keys(payload).filter((key) => !known.has(key));
   if (unknown.length > 0) throw new ConcordError(`unknown field ${JSON.stringify(unknown[0])}`, { field: "job" });
   if (payload.version !== TASK_JOB_VERSION) throw new ConcordError(`expected version ${TASK_JOB_VERSION}, got ${JSON.stringify(payload.version)}`, { field: "job.version" });
+  checkBuild(payload.build);
   if (typeof payload.session !== "string" || !/^[0-9a-f]{16,64}$/.test(payload.session)) {
     throw new ConcordError(`expected a hex session id, got ${JSON.stringify(payload.session)}`, { field: "job.session" });
   }

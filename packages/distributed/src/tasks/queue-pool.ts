@@ -3,10 +3,12 @@ import { receiveMessageOnPort, Worker as ThreadWorker } from "node:worker_thread
 import { MessageChannel } from "node:worker_threads";
 import { ConcordError, type Params, type Task } from "@concord/core";
 import { createTaskJob, type RunnableTaskPool, type TaskJobResult, type TaskPool } from "@concord/algorithms/node";
-import type { ExperimentConfig } from "@concord/runner";
+import { buildFingerprint, type ExperimentConfig } from "@concord/runner";
 import { activeBackendChoice } from "@concord/backend";
 import { pack, unpack } from "../binary.js";
+import { DEFAULT_MAX_ATTEMPTS } from "../failed-job.js";
 import { checkRedis, parseRedisUrl } from "../connection.js";
+import { type ChunkExpectation, checkChunkResult, paramLayout, sha256Hex } from "./chunk-result.js";
 import { chunkRanges, configPayload, TASK_JOB_VERSION, TASK_QUEUE_NAME, type TaskChunkPayload, BLOB_TTL_MS } from "./protocol.js";
 import type { RelayDispatch, RelayReply, RelayStart } from "./relay-messages.js";
 
@@ -20,6 +22,8 @@ export interface QueuePoolOptions {
   /** Fail the meta-step (the run stops, its last checkpoint intact) when Redis is unreachable this long. Default 60 s. */
   readonly timeoutSeconds?: number;
   readonly queueName?: string;
+  /** Starts of a chunk's job that may end in an error before the meta-step fails. Default 3. */
+  readonly maxAttempts?: number;
 }
 
 /** Bytes through Redis, summed over the meta-steps so far. */
@@ -56,11 +60,15 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
   if (options.chunkTasks !== undefined && !(Number.isSafeInteger(options.chunkTasks) && options.chunkTasks >= 1)) {
     throw new ConcordError(`expected an integer >= 1, got ${options.chunkTasks}`, { field: "chunkTasks" });
   }
+  if (options.maxAttempts !== undefined && !(Number.isSafeInteger(options.maxAttempts) && options.maxAttempts >= 1)) {
+    throw new ConcordError(`expected an integer >= 1, got ${options.maxAttempts}`, { field: "maxAttempts" });
+  }
   const session = randomBytes(12).toString("hex");
   const config = configPayload(options.config);
+  const build = buildFingerprint();
   const signal = new Int32Array(new SharedArrayBuffer(4));
   const { port1, port2 } = new MessageChannel();
-  const start: RelayStart = { url: options.url, queueName: options.queueName ?? TASK_QUEUE_NAME, timeoutMs, ttlMs: BLOB_TTL_MS, signal };
+  const start: RelayStart = { url: options.url, queueName: options.queueName ?? TASK_QUEUE_NAME, timeoutMs, ttlMs: BLOB_TTL_MS, maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, signal };
   const relay = new ThreadWorker(relayUrl(), { workerData: start, execArgv: [] });
   relay.unref();
   await new Promise<void>((resolve, reject) => {
@@ -108,6 +116,7 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
       const chunks = chunkRanges(tasks.length, size).map(([begin, end], chunk) => {
         const payload: TaskChunkPayload = {
           version: TASK_JOB_VERSION,
+          build,
           config,
           backend,
           session,
@@ -124,6 +133,10 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
         return { payload, tasks: new Uint8Array(pack(job.tasks.slice(begin, end))) };
       });
       const dispatch: RelayDispatch = { step: thisStep, theta: new Uint8Array(pack(job.params)), chunks };
+      // What each chunk's result must answer (checked before any of it becomes a tensor).
+      const layout = paramLayout(job.params);
+      const thetaDigest = sha256Hex(dispatch.theta);
+      const expectations: ChunkExpectation[] = chunks.map(({ payload, tasks: bytes }) => ({ payload, layout, inputs: { theta: thetaDigest, tasks: sha256Hex(bytes) } }));
       Atomics.store(signal, 0, 0);
       relay.postMessage(dispatch);
       return {
@@ -143,7 +156,12 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
           totals.bytesUp += reply.bytesUp;
           totals.resubmitted += reply.resubmitted;
           totals.takenOver += reply.takenOver;
-          const out = reply.results.map((bytes) => unpack<TaskJobResult>(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), "result"));
+          if (reply.results.length !== expectations.length) throw new ConcordError(`the queue relay returned ${reply.results.length} chunk results, expected ${expectations.length}`, { field: "pool" });
+          const out = reply.results.map((bytes, chunk): TaskJobResult => {
+            const expected = expectations[chunk]!;
+            const field = `result of chunk ${expected.payload.chunk} of step ${thisStep}`;
+            return checkChunkResult(unpack(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), field), expected);
+          });
           totals.seconds += (performance.now() - started) / 1000;
           return out;
         },

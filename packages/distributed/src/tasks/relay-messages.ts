@@ -8,6 +8,8 @@ export interface RelayStart {
   readonly timeoutMs: number;
   /** Lifetime of θ / tasks / results in Redis. */
   readonly ttlMs: number;
+  /** BullMQ `attempts` of each chunk job (errors thrown by a worker; deaths count on the workers). */
+  readonly maxAttempts: number;
   readonly signal: Int32Array;
 }
 

@@ -8,6 +8,7 @@ import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { bullConnection, parseRedisUrl } from "../connection.js";
+import { describeFailedJob } from "../failed-job.js";
 import { blobKeys, chunkJobId } from "./protocol.js";
 import type { RelayDispatch, RelayReply, RelayStart } from "./relay-messages.js";
 
@@ -71,7 +72,7 @@ async function submit(dispatch: RelayDispatch, chunks: readonly number[]): Promi
     // check (the job returns to the queue), which does not count as an attempt.
     opts: {
       jobId: chunkJobId(session, dispatch.step, chunk),
-      attempts: 5,
+      attempts: start.maxAttempts,
       backoff: { type: "fixed", delay: 500 },
       removeOnComplete: true,
       removeOnFail: { age: 24 * 3600 },
@@ -116,7 +117,7 @@ async function run(dispatch: RelayDispatch): Promise<RelayReply> {
       const id = chunkJobId(session, dispatch.step, chunk);
       if ((await queue.getJobState(id)) === "failed") {
         const job = await queue.getJob(id);
-        return { step: dispatch.step, ok: false, message: `chunk ${chunk} (tasks ${dispatch.chunks[chunk]!.payload.start}–${dispatch.chunks[chunk]!.payload.end - 1}) failed on a worker: ${job?.failedReason ?? "unknown reason"}` };
+        return { step: dispatch.step, ok: false, message: `chunk ${chunk} (tasks ${dispatch.chunks[chunk]!.payload.start}–${dispatch.chunks[chunk]!.payload.end - 1}) failed on the workers: ${describeFailedJob(job, id)}` };
       }
     }
     if (results.every((result) => result !== undefined)) break;

@@ -12,6 +12,8 @@ export interface TaskWorkerOptions {
   readonly pluginFiles: readonly string[];
   /** Job lock lifetime; a dead worker's chunk goes back to the queue after about twice this. */
   readonly lockMs: number;
+  /** Starts of a chunk, its worker's deaths included, before it fails for good. */
+  readonly maxAttempts: number;
   readonly queueName?: string;
   readonly log: (line: string) => void;
   /** Log a line as each chunk starts (tests and debugging). */
@@ -94,8 +96,9 @@ export async function startTaskWorker(options: TaskWorkerOptions): Promise<{ clo
     concurrency: 1,
     lockDuration: options.lockMs,
     stalledInterval: options.lockMs,
-    // Each death of a worker holding the chunk counts; the chunk is redone elsewhere every time.
-    maxStalledCount: 1000,
+    // Each death of a worker holding the chunk counts: a chunk that kills its worker (out of memory)
+    // fails after maxAttempts starts instead of killing worker after worker.
+    maxStalledCount: options.maxAttempts - 1,
   });
   worker.on("error", (error) => options.log(`worker (chunks): ${error.message}`));
   await worker.waitUntilReady();

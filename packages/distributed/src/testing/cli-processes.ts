@@ -15,8 +15,8 @@ export interface CliProcess {
   readonly exited: Promise<number | null>;
 }
 
-export function startCli(args: readonly string[]): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+export function startCli(args: readonly string[], env?: Readonly<Record<string, string>>): CliProcess {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], ...(env ? { env: { ...process.env, ...env } } : {}) });
   let output = "";
   let stdout = "";
   child.stderr!.on("data", (chunk: Buffer) => {

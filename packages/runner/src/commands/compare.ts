@@ -19,14 +19,15 @@ import {
   resolvePath,
   sourceName,
 } from "./arguments.js";
-import { loadDistributed } from "./distributed.js";
+import { loadDistributed, queueFileOption, queueOption, queueUrl } from "./distributed.js";
 
 interface CompareCommandOptions extends Omit<TrainCommandOptions, "weighting"> {
   weighting: string;
   algorithms?: string;
   seeds: string;
   jobs?: string;
-  queue?: string;
+  queue?: string | boolean;
+  queueFile?: string;
   store?: string;
 }
 
@@ -45,7 +46,8 @@ export function addCompareCommand(program: Command, io: CliIo): void {
     .option("--iterations <n>", "override the config's iterations")
     .option("--seed <n>", "override the first seed")
     .option("--jobs <n>", "runs trained at once, one process each (default: the number of cores)")
-    .option("--queue <url>", "train on `concord worker` processes through this Redis (redis://:PASSWORD@host:6379; needs @concord/distributed)")
+    .addOption(queueOption("train on `concord worker` processes (needs @concord/distributed)"))
+    .addOption(queueFileOption())
     .option("--store <dir>", "with --queue: the shared folder workers write under (default: --out's parent); --out must lie inside it")
     .option("--data <dir>", "data folder of the task family (sets tasks.dataDir and evaluation.sampler.dataDir)")
     .addOption(backendOption())
@@ -59,11 +61,12 @@ export function addCompareCommand(program: Command, io: CliIo): void {
       const registry = createRegistry();
       await loadPlugins(registry, options.plugin, io.cwd);
       const config = applyOverrides(await resolveConfig(source, io.cwd, registry), options, io.cwd);
-      if (options.store && !options.queue) throw new ConcordError("--store only applies with --queue", { field: "--store" });
+      const queue = queueUrl(options, io.cwd, process.env, (line) => io.stderr(`${line}\n`));
+      if (options.store && !queue) throw new ConcordError("--store only applies with --queue", { field: "--store" });
       const outDir = resolveOut(options.out, `compare-${source}`, io.cwd);
-      const scheduler = options.queue
+      const scheduler = queue
         ? (await loadDistributed()).queueScheduler({
-            url: options.queue,
+            url: queue,
             store: options.store ? resolvePath(io.cwd, options.store) : dirname(outDir),
             log: (line) => io.stderr(`${line}\n`),
           })

@@ -7,7 +7,7 @@ import { loadPlugins } from "../plugins.js";
 import type { ProgressMode } from "../progress.js";
 import { runExperiment } from "../run.js";
 import { applyOverrides, backendOption, type CliIo, collect, formatEvaluation, integerArgument, progressOption, resolveConfig, resolveOut } from "./arguments.js";
-import { loadDistributed } from "./distributed.js";
+import { loadDistributed, queueFileOption, queueOption, queueUrl } from "./distributed.js";
 
 export interface TrainCommandOptions {
   out?: string;
@@ -20,7 +20,8 @@ export interface TrainCommandOptions {
   backend?: BackendChoice;
   progress: string;
   label?: string;
-  queue?: string;
+  queue?: string | boolean;
+  queueFile?: string;
   chunkTasks?: string;
   queueTimeout?: string;
 }
@@ -40,7 +41,8 @@ export function addTrainCommand(program: Command, io: CliIo): void {
     .option("--data <dir>", "data folder of the task family (sets tasks.dataDir and evaluation.sampler.dataDir)")
     .addOption(backendOption())
     .addOption(progressOption())
-    .option("--queue <url>", "compute each meta-batch's tasks on `concord worker` processes through this Redis (redis://:PASSWORD@host:6379; needs @concord/distributed); per-task execution, same parameters as without")
+    .addOption(queueOption("compute each meta-batch's tasks on `concord worker` processes (needs @concord/distributed; per-task execution, same parameters as without)"))
+    .addOption(queueFileOption())
     .option("--chunk-tasks <n>", "with --queue: tasks per job (default: the meta-batch in 8 chunks)")
     .option("--queue-timeout <s>", "with --queue: stop (checkpoint kept, --resume continues) when Redis is unreachable this long", "60")
     .addOption(new Option("--label <text>", "name shown in progress output").hideHelp())
@@ -53,10 +55,11 @@ export function addTrainCommand(program: Command, io: CliIo): void {
       const loaded = applyOverrides(await resolveConfig(source, io.cwd, registry), options, io.cwd);
       const chosen =
         options.weighting && options.weighting !== loaded.weighting.name ? { ...loaded, weighting: { name: options.weighting, options: {} } } : loaded;
-      if (!options.queue && (options.chunkTasks !== undefined || options.queueTimeout !== "60")) {
+      const queue = queueUrl(options, io.cwd, process.env, (line) => io.stderr(`${line}\n`));
+      if (!queue && (options.chunkTasks !== undefined || options.queueTimeout !== "60")) {
         throw new ConcordError("--chunk-tasks and --queue-timeout only apply with --queue", { field: options.chunkTasks !== undefined ? "--chunk-tasks" : "--queue-timeout" });
       }
-      const distributed = options.queue ? await loadDistributed() : undefined;
+      const distributed = queue ? await loadDistributed() : undefined;
       const config = distributed ? distributed.queueTrainConfig(chosen) : chosen;
       const outDir = resolveOut(options.out, source, io.cwd);
       let pool: Awaited<ReturnType<NonNullable<typeof distributed>["createQueuePool"]>> | undefined;
@@ -64,7 +67,7 @@ export function addTrainCommand(program: Command, io: CliIo): void {
         const timeoutSeconds = Number(options.queueTimeout);
         if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new ConcordError(`expected a positive number of seconds, got ${JSON.stringify(options.queueTimeout)}`, { field: "--queue-timeout" });
         pool = await distributed.createQueuePool({
-          url: options.queue!,
+          url: queue!,
           config,
           timeoutSeconds,
           ...(options.chunkTasks !== undefined ? { chunkTasks: integerArgument(options.chunkTasks, "--chunk-tasks", 1) } : {}),

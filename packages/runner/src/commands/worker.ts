@@ -3,14 +3,16 @@ import { type Command, Option } from "commander";
 import { createRegistry } from "../builtins.js";
 import { loadPlugins } from "../plugins.js";
 import { type CliIo, collect, integerArgument, resolvePath } from "./arguments.js";
-import { loadDistributed } from "./distributed.js";
+import { loadDistributed, QUEUE_URL_ENV, queueFileOption, queueOption, queueUrl } from "./distributed.js";
 
 interface WorkerCommandOptions {
-  queue: string;
+  queue?: string | boolean;
+  queueFile?: string;
   store: string;
   plugin: string[];
   concurrency: string;
   lockSeconds: string;
+  maxAttempts: string;
   logChunks?: boolean;
 }
 
@@ -24,14 +26,19 @@ export function addWorkerCommand(program: Command, io: CliIo, signals: { once(si
     .description(
       "train runs queued by `concord compare --queue` and compute the task chunks of `concord train --queue` (any number of workers, on any machine); a dead worker's work is redone by another",
     )
-    .requiredOption("--queue <url>", "Redis URL: redis://:PASSWORD@host:6379 (rediss:// for TLS)")
+    .addOption(queueOption("take jobs"))
+    .addOption(queueFileOption())
     .option("--store <dir>", "folder the run folders are written under; shared storage, the same folder the coordinator's --out lies in", "runs")
     .option("--plugin <file>", "ES module registering plug-ins (repeatable); jobs can use only these and the built-ins", collect, [])
     .option("--concurrency <n>", "runs trained at once, one thread each", "1")
     .option("--lock-seconds <s>", "job lock lifetime: a dead worker's run or task chunk is taken over after about twice this", "5")
+    .option("--max-attempts <n>", "starts of a run or chunk, including those whose worker died holding it (out of memory), before it fails for good", "3")
     .addOption(new Option("--log-chunks", "log a line as each data-parallel chunk starts").hideHelp())
     .action(async (options: WorkerCommandOptions) => {
+      const url = queueUrl(options, io.cwd, process.env, (line) => io.stderr(`${line}\n`));
+      if (url === undefined) throw new ConcordError(`expected the Redis URL: --queue <url>, a bare --queue with $${QUEUE_URL_ENV} set, or --queue-file <file>`, { field: "--queue" });
       const concurrency = integerArgument(options.concurrency, "--concurrency", 1);
+      const maxAttempts = integerArgument(options.maxAttempts, "--max-attempts", 1);
       const lockSeconds = Number(options.lockSeconds);
       if (!Number.isFinite(lockSeconds) || lockSeconds < 0.5) {
         throw new ConcordError(`expected a number of seconds >= 0.5, got ${JSON.stringify(options.lockSeconds)}`, { field: "--lock-seconds" });
@@ -40,12 +47,13 @@ export function addWorkerCommand(program: Command, io: CliIo, signals: { once(si
       await loadPlugins(registry, options.plugin, io.cwd);
       const { startWorker } = await loadDistributed();
       const worker = await startWorker({
-        url: options.queue,
+        url,
         store: resolvePath(io.cwd, options.store),
         registry,
         pluginFiles: options.plugin.map((file) => resolvePath(io.cwd, file)),
         concurrency,
         lockSeconds,
+        maxAttempts,
         logChunks: Boolean(options.logChunks),
         log: (line) => io.stderr(`${line}\n`),
       });

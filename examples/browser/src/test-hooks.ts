@@ -23,6 +23,8 @@ export async function metaGradientOn(backend: BrowserBackend): Promise<{ backend
  * weights of each, by name.
  */
 export async function loadWithTfIo(url: string): Promise<Record<"http" | "browserFiles", Record<string, number[]>>> {
+  // The page may still be initialising its backend (wasm) when the test calls in: decoding makes tensors.
+  await tf.ready();
   const decode = (artifacts: tf.io.ModelArtifacts) => {
     const buffer = tf.io.concatenateArrayBuffers(artifacts.weightData as ArrayBuffer | ArrayBuffer[]);
     const tensors = tf.io.decodeWeights(buffer, artifacts.weightSpecs!);

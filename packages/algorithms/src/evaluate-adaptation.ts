@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { activeBackendChoice } from "@concord/backend";
 import {
   type AdaptSelection,
   type Batch,
@@ -58,7 +59,7 @@ export interface EvaluationResult {
   readonly perTaskLoss: number[][];
   /** [step][task] query accuracies, when `accuracy` is present. */
   readonly perTaskAccuracy?: number[][];
-  /** The tf backend the numbers were computed on (comma-separated when pooled over backends). */
+  /** The engine the numbers were computed on: cpu, wasm, webgl or native (comma-separated when pooled over engines). */
   readonly backend: string;
 }
 
@@ -99,7 +100,7 @@ export function evaluateAdaptation(params: Params, options: EvaluationOptions): 
     done += count;
     options.onProgress?.(done, taskCount);
   }
-  return buildResult(perTaskLoss, perTaskAccuracy, tf.getBackend());
+  return buildResult(perTaskLoss, perTaskAccuracy, activeBackendChoice());
 }
 
 /**

@@ -543,47 +543,47 @@ AVX2_CLONE Affine affine(const float* x, const float* gamma, const float* beta, 
 }
 
 // Not inlined: inside the N-API functions' exception-handling regions GCC does not vectorise the loop.
-// Two channels at a time as GCC/Clang vector types (SSE2 on x86-64, NEON on arm64, scalar code
-// elsewhere): GCC does not vectorise the ReLU's select on its own. The mask is a bitwise AND with
-// the comparison, i.e. exactly z > 0 ? z : +0.
-typedef double f64x2 __attribute__((vector_size(16)));
-typedef int64_t i64x2 __attribute__((vector_size(16)));
-typedef float f32x2 __attribute__((vector_size(8)));
+// Four channels at a time as GCC/Clang vector types: one AVX2 register in the AVX2 clone, two SSE2
+// (or NEON) registers elsewhere, scalar code where there is neither. GCC does not vectorise the
+// ReLU's select on its own, nor widen two-lane vector code to AVX2's four lanes (two lanes left the
+// AVX2 clone at SSE width). Every operation is per lane, so the width never changes a bit. The mask
+// is a bitwise AND with the comparison, i.e. exactly z > 0 ? z : +0.
+typedef double f64x4 __attribute__((vector_size(32)));
+typedef int64_t i64x4 __attribute__((vector_size(32)));
 
-inline f64x2 load_floats(const float* p) {
-  f32x2 v;
+inline f64x4 load_floats(const float* p) {
+  f32x4 v;
   std::memcpy(&v, p, sizeof v);
-  return __builtin_convertvector(v, f64x2);
+  return __builtin_convertvector(v, f64x4);
 }
-inline f64x2 load_doubles(const double* p) {
-  f64x2 v;
+inline f64x4 load_doubles(const double* p) {
+  f64x4 v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void store_doubles(double* p, f64x2 v) { std::memcpy(p, &v, sizeof v); }
-inline void store_floats(float* p, f64x2 v) {
-  const f32x2 f = __builtin_convertvector(v, f32x2);
+inline void store_doubles(double* p, f64x4 v) { std::memcpy(p, &v, sizeof v); }
+inline void store_floats(float* p, f64x4 v) {
+  const f32x4 f = __builtin_convertvector(v, f32x4);
   std::memcpy(p, &f, sizeof f);
 }
 // v where mask holds (z > 0), +0 elsewhere; all of v when relu is off (keep = all ones).
-inline f64x2 masked(f64x2 v, f64x2 z, i64x2 keep) {
-  const f64x2 zero = {0.0, 0.0};
-  return reinterpret_cast<f64x2>(reinterpret_cast<i64x2>(v) & ((z > zero) | keep));
+inline f64x4 masked(f64x4 v, f64x4 z, i64x4 keep) {
+  const f64x4 zero = {0.0, 0.0, 0.0, 0.0};
+  return reinterpret_cast<f64x4>(reinterpret_cast<i64x4>(v) & ((z > zero) | keep));
 }
 inline double masked(double v, double z, bool relu) { return !relu || z > 0 ? v : 0.0; }
 
 AVX2_CLONE void batch_norm_forward(bool relu, const float* x, float* y, const double* a, const double* b, int64_t rows, int64_t channels) {
-  const int64_t pairs = channels & ~int64_t{1};
-  const i64x2 keep = {relu ? 0 : -1, relu ? 0 : -1};
+  const int64_t quads = channels & ~int64_t{3};
+  const i64x4 keep = {relu ? 0 : -1, relu ? 0 : -1, relu ? 0 : -1, relu ? 0 : -1};
   for (int64_t r = 0; r < rows; r++) {
     const float* row = x + r * channels;
     float* target = y + r * channels;
-    for (int64_t c = 0; c < pairs; c += 2) {
-      const f64x2 z = load_floats(row + c) * load_doubles(a + c) + load_doubles(b + c);
+    for (int64_t c = 0; c < quads; c += 4) {
+      const f64x4 z = load_floats(row + c) * load_doubles(a + c) + load_doubles(b + c);
       store_floats(target + c, masked(z, z, keep));
     }
-    if (pairs < channels) {
-      const int64_t c = pairs;
+    for (int64_t c = quads; c < channels; c++) {
       const double z = static_cast<double>(row[c]) * a[c] + b[c];
       target[c] = static_cast<float>(masked(z, z, relu));
     }
@@ -592,19 +592,18 @@ AVX2_CLONE void batch_norm_forward(bool relu, const float* x, float* y, const do
 
 // Σg and Σg·x per channel (added to sum_g, sum_gx), g = dy masked by x·a + b > 0 when relu.
 AVX2_CLONE void batch_norm_sums(bool relu, const float* x, const float* dy, const double* a, const double* b, double* sum_g, double* sum_gx, int64_t rows, int64_t channels) {
-  const int64_t pairs = channels & ~int64_t{1};
-  const i64x2 keep = {relu ? 0 : -1, relu ? 0 : -1};
+  const int64_t quads = channels & ~int64_t{3};
+  const i64x4 keep = {relu ? 0 : -1, relu ? 0 : -1, relu ? 0 : -1, relu ? 0 : -1};
   for (int64_t r = 0; r < rows; r++) {
     const float* row = x + r * channels;
     const float* upstream = dy + r * channels;
-    for (int64_t c = 0; c < pairs; c += 2) {
-      const f64x2 xi = load_floats(row + c);
-      const f64x2 g = masked(load_floats(upstream + c), xi * load_doubles(a + c) + load_doubles(b + c), keep);
+    for (int64_t c = 0; c < quads; c += 4) {
+      const f64x4 xi = load_floats(row + c);
+      const f64x4 g = masked(load_floats(upstream + c), xi * load_doubles(a + c) + load_doubles(b + c), keep);
       store_doubles(sum_g + c, load_doubles(sum_g + c) + g);
       store_doubles(sum_gx + c, load_doubles(sum_gx + c) + g * xi);
     }
-    if (pairs < channels) {
-      const int64_t c = pairs;
+    for (int64_t c = quads; c < channels; c++) {
       const double xi = row[c];
       const double g = masked(static_cast<double>(upstream[c]), xi * a[c] + b[c], relu);
       sum_g[c] += g;
@@ -616,19 +615,18 @@ AVX2_CLONE void batch_norm_sums(bool relu, const float* x, const float* dy, cons
 // dx = g·k1 + x·k2 + k3, g as in batch_norm_sums.
 AVX2_CLONE void batch_norm_dx(bool relu, const float* x, const float* dy, const double* a, const double* b, const double* k1, const double* k2, const double* k3, float* dx,
                    int64_t rows, int64_t channels) {
-  const int64_t pairs = channels & ~int64_t{1};
-  const i64x2 keep = {relu ? 0 : -1, relu ? 0 : -1};
+  const int64_t quads = channels & ~int64_t{3};
+  const i64x4 keep = {relu ? 0 : -1, relu ? 0 : -1, relu ? 0 : -1, relu ? 0 : -1};
   for (int64_t r = 0; r < rows; r++) {
     const float* row = x + r * channels;
     const float* upstream = dy + r * channels;
     float* target = dx + r * channels;
-    for (int64_t c = 0; c < pairs; c += 2) {
-      const f64x2 xi = load_floats(row + c);
-      const f64x2 g = masked(load_floats(upstream + c), xi * load_doubles(a + c) + load_doubles(b + c), keep);
+    for (int64_t c = 0; c < quads; c += 4) {
+      const f64x4 xi = load_floats(row + c);
+      const f64x4 g = masked(load_floats(upstream + c), xi * load_doubles(a + c) + load_doubles(b + c), keep);
       store_floats(target + c, g * load_doubles(k1 + c) + xi * load_doubles(k2 + c) + load_doubles(k3 + c));
     }
-    if (pairs < channels) {
-      const int64_t c = pairs;
+    for (int64_t c = quads; c < channels; c++) {
       const double xi = row[c];
       const double g = masked(static_cast<double>(upstream[c]), xi * a[c] + b[c], relu);
       target[c] = static_cast<float>(g * k1[c] + xi * k2[c] + k3[c]);

@@ -197,16 +197,17 @@ bool floats_in_bounds(int64_t offset, std::initializer_list<int64_t> shape, size
   return checked_product(shape, &elements) && !__builtin_mul_overflow(elements, int64_t{4}, &bytes) && in_bounds(offset, bytes, length);
 }
 
-// Runs a kernel's body; an allocation failure (per-channel scratch of a huge tensor) becomes a
-// JavaScript error instead of an exception escaping into Node (which would abort the process).
+// Runs a function's body; a C++ exception (an allocation failure for the per-channel scratch of a
+// huge tensor, a helper thread the system refuses) becomes a JavaScript error instead of escaping
+// into Node, which would abort the process.
 template <typename Body>
 napi_value guarded(napi_env env, const char* name, Body body) {
   try {
     body();
   } catch (const std::bad_alloc&) {
     napi_throw_error(env, "ERR_CONCORD_NATIVE", (std::string(name) + ": out of memory for the kernel's scratch space").c_str());
-  } catch (const std::length_error&) {
-    napi_throw_error(env, "ERR_CONCORD_NATIVE", (std::string(name) + ": sizes too large for the kernel's scratch space").c_str());
+  } catch (const std::exception& error) {
+    napi_throw_error(env, "ERR_CONCORD_NATIVE", (std::string(name) + ": " + error.what()).c_str());
   }
   return nullptr;
 }
@@ -713,8 +714,7 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
     throw_error(env, "setThreads: expected an integer ≥ 1");
     return nullptr;
   }
-  pool().set_threads(threads);
-  return nullptr;
+  return guarded(env, "setThreads", [&] { pool().set_threads(threads); });
 }
 
 napi_value Threads(napi_env env, napi_callback_info) {

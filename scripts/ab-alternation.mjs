@@ -5,12 +5,13 @@ import * as tf from "@tensorflow/tfjs-core";
 
 /**
  * `configure(label)` installs variant "A" or "B"; `runIteration(i)` runs one meta-iteration and
- * `lastIterationCpuMs()` reads its CPU time. Returns each variant's CPU ms per iteration as
- * "median … q1 …" and its kernel count.
+ * returns its wall ms, `lastIterationCpuMs()` reads its CPU time (all threads). Returns each
+ * variant's CPU and wall ms per iteration as "median … q1 …" and its kernel count.
  */
 export async function alternateAB({ configure, runIteration, lastIterationCpuMs, rounds }) {
   let iteration = 0;
   const cpu = { A: [], B: [] };
+  const wall = { A: [], B: [] };
   const kernels = {};
   for (const label of ["A", "B"]) {
     configure(label);
@@ -22,12 +23,15 @@ export async function alternateAB({ configure, runIteration, lastIterationCpuMs,
       configure(label);
       runIteration(iteration++); // after a switch: warm the code paths again
       for (let i = 0; i < 10; i++) {
-        runIteration(iteration++);
+        wall[label].push(runIteration(iteration++));
         cpu[label].push(lastIterationCpuMs());
       }
     }
   }
-  return { A: { cpu: quartiles(cpu.A), kernels: kernels.A }, B: { cpu: quartiles(cpu.B), kernels: kernels.B } };
+  return {
+    A: { cpu: quartiles(cpu.A), wall: quartiles(wall.A), kernels: kernels.A },
+    B: { cpu: quartiles(cpu.B), wall: quartiles(wall.B), kernels: kernels.B },
+  };
 }
 
 function quartiles(list) {

@@ -29,4 +29,7 @@ function configure(label) {
 }
 
 const { A, B } = await alternateAB({ configure, runIteration, lastIterationCpuMs, rounds });
-console.log(`${workload} native ${execution}, threads ${b.threads()}: A (${addonA}) ${A.cpu} ms, ${A.kernels} kernels; B (this build) ${B.cpu} ms, ${B.kernels} kernels`);
+console.log(
+  `${workload} native ${execution}, threads ${b.threads()}: A (${addonA}) CPU ${A.cpu} ms, wall ${A.wall} ms, ${A.kernels} kernels; ` +
+    `B (this build) CPU ${B.cpu} ms, wall ${B.wall} ms, ${B.kernels} kernels`,
+);

@@ -19,4 +19,4 @@ function configure(skipKernels) {
 }
 
 const { A, B } = await alternateAB({ configure: (label) => configure(label === "A" ? without : []), runIteration, lastIterationCpuMs, rounds });
-console.log(`${workload} ${backend} ${execution}: A (without ${without.join(",") || "nothing"}) ${A.cpu} ms, ${A.kernels} kernels; B (all) ${B.cpu} ms, ${B.kernels} kernels`);
+console.log(`${workload} ${backend} ${execution}: A (without ${without.join(",") || "nothing"}) CPU ${A.cpu} ms, wall ${A.wall} ms, ${A.kernels} kernels; B (all) CPU ${B.cpu} ms, wall ${B.wall} ms, ${B.kernels} kernels`);

@@ -10,7 +10,7 @@
 //   Reptile, k inner steps            = 3k·F_s                (the query set is not differentiated)
 // per task, times the meta-batch. This is the arithmetic any implementation must do; the bench
 // reports the time it takes at the machine's measured GEMM peak as the floor of each row.
-import { OMNIGLOT, SINUSOID } from "./bench-workloads.mjs";
+import { omniglotSettings, SINUSOID } from "./bench-workloads.mjs";
 
 const SINUSOID_SHOTS = 10; // K = 10 support and 10 query points per task
 const MLP_SIZES = [1, 40, 40, 1];
@@ -23,7 +23,7 @@ function mlpForward(examples) {
 }
 
 /** Forward FLOPs of MAML's 4-block CNN (3×3 'same' convs, 64 filters, 2×2 valid pools) on `images` 28×28×1 images. */
-function convNetForward(images, ways = OMNIGLOT.ways, filters = 64) {
+function convNetForward(images, ways, filters = 64) {
   let size = 28;
   let channels = 1;
   let flops = 0;
@@ -44,8 +44,9 @@ export function metaIterationFlops(workload) {
     const perTask = { "sinusoid-maml2": 9 * support + 3 * query, "sinusoid-maml1": 3 * support + 3 * query, "sinusoid-reptile5": 15 * support }[workload];
     return perTask * SINUSOID.metaBatch;
   }
-  const support = convNetForward(OMNIGLOT.ways * OMNIGLOT.shots);
-  const query = convNetForward(OMNIGLOT.ways * OMNIGLOT.queries);
-  const perTask = { "omniglot-maml1": 3 * support + 3 * query, "omniglot-maml2": 9 * support + 3 * query }[workload];
-  return perTask * OMNIGLOT.metaBatch;
+  const { ways, shots, queries, metaBatch, algorithm } = omniglotSettings(workload);
+  const support = convNetForward(ways * shots, ways);
+  const query = convNetForward(ways * queries, ways);
+  const perTask = { "omniglot-maml1": 3 * support + 3 * query, "omniglot-maml2": 9 * support + 3 * query }[algorithm];
+  return perTask * metaBatch;
 }

@@ -2,7 +2,7 @@
 // with one JSON argument; prints one line `BENCH_RESULT {json}`.
 //   { workload, backend, execution, iterations, warmup, memoryIterations? }
 import * as tf from "@tensorflow/tfjs-core";
-import { OMNIGLOT, SINUSOID } from "./bench-workloads.mjs";
+import { omniglotSettings, SINUSOID } from "./bench-workloads.mjs";
 
 const load = (name, entry = "index") => import(new URL(`../packages/${name}/dist/${entry}.js`, import.meta.url).href);
 const [core, backendSetup, models, optimizers, tasks, weighting, algorithms, algorithmsNode] = await Promise.all([
@@ -34,15 +34,16 @@ function setup(name, pool) {
       sample: (rng) => sampler.sample(SINUSOID.metaBatch, rng),
     };
   }
-  const order = { "omniglot-maml1": 1, "omniglot-maml2": 2 }[name];
+  const omniglot = omniglotSettings(name);
+  const order = { "omniglot-maml1": 1, "omniglot-maml2": 2 }[omniglot.algorithm];
   if (order) {
-    const { ways, shots, queries, metaBatch } = OMNIGLOT;
+    const { ways, shots, queries, metaBatch } = omniglot;
     return {
       model: models.convNet({ ways }),
       objective: models.softmaxCrossEntropy(),
-      algorithm: algorithms.maml({ order, innerSteps: 1, execution, diagnostics: false, pool, ...(execution === "batched" ? { chunkSize: OMNIGLOT.batchedChunkSize } : {}) }),
-      innerOptimizer: optimizers.sgd({ lr: OMNIGLOT.innerLr }),
-      outerOptimizer: optimizers.adam({ lr: OMNIGLOT.outerLr }),
+      algorithm: algorithms.maml({ order, innerSteps: 1, execution, diagnostics: false, pool, ...(execution === "batched" ? { chunkSize: omniglot.batchedChunkSize } : {}) }),
+      innerOptimizer: optimizers.sgd({ lr: omniglot.innerLr }),
+      outerOptimizer: optimizers.adam({ lr: omniglot.outerLr }),
       // Synthetic 28×28 images (timing only, as the PyTorch reference), integer labels.
       sample: (rng) =>
         Array.from({ length: metaBatch }, () => ({

@@ -18,12 +18,18 @@
 //                        workloads (default sinusoid-maml2 batched, omniglot-maml1 per-task) with all
 //                        of them, with none, and with each one left out
 //   --without a,b        leave these kernel replacements out (names as in --ablation's output)
+//   --scaling            how cost grows: first-order Omniglot at meta-batch 8, 32, 128 and 5 and 20
+//                        ways (omniglot-maml1, -mb8, -mb128, -20way), default backends wasm,native and
+//                        execution parallel, PyTorch with the same --meta-batch / --way; prints ms per
+//                        iteration and per task against the meta-batch 32, 5-way row. The scaling rows
+//                        run only with --scaling or when --only names them in full.
 //   --out FILE           JSON output (default bench/results.json; memory mode bench/memory.json)
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { arch, cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { metaIterationFlops } from "./bench-flops.mjs";
+import { OMNIGLOT_SCALING, omniglotSettings } from "./bench-workloads.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const args = parseArgs(process.argv.slice(2));
@@ -39,6 +45,14 @@ const WORKLOADS = [
   // "parallel" = per-task on worker threads, one per core (PyTorch's per-task loop uses 2 threads too).
   { name: "omniglot-maml1", title: "Omniglot 5-way 1-shot CNN, 1st order", executions: ["batched", "per-task", "parallel"], torch: { script: "maml_omniglot_cnn_torch.py", batched: "fo", "per-task": "fo", parallel: "fo" } },
   { name: "omniglot-maml2", title: "Omniglot 5-way 1-shot CNN, 2nd order", executions: ["batched", "per-task", "parallel"], torch: { script: "maml_omniglot_cnn_torch.py", batched: "so", "per-task": "so", parallel: "so" } },
+  // How cost grows (--scaling): the reference script takes the meta-batch and ways as arguments.
+  ...OMNIGLOT_SCALING.map(({ suffix, metaBatch, ways }) => ({
+    name: `omniglot-maml1${suffix}`,
+    title: `Omniglot ${ways}-way 1-shot CNN, 1st order, meta-batch ${metaBatch}`,
+    executions: ["per-task", "parallel"],
+    scaling: true,
+    torch: { script: "maml_omniglot_cnn_torch.py", args: ["--meta-batch", String(metaBatch), "--way", String(ways)], "per-task": "fo", parallel: "fo" },
+  })),
 ];
 /** The performance issue's targets: Concord/PyTorch at most this ratio, every row in one run. */
 const TARGETS = [
@@ -50,9 +64,15 @@ const TARGETS = [
   { workload: "omniglot-maml2", execution: "parallel", maxRatio: 1.0 },
 ];
 
-const selected = WORKLOADS.filter((w) => !args.only || args.only.some((prefix) => w.name.startsWith(prefix)));
-const backends = args.backends ?? ["cpu", "wasm"];
-const executions = args.execution ?? ["batched", "per-task", "parallel"];
+const selected = WORKLOADS.filter((w) =>
+  args.scaling
+    ? w.name === "omniglot-maml1" || w.scaling
+    : w.scaling
+      ? args.only?.includes(w.name)
+      : !args.only || args.only.some((prefix) => w.name.startsWith(prefix)),
+);
+const backends = args.backends ?? (args.scaling ? ["wasm", "native"] : ["cpu", "wasm"]);
+const executions = args.execution ?? (args.scaling ? ["parallel"] : ["batched", "per-task", "parallel"]);
 const machine = describeMachine();
 console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${process.version}, load average ${machine.loadAverageAtStart.join(" ")}`);
 if (machine.loadAverageAtStart[0] > machine.cores * 0.5) {
@@ -92,7 +112,7 @@ const torch = args.noTorch ? { skipped: "--no-torch" } : runTorch(selected);
 for (const row of rows) {
   const workload = WORKLOADS.find((w) => w.name === row.workload);
   const variant = workload.torch[row.execution];
-  const reference = torch.results?.[`${workload.torch.script}:${variant}`];
+  const reference = torch.results?.[`${torchRunKey(workload.torch)}:${variant}`];
   if (reference && row.medianMs !== undefined) {
     row.torch = { variant, ...reference };
     row.ratio = row.medianMs / reference.medianMs;
@@ -102,6 +122,7 @@ for (const row of rows) {
 const gemm = measureGemmPeak();
 for (const row of rows) addFloor(row, gemm);
 printTable(rows, torch, gemm);
+if (args.scaling) printScaling(rows);
 const output = {
   date: new Date().toISOString(),
   machine,
@@ -160,7 +181,38 @@ function runWorker(config) {
   return JSON.parse(line.slice("BENCH_RESULT ".length));
 }
 
-/** Runs each reference script once with the variants needed; parses its "median … (min … - max …)" lines. */
+/** One run of a reference script: its name and extra arguments (a scaling row's --meta-batch, --way). */
+function torchRunKey(spec) {
+  return [spec.script, ...(spec.args ?? [])].join(" ");
+}
+
+/**
+ * "How cost grows": each engine's ms per iteration and per task at every (meta-batch, ways) row,
+ * and its growth against the meta-batch 32, 5-way row of the same engine and execution.
+ */
+function printScaling(rows) {
+  const engines = [...new Set(rows.filter((r) => !r.error).map((r) => `${r.backend} ${r.execution}`))];
+  const torchRows = new Map();
+  for (const r of rows) if (r.torch) torchRows.set(`torch ${r.workload}`, r.torch.medianMs);
+  console.log("\nhow cost grows (first-order Omniglot, 1-shot, 1 query per class; ms per iteration, ms per task, × the meta-batch 32, 5-way row):");
+  console.log("| meta-batch | ways | engine | ms / iteration | ms / task | × base |");
+  console.log("| ---: | ---: | --- | ---: | ---: | ---: |");
+  const names = ["omniglot-maml1", ...OMNIGLOT_SCALING.map((s) => `omniglot-maml1${s.suffix}`)];
+  for (const name of names) {
+    const { metaBatch, ways } = omniglotSettings(name);
+    for (const engine of engines) {
+      const row = rows.find((r) => r.workload === name && `${r.backend} ${r.execution}` === engine && !r.error);
+      const base = rows.find((r) => r.workload === "omniglot-maml1" && `${r.backend} ${r.execution}` === engine && !r.error);
+      if (!row) continue;
+      console.log(`| ${metaBatch} | ${ways} | Concord ${engine} | ${fmt(row.medianMs)} | ${fmt(row.medianMs / metaBatch)} | ${base ? (row.medianMs / base.medianMs).toFixed(2) : "–"} |`);
+    }
+    const torchMs = torchRows.get(`torch ${name}`);
+    const torchBase = torchRows.get("torch omniglot-maml1");
+    if (torchMs !== undefined) console.log(`| ${metaBatch} | ${ways} | PyTorch ${args.threads ?? 2} threads | ${fmt(torchMs)} | ${fmt(torchMs / metaBatch)} | ${torchBase ? (torchMs / torchBase).toFixed(2) : "–"} |`);
+  }
+}
+
+/** Runs each reference script once per argument set with the variants needed; parses its "median … (min … - max …)" lines. */
 function runTorch(workloads) {
   const probe = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
   if (probe.status !== 0) {
@@ -176,29 +228,30 @@ function runTorch(workloads) {
     return { skipped: reason };
   }
   const threads = String(args.threads ?? 2);
-  const scripts = new Map();
+  const runs = new Map();
   for (const workload of workloads) {
     for (const execution of workload.executions ?? executions) {
       if (!executions.includes(execution) || !workload.torch[execution]) continue;
-      if (!scripts.has(workload.torch.script)) scripts.set(workload.torch.script, new Set());
-      scripts.get(workload.torch.script).add(workload.torch[execution]);
+      const key = torchRunKey(workload.torch);
+      if (!runs.has(key)) runs.set(key, { script: workload.torch.script, extra: workload.torch.args ?? [], variants: new Set() });
+      runs.get(key).variants.add(workload.torch[execution]);
     }
   }
   const results = {};
-  for (const [script, variants] of scripts) {
+  for (const [key, { script, extra, variants }] of runs) {
     const isCnn = script.includes("omniglot");
     const iters = String(args.iterations ?? (isCnn ? 3 : 50));
     const warm = String(args.warmup ?? (isCnn ? 1 : 30));
     const path = `${referenceDir}${script}`;
-    console.log(`\nPyTorch ${version}: ${script} --variants ${[...variants].join(",")} --threads ${threads}`);
-    const child = spawnSync(PYTHON, [path, "--iters", iters, "--warmup", warm, "--threads", threads, "--variants", [...variants].join(",")], {
+    console.log(`\nPyTorch ${version}: ${[script, ...extra, "--variants", [...variants].join(","), "--threads", threads].join(" ")}`);
+    const child = spawnSync(PYTHON, [path, ...extra, "--iters", iters, "--warmup", warm, "--threads", threads, "--variants", [...variants].join(",")], {
       encoding: "utf8",
     });
     process.stdout.write(child.stdout);
     if (child.status !== 0) console.log(`  failed: ${child.stderr.split("\n").slice(-3).join(" ")}`);
     for (const line of child.stdout.split("\n")) {
       const match = /^(\w+)\s+median\s+([\d.]+) ms\s+\(min ([\d.]+) - max ([\d.]+)\)/.exec(line.trim());
-      if (match) results[`${script}:${match[1]}`] = { medianMs: Number(match[2]), minMs: Number(match[3]), maxMs: Number(match[4]) };
+      if (match) results[`${key}:${match[1]}`] = { medianMs: Number(match[2]), minMs: Number(match[3]), maxMs: Number(match[4]) };
     }
   }
   return { version, results };
@@ -328,6 +381,7 @@ function parseArgs(argv) {
     else if (arg === "--cnn-cpu") out.cnnCpu = true;
     else if (arg === "--ablation") out.ablation = true;
     else if (arg === "--without") out.without = list(value());
+    else if (arg === "--scaling") out.scaling = true;
     else throw new Error(`unknown option ${arg} (see the header of scripts/bench.mjs)`);
   }
   return out;

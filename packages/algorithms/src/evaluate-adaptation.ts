@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { activeBackendChoice } from "@concord/backend";
 import {
   type AdaptSelection,
   type Batch,
@@ -62,7 +63,7 @@ export interface EvaluationResult {
   readonly perTaskGroup?: number[];
   /** The sampler's group names (`TaskSampler.groups`), indexed by `perTaskGroup`. */
   readonly groupNames?: string[];
-  /** The tf backend the numbers were computed on (comma-separated when pooled over backends). */
+  /** The engine the numbers were computed on: cpu, wasm, webgl or native (comma-separated when pooled over engines). */
   readonly backend: string;
 }
 
@@ -107,7 +108,7 @@ export function evaluateAdaptation(params: Params, options: EvaluationOptions): 
     options.onProgress?.(done, taskCount);
   }
   const groups = perTaskGroup ? { perTaskGroup, groupNames: groupNames! } : undefined;
-  return buildResult(perTaskLoss, perTaskAccuracy, tf.getBackend(), groups);
+  return buildResult(perTaskLoss, perTaskAccuracy, activeBackendChoice(), groups);
 }
 
 /** A task's group from a sampler that declares `groupCount` groups: an integer in [0, groupCount). */

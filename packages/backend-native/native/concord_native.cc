@@ -14,7 +14,11 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <mutex>
+#include <new>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -152,11 +156,60 @@ bool get_buffer(napi_env env, napi_value value, uint8_t** data, size_t* length) 
   return true;
 }
 
+// Sizes and offsets must be safe JavaScript integers (|v| ≤ 2⁵³ − 1): napi_get_value_int64 would
+// truncate a fraction and saturate a larger number, turning a caller's mistake into another size.
+constexpr double kMaxSafeInteger = 9007199254740991.0;
+
 bool get_ints(napi_env env, const napi_value* args, size_t count, int64_t* out) {
   for (size_t i = 0; i < count; i++) {
-    if (napi_get_value_int64(env, args[i], &out[i]) != napi_ok) return throw_error(env, "expected integer arguments");
+    double value;
+    if (napi_get_value_double(env, args[i], &value) != napi_ok || !(std::fabs(value) <= kMaxSafeInteger) || std::trunc(value) != value) {
+      return throw_error(env, "expected safe integer arguments (sizes, offsets)");
+    }
+    out[i] = static_cast<int64_t>(value);
   }
   return true;
+}
+
+// ---- checked size arithmetic ------------------------------------------------------------------------
+// Every byte count and offset is computed with overflow checks: a product that wrapped around 2⁶⁴
+// would pass the bounds check as a small number and let a kernel run far outside the buffer.
+
+// *out = the product of the factors; false if one is negative or the product overflows int64.
+bool checked_product(std::initializer_list<int64_t> factors, int64_t* out) {
+  int64_t product = 1;
+  for (const int64_t factor : factors) {
+    if (factor < 0 || __builtin_mul_overflow(product, factor, &product)) return false;
+  }
+  *out = product;
+  return true;
+}
+
+// The bytes [offset, offset + bytes) lie inside a buffer of `length` bytes, and offset is 4-byte aligned.
+bool in_bounds(int64_t offset, int64_t bytes, size_t length) {
+  int64_t end;
+  return offset >= 0 && bytes >= 0 && offset % 4 == 0 && !__builtin_add_overflow(offset, bytes, &end) && static_cast<uint64_t>(end) <= length;
+}
+
+// A float32 array of the given shape at byte `offset` lies inside the buffer (sizes ≥ 0, no overflow).
+bool floats_in_bounds(int64_t offset, std::initializer_list<int64_t> shape, size_t length) {
+  int64_t elements, bytes;
+  return checked_product(shape, &elements) && !__builtin_mul_overflow(elements, int64_t{4}, &bytes) && in_bounds(offset, bytes, length);
+}
+
+// Runs a function's body; a C++ exception (an allocation failure for the per-channel scratch of a
+// huge tensor, a helper thread the system refuses) becomes a JavaScript error instead of escaping
+// into Node, which would abort the process.
+template <typename Body>
+napi_value guarded(napi_env env, const char* name, Body body) {
+  try {
+    body();
+  } catch (const std::bad_alloc&) {
+    napi_throw_error(env, "ERR_CONCORD_NATIVE", (std::string(name) + ": out of memory for the kernel's scratch space").c_str());
+  } catch (const std::exception& error) {
+    napi_throw_error(env, "ERR_CONCORD_NATIVE", (std::string(name) + ": " + error.what()).c_str());
+  }
+  return nullptr;
 }
 
 // The window geometry im2col and maxPoolRoute both take, in this order: an NHWC input n × height ×
@@ -170,10 +223,6 @@ bool get_window_geometry(napi_env env, const napi_value* args, WindowGeometry* o
   if (!get_ints(env, args, 10, v)) return false;
   *out = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
   return true;
-}
-
-bool in_bounds(int64_t offset, int64_t bytes, size_t length) {
-  return offset >= 0 && bytes >= 0 && offset % 4 == 0 && static_cast<uint64_t>(offset + bytes) <= length;
 }
 
 // What every heap kernel reads first: its arguments, the first of which is the wasm memory's buffer.
@@ -217,15 +266,25 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
   if (!get_ints(env, call.args + 1, 4, v) || !get_ints(env, call.args + 7, 6, v + 6)) return nullptr;
   const int64_t batch = v[0], m = v[1], n = v[2], k = v[3];
   const int64_t a = v[6], stride_a = v[7], b = v[8], stride_b = v[9], c = v[10], stride_c = v[11];
-  if (batch < 0 || m < 0 || n < 0 || k < 0 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX) {
-    throw_error(env, "sgemm: negative or too large sizes");
+  if (batch < 0 || m < 0 || n < 0 || k < 0 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX || stride_a < 0 || stride_b < 0 || stride_c < 0) {
+    throw_error(env, "sgemm: negative or too large sizes or strides");
     return nullptr;
   }
   if (batch == 0 || m == 0 || n == 0) return nullptr;
-  const int64_t last = batch - 1;
-  if (!in_bounds(a + last * stride_a, m * k * 4, call.length) || !in_bounds(b + last * stride_b, k * n * 4, call.length) ||
-      !in_bounds(c + last * stride_c, m * n * 4, call.length) || stride_a < 0 || stride_b < 0 || stride_c < 0) {
-    throw_error(env, "sgemm: an operand lies outside the buffer or is not 4-byte aligned");
+  // Every member of the batch, with checked offsets (checking only the last one trusted that
+  // offset + i · stride cannot wrap around).
+  for (int64_t i = 0; i < batch; i++) {
+    int64_t shift_a, shift_b, shift_c, at_a, at_b, at_c;
+    if (__builtin_mul_overflow(i, stride_a, &shift_a) || __builtin_mul_overflow(i, stride_b, &shift_b) || __builtin_mul_overflow(i, stride_c, &shift_c) ||
+        __builtin_add_overflow(a, shift_a, &at_a) || __builtin_add_overflow(b, shift_b, &at_b) || __builtin_add_overflow(c, shift_c, &at_c) ||
+        !floats_in_bounds(at_a, {m, k}, call.length) || !floats_in_bounds(at_b, {k, n}, call.length) || !floats_in_bounds(at_c, {m, n}, call.length)) {
+      throw_error(env, "sgemm: an operand of a batch member lies outside the buffer or is not 4-byte aligned");
+      return nullptr;
+    }
+  }
+  // Members of C written by different threads must not share bytes (m · n · 4 fits: C_0 is in the buffer).
+  if (batch > 1 && stride_c < m * n * 4) {
+    throw_error(env, "sgemm: the output's batch members overlap (strideC smaller than one m × n matrix)");
     return nullptr;
   }
   float* base = reinterpret_cast<float*>(call.heap);
@@ -235,7 +294,11 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
   }
   const int64_t rows = rows_per_chunk(m, n, k);
   const int64_t chunks_per_matrix = (m + rows - 1) / rows;
-  const int64_t chunks = batch * chunks_per_matrix;
+  const int64_t chunks = batch * chunks_per_matrix;  // ≤ batch · m ≤ the buffer's floats: no overflow
+  if (chunks > INT32_MAX) {
+    throw_error(env, "sgemm: too many matrices in one call");
+    return nullptr;
+  }
   const int lda = static_cast<int>(trans_a ? m : k);
   const int ldb = static_cast<int>(trans_b ? k : n);
   std::function<void(int)> body = [&](int chunk) {
@@ -265,10 +328,13 @@ napi_value Im2col(napi_env env, napi_callback_info info) {
   // Named copies, not a structured binding: the lambda below captures them (C++17 cannot capture bindings).
   const int64_t n = geometry.n, height = geometry.height, width = geometry.width, c = geometry.c, oh = geometry.oh, ow = geometry.ow, kh = geometry.kh,
                 kw = geometry.kw, top = geometry.top, left = geometry.left;
-  if (!in_bounds(x, n * height * width * c * 4, call.length) || !in_bounds(out, n * oh * ow * kh * kw * c * 4, call.length)) {
-    throw_error(env, "im2col: an operand lies outside the buffer");
+  // Padding is never negative; with every size bounded by the buffer, i + h − top cannot overflow.
+  if (top < 0 || left < 0 || n > INT32_MAX || !floats_in_bounds(x, {n, height, width, c}, call.length) || !floats_in_bounds(out, {n, oh, ow, kh, kw, c}, call.length)) {
+    throw_error(env, "im2col: an operand lies outside the buffer, or a size or padding is negative or too large");
     return nullptr;
   }
+  // Nothing to write (and a zero size would leave the others unbounded by the buffer).
+  if (n == 0 || oh == 0 || ow == 0 || kh == 0 || kw == 0 || c == 0) return nullptr;
   const float* source = reinterpret_cast<const float*>(call.heap + x);
   float* target = reinterpret_cast<float*>(call.heap + out);
   std::function<void(int)> body = [&](int image) {
@@ -328,13 +394,17 @@ inline f32x4 select4(i32x4 mask, f32x4 a, f32x4 b) {
   return reinterpret_cast<f32x4>((mask & reinterpret_cast<i32x4>(a)) | (~mask & reinterpret_cast<i32x4>(b)));
 }
 
-void max_pool_route(const float* x, const float* upstream, float* out, const WindowGeometry& geometry, bool gather) {
+// Sizes checked by MaxPoolRoute: every byte count fits the buffer, oh·kh and ow·kw fit int64.
+__attribute__((noinline)) void max_pool_route(const float* x, const float* upstream, float* out, const WindowGeometry& geometry, bool gather) {
   const auto [n, height, width, c, oh, ow, kh, kw, top, left] = geometry;
-  std::vector<int64_t> taps(kh * kw);  // element offsets of the window's in-image positions, scan order
-  std::vector<int32_t> winner(c);  // per channel, the index into taps of the window's maximum
   // Pixels outside every window (an odd last row, padding) get no route: zero them first.
   const bool covered = top == 0 && left == 0 && oh * kh == height && ow * kw == width;
   if (!gather && !covered) std::memset(out, 0, n * height * width * c * 4);
+  if (n == 0 || oh == 0 || ow == 0) return;
+  // Element offsets of a window's in-image positions, in scan order: at most min(kh, height) ·
+  // min(kw, width) of them (a bound the input's size limits, unlike kh · kw).
+  std::vector<int64_t> taps(std::max<int64_t>(1, std::min(kh, height) * std::min(kw, width)));
+  std::vector<int32_t> winner(c);  // per channel, the index into taps of the window's maximum
   int64_t window = 0;
   for (int64_t b = 0; b < n; b++) {
     for (int64_t i = 0; i < oh; i++) {
@@ -408,16 +478,20 @@ napi_value MaxPoolRoute(napi_env env, napi_callback_info info) {
   }
   const auto [x, upstream, out] = operands;
   const auto [n, height, width, c, oh, ow, kh, kw, top, left] = geometry;
-  const int64_t input_bytes = n * height * width * c * 4;
-  const int64_t pooled_bytes = n * oh * ow * c * 4;
-  if (n < 0 || height < 0 || width < 0 || c < 1 || oh < 0 || ow < 0 || kh < 1 || kw < 1 || !in_bounds(x, input_bytes, call.length) ||
-      !in_bounds(upstream, gather ? input_bytes : pooled_bytes, call.length) || !in_bounds(out, gather ? pooled_bytes : input_bytes, call.length)) {
-    throw_error(env, "maxPoolRoute: an operand lies outside the buffer, or a size is negative");
+  const std::initializer_list<int64_t> input_shape = {n, height, width, c}, pooled_shape = {n, oh, ow, c};
+  // oh·kh and ow·kw bound the scan's i·kh + u and j·kw + v; a window's in-image taps are counted in int32.
+  int64_t window_rows, window_columns, taps_per_window;
+  if (c < 1 || kh < 1 || kw < 1 || top < 0 || left < 0 || !checked_product({oh, kh}, &window_rows) || !checked_product({ow, kw}, &window_columns) ||
+      !checked_product({std::min(kh, height), std::min(kw, width)}, &taps_per_window) || taps_per_window > INT32_MAX ||
+      !floats_in_bounds(x, input_shape, call.length) || !floats_in_bounds(upstream, gather ? input_shape : pooled_shape, call.length) ||
+      !floats_in_bounds(out, gather ? pooled_shape : input_shape, call.length)) {
+    throw_error(env, "maxPoolRoute: an operand lies outside the buffer, or a size or padding is negative or too large");
     return nullptr;
   }
   const float* base = reinterpret_cast<const float*>(call.heap);
-  max_pool_route(base + x / 4, base + upstream / 4, reinterpret_cast<float*>(call.heap + out), geometry, gather != 0);
-  return nullptr;
+  return guarded(env, "maxPoolRoute", [&] {
+    max_pool_route(base + x / 4, base + upstream / 4, reinterpret_cast<float*>(call.heap + out), geometry, gather != 0);
+  });
 }
 
 // ---- fused transductive batch norm (+ ReLU) -------------------------------------------------------
@@ -470,47 +544,47 @@ AVX2_CLONE Affine affine(const float* x, const float* gamma, const float* beta, 
 }
 
 // Not inlined: inside the N-API functions' exception-handling regions GCC does not vectorise the loop.
-// Two channels at a time as GCC/Clang vector types (SSE2 on x86-64, NEON on arm64, scalar code
-// elsewhere): GCC does not vectorise the ReLU's select on its own. The mask is a bitwise AND with
-// the comparison, i.e. exactly z > 0 ? z : +0.
-typedef double f64x2 __attribute__((vector_size(16)));
-typedef int64_t i64x2 __attribute__((vector_size(16)));
-typedef float f32x2 __attribute__((vector_size(8)));
+// Four channels at a time as GCC/Clang vector types: one AVX2 register in the AVX2 clone, two SSE2
+// (or NEON) registers elsewhere, scalar code where there is neither. GCC does not vectorise the
+// ReLU's select on its own, nor widen two-lane vector code to AVX2's four lanes (two lanes left the
+// AVX2 clone at SSE width). Every operation is per lane, so the width never changes a bit. The mask
+// is a bitwise AND with the comparison, i.e. exactly z > 0 ? z : +0.
+typedef double f64x4 __attribute__((vector_size(32)));
+typedef int64_t i64x4 __attribute__((vector_size(32)));
 
-inline f64x2 load_floats(const float* p) {
-  f32x2 v;
+inline f64x4 load_floats(const float* p) {
+  f32x4 v;
   std::memcpy(&v, p, sizeof v);
-  return __builtin_convertvector(v, f64x2);
+  return __builtin_convertvector(v, f64x4);
 }
-inline f64x2 load_doubles(const double* p) {
-  f64x2 v;
+inline f64x4 load_doubles(const double* p) {
+  f64x4 v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void store_doubles(double* p, f64x2 v) { std::memcpy(p, &v, sizeof v); }
-inline void store_floats(float* p, f64x2 v) {
-  const f32x2 f = __builtin_convertvector(v, f32x2);
+inline void store_doubles(double* p, f64x4 v) { std::memcpy(p, &v, sizeof v); }
+inline void store_floats(float* p, f64x4 v) {
+  const f32x4 f = __builtin_convertvector(v, f32x4);
   std::memcpy(p, &f, sizeof f);
 }
 // v where mask holds (z > 0), +0 elsewhere; all of v when relu is off (keep = all ones).
-inline f64x2 masked(f64x2 v, f64x2 z, i64x2 keep) {
-  const f64x2 zero = {0.0, 0.0};
-  return reinterpret_cast<f64x2>(reinterpret_cast<i64x2>(v) & ((z > zero) | keep));
+inline f64x4 masked(f64x4 v, f64x4 z, i64x4 keep) {
+  const f64x4 zero = {0.0, 0.0, 0.0, 0.0};
+  return reinterpret_cast<f64x4>(reinterpret_cast<i64x4>(v) & ((z > zero) | keep));
 }
 inline double masked(double v, double z, bool relu) { return !relu || z > 0 ? v : 0.0; }
 
 AVX2_CLONE void batch_norm_forward(bool relu, const float* x, float* y, const double* a, const double* b, int64_t rows, int64_t channels) {
-  const int64_t pairs = channels & ~int64_t{1};
-  const i64x2 keep = {relu ? 0 : -1, relu ? 0 : -1};
+  const int64_t quads = channels & ~int64_t{3};
+  const i64x4 keep = {relu ? 0 : -1, relu ? 0 : -1, relu ? 0 : -1, relu ? 0 : -1};
   for (int64_t r = 0; r < rows; r++) {
     const float* row = x + r * channels;
     float* target = y + r * channels;
-    for (int64_t c = 0; c < pairs; c += 2) {
-      const f64x2 z = load_floats(row + c) * load_doubles(a + c) + load_doubles(b + c);
+    for (int64_t c = 0; c < quads; c += 4) {
+      const f64x4 z = load_floats(row + c) * load_doubles(a + c) + load_doubles(b + c);
       store_floats(target + c, masked(z, z, keep));
     }
-    if (pairs < channels) {
-      const int64_t c = pairs;
+    for (int64_t c = quads; c < channels; c++) {
       const double z = static_cast<double>(row[c]) * a[c] + b[c];
       target[c] = static_cast<float>(masked(z, z, relu));
     }
@@ -519,19 +593,18 @@ AVX2_CLONE void batch_norm_forward(bool relu, const float* x, float* y, const do
 
 // Σg and Σg·x per channel (added to sum_g, sum_gx), g = dy masked by x·a + b > 0 when relu.
 AVX2_CLONE void batch_norm_sums(bool relu, const float* x, const float* dy, const double* a, const double* b, double* sum_g, double* sum_gx, int64_t rows, int64_t channels) {
-  const int64_t pairs = channels & ~int64_t{1};
-  const i64x2 keep = {relu ? 0 : -1, relu ? 0 : -1};
+  const int64_t quads = channels & ~int64_t{3};
+  const i64x4 keep = {relu ? 0 : -1, relu ? 0 : -1, relu ? 0 : -1, relu ? 0 : -1};
   for (int64_t r = 0; r < rows; r++) {
     const float* row = x + r * channels;
     const float* upstream = dy + r * channels;
-    for (int64_t c = 0; c < pairs; c += 2) {
-      const f64x2 xi = load_floats(row + c);
-      const f64x2 g = masked(load_floats(upstream + c), xi * load_doubles(a + c) + load_doubles(b + c), keep);
+    for (int64_t c = 0; c < quads; c += 4) {
+      const f64x4 xi = load_floats(row + c);
+      const f64x4 g = masked(load_floats(upstream + c), xi * load_doubles(a + c) + load_doubles(b + c), keep);
       store_doubles(sum_g + c, load_doubles(sum_g + c) + g);
       store_doubles(sum_gx + c, load_doubles(sum_gx + c) + g * xi);
     }
-    if (pairs < channels) {
-      const int64_t c = pairs;
+    for (int64_t c = quads; c < channels; c++) {
       const double xi = row[c];
       const double g = masked(static_cast<double>(upstream[c]), xi * a[c] + b[c], relu);
       sum_g[c] += g;
@@ -543,19 +616,18 @@ AVX2_CLONE void batch_norm_sums(bool relu, const float* x, const float* dy, cons
 // dx = g·k1 + x·k2 + k3, g as in batch_norm_sums.
 AVX2_CLONE void batch_norm_dx(bool relu, const float* x, const float* dy, const double* a, const double* b, const double* k1, const double* k2, const double* k3, float* dx,
                    int64_t rows, int64_t channels) {
-  const int64_t pairs = channels & ~int64_t{1};
-  const i64x2 keep = {relu ? 0 : -1, relu ? 0 : -1};
+  const int64_t quads = channels & ~int64_t{3};
+  const i64x4 keep = {relu ? 0 : -1, relu ? 0 : -1, relu ? 0 : -1, relu ? 0 : -1};
   for (int64_t r = 0; r < rows; r++) {
     const float* row = x + r * channels;
     const float* upstream = dy + r * channels;
     float* target = dx + r * channels;
-    for (int64_t c = 0; c < pairs; c += 2) {
-      const f64x2 xi = load_floats(row + c);
-      const f64x2 g = masked(load_floats(upstream + c), xi * load_doubles(a + c) + load_doubles(b + c), keep);
+    for (int64_t c = 0; c < quads; c += 4) {
+      const f64x4 xi = load_floats(row + c);
+      const f64x4 g = masked(load_floats(upstream + c), xi * load_doubles(a + c) + load_doubles(b + c), keep);
       store_floats(target + c, g * load_doubles(k1 + c) + xi * load_doubles(k2 + c) + load_doubles(k3 + c));
     }
-    if (pairs < channels) {
-      const int64_t c = pairs;
+    for (int64_t c = quads; c < channels; c++) {
       const double xi = row[c];
       const double g = masked(static_cast<double>(upstream[c]), xi * a[c] + b[c], relu);
       target[c] = static_cast<float>(g * k1[c] + xi * k2[c] + k3[c]);
@@ -595,16 +667,17 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
   int64_t relu;
   if (!get_ints(env, call.args + 1, 6, v) || !get_double(env, call.args[7], &epsilon) || !get_ints(env, call.args + 8, 1, &relu)) return nullptr;
   const int64_t x = v[0], scale = v[1], offset = v[2], out = v[3], rows = v[4], channels = v[5];
-  if (rows < 1 || channels < 1 || !(epsilon > 0) || !in_bounds(x, rows * channels * 4, call.length) || !in_bounds(out, rows * channels * 4, call.length) ||
-      !in_bounds(scale, channels * 4, call.length) || !in_bounds(offset, channels * 4, call.length)) {
-    throw_error(env, "batchNorm: an operand lies outside the buffer, or rows/channels < 1, or epsilon ≤ 0");
+  if (rows < 1 || channels < 1 || !(epsilon > 0) || !floats_in_bounds(x, {rows, channels}, call.length) || !floats_in_bounds(out, {rows, channels}, call.length) ||
+      !floats_in_bounds(scale, {channels}, call.length) || !floats_in_bounds(offset, {channels}, call.length)) {
+    throw_error(env, "batchNorm: an operand lies outside the buffer, or rows/channels < 1 or too large, or epsilon ≤ 0");
     return nullptr;
   }
   const float* px = reinterpret_cast<const float*>(call.heap + x);
   float* py = reinterpret_cast<float*>(call.heap + out);
-  const Affine f = affine(px, reinterpret_cast<const float*>(call.heap + scale), reinterpret_cast<const float*>(call.heap + offset), rows, channels, epsilon);
-  batch_norm_forward(relu != 0, px, py, f.a.data(), f.b.data(), rows, channels);
-  return nullptr;
+  return guarded(env, "batchNorm", [&] {
+    const Affine f = affine(px, reinterpret_cast<const float*>(call.heap + scale), reinterpret_cast<const float*>(call.heap + offset), rows, channels, epsilon);
+    batch_norm_forward(relu != 0, px, py, f.a.data(), f.b.data(), rows, channels);
+  });
 }
 
 // batchNormGrad(buffer, x, scale, offset, dy, dx, dScale, dOffset, rows, channels, epsilon, relu)
@@ -616,21 +689,21 @@ napi_value BatchNormGrad(napi_env env, napi_callback_info info) {
   int64_t relu;
   if (!get_ints(env, call.args + 1, 9, v) || !get_double(env, call.args[10], &epsilon) || !get_ints(env, call.args + 11, 1, &relu)) return nullptr;
   const int64_t x = v[0], scale = v[1], offset = v[2], dy = v[3], dx = v[4], d_scale = v[5], d_offset = v[6], rows = v[7], channels = v[8];
-  const int64_t bytes = rows * channels * 4;
-  if (rows < 1 || channels < 1 || !(epsilon > 0) || !in_bounds(x, bytes, call.length) || !in_bounds(dy, bytes, call.length) || !in_bounds(dx, bytes, call.length) ||
-      !in_bounds(scale, channels * 4, call.length) || !in_bounds(offset, channels * 4, call.length) || !in_bounds(d_scale, channels * 4, call.length) ||
-      !in_bounds(d_offset, channels * 4, call.length)) {
-    throw_error(env, "batchNormGrad: an operand lies outside the buffer, or rows/channels < 1, or epsilon ≤ 0");
+  if (rows < 1 || channels < 1 || !(epsilon > 0) || !floats_in_bounds(x, {rows, channels}, call.length) || !floats_in_bounds(dy, {rows, channels}, call.length) ||
+      !floats_in_bounds(dx, {rows, channels}, call.length) || !floats_in_bounds(scale, {channels}, call.length) || !floats_in_bounds(offset, {channels}, call.length) ||
+      !floats_in_bounds(d_scale, {channels}, call.length) || !floats_in_bounds(d_offset, {channels}, call.length)) {
+    throw_error(env, "batchNormGrad: an operand lies outside the buffer, or rows/channels < 1 or too large, or epsilon ≤ 0");
     return nullptr;
   }
   const float* px = reinterpret_cast<const float*>(call.heap + x);
-  const Affine f = affine(px, reinterpret_cast<const float*>(call.heap + scale), reinterpret_cast<const float*>(call.heap + offset), rows, channels, epsilon);
   const float* pdy = reinterpret_cast<const float*>(call.heap + dy);
   float* pdx = reinterpret_cast<float*>(call.heap + dx);
   float* ds = reinterpret_cast<float*>(call.heap + d_scale);
   float* doff = reinterpret_cast<float*>(call.heap + d_offset);
-  batch_norm_backward(relu != 0, px, pdy, pdx, ds, doff, f, rows, channels);
-  return nullptr;
+  return guarded(env, "batchNormGrad", [&] {
+    const Affine f = affine(px, reinterpret_cast<const float*>(call.heap + scale), reinterpret_cast<const float*>(call.heap + offset), rows, channels, epsilon);
+    batch_norm_backward(relu != 0, px, pdy, pdx, ds, doff, f, rows, channels);
+  });
 }
 
 napi_value SetThreads(napi_env env, napi_callback_info info) {
@@ -641,8 +714,7 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
     throw_error(env, "setThreads: expected an integer ≥ 1");
     return nullptr;
   }
-  pool().set_threads(threads);
-  return nullptr;
+  return guarded(env, "setThreads", [&] { pool().set_threads(threads); });
 }
 
 napi_value Threads(napi_env env, napi_callback_info) {

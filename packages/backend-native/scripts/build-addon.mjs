@@ -54,7 +54,9 @@ mkdirSync(dirname(target), { recursive: true });
 // No floating-point contraction (FMA): the batch-norm kernels do the same double arithmetic as
 // @concord/backend's JavaScript ones, element for element, on every architecture. No trapping
 // math (nothing reads floating-point exception flags): lets -O3 vectorise the ReLU's selects.
-const args = ["-O3", "-ffp-contract=off", "-fno-trapping-math", "-std=c++17", "-shared", "-fPIC", "-fvisibility=hidden", "-Wall", `-I${nodeApi}`, `-I${cblas}`, source, "-o", target, "-lopenblas", "-pthread"];
+// -Wno-psabi: GCC notes that 32-byte vector arguments of the batch-norm helpers would pass
+// differently without AVX; they are internal (anonymous namespace, inlined), so no ABI is involved.
+const args = ["-O3", "-ffp-contract=off", "-fno-trapping-math", "-std=c++17", "-shared", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wno-psabi", `-I${nodeApi}`, `-I${cblas}`, source, "-o", target, "-lopenblas", "-pthread"];
 const result = spawnSync(compiler, args, { encoding: "utf8" });
 if (result.error) fail(`could not run ${compiler} (${result.error.message}): ${INSTALL_HINT}`);
 if (result.status !== 0) fail(`${compiler} failed (${INSTALL_HINT} if cblas or -lopenblas is missing):\n${result.stderr}`);

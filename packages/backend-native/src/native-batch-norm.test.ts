@@ -34,6 +34,12 @@ describe("native fused batch norm", () => {
     [[5, 28, 28, 64], true],
     [[5, 28, 28, 64], false],
     [[3, 7, 7, 5], true],
+    // channels not a multiple of the addon's four lanes: 3, 2 and 1 left for the scalar loop, or no full quad
+    [[2, 3, 3, 7], true],
+    [[2, 3, 3, 6], false],
+    [[4, 5, 5, 3], true],
+    // large enough to be shared out in chunks of 16 channels, the last one partial (70 = 4·16 + 6)
+    [[1, 40, 25, 70], true],
   ] as [number[], boolean][]) {
     it(`x [${shape}], relu ${relu}: bit-identical to the JavaScript kernels`, () => {
       const installed = nativeKernels();
@@ -55,6 +61,32 @@ describe("native fused batch norm", () => {
       expect(tf.memory().numTensors).toBe(before);
     });
   }
+
+  it("gives the same bits with 1 and 2 addon threads (70 channels: four-lane quads and a remainder)", () => {
+    const addon = loadNativeKernels();
+    const rows = 3920;
+    const channels = 70;
+    const rng = createRng(11);
+    const elements = rows * channels;
+    // x, dy, then outputs y, dx, and scale, offset, dScale, dOffset
+    const buffer = new ArrayBuffer((4 * elements + 4 * channels) * 4);
+    const f32 = new Float32Array(buffer);
+    f32.set(rng.normalArray(elements, 2), 0);
+    f32.set(rng.normalArray(elements, 1), elements);
+    f32.set(rng.normalArray(channels, 1), 4 * elements);
+    f32.set(rng.normalArray(channels, 0.5), 4 * elements + channels);
+    const at = (floats: number) => floats * 4;
+    const results = [1, 2].map((threads) => {
+      addon.setThreads(threads);
+      f32.fill(Number.NaN, 2 * elements, 4 * elements);
+      addon.batchNorm(buffer, 0, at(4 * elements), at(4 * elements + channels), at(2 * elements), rows, channels, 1e-3, 1);
+      addon.batchNormGrad(buffer, 0, at(4 * elements), at(4 * elements + channels), at(elements), at(3 * elements), at(4 * elements + 2 * channels), at(4 * elements + 3 * channels), rows, channels, 1e-3, 1);
+      return Buffer.from(f32.slice(2 * elements).buffer);
+    });
+    addon.setThreads(2);
+    expect(results[0]!.includes(Buffer.from(new Float32Array([Number.NaN]).buffer))).toBe(false);
+    expect(results[1]!.equals(results[0]!)).toBe(true);
+  });
 
   it("refuses operands outside the buffer and bad sizes", () => {
     const addon = loadNativeKernels();

@@ -4,6 +4,7 @@ export {
   activeBackendChoice,
   BACKEND_CHOICES,
   type BackendChoice,
+  type Engine,
   NATIVE_PACKAGE,
   type UseBackendOptions,
   useBackend,

@@ -2,7 +2,20 @@ import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError } from "@concord/core";
 import { describe, expect, it } from "vitest";
 import { isConcordInstalled, uninstallConcord } from "./install.js";
-import { type BackendChoice, useBackend, WEBGL_PACKAGE } from "./use-backend.js";
+import { nativeKernels } from "./kernels/native-kernels.js";
+import { activeBackendChoice, type BackendChoice, NATIVE_PACKAGE, useBackend, WEBGL_PACKAGE } from "./use-backend.js";
+
+/** Whether @concord/backend-native resolves from here and its addon loads (what "auto" checks). */
+async function nativePackageLoads(): Promise<boolean> {
+  const specifier: string = NATIVE_PACKAGE;
+  try {
+    const module = (await import(/* @vite-ignore */ specifier)) as { loadNativeKernels: () => unknown };
+    module.loadNativeKernels();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 async function rejection(promise: Promise<unknown>): Promise<ConcordError> {
   const error = await promise.then(
@@ -23,7 +36,22 @@ describe("useBackend", () => {
     expect(await useBackend("wasm")).toBe("wasm");
     expect(tf.getBackend()).toBe("wasm");
     expect(isConcordInstalled()).toBe(true);
-    expect(await useBackend()).toBe("wasm"); // auto: wasm initialises in Node
+  });
+
+  it("auto: native where @concord/backend-native's addon loads (this workspace builds it when g++ and OpenBLAS exist), else wasm", async () => {
+    const addonLoads = await nativePackageLoads();
+    expect(await useBackend()).toBe(addonLoads ? "native" : "wasm");
+    expect(tf.getBackend()).toBe("wasm");
+    expect(nativeKernels() !== undefined).toBe(addonLoads);
+    expect(activeBackendChoice()).toBe(addonLoads ? "native" : "wasm");
+    // An explicit engine turns the native kernels off again; "native" names itself.
+    expect(await useBackend("wasm")).toBe("wasm");
+    expect(nativeKernels()).toBeUndefined();
+    if (addonLoads) {
+      expect(await useBackend("native")).toBe("native");
+      expect(activeBackendChoice()).toBe("native");
+      await useBackend("wasm");
+    }
   });
 
   it("webgl in Node: a ConcordError saying it needs a browser (the optional peer is installed in this workspace)", async () => {

@@ -32,25 +32,32 @@ export interface UseBackendOptions {
   readonly skipKernels?: readonly FastKernelName[];
 }
 
+/** The engine a run computes on: tf's backend, or "native" (the wasm backend with the native kernels). */
+export type Engine = "cpu" | "wasm" | "webgl" | "native";
+
 /**
  * Selects TensorFlow.js's backend, installs Concord's gradient set, fast kernels, fused Adam
- * kernel and clone patch for it (installConcord), and returns the backend's name. Call it once
- * before training. "auto" = wasm (SIMD, one thread) when it initialises, else cpu; "cpu", "wasm" and
- * "webgl" insist. "native" (Node only) is the wasm backend whose matMul and convolution kernels call
- * the native GEMM of `@concord/backend-native` (OpenBLAS; install that package next to this one, it
- * compiles its addon); it returns "wasm", tf's backend name. Every other choice turns native kernels
- * off. webgl needs a browser and the optional peer dependency
+ * kernel and clone patch for it (installConcord), and returns the engine it set up (record it:
+ * engines agree only up to float summation order). Call it once before training.
+ * "auto" = the fastest that works here: "native" in Node when `@concord/backend-native` is installed
+ * and its addon was built, else wasm (SIMD, one thread) when it initialises, else cpu. "cpu", "wasm"
+ * and "webgl" insist. "native" (Node only) is the wasm backend whose matMul, convolution, max-pool
+ * routing and batch-norm kernels call `@concord/backend-native` (OpenBLAS; install that package next
+ * to this one, it compiles its addon), and insists: without the addon it is a ConcordError. Every
+ * other engine turns native kernels off. webgl needs a browser and the optional peer dependency
  * `@tensorflow/tfjs-backend-webgl` (in a bundled app, import it yourself before this call).
  */
-export async function useBackend(choice: BackendChoice = "auto", options: UseBackendOptions = {}): Promise<string> {
+export async function useBackend(choice: BackendChoice = "auto", options: UseBackendOptions = {}): Promise<Engine> {
   if (!BACKEND_CHOICES.includes(choice)) {
     throw new ConcordError(`expected one of ${BACKEND_CHOICES.join(", ")}, got ${JSON.stringify(choice)}`, { field: "backend" });
   }
   expectOptions(options);
   const name = await selectBackend(choice === "native" ? "wasm" : choice, options);
-  const native = choice === "native" ? await loadNativeKernels() : undefined;
+  let native: NativeKernels | undefined;
+  if (choice === "native") native = await loadNativeKernels();
+  else if (choice === "auto" && name === "wasm") native = await nativeKernelsIfAvailable();
   installConcord({ ...(options.skipKernels ? { skipKernels: options.skipKernels } : {}), native });
-  return name;
+  return native ? "native" : (name as Engine);
 }
 
 /**
@@ -60,6 +67,20 @@ export async function useBackend(choice: BackendChoice = "auto", options: UseBac
 export function activeBackendChoice(): string {
   const name = tf.getBackend();
   return name === "wasm" && nativeKernels() ? "native" : name;
+}
+
+/**
+ * For "auto": the native kernels when this is Node and @concord/backend-native loads with its addon,
+ * else undefined (a browser, a plain install without the package, a machine without g++/OpenBLAS).
+ */
+async function nativeKernelsIfAvailable(): Promise<NativeKernels | undefined> {
+  const node = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+  if (node === undefined) return undefined;
+  try {
+    return await loadNativeKernels();
+  } catch {
+    return undefined;
+  }
 }
 
 /** The native kernels of @concord/backend-native, or a ConcordError saying what to install. */

@@ -6,7 +6,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import { ConcordError, createRng } from "@concord/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { removeStaleTempFiles } from "./atomic-file.js";
-import { type CheckpointData, disposeCheckpoint, encodeWeightsSync, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { type CheckpointData, checkpointBackend, disposeCheckpoint, encodeWeightsSync, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 
 function sample(): CheckpointData {
   const rng = createRng(5);
@@ -54,6 +54,24 @@ describe("checkpoints", () => {
     expect(readdirSync(folder)).toEqual(["checkpoint.ckpt"]);
     disposeCheckpoint(data);
     disposeCheckpoint(loaded);
+  });
+
+  it("reads a native run's checkpoint from before engines were named (recorded \"wasm\", config \"native\") as native; a wasm run's stays wasm", () => {
+    const folder = mkdtempSync(join(tmpdir(), "concord-ckpt-"));
+    for (const [configured, recorded, expected] of [
+      ["native", "wasm", "native"],
+      ["auto", "wasm", "wasm"],
+      ["wasm", "wasm", "wasm"],
+      ["native", "native", "native"],
+    ] as const) {
+      const path = join(folder, `${configured}-${recorded}.ckpt`);
+      const data = { ...sample(), config: { seed: 1, backend: configured }, backend: recorded };
+      saveCheckpoint(path, data);
+      const loaded = loadCheckpoint(path);
+      expect([configured, recorded, loaded.backend, checkpointBackend(path)]).toEqual([configured, recorded, expected, expected]);
+      disposeCheckpoint(data);
+      disposeCheckpoint(loaded);
+    }
   });
 
   it("detects a truncated or corrupted file and names it", () => {

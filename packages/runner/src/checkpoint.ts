@@ -117,7 +117,7 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     config: header.config,
     metricsOffset: header.metricsOffset,
     fallbacks: header.fallbacks,
-    backend: header.backend,
+    backend: recordedEngine(header),
     elapsedSeconds: header.elapsedSeconds,
     ...(header.weightingState ? { weightingState: header.weightingState } : {}),
     createdAt: header.createdAt,
@@ -151,7 +151,16 @@ export function encodeWeightsSync(tensors: readonly { name: string; tensor: tf.T
 
 /** The backend a checkpoint was trained on, read without making tensors (so it can be set before loading). */
 export function checkpointBackend(path: string): string {
-  return readVerified(path).header.backend;
+  return recordedEngine(readVerified(path).header);
+}
+
+/**
+ * The engine a checkpoint was trained on. Before useBackend() named the native engine, native runs
+ * recorded tf's backend name, "wasm"; their config still says "native" (which never ran on anything else).
+ */
+function recordedEngine(header: Pick<CheckpointHeader, "backend" | "config">): string {
+  const configured = (header.config as { backend?: unknown } | null)?.backend;
+  return header.backend === "wasm" && configured === "native" ? "native" : header.backend;
 }
 
 /** The build fingerprint a checkpoint was written by (undefined when older than the field), read without making tensors. */

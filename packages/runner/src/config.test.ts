@@ -132,4 +132,10 @@ describe("presets", () => {
     expect(ga.evaluation.tasks).toBe(1000);
     expect(presetConfig("sinusoid-outliers").tasks.options).toMatchObject({ corruption: { fraction: 0.2 } });
   });
+
+  it("the sinusoid presets pin the wasm engine (pnpm start prints the same numbers where auto would pick native)", () => {
+    const sinusoidPresets = presetNames().filter((name) => name.startsWith("sinusoid"));
+    expect(sinusoidPresets.length).toBeGreaterThanOrEqual(4);
+    for (const name of sinusoidPresets) expect([name, presetConfig(name).backend]).toEqual([name, "wasm"]);
+  });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, disposeParams, type OuterOptimizer, type Params } from "@concord/core";
+import { useBackend } from "@concord/backend";
 import { sgd } from "@concord/optimizers";
 import { describe, expect, it } from "vitest";
 import { createRegistry } from "./builtins.js";
@@ -94,6 +95,28 @@ describe("runExperiment", () => {
     expect(Number.isFinite(last.weightedCosine)).toBe(true);
     disposeParams(off.params);
     disposeParams(on.params);
+  });
+
+  it("records the engine it ran on: auto picks native where the addon loads, and result, checkpoint and evaluation say so", async () => {
+    const nativeLoads = await useBackend("native").then(
+      () => true,
+      () => false,
+    );
+    const engine = nativeLoads ? "native" : "wasm";
+    const outDir = folder();
+    const config = (iterations: number) => parseConfig(tinyConfig({ backend: "auto", iterations, evaluation: { tasks: 2, innerSteps: 1 } }));
+    const result = await runExperiment(config(3), { outDir, ...quiet });
+    disposeParams(result.params);
+    expect(result.backend).toBe(engine);
+    expect(result.evaluation?.backend).toBe(engine);
+    expect(JSON.parse(readFileSync(join(outDir, "evaluation.json"), "utf8")).backend).toBe(engine);
+    const checkpoint = loadCheckpoint(join(outDir, CHECKPOINT_FILE));
+    expect(checkpoint.backend).toBe(engine);
+    disposeCheckpoint(checkpoint);
+    // Resuming on the same engine is allowed (the recorded name matches what auto picks again).
+    const resumed = await runExperiment(config(4), { outDir, resume: true, evaluate: false, ...quiet });
+    expect([resumed.iteration, resumed.backend]).toEqual([4, engine]);
+    disposeParams(resumed.params);
   });
 
   it("a run stopped at a checkpoint and resumed ends bit-identical to an uninterrupted one", async () => {

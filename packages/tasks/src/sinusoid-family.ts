@@ -39,7 +39,7 @@ const sinusoidConfig = {
   seed: 0,
   iterations: 3000,
   metaBatchSize: 25,
-  backend: "auto",
+  backend: "wasm", // not "auto": that picks native where its addon is built, and `pnpm start` must print the same numbers everywhere
   weighting: "uniform",
   algorithm: { name: "maml", order: 2, innerSteps: 1 },
   model: { name: "mlp", sizes: [1, 40, 40, 1], activation: "relu", init: "pytorch" },

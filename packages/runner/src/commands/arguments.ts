@@ -17,7 +17,7 @@ export interface CliIo {
   readonly cwd: string;
 }
 
-export const backendOption = () => new Option("--backend <name>", "tf backend: auto (wasm, else cpu), cpu, wasm or native (wasm + @concord/backend-native GEMM, Node)").choices(BACKEND_CHOICES);
+export const backendOption = () => new Option("--backend <name>", "engine: auto (native where @concord/backend-native's addon is built, else wasm, else cpu), cpu, wasm or native (wasm + @concord/backend-native's OpenBLAS kernels, Node)").choices(BACKEND_CHOICES);
 export const progressOption = () =>
   new Option("--progress <mode>", "progress display: auto (bar on a terminal, lines otherwise), bar, lines, none")
     .choices(["auto", "bar", "lines", "none"])

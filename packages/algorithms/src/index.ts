@@ -14,3 +14,6 @@ export { effectiveTaskCount, type ExecutionOption, meanPairwiseCosine, weightedD
 export { type ReptileOptions, reptile } from "./reptile.js";
 export { taskUpdates, updatesFromAdapted } from "./task-updates.js";
 export type { TaskPool } from "./parallel/pool-contract.js";
+export { hasOwnEvaluation, protoNet, type SelfEvaluatingAlgorithm } from "./proto-net.js";
+export { evaluatePrototypes } from "./proto-net-evaluation.js";
+export { embedTask, prototypeTaskLogits, prototypeTaskLoss, type SupportStatisticsModel, usesSupportStatistics } from "./proto-net-loss.js";

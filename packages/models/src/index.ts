@@ -3,3 +3,4 @@ export { type BatchNormStatistics, batchNormalize, convNet, type ConvNetBatchNor
 export { batchNormalizeBatched, convolve3x3Batched } from "./conv-net-batched.js";
 export * from "./objectives.js";
 export { modelConformanceChecks, type ConformanceCheck, type ModelConformanceOptions, type ModelSource, type ModelTargets } from "./conformance-checks.js";
+export { classPrototypes, prototypeLogits } from "./prototypes.js";

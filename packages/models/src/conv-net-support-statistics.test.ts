@@ -184,3 +184,44 @@ describeEachBackend("convNet: batch norm from the support set", () => {
     tf.dispose([support, query, ...Object.values(params)]);
   });
 });
+
+describe("convNet: blockMoments", () => {
+  it("merged over chunks (Chan et al.'s pairwise update) gives batchNormStatistics of the whole set", () => {
+    const model = convNet({ ways: 0, ...small, batchNorm: "support" });
+    const params = randomParams(model, 16);
+    const support = tensorOf(randomBatch(7, 17));
+    const whole = model.batchNormStatistics(params, support);
+    const found: { mean: tf.Tensor[]; variance: tf.Tensor[] } = { mean: [], variance: [] };
+    for (let block = 0; block < 2; block++) {
+      // Chunks of 3, 3 and 1 images: n, mean, M2 = variance·n merged pairwise.
+      let merged: { n: number; mean: Float64Array; m2: Float64Array } | undefined;
+      for (const [start, size] of [[0, 3], [3, 3], [6, 1]] as const) {
+        const moments = tf.tidy(() => model.blockMoments(params, tf.slice(support, [start], [size]), block, found));
+        const n = size * (block === 0 ? 64 : 16);
+        const mean = Float64Array.from(moments.mean.dataSync());
+        const m2 = Float64Array.from(moments.variance.dataSync(), (v) => v * n);
+        tf.dispose([moments.mean, moments.variance]);
+        if (!merged) merged = { n, mean, m2 };
+        else {
+          const total = merged.n + n;
+          const previous = merged;
+          merged = {
+            n: total,
+            mean: previous.mean.map((a, c) => a + ((mean[c]! - a) * n) / total),
+            m2: previous.m2.map((a, c) => a + m2[c]! + ((mean[c]! - previous.mean[c]!) ** 2 * previous.n * n) / total),
+          };
+        }
+      }
+      found.mean.push(tf.tensor1d(Float32Array.from(merged!.mean)));
+      found.variance.push(tf.tensor1d(Float32Array.from(merged!.m2, (v) => v / merged!.n)));
+    }
+    for (let block = 0; block < 2; block++) {
+      expect(relativeError(found.mean[block]!.dataSync(), whole.mean[block]!.dataSync())).toBeLessThan(1e-5);
+      expect(relativeError(found.variance[block]!.dataSync(), whole.variance[block]!.dataSync())).toBeLessThan(1e-5);
+    }
+    expectConcordError(() => model.blockMoments(params, support, 2, found), "block");
+    expectConcordError(() => model.blockMoments(params, support, 1, { mean: [], variance: [] }), "earlier");
+    tf.dispose([support, ...Object.values(params), ...found.mean, ...found.variance]);
+    disposeStatistics(whole);
+  });
+});

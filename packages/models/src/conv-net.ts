@@ -72,6 +72,13 @@ export interface ConvNetModel extends Model {
    * images with. Differentiable with respect to `params`. Empty lists for batchNorm "none".
    */
   batchNormStatistics(params: Params, support: tf.Tensor): BatchNormStatistics;
+  /**
+   * The moments of block `block`'s pre-activations over x's examples and pixels, with the earlier
+   * blocks normalised by `earlier` (its first `block` entries). batchNormStatistics(params, S) is this
+   * for block = 0, 1, … with `earlier` the moments found so far, so a caller can compute the support
+   * statistics a few images at a time and merge the per-chunk moments (an app that must not block).
+   */
+  blockMoments(params: Params, x: tf.Tensor, block: number, earlier: BatchNormStatistics): { mean: tf.Tensor; variance: tf.Tensor };
   forwardBatched(params: Params, x: tf.Tensor): tf.Tensor;
   /** "per-task": `execution: "auto"` runs the conv net task by task (see convNet). */
   readonly preferredExecution: "per-task";
@@ -288,6 +295,27 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
       const mean = moments.filter((_, i) => i % 2 === 0);
       const variance = moments.filter((_, i) => i % 2 === 1);
       return { mean, variance };
+    },
+
+    blockMoments(params: Params, x: tf.Tensor, block: number, earlier: BatchNormStatistics): { mean: tf.Tensor; variance: tf.Tensor } {
+      checkInput(x, inputShape);
+      checkParams(params);
+      expect(useBatchNorm, "block", 'expected a model with batch norm, got batchNorm "none"');
+      expectInteger(block, "block", 0, blocks - 1);
+      const ok = (list: unknown) => Array.isArray(list) && list.length >= block;
+      expect(earlier !== null && typeof earlier === "object" && ok(earlier.mean) && ok(earlier.variance), "earlier", `expected the moments of the first ${block} blocks`);
+      return tf.tidy(() => {
+        let hidden = x as tf.Tensor4D;
+        for (let b = 0; b < block; b++) {
+          const current = blockList[b]!;
+          const z: tf.Tensor4D = tf.add(tf.conv2d(hidden, params[current.weightKey] as tf.Tensor4D, 1, "same"), params[current.biasKey]!);
+          const normalised = normalizeWith(z, earlier.mean[b]!, earlier.variance[b]!, params[current.scaleKey]!, params[current.offsetKey]!, batchNormEpsilon);
+          hidden = tf.maxPool(tf.relu(normalised), 2, 2, "valid");
+        }
+        const target = blockList[block]!;
+        const z = tf.add(tf.conv2d(hidden, params[target.weightKey] as tf.Tensor4D, 1, "same"), params[target.biasKey]!);
+        return tf.moments(z, [0, 1, 2]);
+      });
     },
 
     forwardBatched(params: Params, x: tf.Tensor): tf.Tensor {

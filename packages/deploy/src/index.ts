@@ -13,3 +13,11 @@ export {
   type Preprocessing,
 } from "./format.js";
 export { filesReader, type LoadedMetaModel, loadFromReader, loadMetaModel, type MetaModelReader, type MetaModelSource, parseModelJson, urlReader } from "./load.js";
+export {
+  type AdaptProgress,
+  FewShotClassifier,
+  type FewShotClassifierOptions,
+  fewShotClassifier,
+  type Prediction,
+} from "./few-shot/classifier.js";
+export { type CanvasLike, type ClassifierImage, type DrawableImage, imageToInput, type RgbaImage } from "./few-shot/image-input.js";

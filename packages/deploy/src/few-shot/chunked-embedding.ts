@@ -16,9 +16,27 @@ export function timeSlicer(budgetMs: number): Pause {
   let sliceStart = performance.now();
   return async () => {
     if (performance.now() - sliceStart < budgetMs) return;
-    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    await nextTask();
     sliceStart = performance.now();
   };
+}
+
+/**
+ * Resolves in a new macrotask: through a MessageChannel where there is one (browsers clamp nested
+ * setTimeout(0) to 4 ms; a message is not clamped), else setTimeout.
+ */
+function nextTask(): Promise<void> {
+  const Channel = (globalThis as unknown as { MessageChannel?: new () => { port1: { onmessage: (() => void) | null; close(): void }; port2: { postMessage(m: unknown): void; close(): void } } }).MessageChannel;
+  if (!Channel) return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => {
+    const channel = new Channel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      channel.port2.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
 }
 
 /** Consecutive [start, size] ranges of at most `chunkSize` of `count` rows. */

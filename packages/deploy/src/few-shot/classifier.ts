@@ -10,9 +10,9 @@ import { type AdaptedState, fromArtifacts, type SavedClassifier, toArtifacts } f
 export interface FewShotClassifierOptions {
   /** Extra model/objective/inner-optimizer factories for loading the export (see loadMetaModel). */
   readonly factories?: MetaModelFactories;
-  /** Images per piece of work in adapt() (each piece is followed by a chance to yield). Default 8. */
+  /** Images per piece of work in adapt() (each piece is followed by a chance to yield). Default 4. */
   readonly chunkSize?: number;
-  /** adapt() yields to the event loop once this many milliseconds of work have run. Default 25. */
+  /** adapt() yields to the event loop once this many milliseconds of work have run. Default 20. */
   readonly sliceMs?: number;
 }
 
@@ -60,8 +60,8 @@ export class FewShotClassifier {
     if (loaded.spec.model.name !== "conv-net" || typeof model.blockMoments !== "function" || model.inputShape === undefined) {
       throw new ConcordError(`expected a conv-net export (the few-shot classifier embeds with its body), got model "${loaded.spec.model.name}"`, { field: "model" });
     }
-    this.chunkSize = options.chunkSize ?? 8;
-    this.sliceMs = options.sliceMs ?? 25;
+    this.chunkSize = options.chunkSize ?? 4;
+    this.sliceMs = options.sliceMs ?? 20;
     expectInteger(this.chunkSize, "chunkSize", 1);
     expect(typeof this.sliceMs === "number" && this.sliceMs > 0, "sliceMs", `expected a positive number of milliseconds, got ${JSON.stringify(this.sliceMs)}`);
     // The body: the same network without its head (ways 0), normalised by the support set.

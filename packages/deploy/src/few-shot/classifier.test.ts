@@ -253,6 +253,25 @@ describe("fewShotClassifier with a ProtoNet export", () => {
   });
 });
 
+describe("fewShotClassifier: examples changed while adapting", () => {
+  it("discards that adapt()'s result with a ConcordError and leaks nothing", async () => {
+    const { dir } = await writeExport(0, 5);
+    const classifier = await fewShotClassifier(dir, { chunkSize: 1, sliceMs: 0.001 });
+    for (let k = 0; k < 3; k++) classifier.addExample(`k${k}`, drawing(k, 0));
+    const before = tf.memory().numTensors;
+    const running = classifier.adapt();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    classifier.addExample("k3", drawing(3, 0));
+    await expect(running).rejects.toMatchObject({ name: "ConcordError", field: "examples" });
+    expect(classifier.isAdapted).toBe(false);
+    expect(tf.memory().numTensors).toBe(before + 1); // the new example only
+    await classifier.adapt();
+    expect(classifier.labels).toEqual(["k0", "k1", "k2", "k3"]);
+    expect(classifier.predict(drawing(3, 0)).label).toBe("k3");
+    classifier.dispose();
+  });
+});
+
 /** Tensors held by an adapted ProtoNet classifier's state (statistics per block ×2, prototypes). */
 function classifierStateTensors(_classifier: FewShotClassifier): number {
   return 2 * architecture.blocks + 1;

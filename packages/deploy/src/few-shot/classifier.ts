@@ -51,6 +51,8 @@ export class FewShotClassifier {
   private readonly chunkSize: number;
   private readonly sliceMs: number;
   private disposed = false;
+  /** Bumped by every change of the examples: an adapt() that sees it move discards its result. */
+  private revision = 0;
 
   private constructor(
     private readonly loaded: LoadedMetaModel,
@@ -134,6 +136,7 @@ export class FewShotClassifier {
     const labels = this.labels;
     if (labels.length === 0) throw new ConcordError("expected examples of at least one class (addExample) before adapt()", { field: "examples" });
     this.invalidate();
+    const revision = this.revision;
     const pause = timeSlicer(this.sliceMs);
     const x = tf.stack(labels.flatMap((label) => this.examples.get(label)!)) as tf.Tensor4D;
     const y = tf.tensor1d(
@@ -157,7 +160,7 @@ export class FewShotClassifier {
       const prototypes = tf.tidy(() => classPrototypes(embeddings, y, labels.length));
       embeddings.dispose();
       if (this.method === "prototypes") {
-        this.adapted = { labels, statistics, prototypes };
+        this.settle(revision, { labels, statistics, prototypes });
         return;
       }
       disposeStatistics(statistics);
@@ -169,10 +172,22 @@ export class FewShotClassifier {
       const tuned = await this.fineTune({ ...this.bodyParams, ...head }, x, y, tick);
       disposeParams(head);
       const finalStatistics = await chunkedStatistics(this.body, this.bodyOf(tuned), x, this.chunkSize, tick);
-      this.adapted = { labels, statistics: finalStatistics, params: tuned };
+      this.settle(revision, { labels, statistics: finalStatistics, params: tuned });
     } finally {
       tf.dispose([x, y]);
     }
+  }
+
+  /** Keeps what adapt() learned, unless the examples changed (or the classifier was disposed) meanwhile. */
+  private settle(revision: number, state: AdaptedState): void {
+    if (revision === this.revision && !this.disposed) {
+      this.adapted = state;
+      return;
+    }
+    disposeStatistics(state.statistics);
+    tf.dispose(state.prototypes);
+    disposeParams(state.params);
+    throw new ConcordError("the examples changed while adapting; call adapt() again", { field: "examples" });
   }
 
   /** `innerSteps` steps of the export's inner optimizer on the mean cross-entropy of the examples (see the class comment). */
@@ -304,6 +319,7 @@ export class FewShotClassifier {
   }
 
   private invalidate(): void {
+    this.revision += 1;
     if (!this.adapted) return;
     disposeStatistics(this.adapted.statistics);
     tf.dispose(this.adapted.prototypes);

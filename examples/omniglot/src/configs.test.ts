@@ -12,7 +12,7 @@ const names = readdirSync(configsDir).filter((name) => name.endsWith(".json"));
 
 describe("examples/omniglot/configs", () => {
   it("has the committed configs", () => {
-    expect(names).toEqual(expect.arrayContaining(["label-noise-5w1s-fo.json", "paper-5w1s-fo.json", "paper-5w1s-fo-60k.json"]));
+    expect(names).toEqual(expect.arrayContaining(["label-noise-5w1s-fo.json", "paper-5w1s-fo.json", "paper-5w1s-fo-60k.json", "protonet-support-bn.json"]));
   });
 
   it.each(names)("%s loads", async (name) => {

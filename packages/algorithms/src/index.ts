@@ -28,3 +28,6 @@ export {
   type WorstGroup,
   worstGroup,
 } from "./tail-statistics.js";
+export { hasOwnEvaluation, protoNet, type SelfEvaluatingAlgorithm } from "./proto-net.js";
+export { evaluatePrototypes } from "./proto-net-evaluation.js";
+export { embedTask, prototypeTaskLogits, prototypeTaskLoss, type SupportStatisticsModel, usesSupportStatistics } from "./proto-net-loss.js";

@@ -26,3 +26,11 @@ export {
 } from "./load.js";
 export type { CheckedGroup, CheckedModelJson } from "./model-json.js";
 export type { UrlReaderOptions } from "./url-reader.js";
+export {
+  type AdaptProgress,
+  FewShotClassifier,
+  type FewShotClassifierOptions,
+  fewShotClassifier,
+  type Prediction,
+} from "./few-shot/classifier.js";
+export { type CanvasLike, type ClassifierImage, type DrawableImage, imageToInput, type RgbaImage } from "./few-shot/image-input.js";

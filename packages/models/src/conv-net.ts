@@ -9,12 +9,29 @@ import { checkShape, describeValue } from "./tensor-checks.js";
  * - "transductive": the mean and variance of the batch being run (per task: its support set while
  *   adapting, its query set when evaluated), no running averages. This is what MAML's reference code
  *   does at training *and* test time (Finn et al. 2017; Nichol et al. 2018 call it transductive).
+ * - "support": the mean and variance of the task's support set, for the support set and for every
+ *   query image alike (MetaBN in Bronskill et al. 2020, "TaskNorm: Rethinking Batch Normalization for
+ *   Meta-Learning"): `forward` must be given `batchNormStatistics(params, support)`, never computes
+ *   moments of the batch it runs, so an image's output does not depend on its batch-mates. The
+ *   parameters are the same as "transductive" ones (a transductively trained model can run so).
  * - "none": no normalisation layer at all (scale/offset parameters are then absent).
  */
-export type ConvNetBatchNorm = "transductive" | "none";
+export type ConvNetBatchNorm = "transductive" | "support" | "none";
+
+/**
+ * The moments each batch-norm layer normalises with: per block, the per-channel mean and variance
+ * ([filters] each) of that block's pre-activations over a batch's examples and pixels.
+ */
+export interface BatchNormStatistics {
+  readonly mean: readonly tf.Tensor[];
+  readonly variance: readonly tf.Tensor[];
+}
 
 export interface ConvNetOptions {
-  /** N: classes per task, the number of logits. */
+  /**
+   * N: classes per task, the number of logits. 0: no head, the model is an embedding network whose
+   * `forward` returns the flattened features [K, featureSize] (what Prototypical Networks compare).
+   */
   readonly ways: number;
   /** [height, width, channels] of one image (NHWC). Default [28, 28, 1] (Omniglot as MAML resizes it). */
   readonly inputShape?: readonly [number, number, number];
@@ -32,17 +49,36 @@ export interface ConvNetOptions {
 
 /** A convNet model that also knows its architecture. */
 export interface ConvNetModel extends Model {
-  /** The linear output layer's weight and bias (what ANIL adapts). */
+  /** The linear output layer's weight and bias (what ANIL adapts); empty for an embedding network (ways 0). */
   readonly head: readonly string[];
   readonly ways: number;
   readonly inputShape: readonly [number, number, number];
   readonly filters: number;
   readonly blocks: number;
   readonly batchNorm: ConvNetBatchNorm;
-  /** Length of the flattened feature vector that enters the linear head (h·w·filters after the last pool). */
+  /** Length of the flattened feature vector that enters the linear head (h·w·filters after the last pool); the output size when ways is 0. */
   readonly featureSize: number;
   /** Parameter names in flattening order. */
   readonly parameterNames: readonly string[];
+  /**
+   * Logits [K, ways] (features [K, featureSize] when ways is 0). With `statistics`, every batch-norm
+   * layer normalises with them instead of the moments of x, so each row depends only on its own image;
+   * batchNorm "support" requires them, "none" refuses them.
+   */
+  forward(params: Params, x: tf.Tensor, statistics?: BatchNormStatistics): tf.Tensor;
+  /**
+   * The moments each batch-norm layer sees when `support` is run with its own statistics (one
+   * transductive pass over the support set): what batchNorm "support" normalises support and query
+   * images with. Differentiable with respect to `params`. Empty lists for batchNorm "none".
+   */
+  batchNormStatistics(params: Params, support: tf.Tensor): BatchNormStatistics;
+  /**
+   * The moments of block `block`'s pre-activations over x's examples and pixels, with the earlier
+   * blocks normalised by `earlier` (its first `block` entries). batchNormStatistics(params, S) is this
+   * for block = 0, 1, … with `earlier` the moments found so far, so a caller can compute the support
+   * statistics a few images at a time and merge the per-chunk moments (an app that must not block).
+   */
+  blockMoments(params: Params, x: tf.Tensor, block: number, earlier: BatchNormStatistics): { mean: tf.Tensor; variance: tf.Tensor };
   forwardBatched(params: Params, x: tf.Tensor): tf.Tensor;
   /** "per-task": `execution: "auto"` runs the conv net task by task (see convNet). */
   readonly preferredExecution: "per-task";
@@ -65,7 +101,9 @@ interface Block {
  * with 'same' convolution padding and 'valid' 2×2/stride-2 pooling (28 → 14 → 7 → 3 → 1), then a
  * linear head: logits = flatten(h) · W_head + b_head. μ and σ² are per-channel moments over the
  * examples and pixels of the batch given to `forward` (see ConvNetBatchNorm: per task, never
- * running averages). x is float32 [K, height, width, channels]; the result is [K, ways].
+ * running averages), or of the support set with batchNorm "support" (`batchNormStatistics`, passed
+ * to `forward`). x is float32 [K, height, width, channels]; the result is [K, ways]. With ways 0
+ * there is no head: the result is the embedding flatten(h), [K, featureSize].
  *
  * Parameters, in flattening order: "block0/conv/weight" [3, 3, cin, filters], "block0/conv/bias"
  * [filters], "block0/bn/scale" [filters], "block0/bn/offset" [filters], "block1/…", …,
@@ -94,13 +132,13 @@ interface Block {
 export function convNet(options: ConvNetOptions): ConvNetModel {
   expect(options !== null && typeof options === "object", "options", "expected { ways, inputShape?, filters?, blocks?, batchNorm? }");
   const { ways, filters = 64, blocks = 4, batchNorm = "transductive", batchNormEpsilon = 1e-3, name = "conv-net" } = options;
-  expectInteger(ways, "ways", 2);
+  expect(ways === 0 || (Number.isInteger(ways) && ways >= 2), "ways", `expected 0 (an embedding network) or an integer >= 2, got ${JSON.stringify(ways)}`);
   expectInteger(filters, "filters", 1);
   expectInteger(blocks, "blocks", 1);
   expect(
-    batchNorm === "transductive" || batchNorm === "none",
+    batchNorm === "transductive" || batchNorm === "support" || batchNorm === "none",
     "batchNorm",
-    `expected "transductive" or "none", got ${JSON.stringify(batchNorm)}`,
+    `expected "transductive", "support" or "none", got ${JSON.stringify(batchNorm)}`,
   );
   expectNumber(batchNormEpsilon, "batchNormEpsilon", Number.MIN_VALUE);
   expect(typeof name === "string" && name.length > 0, "name", `expected a non-empty string, got ${JSON.stringify(name)}`);
@@ -126,7 +164,8 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
     offsetKey: `block${b}/bn/offset`,
     inChannels: b === 0 ? inputShape[2] : filters,
   }));
-  const useBatchNorm = batchNorm === "transductive";
+  const useBatchNorm = batchNorm !== "none";
+  const hasHead = ways > 0;
   const expectedShapes = new Map<string, number[]>();
   for (const block of blockList) {
     expectedShapes.set(block.weightKey, [3, 3, block.inChannels, filters]);
@@ -136,8 +175,10 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
       expectedShapes.set(block.offsetKey, [filters]);
     }
   }
-  expectedShapes.set("head/weight", [featureSize, ways]);
-  expectedShapes.set("head/bias", [ways]);
+  if (hasHead) {
+    expectedShapes.set("head/weight", [featureSize, ways]);
+    expectedShapes.set("head/bias", [ways]);
+  }
   const parameterNames = [...expectedShapes.keys()];
 
   /** Checks keys and shapes; `tasks` is the leading task-axis length for the batched path. */
@@ -158,9 +199,24 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
     for (const [key, shape] of expectedShapes) checkShape(params[key], `params.${key}`, [...lead, ...shape]);
   }
 
+  /** One [filters] mean and variance per block (what batchNormStatistics returns). */
+  function checkStatistics(statistics: BatchNormStatistics): void {
+    expect(useBatchNorm, "statistics", 'expected none: batchNorm "none" has no normalisation layer');
+    const ok = (list: unknown) => Array.isArray(list) && list.length === blocks;
+    expect(
+      statistics !== null && typeof statistics === "object" && ok(statistics.mean) && ok(statistics.variance),
+      "statistics",
+      `expected { mean, variance } with one tensor per block (${blocks}), from batchNormStatistics`,
+    );
+    for (let b = 0; b < blocks; b++) {
+      checkShape(statistics.mean[b], `statistics.mean[${b}]`, [filters]);
+      checkShape(statistics.variance[b], `statistics.variance[${b}]`, [filters]);
+    }
+  }
+
   return {
     name,
-    head: ["head/weight", "head/bias"],
+    head: hasHead ? ["head/weight", "head/bias"] : [],
     ways,
     inputShape,
     filters,
@@ -184,31 +240,88 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
           params[block.offsetKey] = tf.zeros([filters], "float32");
         }
       }
-      params["head/weight"] = tf.tensor2d(glorotUniform(rng, featureSize, ways, featureSize * ways), [featureSize, ways], "float32");
-      params["head/bias"] = tf.zeros([ways], "float32");
+      if (hasHead) {
+        params["head/weight"] = tf.tensor2d(glorotUniform(rng, featureSize, ways, featureSize * ways), [featureSize, ways], "float32");
+        params["head/bias"] = tf.zeros([ways], "float32");
+      }
       return params;
     },
 
-    forward(params: Params, x: tf.Tensor): tf.Tensor {
+    forward(params: Params, x: tf.Tensor, statistics?: BatchNormStatistics): tf.Tensor {
       checkInput(x, inputShape);
       checkParams(params);
+      if (statistics !== undefined) checkStatistics(statistics);
+      else expect(batchNorm !== "support", "statistics", 'expected the support set\'s statistics (batchNormStatistics(params, support)): batchNorm "support" never normalises by the batch it is given');
       return tf.tidy(() => {
         let hidden = x as tf.Tensor4D;
-        for (const block of blockList) {
+        blockList.forEach((block, b) => {
           const z: tf.Tensor4D = tf.add(tf.conv2d(hidden, params[block.weightKey] as tf.Tensor4D, 1, "same"), params[block.biasKey]!);
-          const activated = useBatchNorm
-            ? (fusedBatchNormRelu(z, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon) ??
-              tf.relu(batchNormalize(z, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon)))
-            : tf.relu(z);
+          let activated: tf.Tensor4D;
+          if (!useBatchNorm) activated = tf.relu(z);
+          else if (statistics) {
+            const normalised = normalizeWith(z, statistics.mean[b]!, statistics.variance[b]!, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon);
+            activated = tf.relu(normalised);
+          } else {
+            activated =
+              fusedBatchNormRelu(z, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon) ??
+              tf.relu(batchNormalize(z, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon));
+          }
           hidden = tf.maxPool(activated, 2, 2, "valid");
-        }
+        });
         const features = tf.reshape(hidden, [x.shape[0]!, featureSize]);
-        return tf.add(tf.matMul(features, params["head/weight"]!), params["head/bias"]!);
+        return hasHead ? tf.add(tf.matMul(features, params["head/weight"]!), params["head/bias"]!) : features;
+      });
+    },
+
+    batchNormStatistics(params: Params, support: tf.Tensor): BatchNormStatistics {
+      checkInput(support, inputShape, false, "support");
+      checkParams(params);
+      if (!useBatchNorm) return { mean: [], variance: [] };
+      // Returned from the tidy (not tf.keep): the moments belong to the caller's scope, so an
+      // enclosing tidy or tf.grads frees them like any other result.
+      const moments = tf.tidy(() => {
+        const out: tf.Tensor[] = [];
+        let hidden = support as tf.Tensor4D;
+        blockList.forEach((block, b) => {
+          const z: tf.Tensor4D = tf.add(tf.conv2d(hidden, params[block.weightKey] as tf.Tensor4D, 1, "same"), params[block.biasKey]!);
+          const { mean, variance } = tf.moments(z, [0, 1, 2]);
+          out.push(mean, variance);
+          // The last block's normalised output is not needed: only its moments are.
+          if (b === blockList.length - 1) return;
+          const normalised = normalizeWith(z, mean, variance, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon);
+          hidden = tf.maxPool(tf.relu(normalised), 2, 2, "valid");
+        });
+        return out;
+      });
+      const mean = moments.filter((_, i) => i % 2 === 0);
+      const variance = moments.filter((_, i) => i % 2 === 1);
+      return { mean, variance };
+    },
+
+    blockMoments(params: Params, x: tf.Tensor, block: number, earlier: BatchNormStatistics): { mean: tf.Tensor; variance: tf.Tensor } {
+      checkInput(x, inputShape);
+      checkParams(params);
+      expect(useBatchNorm, "block", 'expected a model with batch norm, got batchNorm "none"');
+      expectInteger(block, "block", 0, blocks - 1);
+      const ok = (list: unknown) => Array.isArray(list) && list.length >= block;
+      expect(earlier !== null && typeof earlier === "object" && ok(earlier.mean) && ok(earlier.variance), "earlier", `expected the moments of the first ${block} blocks`);
+      return tf.tidy(() => {
+        let hidden = x as tf.Tensor4D;
+        for (let b = 0; b < block; b++) {
+          const current = blockList[b]!;
+          const z: tf.Tensor4D = tf.add(tf.conv2d(hidden, params[current.weightKey] as tf.Tensor4D, 1, "same"), params[current.biasKey]!);
+          const normalised = normalizeWith(z, earlier.mean[b]!, earlier.variance[b]!, params[current.scaleKey]!, params[current.offsetKey]!, batchNormEpsilon);
+          hidden = tf.maxPool(tf.relu(normalised), 2, 2, "valid");
+        }
+        const target = blockList[block]!;
+        const z = tf.add(tf.conv2d(hidden, params[target.weightKey] as tf.Tensor4D, 1, "same"), params[target.biasKey]!);
+        return tf.moments(z, [0, 1, 2]);
       });
     },
 
     forwardBatched(params: Params, x: tf.Tensor): tf.Tensor {
       checkInput(x, inputShape, true);
+      expect(batchNorm !== "support", "execution", 'batchNorm "support" runs task by task (forward with each task\'s batchNormStatistics); forwardBatched normalises by the batch');
       const [tasks, examples] = x.shape as [number, number];
       checkParams(params, tasks);
       return tf.tidy(() => {
@@ -222,7 +335,7 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
           hidden = tf.maxPool(tf.reshape(tf.relu(z), [rows, height, width, filters]), 2, 2, "valid");
         }
         const features = tf.reshape(hidden, [tasks, examples, featureSize]);
-        return tf.add(tf.matMul(features, params["head/weight"]!), tf.reshape(params["head/bias"]!, [tasks, 1, ways]));
+        return hasHead ? tf.add(tf.matMul(features, params["head/weight"]!), tf.reshape(params["head/bias"]!, [tasks, 1, ways])) : features;
       });
     },
   };
@@ -234,6 +347,12 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
  */
 export function batchNormalize(z: tf.Tensor4D, scale: tf.Tensor, offset: tf.Tensor, epsilon: number): tf.Tensor4D {
   const { mean, variance } = tf.moments(z, [0, 1, 2], true);
+  const normalised = tf.div(tf.sub(z, mean), tf.sqrt(tf.add(variance, epsilon)));
+  return tf.add(tf.mul(normalised, scale), offset);
+}
+
+/** γ · (z − mean) / √(variance + ε) + β with given per-channel moments (batch norm with statistics from elsewhere). */
+function normalizeWith(z: tf.Tensor4D, mean: tf.Tensor, variance: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, epsilon: number): tf.Tensor4D {
   const normalised = tf.div(tf.sub(z, mean), tf.sqrt(tf.add(variance, epsilon)));
   return tf.add(tf.mul(normalised, scale), offset);
 }
@@ -262,10 +381,10 @@ function validateInputShape(shape: unknown): [number, number, number] {
 }
 
 /** x must be float32 [K, ...inputShape] (batched: [T, K, ...inputShape]) with K (and T) ≥ 1. */
-function checkInput(x: unknown, inputShape: readonly [number, number, number], batched = false): asserts x is tf.Tensor {
+function checkInput(x: unknown, inputShape: readonly [number, number, number], batched = false, field = "x"): asserts x is tf.Tensor {
   const lead = batched ? ["T", "K"] : ["K"];
   const expected = `[${[...lead, ...inputShape].join(", ")}]`;
-  expect(x instanceof tf.Tensor, "x", `expected a float32 tensor of shape ${expected}, got ${describeValue(x)}`);
+  expect(x instanceof tf.Tensor, field, `expected a float32 tensor of shape ${expected}, got ${describeValue(x)}`);
   const shape: readonly number[] = (x as tf.Tensor).shape;
   const image = shape.slice(lead.length);
   if (
@@ -273,7 +392,7 @@ function checkInput(x: unknown, inputShape: readonly [number, number, number], b
     image.some((size, i) => size !== inputShape[i]) ||
     shape.slice(0, lead.length).some((size) => size === 0)
   ) {
-    throw new ConcordError(`expected shape ${expected} with ${lead.join(", ")} ≥ 1, got [${shape.join(", ")}]`, { field: "x" });
+    throw new ConcordError(`expected shape ${expected} with ${lead.join(", ")} ≥ 1, got [${shape.join(", ")}]`, { field });
   }
-  expect(x.dtype === "float32", "x", `expected dtype float32, got ${x.dtype}`);
+  expect(x.dtype === "float32", field, `expected dtype float32, got ${x.dtype}`);
 }

@@ -1,4 +1,4 @@
-import { maml, reptile } from "@concord/algorithms";
+import { maml, protoNet, reptile } from "@concord/algorithms";
 import { convNet, meanSquaredError, mlp, softmaxCrossEntropy } from "@concord/models";
 import { adam, metaSgd, sgd } from "@concord/optimizers";
 import { sinusoidFamily } from "@concord/tasks";
@@ -68,6 +68,12 @@ export function registerBuiltins(registry: Registry): Registry {
   registry.register("algorithm", "reptile", (o) => reptile(o as Parameters<typeof reptile>[0]), {
     options: z.strictObject({ innerSteps: z.number().int().min(0).optional(), execution, chunkSize, adapt, diagnostics }),
     description: "Reptile: d = Σ_i w_i (θ − θ'_i)",
+  });
+
+  registry.register("algorithm", "proto-net", () => protoNet(), {
+    options: z.strictObject({}),
+    description:
+      "Prototypical Networks: logits −‖f(x) − c_k‖² to class-mean support embeddings c_k, no inner loop; g_i = ∇L_i (one unit step), d = Σ_i w_i ∇L_i. Model: an embedding (conv-net ways 0)",
   });
 
   registry.register("model", "mlp", (o) => mlp(o as unknown as Parameters<typeof mlp>[0]), {

@@ -1,4 +1,4 @@
-import { adapt, type EvaluationResult, evaluateAdaptation, type TaskPool } from "@concord/algorithms";
+import { adapt, type EvaluationResult, evaluateAdaptation, hasOwnEvaluation, type TaskPool } from "@concord/algorithms";
 import type {
   InnerOptimizer,
   MetaAlgorithm,
@@ -57,14 +57,19 @@ export function evaluationFamily(config: ExperimentConfig): PluginSpec {
   return config.evaluation.sampler ?? config.tasks;
 }
 
-/** Scores `params` on the config's fixed held-out tasks (evaluateAdaptation); `taskCount` / `maxInnerSteps` may be overridden. */
+/**
+ * Scores `params` on the config's fixed held-out tasks (evaluateAdaptation, or the algorithm's own
+ * evaluation when it has one: protoNet scores its prototype classifier); `taskCount` /
+ * `maxInnerSteps` may be overridden.
+ */
 export function evaluateOnHeldOut(
   params: Params,
   parts: Pick<ExperimentParts, "model" | "objective" | "innerOptimizer" | "evaluationSampler"> & { readonly algorithm?: MetaAlgorithm },
   config: ExperimentConfig,
   overrides: { taskCount?: number; maxInnerSteps?: number } = {},
 ): EvaluationResult {
-  return evaluateAdaptation(params, {
+  const evaluate = hasOwnEvaluation(parts.algorithm) ? parts.algorithm.evaluate.bind(parts.algorithm) : evaluateAdaptation;
+  return evaluate(params, {
     model: parts.model,
     objective: parts.objective,
     innerOptimizer: parts.innerOptimizer,

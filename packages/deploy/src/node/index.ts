@@ -4,6 +4,7 @@ import { folderReader } from "./folder-reader.js";
 
 export { folderReader } from "./folder-reader.js";
 export { saveMetaModel } from "./save.js";
+export { CLASSIFIER_JSON, CLASSIFIER_WEIGHTS, fewShotClassifier, folderHandler } from "./few-shot.js";
 
 /**
  * `loadMetaModel` of the main entry, plus folder paths: a string that is not an http(s), file or data

@@ -42,8 +42,10 @@ export function referenceConvNet(options: {
     h = Math.floor(h / 2);
     w = Math.floor(w / 2);
   }
-  layout.push({ name: "head/weight", shape: [h * w * c, ways] });
-  layout.push({ name: "head/bias", shape: [ways] });
+  if (ways > 0) {
+    layout.push({ name: "head/weight", shape: [h * w * c, ways] });
+    layout.push({ name: "head/bias", shape: [ways] });
+  }
   return { inputShape, filters, blocks, ways, epsilon: options.epsilon ?? 1e-3, layout };
 }
 
@@ -51,72 +53,55 @@ export function referenceParameterCount(net: ReferenceConvNet): number {
   return net.layout.reduce((total, { shape }) => total + shape.reduce((a, b) => a * b, 1), 0);
 }
 
-/** Logits [count, ways] (row-major) for parameters θ flattened in layout order. */
-export function referenceForward(net: ReferenceConvNet, theta: Float64Array, batch: ReferenceBatch): Float64Array {
+/**
+ * Logits [count, ways] (row-major) for parameters θ flattened in layout order; the features
+ * [count, h·w·c] when ways is 0. With `statisticsFrom`, every batch-norm layer normalises with the
+ * moments of that batch (run through the same layers alongside), else with the batch's own.
+ */
+export function referenceForward(net: ReferenceConvNet, theta: Float64Array, batch: ReferenceBatch, statisticsFrom?: ReferenceBatch): Float64Array {
   let offset = 0;
   const take = (size: number) => {
     const view = theta.subarray(offset, offset + size);
     offset += size;
     return view;
   };
-  const n = batch.count;
+  const source = statisticsFrom ?? batch;
   let [h, w, c] = net.inputShape;
   let act = batch.x;
+  let sourceAct = source.x;
   for (let b = 0; b < net.blocks; b++) {
     const f = net.filters;
     const weight = take(9 * c * f);
     const bias = take(f);
     const scale = take(f);
     const shift = take(f);
-    // 3×3 'same' convolution (zero padding 1), weight [kh, kw, cin, cout].
-    const z = new Float64Array(n * h * w * f);
-    for (let i = 0; i < n; i++)
-      for (let y = 0; y < h; y++)
-        for (let x = 0; x < w; x++)
-          for (let o = 0; o < f; o++) {
-            let sum = bias[o]!;
-            for (let dy = 0; dy < 3; dy++) {
-              const yy = y + dy - 1;
-              if (yy < 0 || yy >= h) continue;
-              for (let dx = 0; dx < 3; dx++) {
-                const xx = x + dx - 1;
-                if (xx < 0 || xx >= w) continue;
-                for (let k = 0; k < c; k++) sum += act[((i * h + yy) * w + xx) * c + k]! * weight[((dy * 3 + dx) * c + k) * f + o]!;
-              }
-            }
-            z[((i * h + y) * w + x) * f + o] = sum;
-          }
-    // Batch norm with the batch's own per-channel moments, then ReLU.
-    const count = n * h * w;
+    const z = convolve(act, batch.count, h, w, c, f, weight, bias);
+    const sourceZ = statisticsFrom ? convolve(sourceAct, source.count, h, w, c, f, weight, bias) : z;
+    // Batch norm with the per-channel moments of the statistics batch, then ReLU.
+    const count = source.count * h * w;
+    const normalise = (values: Float64Array, mean: number, inv: number, o: number) => {
+      for (let p = 0; p < values.length / f; p++) values[p * f + o] = Math.max(0, (values[p * f + o]! - mean) * inv * scale[o]! + shift[o]!);
+    };
     for (let o = 0; o < f; o++) {
       let mean = 0;
-      for (let p = 0; p < count; p++) mean += z[p * f + o]!;
+      for (let p = 0; p < count; p++) mean += sourceZ[p * f + o]!;
       mean /= count;
       let variance = 0;
-      for (let p = 0; p < count; p++) variance += (z[p * f + o]! - mean) ** 2;
+      for (let p = 0; p < count; p++) variance += (sourceZ[p * f + o]! - mean) ** 2;
       variance /= count;
       const inv = 1 / Math.sqrt(variance + net.epsilon);
-      for (let p = 0; p < count; p++) z[p * f + o] = Math.max(0, (z[p * f + o]! - mean) * inv * scale[o]! + shift[o]!);
+      normalise(z, mean, inv, o);
+      if (statisticsFrom) normalise(sourceZ, mean, inv, o);
     }
-    // 2×2 max-pool, stride 2, 'valid'.
-    const ph = Math.floor(h / 2);
-    const pw = Math.floor(w / 2);
-    const pooled = new Float64Array(n * ph * pw * f);
-    for (let i = 0; i < n; i++)
-      for (let y = 0; y < ph; y++)
-        for (let x = 0; x < pw; x++)
-          for (let o = 0; o < f; o++) {
-            let m = Number.NEGATIVE_INFINITY;
-            for (let dy = 0; dy < 2; dy++)
-              for (let dx = 0; dx < 2; dx++) m = Math.max(m, z[((i * h + 2 * y + dy) * w + 2 * x + dx) * f + o]!);
-            pooled[((i * ph + y) * pw + x) * f + o] = m;
-          }
-    act = pooled;
-    h = ph;
-    w = pw;
+    act = maxPool(z, batch.count, h, w, f);
+    if (statisticsFrom) sourceAct = maxPool(sourceZ, source.count, h, w, f);
+    h = Math.floor(h / 2);
+    w = Math.floor(w / 2);
     c = f;
   }
   const features = h * w * c;
+  if (net.ways === 0) return act;
+  const n = batch.count;
   const headWeight = take(features * net.ways);
   const headBias = take(net.ways);
   const logits = new Float64Array(n * net.ways);
@@ -127,6 +112,45 @@ export function referenceForward(net: ReferenceConvNet, theta: Float64Array, bat
       logits[i * net.ways + o] = sum;
     }
   return logits;
+}
+
+/** 3×3 'same' convolution (zero padding 1), weight [kh, kw, cin, cout], of n images [h, w, c]. */
+function convolve(act: Float64Array, n: number, h: number, w: number, c: number, f: number, weight: Float64Array, bias: Float64Array): Float64Array {
+  const z = new Float64Array(n * h * w * f);
+  for (let i = 0; i < n; i++)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++)
+        for (let o = 0; o < f; o++) {
+          let sum = bias[o]!;
+          for (let dy = 0; dy < 3; dy++) {
+            const yy = y + dy - 1;
+            if (yy < 0 || yy >= h) continue;
+            for (let dx = 0; dx < 3; dx++) {
+              const xx = x + dx - 1;
+              if (xx < 0 || xx >= w) continue;
+              for (let k = 0; k < c; k++) sum += act[((i * h + yy) * w + xx) * c + k]! * weight[((dy * 3 + dx) * c + k) * f + o]!;
+            }
+          }
+          z[((i * h + y) * w + x) * f + o] = sum;
+        }
+  return z;
+}
+
+/** 2×2 max-pool, stride 2, 'valid'. */
+function maxPool(z: Float64Array, n: number, h: number, w: number, f: number): Float64Array {
+  const ph = Math.floor(h / 2);
+  const pw = Math.floor(w / 2);
+  const pooled = new Float64Array(n * ph * pw * f);
+  for (let i = 0; i < n; i++)
+    for (let y = 0; y < ph; y++)
+      for (let x = 0; x < pw; x++)
+        for (let o = 0; o < f; o++) {
+          let m = Number.NEGATIVE_INFINITY;
+          for (let dy = 0; dy < 2; dy++)
+            for (let dx = 0; dx < 2; dx++) m = Math.max(m, z[((i * h + 2 * y + dy) * w + 2 * x + dx) * f + o]!);
+          pooled[((i * ph + y) * pw + x) * f + o] = m;
+        }
+  return pooled;
 }
 
 /** Mean softmax cross-entropy of the batch. */

@@ -87,7 +87,8 @@ function checkConcordSection(concord: Record<string, unknown>, limits: LoadLimit
     throw bad("concord.inputShape", `expected at most maxInputElements ${limits.maxInputElements} values per example, got [${inputShape}] = ${count(inputElements)}`);
   }
   const labelCount = concord.labelCount;
-  if (labelCount !== null && !isInteger(labelCount, 1)) throw bad("concord.labelCount", `expected an integer >= 1 or null, got ${brief(labelCount)}`);
+  // 0: an embedding network (ProtoNet), which classifies any number of classes by prototypes.
+  if (labelCount !== null && !isInteger(labelCount, 0)) throw bad("concord.labelCount", `expected an integer >= 0 (0 for an embedding) or null, got ${brief(labelCount)}`);
   checkPreprocessing(concord.preprocessing, inputShape, bad);
   for (const key of ["training", "evaluation"] as const) {
     if (concord[key] !== null && !isObject(concord[key])) throw bad(`concord.${key}`, `expected an object or null, got ${brief(concord[key])}`);

@@ -45,7 +45,8 @@ async function writeExport(ways: number, seed: number, innerSteps = 2): Promise<
     innerSteps,
     inputShape: architecture.inputShape,
     labelCount: ways,
-    preprocessing: OMNIGLOT_PREPROCESSING,
+    // Omniglot's preprocessing, at this small model's input size (the loader checks they agree).
+    preprocessing: { ...OMNIGLOT_PREPROCESSING, size: [architecture.inputShape[0]!, architecture.inputShape[1]!] },
     training: null,
     evaluation: null,
   };

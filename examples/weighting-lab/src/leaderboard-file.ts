@@ -8,8 +8,8 @@ export interface LeaderboardFile {
 
 export interface KeyedBoard extends Omit<PresetBoard, "arms" | "verdicts"> {
   readonly arms: Record<string, ArmRow>;
-  /** Keyed `<algorithm>.<criterion>`, each with a plain sentence. */
-  readonly verdicts: Record<string, Verdict & { readonly sentence: string }>;
+  /** Keyed by algorithm, then criterion, each with a plain sentence. */
+  readonly verdicts: Record<string, Record<string, Verdict & { readonly sentence: string }>>;
 }
 
 const CRITERION_NAMES = { mean: "mean", cvar: "CVaR at 10% (the worst tenth of tasks)", worstGroup: "worst group" } as const;
@@ -24,11 +24,20 @@ export function leaderboardFile(boards: readonly PresetBoard[], records: string)
         {
           ...board,
           arms: Object.fromEntries(board.arms.map((arm) => [arm.arm, arm])),
-          verdicts: Object.fromEntries(board.verdicts.map((verdict) => [`${verdict.algorithm}.${verdict.criterion}`, { ...verdict, sentence: verdictSentence(verdict, board) }])),
+          verdicts: verdictsByAlgorithm(board),
         },
       ]),
     ),
   };
+}
+
+function verdictsByAlgorithm(board: PresetBoard): KeyedBoard["verdicts"] {
+  const keyed: Record<string, Record<string, Verdict & { sentence: string }>> = {};
+  for (const verdict of board.verdicts) {
+    keyed[verdict.algorithm] ??= {};
+    keyed[verdict.algorithm]![verdict.criterion] = { ...verdict, sentence: verdictSentence(verdict, board) };
+  }
+  return keyed;
 }
 
 /**

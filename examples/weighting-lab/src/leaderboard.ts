@@ -77,7 +77,7 @@ export function presetBoard(records: readonly RunRecord[]): PresetBoard {
   for (const record of records) checkComparable(record, first, metric);
   const valuesOf = (record: RunRecord) => (metric === "accuracy" ? record.perTaskAccuracy! : record.perTaskLoss);
   const seeds = [...new Set(records.map((record) => record.seed))].sort((a, b) => a - b);
-  const armNames = [...new Set(records.map((record) => `${record.algorithm}+${record.weighting}`))];
+  const armNames = [...new Set(records.map((record) => `${record.algorithm}+${record.weighting}`))].sort(byArmOrder);
   const runsOf = (arm: string) => {
     const runs = seeds.map((seed) => records.find((record) => `${record.algorithm}+${record.weighting}` === arm && record.seed === seed));
     if (runs.some((run) => run === undefined)) {
@@ -172,6 +172,17 @@ function verdictOf(
   const margins = uniformValues.map((v, k) => v - runnerValues[k]!);
   const uniformMargin = { ...seedLevelInterval(margins), perSeed: margins };
   return { algorithm, criterion, best: "uniform", runnerUp: runnerUp.weighting, uniformMargin, resolved: excludesZero(uniformMargin) };
+}
+
+/** The order of the schemes in tables: uniform first (the baseline), then as the lab runs them. */
+const SCHEME_ORDER = ["uniform", "agreement", "cosine-agreement", "tail-risk", "loss-softmax", "tr-maml"];
+
+function byArmOrder(a: string, b: string): number {
+  const [algorithmA, schemeA] = a.split("+") as [string, string];
+  const [algorithmB, schemeB] = b.split("+") as [string, string];
+  if (algorithmA !== algorithmB) return algorithmA < algorithmB ? -1 : 1;
+  const rank = (scheme: string) => (SCHEME_ORDER.includes(scheme) ? SCHEME_ORDER.indexOf(scheme) : SCHEME_ORDER.length);
+  return rank(schemeA) - rank(schemeB) || (schemeA < schemeB ? -1 : schemeA > schemeB ? 1 : 0);
 }
 
 function checkComparable(record: RunRecord, first: RunRecord, metric: "accuracy" | "loss"): void {

@@ -47,7 +47,9 @@ function renderBoard(board: KeyedBoard, path: string): string {
     lines.push(`| ${cells.join(" | ")} |`);
   }
   lines.push("", "Verdicts:", "");
-  for (const key of Object.keys(board.verdicts)) lines.push(`- ${marker(`${base}.verdicts.${key}.sentence`, "text")}`);
+  for (const [algorithm, verdicts] of Object.entries(board.verdicts)) {
+    for (const criterion of Object.keys(verdicts)) lines.push(`- ${marker(`${base}.verdicts.${algorithm}.${criterion}.sentence`, "text")}`);
+  }
   lines.push(
     "",
     `The smallest difference of means this design resolves (median seed-level CI half-width of the paired Δ): ` +

@@ -7,6 +7,7 @@ export const REPOSITORY_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..
 export const DOCUMENTS = [
   "README.md",
   "docs/GRADIENT-AGREEMENT.md",
+  "docs/WEIGHTING.md",
   "docs/RECORDS.md",
   "examples/omniglot/README.md",
 ];

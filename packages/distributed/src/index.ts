@@ -1,4 +1,6 @@
 export { checkRedis, parseRedisUrl, type RedisTarget, redactUrlText } from "./connection.js";
+export { checkEvictionPolicy, type EvictionPolicy, type EvictionPolicyOptions } from "./eviction-policy.js";
+export { chunkDeadlineMs } from "./tasks/chunk-deadline.js";
 export { type QueueSchedulerOptions, queueScheduler } from "./coordinator.js";
 export { RUN_JOB_VERSION, type RunJob, type RunJobPayload, runJobPayload, validateRunJob } from "./job.js";
 export { DEFAULT_QUEUE_NAME } from "./queue-name.js";

@@ -5,6 +5,7 @@ import { ConcordError } from "@concord/core";
 import { buildFingerprint, checkpointBuild, configToJson, METRICS_FILE, type Registry, RunFolder } from "@concord/runner";
 import { type Job, UnrecoverableError, Worker } from "bullmq";
 import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
+import { checkEvictionPolicy } from "./eviction-policy.js";
 import { DEFAULT_MAX_ATTEMPTS } from "./failed-job.js";
 import { validateRunJob } from "./job.js";
 import { DEFAULT_QUEUE_NAME } from "./queue-name.js";
@@ -39,6 +40,8 @@ export interface WorkerOptions {
   /** Log a line as each data-parallel chunk starts. */
   readonly logChunks?: boolean;
   readonly log?: (line: string) => void;
+  /** Run on a Redis whose maxmemory-policy may evict keys (warning instead of refusal). Default false. */
+  readonly allowEviction?: boolean;
 }
 
 /** The value a finished job returns to the coordinator. */
@@ -66,6 +69,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const lockMs = Math.round((options.lockSeconds ?? 5) * 1000);
   if (!(lockMs >= 500)) throw new ConcordError(`expected at least 0.5 seconds, got ${options.lockSeconds}`, { field: "--lock-seconds" });
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  await checkEvictionPolicy(target, { allowEviction: options.allowEviction === true, warn: log });
   const store = resolve(options.store);
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   if (!(Number.isSafeInteger(maxAttempts) && maxAttempts >= 1 && maxAttempts <= 100)) {

@@ -24,7 +24,7 @@ export interface TaskWorkerOptions {
  * Takes data-parallel chunks (from `concord train --queue`): reads θ and the chunk's tasks from
  * Redis, computes each task's results in a compute thread and writes them back as raw bytes.
  * A chunk's job is refused at once (no retries) when its payload is invalid or names a plug-in
- * this worker does not have.
+ * this worker does not have; a computation past the chunk's deadline is stopped and the attempt fails.
  */
 export async function startTaskWorker(options: TaskWorkerOptions): Promise<{ close(): Promise<void> }> {
   const redis = new Redis({ ...options.target.options, maxRetriesPerRequest: null });
@@ -36,20 +36,22 @@ export async function startTaskWorker(options: TaskWorkerOptions): Promise<{ clo
     if (thread) return thread;
     // From sources (vitest) the thread runs the built module: plain Node cannot run TypeScript.
     const url = new URL(import.meta.url.endsWith(".ts") ? "../../dist/tasks/compute-thread.js" : "./compute-thread.js", import.meta.url);
-    thread = new ThreadWorker(url, {
+    const created = new ThreadWorker(url, {
       execArgv: [],
       workerData: { pluginFiles: options.pluginFiles },
     });
-    thread.on("message", (reply: ComputeReply) => {
+    created.on("message", (reply: ComputeReply) => {
       waiting.get(reply.id)?.(reply);
       waiting.delete(reply.id);
     });
-    thread.on("error", (error) => {
+    created.on("error", (error) => {
+      if (thread !== created) return; // a thread already given up (deadline): its chunk was answered
       for (const resolve of waiting.values()) resolve({ id: -1, ok: false, message: `compute thread failed: ${error.message}`, badInput: false });
       waiting.clear();
       thread = undefined;
     });
-    return thread;
+    thread = created;
+    return created;
   };
   // θ is the same for every chunk of a step: fetched once per step.
   let cachedTheta: { key: string; bytes: Buffer } | undefined;
@@ -75,8 +77,20 @@ export async function startTaskWorker(options: TaskWorkerOptions): Promise<{ clo
     const { parsedConfig: _parsed, ...payload } = chunk;
     const request: ComputeRequest = { id, payload, theta: new Uint8Array(theta), tasks: new Uint8Array(tasks) };
     const reply = await new Promise<ComputeReply>((resolve) => {
-      waiting.set(id, resolve);
-      computeThread().postMessage(request, [request.tasks.buffer as ArrayBuffer]);
+      const running = computeThread();
+      // Past its deadline the computation is given up: its thread is stopped (the next chunk gets a new
+      // one) and the attempt fails, so a hung computation cannot keep the chunk, lock renewed, for ever.
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        if (thread === running) thread = undefined;
+        running.terminate().catch(() => {});
+        resolve({ id, ok: false, message: `chunk ${job.id} exceeded its deadline of ${chunk.deadlineMs / 1000} s; its compute thread was stopped`, badInput: false });
+      }, chunk.deadlineMs);
+      waiting.set(id, (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      });
+      running.postMessage(request, [request.tasks.buffer as ArrayBuffer]);
     });
     if (!reply.ok) {
       options.log(`worker: chunk ${job.id} failed: ${reply.message}`);

@@ -3,7 +3,7 @@ import { type Command, Option } from "commander";
 import { createRegistry } from "../builtins.js";
 import { loadPlugins } from "../plugins.js";
 import { type CliIo, collect, integerArgument, resolvePath } from "./arguments.js";
-import { loadDistributed, QUEUE_URL_ENV, queueFileOption, queueOption, queueUrl } from "./distributed.js";
+import { allowEvictionOption, loadDistributed, QUEUE_URL_ENV, queueFileOption, queueOption, queueUrl } from "./distributed.js";
 
 interface WorkerCommandOptions {
   queue?: string | boolean;
@@ -14,6 +14,7 @@ interface WorkerCommandOptions {
   lockSeconds: string;
   maxAttempts: string;
   logChunks?: boolean;
+  allowEviction?: boolean;
 }
 
 /**
@@ -28,6 +29,7 @@ export function addWorkerCommand(program: Command, io: CliIo, signals: { once(si
     )
     .addOption(queueOption("take jobs"))
     .addOption(queueFileOption())
+    .addOption(allowEvictionOption())
     .option("--store <dir>", "folder the run folders are written under; shared storage, the same folder the coordinator's --out lies in", "runs")
     .option("--plugin <file>", "ES module registering plug-ins (repeatable); jobs can use only these and the built-ins", collect, [])
     .option("--concurrency <n>", "runs trained at once, one thread each", "1")
@@ -55,6 +57,7 @@ export function addWorkerCommand(program: Command, io: CliIo, signals: { once(si
         lockSeconds,
         maxAttempts,
         logChunks: Boolean(options.logChunks),
+        allowEviction: Boolean(options.allowEviction),
         log: (line) => io.stderr(`${line}\n`),
       });
       await new Promise<void>((resolvePromise) => {

@@ -8,6 +8,7 @@ import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
 import { checkEvictionPolicy } from "./eviction-policy.js";
 import { DEFAULT_MAX_ATTEMPTS } from "./failed-job.js";
 import { validateRunJob } from "./job.js";
+import { describeFolders, type WorkerFolders, workerFolders } from "./job-paths.js";
 import { DEFAULT_QUEUE_NAME } from "./queue-name.js";
 import { startTaskWorker } from "./tasks/task-worker.js";
 import type { TrainThreadInput, TrainThreadMessage } from "./train-thread.js";
@@ -17,6 +18,11 @@ export interface WorkerOptions {
   readonly url: string;
   /** Folder every run folder is written under (shared storage: the coordinator reads the results there). */
   readonly store: string;
+  /**
+   * Data folders jobs may name (`--data`): a plug-in option that names a folder or file (Omniglot's
+   * dataDir and cacheDir) must lie inside one of these or the store. Default: none (the store only).
+   */
+  readonly dataDirs?: readonly string[];
   /** The registry jobs are checked against: built-ins plus this worker's --plugin files. */
   readonly registry: Registry;
   /** The same --plugin files, absolute (each training thread loads them itself). */
@@ -71,12 +77,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   await checkEvictionPolicy(target, { allowEviction: options.allowEviction === true, warn: log });
   const store = resolve(options.store);
+  const folders = workerFolders(store, options.dataDirs ?? []);
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   if (!(Number.isSafeInteger(maxAttempts) && maxAttempts >= 1 && maxAttempts <= 100)) {
     throw new ConcordError(`expected an integer from 1 to 100, got ${options.maxAttempts}`, { field: "--max-attempts" });
   }
 
-  const worker = new Worker(options.queueName ?? DEFAULT_QUEUE_NAME, (job: Job) => runJob(job, options, store, log), {
+  const worker = new Worker(options.queueName ?? DEFAULT_QUEUE_NAME, (job: Job) => runJob(job, options, folders, log), {
     connection: bullConnection(target),
     concurrency: options.concurrency ?? 1,
     lockDuration: lockMs,
@@ -87,8 +94,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   });
   worker.on("error", (error) => log(`worker: ${error.message}`));
   await worker.waitUntilReady();
-  const chunks = await startTaskWorker({ target, registry: options.registry, pluginFiles: options.pluginFiles, lockMs, maxAttempts, log, logChunks: options.logChunks === true, ...(options.taskQueueName ? { queueName: options.taskQueueName } : {}) });
-  log(`worker: waiting for runs and task chunks on ${target.display} (store ${store})`);
+  const chunks = await startTaskWorker({ target, registry: options.registry, pluginFiles: options.pluginFiles, folders, lockMs, maxAttempts, log, logChunks: options.logChunks === true, ...(options.taskQueueName ? { queueName: options.taskQueueName } : {}) });
+  log(`worker: waiting for runs and task chunks on ${target.display} (${describeFolders(folders)})`);
   return {
     async close() {
       await Promise.all([worker.close(), chunks.close()]);
@@ -96,16 +103,16 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   };
 }
 
-async function runJob(job: Job, options: WorkerOptions, store: string, log: (line: string) => void): Promise<RunJobResult> {
+async function runJob(job: Job, options: WorkerOptions, folders: WorkerFolders, log: (line: string) => void): Promise<RunJobResult> {
   let checked: ReturnType<typeof validateRunJob>;
   try {
-    checked = validateRunJob(job.data, options.registry);
+    checked = validateRunJob(job.data, options.registry, folders);
   } catch (error) {
     log(`worker: refused job ${job.id}: ${(error as Error).message}`);
     // Not retried: the same payload would be refused again.
     throw new UnrecoverableError((error as Error).message);
   }
-  const outDir = join(store, checked.outFolder);
+  const outDir = join(folders.store, checked.outFolder);
   const folder = new RunFolder(outDir);
   const resume = folder.hasCheckpoint();
   if (resume) {

@@ -4,8 +4,9 @@
 // name a job could choose.
 import { ConcordError } from "@concord/core";
 import type { TaskGradientKind } from "@concord/algorithms/node";
-import { configToJson, type ExperimentConfig, parseConfig, type Registry } from "@concord/runner";
+import { configToJson, type ExperimentConfig, PLUGIN_KINDS, parseConfig, type Registry } from "@concord/runner";
 import { checkBuild, checkConfigPlugins } from "../job.js";
+import { confineConfigPaths, type WorkerFolders } from "../job-paths.js";
 import { MAX_CHUNK_DEADLINE_MS, MIN_CHUNK_DEADLINE_MS } from "./chunk-deadline.js";
 
 /** The BullMQ queue of task chunks (runs of `compare --queue` use DEFAULT_QUEUE_NAME). */
@@ -77,9 +78,10 @@ export function configPayload(config: ExperimentConfig): Record<string, unknown>
 /**
  * Validates a chunk job as a worker must: every field typed and in range, the config valid like a
  * config file and naming only plug-ins this worker has (from its own --plugin files; a job never
- * makes a worker load code).
+ * makes a worker load code), with every path in the options of the plug-ins a chunk creates (all but
+ * the task family: tasks come from the coordinator) inside the worker's own folders.
  */
-export function validateTaskChunk(data: unknown, registry: Registry): TaskChunk {
+export function validateTaskChunk(data: unknown, registry: Registry, folders: WorkerFolders): TaskChunk {
   if (typeof data !== "object" || data === null || Array.isArray(data)) throw new ConcordError("expected an object", { field: "job" });
   const payload = data as Partial<TaskChunkPayload>;
   const known = new Set(["version", "build", "config", "backend", "session", "step", "chunk", "start", "end", "taskCount", "kind", "innerSteps", "adapt", "names", "deadlineMs"]);
@@ -121,6 +123,11 @@ export function validateTaskChunk(data: unknown, registry: Registry): TaskChunk 
     if (error instanceof ConcordError) throw new ConcordError(error.message, { field: "job.config", cause: error });
     throw error;
   }
+  confineConfigPaths(
+    parsedConfig,
+    folders,
+    PLUGIN_KINDS.filter((kind) => kind !== "tasks"),
+  );
   checkConfigPlugins(parsedConfig, registry);
   return { ...(payload as TaskChunkPayload), parsedConfig };
 }

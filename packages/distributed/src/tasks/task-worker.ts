@@ -3,6 +3,7 @@ import type { Registry } from "@concord/runner";
 import { type Job, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { bullConnection, type RedisTarget } from "../connection.js";
+import type { WorkerFolders } from "../job-paths.js";
 import type { ComputeReply, ComputeRequest } from "./compute-messages.js";
 import { BLOB_TTL_MS, blobKeys, TASK_QUEUE_NAME, validateTaskChunk } from "./protocol.js";
 
@@ -10,6 +11,8 @@ export interface TaskWorkerOptions {
   readonly target: RedisTarget;
   readonly registry: Registry;
   readonly pluginFiles: readonly string[];
+  /** The worker's store and data folders: the only ones a chunk's plug-in options may name. */
+  readonly folders: WorkerFolders;
   /** Job lock lifetime; a dead worker's chunk goes back to the queue after about twice this. */
   readonly lockMs: number;
   /** Starts of a chunk, its worker's deaths included, before it fails for good. */
@@ -59,7 +62,7 @@ export async function startTaskWorker(options: TaskWorkerOptions): Promise<{ clo
   const processChunk = async (job: Job) => {
     let chunk: ReturnType<typeof validateTaskChunk>;
     try {
-      chunk = validateTaskChunk(job.data, options.registry);
+      chunk = validateTaskChunk(job.data, options.registry, options.folders);
     } catch (error) {
       options.log(`worker: refused chunk ${job.id}: ${(error as Error).message}`);
       throw new UnrecoverableError((error as Error).message);

@@ -28,6 +28,7 @@ export interface DistributedModule {
   startWorker(options: {
     url: string;
     store: string;
+    dataDirs?: readonly string[];
     registry: Registry;
     pluginFiles: readonly string[];
     concurrency?: number;

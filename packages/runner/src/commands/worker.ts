@@ -9,6 +9,7 @@ interface WorkerCommandOptions {
   queue?: string | boolean;
   queueFile?: string;
   store: string;
+  data: string[];
   plugin: string[];
   concurrency: string;
   lockSeconds: string;
@@ -31,6 +32,7 @@ export function addWorkerCommand(program: Command, io: CliIo, signals: { once(si
     .addOption(queueFileOption())
     .addOption(allowEvictionOption())
     .option("--store <dir>", "folder the run folders are written under; shared storage, the same folder the coordinator's --out lies in", "runs")
+    .option("--data <dir>", "a data folder jobs may name (repeatable): any folder or file a job's plug-in options name (Omniglot's dataDir, cacheDir) must lie inside --store or one of these", collect, [])
     .option("--plugin <file>", "ES module registering plug-ins (repeatable); jobs can use only these and the built-ins", collect, [])
     .option("--concurrency <n>", "runs trained at once, one thread each", "1")
     .option("--lock-seconds <s>", "job lock lifetime: a dead worker's run or task chunk is taken over after about twice this", "5")
@@ -51,6 +53,7 @@ export function addWorkerCommand(program: Command, io: CliIo, signals: { once(si
       const worker = await startWorker({
         url,
         store: resolvePath(io.cwd, options.store),
+        dataDirs: options.data.map((dir) => resolvePath(io.cwd, dir)),
         registry,
         pluginFiles: options.plugin.map((file) => resolvePath(io.cwd, file)),
         concurrency,

@@ -1,7 +1,8 @@
 // Redis losing data without a disconnect, and work that never ends, against real redis-servers and
 // real `concord worker` processes (issue 20, finding 5): a FLUSHALL mid-step is noticed and the step
 // written again (the run ends bit-identical to the single-process run), a compute thread that hangs is
-// stopped at the chunk's deadline, and a server whose maxmemory-policy evicts keys is refused.
+// stopped at the chunk's deadline, and a server whose maxmemory-policy evicts keys is refused. (A
+// sweep's run job lost the same way is re-added: fencing.test.ts.)
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -142,52 +143,6 @@ describe.runIf(redisServerAvailable())("Redis losing data, hung computations and
     await stopProcess(worker.child, "SIGKILL");
     workers.splice(0);
   }, 240_000);
-
-  it("FLUSHALL during a sweep: the coordinator notices its run's job is gone and stops, naming it, with the run's checkpoint intact", async () => {
-    const store = join(root, "store");
-    const worker = startWorkerProcess(redis.url, store);
-    workers.push(worker);
-    await worker.ready;
-    const runDir = join(store, "flushed-sweep", "maml+uniform", "seed-5");
-    const lines: string[] = [];
-    const comparison = compareExperiment(parseConfig({ ...config(), iterations: 400, checkpointEvery: 10, logEvery: 10 }), {
-      weightings: ["uniform"],
-      seeds: 1,
-      progress: "none",
-      log: () => {},
-      outDir: join(store, "flushed-sweep"),
-      scheduler: queueScheduler({ url: redis.url, store, log: (line) => lines.push(line) }),
-    });
-    let failure: unknown;
-    let settled = false;
-    comparison.then(
-      () => {
-        settled = true;
-      },
-      (error: unknown) => {
-        failure = error;
-        settled = true;
-      },
-    );
-    await waitFor(() => existsSync(join(runDir, "checkpoint.ckpt")), 60_000, worker.output, worker.exited);
-    // Frozen, the worker can neither finish the run nor write: the folder holds what it held.
-    worker.child.kill("SIGSTOP");
-    const client = new Redis(parseRedisUrl(redis.url).options);
-    try {
-      await client.flushall();
-    } finally {
-      client.disconnect();
-    }
-    await waitFor(() => settled, 30_000, () => "the comparison still waits for a job Redis no longer has");
-    expect(failure).toBeInstanceOf(ConcordError);
-    const report = /maml\+uniform seed 5: its job run-[0-9a-f]{32} is gone from Redis before it finished \(FLUSHALL, eviction or a restart without persistence\); the run folder keeps its last checkpoint/;
-    expect((failure as Error).message).toMatch(report);
-    expect(lines.join("\n")).toMatch(report);
-    expect(Object.keys(finalParams(join(runDir, "checkpoint.ckpt"))).length).toBeGreaterThan(0);
-    worker.child.kill("SIGCONT");
-    await stopProcess(worker.child, "SIGKILL");
-    workers.splice(0);
-  }, 180_000);
 
   it("a compute thread that hangs: the worker stops it at the chunk's deadline, the run stops with a clear message, and the worker goes on computing", async () => {
     const worker = startWorkerProcess(redis.url, join(root, "store"), ["--plugin", HANG_PLUGIN, "--log-chunks"]);

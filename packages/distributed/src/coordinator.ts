@@ -2,9 +2,10 @@ import { existsSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { ConcordError } from "@concord/core";
 import { type EvaluationResult, METRICS_FILE, RunFolder, type RunPlan, type RunScheduler } from "@concord/runner";
-import { Queue, QueueEvents } from "bullmq";
+import { type Job, Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
+import { checkEvictionPolicy } from "./eviction-policy.js";
 import { DEFAULT_MAX_ATTEMPTS, describeFailedJob } from "./failed-job.js";
 import { runJobPayload } from "./job.js";
 import { claimRunFolders, releaseRunFolders, runIdentity } from "./run-identity.js";
@@ -21,6 +22,8 @@ export interface QueueSchedulerOptions {
   readonly maxAttempts?: number;
   /** Receives progress lines (jobs queued, jobs resumed). Default: stderr. */
   readonly log?: (line: string) => void;
+  /** Run on a Redis whose maxmemory-policy may evict keys (warning instead of refusal). Default false. */
+  readonly allowEviction?: boolean;
 }
 
 /**
@@ -42,6 +45,7 @@ export function queueScheduler(options: QueueSchedulerOptions): RunScheduler {
       }
     }
     await checkRedis(target);
+    await checkEvictionPolicy(target, { allowEviction: options.allowEviction === true, warn: log });
     const queueName = options.queueName ?? DEFAULT_QUEUE_NAME;
     const identities = runs.map((run, i) => runIdentity(store, folders[i]!, run.config));
     // Workers write `<their store>/<folder>`: one comparison at a time may own a folder, whatever
@@ -64,27 +68,38 @@ export function queueScheduler(options: QueueSchedulerOptions): RunScheduler {
       const ids = identities.map((identity) => identity.jobId);
       for (const id of ids) {
         const previous = await queue.getJob(id);
-        if (previous && (await previous.isFailed())) await previous.remove();
+        // A finished job of the same run (an earlier comparison, or this one before --resume) is added
+        // again: the run resumes at its last iteration and only evaluates.
+        if (previous && ((await previous.isFailed()) || (await previous.isCompleted()))) await previous.remove();
       }
-      const jobs = await queue.addBulk(
-        runs.map((run, i) => ({
-          name: run.label,
-          data: runJobPayload(run, folders[i]!),
-          // Retries are for crashes; a refused payload fails at once (UnrecoverableError on the worker).
-          opts: { jobId: ids[i]!, attempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } },
-        })),
-      );
+      const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+      const jobSpec = (i: number) => ({
+        name: runs[i]!.label,
+        data: runJobPayload(runs[i]!, folders[i]!),
+        // Retries are for crashes; a refused payload fails at once (UnrecoverableError on the worker).
+        // Finished jobs are kept a while, so that a job gone from Redis means lost, never "finished and removed".
+        opts: { jobId: ids[i]!, attempts: maxAttempts, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
+      });
+      const jobs = await queue.addBulk(runs.map((_, i) => jobSpec(i)));
       log(`queued ${jobs.length} runs on ${target.display} (queue ${queueName}); waiting for \`concord worker\` processes`);
       const failures: string[] = [];
       await Promise.all(
         jobs.map(async (job, i) => {
           const run = runs[i]!;
           try {
-            const result = (await job.waitUntilFinished(events)) as RunJobResult;
+            // A lost job is added again (its folder claimed again first): a worker still training the
+            // lost one is fenced off the folder by the epoch the new start writes into its lease.
+            const readd = async () => {
+              await claimRunFolders(redis, [identities[i]!]);
+              const again = await queue.add(jobSpec(i).name, jobSpec(i).data, jobSpec(i).opts);
+              log(`re-added ${run.label}: its job ${ids[i]} was gone from Redis (FLUSHALL, eviction or a restart without persistence); it resumes from its checkpoint`);
+              return again;
+            };
+            const result = (await waitForRun(job, events, queue, readd, maxAttempts)) as RunJobResult;
             const { iteration, ...evaluation } = new RunFolder(run.outDir).readEvaluation();
             done(run, { evaluation: evaluation as EvaluationResult, iterations: iteration ?? result.iterations, seconds: result.seconds });
           } catch (error) {
-            const failed = await queue.getJob(ids[i]!).catch(() => undefined);
+            const failed = error instanceof LostJob ? undefined : await queue.getJob(ids[i]!).catch(() => undefined);
             const report = failed ? describeFailedJob(failed, ids[i]!) : ((error as Error).message ?? String(error));
             log(`failed: ${run.label}: ${report}`);
             failures.push(`${run.label}: ${report}`);
@@ -101,6 +116,42 @@ export function queueScheduler(options: QueueSchedulerOptions): RunScheduler {
       redis.disconnect();
     }
   };
+}
+
+/** A run's job vanished from Redis before it finished. */
+class LostJob extends Error {}
+
+/**
+ * The job's return value once it completes. Also checks every second that Redis still holds the job:
+ * one gone before it finished was lost (FLUSHALL, eviction, a restart without persistence), and
+ * waiting for its events would wait for ever. A lost job is added again (`readd`) up to `maxReadds`
+ * times; then the run fails with LostJob.
+ */
+async function waitForRun(job: Job, events: QueueEvents, queue: Queue, readd: () => Promise<Job>, maxReadds: number): Promise<unknown> {
+  let current = job;
+  for (let readds = 0; ; readds++) {
+    let settled = false;
+    const lost = (async () => {
+      while (!settled) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        if (!settled && (await queue.getJobState(current.id!)) === "unknown") return true;
+      }
+      return false;
+    })();
+    let outcome: { value: unknown } | true;
+    try {
+      outcome = await Promise.race([current.waitUntilFinished(events).then((value: unknown) => ({ value })), lost.then((gone) => gone || { value: undefined })]);
+    } finally {
+      settled = true;
+    }
+    if (outcome !== true) return outcome.value;
+    if (readds >= maxReadds) {
+      throw new LostJob(
+        `its job ${job.id} is gone from Redis before it finished (FLUSHALL, eviction or a restart without persistence), ${readds + 1} times; the run folder keeps its last checkpoint: run the comparison again with --resume`,
+      );
+    }
+    current = await readd();
+  }
 }
 
 /** The run's folder relative to the store (workers write `<their store>/<this>`). */

@@ -194,6 +194,7 @@ describe.runIf(redisServerAvailable())("data-parallel meta-batches on a real red
         kind: "first-order",
         innerSteps: 1,
         names: { model: "mlp", objective: "mse", innerOptimizer: "sgd" },
+        deadlineMs: 60_000,
       };
       const cases: [unknown, RegExp][] = [
         [{ ...good, config: { ...config(6), model: { name: "evil-model" } } }, /job\.config\.model: the job names the model plug-in "evil-model", which this worker does not have/],
@@ -201,6 +202,7 @@ describe.runIf(redisServerAvailable())("data-parallel meta-batches on a real red
         [{ ...good, session: "../../keys" }, /job\.session: expected a hex session id/],
         [{ ...good, end: 5 }, /job\.end: expected an integer from 1 to 1/],
         [{ ...good, kind: "eval" }, /job\.kind/],
+        [{ ...good, deadlineMs: 0 }, /job\.deadlineMs: expected an integer from 1000 to 604800000, got 0/],
         [{ ...good, code: "process.exit()" }, /job: unknown field "code"/],
         [{ ...good, build: "0123456789abcdef" }, /job\.build: the job comes from Concord build "0123456789abcdef", this worker is build "[0-9a-f]{16}"/],
       ];

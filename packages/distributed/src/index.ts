@@ -1,5 +1,8 @@
 export { checkRedis, parseRedisUrl, type RedisTarget, redactUrlText } from "./connection.js";
+export { checkEvictionPolicy, type EvictionPolicy, type EvictionPolicyOptions } from "./eviction-policy.js";
+export { chunkDeadlineMs } from "./tasks/chunk-deadline.js";
 export { type QueueSchedulerOptions, queueScheduler } from "./coordinator.js";
+export { confineConfigPaths, confinePath, PATH_OPTION_NAME, type WorkerFolders, workerFolders } from "./job-paths.js";
 export { RUN_JOB_VERSION, type RunJob, type RunJobPayload, runJobPayload, validateRunJob } from "./job.js";
 export { DEFAULT_QUEUE_NAME } from "./queue-name.js";
 export { type RunJobResult, type RunningWorker, startWorker, type WorkerOptions } from "./worker.js";

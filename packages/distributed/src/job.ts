@@ -1,6 +1,7 @@
-import { isAbsolute, normalize, sep } from "node:path";
+import { isAbsolute, join, normalize, sep } from "node:path";
 import { ConcordError } from "@concord/core";
 import { buildFingerprint, configToJson, type ExperimentConfig, PLUGIN_KINDS, parseConfig, type Registry, type RunPlan } from "@concord/runner";
+import { confineConfigPaths, confinePath, type WorkerFolders } from "./job-paths.js";
 
 /** The only payload version workers accept. */
 export const RUN_JOB_VERSION = 2;
@@ -34,9 +35,10 @@ export function runJobPayload(run: RunPlan, outFolder: string): RunJobPayload {
  * Validates a job's data as a worker must: the config as a config file would be (schema, unknown
  * fields), every plug-in it names present in this worker's registry (plug-ins come only from the
  * worker's own --plugin files: a job can never make a worker load code), the seed equal to the
- * config's, and the folder a plain relative path inside the store.
+ * config's, the folder a plain relative path inside the store, and every path in a plug-in's options
+ * inside the worker's own folders (`folders`: its store and data folders; see confineConfigPaths).
  */
-export function validateRunJob(data: unknown, registry: Registry): RunJob {
+export function validateRunJob(data: unknown, registry: Registry, folders: WorkerFolders): RunJob {
   if (typeof data !== "object" || data === null || Array.isArray(data)) throw new ConcordError("expected an object", { field: "job" });
   const payload = data as Partial<RunJobPayload>;
   const known = new Set(["version", "config", "outFolder", "seed", "label", "build"]);
@@ -48,8 +50,12 @@ export function validateRunJob(data: unknown, registry: Registry): RunJob {
     throw new ConcordError(`expected a label of 1 to 200 characters, got ${JSON.stringify(payload.label)}`, { field: "job.label" });
   }
   const outFolder = checkOutFolder(payload.outFolder);
+  // A symlink inside the store must not lead the run folder out of it either.
+  confinePath(join(folders.store, outFolder), [folders.store], "job.outFolder", `--store ${folders.store}`);
   const config = parseConfigField(payload.config);
   if (payload.seed !== config.seed) throw new ConcordError(`expected the config's seed ${config.seed}, got ${JSON.stringify(payload.seed)}`, { field: "job.seed" });
+  // Before any plug-in is created: creating one may already touch the folders its options name.
+  confineConfigPaths(config, folders);
   checkConfigPlugins(config, registry);
   return { config, outFolder, seed: config.seed, label: payload.label };
 }

@@ -1,12 +1,17 @@
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { Worker as ThreadWorker } from "node:worker_threads";
 import { ConcordError } from "@concord/core";
-import { buildFingerprint, checkpointBuild, configToJson, METRICS_FILE, type Registry, RunFolder } from "@concord/runner";
+import { buildFingerprint, checkpointBuild, configToJson, METRICS_FILE, type Registry, RunFolder, readLease, writeLease } from "@concord/runner";
 import { type Job, UnrecoverableError, Worker } from "bullmq";
+import { Redis } from "ioredis";
 import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
+import { checkEvictionPolicy } from "./eviction-policy.js";
 import { DEFAULT_MAX_ATTEMPTS } from "./failed-job.js";
 import { validateRunJob } from "./job.js";
+import { takeRunEpoch } from "./run-epoch.js";
+import { describeFolders, type WorkerFolders, workerFolders } from "./job-paths.js";
 import { DEFAULT_QUEUE_NAME } from "./queue-name.js";
 import { startTaskWorker } from "./tasks/task-worker.js";
 import type { TrainThreadInput, TrainThreadMessage } from "./train-thread.js";
@@ -16,6 +21,11 @@ export interface WorkerOptions {
   readonly url: string;
   /** Folder every run folder is written under (shared storage: the coordinator reads the results there). */
   readonly store: string;
+  /**
+   * Data folders jobs may name (`--data`): a plug-in option that names a folder or file (Omniglot's
+   * dataDir and cacheDir) must lie inside one of these or the store. Default: none (the store only).
+   */
+  readonly dataDirs?: readonly string[];
   /** The registry jobs are checked against: built-ins plus this worker's --plugin files. */
   readonly registry: Registry;
   /** The same --plugin files, absolute (each training thread loads them itself). */
@@ -39,6 +49,8 @@ export interface WorkerOptions {
   /** Log a line as each data-parallel chunk starts. */
   readonly logChunks?: boolean;
   readonly log?: (line: string) => void;
+  /** Run on a Redis whose maxmemory-policy may evict keys (warning instead of refusal). Default false. */
+  readonly allowEviction?: boolean;
 }
 
 /** The value a finished job returns to the coordinator. */
@@ -66,13 +78,20 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const lockMs = Math.round((options.lockSeconds ?? 5) * 1000);
   if (!(lockMs >= 500)) throw new ConcordError(`expected at least 0.5 seconds, got ${options.lockSeconds}`, { field: "--lock-seconds" });
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  await checkEvictionPolicy(target, { allowEviction: options.allowEviction === true, warn: log });
   const store = resolve(options.store);
+  const folders = workerFolders(store, options.dataDirs ?? []);
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   if (!(Number.isSafeInteger(maxAttempts) && maxAttempts >= 1 && maxAttempts <= 100)) {
     throw new ConcordError(`expected an integer from 1 to 100, got ${options.maxAttempts}`, { field: "--max-attempts" });
   }
 
-  const worker = new Worker(options.queueName ?? DEFAULT_QUEUE_NAME, (job: Job) => runJob(job, options, store, log), {
+  const redis = new Redis({ ...target.options, maxRetriesPerRequest: 3 });
+  redis.on("error", () => {});
+  // The running runs' training threads, by job id: stopped at once when the job's lock is lost.
+  const running = new Map<string, (reason: string) => void>();
+  const context: RunContext = { options, folders, log, redis, running };
+  const worker = new Worker(options.queueName ?? DEFAULT_QUEUE_NAME, (job: Job) => runJob(job, context), {
     connection: bullConnection(target),
     concurrency: options.concurrency ?? 1,
     lockDuration: lockMs,
@@ -82,26 +101,45 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     maxStalledCount: maxAttempts - 1,
   });
   worker.on("error", (error) => log(`worker: ${error.message}`));
+  // A lock that could not be renewed belongs to another worker by now (or to nobody): this one was
+  // frozen, paused or cut off past --lock-seconds and the run may already be trained elsewhere.
+  worker.on("lockRenewalFailed", (jobIds: string[]) => {
+    for (const id of jobIds) running.get(id)?.(`lost the lock of job ${id} (frozen, paused or cut off from Redis longer than --lock-seconds); its training thread was stopped`);
+  });
   await worker.waitUntilReady();
-  const chunks = await startTaskWorker({ target, registry: options.registry, pluginFiles: options.pluginFiles, lockMs, maxAttempts, log, logChunks: options.logChunks === true, ...(options.taskQueueName ? { queueName: options.taskQueueName } : {}) });
-  log(`worker: waiting for runs and task chunks on ${target.display} (store ${store})`);
+  const chunks = await startTaskWorker({ target, registry: options.registry, pluginFiles: options.pluginFiles, folders, lockMs, maxAttempts, log, logChunks: options.logChunks === true, ...(options.taskQueueName ? { queueName: options.taskQueueName } : {}) });
+  log(`worker: waiting for runs and task chunks on ${target.display} (${describeFolders(folders)})`);
   return {
     async close() {
       await Promise.all([worker.close(), chunks.close()]);
+      redis.disconnect();
     },
   };
 }
 
-async function runJob(job: Job, options: WorkerOptions, store: string, log: (line: string) => void): Promise<RunJobResult> {
+interface RunContext {
+  readonly options: WorkerOptions;
+  readonly folders: WorkerFolders;
+  readonly log: (line: string) => void;
+  readonly redis: Redis;
+  readonly running: Map<string, (reason: string) => void>;
+}
+
+async function runJob(job: Job, { options, folders, log, redis, running }: RunContext): Promise<RunJobResult> {
   let checked: ReturnType<typeof validateRunJob>;
   try {
-    checked = validateRunJob(job.data, options.registry);
+    checked = validateRunJob(job.data, options.registry, folders);
   } catch (error) {
     log(`worker: refused job ${job.id}: ${(error as Error).message}`);
     // Not retried: the same payload would be refused again.
     throw new UnrecoverableError((error as Error).message);
   }
-  const outDir = join(store, checked.outFolder);
+  const outDir = join(folders.store, checked.outFolder);
+  // This start's epoch, in Redis and in the folder's lease: a worker still training an earlier start
+  // of this job (it lost the lock: SIGSTOP, GC pause, partition) writes nothing from now on.
+  mkdirSync(outDir, { recursive: true });
+  const epoch = await takeRunEpoch(redis, checked.outFolder, readLease(outDir)?.epoch ?? 0);
+  writeLease(outDir, { epoch, host: hostname(), pid: process.pid, holder: `job ${job.id}`, since: new Date().toISOString() });
   const folder = new RunFolder(outDir);
   const resume = folder.hasCheckpoint();
   if (resume) {
@@ -116,9 +154,11 @@ async function runJob(job: Job, options: WorkerOptions, store: string, log: (lin
   // Without a checkpoint, anything in the folder is from an attempt of this same job that died
   // before its first checkpoint: start over.
   if (!resume && existsSync(join(outDir, METRICS_FILE))) rmSync(join(outDir, METRICS_FILE));
-  log(`worker: ${checked.label}: ${resume ? "resuming from its checkpoint" : "starting"} in ${outDir}`);
+  log(`worker: ${checked.label}: ${resume ? "resuming from its checkpoint" : "starting"} in ${outDir} (epoch ${epoch})`);
   const started = performance.now();
-  const message = await trainInThread({ config: configToJson(checked.config), outDir, resume, label: checked.label, pluginFiles: options.pluginFiles });
+  const training = trainInThread({ config: configToJson(checked.config), outDir, epoch, resume, label: checked.label, pluginFiles: options.pluginFiles });
+  running.set(job.id!, training.stop);
+  const message = await training.result.finally(() => running.delete(job.id!));
   if (!message.ok) {
     log(`worker: ${checked.label} failed: ${message.message}`);
     throw message.badInput ? new UnrecoverableError(message.message) : new Error(message.message);
@@ -128,9 +168,11 @@ async function runJob(job: Job, options: WorkerOptions, store: string, log: (lin
   return { iterations: message.iteration, trainSeconds: message.trainSeconds, seconds, resumed: resume };
 }
 
-function trainInThread(input: TrainThreadInput): Promise<TrainThreadMessage> {
-  return new Promise((resolvePromise) => {
-    const thread = new ThreadWorker(new URL("./train-thread.js", import.meta.url), { workerData: input });
+/** A run in its training thread: its outcome, and `stop(reason)`, which terminates the thread at once. */
+function trainInThread(input: TrainThreadInput): { result: Promise<TrainThreadMessage>; stop: (reason: string) => void } {
+  const thread = new ThreadWorker(new URL("./train-thread.js", import.meta.url), { workerData: input });
+  let stop: (reason: string) => void = () => {};
+  const result = new Promise<TrainThreadMessage>((resolvePromise) => {
     let settled = false;
     const settle = (message: TrainThreadMessage) => {
       if (settled) return;
@@ -140,5 +182,10 @@ function trainInThread(input: TrainThreadInput): Promise<TrainThreadMessage> {
     thread.once("message", (message: TrainThreadMessage) => settle(message));
     thread.once("error", (error) => settle({ ok: false, message: error.message, badInput: false }));
     thread.once("exit", (code) => settle({ ok: false, message: `training thread exited with code ${code}`, badInput: false }));
+    stop = (reason) => {
+      settle({ ok: false, message: reason, badInput: false });
+      thread.terminate().catch(() => {});
+    };
   });
+  return { result, stop: (reason) => stop(reason) };
 }

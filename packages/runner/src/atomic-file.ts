@@ -1,10 +1,20 @@
 // Crash-safe file writes: a reader sees the old file or the new one, never half of one.
+import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
+import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { ConcordError } from "@concord/core";
 
+export interface AtomicWriteOptions {
+  /**
+   * Called after the temp file is complete, right before the rename that publishes it (a run folder's
+   * fence): throwing stops the write, and the temp file is removed.
+   */
+  readonly beforeRename?: () => void;
+}
+
 /** Writes `chunks` to `path` via a temp file in the same folder: write, fsync, rename, fsync folder. */
-export function writeFileAtomicSync(path: string, chunks: readonly (Buffer | string)[]): void {
+export function writeFileAtomicSync(path: string, chunks: readonly (Buffer | string)[], options: AtomicWriteOptions = {}): void {
   const temp = tempPathFor(path);
   let fd: number | undefined;
   try {
@@ -17,10 +27,12 @@ export function writeFileAtomicSync(path: string, chunks: readonly (Buffer | str
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
+    options.beforeRename?.();
     renameSync(temp, path);
   } catch (error) {
     if (fd !== undefined) closeSync(fd);
     rmSync(temp, { force: true });
+    if (error instanceof ConcordError) throw error;
     throw new ConcordError(`cannot write file (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { field: path, cause: error });
   }
   fsyncDirectory(dirname(path));
@@ -41,8 +53,13 @@ export function removeStaleTempFiles(path: string): string[] {
   return removed;
 }
 
+/**
+ * `.<name>.tmp-<host>-<pid>-<random>`: unique across the processes of every host sharing the folder
+ * (two hosts may run the same pid), so one writer's temp file is never another's.
+ */
 function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  const host = hostname().replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 64) || "host";
+  return join(dirname(path), `.${basename(path)}.tmp-${host}-${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 
 function fsyncDirectory(folder: string): void {

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, type OuterOptimizerState, type Params, type RngState, type WeightingState } from "@concord/core";
-import { writeFileAtomicSync } from "./atomic-file.js";
+import { type AtomicWriteOptions, writeFileAtomicSync } from "./atomic-file.js";
 import { buildFingerprint } from "./build-fingerprint.js";
 
 /** File name of a run's checkpoint inside its output folder. */
@@ -60,7 +60,7 @@ const SLOT_PREFIX = "optimizer/";
  * weight bytes exactly as `tf.io.encodeWeights` lays them out. The SHA-256 covers everything after
  * line 1, so truncation or corruption is detected on load.
  */
-export function saveCheckpoint(path: string, data: CheckpointData): void {
+export function saveCheckpoint(path: string, data: CheckpointData, options: AtomicWriteOptions = {}): void {
   const named: { name: string; tensor: tf.Tensor }[] = [
     ...Object.entries(data.params).map(([name, tensor]) => ({ name: PARAM_PREFIX + name, tensor })),
     ...Object.entries(data.optimizerState.slots).map(([name, tensor]) => ({ name: SLOT_PREFIX + name, tensor })),
@@ -83,7 +83,7 @@ export function saveCheckpoint(path: string, data: CheckpointData): void {
   const body = Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`, "utf8"), bytes]);
   const sha256 = createHash("sha256").update(body).digest("hex");
   const first = Buffer.from(`${JSON.stringify({ format: FORMAT, version: VERSION, sha256 })}\n`, "utf8");
-  writeFileAtomicSync(path, [first, body]);
+  writeFileAtomicSync(path, [first, body], options);
 }
 
 export interface LoadedCheckpoint extends CheckpointData {

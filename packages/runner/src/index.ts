@@ -24,5 +24,6 @@ export { createProgress, type ProgressMode, type ProgressOptions, type ProgressR
 export { CHECKPOINT_FILE, CONFIG_FILE, checkpointConfig, EVALUATION_FILE, METRICS_FILE, RunFolder, type SavedEvaluation } from "./run-folder.js";
 export { createOuterOptimizer, createParts, evaluateOnHeldOut, evaluationFamily, type ExperimentParts, familyPanels, type PartsRuntime } from "./experiment.js";
 export { type RunOptions, type RunResult, runExperiment } from "./run.js";
+export { LEASE_FILE, leaseFence, readLease, type RunLease, StaleWriter, type WriteFence, writeLease } from "./run-lease.js";
 export { runTrainingLoop, TrainingDiverged, type TrainingLoopOptions, type TrainingLoopResult } from "./training-loop.js";
 export { type ArmPlan, type CompareOptions, type CompareResult, compareExperiment, planArms, planRuns, type RunOutcome, type RunPlan, type RunScheduler, type ScheduleOptions, scheduleRuns } from "./compare/index.js";

@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
 import { ConcordError, type MetaStepMetrics } from "@concord/core";
+import type { WriteFence } from "./run-lease.js";
 
 /** File name of a run's per-iteration metrics inside its output folder. */
 export const METRICS_FILE = "metrics.jsonl";
@@ -77,25 +78,28 @@ export class MetricsLog {
   #fd: number;
   #bytes: number;
   #lines: number;
+  readonly #fence: WriteFence | undefined;
 
-  private constructor(path: string, fd: number, bytes: number, lines: number) {
+  private constructor(path: string, fd: number, bytes: number, lines: number, fence: WriteFence | undefined) {
     this.path = path;
     this.#fd = fd;
     this.#bytes = bytes;
     this.#lines = lines;
+    this.#fence = fence;
   }
 
-  /** Creates (or empties) the log. */
-  static create(path: string): MetricsLog {
+  /** Creates (or empties) the log. `fence` is checked before the file is emptied and before every line. */
+  static create(path: string, fence?: WriteFence): MetricsLog {
+    fence?.();
     try {
-      return new MetricsLog(path, openSync(path, "w"), 0, 0);
+      return new MetricsLog(path, openSync(path, "w"), 0, 0, fence);
     } catch (error) {
       throw new ConcordError(`cannot write metrics (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { field: path, cause: error });
     }
   }
 
-  /** Opens an existing log for appending after cutting it back to `offset` bytes (a checkpoint's). */
-  static resume(path: string, offset: number): MetricsLog {
+  /** Opens an existing log for appending after cutting it back to `offset` bytes (a checkpoint's); `fence` as in create. */
+  static resume(path: string, offset: number, fence?: WriteFence): MetricsLog {
     let fd: number;
     try {
       fd = openSync(path, "r+");
@@ -107,10 +111,16 @@ export class MetricsLog {
       closeSync(fd);
       throw new ConcordError(`expected at least ${offset} bytes (the checkpoint's metrics offset), got ${size}`, { field: path });
     }
+    try {
+      fence?.();
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
     ftruncateSync(fd, offset);
     const text = readFileSync(path, "utf8");
     const lines = text.length === 0 ? 0 : text.split("\n").length - 1;
-    return new MetricsLog(path, fd, offset, lines);
+    return new MetricsLog(path, fd, offset, lines, fence);
   }
 
   get byteLength(): number {
@@ -122,6 +132,7 @@ export class MetricsLog {
   }
 
   append(record: MetricsRecord): void {
+    this.#fence?.();
     const buffer = Buffer.from(`${JSON.stringify(record)}\n`, "utf8");
     let written = 0;
     while (written < buffer.length) written += writeSync(this.#fd, buffer, written, buffer.length - written, this.#bytes + written);

@@ -6,6 +6,7 @@ import { removeStaleTempFiles, writeFileAtomicSync } from "./atomic-file.js";
 import { CHECKPOINT_FILE, type CheckpointData, disposeCheckpoint, type LoadedCheckpoint, loadCheckpoint } from "./checkpoint.js";
 import { type ExperimentConfig, firstTrainingDifference, parseConfig } from "./config.js";
 import { METRICS_FILE } from "./metrics-log.js";
+import { LEASE_FILE, type WriteFence } from "./run-lease.js";
 import { describeValue } from "./schema-errors.js";
 
 export const CONFIG_FILE = "config.json";
@@ -40,9 +41,12 @@ export class RunFolder {
   readonly checkpointPath: string;
   readonly metricsPath: string;
   readonly evaluationPath: string;
+  /** Checked before every write (see leaseFence); none for a folder only one process ever writes. */
+  readonly fence: WriteFence | undefined;
 
-  constructor(outDir: string) {
+  constructor(outDir: string, options: { readonly fence?: WriteFence } = {}) {
     this.outDir = outDir;
+    this.fence = options.fence;
     this.configPath = join(outDir, CONFIG_FILE);
     this.checkpointPath = join(outDir, CHECKPOINT_FILE);
     this.metricsPath = join(outDir, METRICS_FILE);
@@ -60,6 +64,7 @@ export class RunFolder {
 
   /** Creates the folder (writable) and refuses to overwrite an existing run unless resuming it. */
   prepare(resume: boolean): void {
+    this.fence?.();
     try {
       mkdirSync(this.outDir, { recursive: true });
       if (!statSync(this.outDir).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
@@ -95,15 +100,21 @@ export class RunFolder {
 
   /** Temp files a killed process left behind (never the real files). */
   removeStaleTempFiles(): void {
-    for (const path of [this.checkpointPath, this.configPath, this.evaluationPath]) removeStaleTempFiles(path);
+    this.fence?.();
+    for (const path of [this.checkpointPath, this.configPath, this.evaluationPath, join(this.outDir, LEASE_FILE)]) removeStaleTempFiles(path);
   }
 
   writeConfig(configJson: unknown): void {
-    writeFileAtomicSync(this.configPath, [`${JSON.stringify(configJson, null, 2)}\n`]);
+    writeFileAtomicSync(this.configPath, [`${JSON.stringify(configJson, null, 2)}\n`], this.writeOptions());
   }
 
   writeEvaluation(iteration: number, evaluation: EvaluationResult): void {
-    writeFileAtomicSync(this.evaluationPath, [`${JSON.stringify({ iteration, ...evaluation })}\n`]);
+    writeFileAtomicSync(this.evaluationPath, [`${JSON.stringify({ iteration, ...evaluation })}\n`], this.writeOptions());
+  }
+
+  /** Options for an atomic write into this folder (writeFileAtomicSync, saveCheckpoint): the fence right before the rename. */
+  writeOptions(): { beforeRename?: WriteFence } {
+    return this.fence ? { beforeRename: this.fence } : {};
   }
 
   readEvaluation(): SavedEvaluation {

@@ -8,6 +8,7 @@ import { createOuterOptimizer, createParts, evaluateOnHeldOut } from "./experime
 import type { ProgressMode } from "./progress.js";
 import type { Registry } from "./registry.js";
 import { RunFolder } from "./run-folder.js";
+import type { WriteFence } from "./run-lease.js";
 import { runTrainingLoop } from "./training-loop.js";
 
 export interface RunOptions {
@@ -27,6 +28,11 @@ export interface RunOptions {
    * reptile use it with per-task execution). The caller closes it. Results equal a run without it.
    */
   readonly pool?: TaskPool;
+  /**
+   * Checked before every write into the run folder (see leaseFence): a queued run's worker that lost
+   * the run to another one writes nothing more. Default: none (one writer).
+   */
+  readonly fence?: WriteFence;
 }
 
 export interface RunResult {
@@ -56,7 +62,7 @@ export interface RunResult {
 export async function runExperiment(config: ExperimentConfig, options: RunOptions): Promise<RunResult> {
   const registry = options.registry ?? createRegistry();
   const backend = await useBackend(config.backend);
-  const folder = new RunFolder(options.outDir);
+  const folder = new RunFolder(options.outDir, options.fence ? { fence: options.fence } : {});
   const resume = Boolean(options.resume);
 
   // Everything that can be refused is checked before the first byte is written.

@@ -61,7 +61,7 @@ export interface TrainingLoopResult {
  */
 export function runTrainingLoop(options: TrainingLoopOptions): TrainingLoopResult {
   const { config, parts, outerOptimizer, folder, checkpoint } = options;
-  const metrics = checkpoint ? MetricsLog.resume(folder.metricsPath, checkpoint.metricsOffset) : MetricsLog.create(folder.metricsPath);
+  const metrics = checkpoint ? MetricsLog.resume(folder.metricsPath, checkpoint.metricsOffset, folder.fence) : MetricsLog.create(folder.metricsPath, folder.fence);
   if (checkpoint) {
     outerOptimizer.setState(checkpoint.optimizerState);
     restoreWeightingState(parts.weighting, checkpoint, folder.checkpointPath);
@@ -92,8 +92,8 @@ export function runTrainingLoop(options: TrainingLoopOptions): TrainingLoopResul
     };
     try {
       // The kept copy first: once the main checkpoint has moved past this iteration, a crash must not lose it.
-      if (config.keepCheckpoints.includes(state.iteration)) saveCheckpoint(folder.keptCheckpointPath(state.iteration), data);
-      saveCheckpoint(folder.checkpointPath, data);
+      if (config.keepCheckpoints.includes(state.iteration)) saveCheckpoint(folder.keptCheckpointPath(state.iteration), data, folder.writeOptions());
+      saveCheckpoint(folder.checkpointPath, data, folder.writeOptions());
     } finally {
       tf.dispose(Object.values(optimizerState.slots));
     }

@@ -4,13 +4,15 @@
 // name a job could choose.
 import { ConcordError } from "@concord/core";
 import type { TaskGradientKind } from "@concord/algorithms/node";
-import { configToJson, type ExperimentConfig, parseConfig, type Registry } from "@concord/runner";
+import { configToJson, type ExperimentConfig, PLUGIN_KINDS, parseConfig, type Registry } from "@concord/runner";
 import { checkBuild, checkConfigPlugins } from "../job.js";
+import { confineConfigPaths, type WorkerFolders } from "../job-paths.js";
+import { MAX_CHUNK_DEADLINE_MS, MIN_CHUNK_DEADLINE_MS } from "./chunk-deadline.js";
 
 /** The BullMQ queue of task chunks (runs of `compare --queue` use DEFAULT_QUEUE_NAME). */
 export const TASK_QUEUE_NAME = "concord-tasks";
 /** The only payload version workers accept. */
-export const TASK_JOB_VERSION = 2;
+export const TASK_JOB_VERSION = 3;
 /** How long θ, tasks and results stay in Redis (they are read within seconds; this only bounds leftovers). */
 export const BLOB_TTL_MS = 15 * 60 * 1000;
 
@@ -40,6 +42,12 @@ export interface TaskChunkPayload {
   readonly innerSteps: number;
   readonly adapt: "all" | "head" | string[] | undefined;
   readonly names: { model: string; objective: string; innerOptimizer: string };
+  /**
+   * Compute time the worker allows this chunk (ms, from handing it to its compute thread): past it, the
+   * worker stops that thread and fails the attempt, so a hung computation cannot hold the chunk (its
+   * lock is renewed by the worker's main thread) forever.
+   */
+  readonly deadlineMs: number;
 }
 
 /** A validated chunk job, with its parsed config. */
@@ -70,12 +78,13 @@ export function configPayload(config: ExperimentConfig): Record<string, unknown>
 /**
  * Validates a chunk job as a worker must: every field typed and in range, the config valid like a
  * config file and naming only plug-ins this worker has (from its own --plugin files; a job never
- * makes a worker load code).
+ * makes a worker load code), with every path in the options of the plug-ins a chunk creates (all but
+ * the task family: tasks come from the coordinator) inside the worker's own folders.
  */
-export function validateTaskChunk(data: unknown, registry: Registry): TaskChunk {
+export function validateTaskChunk(data: unknown, registry: Registry, folders: WorkerFolders): TaskChunk {
   if (typeof data !== "object" || data === null || Array.isArray(data)) throw new ConcordError("expected an object", { field: "job" });
   const payload = data as Partial<TaskChunkPayload>;
-  const known = new Set(["version", "build", "config", "backend", "session", "step", "chunk", "start", "end", "taskCount", "kind", "innerSteps", "adapt", "names"]);
+  const known = new Set(["version", "build", "config", "backend", "session", "step", "chunk", "start", "end", "taskCount", "kind", "innerSteps", "adapt", "names", "deadlineMs"]);
   const unknown = Object.keys(payload).filter((key) => !known.has(key));
   if (unknown.length > 0) throw new ConcordError(`unknown field ${JSON.stringify(unknown[0])}`, { field: "job" });
   if (payload.version !== TASK_JOB_VERSION) throw new ConcordError(`expected version ${TASK_JOB_VERSION}, got ${JSON.stringify(payload.version)}`, { field: "job.version" });
@@ -95,6 +104,7 @@ export function validateTaskChunk(data: unknown, registry: Registry): TaskChunk 
   const start = integer(payload.start, "start", 0, taskCount - 1);
   integer(payload.end, "end", start + 1, taskCount);
   integer(payload.innerSteps, "innerSteps", 0, 100_000);
+  integer(payload.deadlineMs, "deadlineMs", MIN_CHUNK_DEADLINE_MS, MAX_CHUNK_DEADLINE_MS);
   if (!KINDS.includes(payload.kind as TaskGradientKind)) throw new ConcordError(`expected one of ${KINDS.join(", ")}, got ${JSON.stringify(payload.kind)}`, { field: "job.kind" });
   if (!BACKENDS.includes(payload.backend as (typeof BACKENDS)[number])) {
     throw new ConcordError(`expected one of ${BACKENDS.join(", ")}, got ${JSON.stringify(payload.backend)}`, { field: "job.backend" });
@@ -113,6 +123,11 @@ export function validateTaskChunk(data: unknown, registry: Registry): TaskChunk 
     if (error instanceof ConcordError) throw new ConcordError(error.message, { field: "job.config", cause: error });
     throw error;
   }
+  confineConfigPaths(
+    parsedConfig,
+    folders,
+    PLUGIN_KINDS.filter((kind) => kind !== "tasks"),
+  );
   checkConfigPlugins(parsedConfig, registry);
   return { ...(payload as TaskChunkPayload), parsedConfig };
 }

@@ -8,6 +8,8 @@ import { activeBackendChoice } from "@concord/backend";
 import { pack, unpack } from "../binary.js";
 import { DEFAULT_MAX_ATTEMPTS } from "../failed-job.js";
 import { checkRedis, parseRedisUrl } from "../connection.js";
+import { checkEvictionPolicy } from "../eviction-policy.js";
+import { chunkDeadlineMs, MAX_CHUNK_DEADLINE_MS, MIN_CHUNK_DEADLINE_MS } from "./chunk-deadline.js";
 import { type ChunkExpectation, checkChunkResult, paramLayout, sha256Hex } from "./chunk-result.js";
 import { chunkRanges, configPayload, TASK_JOB_VERSION, TASK_QUEUE_NAME, type TaskChunkPayload, BLOB_TTL_MS } from "./protocol.js";
 import type { RelayDispatch, RelayReply, RelayStart } from "./relay-messages.js";
@@ -24,6 +26,16 @@ export interface QueuePoolOptions {
   readonly queueName?: string;
   /** Starts of a chunk's job that may end in an error before the meta-step fails. Default 3. */
   readonly maxAttempts?: number;
+  /**
+   * Seconds a worker may compute one chunk before it stops its compute thread and fails the attempt
+   * (`--chunk-deadline`). Default: derived from the work (see chunkDeadlineMs: 10 minutes for the
+   * first step, then 20 times the previous step's slowest chunk, at least 60 s).
+   */
+  readonly chunkDeadlineSeconds?: number;
+  /** Run on a Redis whose maxmemory-policy may evict keys (warning instead of refusal). Default false. */
+  readonly allowEviction?: boolean;
+  /** Receives warnings. Default: stderr. */
+  readonly log?: (line: string) => void;
 }
 
 /** Bytes through Redis, summed over the meta-steps so far. */
@@ -55,6 +67,12 @@ export interface QueuePool extends TaskPool {
 export async function createQueuePool(options: QueuePoolOptions): Promise<QueuePool> {
   const target = parseRedisUrl(options.url);
   await checkRedis(target);
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  await checkEvictionPolicy(target, { allowEviction: options.allowEviction === true, warn: log });
+  const explicitDeadlineMs = options.chunkDeadlineSeconds === undefined ? undefined : Math.round(options.chunkDeadlineSeconds * 1000);
+  if (explicitDeadlineMs !== undefined && !(explicitDeadlineMs >= MIN_CHUNK_DEADLINE_MS && explicitDeadlineMs <= MAX_CHUNK_DEADLINE_MS)) {
+    throw new ConcordError(`expected ${MIN_CHUNK_DEADLINE_MS / 1000} to ${MAX_CHUNK_DEADLINE_MS / 1000} seconds, got ${options.chunkDeadlineSeconds}`, { field: "--chunk-deadline" });
+  }
   const timeoutMs = Math.round((options.timeoutSeconds ?? 60) * 1000);
   if (!(timeoutMs >= 100)) throw new ConcordError(`expected at least 0.1 seconds, got ${options.timeoutSeconds}`, { field: "timeoutSeconds" });
   if (options.chunkTasks !== undefined && !(Number.isSafeInteger(options.chunkTasks) && options.chunkTasks >= 1)) {
@@ -81,6 +99,7 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
   relay.postMessage({ port: port2 }, [port2]);
   let step = 0;
   let closed = false;
+  let previousSlowestMs: number | undefined;
   const totals = { steps: 0, bytesDown: 0, bytesUp: 0, resubmitted: 0, takenOver: 0, seconds: 0 };
 
   const pool: RunnableTaskPool & QueuePool = {
@@ -113,6 +132,7 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
       const job = createTaskJob(params, tasks, kind, adaptOptions);
       const size = options.chunkTasks ?? Math.max(1, Math.ceil(tasks.length / 8));
       const thisStep = step++;
+      const deadlineMs = chunkDeadlineMs(explicitDeadlineMs, previousSlowestMs);
       const chunks = chunkRanges(tasks.length, size).map(([begin, end], chunk) => {
         const payload: TaskChunkPayload = {
           version: TASK_JOB_VERSION,
@@ -129,6 +149,7 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
           innerSteps: job.innerSteps,
           adapt: job.adapt as TaskChunkPayload["adapt"],
           names: job.names,
+          deadlineMs,
         };
         return { payload, tasks: new Uint8Array(pack(job.tasks.slice(begin, end))) };
       });
@@ -156,6 +177,7 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
           totals.bytesUp += reply.bytesUp;
           totals.resubmitted += reply.resubmitted;
           totals.takenOver += reply.takenOver;
+          previousSlowestMs = reply.slowestChunkMs;
           if (reply.results.length !== expectations.length) throw new ConcordError(`the queue relay returned ${reply.results.length} chunk results, expected ${expectations.length}`, { field: "pool" });
           const out = reply.results.map((bytes, chunk): TaskJobResult => {
             const expected = expectations[chunk]!;

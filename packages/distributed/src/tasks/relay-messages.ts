@@ -22,5 +22,15 @@ export interface RelayDispatch {
 
 /** Each chunk's packed TaskJobResult in chunk order, or why the step failed. */
 export type RelayReply =
-  | { readonly step: number; readonly ok: true; readonly results: Uint8Array[]; readonly bytesDown: number; readonly bytesUp: number; readonly resubmitted: number; readonly takenOver: number }
+  | {
+      readonly step: number;
+      readonly ok: true;
+      readonly results: Uint8Array[];
+      readonly bytesDown: number;
+      readonly bytesUp: number;
+      readonly resubmitted: number;
+      readonly takenOver: number;
+      /** The longest time from queueing a chunk to reading its result (the next step's deadline is derived from it). */
+      readonly slowestChunkMs: number;
+    }
   | { readonly step: number; readonly ok: false; readonly message: string };

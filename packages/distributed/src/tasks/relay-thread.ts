@@ -1,9 +1,9 @@
 // The BullMQ side of a queue pool, in its own thread: the training thread blocks (Atomics.wait) inside
 // the synchronous meta-step while this thread writes θ and the tasks to Redis, enqueues one job per
-// chunk, waits for the workers and reads their results back. It survives a Redis restart: when the
-// connection comes back it writes again whatever the step still needs (a server restarted without
-// persistence has lost it) and re-adds the chunks without results; results are deterministic, so a
-// chunk computed twice gives the same bytes.
+// chunk, waits for the workers and reads their results back. It survives Redis losing the step's data
+// (a restart without persistence, FLUSHALL, eviction): whatever the step still needs is written again
+// and chunks whose jobs are gone are re-added; results are deterministic, so a chunk computed twice
+// gives the same bytes.
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
@@ -32,14 +32,12 @@ events.on("stalled", ({ jobId }) => {
   if (wakers.has(jobId) || current?.jobIds.has(jobId)) takenOver += 1;
 });
 
-let connectedAt = Date.now();
 let downSince: number | undefined;
 redis.on("close", () => {
   downSince ??= Date.now();
 });
 redis.on("ready", () => {
   downSince = undefined;
-  connectedAt = Date.now();
 });
 
 /** The step being waited for; the watchdog may answer it before `run` does (then run's answer is dropped). */
@@ -53,19 +51,20 @@ function reply(message: RelayReply): void {
   Atomics.notify(start.signal, 0);
 }
 
-async function submit(dispatch: RelayDispatch, chunks: readonly number[]): Promise<number> {
+/** Writes θ and the tasks of `inputsFor`, then adds the jobs of `jobsFor` (inputs first: a job never waits for its inputs). */
+async function submit(dispatch: RelayDispatch, jobsFor: readonly number[], inputsFor: readonly number[] = jobsFor): Promise<number> {
   const { session } = dispatch.chunks[0]!.payload;
   const multi = redis.multi();
   let bytes = 0;
   multi.set(blobKeys(session, dispatch.step, 0).theta, Buffer.from(dispatch.theta.buffer, dispatch.theta.byteOffset, dispatch.theta.byteLength), "PX", start.ttlMs);
   bytes += dispatch.theta.byteLength;
-  for (const chunk of chunks) {
+  for (const chunk of inputsFor) {
     const { tasks } = dispatch.chunks[chunk]!;
     multi.set(blobKeys(session, dispatch.step, chunk).tasks, Buffer.from(tasks.buffer, tasks.byteOffset, tasks.byteLength), "PX", start.ttlMs);
     bytes += tasks.byteLength;
   }
   await multi.exec();
-  const jobs = chunks.map((chunk) => ({
+  const jobs = jobsFor.map((chunk) => ({
     name: `step ${dispatch.step} chunk ${chunk}`,
     data: dispatch.chunks[chunk]!.payload,
     // Retried when a worker fails for a transient reason; a worker's death is BullMQ's stalled-job
@@ -78,66 +77,102 @@ async function submit(dispatch: RelayDispatch, chunks: readonly number[]): Promi
       removeOnFail: { age: 24 * 3600 },
     },
   }));
-  await queue.addBulk(jobs);
+  if (jobs.length > 0) await queue.addBulk(jobs);
   for (const job of jobs) bytes += JSON.stringify(job.data).length;
   return bytes;
 }
 
-/** Waits until a chunk has a result (its result key exists) or its job failed for good. */
+/**
+ * Waits until every chunk has a result (its result key exists), or one failed for good. Each poll
+ * also checks that Redis still holds what the step needs, because Redis can lose data without a
+ * disconnect (FLUSHALL, eviction) as well as with one (a restart without persistence): a chunk whose
+ * job is gone before its result is added again, and θ or tasks that are gone are written again.
+ * Results are deterministic, so a chunk computed twice gives the same bytes.
+ */
 async function run(dispatch: RelayDispatch): Promise<RelayReply> {
   const { session } = dispatch.chunks[0]!.payload;
   const count = dispatch.chunks.length;
+  const all = [...Array(count).keys()];
+  const jobId = (chunk: number) => chunkJobId(session, dispatch.step, chunk);
+  const resultKeys = (chunks: readonly number[]) => chunks.map((chunk) => blobKeys(session, dispatch.step, chunk).result);
   const results: (Uint8Array | undefined)[] = Array.from({ length: count }, () => undefined);
-  let bytesDown = await submit(dispatch, [...Array(count).keys()]);
+  let bytesDown = await submit(dispatch, all);
   let bytesUp = 0;
-  let submittedAt = Date.now();
+  const queuedAt = all.map(() => Date.now());
+  let slowestChunkMs = 0;
   let resubmitted = 0;
-  while (results.some((result) => result === undefined)) {
-    if (current?.answered) return { step: dispatch.step, ok: false, message: "abandoned" };
-    const pending = [...Array(count).keys()].filter((chunk) => results[chunk] === undefined);
-    // After a reconnection, the server may have lost everything (restarted without persistence).
-    if (connectedAt > submittedAt) {
-      submittedAt = Date.now();
-      const missing: number[] = [];
-      for (const chunk of pending) if ((await queue.getJobState(chunkJobId(session, dispatch.step, chunk))) === "unknown") missing.push(chunk);
-      if (missing.length > 0 || (await redis.exists(blobKeys(session, dispatch.step, 0).theta)) === 0) {
-        bytesDown += await submit(dispatch, missing);
-        resubmitted += missing.length;
-      }
-    }
-    const values = await redis.mgetBuffer(...pending.map((chunk) => blobKeys(session, dispatch.step, chunk).result));
+  // The worker gives a chunk up at its deadline; one still running long after has a worker that cannot.
+  const deadlineMs = dispatch.chunks[0]!.payload.deadlineMs;
+  const overdueMs = 2 * deadlineMs + 60_000;
+  const take = async (chunks: readonly number[]) => {
+    if (chunks.length === 0) return;
+    const values = await redis.mgetBuffer(...resultKeys(chunks));
     for (const [i, value] of values.entries()) {
-      if (value) {
-        results[pending[i]!] = new Uint8Array(value);
-        bytesUp += value.byteLength;
+      if (!value) continue;
+      const chunk = chunks[i]!;
+      results[chunk] = new Uint8Array(value);
+      bytesUp += value.byteLength;
+      slowestChunkMs = Math.max(slowestChunkMs, Date.now() - queuedAt[chunk]!);
+    }
+  };
+  const waiting = () => all.filter((chunk) => results[chunk] === undefined);
+
+  await take(all);
+  while (waiting().length > 0) {
+    if (current?.answered) return { step: dispatch.step, ok: false, message: "abandoned" };
+    const pending = waiting();
+    const states = await Promise.all(pending.map((chunk) => queue.getJobState(jobId(chunk))));
+    const lost: number[] = [];
+    for (const [i, chunk] of pending.entries()) {
+      const state = states[i];
+      if (state === "failed") {
+        const job = await queue.getJob(jobId(chunk));
+        return { step: dispatch.step, ok: false, message: `chunk ${chunk} (tasks ${dispatch.chunks[chunk]!.payload.start}–${dispatch.chunks[chunk]!.payload.end - 1}) failed on the workers: ${describeFailedJob(job, jobId(chunk))}` };
+      }
+      if (state === "unknown") lost.push(chunk);
+      if (state === "active") {
+        const job = await queue.getJob(jobId(chunk));
+        const runningMs = job?.processedOn ? Date.now() - job.processedOn : 0;
+        if (runningMs > overdueMs) {
+          return {
+            step: dispatch.step,
+            ok: false,
+            message: `chunk ${chunk} (tasks ${dispatch.chunks[chunk]!.payload.start}–${dispatch.chunks[chunk]!.payload.end - 1}) has been running for ${Math.round(runningMs / 1000)} s on one worker, far past its deadline of ${deadlineMs / 1000} s: that worker neither finishes nor gives it up (a computation its compute thread cannot stop?); stop it`,
+          };
+        }
       }
     }
-    for (const chunk of pending) {
-      if (results[chunk]) continue;
-      const id = chunkJobId(session, dispatch.step, chunk);
-      if ((await queue.getJobState(id)) === "failed") {
-        const job = await queue.getJob(id);
-        return { step: dispatch.step, ok: false, message: `chunk ${chunk} (tasks ${dispatch.chunks[chunk]!.payload.start}–${dispatch.chunks[chunk]!.payload.end - 1}) failed on the workers: ${describeFailedJob(job, id)}` };
-      }
+    // A worker writes the result before completing (and so removing) its job: a job gone with no
+    // result is lost, not finished; the result is read again first in case it was written meanwhile.
+    await take(lost);
+    const lostForGood = lost.filter((chunk) => results[chunk] === undefined);
+    const stillWaiting = waiting();
+    const inputKeys = [blobKeys(session, dispatch.step, 0).theta, ...stillWaiting.map((chunk) => blobKeys(session, dispatch.step, chunk).tasks)];
+    const inputsGone = stillWaiting.length > 0 && (await redis.exists(...inputKeys)) < inputKeys.length;
+    if (lostForGood.length > 0 || inputsGone) {
+      bytesDown += await submit(dispatch, lostForGood, inputsGone ? stillWaiting : lostForGood);
+      resubmitted += lostForGood.length;
+      for (const chunk of lostForGood) queuedAt[chunk] = Date.now();
     }
-    if (results.every((result) => result !== undefined)) break;
+    if (stillWaiting.length === 0) break;
     // Sleep until a job of this step finishes (or 200 ms: events can be missed across a reconnection).
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, 200);
       function done() {
         clearTimeout(timer);
-        for (const chunk of pending) wakers.delete(chunkJobId(session, dispatch.step, chunk));
+        for (const chunk of stillWaiting) wakers.delete(jobId(chunk));
         resolve();
       }
-      for (const chunk of pending) wakers.set(chunkJobId(session, dispatch.step, chunk), done);
+      for (const chunk of stillWaiting) wakers.set(jobId(chunk), done);
     });
+    await take(waiting());
   }
   // The blobs served their purpose; leftovers would expire anyway.
-  const keys = dispatch.chunks.flatMap((_, chunk) => [blobKeys(session, dispatch.step, chunk).tasks, blobKeys(session, dispatch.step, chunk).result]);
+  const keys = all.flatMap((chunk) => [blobKeys(session, dispatch.step, chunk).tasks, blobKeys(session, dispatch.step, chunk).result]);
   await redis.del(blobKeys(session, dispatch.step, 0).theta, ...keys);
   const stalled = takenOver;
   takenOver = 0;
-  return { step: dispatch.step, ok: true, results: results as Uint8Array[], bytesDown, bytesUp, resubmitted, takenOver: stalled };
+  return { step: dispatch.step, ok: true, results: results as Uint8Array[], bytesDown, bytesUp, resubmitted, takenOver: stalled, slowestChunkMs };
 }
 
 // Commands wait while Redis is away, so `run` cannot notice a long outage itself.

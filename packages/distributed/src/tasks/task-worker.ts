@@ -3,6 +3,7 @@ import type { Registry } from "@concord/runner";
 import { type Job, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { bullConnection, type RedisTarget } from "../connection.js";
+import type { WorkerFolders } from "../job-paths.js";
 import type { ComputeReply, ComputeRequest } from "./compute-messages.js";
 import { BLOB_TTL_MS, blobKeys, TASK_QUEUE_NAME, validateTaskChunk } from "./protocol.js";
 
@@ -10,6 +11,8 @@ export interface TaskWorkerOptions {
   readonly target: RedisTarget;
   readonly registry: Registry;
   readonly pluginFiles: readonly string[];
+  /** The worker's store and data folders: the only ones a chunk's plug-in options may name. */
+  readonly folders: WorkerFolders;
   /** Job lock lifetime; a dead worker's chunk goes back to the queue after about twice this. */
   readonly lockMs: number;
   /** Starts of a chunk, its worker's deaths included, before it fails for good. */
@@ -24,7 +27,7 @@ export interface TaskWorkerOptions {
  * Takes data-parallel chunks (from `concord train --queue`): reads θ and the chunk's tasks from
  * Redis, computes each task's results in a compute thread and writes them back as raw bytes.
  * A chunk's job is refused at once (no retries) when its payload is invalid or names a plug-in
- * this worker does not have.
+ * this worker does not have; a computation past the chunk's deadline is stopped and the attempt fails.
  */
 export async function startTaskWorker(options: TaskWorkerOptions): Promise<{ close(): Promise<void> }> {
   const redis = new Redis({ ...options.target.options, maxRetriesPerRequest: null });
@@ -36,20 +39,22 @@ export async function startTaskWorker(options: TaskWorkerOptions): Promise<{ clo
     if (thread) return thread;
     // From sources (vitest) the thread runs the built module: plain Node cannot run TypeScript.
     const url = new URL(import.meta.url.endsWith(".ts") ? "../../dist/tasks/compute-thread.js" : "./compute-thread.js", import.meta.url);
-    thread = new ThreadWorker(url, {
+    const created = new ThreadWorker(url, {
       execArgv: [],
       workerData: { pluginFiles: options.pluginFiles },
     });
-    thread.on("message", (reply: ComputeReply) => {
+    created.on("message", (reply: ComputeReply) => {
       waiting.get(reply.id)?.(reply);
       waiting.delete(reply.id);
     });
-    thread.on("error", (error) => {
+    created.on("error", (error) => {
+      if (thread !== created) return; // a thread already given up (deadline): its chunk was answered
       for (const resolve of waiting.values()) resolve({ id: -1, ok: false, message: `compute thread failed: ${error.message}`, badInput: false });
       waiting.clear();
       thread = undefined;
     });
-    return thread;
+    thread = created;
+    return created;
   };
   // θ is the same for every chunk of a step: fetched once per step.
   let cachedTheta: { key: string; bytes: Buffer } | undefined;
@@ -57,7 +62,7 @@ export async function startTaskWorker(options: TaskWorkerOptions): Promise<{ clo
   const processChunk = async (job: Job) => {
     let chunk: ReturnType<typeof validateTaskChunk>;
     try {
-      chunk = validateTaskChunk(job.data, options.registry);
+      chunk = validateTaskChunk(job.data, options.registry, options.folders);
     } catch (error) {
       options.log(`worker: refused chunk ${job.id}: ${(error as Error).message}`);
       throw new UnrecoverableError((error as Error).message);
@@ -75,8 +80,20 @@ export async function startTaskWorker(options: TaskWorkerOptions): Promise<{ clo
     const { parsedConfig: _parsed, ...payload } = chunk;
     const request: ComputeRequest = { id, payload, theta: new Uint8Array(theta), tasks: new Uint8Array(tasks) };
     const reply = await new Promise<ComputeReply>((resolve) => {
-      waiting.set(id, resolve);
-      computeThread().postMessage(request, [request.tasks.buffer as ArrayBuffer]);
+      const running = computeThread();
+      // Past its deadline the computation is given up: its thread is stopped (the next chunk gets a new
+      // one) and the attempt fails, so a hung computation cannot keep the chunk, lock renewed, for ever.
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        if (thread === running) thread = undefined;
+        running.terminate().catch(() => {});
+        resolve({ id, ok: false, message: `chunk ${job.id} exceeded its deadline of ${chunk.deadlineMs / 1000} s; its compute thread was stopped`, badInput: false });
+      }, chunk.deadlineMs);
+      waiting.set(id, (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      });
+      running.postMessage(request, [request.tasks.buffer as ArrayBuffer]);
     });
     if (!reply.ok) {
       options.log(`worker: chunk ${job.id} failed: ${reply.message}`);

@@ -24,11 +24,13 @@ export interface TestRedis {
   start(): Promise<void>;
 }
 
-export async function startRedis(options: { password?: string } = {}): Promise<TestRedis> {
+/** `extraArgs` go to redis-server as they are (e.g. `--maxmemory-policy volatile-lru`). */
+export async function startRedis(options: { password?: string; extraArgs?: readonly string[] } = {}): Promise<TestRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "concord-redis-"));
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
   if (options.password) args.push("--requirepass", options.password);
+  args.push(...(options.extraArgs ?? []));
   let child = await launch(args);
   const auth = options.password ? `:${encodeURIComponent(options.password)}@` : "";
   return {

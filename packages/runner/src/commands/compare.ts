@@ -19,7 +19,7 @@ import {
   resolvePath,
   sourceName,
 } from "./arguments.js";
-import { loadDistributed, queueFileOption, queueOption, queueUrl } from "./distributed.js";
+import { allowEvictionOption, loadDistributed, queueFileOption, queueOption, queueUrl } from "./distributed.js";
 
 interface CompareCommandOptions extends Omit<TrainCommandOptions, "weighting"> {
   weighting: string;
@@ -48,6 +48,7 @@ export function addCompareCommand(program: Command, io: CliIo): void {
     .option("--jobs <n>", "runs trained at once, one process each (default: the number of cores)")
     .addOption(queueOption("train on `concord worker` processes (needs @concord/distributed)"))
     .addOption(queueFileOption())
+    .addOption(allowEvictionOption())
     .option("--store <dir>", "with --queue: the shared folder workers write under (default: --out's parent); --out must lie inside it")
     .option("--data <dir>", "data folder of the task family (sets tasks.dataDir and evaluation.sampler.dataDir)")
     .addOption(backendOption())
@@ -69,6 +70,7 @@ export function addCompareCommand(program: Command, io: CliIo): void {
             url: queue,
             store: options.store ? resolvePath(io.cwd, options.store) : dirname(outDir),
             log: (line) => io.stderr(`${line}\n`),
+            allowEviction: Boolean(options.allowEviction),
           })
         : undefined;
       // Loaded on demand: the report's Vega modules are only needed here.

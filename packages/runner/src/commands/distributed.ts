@@ -12,14 +12,23 @@ import { resolvePath } from "./arguments.js";
 
 /** What the runner uses of @concord/distributed (its public API has these signatures). */
 export interface DistributedModule {
-  queueScheduler(options: { url: string; store: string; log?: (line: string) => void }): RunScheduler;
+  queueScheduler(options: { url: string; store: string; log?: (line: string) => void; allowEviction?: boolean }): RunScheduler;
   queueTrainConfig(config: ExperimentConfig): ExperimentConfig;
-  createQueuePool(options: { url: string; config: ExperimentConfig; chunkTasks?: number; timeoutSeconds?: number }): Promise<
+  createQueuePool(options: {
+    url: string;
+    config: ExperimentConfig;
+    chunkTasks?: number;
+    timeoutSeconds?: number;
+    chunkDeadlineSeconds?: number;
+    allowEviction?: boolean;
+    log?: (line: string) => void;
+  }): Promise<
     TaskPool & { stats(): { steps: number; bytesDown: number; bytesUp: number; resubmitted: number; takenOver: number; seconds: number } }
   >;
   startWorker(options: {
     url: string;
     store: string;
+    dataDirs?: readonly string[];
     registry: Registry;
     pluginFiles: readonly string[];
     concurrency?: number;
@@ -27,6 +36,7 @@ export interface DistributedModule {
     maxAttempts?: number;
     logChunks?: boolean;
     log?: (line: string) => void;
+    allowEviction?: boolean;
   }): Promise<{ close(): Promise<void> }>;
 }
 
@@ -51,6 +61,14 @@ export function queueOption(what: string): Option {
   return new Option(
     "--queue [url]",
     `${what} through this Redis: redis://:PASSWORD@host:6379 (rediss:// for TLS); bare --queue reads the URL from $${QUEUE_URL_ENV}, which keeps the password out of \`ps\``,
+  );
+}
+
+/** `--allow-eviction`: accept a Redis whose maxmemory-policy is not noeviction, with a warning. */
+export function allowEvictionOption(): Option {
+  return new Option(
+    "--allow-eviction",
+    "with --queue: run even when Redis's maxmemory-policy may evict keys (anything but noeviction), with a warning; evicted data stalls and resubmits work",
   );
 }
 

@@ -7,7 +7,7 @@ import { loadPlugins } from "../plugins.js";
 import type { ProgressMode } from "../progress.js";
 import { runExperiment } from "../run.js";
 import { applyOverrides, backendOption, type CliIo, collect, formatEvaluation, integerArgument, progressOption, resolveConfig, resolveOut } from "./arguments.js";
-import { loadDistributed, queueFileOption, queueOption, queueUrl } from "./distributed.js";
+import { allowEvictionOption, loadDistributed, queueFileOption, queueOption, queueUrl } from "./distributed.js";
 
 export interface TrainCommandOptions {
   out?: string;
@@ -24,6 +24,8 @@ export interface TrainCommandOptions {
   queueFile?: string;
   chunkTasks?: string;
   queueTimeout?: string;
+  chunkDeadline?: string;
+  allowEviction?: boolean;
 }
 
 /** `concord train <config|preset>`: one run with checkpoints and metrics, then its evaluation. */
@@ -45,6 +47,8 @@ export function addTrainCommand(program: Command, io: CliIo): void {
     .addOption(queueFileOption())
     .option("--chunk-tasks <n>", "with --queue: tasks per job (default: the meta-batch in 8 chunks)")
     .option("--queue-timeout <s>", "with --queue: stop (checkpoint kept, --resume continues) when Redis is unreachable this long", "60")
+    .option("--chunk-deadline <s>", "with --queue: a worker gives up a chunk it has computed this long (default: 10 min for the first step, then 20× the previous step's slowest chunk, at least 60 s)")
+    .addOption(allowEvictionOption())
     .addOption(new Option("--label <text>", "name shown in progress output").hideHelp())
     .action(async (given: string | undefined, options: TrainCommandOptions) => {
       if (options.resume && !options.out) throw new ConcordError("expected the --out folder of the run to resume, got nothing", { field: "--resume" });
@@ -56,8 +60,9 @@ export function addTrainCommand(program: Command, io: CliIo): void {
       const chosen =
         options.weighting && options.weighting !== loaded.weighting.name ? { ...loaded, weighting: { name: options.weighting, options: {} } } : loaded;
       const queue = queueUrl(options, io.cwd, process.env, (line) => io.stderr(`${line}\n`));
-      if (!queue && (options.chunkTasks !== undefined || options.queueTimeout !== "60")) {
-        throw new ConcordError("--chunk-tasks and --queue-timeout only apply with --queue", { field: options.chunkTasks !== undefined ? "--chunk-tasks" : "--queue-timeout" });
+      if (!queue && (options.chunkTasks !== undefined || options.queueTimeout !== "60" || options.chunkDeadline !== undefined || options.allowEviction)) {
+        const field = options.chunkTasks !== undefined ? "--chunk-tasks" : options.queueTimeout !== "60" ? "--queue-timeout" : options.chunkDeadline !== undefined ? "--chunk-deadline" : "--allow-eviction";
+        throw new ConcordError("--chunk-tasks, --queue-timeout, --chunk-deadline and --allow-eviction only apply with --queue", { field });
       }
       const distributed = queue ? await loadDistributed() : undefined;
       const config = distributed ? distributed.queueTrainConfig(chosen) : chosen;
@@ -66,10 +71,17 @@ export function addTrainCommand(program: Command, io: CliIo): void {
       if (distributed) {
         const timeoutSeconds = Number(options.queueTimeout);
         if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new ConcordError(`expected a positive number of seconds, got ${JSON.stringify(options.queueTimeout)}`, { field: "--queue-timeout" });
+        const chunkDeadlineSeconds = options.chunkDeadline === undefined ? undefined : Number(options.chunkDeadline);
+        if (chunkDeadlineSeconds !== undefined && !(Number.isFinite(chunkDeadlineSeconds) && chunkDeadlineSeconds > 0)) {
+          throw new ConcordError(`expected a positive number of seconds, got ${JSON.stringify(options.chunkDeadline)}`, { field: "--chunk-deadline" });
+        }
         pool = await distributed.createQueuePool({
           url: queue!,
           config,
           timeoutSeconds,
+          ...(chunkDeadlineSeconds !== undefined ? { chunkDeadlineSeconds } : {}),
+          allowEviction: Boolean(options.allowEviction),
+          log: (line) => io.stderr(`${line}\n`),
           ...(options.chunkTasks !== undefined ? { chunkTasks: integerArgument(options.chunkTasks, "--chunk-tasks", 1) } : {}),
         });
       }

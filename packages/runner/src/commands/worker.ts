@@ -3,17 +3,19 @@ import { type Command, Option } from "commander";
 import { createRegistry } from "../builtins.js";
 import { loadPlugins } from "../plugins.js";
 import { type CliIo, collect, integerArgument, resolvePath } from "./arguments.js";
-import { loadDistributed, QUEUE_URL_ENV, queueFileOption, queueOption, queueUrl } from "./distributed.js";
+import { allowEvictionOption, loadDistributed, QUEUE_URL_ENV, queueFileOption, queueOption, queueUrl } from "./distributed.js";
 
 interface WorkerCommandOptions {
   queue?: string | boolean;
   queueFile?: string;
   store: string;
+  data: string[];
   plugin: string[];
   concurrency: string;
   lockSeconds: string;
   maxAttempts: string;
   logChunks?: boolean;
+  allowEviction?: boolean;
 }
 
 /**
@@ -28,7 +30,9 @@ export function addWorkerCommand(program: Command, io: CliIo, signals: { once(si
     )
     .addOption(queueOption("take jobs"))
     .addOption(queueFileOption())
+    .addOption(allowEvictionOption())
     .option("--store <dir>", "folder the run folders are written under; shared storage, the same folder the coordinator's --out lies in", "runs")
+    .option("--data <dir>", "a data folder jobs may name (repeatable): any folder or file a job's plug-in options name (Omniglot's dataDir, cacheDir) must lie inside --store or one of these", collect, [])
     .option("--plugin <file>", "ES module registering plug-ins (repeatable); jobs can use only these and the built-ins", collect, [])
     .option("--concurrency <n>", "runs trained at once, one thread each", "1")
     .option("--lock-seconds <s>", "job lock lifetime: a dead worker's run or task chunk is taken over after about twice this", "5")
@@ -49,12 +53,14 @@ export function addWorkerCommand(program: Command, io: CliIo, signals: { once(si
       const worker = await startWorker({
         url,
         store: resolvePath(io.cwd, options.store),
+        dataDirs: options.data.map((dir) => resolvePath(io.cwd, dir)),
         registry,
         pluginFiles: options.plugin.map((file) => resolvePath(io.cwd, file)),
         concurrency,
         lockSeconds,
         maxAttempts,
         logChunks: Boolean(options.logChunks),
+        allowEviction: Boolean(options.allowEviction),
         log: (line) => io.stderr(`${line}\n`),
       });
       await new Promise<void>((resolvePromise) => {

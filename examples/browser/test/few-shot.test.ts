@@ -6,6 +6,7 @@
  * 5-shot adapt() on wasm in the page (issue 24). Figures go to test-output/few-shot-results.json.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
@@ -313,9 +314,9 @@ describe.skipIf(skipReason !== undefined)("the few-shot view in Chromium, on few
             }
             await view.adapt();
             const out: (Prediction | null)[] = [];
-            for (const url of query) {
-              await view.drawImage("test", 0, url);
-              out.push(view.predictions()[0]!);
+            for (const [i, url] of query.entries()) {
+              await view.drawImage("test", i % 5, url);
+              out.push(view.predictions()[i % 5]!);
             }
             return out;
           },
@@ -347,7 +348,7 @@ describe.skipIf(skipReason !== undefined)("the few-shot view in Chromium, on few
     });
     const warm = timing.adaptMs.slice(1).sort((a, b) => a - b);
     const median = warm[Math.floor(warm.length / 2)]!;
-    results.adapt20way5shot = { ...timing, warmMedianMs: median, cpu: cpuModel() };
+    results.adapt20way5shot = { ...timing, warmMedianMs: median, cpu: cpuModel(), loadAverage1m: loadavg()[0] };
     console.log(
       `20-way 5-shot adapt() on ${timing.backend} in the page: first ${timing.adaptMs[0]!.toFixed(0)} ms, then median ${median.toFixed(0)} ms (runs ${timing.adaptMs.map((ms) => ms.toFixed(0)).join(", ")}); ` +
         `addExample ×100 ${timing.addExamplesMs.toFixed(0)} ms; predict ${timing.predictMs.toFixed(1)} ms`,

@@ -5,7 +5,6 @@ export interface ClassCardActions {
   add(): void;
   remove(index: number): void;
   clearClass(): void;
-  padChanged(): void;
 }
 
 export class ClassCard {
@@ -27,10 +26,7 @@ export class ClassCard {
     this.element.dataset.label = label;
     this.element.innerHTML = `<div class="card-head"><span class="label" style="background:${color}">${label}</span><span class="count"></span></div>`;
     parent.append(this.element);
-    this.pad = new DrawingPad(this.element, () => {
-      this.updateAddButton();
-      actions.padChanged();
-    });
+    this.pad = new DrawingPad(this.element, () => this.updateAddButton());
     const buttons = document.createElement("div");
     buttons.className = "card-buttons";
     this.addButton = button(`Add example`, "add", () => actions.add());

@@ -89,7 +89,6 @@ export function mountFewShot(root: HTMLElement, modelUrl: string): FewShotApi {
         add: () => guard(() => api.addExample(c)),
         remove: (index) => guard(() => api.removeExample(c, index)),
         clearClass: () => guard(() => clearClass(c)),
-        padChanged: () => {},
       }),
   );
   const tests = Array.from({ length: TEST_PADS }, () => {

@@ -14,7 +14,7 @@ try {
 const views = {
   "few-shot": async (root: HTMLElement) => {
     const { mountFewShot } = await import("./few-shot/page.js");
-    return mountFewShot(root, `${import.meta.env.BASE_URL}models/omniglot-5way-1shot/model.json`);
+    return mountFewShot(root, `${import.meta.env.BASE_URL}models/omniglot-protonet/model.json`);
   },
   "meta-train": async (root: HTMLElement) => {
     const { mountMetaTrain } = await import("./meta-train/page.js");

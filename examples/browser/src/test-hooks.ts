@@ -1,5 +1,6 @@
 /** Entry points for the browser tests (loaded on demand; the app itself never calls them). */
 import * as tf from "@tensorflow/tfjs-core";
+export { timeAdaptation } from "./few-shot/adapt-timing.js";
 import { referenceMetaGradient } from "./meta-train/meta-gradient.js";
 import { type BrowserBackend, useBrowserBackend } from "./setup-backend.js";
 

@@ -1,42 +1,34 @@
 /**
  * The example app in real Chromium (Debian's package, driven by playwright-core): meta-gradients per
- * backend against Node, few-shot accuracy against Node on 20 real Omniglot tasks, 300 iterations of
- * meta-training in the worker with the main thread kept free, and meta-training with the weighting
- * schemes picked in the form, checked against Node. Each test saves a screenshot.
+ * backend against Node, 300 iterations of meta-training in the worker with the main thread kept free,
+ * and meta-training with the weighting schemes picked in the form, checked against Node. Each test
+ * saves a screenshot. (The few-shot view's tests are in few-shot.test.ts.)
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
-import { adapt } from "@concord/algorithms";
-import { loadMetaModel } from "@concord/deploy/node";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { referenceMetaGradient } from "../src/meta-train/meta-gradient.js";
 import { SinusoidTrainer } from "../src/meta-train/trainer.js";
 import { browserUnavailable, launchChromium } from "./chromium.js";
-import { findOmniglotDir, fixedTasks } from "./omniglot-tasks.js";
 import { APP_DIR, buildApp, bundleSizes, serve } from "./serve.js";
 
 // A test run must not rewrite the committed screenshots: they change only when asked for.
 const SCREENSHOTS = join(APP_DIR, process.env.CONCORD_UPDATE_SCREENSHOTS === "1" ? "screenshots" : "test-output/screenshots");
-const MODEL_DIR = join(APP_DIR, "public/models/omniglot-5way-1shot");
 /** Measured figures, written to test-results.json for the README. */
 const results: Record<string, unknown> = {};
 
 const skipReason = browserUnavailable();
-const omniglotDir = findOmniglotDir();
-if (!omniglotDir && process.env.CI === "true") throw new Error("CI=true: the Omniglot data folder (../shared/data/omniglot beside the repository) is missing");
 
 type ViewState = { backend: string; running: boolean; iteration: number; error?: string; arms: { key: string; label: string }[]; heldOut: { iteration: number; losses: Record<string, number> }[]; msPerIteration: number[] };
 type MetaTrainView = { start(settings: object): void; state: ViewState };
-type FewShotView = { ready: Promise<void>; clearAll(): void; drawImage(kind: string, slot: number, url: string): Promise<void>; adapt(): Promise<void>; predictions(): (number[] | null)[] };
-type Concord = { views: { "meta-train"?: MetaTrainView; "few-shot"?: FewShotView }; longTasks: { start: number; duration: number }[]; testHooks(): Promise<unknown> };
+type Concord = { views: { "meta-train"?: MetaTrainView }; longTasks: { start: number; duration: number }[]; testHooks(): Promise<unknown> };
 declare const window: { concord: Concord };
 
-type Hooks = {
-  loadWithTfIo(url: string): Promise<Record<"http" | "browserFiles", Record<string, number[]>>>; metaGradientOn(backend: string): Promise<{ backend: string; gradient: Record<string, number[]>; ms: number }> };
+type Hooks = { metaGradientOn(backend: string): Promise<{ backend: string; gradient: Record<string, number[]>; ms: number }> };
 
 describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () => {
   let context: BrowserContext;
@@ -57,7 +49,7 @@ describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () 
     writeFileSync(join(APP_DIR, "test-results.json"), `${JSON.stringify(results, null, 2)}\n`);
   });
 
-  async function open(view: "few-shot" | "meta-train"): Promise<Page> {
+  async function open(view: "meta-train"): Promise<Page> {
     const page = await context.newPage();
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
@@ -103,28 +95,6 @@ describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () 
       document.getElementById("mt-status")!.textContent = `Test: second-order meta-gradient in this page vs Node's cpu (10 sinusoid tasks) — ${text}`;
     }, summary);
     await page.screenshot({ path: join(SCREENSHOTS, "meta-gradient.png") });
-    await page.close();
-  });
-
-  it("the committed export loads in the page with tf.io.http and tf.io.browserFiles, bit for bit as Node's loadMetaModel", async () => {
-    await tf.setBackend("cpu");
-    const loaded = await loadMetaModel(MODEL_DIR);
-    const page = await open("few-shot");
-    const viaTfIo = await page.evaluate(async () => {
-      const hooks = (await window.concord.testHooks()) as Hooks;
-      return hooks.loadWithTfIo(new URL("models/omniglot-5way-1shot/model.json", location.href).href);
-    });
-    for (const handler of ["http", "browserFiles"] as const) {
-      expect(Object.keys(viaTfIo[handler]), handler).toEqual(Object.keys(loaded.params));
-      for (const [name, tensor] of Object.entries(loaded.params)) {
-        // Float32 → JSON number → Float32 is exact, so equal arrays mean equal bits.
-        const expected = Array.from(tensor.dataSync());
-        const actual = viaTfIo[handler][name]!;
-        expect(actual.length, name).toBe(expected.length);
-        expect(actual.every((value, i) => Object.is(Math.fround(value), expected[i])), `${handler} ${name}`).toBe(true);
-      }
-    }
-    tf.dispose(Object.values(loaded.params));
     await page.close();
   });
 
@@ -327,107 +297,6 @@ describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () 
     }
     results.msPerIteration = perBackend;
     console.log("ms per meta-iteration (two arms):", perBackend);
-  });
-
-  it("a person can draw with the mouse, press Adapt and see probabilities (same shapes are recognised)", async () => {
-    const page = await open("few-shot");
-    await page.evaluate(() => window.concord.views["few-shot"]!.ready);
-    // Five simple symbols as polylines in pad coordinates (0..1).
-    const shapes: [number, number][][][] = [
-      [[[0.5, 0.15], [0.5, 0.85]]],
-      [[[0.2, 0.2], [0.8, 0.8]], [[0.8, 0.2], [0.2, 0.8]]],
-      [Array.from({ length: 25 }, (_, i) => [0.5 + 0.3 * Math.cos((2 * Math.PI * i) / 24), 0.5 + 0.3 * Math.sin((2 * Math.PI * i) / 24)] as [number, number])],
-      [[[0.25, 0.2], [0.25, 0.8], [0.75, 0.8]]],
-      [[[0.15, 0.3], [0.35, 0.7], [0.5, 0.3], [0.65, 0.7], [0.85, 0.3]]],
-    ];
-    const draw = async (container: string, slot: number, strokes: [number, number][][], jitter: number) => {
-      const box = (await page.locator(`${container} canvas.pad`).nth(slot).boundingBox())!;
-      for (const stroke of strokes) {
-        const at = ([x, y]: [number, number]) => [box.x + (x + jitter) * box.width, box.y + (y - jitter) * box.height] as const;
-        await page.mouse.move(...at(stroke[0]!));
-        await page.mouse.down();
-        for (const point of stroke.slice(1)) await page.mouse.move(...at(point), { steps: 8 });
-        await page.mouse.up();
-      }
-    };
-    for (const [slot, shape] of shapes.entries()) await draw("#fs-support", slot, shape, 0);
-    await page.getByRole("button", { name: "Adapt to my five symbols" }).click();
-    await page.waitForFunction(() => document.getElementById("fs-status")!.textContent!.startsWith("Adapted"), undefined, { timeout: 60_000 });
-    // The same symbols, drawn a little shifted, in a different order.
-    const order = [3, 0, 4, 1, 2];
-    for (const [slot, shape] of order.entries()) await draw("#fs-test", slot, shapes[shape]!, 0.04);
-    const predictions = await page.evaluate(() => window.concord.views["few-shot"]!.predictions());
-    const labels = predictions.map((row) => row!.indexOf(Math.max(...row!)));
-    results.mouseDrawn = { expected: order, predicted: labels };
-    console.log("mouse-drawn symbols: expected", order, "predicted", labels);
-    for (const row of predictions) expect(row!.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
-    // At least 4 of 5 own symbols recognised (chance: 1 of 5).
-    expect(labels.filter((label, i) => label === order[i]).length).toBeGreaterThanOrEqual(4);
-    await page.screenshot({ path: join(SCREENSHOTS, "few-shot-drawn.png"), fullPage: true });
-    await page.close();
-  });
-
-  it.skipIf(omniglotDir === undefined)("few-shot page classifies 20 real Omniglot tasks within 2 points of Node's accuracy with the same export", async () => {
-    const { test, tasks } = await fixedTasks(omniglotDir!);
-    // Node evaluates on wasm, as training did (tfjs cpu's conv filter gradient takes seconds per call).
-    await tf.setBackend("wasm");
-    const loaded = await loadMetaModel(MODEL_DIR);
-    const imageSize = 28 * 28;
-    let nodeCorrect = 0;
-    const nodePredictions: number[][] = [];
-    for (const task of tasks) {
-      // Node: the training pipeline's own pixels (what the model was trained and evaluated on).
-      const pixels = (images: typeof task.support) => {
-        const out = new Float32Array(images.length * imageSize);
-        images.forEach((image, i) => test.copyImage(image.classIndex, image.imageIndex, out, i * imageSize));
-        return out;
-      };
-      const predicted = tf.tidy(() => {
-        const support = { x: tf.tensor4d(pixels(task.support), [5, 28, 28, 1]), y: tf.tensor1d([0, 1, 2, 3, 4], "int32") };
-        const adapted = adapt(loaded.params, support, loaded);
-        const logits = loaded.model.forward(adapted.params, tf.tensor4d(pixels(task.query), [5, 28, 28, 1]));
-        return Array.from(tf.argMax(logits, 1).dataSync());
-      });
-      nodePredictions.push(predicted);
-      nodeCorrect += predicted.filter((label, i) => label === i).length;
-    }
-    tf.dispose(Object.values(loaded.params));
-    await tf.setBackend("cpu");
-
-    const page = await open("few-shot");
-    await page.evaluate(() => window.concord.views["few-shot"]!.ready);
-    let browserCorrect = 0;
-    let agreeing = 0;
-    const dataUrl = (path: string) => `data:image/png;base64,${readFileSync(path).toString("base64")}`;
-    for (const [t, task] of tasks.entries()) {
-      const predictions = await page.evaluate(
-        async ({ support, query }) => {
-          const view = window.concord.views["few-shot"]!;
-          view.clearAll();
-          for (const [slot, url] of support.entries()) await view.drawImage("support", slot, url);
-          await view.adapt();
-          for (const [slot, url] of query.entries()) await view.drawImage("test", slot, url);
-          return view.predictions();
-        },
-        { support: task.support.map((image) => dataUrl(image.png)), query: task.query.map((image) => dataUrl(image.png)) },
-      );
-      const labels = predictions.map((row) => {
-        expect(row).not.toBeNull();
-        return row!.indexOf(Math.max(...row!));
-      });
-      browserCorrect += labels.filter((label, i) => label === i).length;
-      agreeing += labels.filter((label, i) => label === nodePredictions[t]![i]).length;
-    }
-    const queries = tasks.length * 5;
-    const nodeAccuracy = nodeCorrect / queries;
-    const browserAccuracy = browserCorrect / queries;
-    results.fewShot = { tasks: tasks.length, queries, nodeAccuracy, browserAccuracy, samePrediction: agreeing / queries };
-    console.log("few-shot on 20 Omniglot tasks:", results.fewShot);
-    expect(Math.abs(browserAccuracy - nodeAccuracy)).toBeLessThanOrEqual(0.02);
-    // The exported model must have learned something: chance is 20%.
-    expect(nodeAccuracy).toBeGreaterThan(0.5);
-    await page.screenshot({ path: join(SCREENSHOTS, "few-shot.png"), fullPage: true });
-    await page.close();
   });
 });
 

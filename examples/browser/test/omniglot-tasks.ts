@@ -1,4 +1,4 @@
-/** 20 fixed 5-way 1-shot tasks from Omniglot's held-out characters, with the PNG file of every image. */
+/** Fixed N-way K-shot tasks from Omniglot's held-out characters, with the PNG file of every image. */
 import { existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createRng } from "@concord/core";
@@ -13,8 +13,8 @@ export interface TaskImage {
 }
 
 export interface FixedTask {
-  /** support[c] and query[c] are two different drawings of class c. */
-  readonly support: readonly TaskImage[];
+  /** support[c] holds the K drawings of class c; query[c] is one more drawing of class c. */
+  readonly support: readonly (readonly TaskImage[])[];
   readonly query: readonly TaskImage[];
 }
 
@@ -29,7 +29,7 @@ export function findOmniglotDir(): string | undefined {
  * evaluation sampler, split "test"), drawn with a fixed seed. `test` is that dataset, indexed as the
  * training pipeline indexes it.
  */
-export async function fixedTasks(dir: string, count = 20, seed = 2026): Promise<{ test: ImageDataset; tasks: FixedTask[] }> {
+export async function fixedTasks(dir: string, { count = 20, ways = 5, shots = 1, seed = 2026 } = {}): Promise<{ test: ImageDataset; tasks: FixedTask[] }> {
   const omniglot = await loadOmniglot(dir);
   const test = omniglot.mamlSplit().test;
   const rng = createRng(seed);
@@ -44,14 +44,12 @@ export async function fixedTasks(dir: string, count = 20, seed = 2026): Promise<
   };
   const tasks: FixedTask[] = [];
   for (let t = 0; t < count; t++) {
-    const classes = rng.shuffle(Array.from({ length: test.classCount }, (_, c) => c)).slice(0, 5);
-    const picks = classes.map((classIndex) => {
-      const [s, q] = rng.shuffle(Array.from({ length: test.imageCount(classIndex) }, (_, i) => i));
-      return { classIndex, s: s!, q: q! };
-    });
+    const classes = rng.shuffle(Array.from({ length: test.classCount }, (_, c) => c)).slice(0, ways);
+    const picks = classes.map((classIndex) => ({ classIndex, images: rng.shuffle(Array.from({ length: test.imageCount(classIndex) }, (_, i) => i)).slice(0, shots + 1) }));
+    const image = (classIndex: number, imageIndex: number) => ({ classIndex, imageIndex, png: pngOf(classIndex, imageIndex) });
     tasks.push({
-      support: picks.map(({ classIndex, s }) => ({ classIndex, imageIndex: s, png: pngOf(classIndex, s) })),
-      query: picks.map(({ classIndex, q }) => ({ classIndex, imageIndex: q, png: pngOf(classIndex, q) })),
+      support: picks.map(({ classIndex, images }) => images.slice(0, shots).map((imageIndex) => image(classIndex, imageIndex))),
+      query: picks.map(({ classIndex, images }) => image(classIndex, images[shots]!)),
     });
   }
   return { test, tasks };

@@ -46,7 +46,7 @@ async function writeExport(ways: number, seed: number, innerSteps = 2): Promise<
     inputShape: architecture.inputShape,
     labelCount: ways,
     // Omniglot's preprocessing, at this small model's input size (the loader checks they agree).
-    preprocessing: { ...OMNIGLOT_PREPROCESSING, size: [architecture.inputShape[0]!, architecture.inputShape[1]!] },
+    preprocessing: { ...(OMNIGLOT_PREPROCESSING as Extract<typeof OMNIGLOT_PREPROCESSING, { kind: "omniglot-drawing" }>), size: [architecture.inputShape[0]!, architecture.inputShape[1]!] },
     training: null,
     evaluation: null,
   };

@@ -29,14 +29,17 @@ function call(scheme: StatefulWeightingScheme, batch: Batch): { weights: number[
  * steps: w_i = (p_{g(i)}/n_{g(i)}) / Σ_j (p_{g(j)}/n_{g(j)}) (the denominator equals Σ_{h∈P} p_h),
  * and the simplex projection by bisection on its threshold.
  */
-function referenceRun(groupCount: number, lr: number, batches: readonly Batch[]): { weights: number[][]; p: number[] } {
+function referenceRun(groupCount: number, lr: number, batches: readonly Batch[]): { weights: (number[] | undefined)[]; p: number[] } {
   let p = Array.from({ length: groupCount }, () => 1 / groupCount);
-  const weights: number[][] = [];
+  const weights: (number[] | undefined)[] = [];
   for (const { losses, groups } of batches) {
     const size = (g: number) => groups.filter((h) => h === g).length;
     const shares = groups.map((g) => p[g]! / size(g));
     const total = shares.reduce((a, b) => a + b, 0);
-    weights.push(total === 0 ? groups.map(() => 1 / groups.length) : shares.map((share) => share / total));
+    // Within 1e-9 of Σ_P p = 0 (the fallback to uniform, hand-worked above) the weights are a ratio of
+    // round-off: the bisection leaves ~1e-17 where the sort-based projection gives an exact 0, and the
+    // other way round. No reference there; the properties test below still checks those weights.
+    weights.push(total <= 1e-9 ? undefined : shares.map((share) => share / total));
     const mean = (g: number) => (size(g) === 0 ? 0 : losses.filter((_, i) => groups[i] === g).reduce((a, b) => a + b, 0) / size(g));
     p = bisectionProjection(p.map((value, g) => value + lr * mean(g)));
   }
@@ -96,7 +99,11 @@ describeEachBackend("trMaml", () => {
       fc.property(setup, ({ groupCount, lr, list }) => {
         const scheme = trMaml({ groups: groupCount, lr });
         const reference = referenceRun(groupCount, lr, list);
-        list.forEach((batch, i) => expectClose(call(scheme, batch).weights, reference.weights[i]!));
+        list.forEach((batch, i) => {
+          const weights = call(scheme, batch).weights;
+          // Where Σ_P p is round-off the weights are undefined up to it; the properties test below still checks them.
+          if (reference.weights[i]) expectClose(weights, reference.weights[i]!);
+        });
         expectClose(pOf(scheme), reference.p, 1e-12);
       }),
     );

@@ -1,11 +1,12 @@
 // Node side of the few-shot classifier: export folders by path, and a tf.io handler for a folder.
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type * as tf from "@tensorflow/tfjs-core";
 import { ConcordError } from "@concord/core";
 import { FewShotClassifier, type FewShotClassifierOptions } from "../few-shot/classifier.js";
 import { type LoadedMetaModel, loadFromReader, loadMetaModel, type MetaModelSource } from "../load.js";
 import { folderReader } from "./folder-reader.js";
+import { writeAtomic } from "./write-atomic.js";
 
 /** File names inside a folder written by folderHandler. */
 export const CLASSIFIER_JSON = "classifier.json";
@@ -88,21 +89,4 @@ function concat(buffers: ArrayBuffer[]): ArrayBuffer {
     offset += buffer.byteLength;
   }
   return out.buffer;
-}
-
-async function writeAtomic(path: string, data: Uint8Array): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}`;
-  try {
-    const handle = await open(temp, "w", 0o644);
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw new ConcordError(`cannot write file (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { field: path, cause: error });
-  }
 }

@@ -1,7 +1,8 @@
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { ConcordError } from "@concord/core";
 import { type MetaModelArtifacts, MODEL_JSON } from "../format.js";
+import { writeAtomic } from "./write-atomic.js";
 
 /**
  * Writes an export into `dir` (created if needed): the shards first, model.json last, each through a
@@ -24,21 +25,4 @@ export async function saveMetaModel(dir: string, artifacts: MetaModelArtifacts):
   await writeAtomic(jsonPath, new TextEncoder().encode(`${JSON.stringify(artifacts.modelJson, null, 2)}\n`));
   written.push(jsonPath);
   return written;
-}
-
-async function writeAtomic(path: string, data: Uint8Array): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}`;
-  try {
-    const handle = await open(temp, "w", 0o644);
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw new ConcordError(`cannot write file (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { field: path, cause: error });
-  }
 }

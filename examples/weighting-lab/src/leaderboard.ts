@@ -125,7 +125,7 @@ export function presetBoard(records: readonly RunRecord[]): PresetBoard {
 
   const algorithms = [...new Set(arms.map((arm) => arm.algorithm))];
   const criteria: Criterion[] = first.perTaskGroup ? ["mean", "cvar", "worstGroup"] : ["mean", "cvar"];
-  const verdicts = algorithms.flatMap((algorithm) => criteria.map((criterion) => verdictOf(arms.filter((arm) => arm.algorithm === algorithm), algorithm, criterion, worse, runsOf, statistics)));
+  const verdicts = algorithms.flatMap((algorithm) => criteria.map((criterion) => verdictOf(arms.filter((arm) => arm.algorithm === algorithm), algorithm, criterion, worse)));
   const resolvableEffect = Object.fromEntries(
     algorithms.map((algorithm) => [algorithm, median(arms.filter((arm) => arm.algorithm === algorithm && arm.versusUniform).map((arm) => arm.versusUniform!.mean.ci95))]),
   );
@@ -145,31 +145,20 @@ export function presetBoard(records: readonly RunRecord[]): PresetBoard {
   };
 }
 
-function verdictOf(
-  arms: readonly ArmRow[],
-  algorithm: string,
-  criterion: Criterion,
-  worse: WorseEnd,
-  runsOf: (arm: string) => RunRecord[],
-  statistics: (runs: RunRecord[]) => { mean: number[]; cvar: number[]; worst?: { mean: number }[] },
-): Verdict {
-  const value = (arm: ArmRow) => (criterion === "worstGroup" ? arm.worstGroup!.mean : arm[criterion].mean);
-  const ranked = [...arms].sort((a, b) => (worse === "high" ? value(a) - value(b) : value(b) - value(a)));
+function verdictOf(arms: readonly ArmRow[], algorithm: string, criterion: Criterion, worse: WorseEnd): Verdict {
+  const statistic = (arm: ArmRow): SeedLevel => (criterion === "worstGroup" ? arm.worstGroup! : arm[criterion]);
+  const ranked = [...arms].sort((a, b) => (worse === "high" ? statistic(a).mean - statistic(b).mean : statistic(b).mean - statistic(a).mean));
   const best = ranked[0]!;
   const excludesZero = (interval: Interval) => Number.isFinite(interval.ci95) && Math.abs(interval.mean) > interval.ci95;
   if (best.weighting !== "uniform") {
     const difference = criterion === "worstGroup" ? best.versusUniform?.worstGroup : best.versusUniform?.[criterion];
     return { algorithm, criterion, best: best.weighting, ...(difference ? { difference } : {}), resolved: difference ? excludesZero(difference) : false };
   }
-  // Uniform is best: is it resolved against the runner-up?
+  // Uniform is best: is it resolved against the runner-up? Both arms' per-seed values are already in their rows.
   const runnerUp = ranked[1];
   if (!runnerUp) return { algorithm, criterion, best: best.weighting, resolved: false };
-  const perSeed = (arm: ArmRow) => {
-    const own = statistics(runsOf(arm.arm));
-    return criterion === "worstGroup" ? own.worst!.map((group) => group.mean) : own[criterion];
-  };
-  const [uniformValues, runnerValues] = [perSeed(best), perSeed(runnerUp)];
-  const margins = uniformValues.map((v, k) => v - runnerValues[k]!);
+  const runnerValues = statistic(runnerUp).perSeed;
+  const margins = statistic(best).perSeed.map((v, k) => v - runnerValues[k]!);
   const uniformMargin = { ...seedLevelInterval(margins), perSeed: margins };
   return { algorithm, criterion, best: "uniform", runnerUp: runnerUp.weighting, uniformMargin, resolved: excludesZero(uniformMargin) };
 }

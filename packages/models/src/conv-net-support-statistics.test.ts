@@ -225,3 +225,52 @@ describe("convNet: blockMoments", () => {
     disposeStatistics(whole);
   });
 });
+
+describe("convNet: blockPreactivation and blockOutput", () => {
+  for (const batchNorm of ["support", "none"] as const) {
+    it(`chained over the blocks they give forward(params, x, statistics) exactly (batchNorm "${batchNorm}")`, () => {
+      const model = convNet({ ways: 0, ...small, batchNorm });
+      const params = randomParams(model, 21);
+      const x = tensorOf(randomBatch(5, 22));
+      const statistics = batchNorm === "none" ? undefined : model.batchNormStatistics(params, x);
+      const step = () =>
+        tf.tidy(() => {
+          let hidden: tf.Tensor4D = x;
+          for (let block = 0; block < model.blocks; block++) {
+            const z = model.blockPreactivation(params, hidden, block);
+            // The pre-activations' moments are blockMoments' (the same ops on the same input).
+            if (statistics) {
+              const { mean } = tf.moments(z, [0, 1, 2]);
+              const viaBlockMoments = model.blockMoments(params, x, block, statistics);
+              expect(Array.from(mean.dataSync())).toEqual(Array.from(viaBlockMoments.mean.dataSync()));
+            }
+            hidden = model.blockOutput(params, z, block, statistics && { mean: statistics.mean[block]!, variance: statistics.variance[block]! });
+          }
+          return tf.reshape(hidden, [5, model.featureSize]);
+        });
+      const chained = step();
+      const whole = model.forward(params, x, statistics);
+      expect(Array.from(chained.dataSync())).toEqual(Array.from(whole.dataSync()));
+      tf.dispose([chained, whole]);
+      expect(tensorGrowth(() => tf.dispose(step()), 3)).toBe(0);
+      tf.dispose([x, ...Object.values(params)]);
+      if (statistics) disposeStatistics(statistics);
+    });
+  }
+
+  it("name the field of a bad block, input, pre-activations or moments", () => {
+    const model = convNet({ ways: 0, ...small, batchNorm: "support" });
+    const params = randomParams(model, 23);
+    const x = tensorOf(randomBatch(2, 24));
+    const z = model.blockPreactivation(params, x, 0);
+    expectConcordError(() => model.blockPreactivation(params, x, 2), "block");
+    expectConcordError(() => model.blockPreactivation(params, x, 1), "hidden");
+    expectConcordError(() => model.blockOutput(params, x, 0, { mean: tf.zeros([4]), variance: tf.ones([4]) }), "z");
+    expectConcordError(() => model.blockOutput(params, z, 0), "moments");
+    expectConcordError(() => model.blockOutput(params, z, 0, { mean: tf.zeros([3]), variance: tf.ones([4]) }), "moments.mean");
+    const plain = convNet({ ways: 0, ...small, batchNorm: "none" });
+    const plainParams = randomParams(plain, 25);
+    expectConcordError(() => plain.blockOutput(plainParams, z, 0, { mean: tf.zeros([4]), variance: tf.ones([4]) }), "moments");
+    tf.dispose([x, z, ...Object.values(params), ...Object.values(plainParams)]);
+  });
+});

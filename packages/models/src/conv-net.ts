@@ -79,6 +79,18 @@ export interface ConvNetModel extends Model {
    * statistics a few images at a time and merge the per-chunk moments (an app that must not block).
    */
   blockMoments(params: Params, x: tf.Tensor, block: number, earlier: BatchNormStatistics): { mean: tf.Tensor; variance: tf.Tensor };
+  /**
+   * Block `block` alone, for a caller that runs the body one block at a time and keeps each block's
+   * output, so that statistics and embeddings of a support set cost one forward pass in pieces:
+   * z = conv₃ₓ₃(h, W) + b, where h is block `block − 1`'s output (the images, for block 0).
+   */
+  blockPreactivation(params: Params, hidden: tf.Tensor, block: number): tf.Tensor4D;
+  /**
+   * Block `block`'s output maxPool₂ₓ₂(relu(bn(z))) with batch norm by the given moments (none for
+   * batchNorm "none"). Chaining blockPreactivation and blockOutput over the blocks and flattening
+   * gives forward(params, x, statistics) exactly (same ops, same order).
+   */
+  blockOutput(params: Params, z: tf.Tensor, block: number, moments?: { mean: tf.Tensor; variance: tf.Tensor }): tf.Tensor4D;
   forwardBatched(params: Params, x: tf.Tensor): tf.Tensor;
   /** "per-task": `execution: "auto"` runs the conv net task by task (see convNet). */
   readonly preferredExecution: "per-task";
@@ -214,6 +226,22 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
     }
   }
 
+  /** conv₃ₓ₃(h, W) + b of block b: the pre-activations batch norm sees. */
+  function preactivation(params: Params, hidden: tf.Tensor4D, b: number): tf.Tensor4D {
+    const block = blockList[b]!;
+    return tf.add(tf.conv2d(hidden, params[block.weightKey] as tf.Tensor4D, 1, "same"), params[block.biasKey]!);
+  }
+
+  /** maxPool(relu(bn(z))) of block b with the given moments (relu(z) alone without batch norm). */
+  function outputWith(params: Params, z: tf.Tensor4D, b: number, mean?: tf.Tensor, variance?: tf.Tensor): tf.Tensor4D {
+    const block = blockList[b]!;
+    const activated =
+      useBatchNorm && mean && variance
+        ? tf.relu(normalizeWith(z, mean, variance, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon))
+        : tf.relu(z);
+    return tf.maxPool(activated, 2, 2, "valid");
+  }
+
   return {
     name,
     head: hasHead ? ["head/weight", "head/bias"] : [],
@@ -255,17 +283,14 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
       return tf.tidy(() => {
         let hidden = x as tf.Tensor4D;
         blockList.forEach((block, b) => {
-          const z: tf.Tensor4D = tf.add(tf.conv2d(hidden, params[block.weightKey] as tf.Tensor4D, 1, "same"), params[block.biasKey]!);
-          let activated: tf.Tensor4D;
-          if (!useBatchNorm) activated = tf.relu(z);
-          else if (statistics) {
-            const normalised = normalizeWith(z, statistics.mean[b]!, statistics.variance[b]!, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon);
-            activated = tf.relu(normalised);
-          } else {
-            activated =
-              fusedBatchNormRelu(z, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon) ??
-              tf.relu(batchNormalize(z, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon));
+          const z = preactivation(params, hidden, b);
+          if (!useBatchNorm || statistics) {
+            hidden = outputWith(params, z, b, statistics?.mean[b], statistics?.variance[b]);
+            return;
           }
+          const activated =
+            fusedBatchNormRelu(z, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon) ??
+            tf.relu(batchNormalize(z, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon));
           hidden = tf.maxPool(activated, 2, 2, "valid");
         });
         const features = tf.reshape(hidden, [x.shape[0]!, featureSize]);
@@ -282,14 +307,13 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
       const moments = tf.tidy(() => {
         const out: tf.Tensor[] = [];
         let hidden = support as tf.Tensor4D;
-        blockList.forEach((block, b) => {
-          const z: tf.Tensor4D = tf.add(tf.conv2d(hidden, params[block.weightKey] as tf.Tensor4D, 1, "same"), params[block.biasKey]!);
+        blockList.forEach((_, b) => {
+          const z = preactivation(params, hidden, b);
           const { mean, variance } = tf.moments(z, [0, 1, 2]);
           out.push(mean, variance);
           // The last block's normalised output is not needed: only its moments are.
           if (b === blockList.length - 1) return;
-          const normalised = normalizeWith(z, mean, variance, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon);
-          hidden = tf.maxPool(tf.relu(normalised), 2, 2, "valid");
+          hidden = outputWith(params, z, b, mean, variance);
         });
         return out;
       });
@@ -307,16 +331,37 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
       expect(earlier !== null && typeof earlier === "object" && ok(earlier.mean) && ok(earlier.variance), "earlier", `expected the moments of the first ${block} blocks`);
       return tf.tidy(() => {
         let hidden = x as tf.Tensor4D;
-        for (let b = 0; b < block; b++) {
-          const current = blockList[b]!;
-          const z: tf.Tensor4D = tf.add(tf.conv2d(hidden, params[current.weightKey] as tf.Tensor4D, 1, "same"), params[current.biasKey]!);
-          const normalised = normalizeWith(z, earlier.mean[b]!, earlier.variance[b]!, params[current.scaleKey]!, params[current.offsetKey]!, batchNormEpsilon);
-          hidden = tf.maxPool(tf.relu(normalised), 2, 2, "valid");
-        }
-        const target = blockList[block]!;
-        const z = tf.add(tf.conv2d(hidden, params[target.weightKey] as tf.Tensor4D, 1, "same"), params[target.biasKey]!);
-        return tf.moments(z, [0, 1, 2]);
+        for (let b = 0; b < block; b++) hidden = outputWith(params, preactivation(params, hidden, b), b, earlier.mean[b], earlier.variance[b]);
+        return tf.moments(preactivation(params, hidden, block), [0, 1, 2]);
       });
+    },
+
+    blockPreactivation(params: Params, hidden: tf.Tensor, block: number): tf.Tensor4D {
+      expectInteger(block, "block", 0, blocks - 1);
+      checkParams(params);
+      const channels = blockList[block]!.inChannels;
+      expect(
+        hidden instanceof tf.Tensor && hidden.rank === 4 && hidden.shape[0]! >= 1 && hidden.shape[3] === channels && hidden.dtype === "float32",
+        "hidden",
+        `expected block ${block}'s input, a float32 [K, height, width, ${channels}] tensor, got ${describeValue(hidden)}`,
+      );
+      return tf.tidy(() => preactivation(params, hidden as tf.Tensor4D, block));
+    },
+
+    blockOutput(params: Params, z: tf.Tensor, block: number, moments?: { mean: tf.Tensor; variance: tf.Tensor }): tf.Tensor4D {
+      expectInteger(block, "block", 0, blocks - 1);
+      checkParams(params);
+      expect(
+        z instanceof tf.Tensor && z.rank === 4 && z.shape[3] === filters && z.dtype === "float32",
+        "z",
+        `expected block ${block}'s pre-activations, a float32 [K, height, width, ${filters}] tensor, got ${describeValue(z)}`,
+      );
+      if (useBatchNorm) {
+        expect(moments !== undefined, "moments", "expected the block's batch-norm { mean, variance }");
+        checkShape(moments.mean, "moments.mean", [filters]);
+        checkShape(moments.variance, "moments.variance", [filters]);
+      } else expect(moments === undefined, "moments", 'expected none: batchNorm "none" has no normalisation layer');
+      return tf.tidy(() => outputWith(params, z as tf.Tensor4D, block, moments?.mean, moments?.variance));
     },
 
     forwardBatched(params: Params, x: tf.Tensor): tf.Tensor {

@@ -46,82 +46,125 @@ export function chunks(count: number, chunkSize: number): [number, number][] {
   return ranges;
 }
 
+/** What one pass over a support set gives: its batch-norm statistics and, when asked, its embeddings. */
+export interface SupportPass {
+  /** undefined for a model without batch norm. */
+  readonly statistics: BatchNormStatistics | undefined;
+  /** f_θ(x | statistics), [K, featureSize]; only with `embeddings: true`. */
+  readonly embeddings?: tf.Tensor2D;
+}
+
+/** Pieces of work (pause calls) of one supportPass over `count` images: per block, one per chunk, twice with batch norm (moments, then outputs). */
+export function supportPassTicks(model: ConvNetModel, count: number, chunkSize: number): number {
+  return model.blocks * chunks(count, chunkSize).length * (model.batchNorm === "none" ? 1 : 2);
+}
+
 /**
- * The model's batch-norm statistics of `support` (batchNormStatistics(params, support), up to
- * float rounding), block by block and `chunkSize` images at a time: each chunk's moments of the
- * block's pre-activations are merged with Chan, Golub & LeVeque's pairwise update,
- * M2 = M2_a + M2_b + δ²·n_a·n_b/n, in float64. undefined for a model without batch norm.
+ * The support set's batch-norm statistics (batchNormStatistics(params, support), up to float
+ * rounding) and, with `embeddings`, f_θ(support | statistics), as ONE forward pass run block by
+ * block and `chunkSize` images at a time. Each chunk's output of a block is kept for the next
+ * block, so nothing is recomputed; a block's moments are merged over the chunks with Chan, Golub &
+ * LeVeque's pairwise update, M2 = M2_a + M2_b + δ²·n_a·n_b/n, in float64, before any chunk is
+ * normalised with them. Embeddings equal model.forward(params, chunk, statistics) row for row.
  */
-export async function chunkedStatistics(model: ConvNetModel, params: Params, support: tf.Tensor4D, chunkSize: number, pause: Pause): Promise<BatchNormStatistics | undefined> {
-  if (model.batchNorm === "none") return undefined;
+export async function supportPass(
+  model: ConvNetModel,
+  params: Params,
+  support: tf.Tensor4D,
+  chunkSize: number,
+  pause: Pause,
+  options: { embeddings: boolean },
+): Promise<SupportPass> {
+  // `hidden`: each chunk's input to the current block (its images, then the previous block's output).
+  let hidden: tf.Tensor4D[] = chunks(support.shape[0], chunkSize).map(([start, size]) => tf.slice(support, [start], [size]));
+  let preactivations: tf.Tensor4D[] = [];
   const found: { mean: tf.Tensor[]; variance: tf.Tensor[] } = { mean: [], variance: [] };
+  const useBatchNorm = model.batchNorm !== "none";
   try {
     for (let block = 0; block < model.blocks; block++) {
-      let merged: { n: number; mean: Float64Array; m2: Float64Array } | undefined;
-      for (const [start, size] of chunks(support.shape[0], chunkSize)) {
-        const moments = tf.tidy(() => {
-          const { mean, variance } = model.blockMoments(params, tf.slice(support, [start], [size]), block, found);
-          return tf.stack([mean, variance]);
-        });
-        const values = (await moments.data()) as Float32Array;
-        moments.dispose();
-        const channels = values.length / 2;
-        const positions = size * (values.length > 0 ? positionsPerImage(model, block) : 0);
-        const mean = Float64Array.from(values.subarray(0, channels));
-        const m2 = Float64Array.from(values.subarray(channels), (v) => v * positions);
-        if (!merged) merged = { n: positions, mean, m2 };
-        else {
-          const total = merged.n + positions;
-          const before = merged;
-          merged = {
-            n: total,
-            mean: before.mean.map((a, c) => a + ((mean[c]! - a) * positions) / total),
-            m2: before.m2.map((a, c) => a + m2[c]! + ((mean[c]! - before.mean[c]!) ** 2 * before.n * positions) / total),
-          };
-        }
-        await pause();
+      // Without batch norm a block's output needs nothing from the other chunks: one loop.
+      if (!useBatchNorm) {
+        hidden = replace(hidden, await mapChunks(hidden, (h) => tf.tidy(() => model.blockOutput(params, model.blockPreactivation(params, h, block), block)), pause));
+        continue;
       }
+      let merged: Moments | undefined;
+      preactivations = await mapChunks(
+        hidden,
+        async (h) => {
+          const z = model.blockPreactivation(params, h, block);
+          const moments = tf.tidy(() => {
+            const { mean, variance } = tf.moments(z, [0, 1, 2]);
+            return tf.stack([mean, variance]);
+          });
+          const values = (await moments.data()) as Float32Array;
+          moments.dispose();
+          merged = mergeMoments(merged, values, z.shape[0] * z.shape[1] * z.shape[2]);
+          return z;
+        },
+        pause,
+      );
+      hidden = replace(hidden, []);
       found.mean.push(tf.tensor1d(Float32Array.from(merged!.mean)));
       found.variance.push(tf.tensor1d(Float32Array.from(merged!.m2, (v) => v / merged!.n)));
+      // The last block's outputs are the embeddings: not needed for statistics alone.
+      if (block === model.blocks - 1 && !options.embeddings) break;
+      const moments = { mean: found.mean[block]!, variance: found.variance[block]! };
+      hidden = await mapChunks(preactivations, (z) => model.blockOutput(params, z, block, moments), pause);
+      preactivations = replace(preactivations, []);
     }
-    return found;
+    const statistics = useBatchNorm ? found : undefined;
+    if (!options.embeddings) return { statistics };
+    const embeddings = tf.tidy(() => tf.concat(hidden.map((h) => tf.reshape(h, [h.shape[0], model.featureSize]))) as tf.Tensor2D);
+    return { statistics, embeddings };
   } catch (error) {
     tf.dispose([...found.mean, ...found.variance]);
+    throw error;
+  } finally {
+    tf.dispose([...hidden, ...preactivations]);
+  }
+}
+
+/** Disposes `old` and returns `next` (a pass's intermediates, replaced block by block). */
+function replace(old: tf.Tensor4D[], next: tf.Tensor4D[]): tf.Tensor4D[] {
+  tf.dispose(old);
+  return next;
+}
+
+/** f over each chunk in turn, awaiting the backend and pausing after each; on an error the results so far are disposed. */
+async function mapChunks(inputs: readonly tf.Tensor4D[], f: (input: tf.Tensor4D) => tf.Tensor4D | Promise<tf.Tensor4D>, pause: Pause): Promise<tf.Tensor4D[]> {
+  const outputs: tf.Tensor4D[] = [];
+  try {
+    for (const input of inputs) {
+      const output = await f(input);
+      outputs.push(output);
+      await output.data();
+      await pause();
+    }
+    return outputs;
+  } catch (error) {
+    tf.dispose(outputs);
     throw error;
   }
 }
 
-/** Pixels per image at block `block`'s convolution: the input size halved (rounded down) once per earlier block. */
-function positionsPerImage(model: ConvNetModel, block: number): number {
-  let [height, width] = model.inputShape;
-  for (let b = 0; b < block; b++) {
-    height = Math.floor(height / 2);
-    width = Math.floor(width / 2);
-  }
-  return height * width;
+interface Moments {
+  readonly n: number;
+  readonly mean: Float64Array;
+  readonly m2: Float64Array;
 }
 
-/** f_θ(x | statistics), `chunkSize` images at a time (each row depends only on its own image). [K, D]. */
-export async function chunkedEmbeddings(
-  model: ConvNetModel,
-  params: Params,
-  x: tf.Tensor4D,
-  statistics: BatchNormStatistics | undefined,
-  chunkSize: number,
-  pause: Pause,
-): Promise<tf.Tensor2D> {
-  const parts: tf.Tensor[] = [];
-  try {
-    for (const [start, size] of chunks(x.shape[0], chunkSize)) {
-      const part = tf.tidy(() => model.forward(params, tf.slice(x, [start], [size]), statistics));
-      parts.push(part);
-      await part.data();
-      await pause();
-    }
-    return tf.tidy(() => tf.concat(parts) as tf.Tensor2D);
-  } finally {
-    tf.dispose(parts);
-  }
+/** Chan et al.'s merge of a chunk's float32 [mean…, variance…] over `n` positions into the running float64 moments. */
+function mergeMoments(merged: Moments | undefined, values: Float32Array, n: number): Moments {
+  const channels = values.length / 2;
+  const mean = Float64Array.from(values.subarray(0, channels));
+  const m2 = Float64Array.from(values.subarray(channels), (v) => v * n);
+  if (!merged) return { n, mean, m2 };
+  const total = merged.n + n;
+  return {
+    n: total,
+    mean: merged.mean.map((a, c) => a + ((mean[c]! - a) * n) / total),
+    m2: merged.m2.map((a, c) => a + m2[c]! + ((mean[c]! - merged.mean[c]!) ** 2 * merged.n * n) / total),
+  };
 }
 
 export function disposeStatistics(statistics: BatchNormStatistics | undefined): void {

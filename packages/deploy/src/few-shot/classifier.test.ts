@@ -233,9 +233,9 @@ describe("fewShotClassifier with a ProtoNet export", () => {
     });
     clearInterval(timer);
     expect(ticks).toBeGreaterThan(0);
-    // 10 images in chunks of 2: statistics (2 blocks × 5 chunks) and embeddings (5 chunks).
-    expect(total).toBe(15);
-    expect(progress).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    // 10 images in chunks of 2, one pass: per block (2), each chunk's moments then its output (5 + 5).
+    expect(total).toBe(20);
+    expect(progress).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     const query = drawing(3, 9);
     expect(await growth(async () => void classifier.predict(query), 3)).toBe(0);
     expect(await growth(() => classifier.adapt(), 2)).toBe(0);

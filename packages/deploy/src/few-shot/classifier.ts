@@ -3,7 +3,7 @@ import { ConcordError, disposeParams, expect, expectInteger, type Params } from 
 import { type BatchNormStatistics, classPrototypes, type ConvNetModel, convNet, prototypeLogits, softmaxCrossEntropy } from "@concord/models";
 import type { MetaModelFactories } from "../factories.js";
 import { type LoadedMetaModel, loadMetaModel, type MetaModelSource } from "../load.js";
-import { chunkedEmbeddings, chunkedStatistics, chunks, disposeStatistics, type Pause, timeSlicer } from "./chunked-embedding.js";
+import { chunks, disposeStatistics, type Pause, supportPass, supportPassTicks, timeSlicer } from "./chunked-embedding.js";
 import { type ClassifierImage, imageToInput } from "./image-input.js";
 import { type AdaptedState, fromArtifacts, type SavedClassifier, toArtifacts } from "./storage.js";
 
@@ -143,11 +143,10 @@ export class FewShotClassifier {
       labels.flatMap((label, k) => this.examples.get(label)!.map(() => k)),
       "int32",
     );
-    // Ticks: one per chunk of images per pass (a statistics pass has one per block).
-    const perPass = chunks(x.shape[0], this.chunkSize).length;
-    const statisticsPass = this.body.batchNorm === "none" ? 0 : this.body.blocks * perPass;
+    // Ticks: per support pass, see supportPassTicks; per fine-tuning step, one more per chunk (its gradient).
+    const pass = supportPassTicks(this.body, x.shape[0], this.chunkSize);
     const steps = this.method === "proto-maml" ? this.loaded.innerSteps : 0;
-    const total = statisticsPass + perPass + (steps > 0 ? steps * (statisticsPass + perPass) + statisticsPass : 0);
+    const total = pass + (steps > 0 ? steps * (pass + chunks(x.shape[0], this.chunkSize).length) + pass : 0);
     let done = 0;
     const tick: Pause = async () => {
       done += 1;
@@ -155,10 +154,9 @@ export class FewShotClassifier {
       await pause();
     };
     try {
-      const statistics = await chunkedStatistics(this.body, this.bodyParams, x, this.chunkSize, tick);
-      const embeddings = await chunkedEmbeddings(this.body, this.bodyParams, x, statistics, this.chunkSize, tick);
-      const prototypes = tf.tidy(() => classPrototypes(embeddings, y, labels.length));
-      embeddings.dispose();
+      const { statistics, embeddings } = await supportPass(this.body, this.bodyParams, x, this.chunkSize, tick, { embeddings: true });
+      const prototypes = tf.tidy(() => classPrototypes(embeddings!, y, labels.length));
+      embeddings!.dispose();
       if (this.method === "prototypes") {
         this.settle(revision, { labels, statistics, prototypes });
         return;
@@ -171,7 +169,7 @@ export class FewShotClassifier {
       prototypes.dispose();
       const tuned = await this.fineTune({ ...this.bodyParams, ...head }, x, y, tick);
       disposeParams(head);
-      const finalStatistics = await chunkedStatistics(this.body, this.bodyOf(tuned), x, this.chunkSize, tick);
+      const { statistics: finalStatistics } = await supportPass(this.body, this.bodyOf(tuned), x, this.chunkSize, tick, { embeddings: false });
       this.settle(revision, { labels, statistics: finalStatistics, params: tuned });
     } finally {
       tf.dispose([x, y]);
@@ -199,7 +197,7 @@ export class FewShotClassifier {
     let state = innerOptimizer.init(params);
     const count = x.shape[0];
     for (let step = 0; step < innerSteps; step++) {
-      const statistics = await chunkedStatistics(this.body, this.bodyOf(params), x, this.chunkSize, tick);
+      const { statistics } = await supportPass(this.body, this.bodyOf(params), x, this.chunkSize, tick, { embeddings: false });
       let sums: tf.Tensor[] = names.map((name) => tf.zerosLike(params[name]!));
       try {
         for (const [begin, size] of chunks(count, this.chunkSize)) {

@@ -117,6 +117,23 @@ export class RunFolder {
     return this.fence ? { beforeRename: this.fence } : {};
   }
 
+  /**
+   * The evaluation of a run that already finished with exactly this config: evaluation.json at the
+   * config's last iteration, beside a config.json equal to `configJson`. undefined otherwise
+   * (unfinished, evaluated earlier, another config, or a file that does not parse), so that a
+   * resumed comparison skips finished runs instead of evaluating them again.
+   */
+  finishedEvaluation(configJson: unknown, iterations: number): SavedEvaluation | undefined {
+    try {
+      const saved = readFileSync(this.configPath, "utf8");
+      if (saved !== `${JSON.stringify(configJson, null, 2)}\n`) return undefined;
+      const evaluation = this.readEvaluation();
+      return evaluation.iteration === iterations ? evaluation : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   readEvaluation(): SavedEvaluation {
     return JSON.parse(readFileSync(this.evaluationPath, "utf8")) as SavedEvaluation;
   }

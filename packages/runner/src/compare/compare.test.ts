@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,6 +58,27 @@ describe("compareExperiment", () => {
     expect(existsSync(result.htmlPath)).toBe(true);
     const summary = JSON.parse(readFileSync(join(outDir, "results.json"), "utf8"));
     expect(summary.arms).toHaveLength(4);
+  });
+});
+
+describe("compareExperiment --resume", () => {
+  it("reports finished runs from their evaluation instead of running them again, and continues runs given more iterations", async () => {
+    const outDir = mkdtempSync(join(tmpdir(), "concord-compare-resume-"));
+    const options = { weightings: ["uniform", "agreement"], algorithms: ["maml"], seeds: 1, outDir, progress: "none" as const, log: () => {} };
+    const first = await compareExperiment(parseConfig(tinyConfig({ iterations: 4 })), options);
+    const evaluationFile = join(outDir, "maml+uniform", "seed-3", "evaluation.json");
+    const written = statSync(evaluationFile).mtimeMs;
+    const lines: string[] = [];
+    const again = await compareExperiment(parseConfig(tinyConfig({ iterations: 4 })), { ...options, resume: true, log: (line) => lines.push(line) });
+    // Not rewritten: nothing was evaluated again, and the same evaluations come back.
+    expect(statSync(evaluationFile).mtimeMs).toBe(written);
+    expect(again.arms.map((arm) => arm.evaluation)).toEqual(first.arms.map((arm) => arm.evaluation));
+    expect(lines).toHaveLength(2);
+    // More iterations: another config, so each run continues from its checkpoint to 6.
+    const longer = await compareExperiment(parseConfig(tinyConfig({ iterations: 6 })), { ...options, resume: true });
+    expect(JSON.parse(readFileSync(evaluationFile, "utf8")).iteration).toBe(6);
+    expect(readMetrics(join(outDir, "maml+uniform", "seed-3", "metrics.jsonl"))).toHaveLength(6);
+    expect(longer.arms[0]!.evaluation).not.toEqual(first.arms[0]!.evaluation);
   });
 });
 

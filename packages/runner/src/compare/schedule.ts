@@ -44,6 +44,7 @@ export async function scheduleRuns(runs: readonly RunPlan[], options: ScheduleOp
   const cli = jobs > 1 ? (options.cli ?? builtCli()) : undefined;
   if (cli) return runInChildren(runs, jobs, cli, options, done);
   for (const run of runs) {
+    if (reuseFinished(run, options, done)) continue;
     const started = performance.now();
     const result = await runExperiment(run.config, {
       outDir: run.outDir,
@@ -55,6 +56,19 @@ export async function scheduleRuns(runs: readonly RunPlan[], options: ScheduleOp
     disposeParams(result.params);
     done(run, { evaluation: result.evaluation!, iterations: result.iteration, seconds: (performance.now() - started) / 1000 });
   }
+}
+
+/**
+ * With `resume`, a run whose folder already holds its final evaluation under the same config is
+ * reported from that file (0 s) instead of being loaded and evaluated again.
+ */
+function reuseFinished(run: RunPlan, options: ScheduleOptions, done: (run: RunPlan, outcome: RunOutcome) => void): boolean {
+  if (!options.resume) return false;
+  const finished = new RunFolder(run.outDir).finishedEvaluation(configToJson(run.config), run.config.iterations);
+  if (!finished) return false;
+  const { iteration, ...evaluation } = finished;
+  done(run, { evaluation: evaluation as EvaluationResult, iterations: iteration, seconds: 0 });
+  return true;
 }
 
 /** dist/cli.js beside this module when running from the build (not from sources under vitest). */
@@ -75,6 +89,7 @@ async function runInChildren(
   const failures: string[] = [];
   const worker = async () => {
     for (let run = queue.shift(); run && failures.length === 0; run = queue.shift()) {
+      if (reuseFinished(run, options, done)) continue;
       mkdirSync(dirname(run.outDir), { recursive: true });
       const configPath = `${run.outDir}.config.json`;
       writeFileAtomicSync(configPath, [`${JSON.stringify(configToJson(run.config), null, 2)}\n`]);

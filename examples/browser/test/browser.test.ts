@@ -5,6 +5,7 @@
  * saves a screenshot. (The few-shot view's tests are in few-shot.test.ts.)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
@@ -14,11 +15,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { referenceMetaGradient } from "../src/meta-train/meta-gradient.js";
 import { SinusoidTrainer } from "../src/meta-train/trainer.js";
 import { browserUnavailable, launchChromium } from "./chromium.js";
+import { describeMachine } from "./machine.js";
 import { APP_DIR, buildApp, bundleSizes, serve } from "./serve.js";
 
 // A test run must not rewrite the committed screenshots: they change only when asked for.
 const SCREENSHOTS = join(APP_DIR, process.env.CONCORD_UPDATE_SCREENSHOTS === "1" ? "screenshots" : "test-output/screenshots");
-/** Measured figures, written to test-results.json for the README. */
+/** Measured figures, written to test-output/browser-results.json (copied to results/figures.json by scripts/record-figures.mjs). */
 const results: Record<string, unknown> = {};
 
 const skipReason = browserUnavailable();
@@ -35,6 +37,7 @@ describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () 
   let server: Awaited<ReturnType<typeof serve>>;
 
   beforeAll(async () => {
+    results.machine = describeMachine();
     await tf.setBackend("cpu");
     mkdirSync(SCREENSHOTS, { recursive: true });
     const dist = await buildApp();
@@ -46,7 +49,9 @@ describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () 
   afterAll(async () => {
     await context?.close();
     await server?.close();
-    writeFileSync(join(APP_DIR, "test-results.json"), `${JSON.stringify(results, null, 2)}\n`);
+    results.loadAverageAtEnd = loadavg();
+    mkdirSync(join(APP_DIR, "test-output"), { recursive: true });
+    writeFileSync(join(APP_DIR, "test-output/browser-results.json"), `${JSON.stringify(results, null, 2)}\n`);
   });
 
   async function open(view: "meta-train"): Promise<Page> {

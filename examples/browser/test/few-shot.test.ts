@@ -17,6 +17,7 @@ import { decodeImage } from "@concord/tasks/node";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browserUnavailable, launchChromium } from "./chromium.js";
+import { cpuModel, describeMachine } from "./machine.js";
 import { findOmniglotDir, fixedTasks } from "./omniglot-tasks.js";
 import { APP_DIR, buildApp, bundleSizes, serve } from "./serve.js";
 
@@ -79,6 +80,7 @@ describe.skipIf(skipReason !== undefined)("the few-shot view in Chromium, on few
   let server: Awaited<ReturnType<typeof serve>>;
 
   beforeAll(async () => {
+    results.machine = describeMachine();
     await tf.setBackend("wasm");
     mkdirSync(SCREENSHOTS, { recursive: true });
     const dist = await buildApp();
@@ -90,6 +92,7 @@ describe.skipIf(skipReason !== undefined)("the few-shot view in Chromium, on few
   afterAll(async () => {
     await context?.close();
     await server?.close();
+    results.loadAverageAtEnd = loadavg();
     mkdirSync(join(APP_DIR, "test-output"), { recursive: true });
     writeFileSync(join(APP_DIR, "test-output/few-shot-results.json"), `${JSON.stringify(results, null, 2)}\n`);
   });
@@ -361,14 +364,6 @@ describe.skipIf(skipReason !== undefined)("the few-shot view in Chromium, on few
     await page.close();
   });
 });
-
-function cpuModel(): string {
-  try {
-    return /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown";
-  } catch {
-    return "unknown";
-  }
-}
 
 if (skipReason !== undefined) {
   describe("the few-shot view (skipped)", () => {

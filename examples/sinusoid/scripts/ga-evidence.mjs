@@ -5,7 +5,9 @@
 //   weights, the effective number of tasks (Σ|w|)²/Σw² and the cosine between the weighted and the
 //   uniform direction;
 // - at the initial parameters and at the final checkpoint: the weights of 40 meta-batches of 25 fresh
-//   tasks against each task's amplitude (mean weight per amplitude quintile, Pearson correlation).
+//   tasks against each task's amplitude (mean weight per amplitude quintile, Pearson correlation) and,
+//   when the config corrupts training tasks (sinusoid-outliers), split into corrupted and clean tasks
+//   (the sampler's `sampleWithInfo` flags each corrupted task).
 // Usage: node scripts/ga-evidence.mjs <compare-out-dir> [--json out.json]
 import { readdirSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -27,21 +29,36 @@ const jsonOut = rest[0] === "--json" ? rest[1] : undefined;
 tf.env().set("PROD", true);
 await useBackend("cpu");
 
-/** GA weights of `batches` fresh meta-batches at `params`, with each task's amplitude. */
+/** Count, mean weight, share of negative weights and mean update norm ‖g_i‖ of the tasks picked by `keep`. */
+function weightSummary(weights, updateNorms, keep) {
+  const picked = weights.filter((_, i) => keep(i));
+  return {
+    tasks: picked.length,
+    meanWeight: mean(picked),
+    negativeShare: picked.filter((w) => w < 0).length / picked.length,
+    meanUpdateNorm: mean(updateNorms.filter((_, i) => keep(i))),
+  };
+}
+
+/** GA weights of `batches` fresh meta-batches at `params`, with each task's amplitude (and corruption). */
 function weightsByAmplitude(params, parts, config, innerSteps, batches = 40) {
   const sampler = sinusoid(config.tasks.options);
   const rng = createRng(2024);
   const scheme = gradientAgreement();
   const weights = [];
   const amplitudes = [];
+  const corrupted = [];
+  const updateNorms = [];
   for (let b = 0; b < batches; b++) {
     const { tasks, info } = sampler.sampleWithInfo(config.metaBatchSize, rng);
     tf.tidy(() => {
       const updates = taskUpdates(params, tasks, { model: parts.model, objective: parts.objective, innerOptimizer: parts.innerOptimizer, innerSteps, execution: "per-task" });
       const result = scheme.weights({ updates, losses: tf.zeros([tasks.length]), iteration: 0 });
       weights.push(...result.weights.dataSync());
+      updateNorms.push(...tf.norm(updates, "euclidean", 1).dataSync());
     });
     amplitudes.push(...info.map((task) => task.amplitude));
+    corrupted.push(...info.map((task) => task.corrupted));
     for (const task of tasks) tf.dispose([task.support.x, task.support.y, task.query.x, task.query.y]);
   }
   const order = amplitudes.map((_, i) => i).sort((i, j) => amplitudes[i] - amplitudes[j]);
@@ -56,6 +73,9 @@ function weightsByAmplitude(params, parts, config, innerSteps, batches = 40) {
     correlationWithAmplitude: pearson(weights, amplitudes),
     correlationWithSquaredAmplitude: pearson(weights, amplitudes.map((a) => a * a)),
     quintiles,
+    ...(config.tasks.options.corruption
+      ? { byCorruption: { corrupted: weightSummary(weights, updateNorms, (i) => corrupted[i]), clean: weightSummary(weights, updateNorms, (i) => !corrupted[i]) } }
+      : {}),
   };
 }
 

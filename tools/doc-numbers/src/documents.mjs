@@ -10,4 +10,5 @@ export const DOCUMENTS = [
   "docs/WEIGHTING.md",
   "docs/RECORDS.md",
   "examples/omniglot/README.md",
+  "examples/browser/README.md",
 ];

@@ -19,7 +19,7 @@ const b = (await import(new URL("../packages/backend-native/dist/index.js", impo
 const loadedA = createRequire(import.meta.url)(resolve(addonA));
 loadedA.setThreads(b.threads());
 // Only the functions of the NativeKernels contract that build A has.
-const a = Object.fromEntries(["sgemm", "im2col", "maxPoolRoute", "batchNorm", "batchNormGrad"].filter((name) => typeof loadedA[name] === "function").map((name) => [name, loadedA[name]]));
+const a = Object.fromEntries(["sgemm", "im2col", "maxPoolRoute", "batchNorm", "batchNormGrad", "sgdStep", "addBias"].filter((name) => typeof loadedA[name] === "function").map((name) => [name, loadedA[name]]));
 a.description = `A: ${addonA}`;
 const variants = { A: a, B: b };
 

@@ -706,6 +706,57 @@ napi_value BatchNormGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---- elementwise float32 kernels: the SGD step and the broadcast bias add ------------------------
+// Each element is one IEEE float32 operation (or two), as in the JavaScript / tfjs-wasm kernels they
+// replace, so the bits are the same (no FMA: -ffp-contract=off; tested against the wasm path).
+
+// out = param − float(grad · rate), elementwise (@concord/backend's SGD step kernel).
+AVX2_CLONE void sgd_step(const float* __restrict param, const float* __restrict grad, float* __restrict out, int64_t size, float rate) {
+  for (int64_t i = 0; i < size; i++) out[i] = param[i] - grad[i] * rate;
+}
+
+// out[r, c] = x[r, c] + bias[c]: tf.add of a [..., channels] tensor and a [channels] bias.
+AVX2_CLONE void add_bias(const float* __restrict x, const float* __restrict bias, float* __restrict out, int64_t rows, int64_t channels) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = x + r * channels;
+    float* target = out + r * channels;
+    for (int64_t c = 0; c < channels; c++) target[c] = row[c] + bias[c];
+  }
+}
+
+// sgdStep(buffer, param, grad, out, size, lr): out = param − float32(grad · float32(lr)).
+napi_value SgdStep(napi_env env, napi_callback_info info) {
+  HeapCall call;
+  if (!read_heap_call(env, info, 6, &call)) return nullptr;
+  int64_t v[4];
+  double lr;
+  if (!get_ints(env, call.args + 1, 4, v) || !get_double(env, call.args[5], &lr)) return nullptr;
+  const int64_t param = v[0], grad = v[1], out = v[2], size = v[3];
+  if (!floats_in_bounds(param, {size}, call.length) || !floats_in_bounds(grad, {size}, call.length) || !floats_in_bounds(out, {size}, call.length)) {
+    throw_error(env, "sgdStep: an operand lies outside the buffer, or the size is negative or too large");
+    return nullptr;
+  }
+  const float* base = reinterpret_cast<const float*>(call.heap);
+  sgd_step(base + param / 4, base + grad / 4, reinterpret_cast<float*>(call.heap + out), size, static_cast<float>(lr));
+  return nullptr;
+}
+
+// addBias(buffer, x, bias, out, rows, channels): out[r, c] = x[r, c] + bias[c].
+napi_value AddBias(napi_env env, napi_callback_info info) {
+  HeapCall call;
+  if (!read_heap_call(env, info, 6, &call)) return nullptr;
+  int64_t v[5];
+  if (!get_ints(env, call.args + 1, 5, v)) return nullptr;
+  const int64_t x = v[0], bias = v[1], out = v[2], rows = v[3], channels = v[4];
+  if (!floats_in_bounds(x, {rows, channels}, call.length) || !floats_in_bounds(out, {rows, channels}, call.length) || !floats_in_bounds(bias, {channels}, call.length)) {
+    throw_error(env, "addBias: an operand lies outside the buffer, or rows/channels are negative or too large");
+    return nullptr;
+  }
+  const float* base = reinterpret_cast<const float*>(call.heap);
+  add_bias(base + x / 4, base + bias / 4, reinterpret_cast<float*>(call.heap + out), rows, channels);
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   napi_value args[1];
   if (!get_args(env, info, 1, args)) return nullptr;
@@ -745,6 +796,8 @@ NAPI_MODULE_INIT() {
       {"maxPoolRoute", nullptr, MaxPoolRoute, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormGrad", nullptr, BatchNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sgdStep", nullptr, SgdStep, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"addBias", nullptr, AddBias, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"blasConfig", nullptr, Config, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -10,12 +10,14 @@ export const NATIVE_INSTALL_HINT =
 
 /**
  * The addon's functions (native/concord_native.cc): core's NativeKernels contract (sgemm, im2col,
- * and the optional max-pool routing and fused batch norm, on the wasm heap) plus thread control.
+ * and the optional max-pool routing, fused batch norm, SGD step and bias add, on the wasm heap) plus thread control.
  */
-export interface NativeAddon extends Omit<NativeKernels, "description" | "maxPoolRoute" | "batchNorm" | "batchNormGrad"> {
+export interface NativeAddon extends Omit<NativeKernels, "description" | "maxPoolRoute" | "batchNorm" | "batchNormGrad" | "sgdStep" | "addBias"> {
   maxPoolRoute: NonNullable<NativeKernels["maxPoolRoute"]>;
   batchNorm: NonNullable<NativeKernels["batchNorm"]>;
   batchNormGrad: NonNullable<NativeKernels["batchNormGrad"]>;
+  sgdStep: NonNullable<NativeKernels["sgdStep"]>;
+  addBias: NonNullable<NativeKernels["addBias"]>;
   /** Threads (the caller included) that share out one call's chunks; process-wide. */
   setThreads(threads: number): void;
   threads(): number;
@@ -63,6 +65,8 @@ export function loadNativeKernels(options: LoadNativeOptions = {}): NativeAddon 
     maxPoolRoute: loaded.maxPoolRoute,
     batchNorm: loaded.batchNorm,
     batchNormGrad: loaded.batchNormGrad,
+    sgdStep: loaded.sgdStep,
+    addBias: loaded.addBias,
     setThreads: loaded.setThreads,
     threads: loaded.threads,
     blasConfig: loaded.blasConfig,

@@ -1,7 +1,7 @@
 import type { NativeKernels } from "@concord/backend";
 
 /** Calls of each native function since the process started (shared by every test of a file). */
-export const nativeCalls = { sgemm: 0, im2col: 0, maxPoolRoute: 0, batchNorm: 0, batchNormGrad: 0 };
+export const nativeCalls = { sgemm: 0, im2col: 0, maxPoolRoute: 0, batchNorm: 0, batchNormGrad: 0, sgdStep: 0, addBias: 0 };
 
 /** `kernels` with each call counted in nativeCalls (to assert that a kernel took the native path). */
 export function countingKernels(kernels: NativeKernels): NativeKernels {
@@ -32,6 +32,22 @@ export function countingKernels(kernels: NativeKernels): NativeKernels {
           batchNormGrad: (...args: Parameters<NonNullable<NativeKernels["batchNormGrad"]>>) => {
             nativeCalls.batchNormGrad++;
             kernels.batchNormGrad!(...args);
+          },
+        }
+      : {}),
+    ...(kernels.sgdStep
+      ? {
+          sgdStep: (...args: Parameters<NonNullable<NativeKernels["sgdStep"]>>) => {
+            nativeCalls.sgdStep++;
+            kernels.sgdStep!(...args);
+          },
+        }
+      : {}),
+    ...(kernels.addBias
+      ? {
+          addBias: (...args: Parameters<NonNullable<NativeKernels["addBias"]>>) => {
+            nativeCalls.addBias++;
+            kernels.addBias!(...args);
           },
         }
       : {}),

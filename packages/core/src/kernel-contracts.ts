@@ -163,4 +163,11 @@ export interface NativeKernels {
     epsilon: number,
     relu: number,
   ): void;
+  /**
+   * Optional: {@link SGD_STEP_KERNEL} on the heap, out = param − fround(grad · fround(lr)) for `size`
+   * float32 elements, each operation rounded to float32 (the same bits as the JavaScript kernel).
+   */
+  sgdStep?(buffer: ArrayBuffer, param: number, grad: number, out: number, size: number, lr: number): void;
+  /** Optional: out[r, c] = x[r, c] + bias[c] in float32 for x and out [rows, channels] (tf.add of a bias). */
+  addBias?(buffer: ArrayBuffer, x: number, bias: number, out: number, rows: number, channels: number): void;
 }

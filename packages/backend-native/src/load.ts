@@ -21,6 +21,11 @@ export interface NativeAddon extends Omit<NativeKernels, "description" | "maxPoo
   /** Threads (the caller included) that share out one call's chunks; process-wide. */
   setThreads(threads: number): void;
   threads(): number;
+  /**
+   * JavaScript threads of the process with the addon loaded. While more than one (a task pool's
+   * workers), every call runs on its caller's thread only: the other cores already run tasks.
+   */
+  loadedThreads(): number;
   /** OpenBLAS's build configuration, e.g. "OpenBLAS 0.3.21 … SkylakeX MAX_THREADS=64". */
   blasConfig(): string;
 }
@@ -69,6 +74,7 @@ export function loadNativeKernels(options: LoadNativeOptions = {}): NativeAddon 
     addBias: loaded.addBias,
     setThreads: loaded.setThreads,
     threads: loaded.threads,
+    loadedThreads: loaded.loadedThreads,
     blasConfig: loaded.blasConfig,
   };
 }

@@ -240,6 +240,16 @@ struct HeapCall {
   size_t length = 0;
 };
 
+// As read_heap_call, for a function whose last arguments are optional: between `required` and
+// `most` arguments; the missing ones read as undefined.
+bool read_heap_call_upto(napi_env env, napi_callback_info info, size_t required, size_t most, HeapCall* call) {
+  if (most > sizeof(call->args) / sizeof(call->args[0])) return throw_error(env, "internal: HeapCall holds too few arguments");
+  size_t argc = most;
+  if (napi_get_cb_info(env, info, &argc, call->args, nullptr, nullptr) != napi_ok) return throw_error(env, "could not read the arguments");
+  if (argc < required || argc > most) return throw_error(env, "wrong number of arguments");
+  return get_buffer(env, call->args[0], &call->heap, &call->length);
+}
+
 bool read_heap_call(napi_env env, napi_callback_info info, size_t expected, HeapCall* call) {
   // A kernel with more arguments than HeapCall holds must grow args, not overrun it.
   if (expected > sizeof(call->args) / sizeof(call->args[0])) return throw_error(env, "internal: HeapCall holds too few arguments");
@@ -526,6 +536,14 @@ struct Affine {
   std::vector<double> mean, inverse_std, a, b;
 };
 
+// a = γs, b = β − aμ.
+void scale_and_shift(Affine& f, const float* gamma, const float* beta, int64_t channels) {
+  for (int64_t c = 0; c < channels; c++) {
+    f.a[c] = static_cast<double>(gamma[c]) * f.inverse_std[c];
+    f.b[c] = static_cast<double>(beta[c]) - f.a[c] * f.mean[c];
+  }
+}
+
 // Moments in one pass of sums shifted by the first row, then a = γs, b = β − aμ.
 AVX2_CLONE Affine affine(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t channels, double epsilon) {
   Affine f{std::vector<double>(channels), std::vector<double>(channels), std::vector<double>(channels), std::vector<double>(channels)};
@@ -545,9 +563,16 @@ AVX2_CLONE Affine affine(const float* x, const float* gamma, const float* beta, 
     const double shifted = s1[c] / count;
     f.mean[c] = static_cast<double>(x[c]) + shifted;
     f.inverse_std[c] = 1.0 / std::sqrt(std::max(s2[c] / count - shifted * shifted, 0.0) + epsilon);
-    f.a[c] = static_cast<double>(gamma[c]) * f.inverse_std[c];
-    f.b[c] = static_cast<double>(beta[c]) - f.a[c] * f.mean[c];
   }
+  scale_and_shift(f, gamma, beta, channels);
+  return f;
+}
+
+// The same Affine from moments a previous call computed (mean, then inverse std, per channel).
+Affine affine_from_moments(const double* moments, const float* gamma, const float* beta, int64_t channels) {
+  Affine f{std::vector<double>(moments, moments + channels), std::vector<double>(moments + channels, moments + 2 * channels), std::vector<double>(channels),
+           std::vector<double>(channels)};
+  scale_and_shift(f, gamma, beta, channels);
   return f;
 }
 
@@ -666,10 +691,31 @@ bool get_double(napi_env env, napi_value value, double* out) {
   return true;
 }
 
-// batchNorm(buffer, x, scale, offset, out, rows, channels, epsilon, relu)
+// The optional last argument of batchNorm / batchNormGrad: a Float64Array of 2 · channels (each
+// channel's mean, then its inverse standard deviation), or undefined. Sets *moments (nullptr if undefined).
+bool get_moments(napi_env env, napi_value value, int64_t channels, double** moments) {
+  *moments = nullptr;
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok) return throw_error(env, "could not read the moments argument");
+  if (type == napi_undefined) return true;
+  bool is_typed = false;
+  napi_is_typedarray(env, value, &is_typed);
+  napi_typedarray_type kind;
+  size_t length = 0;
+  void* data = nullptr;
+  if (!is_typed || napi_get_typedarray_info(env, value, &kind, &length, &data, nullptr, nullptr) != napi_ok || kind != napi_float64_array ||
+      static_cast<int64_t>(length) != 2 * channels) {
+    return throw_error(env, "moments: expected undefined or a Float64Array of 2 · channels (means, then inverse standard deviations)");
+  }
+  *moments = static_cast<double*>(data);
+  return true;
+}
+
+// batchNorm(buffer, x, scale, offset, out, rows, channels, epsilon, relu[, moments]): with a
+// moments array, also writes the moments there (batchNormGrad can then skip its moments pass).
 napi_value BatchNorm(napi_env env, napi_callback_info info) {
   HeapCall call;
-  if (!read_heap_call(env, info, 9, &call)) return nullptr;
+  if (!read_heap_call_upto(env, info, 9, 10, &call)) return nullptr;
   int64_t v[6];
   double epsilon;
   int64_t relu;
@@ -680,18 +726,25 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
     throw_error(env, "batchNorm: an operand lies outside the buffer, or rows/channels < 1 or too large, or epsilon ≤ 0");
     return nullptr;
   }
+  double* moments;
+  if (!get_moments(env, call.args[9], channels, &moments)) return nullptr;
   const float* px = reinterpret_cast<const float*>(call.heap + x);
   float* py = reinterpret_cast<float*>(call.heap + out);
   return guarded(env, "batchNorm", [&] {
     const Affine f = affine(px, reinterpret_cast<const float*>(call.heap + scale), reinterpret_cast<const float*>(call.heap + offset), rows, channels, epsilon);
     batch_norm_forward(relu != 0, px, py, f.a.data(), f.b.data(), rows, channels);
+    if (moments) {
+      std::copy(f.mean.begin(), f.mean.end(), moments);
+      std::copy(f.inverse_std.begin(), f.inverse_std.end(), moments + channels);
+    }
   });
 }
 
-// batchNormGrad(buffer, x, scale, offset, dy, dx, dScale, dOffset, rows, channels, epsilon, relu)
+// batchNormGrad(buffer, x, scale, offset, dy, dx, dScale, dOffset, rows, channels, epsilon, relu[, moments]):
+// with a moments array (what batchNorm wrote for this x and epsilon), no moments pass over x.
 napi_value BatchNormGrad(napi_env env, napi_callback_info info) {
   HeapCall call;
-  if (!read_heap_call(env, info, 12, &call)) return nullptr;
+  if (!read_heap_call_upto(env, info, 12, 13, &call)) return nullptr;
   int64_t v[9];
   double epsilon;
   int64_t relu;
@@ -703,13 +756,17 @@ napi_value BatchNormGrad(napi_env env, napi_callback_info info) {
     throw_error(env, "batchNormGrad: an operand lies outside the buffer, or rows/channels < 1 or too large, or epsilon ≤ 0");
     return nullptr;
   }
+  double* moments;
+  if (!get_moments(env, call.args[12], channels, &moments)) return nullptr;
   const float* px = reinterpret_cast<const float*>(call.heap + x);
   const float* pdy = reinterpret_cast<const float*>(call.heap + dy);
   float* pdx = reinterpret_cast<float*>(call.heap + dx);
   float* ds = reinterpret_cast<float*>(call.heap + d_scale);
   float* doff = reinterpret_cast<float*>(call.heap + d_offset);
   return guarded(env, "batchNormGrad", [&] {
-    const Affine f = affine(px, reinterpret_cast<const float*>(call.heap + scale), reinterpret_cast<const float*>(call.heap + offset), rows, channels, epsilon);
+    const float* gamma = reinterpret_cast<const float*>(call.heap + scale);
+    const float* beta = reinterpret_cast<const float*>(call.heap + offset);
+    const Affine f = moments ? affine_from_moments(moments, gamma, beta, channels) : affine(px, gamma, beta, rows, channels, epsilon);
     batch_norm_backward(relu != 0, px, pdy, pdx, ds, doff, f, rows, channels);
   });
 }
@@ -808,7 +865,11 @@ NAPI_MODULE_INIT() {
   // Counted per Node environment; a worker thread that ends removes itself.
   pool().environment_loaded();
   napi_add_env_cleanup_hook(env, [](void*) { pool().environment_unloaded(); }, nullptr);
+  // batchNorm and batchNormGrad take the optional moments argument (see there).
+  napi_value takes_moments;
+  napi_get_boolean(env, true, &takes_moments);
   const napi_property_descriptor properties[] = {
+      {"batchNormMoments", nullptr, nullptr, nullptr, nullptr, takes_moments, napi_enumerable, nullptr},
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"im2col", nullptr, Im2col, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolRoute", nullptr, MaxPoolRoute, nullptr, nullptr, nullptr, napi_default, nullptr},

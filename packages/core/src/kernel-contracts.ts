@@ -146,9 +146,30 @@ export interface NativeKernels {
   /**
    * Optional: {@link BATCH_NORM_KERNEL} on the heap. x and out are [rows, channels] (rows = N·H·W),
    * scale and offset [channels]; relu is 0 or 1. Deterministic (float64 moments, fixed order).
+   * Where {@link NativeKernels.batchNormMoments} is true, a `moments` Float64Array of 2 · channels
+   * receives each channel's mean, then its inverse standard deviation 1/√(σ² + ε).
    */
-  batchNorm?(buffer: ArrayBuffer, x: number, scale: number, offset: number, out: number, rows: number, channels: number, epsilon: number, relu: number): void;
-  /** Optional: {@link BATCH_NORM_GRAD_KERNEL} on the heap: dx [rows, channels], dScale and dOffset [channels]. */
+  batchNorm?(
+    buffer: ArrayBuffer,
+    x: number,
+    scale: number,
+    offset: number,
+    out: number,
+    rows: number,
+    channels: number,
+    epsilon: number,
+    relu: number,
+    moments?: Float64Array,
+  ): void;
+  /**
+   * True when batchNorm and batchNormGrad take the trailing `moments` argument: batchNormGrad given
+   * what batchNorm wrote for the same x and epsilon skips its own pass over x for them (same bits).
+   */
+  readonly batchNormMoments?: boolean;
+  /**
+   * Optional: {@link BATCH_NORM_GRAD_KERNEL} on the heap: dx [rows, channels], dScale and dOffset
+   * [channels]; `moments` as batchNorm wrote them for this x and epsilon, or undefined.
+   */
   batchNormGrad?(
     buffer: ArrayBuffer,
     x: number,
@@ -162,6 +183,7 @@ export interface NativeKernels {
     channels: number,
     epsilon: number,
     relu: number,
+    moments?: Float64Array,
   ): void;
   /**
    * Optional: {@link SGD_STEP_KERNEL} on the heap, out = param − fround(grad · fround(lr)) for `size`

@@ -29,6 +29,8 @@ const a = Object.fromEntries(
 );
 // batchNorm/batchNormGrad's moments argument, in builds that have it.
 if (loadedA.batchNormMoments === true && !without.includes("batchNormMoments")) a.batchNormMoments = true;
+// maxPoolRoute's mode 2 (MaxPool itself), in builds that have it.
+if (loadedA.maxPoolForward === true && !without.includes("maxPoolForward")) a.maxPoolForward = true;
 a.description = `A: ${addonA}${without.length > 0 ? ` without ${without.join(",")}` : ""}`;
 const variants = { A: a, B: b };
 

@@ -398,8 +398,25 @@ napi_value Im2col(napi_env env, napi_callback_info info) {
 // out (x-shaped) = 0 + upstream[window] at the maximum, 0 elsewhere; gather (1): out[window] =
 // upstream[maximum] (upstream x-shaped), 0 for a window entirely in the padding. One pass over x on
 // the calling thread, instead of a positions buffer and a JavaScript loop over the windows.
+// On x86-64 Linux the max-pool scan, the batch-norm passes and the elementwise kernels are also
+// compiled for AVX2, and the clone the CPU supports is picked when the addon loads (GCC/Clang
+// target_clones, an ifunc): 30% less CPU for batch norm on an AVX2 machine. Same bits: every
+// operation is per lane (per channel), rows keep their order, and AVX2 has no FMA (nor would
+// -ffp-contract=off contract one).
+#if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define AVX2_CLONE __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef AVX2_CLONE
+#define AVX2_CLONE
+#endif
+
 typedef float f32x4 __attribute__((vector_size(16)));
 typedef int32_t i32x4 __attribute__((vector_size(16)));
+// Eight lanes for the max-pool scan: one AVX2 register in its AVX2 clone, two SSE2 ones elsewhere.
+typedef float f32x8 __attribute__((vector_size(32)));
+typedef int32_t i32x8 __attribute__((vector_size(32)));
 
 inline f32x4 load4(const float* p) {
   f32x4 v;
@@ -412,17 +429,44 @@ inline f32x4 select4(i32x4 mask, f32x4 a, f32x4 b) {
   return reinterpret_cast<f32x4>((mask & reinterpret_cast<i32x4>(a)) | (~mask & reinterpret_cast<i32x4>(b)));
 }
 
+inline f32x8 load8(const float* p) {
+  f32x8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store8(float* p, f32x8 v) { std::memcpy(p, &v, sizeof v); }
+// All ones in the lanes that hold a NaN or −0 (sign bit alone).
+inline i32x8 is_nan_or_negative_zero(f32x8 v) {
+  const i32x8 negative_zero = {INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
+  return (v != v) | (reinterpret_cast<i32x8>(v) == negative_zero);
+}
+inline f32x8 select8(i32x8 mask, f32x8 a, f32x8 b) {
+  return reinterpret_cast<f32x8>((mask & reinterpret_cast<i32x8>(a)) | (~mask & reinterpret_cast<i32x8>(b)));
+}
+
+// What max_pool_route writes: the routed gradient (x-shaped), the gathered one (pooled), or the pool
+// itself (pooled: each window's maximum, i.e. the gather of x by its own maxima).
+enum class PoolMode { kRoute = 0, kGather = 1, kPool = 2 };
+
 // Sizes checked by MaxPoolRoute: every byte count fits the buffer, oh·kh and ow·kw fit int64.
-__attribute__((noinline)) void max_pool_route(const float* x, const float* upstream, float* out, const WindowGeometry& geometry, bool gather) {
+// Returns false if the pool met a NaN, a −0 or a window with no pixel in the image: tfjs's own
+// MaxPool kernel (XNNPACK) defines those results differently (it starts from −∞, skips NaNs, and
+// compares the taps in another order, which decides between −0 and +0), so the caller falls back to
+// it. Without them a window's maximum is one bit pattern whatever the order.
+// Every lane operation is per channel, so the AVX2 clone gives the same bits.
+AVX2_CLONE bool max_pool_route(const float* x, const float* upstream, float* out, const WindowGeometry& geometry, PoolMode mode) {
   const auto [n, height, width, c, oh, ow, kh, kw, top, left] = geometry;
+  const bool route = mode == PoolMode::kRoute;
   // Pixels outside every window (an odd last row, padding) get no route: zero them first.
   const bool covered = top == 0 && left == 0 && oh * kh == height && ow * kw == width;
-  if (!gather && !covered) std::memset(out, 0, n * height * width * c * 4);
-  if (n == 0 || oh == 0 || ow == 0) return;
+  if (route && !covered) std::memset(out, 0, n * height * width * c * 4);
+  if (n == 0 || oh == 0 || ow == 0) return true;
   // Element offsets of a window's in-image positions, in scan order: at most min(kh, height) ·
   // min(kw, width) of them (a bound the input's size limits, unlike kh · kw).
   std::vector<int64_t> taps(std::max<int64_t>(1, std::min(kh, height) * std::min(kw, width)));
   std::vector<int32_t> winner(c);  // per channel, the index into taps of the window's maximum
+  i32x8 unusual = {0, 0, 0, 0, 0, 0, 0, 0};  // lanes that met a NaN or a −0 (pool mode)
+  bool unusual_tail = false;
   int64_t window = 0;
   for (int64_t b = 0; b < n; b++) {
     for (int64_t i = 0; i < oh; i++) {
@@ -436,80 +480,104 @@ __attribute__((noinline)) void max_pool_route(const float* x, const float* upstr
           }
         }
         if (count == 0) {
-          if (gather) std::memset(out + window, 0, c * 4);
+          if (mode == PoolMode::kPool) return false;
+          if (mode == PoolMode::kGather) std::memset(out + window, 0, c * 4);
           continue;
         }
-        // Four channels at a time in GCC/Clang vector types (GCC does not vectorise the selects on
+        // Eight channels at a time in GCC/Clang vector types (GCC does not vectorise the selects on
         // its own); a comparison gives an all-ones lane where it holds, so & selects.
         int64_t ch = 0;
-        for (; ch + 4 <= c; ch += 4) {
-          f32x4 top_value = load4(x + taps[0] + ch);
-          i32x4 top_tap = {0, 0, 0, 0};
+        for (; ch + 8 <= c; ch += 8) {
+          f32x8 top_value = load8(x + taps[0] + ch);
+          i32x8 top_tap = {0, 0, 0, 0, 0, 0, 0, 0};
+          if (mode == PoolMode::kPool) unusual |= is_nan_or_negative_zero(top_value);
           for (int32_t t = 1; t < count; t++) {
-            const f32x4 value = load4(x + taps[t] + ch);
-            const i32x4 greater = value > top_value;
-            top_value = select4(greater, value, top_value);
+            const f32x8 value = load8(x + taps[t] + ch);
+            const i32x8 greater = value > top_value;
+            if (mode == PoolMode::kPool) unusual |= is_nan_or_negative_zero(value);
+            top_value = select8(greater, value, top_value);
             top_tap = (greater & t) | (~greater & top_tap);
           }
-          std::memcpy(winner.data() + ch, &top_tap, sizeof top_tap);
+          if (mode == PoolMode::kPool) store8(out + window + ch, top_value);
+          else std::memcpy(winner.data() + ch, &top_tap, sizeof top_tap);
         }
         for (; ch < c; ch++) {
           float top_value = x[taps[0] + ch];
           int32_t top_tap = 0;
+          unusual_tail |= top_value != top_value || std::signbit(top_value) && top_value == 0.0f;
           for (int32_t t = 1; t < count; t++) {
+            unusual_tail |= x[taps[t] + ch] != x[taps[t] + ch] || std::signbit(x[taps[t] + ch]) && x[taps[t] + ch] == 0.0f;
             if (x[taps[t] + ch] > top_value) {
               top_value = x[taps[t] + ch];
               top_tap = t;
             }
           }
+          if (mode == PoolMode::kPool) out[window + ch] = top_value;
           winner[ch] = top_tap;
         }
-        if (gather) {
+        if (mode == PoolMode::kPool) continue;
+        if (mode == PoolMode::kGather) {
           for (int64_t k = 0; k < c; k++) out[window + k] = upstream[taps[winner[k]] + k];
           continue;
         }
         // 0 + dy as the JavaScript kernels' += on zeros (turns −0 into +0).
         const float* dy = upstream + window;
-        const int64_t c4 = c & ~int64_t{3};
+        const int64_t c8 = c & ~int64_t{7};
         for (int32_t t = 0; t < count; t++) {
           float* target = out + taps[t];
-          for (int64_t k = 0; k < c4; k += 4) {
-            i32x4 tap;
+          for (int64_t k = 0; k < c8; k += 8) {
+            i32x8 tap;
             std::memcpy(&tap, winner.data() + k, sizeof tap);
-            const f32x4 zero = {0.0f, 0.0f, 0.0f, 0.0f};
-            store4(target + k, select4(tap == t, zero + load4(dy + k), zero));
+            const f32x8 zero = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+            store8(target + k, select8(tap == t, zero + load8(dy + k), zero));
           }
-          for (int64_t k = c4; k < c; k++) target[k] = winner[k] == t ? 0.0f + dy[k] : 0.0f;
+          for (int64_t k = c8; k < c; k++) target[k] = winner[k] == t ? 0.0f + dy[k] : 0.0f;
         }
       }
     }
   }
+  if (mode != PoolMode::kPool) return true;
+  for (int lane = 0; lane < 8; lane++) unusual_tail |= unusual[lane] != 0;
+  return !unusual_tail;
 }
 
+// maxPoolRoute(buffer, x, upstream, out, n, height, width, c, oh, ow, kh, kw, top, left, mode): mode 0
+// routes (out x-shaped), 1 gathers (out pooled, upstream x-shaped), 2 pools x (out pooled, upstream
+// unused). Returns false where mode 2 met a NaN or an empty window (nothing useful written).
 napi_value MaxPoolRoute(napi_env env, napi_callback_info info) {
   HeapCall call;
   if (!read_heap_call(env, info, 15, &call)) return nullptr;
-  int64_t operands[3], gather = 0;
+  int64_t operands[3], mode = 0;
   WindowGeometry geometry;
-  if (!get_ints(env, call.args + 1, 3, operands) || !get_window_geometry(env, call.args + 4, &geometry) || !get_ints(env, call.args + 14, 1, &gather)) {
+  if (!get_ints(env, call.args + 1, 3, operands) || !get_window_geometry(env, call.args + 4, &geometry) || !get_ints(env, call.args + 14, 1, &mode)) {
     return nullptr;
   }
   const auto [x, upstream, out] = operands;
   const auto [n, height, width, c, oh, ow, kh, kw, top, left] = geometry;
   const std::initializer_list<int64_t> input_shape = {n, height, width, c}, pooled_shape = {n, oh, ow, c};
+  const bool pooled_out = mode != 0;
+  const bool pooled_upstream = mode == 0;
   // oh·kh and ow·kw bound the scan's i·kh + u and j·kw + v; a window's in-image taps are counted in int32.
   int64_t window_rows, window_columns, taps_per_window;
-  if (c < 1 || kh < 1 || kw < 1 || top < 0 || left < 0 || !checked_product({oh, kh}, &window_rows) || !checked_product({ow, kw}, &window_columns) ||
-      !checked_product({std::min(kh, height), std::min(kw, width)}, &taps_per_window) || taps_per_window > INT32_MAX ||
-      !floats_in_bounds(x, input_shape, call.length) || !floats_in_bounds(upstream, gather ? input_shape : pooled_shape, call.length) ||
-      !floats_in_bounds(out, gather ? pooled_shape : input_shape, call.length)) {
-    throw_error(env, "maxPoolRoute: an operand lies outside the buffer, or a size or padding is negative or too large");
+  if (mode < 0 || mode > 2 || c < 1 || kh < 1 || kw < 1 || top < 0 || left < 0 || !checked_product({oh, kh}, &window_rows) ||
+      !checked_product({ow, kw}, &window_columns) || !checked_product({std::min(kh, height), std::min(kw, width)}, &taps_per_window) ||
+      taps_per_window > INT32_MAX || !floats_in_bounds(x, input_shape, call.length) ||
+      !floats_in_bounds(upstream, pooled_upstream ? pooled_shape : input_shape, call.length) ||
+      !floats_in_bounds(out, pooled_out ? pooled_shape : input_shape, call.length)) {
+    throw_error(env, "maxPoolRoute: an operand lies outside the buffer, a size or padding is negative or too large, or mode is not 0, 1 or 2");
     return nullptr;
   }
   const float* base = reinterpret_cast<const float*>(call.heap);
-  return guarded(env, "maxPoolRoute", [&] {
-    max_pool_route(base + x / 4, base + upstream / 4, reinterpret_cast<float*>(call.heap + out), geometry, gather != 0);
+  bool written = false;
+  guarded(env, "maxPoolRoute", [&] {
+    written = max_pool_route(base + x / 4, base + upstream / 4, reinterpret_cast<float*>(call.heap + out), geometry, static_cast<PoolMode>(mode));
   });
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) return nullptr;
+  napi_value result;
+  napi_get_boolean(env, written, &result);
+  return result;
 }
 
 // ---- fused transductive batch norm (+ ReLU) -------------------------------------------------------
@@ -517,20 +585,7 @@ napi_value MaxPoolRoute(napi_env env, napi_callback_info info) {
 // @concord/backend's JavaScript kernels (kernels/batch-norm.ts: see the formulas there), so both give
 // the same bits (no FMA contraction: built with -ffp-contract=off). Rows are summed in order on the
 // calling thread, so results never depend on the thread count. Inner loops run over channels with
-// per-channel accumulators and a select for the ReLU: -O3 vectorises them.
-
-// On x86-64 Linux the batch-norm passes are also compiled for AVX2 and the clone the CPU supports
-// is picked when the addon loads (GCC/Clang target_clones, an ifunc): 30% less CPU on an AVX2
-// machine. Same bits: every operation is per lane (per channel), rows keep their order, and AVX2
-// has no FMA (nor would -ffp-contract=off contract one).
-#if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define AVX2_CLONE __attribute__((target_clones("avx2", "default")))
-#endif
-#endif
-#ifndef AVX2_CLONE
-#define AVX2_CLONE
-#endif
+// per-channel accumulators and a select for the ReLU: -O3 vectorises them (AVX2 clones: above).
 
 struct Affine {
   std::vector<double> mean, inverse_std, a, b;
@@ -865,11 +920,12 @@ NAPI_MODULE_INIT() {
   // Counted per Node environment; a worker thread that ends removes itself.
   pool().environment_loaded();
   napi_add_env_cleanup_hook(env, [](void*) { pool().environment_unloaded(); }, nullptr);
-  // batchNorm and batchNormGrad take the optional moments argument (see there).
-  napi_value takes_moments;
-  napi_get_boolean(env, true, &takes_moments);
+  // batchNorm and batchNormGrad take the optional moments argument, maxPoolRoute mode 2 (see there).
+  napi_value yes;
+  napi_get_boolean(env, true, &yes);
   const napi_property_descriptor properties[] = {
-      {"batchNormMoments", nullptr, nullptr, nullptr, nullptr, takes_moments, napi_enumerable, nullptr},
+      {"batchNormMoments", nullptr, nullptr, nullptr, nullptr, yes, napi_enumerable, nullptr},
+      {"maxPoolForward", nullptr, nullptr, nullptr, nullptr, yes, napi_enumerable, nullptr},
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"im2col", nullptr, Im2col, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolRoute", nullptr, MaxPoolRoute, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -12,12 +12,14 @@ export const NATIVE_INSTALL_HINT =
  * The addon's functions (native/concord_native.cc): core's NativeKernels contract (sgemm, im2col,
  * and the optional max-pool routing, fused batch norm, SGD step and bias add, on the wasm heap) plus thread control.
  */
-export interface NativeAddon extends Omit<NativeKernels, "description" | "maxPoolRoute" | "batchNorm" | "batchNormGrad" | "batchNormMoments" | "sgdStep" | "addBias"> {
+export interface NativeAddon extends Omit<NativeKernels, "description" | "maxPoolRoute" | "batchNorm" | "batchNormGrad" | "batchNormMoments" | "maxPoolForward" | "sgdStep" | "addBias"> {
   maxPoolRoute: NonNullable<NativeKernels["maxPoolRoute"]>;
   batchNorm: NonNullable<NativeKernels["batchNorm"]>;
   batchNormGrad: NonNullable<NativeKernels["batchNormGrad"]>;
   /** batchNorm and batchNormGrad take the trailing moments argument. */
   readonly batchNormMoments: true;
+  /** maxPoolRoute pools x itself with gather 2. */
+  readonly maxPoolForward: true;
   sgdStep: NonNullable<NativeKernels["sgdStep"]>;
   addBias: NonNullable<NativeKernels["addBias"]>;
   /** Threads (the caller included) that share out one call's chunks; process-wide. */
@@ -73,6 +75,7 @@ export function loadNativeKernels(options: LoadNativeOptions = {}): NativeAddon 
     batchNorm: loaded.batchNorm,
     batchNormGrad: loaded.batchNormGrad,
     batchNormMoments: loaded.batchNormMoments,
+    maxPoolForward: loaded.maxPoolForward,
     sgdStep: loaded.sgdStep,
     addBias: loaded.addBias,
     setThreads: loaded.setThreads,

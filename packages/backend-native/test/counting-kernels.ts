@@ -19,8 +19,9 @@ export function countingKernels(kernels: NativeKernels): NativeKernels {
       ? {
           maxPoolRoute: (...args: Parameters<NonNullable<NativeKernels["maxPoolRoute"]>>) => {
             nativeCalls.maxPoolRoute++;
-            kernels.maxPoolRoute!(...args);
+            return kernels.maxPoolRoute!(...args);
           },
+          ...(kernels.maxPoolForward ? { maxPoolForward: true } : {}),
         }
       : {}),
     ...(kernels.batchNorm && kernels.batchNormGrad

@@ -125,6 +125,9 @@ export interface NativeKernels {
    * upstream pooled; ConcordMaxPoolGather, gather 1: out pooled, upstream x-shaped) for pools whose
    * strides equal their kh × kw window, NHWC. Each window's maximum is the first position, in
    * row-major window order, whose value exceeds all before it; route writes zeros elsewhere.
+   * Where {@link NativeKernels.maxPoolForward} is true, `gather` 2 pools x itself (out pooled, each
+   * window's maximum; upstream unused) and returns true, or false without a usable result where x
+   * holds a NaN or −0 or a window lies wholly in the padding (tfjs's MaxPool defines those differently).
    */
   maxPoolRoute?(
     buffer: ArrayBuffer,
@@ -142,7 +145,9 @@ export interface NativeKernels {
     top: number,
     left: number,
     gather: number,
-  ): void;
+  ): boolean | void;
+  /** True when maxPoolRoute takes `gather` 2: MaxPool itself. */
+  readonly maxPoolForward?: boolean;
   /**
    * Optional: {@link BATCH_NORM_KERNEL} on the heap. x and out are [rows, channels] (rows = N·H·W),
    * scale and offset [channels]; relu is 0 or 1. Deterministic (float64 moments, fixed order).

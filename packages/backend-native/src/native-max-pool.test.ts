@@ -140,7 +140,7 @@ describe("MaxPool on the native path", () => {
   ]) {
     it(`x [${shape}], 2×2 stride 2: tfjs-wasm's (XNNPACK's) bits, through the addon; with a NaN or −0s, XNNPACK's result`, () => {
       const values = awkward(tf.util.sizeFromShape(shape), shape[3]!, false);
-      const pool = (input: Float32Array) => tf.tidy(() => tf.maxPool(tf.tensor(input, shape as [number, number, number, number]), 2, 2, "valid").dataSync() as Float32Array);
+      const pool = (input: Float32Array) => tf.tidy(() => tf.maxPool(tf.tensor4d(input, shape as [number, number, number, number]), 2, 2, "valid").dataSync() as Float32Array);
       const bytes = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
       const installed = nativeKernels();
       const before = tf.memory().numTensors;

@@ -145,7 +145,7 @@ export interface NativeKernels {
     top: number,
     left: number,
     gather: number,
-  ): boolean | void;
+  ): boolean | undefined;
   /** True when maxPoolRoute takes `gather` 2: MaxPool itself. */
   readonly maxPoolForward?: boolean;
   /**

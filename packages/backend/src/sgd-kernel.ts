@@ -45,7 +45,7 @@ function kernel(backendName: "cpu" | "wasm"): KernelFunc {
     const offsetOf = (t: TensorInfo) => wasm.dataIdMap.get(t.dataId).memoryOffset;
     const native = nativeKernels();
     if (native?.sgdStep) {
-      // The addon's loop does the same two float32 operations per element (same bits), ~10× faster.
+      // The addon's loop does the same two float32 operations per element (same bits), 5–10× faster.
       native.sgdStep(heapBuffer(backend as unknown as WasmHeapBackend), offsetOf(param), offsetOf(grad), offsetOf(output), size, lr);
       return output;
     }

@@ -75,7 +75,7 @@ export function directBinary(name: (typeof DIRECT_BINARY_KERNELS)[number], { inp
   const channels = b.shape.length === 1 ? b.shape[0]! : -1;
   if (name === "Add" && native?.addBias && a.shape.length >= 2 && a.shape[a.shape.length - 1] === channels) {
     // A bias added to the last axis (every layer's bias): the addon's loop does the same float32 sum
-    // per element, a + b in that order, as XNNPACK's broadcasting add, 3–4× faster.
+    // per element, a + b in that order, as XNNPACK's broadcasting add (3× faster alone, 1.5× in place).
     const rows = tf.util.sizeFromShape(a.shape) / channels;
     native.addBias(heapBuffer(backend as unknown as WasmHeapBackend), aData.memoryOffset, bData.memoryOffset, wasmBackend.dataIdMap.get(out.dataId)!.memoryOffset, rows, channels);
     return out;

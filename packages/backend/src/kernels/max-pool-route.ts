@@ -34,7 +34,7 @@ export function installFastMaxPoolRoute(): boolean {
 
 /**
  * tfjs-wasm's MaxPool (XNNPACK) by the native scan while native kernels with maxPoolRoute are set:
- * a 2×2/stride-2 pool of a 5×28×28×64 layer costs a third. Unpadded pools whose stride equals the
+ * a 2×2/stride-2 pool of a 5×28×28×64 layer costs about half (microbenchmark). Unpadded pools whose stride equals the
  * window, float32. Without NaN and −0 a window's maximum is one bit pattern, so the values are the
  * same bits; where x holds a NaN or a −0 the addon says so and XNNPACK computes the pool (it skips a
  * NaN or gives −∞ for one, and its tap order decides between −0 and +0). A pool of the conv net's

@@ -1,6 +1,8 @@
 // Same-process A/B of two builds of the native addon: `node scripts/bench-ab-addon.mjs <a.node>
-// [workload] [execution] [rounds]` (after `pnpm build`). A is the given build (e.g. main's source
-// compiled to /tmp), B this checkout's build/concord_native.node; both are loaded into one process
+// [workload] [execution] [rounds] [without]` (after `pnpm build`). A is the given build (e.g. main's source
+// compiled to /tmp, or this checkout's own build/concord_native.node), B this checkout's build;
+// `without`: members of the NativeKernels contract A leaves out (e.g. sgdStep,addBias or
+// batchNormMoments: one change of a build measured alone); both are loaded into one process
 // and installed in turn (installConcord({ native })) in alternating blocks of 10 iterations, as
 // scripts/bench-ab.mjs does for kernel replacements (the loop both share: ab-alternation.mjs). An addon without an optional function (e.g.
 // maxPoolRoute) leaves that kernel on its wasm path. Prints the median and lower-quartile CPU ms per
@@ -9,7 +11,8 @@ import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { alternateAB } from "./ab-alternation.mjs";
 
-const [addonA, workload = "omniglot-maml1", execution = "per-task", roundsArg = "8"] = process.argv.slice(2);
+const [addonA, workload = "omniglot-maml1", execution = "per-task", roundsArg = "8", withoutArg = ""] = process.argv.slice(2);
+const without = withoutArg.split(",").filter((name) => name.length > 0);
 if (!addonA) throw new Error("usage: node scripts/bench-ab-addon.mjs <a.node> [workload] [execution] [rounds]");
 const rounds = Number(roundsArg);
 process.argv[2] = JSON.stringify({ workload, backend: "native", execution, iterations: 0, warmup: 0, profileOnly: true });
@@ -19,8 +22,16 @@ const b = (await import(new URL("../packages/backend-native/dist/index.js", impo
 const loadedA = createRequire(import.meta.url)(resolve(addonA));
 loadedA.setThreads(b.threads());
 // Only the functions of the NativeKernels contract that build A has.
-const a = Object.fromEntries(["sgemm", "im2col", "maxPoolRoute", "batchNorm", "batchNormGrad"].filter((name) => typeof loadedA[name] === "function").map((name) => [name, loadedA[name]]));
-a.description = `A: ${addonA}`;
+const a = Object.fromEntries(
+  ["sgemm", "im2col", "maxPoolRoute", "batchNorm", "batchNormGrad", "sgdStep", "addBias"]
+    .filter((name) => typeof loadedA[name] === "function" && !without.includes(name))
+    .map((name) => [name, loadedA[name]]),
+);
+// batchNorm/batchNormGrad's moments argument, in builds that have it.
+if (loadedA.batchNormMoments === true && !without.includes("batchNormMoments")) a.batchNormMoments = true;
+// maxPoolRoute's mode 2 (MaxPool itself), in builds that have it.
+if (loadedA.maxPoolForward === true && !without.includes("maxPoolForward")) a.maxPoolForward = true;
+a.description = `A: ${addonA}${without.length > 0 ? ` without ${without.join(",")}` : ""}`;
 const variants = { A: a, B: b };
 
 function configure(label) {
@@ -30,6 +41,6 @@ function configure(label) {
 
 const { A, B } = await alternateAB({ configure, runIteration, lastIterationCpuMs, rounds });
 console.log(
-  `${workload} native ${execution}, threads ${b.threads()}: A (${addonA}) CPU ${A.cpu} ms, wall ${A.wall} ms, ${A.kernels} kernels; ` +
+  `${workload} native ${execution}, threads ${b.threads()}: A (${a.description.slice(3)}) CPU ${A.cpu} ms, wall ${A.wall} ms, ${A.kernels} kernels; ` +
     `B (this build) CPU ${B.cpu} ms, wall ${B.wall} ms, ${B.kernels} kernels`,
 );

@@ -1,12 +1,27 @@
 // CPU time per kernel of one workload's meta-iteration, by kernel name and by name + input shapes:
-// `node scripts/bench-kernel-cpu.mjs [workload] [backend] [execution] [iterations] [without]` (after
-// `pnpm build`). tf.profile's kernelTimeMs is wall time, meaningless on a loaded machine; this wraps
+// `node scripts/bench-kernel-cpu.mjs [workload] [backend] [execution] [iterations] [without] [addon]`
+// (after `pnpm build`); `addon`: another build of the native addon (a .node file, e.g. main's) to
+// install instead of this checkout's, for a before/after profile in the same checkout. tf.profile's kernelTimeMs is wall time, meaningless on a loaded machine; this wraps
 // every registered wasm kernel with process.cpuUsage() (about 1 µs a call, included) and averages
 // over `iterations` after 10 warm-up ones. Wasm-based backends only (wasm, native).
 import * as tf from "@tensorflow/tfjs-core";
-const [workload = "omniglot-maml1", backend = "native", execution = "per-task", itersArg = "3", without = ""] = process.argv.slice(2);
+const [workload = "omniglot-maml1", backend = "native", execution = "per-task", itersArg = "3", without = "", addon = ""] = process.argv.slice(2);
 process.argv[2] = JSON.stringify({ workload, backend, execution, iterations: 0, warmup: 0, profileOnly: true, without: without.split(",").filter(Boolean) });
 const { runIteration, lastIterationCpuMs } = await import("./bench-worker.mjs");
+if (addon) {
+  const { createRequire } = await import("node:module");
+  const concord = await import(new URL("../packages/backend/dist/index.js", import.meta.url).href);
+  const loaded = createRequire(import.meta.url)((await import("node:path")).resolve(addon));
+  const current = (await import(new URL("../packages/backend-native/dist/index.js", import.meta.url).href)).loadNativeKernels();
+  loaded.setThreads(current.threads());
+  // Only what that build has (an older one lacks the newer optional kernels: they take their wasm paths).
+  const kernels = Object.fromEntries(["sgemm", "im2col", "maxPoolRoute", "batchNorm", "batchNormGrad", "sgdStep", "addBias"].filter((name) => typeof loaded[name] === "function").map((name) => [name, loaded[name]]));
+  if (loaded.batchNormMoments === true) kernels.batchNormMoments = true;
+  if (loaded.maxPoolForward === true) kernels.maxPoolForward = true;
+  concord.uninstallConcord();
+  concord.installConcord({ skipKernels: without.split(",").filter(Boolean), native: { ...kernels, description: addon } });
+  console.log(`native kernels of ${addon}: ${Object.keys(kernels).join(", ")}`);
+}
 const by = new Map();
 let on = false;
 for (const config of tf.getKernelsForBackend("wasm")) {

@@ -46,6 +46,10 @@ class ChunkPool {
     std::lock_guard<std::mutex> lock(mutex_);
     return wanted_;
   }
+  // JavaScript threads (Node environments: the main thread, worker threads) with the addon loaded.
+  void environment_loaded() { loaded_environments_.fetch_add(1); }
+  void environment_unloaded() { loaded_environments_.fetch_sub(1); }
+  int loaded_environments() { return loaded_environments_.load(); }
 
   /**
    * Runs body(i) for i in [0, count). The caller works through the chunks itself and helpers that
@@ -54,10 +58,13 @@ class ChunkPool {
    */
   void run(int count, const std::function<void(int)>& body, bool worth_sharing) {
     // Another thread (a worker of Concord's task pool) is inside a call: it already uses the other
-    // core, so this call runs on its own thread only (no oversubscription).
+    // core, so this call runs on its own thread only (no oversubscription). Likewise whenever another
+    // JavaScript thread has the addon loaded (a task pool's worker): between its calls that worker
+    // runs tfjs's JavaScript and wasm kernels on its core, and a helper woken there only takes that
+    // core from it (measured on a loaded machine: 7% more process CPU per parallel Omniglot iteration).
     const int inside = in_flight_.fetch_add(1) + 1;
     std::unique_lock<std::mutex> busy(busy_, std::defer_lock);
-    if (worth_sharing && count > 1 && inside == 1 && busy.try_lock()) {
+    if (worth_sharing && count > 1 && inside == 1 && loaded_environments_.load() == 1 && busy.try_lock()) {
       int helpers;
       {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -125,6 +132,7 @@ class ChunkPool {
   int wanted_ = 1;
   std::atomic<int> next_{0};
   std::atomic<int> in_flight_{0};
+  std::atomic<int> loaded_environments_{0};
 };
 
 ChunkPool& pool() {
@@ -231,6 +239,16 @@ struct HeapCall {
   uint8_t* heap = nullptr;
   size_t length = 0;
 };
+
+// As read_heap_call, for a function whose last arguments are optional: between `required` and
+// `most` arguments; the missing ones read as undefined.
+bool read_heap_call_upto(napi_env env, napi_callback_info info, size_t required, size_t most, HeapCall* call) {
+  if (most > sizeof(call->args) / sizeof(call->args[0])) return throw_error(env, "internal: HeapCall holds too few arguments");
+  size_t argc = most;
+  if (napi_get_cb_info(env, info, &argc, call->args, nullptr, nullptr) != napi_ok) return throw_error(env, "could not read the arguments");
+  if (argc < required || argc > most) return throw_error(env, "wrong number of arguments");
+  return get_buffer(env, call->args[0], &call->heap, &call->length);
+}
 
 bool read_heap_call(napi_env env, napi_callback_info info, size_t expected, HeapCall* call) {
   // A kernel with more arguments than HeapCall holds must grow args, not overrun it.
@@ -380,8 +398,25 @@ napi_value Im2col(napi_env env, napi_callback_info info) {
 // out (x-shaped) = 0 + upstream[window] at the maximum, 0 elsewhere; gather (1): out[window] =
 // upstream[maximum] (upstream x-shaped), 0 for a window entirely in the padding. One pass over x on
 // the calling thread, instead of a positions buffer and a JavaScript loop over the windows.
+// On x86-64 Linux the max-pool scan, the batch-norm passes and the elementwise kernels are also
+// compiled for AVX2, and the clone the CPU supports is picked when the addon loads (GCC/Clang
+// target_clones, an ifunc): 30% less CPU for batch norm on an AVX2 machine. Same bits: every
+// operation is per lane (per channel), rows keep their order, and AVX2 has no FMA (nor would
+// -ffp-contract=off contract one).
+#if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define AVX2_CLONE __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef AVX2_CLONE
+#define AVX2_CLONE
+#endif
+
 typedef float f32x4 __attribute__((vector_size(16)));
 typedef int32_t i32x4 __attribute__((vector_size(16)));
+// Eight lanes for the max-pool scan: one AVX2 register in its AVX2 clone, two SSE2 ones elsewhere.
+typedef float f32x8 __attribute__((vector_size(32)));
+typedef int32_t i32x8 __attribute__((vector_size(32)));
 
 inline f32x4 load4(const float* p) {
   f32x4 v;
@@ -394,17 +429,44 @@ inline f32x4 select4(i32x4 mask, f32x4 a, f32x4 b) {
   return reinterpret_cast<f32x4>((mask & reinterpret_cast<i32x4>(a)) | (~mask & reinterpret_cast<i32x4>(b)));
 }
 
+inline f32x8 load8(const float* p) {
+  f32x8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store8(float* p, f32x8 v) { std::memcpy(p, &v, sizeof v); }
+// All ones in the lanes that hold a NaN or −0 (sign bit alone).
+inline i32x8 is_nan_or_negative_zero(f32x8 v) {
+  const i32x8 negative_zero = {INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
+  return (v != v) | (reinterpret_cast<i32x8>(v) == negative_zero);
+}
+inline f32x8 select8(i32x8 mask, f32x8 a, f32x8 b) {
+  return reinterpret_cast<f32x8>((mask & reinterpret_cast<i32x8>(a)) | (~mask & reinterpret_cast<i32x8>(b)));
+}
+
+// What max_pool_route writes: the routed gradient (x-shaped), the gathered one (pooled), or the pool
+// itself (pooled: each window's maximum, i.e. the gather of x by its own maxima).
+enum class PoolMode { kRoute = 0, kGather = 1, kPool = 2 };
+
 // Sizes checked by MaxPoolRoute: every byte count fits the buffer, oh·kh and ow·kw fit int64.
-__attribute__((noinline)) void max_pool_route(const float* x, const float* upstream, float* out, const WindowGeometry& geometry, bool gather) {
+// Returns false if the pool met a NaN, a −0 or a window with no pixel in the image: tfjs's own
+// MaxPool kernel (XNNPACK) defines those results differently (it starts from −∞, skips NaNs, and
+// compares the taps in another order, which decides between −0 and +0), so the caller falls back to
+// it. Without them a window's maximum is one bit pattern whatever the order.
+// Every lane operation is per channel, so the AVX2 clone gives the same bits.
+AVX2_CLONE bool max_pool_route(const float* x, const float* upstream, float* out, const WindowGeometry& geometry, PoolMode mode) {
   const auto [n, height, width, c, oh, ow, kh, kw, top, left] = geometry;
+  const bool route = mode == PoolMode::kRoute;
   // Pixels outside every window (an odd last row, padding) get no route: zero them first.
   const bool covered = top == 0 && left == 0 && oh * kh == height && ow * kw == width;
-  if (!gather && !covered) std::memset(out, 0, n * height * width * c * 4);
-  if (n == 0 || oh == 0 || ow == 0) return;
+  if (route && !covered) std::memset(out, 0, n * height * width * c * 4);
+  if (n == 0 || oh == 0 || ow == 0) return true;
   // Element offsets of a window's in-image positions, in scan order: at most min(kh, height) ·
   // min(kw, width) of them (a bound the input's size limits, unlike kh · kw).
   std::vector<int64_t> taps(std::max<int64_t>(1, std::min(kh, height) * std::min(kw, width)));
   std::vector<int32_t> winner(c);  // per channel, the index into taps of the window's maximum
+  i32x8 unusual = {0, 0, 0, 0, 0, 0, 0, 0};  // lanes that met a NaN or a −0 (pool mode)
+  bool unusual_tail = false;
   int64_t window = 0;
   for (int64_t b = 0; b < n; b++) {
     for (int64_t i = 0; i < oh; i++) {
@@ -418,80 +480,104 @@ __attribute__((noinline)) void max_pool_route(const float* x, const float* upstr
           }
         }
         if (count == 0) {
-          if (gather) std::memset(out + window, 0, c * 4);
+          if (mode == PoolMode::kPool) return false;
+          if (mode == PoolMode::kGather) std::memset(out + window, 0, c * 4);
           continue;
         }
-        // Four channels at a time in GCC/Clang vector types (GCC does not vectorise the selects on
+        // Eight channels at a time in GCC/Clang vector types (GCC does not vectorise the selects on
         // its own); a comparison gives an all-ones lane where it holds, so & selects.
         int64_t ch = 0;
-        for (; ch + 4 <= c; ch += 4) {
-          f32x4 top_value = load4(x + taps[0] + ch);
-          i32x4 top_tap = {0, 0, 0, 0};
+        for (; ch + 8 <= c; ch += 8) {
+          f32x8 top_value = load8(x + taps[0] + ch);
+          i32x8 top_tap = {0, 0, 0, 0, 0, 0, 0, 0};
+          if (mode == PoolMode::kPool) unusual |= is_nan_or_negative_zero(top_value);
           for (int32_t t = 1; t < count; t++) {
-            const f32x4 value = load4(x + taps[t] + ch);
-            const i32x4 greater = value > top_value;
-            top_value = select4(greater, value, top_value);
+            const f32x8 value = load8(x + taps[t] + ch);
+            const i32x8 greater = value > top_value;
+            if (mode == PoolMode::kPool) unusual |= is_nan_or_negative_zero(value);
+            top_value = select8(greater, value, top_value);
             top_tap = (greater & t) | (~greater & top_tap);
           }
-          std::memcpy(winner.data() + ch, &top_tap, sizeof top_tap);
+          if (mode == PoolMode::kPool) store8(out + window + ch, top_value);
+          else std::memcpy(winner.data() + ch, &top_tap, sizeof top_tap);
         }
         for (; ch < c; ch++) {
           float top_value = x[taps[0] + ch];
           int32_t top_tap = 0;
+          unusual_tail |= top_value != top_value || std::signbit(top_value) && top_value == 0.0f;
           for (int32_t t = 1; t < count; t++) {
+            unusual_tail |= x[taps[t] + ch] != x[taps[t] + ch] || std::signbit(x[taps[t] + ch]) && x[taps[t] + ch] == 0.0f;
             if (x[taps[t] + ch] > top_value) {
               top_value = x[taps[t] + ch];
               top_tap = t;
             }
           }
+          if (mode == PoolMode::kPool) out[window + ch] = top_value;
           winner[ch] = top_tap;
         }
-        if (gather) {
+        if (mode == PoolMode::kPool) continue;
+        if (mode == PoolMode::kGather) {
           for (int64_t k = 0; k < c; k++) out[window + k] = upstream[taps[winner[k]] + k];
           continue;
         }
         // 0 + dy as the JavaScript kernels' += on zeros (turns −0 into +0).
         const float* dy = upstream + window;
-        const int64_t c4 = c & ~int64_t{3};
+        const int64_t c8 = c & ~int64_t{7};
         for (int32_t t = 0; t < count; t++) {
           float* target = out + taps[t];
-          for (int64_t k = 0; k < c4; k += 4) {
-            i32x4 tap;
+          for (int64_t k = 0; k < c8; k += 8) {
+            i32x8 tap;
             std::memcpy(&tap, winner.data() + k, sizeof tap);
-            const f32x4 zero = {0.0f, 0.0f, 0.0f, 0.0f};
-            store4(target + k, select4(tap == t, zero + load4(dy + k), zero));
+            const f32x8 zero = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+            store8(target + k, select8(tap == t, zero + load8(dy + k), zero));
           }
-          for (int64_t k = c4; k < c; k++) target[k] = winner[k] == t ? 0.0f + dy[k] : 0.0f;
+          for (int64_t k = c8; k < c; k++) target[k] = winner[k] == t ? 0.0f + dy[k] : 0.0f;
         }
       }
     }
   }
+  if (mode != PoolMode::kPool) return true;
+  for (int lane = 0; lane < 8; lane++) unusual_tail |= unusual[lane] != 0;
+  return !unusual_tail;
 }
 
+// maxPoolRoute(buffer, x, upstream, out, n, height, width, c, oh, ow, kh, kw, top, left, mode): mode 0
+// routes (out x-shaped), 1 gathers (out pooled, upstream x-shaped), 2 pools x (out pooled, upstream
+// unused). Returns false where mode 2 met a NaN or an empty window (nothing useful written).
 napi_value MaxPoolRoute(napi_env env, napi_callback_info info) {
   HeapCall call;
   if (!read_heap_call(env, info, 15, &call)) return nullptr;
-  int64_t operands[3], gather = 0;
+  int64_t operands[3], mode = 0;
   WindowGeometry geometry;
-  if (!get_ints(env, call.args + 1, 3, operands) || !get_window_geometry(env, call.args + 4, &geometry) || !get_ints(env, call.args + 14, 1, &gather)) {
+  if (!get_ints(env, call.args + 1, 3, operands) || !get_window_geometry(env, call.args + 4, &geometry) || !get_ints(env, call.args + 14, 1, &mode)) {
     return nullptr;
   }
   const auto [x, upstream, out] = operands;
   const auto [n, height, width, c, oh, ow, kh, kw, top, left] = geometry;
   const std::initializer_list<int64_t> input_shape = {n, height, width, c}, pooled_shape = {n, oh, ow, c};
+  const bool pooled_out = mode != 0;
+  const bool pooled_upstream = mode == 0;
   // oh·kh and ow·kw bound the scan's i·kh + u and j·kw + v; a window's in-image taps are counted in int32.
   int64_t window_rows, window_columns, taps_per_window;
-  if (c < 1 || kh < 1 || kw < 1 || top < 0 || left < 0 || !checked_product({oh, kh}, &window_rows) || !checked_product({ow, kw}, &window_columns) ||
-      !checked_product({std::min(kh, height), std::min(kw, width)}, &taps_per_window) || taps_per_window > INT32_MAX ||
-      !floats_in_bounds(x, input_shape, call.length) || !floats_in_bounds(upstream, gather ? input_shape : pooled_shape, call.length) ||
-      !floats_in_bounds(out, gather ? pooled_shape : input_shape, call.length)) {
-    throw_error(env, "maxPoolRoute: an operand lies outside the buffer, or a size or padding is negative or too large");
+  if (mode < 0 || mode > 2 || c < 1 || kh < 1 || kw < 1 || top < 0 || left < 0 || !checked_product({oh, kh}, &window_rows) ||
+      !checked_product({ow, kw}, &window_columns) || !checked_product({std::min(kh, height), std::min(kw, width)}, &taps_per_window) ||
+      taps_per_window > INT32_MAX || !floats_in_bounds(x, input_shape, call.length) ||
+      !floats_in_bounds(upstream, pooled_upstream ? pooled_shape : input_shape, call.length) ||
+      !floats_in_bounds(out, pooled_out ? pooled_shape : input_shape, call.length)) {
+    throw_error(env, "maxPoolRoute: an operand lies outside the buffer, a size or padding is negative or too large, or mode is not 0, 1 or 2");
     return nullptr;
   }
   const float* base = reinterpret_cast<const float*>(call.heap);
-  return guarded(env, "maxPoolRoute", [&] {
-    max_pool_route(base + x / 4, base + upstream / 4, reinterpret_cast<float*>(call.heap + out), geometry, gather != 0);
+  bool written = false;
+  guarded(env, "maxPoolRoute", [&] {
+    written = max_pool_route(base + x / 4, base + upstream / 4, reinterpret_cast<float*>(call.heap + out), geometry, static_cast<PoolMode>(mode));
   });
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) return nullptr;
+  napi_value result;
+  napi_get_boolean(env, written, &result);
+  return result;
 }
 
 // ---- fused transductive batch norm (+ ReLU) -------------------------------------------------------
@@ -499,24 +585,19 @@ napi_value MaxPoolRoute(napi_env env, napi_callback_info info) {
 // @concord/backend's JavaScript kernels (kernels/batch-norm.ts: see the formulas there), so both give
 // the same bits (no FMA contraction: built with -ffp-contract=off). Rows are summed in order on the
 // calling thread, so results never depend on the thread count. Inner loops run over channels with
-// per-channel accumulators and a select for the ReLU: -O3 vectorises them.
-
-// On x86-64 Linux the batch-norm passes are also compiled for AVX2 and the clone the CPU supports
-// is picked when the addon loads (GCC/Clang target_clones, an ifunc): 30% less CPU on an AVX2
-// machine. Same bits: every operation is per lane (per channel), rows keep their order, and AVX2
-// has no FMA (nor would -ffp-contract=off contract one).
-#if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define AVX2_CLONE __attribute__((target_clones("avx2", "default")))
-#endif
-#endif
-#ifndef AVX2_CLONE
-#define AVX2_CLONE
-#endif
+// per-channel accumulators and a select for the ReLU: -O3 vectorises them (AVX2 clones: above).
 
 struct Affine {
   std::vector<double> mean, inverse_std, a, b;
 };
+
+// a = γs, b = β − aμ.
+void scale_and_shift(Affine& f, const float* gamma, const float* beta, int64_t channels) {
+  for (int64_t c = 0; c < channels; c++) {
+    f.a[c] = static_cast<double>(gamma[c]) * f.inverse_std[c];
+    f.b[c] = static_cast<double>(beta[c]) - f.a[c] * f.mean[c];
+  }
+}
 
 // Moments in one pass of sums shifted by the first row, then a = γs, b = β − aμ.
 AVX2_CLONE Affine affine(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t channels, double epsilon) {
@@ -537,9 +618,16 @@ AVX2_CLONE Affine affine(const float* x, const float* gamma, const float* beta, 
     const double shifted = s1[c] / count;
     f.mean[c] = static_cast<double>(x[c]) + shifted;
     f.inverse_std[c] = 1.0 / std::sqrt(std::max(s2[c] / count - shifted * shifted, 0.0) + epsilon);
-    f.a[c] = static_cast<double>(gamma[c]) * f.inverse_std[c];
-    f.b[c] = static_cast<double>(beta[c]) - f.a[c] * f.mean[c];
   }
+  scale_and_shift(f, gamma, beta, channels);
+  return f;
+}
+
+// The same Affine from moments a previous call computed (mean, then inverse std, per channel).
+Affine affine_from_moments(const double* moments, const float* gamma, const float* beta, int64_t channels) {
+  Affine f{std::vector<double>(moments, moments + channels), std::vector<double>(moments + channels, moments + 2 * channels), std::vector<double>(channels),
+           std::vector<double>(channels)};
+  scale_and_shift(f, gamma, beta, channels);
   return f;
 }
 
@@ -658,10 +746,31 @@ bool get_double(napi_env env, napi_value value, double* out) {
   return true;
 }
 
-// batchNorm(buffer, x, scale, offset, out, rows, channels, epsilon, relu)
+// The optional last argument of batchNorm / batchNormGrad: a Float64Array of 2 · channels (each
+// channel's mean, then its inverse standard deviation), or undefined. Sets *moments (nullptr if undefined).
+bool get_moments(napi_env env, napi_value value, int64_t channels, double** moments) {
+  *moments = nullptr;
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok) return throw_error(env, "could not read the moments argument");
+  if (type == napi_undefined) return true;
+  bool is_typed = false;
+  napi_is_typedarray(env, value, &is_typed);
+  napi_typedarray_type kind;
+  size_t length = 0;
+  void* data = nullptr;
+  if (!is_typed || napi_get_typedarray_info(env, value, &kind, &length, &data, nullptr, nullptr) != napi_ok || kind != napi_float64_array ||
+      static_cast<int64_t>(length) != 2 * channels) {
+    return throw_error(env, "moments: expected undefined or a Float64Array of 2 · channels (means, then inverse standard deviations)");
+  }
+  *moments = static_cast<double*>(data);
+  return true;
+}
+
+// batchNorm(buffer, x, scale, offset, out, rows, channels, epsilon, relu[, moments]): with a
+// moments array, also writes the moments there (batchNormGrad can then skip its moments pass).
 napi_value BatchNorm(napi_env env, napi_callback_info info) {
   HeapCall call;
-  if (!read_heap_call(env, info, 9, &call)) return nullptr;
+  if (!read_heap_call_upto(env, info, 9, 10, &call)) return nullptr;
   int64_t v[6];
   double epsilon;
   int64_t relu;
@@ -672,18 +781,25 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
     throw_error(env, "batchNorm: an operand lies outside the buffer, or rows/channels < 1 or too large, or epsilon ≤ 0");
     return nullptr;
   }
+  double* moments;
+  if (!get_moments(env, call.args[9], channels, &moments)) return nullptr;
   const float* px = reinterpret_cast<const float*>(call.heap + x);
   float* py = reinterpret_cast<float*>(call.heap + out);
   return guarded(env, "batchNorm", [&] {
     const Affine f = affine(px, reinterpret_cast<const float*>(call.heap + scale), reinterpret_cast<const float*>(call.heap + offset), rows, channels, epsilon);
     batch_norm_forward(relu != 0, px, py, f.a.data(), f.b.data(), rows, channels);
+    if (moments) {
+      std::copy(f.mean.begin(), f.mean.end(), moments);
+      std::copy(f.inverse_std.begin(), f.inverse_std.end(), moments + channels);
+    }
   });
 }
 
-// batchNormGrad(buffer, x, scale, offset, dy, dx, dScale, dOffset, rows, channels, epsilon, relu)
+// batchNormGrad(buffer, x, scale, offset, dy, dx, dScale, dOffset, rows, channels, epsilon, relu[, moments]):
+// with a moments array (what batchNorm wrote for this x and epsilon), no moments pass over x.
 napi_value BatchNormGrad(napi_env env, napi_callback_info info) {
   HeapCall call;
-  if (!read_heap_call(env, info, 12, &call)) return nullptr;
+  if (!read_heap_call_upto(env, info, 12, 13, &call)) return nullptr;
   int64_t v[9];
   double epsilon;
   int64_t relu;
@@ -695,15 +811,70 @@ napi_value BatchNormGrad(napi_env env, napi_callback_info info) {
     throw_error(env, "batchNormGrad: an operand lies outside the buffer, or rows/channels < 1 or too large, or epsilon ≤ 0");
     return nullptr;
   }
+  double* moments;
+  if (!get_moments(env, call.args[12], channels, &moments)) return nullptr;
   const float* px = reinterpret_cast<const float*>(call.heap + x);
   const float* pdy = reinterpret_cast<const float*>(call.heap + dy);
   float* pdx = reinterpret_cast<float*>(call.heap + dx);
   float* ds = reinterpret_cast<float*>(call.heap + d_scale);
   float* doff = reinterpret_cast<float*>(call.heap + d_offset);
   return guarded(env, "batchNormGrad", [&] {
-    const Affine f = affine(px, reinterpret_cast<const float*>(call.heap + scale), reinterpret_cast<const float*>(call.heap + offset), rows, channels, epsilon);
+    const float* gamma = reinterpret_cast<const float*>(call.heap + scale);
+    const float* beta = reinterpret_cast<const float*>(call.heap + offset);
+    const Affine f = moments ? affine_from_moments(moments, gamma, beta, channels) : affine(px, gamma, beta, rows, channels, epsilon);
     batch_norm_backward(relu != 0, px, pdy, pdx, ds, doff, f, rows, channels);
   });
+}
+
+// ---- elementwise float32 kernels: the SGD step and the broadcast bias add ------------------------
+// Each element is one IEEE float32 operation (or two), as in the JavaScript / tfjs-wasm kernels they
+// replace, so the bits are the same (no FMA: -ffp-contract=off; tested against the wasm path).
+
+// out = param − float(grad · rate), elementwise (@concord/backend's SGD step kernel).
+AVX2_CLONE void sgd_step(const float* __restrict param, const float* __restrict grad, float* __restrict out, int64_t size, float rate) {
+  for (int64_t i = 0; i < size; i++) out[i] = param[i] - grad[i] * rate;
+}
+
+// out[r, c] = x[r, c] + bias[c]: tf.add of a [..., channels] tensor and a [channels] bias.
+AVX2_CLONE void add_bias(const float* __restrict x, const float* __restrict bias, float* __restrict out, int64_t rows, int64_t channels) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = x + r * channels;
+    float* target = out + r * channels;
+    for (int64_t c = 0; c < channels; c++) target[c] = row[c] + bias[c];
+  }
+}
+
+// sgdStep(buffer, param, grad, out, size, lr): out = param − float32(grad · float32(lr)).
+napi_value SgdStep(napi_env env, napi_callback_info info) {
+  HeapCall call;
+  if (!read_heap_call(env, info, 6, &call)) return nullptr;
+  int64_t v[4];
+  double lr;
+  if (!get_ints(env, call.args + 1, 4, v) || !get_double(env, call.args[5], &lr)) return nullptr;
+  const int64_t param = v[0], grad = v[1], out = v[2], size = v[3];
+  if (!floats_in_bounds(param, {size}, call.length) || !floats_in_bounds(grad, {size}, call.length) || !floats_in_bounds(out, {size}, call.length)) {
+    throw_error(env, "sgdStep: an operand lies outside the buffer, or the size is negative or too large");
+    return nullptr;
+  }
+  const float* base = reinterpret_cast<const float*>(call.heap);
+  sgd_step(base + param / 4, base + grad / 4, reinterpret_cast<float*>(call.heap + out), size, static_cast<float>(lr));
+  return nullptr;
+}
+
+// addBias(buffer, x, bias, out, rows, channels): out[r, c] = x[r, c] + bias[c].
+napi_value AddBias(napi_env env, napi_callback_info info) {
+  HeapCall call;
+  if (!read_heap_call(env, info, 6, &call)) return nullptr;
+  int64_t v[5];
+  if (!get_ints(env, call.args + 1, 5, v)) return nullptr;
+  const int64_t x = v[0], bias = v[1], out = v[2], rows = v[3], channels = v[4];
+  if (!floats_in_bounds(x, {rows, channels}, call.length) || !floats_in_bounds(out, {rows, channels}, call.length) || !floats_in_bounds(bias, {channels}, call.length)) {
+    throw_error(env, "addBias: an operand lies outside the buffer, or rows/channels are negative or too large");
+    return nullptr;
+  }
+  const float* base = reinterpret_cast<const float*>(call.heap);
+  add_bias(base + x / 4, base + bias / 4, reinterpret_cast<float*>(call.heap + out), rows, channels);
+  return nullptr;
 }
 
 napi_value SetThreads(napi_env env, napi_callback_info info) {
@@ -723,6 +894,13 @@ napi_value Threads(napi_env env, napi_callback_info) {
   return result;
 }
 
+// The JavaScript threads with the addon loaded (while more than one, calls run on the caller's thread only).
+napi_value LoadedThreads(napi_env env, napi_callback_info) {
+  napi_value result;
+  napi_create_int32(env, pool().loaded_environments(), &result);
+  return result;
+}
+
 napi_value Config(napi_env env, napi_callback_info) {
   napi_value result;
   const char* config = openblas_get_config();
@@ -739,14 +917,25 @@ NAPI_MODULE_INIT() {
     openblas_set_num_threads(1);
     pool().set_threads(1);
   });
+  // Counted per Node environment; a worker thread that ends removes itself.
+  pool().environment_loaded();
+  napi_add_env_cleanup_hook(env, [](void*) { pool().environment_unloaded(); }, nullptr);
+  // batchNorm and batchNormGrad take the optional moments argument, maxPoolRoute mode 2 (see there).
+  napi_value yes;
+  napi_get_boolean(env, true, &yes);
   const napi_property_descriptor properties[] = {
+      {"batchNormMoments", nullptr, nullptr, nullptr, nullptr, yes, napi_enumerable, nullptr},
+      {"maxPoolForward", nullptr, nullptr, nullptr, nullptr, yes, napi_enumerable, nullptr},
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"im2col", nullptr, Im2col, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolRoute", nullptr, MaxPoolRoute, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormGrad", nullptr, BatchNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sgdStep", nullptr, SgdStep, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"addBias", nullptr, AddBias, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"loadedThreads", nullptr, LoadedThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"blasConfig", nullptr, Config, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties);

@@ -1,3 +1,4 @@
+import { Worker } from "node:worker_threads";
 import { ConcordError, createRng } from "@concord/core";
 import { describe, expect, it } from "vitest";
 import { loadNativeKernels } from "./index.js";
@@ -94,6 +95,31 @@ describe("native sgemm", () => {
     });
     native.setThreads(2);
     for (let i = 0; i < results[0]!.length; i++) expect(Buffer.from(results[1]![i]!.buffer).equals(Buffer.from(results[0]![i]!.buffer))).toBe(true);
+  });
+
+  it("counts the JavaScript threads that loaded it (calls are not shared while a worker has it loaded)", async () => {
+    expect(native.loadedThreads()).toBe(1);
+    const addonPath = new URL("../build/concord_native.node", import.meta.url).pathname;
+    const worker = new Worker(
+      `const { parentPort, workerData } = require("node:worker_threads");
+       const addon = require(workerData);
+       parentPort.postMessage(addon.loadedThreads());
+       parentPort.once("message", () => process.exit(0));`,
+      { eval: true, workerData: addonPath },
+    );
+    const seenByWorker = await new Promise<number>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    });
+    expect(seenByWorker).toBe(2);
+    expect(native.loadedThreads()).toBe(2);
+    // Sharing is off now, and results stay the same bits (chunks depend on the shape only).
+    const shared = product(1, 980, 64, 576, false, false).c;
+    const exited = new Promise((resolve) => worker.once("exit", resolve));
+    worker.postMessage("exit");
+    await exited;
+    expect(native.loadedThreads()).toBe(1);
+    expect(Buffer.from(product(1, 980, 64, 576, false, false).c.buffer).equals(Buffer.from(shared.buffer))).toBe(true);
   });
 
   it("refuses operands outside the buffer, misaligned offsets and wrong argument types", () => {

@@ -10,15 +10,26 @@ export const NATIVE_INSTALL_HINT =
 
 /**
  * The addon's functions (native/concord_native.cc): core's NativeKernels contract (sgemm, im2col,
- * and the optional max-pool routing and fused batch norm, on the wasm heap) plus thread control.
+ * and the optional max-pool routing, fused batch norm, SGD step and bias add, on the wasm heap) plus thread control.
  */
-export interface NativeAddon extends Omit<NativeKernels, "description" | "maxPoolRoute" | "batchNorm" | "batchNormGrad"> {
+export interface NativeAddon extends Omit<NativeKernels, "description" | "maxPoolRoute" | "batchNorm" | "batchNormGrad" | "batchNormMoments" | "maxPoolForward" | "sgdStep" | "addBias"> {
   maxPoolRoute: NonNullable<NativeKernels["maxPoolRoute"]>;
   batchNorm: NonNullable<NativeKernels["batchNorm"]>;
   batchNormGrad: NonNullable<NativeKernels["batchNormGrad"]>;
+  /** batchNorm and batchNormGrad take the trailing moments argument. */
+  readonly batchNormMoments: true;
+  /** maxPoolRoute pools x itself with gather 2. */
+  readonly maxPoolForward: true;
+  sgdStep: NonNullable<NativeKernels["sgdStep"]>;
+  addBias: NonNullable<NativeKernels["addBias"]>;
   /** Threads (the caller included) that share out one call's chunks; process-wide. */
   setThreads(threads: number): void;
   threads(): number;
+  /**
+   * JavaScript threads of the process with the addon loaded. While more than one (a task pool's
+   * workers), every call runs on its caller's thread only: the other cores already run tasks.
+   */
+  loadedThreads(): number;
   /** OpenBLAS's build configuration, e.g. "OpenBLAS 0.3.21 … SkylakeX MAX_THREADS=64". */
   blasConfig(): string;
 }
@@ -63,8 +74,13 @@ export function loadNativeKernels(options: LoadNativeOptions = {}): NativeAddon 
     maxPoolRoute: loaded.maxPoolRoute,
     batchNorm: loaded.batchNorm,
     batchNormGrad: loaded.batchNormGrad,
+    batchNormMoments: loaded.batchNormMoments,
+    maxPoolForward: loaded.maxPoolForward,
+    sgdStep: loaded.sgdStep,
+    addBias: loaded.addBias,
     setThreads: loaded.setThreads,
     threads: loaded.threads,
+    loadedThreads: loaded.loadedThreads,
     blasConfig: loaded.blasConfig,
   };
 }

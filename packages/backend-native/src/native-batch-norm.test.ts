@@ -62,6 +62,52 @@ describe("native fused batch norm", () => {
     });
   }
 
+  it("reuses the forward kernel's moments in the backward kernel of the same x and ε, with the same bits as without", () => {
+    const shape = [5, 14, 14, 64];
+    const rng = createRng(21);
+    const before = tf.memory().numTensors;
+    const run = (epsilonForward: number, epsilonBackward: number, forwardFirst: boolean) =>
+      tf.tidy(() => {
+        const x = tf.tensor(rng.normalArray(tf.util.sizeFromShape(shape), 2), shape);
+        const scale = tf.tensor(rng.normalArray(64, 1), [64]);
+        const offset = tf.tensor(rng.normalArray(64, 0.5), [64]);
+        const dy = tf.tensor(rng.normalArray(tf.util.sizeFromShape(shape), 1), shape);
+        if (forwardFirst) tf.engine().runKernel(BATCH_NORM_KERNEL, { x, scale, offset }, { epsilon: epsilonForward, relu: true });
+        const reused = nativeCalls.batchNormGradFromMoments;
+        const grads = tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { x, scale, offset, dy }, { epsilon: epsilonBackward, relu: true }) as unknown as tf.Tensor[];
+        const values = grads.map((t) => t.dataSync() as Float32Array);
+        // The same x again through the JavaScript kernel (no native kernels, no moments): the reference bits.
+        const installed = nativeKernels();
+        setNativeKernels(undefined);
+        try {
+          const reference = (tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { x, scale, offset, dy }, { epsilon: epsilonBackward, relu: true }) as unknown as tf.Tensor[]).map(
+            (t) => t.dataSync() as Float32Array,
+          );
+          values.forEach((v, i) => expect(Buffer.from(v.buffer, v.byteOffset, v.byteLength).equals(Buffer.from(reference[i]!.buffer, reference[i]!.byteOffset, reference[i]!.byteLength))).toBe(true));
+        } finally {
+          setNativeKernels(installed);
+        }
+        return nativeCalls.batchNormGradFromMoments - reused;
+      });
+    expect(run(1e-3, 1e-3, true)).toBe(1);
+    // another ε, or no forward pass of this x: the kernel computes the moments itself
+    expect(run(1e-3, 1e-5, true)).toBe(0);
+    expect(run(1e-3, 1e-3, false)).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("refuses a moments argument of the wrong kind or length", () => {
+    const addon = loadNativeKernels();
+    const buffer = new ArrayBuffer(4 * 64);
+    // x [4, 2] at 0, scale at 32, offset at 40, out/dy at 48, dx at 80, dScale 112, dOffset 120
+    expect(() => addon.batchNorm(buffer, 0, 32, 40, 48, 4, 2, 1e-3, 1, new Float64Array(3))).toThrow(/moments/);
+    expect(() => addon.batchNorm(buffer, 0, 32, 40, 48, 4, 2, 1e-3, 1, new Float32Array(4) as unknown as Float64Array)).toThrow(/moments/);
+    expect(() => addon.batchNormGrad(buffer, 0, 32, 40, 48, 80, 112, 120, 4, 2, 1e-3, 1, new Float64Array(5))).toThrow(/moments/);
+    const moments = new Float64Array(4);
+    addon.batchNorm(buffer, 0, 32, 40, 48, 4, 2, 1e-3, 1, moments);
+    expect(Array.from(moments)).toEqual([0, 0, 1 / Math.sqrt(1e-3), 1 / Math.sqrt(1e-3)]);
+  });
+
   it("gives the same bits with 1 and 2 addon threads (70 channels: four-lane quads and a remainder)", () => {
     const addon = loadNativeKernels();
     const rows = 3920;

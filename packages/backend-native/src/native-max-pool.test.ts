@@ -76,6 +76,7 @@ describe("native maxPoolRoute", () => {
     ["an odd size (the last row and column are in no window)", { n: 2, height: 7, width: 7, c: 3, oh: 3, ow: 3, kh: 2, kw: 2, top: 0, left: 0 }],
     ["'same' padding", { n: 1, height: 5, width: 3, c: 2, oh: 3, ow: 2, kh: 2, kw: 2, top: 0, left: 0 }],
     ["3×2 windows with windows entirely in the padding", { n: 2, height: 4, width: 5, c: 5, oh: 4, ow: 5, kh: 3, kw: 2, top: 3, left: 2 }],
+    ["13 channels: eight-lane vectors and a scalar tail", { n: 2, height: 6, width: 6, c: 13, oh: 3, ow: 3, kh: 2, kw: 2, top: 0, left: 0 }],
   ];
   for (const [title, pool] of pools) {
     for (const gather of [false, true]) {
@@ -86,9 +87,100 @@ describe("native maxPoolRoute", () => {
     }
   }
 
-  it("refuses operands outside the buffer", () => {
+  for (const [title, pool] of pools.filter(([, p]) => p.top === 0 && p.left === 0)) {
+    it(`pool (mode 2), ${title}: each window's maximum, true; false once x holds a NaN or −0`, () => {
+      const inputSize = pool.n * pool.height * pool.width * pool.c;
+      const pooledSize = pool.n * pool.oh * pool.ow * pool.c;
+      const buffer = new ArrayBuffer((inputSize + pooledSize + 8) * 4);
+      const f32 = new Float32Array(buffer);
+      const x = f32.subarray(3, 3 + inputSize);
+      x.set(createRng(pool.c).normalArray(inputSize, 1).map((v) => Math.round(v * 2) / 2 + 0)); // ties, +0 but no −0
+      const outAt = 3 + inputSize + 2;
+      f32.fill(Number.NaN, outAt, outAt + pooledSize);
+      const geometry = [pool.n, pool.height, pool.width, pool.c, pool.oh, pool.ow, pool.kh, pool.kw, 0, 0] as const;
+      expect(native.maxPoolRoute(buffer, 12, 12, outAt * 4, ...geometry, 2)).toBe(true);
+      const expected = Float32Array.from(firstMaxima(x, pool), (position) => x[position]!);
+      const actual = f32.slice(outAt, outAt + pooledSize);
+      expect(Buffer.from(actual.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+      for (const unusual of [Number.NaN, -0]) {
+        const kept = x[0]!;
+        x[0] = unusual; // in the first window whatever the size
+        expect(native.maxPoolRoute(buffer, 12, 12, outAt * 4, ...geometry, 2)).toBe(false);
+        x[0] = kept;
+      }
+    });
+  }
+
+  it("refuses operands outside the buffer and unknown modes", () => {
     const buffer = new ArrayBuffer(64);
     expect(() => native.maxPoolRoute(buffer, 0, 0, 0, 1, 4, 4, 4, 2, 2, 2, 2, 0, 0, 0)).toThrow(/outside the buffer/);
+    expect(() => native.maxPoolRoute(new ArrayBuffer(4096), 0, 0, 0, 1, 4, 4, 4, 2, 2, 2, 2, 0, 0, 3)).toThrow(/mode/);
+  });
+});
+
+describe("MaxPool on the native path", () => {
+  beforeAll(async () => {
+    expect(await tf.setBackend("wasm")).toBe(true);
+    await tf.ready();
+  });
+
+  /** Values with many ties, +0, ±∞ and subnormals; `negativeZeros` adds −0s (where XNNPACK's tap order decides the sign of a zero). */
+  function awkward(size: number, seed: number, negativeZeros: boolean): Float32Array {
+    const values = Float32Array.from(createRng(seed).normalArray(size, 1).map((v) => Math.round(v * 2) / 2 + 0));
+    const special = [0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -1e-42, 1e-42, negativeZeros ? -0 : 0];
+    for (let i = 0; i < size; i += 3) values[i] = special[(i / 3) % special.length]!;
+    return values;
+  }
+
+  for (const shape of [
+    [5, 28, 28, 64],
+    [5, 7, 7, 64],
+    [2, 6, 6, 13],
+    [1, 4, 4, 1],
+  ]) {
+    it(`x [${shape}], 2×2 stride 2: tfjs-wasm's (XNNPACK's) bits, through the addon; with a NaN or −0s, XNNPACK's result`, () => {
+      const values = awkward(tf.util.sizeFromShape(shape), shape[3]!, false);
+      const pool = (input: Float32Array) => tf.tidy(() => tf.maxPool(tf.tensor4d(input, shape as [number, number, number, number]), 2, 2, "valid").dataSync() as Float32Array);
+      const bytes = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      const installed = nativeKernels();
+      const before = tf.memory().numTensors;
+      const calls = nativeCalls.maxPoolRoute;
+      const nativeResult = pool(values);
+      expect(nativeCalls.maxPoolRoute).toBe(calls + 1);
+      const withNaN = Float32Array.from(values);
+      withNaN[0] = Number.NaN; // XNNPACK gives −∞ for a NaN first in its window
+      withNaN[withNaN.length - 1] = Number.NaN;
+      const nativeWithNaN = pool(withNaN);
+      const withNegativeZeros = awkward(values.length, shape[3]!, true);
+      const nativeWithNegativeZeros = pool(withNegativeZeros);
+      expect(nativeCalls.maxPoolRoute).toBe(calls + 3);
+      setNativeKernels(undefined);
+      try {
+        expect(bytes(nativeResult).equals(bytes(pool(values)))).toBe(true);
+        expect(bytes(nativeWithNaN).equals(bytes(pool(withNaN)))).toBe(true);
+        expect(bytes(nativeWithNegativeZeros).equals(bytes(pool(withNegativeZeros)))).toBe(true);
+      } finally {
+        setNativeKernels(installed);
+      }
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+
+  it("leaves padded and overlapping pools, and providers without maxPoolForward, to tfjs-wasm", () => {
+    const calls = nativeCalls.maxPoolRoute;
+    const installed = nativeKernels()!;
+    tf.tidy(() => {
+      const x = tf.ones([1, 5, 5, 2]) as tf.Tensor4D;
+      tf.maxPool(x, 2, 2, "same").dataSync();
+      tf.maxPool(x, 3, 1, "valid").dataSync();
+      setNativeKernels({ ...installed, maxPoolForward: false });
+      try {
+        expect(Array.from(tf.maxPool(x, 2, 2, "valid").dataSync())).toEqual(new Array(8).fill(1));
+      } finally {
+        setNativeKernels(installed);
+      }
+    });
+    expect(nativeCalls.maxPoolRoute).toBe(calls);
   });
 });
 

@@ -1,7 +1,7 @@
 import type { NativeKernels } from "@concord/backend";
 
 /** Calls of each native function since the process started (shared by every test of a file). */
-export const nativeCalls = { sgemm: 0, im2col: 0, maxPoolRoute: 0, batchNorm: 0, batchNormGrad: 0 };
+export const nativeCalls = { sgemm: 0, im2col: 0, maxPoolRoute: 0, batchNorm: 0, batchNormGrad: 0, batchNormGradFromMoments: 0, sgdStep: 0, addBias: 0 };
 
 /** `kernels` with each call counted in nativeCalls (to assert that a kernel took the native path). */
 export function countingKernels(kernels: NativeKernels): NativeKernels {
@@ -19,8 +19,9 @@ export function countingKernels(kernels: NativeKernels): NativeKernels {
       ? {
           maxPoolRoute: (...args: Parameters<NonNullable<NativeKernels["maxPoolRoute"]>>) => {
             nativeCalls.maxPoolRoute++;
-            kernels.maxPoolRoute!(...args);
+            return kernels.maxPoolRoute!(...args);
           },
+          ...(kernels.maxPoolForward ? { maxPoolForward: true } : {}),
         }
       : {}),
     ...(kernels.batchNorm && kernels.batchNormGrad
@@ -31,7 +32,25 @@ export function countingKernels(kernels: NativeKernels): NativeKernels {
           },
           batchNormGrad: (...args: Parameters<NonNullable<NativeKernels["batchNormGrad"]>>) => {
             nativeCalls.batchNormGrad++;
+            if (args[12] !== undefined) nativeCalls.batchNormGradFromMoments++;
             kernels.batchNormGrad!(...args);
+          },
+          ...(kernels.batchNormMoments ? { batchNormMoments: true } : {}),
+        }
+      : {}),
+    ...(kernels.sgdStep
+      ? {
+          sgdStep: (...args: Parameters<NonNullable<NativeKernels["sgdStep"]>>) => {
+            nativeCalls.sgdStep++;
+            kernels.sgdStep!(...args);
+          },
+        }
+      : {}),
+    ...(kernels.addBias
+      ? {
+          addBias: (...args: Parameters<NonNullable<NativeKernels["addBias"]>>) => {
+            nativeCalls.addBias++;
+            kernels.addBias!(...args);
           },
         }
       : {}),

@@ -125,6 +125,9 @@ export interface NativeKernels {
    * upstream pooled; ConcordMaxPoolGather, gather 1: out pooled, upstream x-shaped) for pools whose
    * strides equal their kh × kw window, NHWC. Each window's maximum is the first position, in
    * row-major window order, whose value exceeds all before it; route writes zeros elsewhere.
+   * Where {@link NativeKernels.maxPoolForward} is true, `gather` 2 pools x itself (out pooled, each
+   * window's maximum; upstream unused) and returns true, or false without a usable result where x
+   * holds a NaN or −0 or a window lies wholly in the padding (tfjs's MaxPool defines those differently).
    */
   maxPoolRoute?(
     buffer: ArrayBuffer,
@@ -142,13 +145,36 @@ export interface NativeKernels {
     top: number,
     left: number,
     gather: number,
-  ): void;
+  ): boolean | undefined;
+  /** True when maxPoolRoute takes `gather` 2: MaxPool itself. */
+  readonly maxPoolForward?: boolean;
   /**
    * Optional: {@link BATCH_NORM_KERNEL} on the heap. x and out are [rows, channels] (rows = N·H·W),
    * scale and offset [channels]; relu is 0 or 1. Deterministic (float64 moments, fixed order).
+   * Where {@link NativeKernels.batchNormMoments} is true, a `moments` Float64Array of 2 · channels
+   * receives each channel's mean, then its inverse standard deviation 1/√(σ² + ε).
    */
-  batchNorm?(buffer: ArrayBuffer, x: number, scale: number, offset: number, out: number, rows: number, channels: number, epsilon: number, relu: number): void;
-  /** Optional: {@link BATCH_NORM_GRAD_KERNEL} on the heap: dx [rows, channels], dScale and dOffset [channels]. */
+  batchNorm?(
+    buffer: ArrayBuffer,
+    x: number,
+    scale: number,
+    offset: number,
+    out: number,
+    rows: number,
+    channels: number,
+    epsilon: number,
+    relu: number,
+    moments?: Float64Array,
+  ): void;
+  /**
+   * True when batchNorm and batchNormGrad take the trailing `moments` argument: batchNormGrad given
+   * what batchNorm wrote for the same x and epsilon skips its own pass over x for them (same bits).
+   */
+  readonly batchNormMoments?: boolean;
+  /**
+   * Optional: {@link BATCH_NORM_GRAD_KERNEL} on the heap: dx [rows, channels], dScale and dOffset
+   * [channels]; `moments` as batchNorm wrote them for this x and epsilon, or undefined.
+   */
   batchNormGrad?(
     buffer: ArrayBuffer,
     x: number,
@@ -162,5 +188,13 @@ export interface NativeKernels {
     channels: number,
     epsilon: number,
     relu: number,
+    moments?: Float64Array,
   ): void;
+  /**
+   * Optional: {@link SGD_STEP_KERNEL} on the heap, out = param − fround(grad · fround(lr)) for `size`
+   * float32 elements, each operation rounded to float32 (the same bits as the JavaScript kernel).
+   */
+  sgdStep?(buffer: ArrayBuffer, param: number, grad: number, out: number, size: number, lr: number): void;
+  /** Optional: out[r, c] = x[r, c] + bias[c] in float32 for x and out [rows, channels] (tf.add of a bias). */
+  addBias?(buffer: ArrayBuffer, x: number, bias: number, out: number, rows: number, channels: number): void;
 }

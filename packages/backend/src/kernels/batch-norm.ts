@@ -245,6 +245,18 @@ interface CpuBackend {
   makeTensorInfo(shape: number[], dtype: "float32", values: Float32Array): TensorInfo;
 }
 
+/**
+ * Moments the native forward kernel computed, by the dataId of the x they belong to (a dataId's
+ * values never change; the gradient's saved x shares the forward's dataId). The backward kernel of
+ * the same x and ε reuses them instead of a pass over x (batchNormMoments: the same bits).
+ */
+const nativeMoments = new WeakMap<object, { readonly epsilon: number; readonly moments: Float64Array }>();
+
+function savedMoments(x: TensorInfo, epsilon: number, channels: number): Float64Array | undefined {
+  const saved = nativeMoments.get(x.dataId);
+  return saved !== undefined && saved.epsilon === epsilon && saved.moments.length === 2 * channels ? saved.moments : undefined;
+}
+
 function forwardKernel(backendName: "cpu" | "wasm"): KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { epsilon, relu } = checkedAttrs(attrs);
@@ -262,7 +274,14 @@ function forwardKernel(backendName: "cpu" | "wasm"): KernelFunc {
     const offsetOf = (t: TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
     const native = nativeKernels();
     if (native?.batchNorm) {
-      native.batchNorm(heapBuffer(wasm), offsetOf(x), offsetOf(scale), offsetOf(offset), offsetOf(out), size / channels, channels, epsilon, relu ? 1 : 0);
+      const args = [heapBuffer(wasm), offsetOf(x), offsetOf(scale), offsetOf(offset), offsetOf(out), size / channels, channels, epsilon, relu ? 1 : 0] as const;
+      if (native.batchNormMoments) {
+        const moments = new Float64Array(2 * channels);
+        native.batchNorm(...args, moments);
+        nativeMoments.set(x.dataId, { epsilon, moments });
+      } else {
+        native.batchNorm(...args); // a provider without the moments argument may count its arguments
+      }
       return out;
     }
     const simd = simdKernels(wasm);
@@ -301,7 +320,8 @@ function backwardKernel(backendName: "cpu" | "wasm"): KernelFunc {
     const offsetOf = (t: TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
     const native = nativeKernels();
     if (native?.batchNormGrad) {
-      native.batchNormGrad(
+      const moments = native.batchNormMoments ? savedMoments(x, epsilon, channels) : undefined;
+      const args = [
         heapBuffer(wasm),
         offsetOf(x),
         offsetOf(scale),
@@ -314,7 +334,9 @@ function backwardKernel(backendName: "cpu" | "wasm"): KernelFunc {
         channels,
         epsilon,
         relu ? 1 : 0,
-      );
+      ] as const;
+      if (moments) native.batchNormGrad(...args, moments);
+      else native.batchNormGrad(...args);
       return [...outputs];
     }
     const simd = simdKernels(wasm);

@@ -1,5 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { kernelOwner, replaceKernel } from "../registry-journal.js";
+import { heapBuffer, nativeKernels } from "./native-kernels.js";
+import type { WasmHeapBackend } from "./simd-module.js";
 import { type WasmEntryModule, wasmEntry, writeShapePair } from "./wasm-entry.js";
 
 const OWNER = "fast:direct-binary";
@@ -15,7 +17,7 @@ type BinaryEntry = (aId: number, aShape: number, aRank: number, bId: number, bSh
 
 interface WasmBackend {
   readonly wasm: WasmEntryModule;
-  readonly dataIdMap: { get(dataId: object): { id: number } | undefined };
+  readonly dataIdMap: { get(dataId: object): { id: number; memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
@@ -26,6 +28,8 @@ interface WasmBackend {
  * function up by name and copies the shapes onto the wasm stack. Here the shapes are written into a
  * fixed heap block and the export is called directly. The same C code computes every element, so
  * the results are bit-identical; other dtypes, empty outputs and ranks above 6 go to the original kernel.
+ * While native kernels with `addBias` are installed, Add of a [..., C] tensor and a [C] bias is the
+ * addon's loop (the same float32 sums).
  */
 export function installDirectBinaryKernels(): boolean {
   if (DIRECT_BINARY_KERNELS.every((name) => kernelOwner(name, "wasm") === OWNER)) return true;
@@ -67,6 +71,15 @@ export function directBinary(name: (typeof DIRECT_BINARY_KERNELS)[number], { inp
   const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
   if (tf.util.sizeFromShape(shape) === 0) return undefined;
   const out = wasmBackend.makeOutput(shape, "float32");
+  const native = nativeKernels();
+  const channels = b.shape.length === 1 ? b.shape[0]! : -1;
+  if (name === "Add" && native?.addBias && a.shape.length >= 2 && a.shape[a.shape.length - 1] === channels) {
+    // A bias added to the last axis (every layer's bias): the addon's loop does the same float32 sum
+    // per element, a + b in that order, as XNNPACK's broadcasting add (3× faster alone, 1.5× in place).
+    const rows = tf.util.sizeFromShape(a.shape) / channels;
+    native.addBias(heapBuffer(backend as unknown as WasmHeapBackend), aData.memoryOffset, bData.memoryOffset, wasmBackend.dataIdMap.get(out.dataId)!.memoryOffset, rows, channels);
+    return out;
+  }
   const [aShape, bShape] = writeShapePair(wasmBackend.wasm, a.shape, b.shape);
   const FLOAT32 = 0; // tfjs-wasm's CppDType.float32
   entry(aData.id, aShape, a.shape.length, bData.id, bShape, b.shape.length, FLOAT32, wasmBackend.dataIdMap.get(out.dataId)!.id);

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { ConcordError } from "@concord/core";
-import { type EvaluationResult, METRICS_FILE, RunFolder, type RunPlan, type RunScheduler } from "@concord/runner";
+import type { EvaluationResult } from "@concord/algorithms";
+import { METRICS_FILE, RunFolder, type RunPlan, type RunScheduler } from "@concord/runner";
 import { type Job, Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";

@@ -5,7 +5,8 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildFingerprint, type ExperimentConfigInput, parseConfig, readMetrics, runExperiment, useBackend } from "@concord/runner";
+import { buildFingerprint, type ExperimentConfigInput, parseConfig, readMetrics, runExperiment } from "@concord/runner";
+import { useBackend } from "@concord/backend";
 import * as tf from "@tensorflow/tfjs-core";
 import { type Job, Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

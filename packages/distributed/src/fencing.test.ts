@@ -18,9 +18,9 @@ import {
   runExperiment,
   saveCheckpoint,
   StaleWriter,
-  useBackend,
   writeLease,
 } from "@concord/runner";
+import { useBackend } from "@concord/backend";
 import * as tf from "@tensorflow/tfjs-core";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConcordError } from "@concord/core";
-import { compareExperiment, type ExperimentConfigInput, parseConfig, readMetrics, runExperiment, useBackend } from "@concord/runner";
+import { compareExperiment, type ExperimentConfigInput, parseConfig, readMetrics, runExperiment } from "@concord/runner";
+import { useBackend } from "@concord/backend";
 import * as tf from "@tensorflow/tfjs-core";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";

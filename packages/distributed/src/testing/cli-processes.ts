@@ -1,10 +1,17 @@
 // The built `concord` CLI as separate processes, for the tests: workers, coordinators, final parameters.
 import { type ChildProcess, spawn } from "node:child_process";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { disposeCheckpoint, loadCheckpoint } from "@concord/runner";
 
-export const CLI = join(dirname(createRequire(import.meta.url).resolve("@concord/runner/package.json")), "dist", "cli.js");
+/**
+ * The built CLI of the workspace. @concord/cli depends on this package, so it cannot be a
+ * devDependency here (a cycle); these end-to-end tests run the workspace's build of it, as
+ * `pnpm test` leaves it (it builds every package before any test runs).
+ */
+export const CLI = fileURLToPath(new URL("../../../cli/dist/cli.js", import.meta.url));
+
+if (!existsSync(CLI)) throw new Error(`the end-to-end tests run the built concord CLI, which is missing: build it first (npx tsc -b packages/cli), looked at ${CLI}`);
 
 export interface CliProcess {
   readonly child: ChildProcess;

@@ -61,14 +61,14 @@ describe("compareExperiment", () => {
   });
 });
 
-describe("compareExperiment with jobs > 1: each run a `concord train` child process of the built CLI", () => {
+describe("compareExperiment with jobs > 1: each run a child process of the built run-process.js", () => {
   const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-  const cli = join(packageDir, "dist", "cli.js");
+  const runProcess = join(packageDir, "dist", "run-process.js");
 
   beforeAll(() => {
     const build = spawnSync("pnpm", ["exec", "tsc", "-b"], { cwd: packageDir, encoding: "utf8" });
     expect(build.stdout + build.stderr).toBe("");
-    expect(existsSync(cli)).toBe(true);
+    expect(existsSync(runProcess)).toBe(true);
   }, 180_000);
 
   it("writes the same evaluations, table and results.json as jobs 1 (in this process)", async () => {
@@ -76,9 +76,9 @@ describe("compareExperiment with jobs > 1: each run a `concord train` child proc
     const options = { weightings: ["uniform", "agreement"], algorithms: ["maml"], seeds: 2, progress: "none" as const, log: () => {} };
     const inProcess = await compareExperiment(config, { ...options, outDir: mkdtempSync(join(tmpdir(), "concord-jobs1-")), jobs: 1 });
     const childLines: string[] = [];
-    const children = await compareExperiment(config, { ...options, outDir: mkdtempSync(join(tmpdir(), "concord-jobs2-")), jobs: 2, cli, log: (line) => childLines.push(line) });
+    const children = await compareExperiment(config, { ...options, outDir: mkdtempSync(join(tmpdir(), "concord-jobs2-")), jobs: 2, runProcess, log: (line) => childLines.push(line) });
     expect(childLines).toHaveLength(4);
-    // Child runs leave their config beside their folder: proof they ran as `concord train <config>`.
+    // Child runs leave their config beside their folder: proof they ran as `run-process.js <config>`.
     for (const arm of children.arms) for (const seed of arm.seeds) expect(existsSync(join(children.outDir, arm.name, `seed-${seed}.config.json`))).toBe(true);
     expect(existsSync(join(inProcess.outDir, "maml+uniform", "seed-3.config.json"))).toBe(false);
     expect(children.arms.map((arm) => arm.evaluation)).toEqual(inProcess.arms.map((arm) => arm.evaluation));

@@ -1,11 +1,8 @@
 import { basename, join } from "node:path";
-import { ConcordError, disposeParams } from "@concord/core";
-import { type Command, Option } from "commander";
 import type { BackendChoice } from "@concord/backend";
-import { createRegistry } from "../builtins.js";
-import { loadPlugins } from "../plugins.js";
-import type { ProgressMode } from "../progress.js";
-import { runExperiment } from "../run.js";
+import { ConcordError, disposeParams } from "@concord/core";
+import { createRegistry, loadPlugins, type ProgressMode, runExperiment } from "@concord/runner";
+import { type Command, Option } from "commander";
 import { applyOverrides, backendOption, type CliIo, collect, formatEvaluation, integerArgument, progressOption, resolveConfig, resolveOut } from "./arguments.js";
 import { allowEvictionOption, loadDistributed, queueFileOption, queueOption, queueUrl } from "./distributed.js";
 

@@ -1,56 +1,13 @@
-// The runner's only link to @concord/distributed, loaded when a command is given --queue (or is
-// `concord worker`). The specifier is a variable on purpose: the runner must not depend on the
-// distributed package (which depends on it) nor pull BullMQ and Redis clients into local runs.
+// The CLI's link to @concord/distributed: its API, loaded when a command is given --queue (or is
+// `concord worker`), so that local runs never load BullMQ and the Redis client.
 import { readFileSync } from "node:fs";
 import { ConcordError } from "@concord/core";
-import type { TaskPool } from "@concord/algorithms";
 import { Option } from "commander";
-import type { RunScheduler } from "../compare/schedule.js";
-import type { ExperimentConfig } from "../config.js";
-import type { Registry } from "../registry.js";
 import { resolvePath } from "./arguments.js";
 
-/** What the runner uses of @concord/distributed (its public API has these signatures). */
-export interface DistributedModule {
-  queueScheduler(options: { url: string; store: string; log?: (line: string) => void; allowEviction?: boolean }): RunScheduler;
-  queueTrainConfig(config: ExperimentConfig): ExperimentConfig;
-  createQueuePool(options: {
-    url: string;
-    config: ExperimentConfig;
-    chunkTasks?: number;
-    timeoutSeconds?: number;
-    chunkDeadlineSeconds?: number;
-    allowEviction?: boolean;
-    log?: (line: string) => void;
-  }): Promise<
-    TaskPool & { stats(): { steps: number; bytesDown: number; bytesUp: number; resubmitted: number; takenOver: number; seconds: number } }
-  >;
-  startWorker(options: {
-    url: string;
-    store: string;
-    dataDirs?: readonly string[];
-    registry: Registry;
-    pluginFiles: readonly string[];
-    concurrency?: number;
-    lockSeconds?: number;
-    maxAttempts?: number;
-    logChunks?: boolean;
-    log?: (line: string) => void;
-    allowEviction?: boolean;
-  }): Promise<{ close(): Promise<void> }>;
-}
-
-const DISTRIBUTED_PACKAGE = "@concord/distributed";
-
-export async function loadDistributed(): Promise<DistributedModule> {
-  try {
-    return (await import(DISTRIBUTED_PACKAGE)) as DistributedModule;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND" && String((error as Error).message).includes(DISTRIBUTED_PACKAGE)) {
-      throw new ConcordError(`running on a queue needs the ${DISTRIBUTED_PACKAGE} package: npm install ${DISTRIBUTED_PACKAGE}`, { field: "--queue" });
-    }
-    throw error;
-  }
+/** @concord/distributed, imported on first use. */
+export function loadDistributed(): Promise<typeof import("@concord/distributed")> {
+  return import("@concord/distributed");
 }
 
 /** The environment variable a bare `--queue` reads the Redis URL from (never shown by `ps`). */

@@ -6,10 +6,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { disposeCheckpoint, loadCheckpoint } from "./checkpoint.js";
+import { disposeCheckpoint, loadCheckpoint, readMetrics } from "@concord/runner";
+import { tinyConfig } from "@concord/runner/testing";
 import { EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, runCli } from "./cli.js";
-import { readMetrics } from "./metrics-log.js";
-import { tinyConfig } from "./testing/tiny-config.js";
 import { formatEvaluation } from "./commands/arguments.js";
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");

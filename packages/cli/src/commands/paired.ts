@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { type PairedDifference, type PairedStep, type PerTaskValues, pairedDifference } from "@concord/algorithms";
 import { ConcordError } from "@concord/core";
+import { writeFileAtomicSync } from "@concord/runner";
 import type { Command } from "commander";
-import { writeFileAtomicSync } from "../atomic-file.js";
 import { type CliIo, resolvePath } from "./arguments.js";
 
 interface PerTaskRecord extends PerTaskValues {

@@ -2,13 +2,10 @@
 import { existsSync } from "node:fs";
 import { basename, extname, join } from "node:path";
 import type { StepStatistic } from "@concord/algorithms";
-import { ConcordError } from "@concord/core";
-import { Option } from "commander";
 import { BACKEND_CHOICES } from "@concord/backend";
-import { type ExperimentConfig, loadConfigFile, withDataDir, withOverrides } from "../config.js";
-import { presetConfig } from "../presets.js";
-import type { Registry } from "../registry.js";
-import { describeValue } from "../schema-errors.js";
+import { ConcordError } from "@concord/core";
+import { type ExperimentConfig, loadConfigFile, presetConfig, type Registry, withDataDir, withOverrides } from "@concord/runner";
+import { Option } from "commander";
 
 /** Where commands write and which folder relative paths start from. */
 export interface CliIo {
@@ -44,7 +41,7 @@ export function applyOverrides(config: ExperimentConfig, options: { iterations?:
 export function integerArgument(text: string, field: string, min = Number.NEGATIVE_INFINITY): number {
   const value = /^[+-]?\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < min) {
-    throw new ConcordError(`expected an integer${min > Number.NEGATIVE_INFINITY ? ` >= ${min}` : ""}, got ${describeValue(text)}`, { field });
+    throw new ConcordError(`expected an integer${min > Number.NEGATIVE_INFINITY ? ` >= ${min}` : ""}, got ${quoted(text)}`, { field });
   }
   return value;
 }
@@ -52,9 +49,15 @@ export function integerArgument(text: string, field: string, min = Number.NEGATI
 export function listArgument(text: string, field: string): string[] {
   const items = text.split(",").map((item) => item.trim());
   if (items.length === 0 || items.some((item) => item.length === 0)) {
-    throw new ConcordError(`expected comma-separated names, got ${describeValue(text)}`, { field });
+    throw new ConcordError(`expected comma-separated names, got ${quoted(text)}`, { field });
   }
   return items;
+}
+
+/** An argument as error messages show it: JSON, cut to 60 characters. */
+function quoted(text: string): string {
+  const json = JSON.stringify(text);
+  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
 
 /** `--out`, or runs/<name>-<timestamp>. */

@@ -7,13 +7,9 @@ import { convNet } from "@concord/models";
 import { loadMetaModel } from "@concord/deploy/node";
 import { describe, expect, it } from "vitest";
 import { OMNIGLOT_PREPROCESSING, sinusoidFamily } from "@concord/tasks";
-import { createRegistry } from "../builtins.js";
-import { disposeCheckpoint, loadCheckpoint, saveCheckpoint } from "../checkpoint.js";
+import { createRegistry, disposeCheckpoint, exportCheckpoint, exportedTrainingConfig, loadCheckpoint, parseConfig, runExperiment, saveCheckpoint } from "@concord/runner";
+import { tinyConfig } from "@concord/runner/testing";
 import { EXIT_BAD_INPUT, EXIT_OK, runCli } from "../cli.js";
-import { parseConfig } from "../config.js";
-import { runExperiment } from "../run.js";
-import { tinyConfig } from "../testing/tiny-config.js";
-import { exportCheckpoint, exportedTrainingConfig } from "./export.js";
 
 async function cli(args: string[], cwd: string) {
   let stdout = "";

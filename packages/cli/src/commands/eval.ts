@@ -1,13 +1,20 @@
-import type { Command } from "commander";
 import { type BackendChoice, useBackend } from "@concord/backend";
 import { ConcordError } from "@concord/core";
-import { writeFileAtomicSync } from "../atomic-file.js";
-import { createRegistry } from "../builtins.js";
-import { checkpointBackend, disposeCheckpoint, loadCheckpoint } from "../checkpoint.js";
-import { withDataDir } from "../config.js";
-import { createParts, evaluateOnHeldOut, evaluationFamily } from "../experiment.js";
-import { loadPlugins } from "../plugins.js";
-import { checkpointConfig, evaluationSummary } from "../run-folder.js";
+import {
+  checkpointBackend,
+  checkpointConfig,
+  createParts,
+  createRegistry,
+  disposeCheckpoint,
+  evaluateOnHeldOut,
+  evaluationFamily,
+  evaluationSummary,
+  loadCheckpoint,
+  loadPlugins,
+  withDataDir,
+  writeFileAtomicSync,
+} from "@concord/runner";
+import type { Command } from "commander";
 import { backendOption, type CliIo, collect, formatEvaluation, integerArgument, resolvePath } from "./arguments.js";
 
 interface EvalCommandOptions {

@@ -1,7 +1,6 @@
 import { ConcordError } from "@concord/core";
+import { createRegistry, loadPlugins } from "@concord/runner";
 import { type Command, Option } from "commander";
-import { createRegistry } from "../builtins.js";
-import { loadPlugins } from "../plugins.js";
 import { type CliIo, collect, integerArgument, resolvePath } from "./arguments.js";
 import { allowEvictionOption, loadDistributed, QUEUE_URL_ENV, queueFileOption, queueOption, queueUrl } from "./distributed.js";
 

@@ -1,16 +1,14 @@
+// A run's checkpoint as a @concord/deploy export: the library half of `concord export`.
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, isAbsolute, join } from "node:path";
+import { dirname, join } from "node:path";
 import { ConcordError, type Model } from "@concord/core";
 import { metaModelArtifacts, type MetaModelSpec, type Preprocessing } from "@concord/deploy";
 import { saveMetaModel } from "@concord/deploy/node";
-import type { Command } from "commander";
-import { useBackend } from "@concord/backend";
-import { createRegistry } from "../builtins.js";
-import type { CliIo } from "./arguments.js";
-import { disposeCheckpoint, loadCheckpoint } from "../checkpoint.js";
-import { configToJson, type ExperimentConfig } from "../config.js";
-import type { Registry } from "../registry.js";
-import { checkpointConfig, EVALUATION_FILE, evaluationSummary } from "../run-folder.js";
+import { createRegistry } from "./builtins.js";
+import { disposeCheckpoint, loadCheckpoint } from "./checkpoint.js";
+import { configToJson, type ExperimentConfig } from "./config.js";
+import type { Registry } from "./registry.js";
+import { checkpointConfig, EVALUATION_FILE, evaluationSummary } from "./run-folder.js";
 
 export interface ExportResult {
   /** Files written: the shards, then model.json. */
@@ -20,8 +18,7 @@ export interface ExportResult {
 }
 
 /**
- * `concord export <checkpoint> --out <dir>`: writes the checkpoint's parameters (the meta-learned
- * initialisation) as a @concord/deploy export. Adaptation takes the config's evaluation.innerSteps
+ * Writes the checkpoint's parameters (the meta-learned initialisation) as a @concord/deploy export. Adaptation takes the config's evaluation.innerSteps
  * (the step count its held-out figures are reported at); the run's evaluation.json is included when it
  * belongs to this checkpoint's iteration. An export is published: it records what the run was
  * (see exportedTrainingConfig), never where it ran.
@@ -141,22 +138,4 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 function pick(record: Readonly<Record<string, unknown>>, keys: readonly string[]): Record<string, unknown> {
   return Object.fromEntries(keys.filter((key) => record[key] !== undefined).map((key) => [key, record[key]]));
-}
-
-/** Adds `concord export <checkpoint> --out <dir>` to the command line. */
-export function registerExportCommand(program: Command, io: Pick<CliIo, "stdout" | "cwd">): void {
-  program
-    .command("export")
-    .description("write a checkpoint's meta-learned initialisation as a TensorFlow.js model.json + .bin export, ready for loadMetaModel() and adapt()")
-    .argument("<checkpoint>", "checkpoint file (checkpoint.ckpt in a run folder)")
-    .requiredOption("--out <dir>", "output folder (model.json and group1-shard*.bin)")
-    .action(async (path: string, options: { out: string }) => {
-      const resolve = (given: string) => (isAbsolute(given) ? given : join(io.cwd, given));
-      // Only bytes are copied; cpu reads them exactly and needs no set-up.
-      await useBackend("cpu");
-      const result = await exportCheckpoint(resolve(path), resolve(options.out));
-      const evaluated = result.spec.evaluation ? "with its evaluation" : "no evaluation of this iteration found";
-      io.stdout(`exported iteration ${result.iteration} (${result.spec.model.name}, ${result.spec.innerSteps} inner steps; ${evaluated}):\n`);
-      for (const file of result.files) io.stdout(`  ${file}\n`);
-    });
 }

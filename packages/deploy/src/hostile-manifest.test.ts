@@ -5,10 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, createRng } from "@concord/core";
-import { mlp } from "@concord/models";
+import { type MlpOptions, mlp } from "@concord/models";
 import { OMNIGLOT_PREPROCESSING } from "@concord/tasks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUILTIN_FACTORIES } from "./factories.js";
 import { type MetaModelLoadOptions, type MetaModelReader, metaModelArtifacts, type MetaModelSpec } from "./index.js";
 import { folderReader, loadMetaModel, saveMetaModel } from "./node/index.js";
 
@@ -43,7 +42,7 @@ type Json = Record<string, any>;
 
 /** A valid export of `spec` in a fresh folder, then model.json rewritten by `edit`. */
 async function exportThenEdit(edit: (json: Json) => void, spec: MetaModelSpec = smallSpec): Promise<string> {
-  const params = BUILTIN_FACTORIES.models[spec.model.name as "mlp"](spec.model.options).init(createRng(1));
+  const params = mlp(spec.model.options as unknown as MlpOptions).init(createRng(1));
   const dir = folder();
   await saveMetaModel(dir, metaModelArtifacts(params, spec));
   tf.dispose(Object.values(params));
@@ -88,7 +87,7 @@ async function refusal(source: Parameters<typeof loadMetaModel>[0], options: Met
 const initForbidden: MetaModelLoadOptions = {
   models: {
     mlp: (options) => ({
-      ...BUILTIN_FACTORIES.models.mlp(options),
+      ...mlp(options as unknown as MlpOptions),
       init: () => {
         throw new Error("init must not run while the file is being checked");
       },

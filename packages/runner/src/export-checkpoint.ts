@@ -1,7 +1,7 @@
 // A run's checkpoint as a @concord/deploy export: the library half of `concord export`.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { ConcordError, type Model } from "@concord/core";
+import { ConcordError, type Model, type ModelShape } from "@concord/core";
 import { metaModelArtifacts, type MetaModelSpec, type Preprocessing } from "@concord/deploy";
 import { saveMetaModel } from "@concord/deploy/node";
 import { createRegistry } from "./builtins.js";
@@ -28,13 +28,14 @@ export async function exportCheckpoint(checkpointPath: string, outDir: string, r
   try {
     const config = checkpointConfig(checkpoint, checkpointPath);
     const model = registry.create("model", config.model, "model");
+    const shape = modelShapeOf(model, config, registry);
     const spec: MetaModelSpec = {
       model: config.model,
       objective: config.objective,
       innerOptimizer: config.innerOptimizer,
       innerSteps: config.evaluation.innerSteps,
-      inputShape: inputShapeOf(model, config),
-      labelCount: config.objective.name === "cross-entropy" ? outputSizeOf(model, config) : null,
+      inputShape: [...shape.inputShape],
+      labelCount: registry.definition("objective", config.objective.name)?.classes ? shape.outputs : null,
       preprocessing: preprocessingOf(config, registry),
       training: {
         config: exportedTrainingConfig(configToJson(config)),
@@ -52,16 +53,15 @@ export async function exportCheckpoint(checkpointPath: string, outDir: string, r
   }
 }
 
-function inputShapeOf(model: Model, config: ExperimentConfig): number[] {
-  if ("inputShape" in model && Array.isArray(model.inputShape)) return [...model.inputShape];
-  if ("sizes" in model && Array.isArray(model.sizes)) return [model.sizes[0]];
-  throw new ConcordError(`cannot tell the input shape of model "${config.model.name}" (expected an inputShape or sizes property)`, { field: "model" });
-}
-
-function outputSizeOf(model: Model, config: ExperimentConfig): number {
-  if ("ways" in model && typeof model.ways === "number") return model.ways;
-  if ("sizes" in model && Array.isArray(model.sizes)) return model.sizes.at(-1);
-  throw new ConcordError(`cannot tell the number of classes of model "${config.model.name}"`, { field: "model" });
+/** What the model's definition says it takes and gives: an export records it, so a loader needs no guess. */
+function modelShapeOf(model: Model, config: ExperimentConfig, registry: Registry): ModelShape {
+  const definition = registry.definition("model", config.model.name);
+  if (typeof definition?.shape !== "function") {
+    throw new ConcordError(`model "${config.model.name}" cannot be exported: its plug-in definition has no shape(model) giving its input shape and outputs`, {
+      field: "model",
+    });
+  }
+  return definition.shape(model);
 }
 
 /** The task family declares how it made its inputs; the runner does not know any family's data. */

@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, createRng, flattenParams, type Params } from "@concord/core";
+import { type ConvNetOptions, convNet } from "@concord/models";
 import { OMNIGLOT_PREPROCESSING } from "@concord/tasks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ReferenceBatch, referenceConvNet, referenceForward } from "../../../models/src/testing/reference-conv-net.js";
-import { BUILTIN_FACTORIES } from "../factories.js";
 import { type MetaModelSpec, metaModelArtifacts, type RgbaImage } from "../index.js";
 import { fewShotClassifier, folderHandler, saveMetaModel } from "../node/index.js";
 import type { FewShotClassifier } from "./classifier.js";
@@ -32,7 +32,7 @@ const newFolder = () => {
 /** Writes a conv-net export with random (every entry perturbed) parameters; returns its folder and θ. */
 async function writeExport(ways: number, seed: number, innerSteps = 2): Promise<{ dir: string; theta: Float64Array }> {
   const options = { ways, ...architecture, batchNorm: ways === 0 ? "support" : "transductive" };
-  const model = BUILTIN_FACTORIES.models["conv-net"](options);
+  const model = convNet(options as unknown as ConvNetOptions);
   const rng = createRng(seed);
   const init = model.init(rng);
   const params: Params = Object.fromEntries(

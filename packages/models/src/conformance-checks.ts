@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { createRng, type Model, type Objective, type Params, type Rng, stackParams } from "@concord/core";
+import { createRng, type Model, type Objective, type Params, type Rng, relativeError, stackParams, tensorGrowth } from "@concord/core";
 import { meanSquaredError } from "./objectives.js";
 
 /** A model, or a factory that makes a fresh one (for models that keep state between calls). */
@@ -177,10 +177,7 @@ export function modelConformanceChecks(source: ModelSource, options: ModelConfor
                   gradientOf(model, objective, params, x!, y!);
                 });
               };
-              body(); // warm-up: lazily created constants are allowed once
-              const before = tf.memory().numTensors;
-              for (let i = 0; i < 3; i++) body();
-              const growth = tf.memory().numTensors - before;
+              const growth = tensorGrowth(body, 3);
               if (growth !== 0) throw new Error(`numTensors grew by ${growth} over 3 forward + gradient calls`);
             }),
           ),
@@ -207,10 +204,7 @@ export function modelConformanceChecks(source: ModelSource, options: ModelConfor
                 const error = relativeError(batched!.dataSync(), stackedForward!.dataSync(), 1);
                 if (!(error <= batchedTolerance)) throw new Error(`forwardBatched differs from stacked forward: relative error ${error} > ${batchedTolerance}`);
               });
-              tf.dispose(model.forwardBatched!(stacked, xs!)); // warm-up
-              const before = tf.memory().numTensors;
-              for (let i = 0; i < 3; i++) tf.dispose(model.forwardBatched!(stacked, xs!));
-              const growth = tf.memory().numTensors - before;
+              const growth = tensorGrowth(() => tf.dispose(model.forwardBatched!(stacked, xs!)), 3);
               if (growth !== 0) throw new Error(`numTensors grew by ${growth} over 3 forwardBatched calls`);
             }),
           );
@@ -430,18 +424,6 @@ function normError(a: readonly number[], b: readonly number[], scale: readonly n
     size += scale[i]! ** 2;
   }
   return Math.sqrt(difference) / Math.max(Math.sqrt(size), 1e-12);
-}
-
-/** max |a − b| / max(max |b|, floor). */
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): number {
-  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
-  let difference = 0;
-  let scale = floor;
-  for (let i = 0; i < b.length; i++) {
-    difference = Math.max(difference, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return difference / scale;
 }
 
 function worstEntry(actual: ArrayLike<number>, expected: ArrayLike<number>): { index: number; actual: number; expected: number } {

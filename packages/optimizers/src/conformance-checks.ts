@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { createRng, type InnerOptimizer, type Params, type Rng, stackParams } from "@concord/core";
+import { createRng, type InnerOptimizer, type Params, type Rng, relativeError, stackParams, tensorGrowth } from "@concord/core";
 
 /** An inner optimizer, or a factory that makes a fresh one. */
 export type InnerOptimizerSource = InnerOptimizer | (() => InnerOptimizer);
@@ -121,10 +121,7 @@ export function innerOptimizerConformanceChecks(source: InnerOptimizerSource, op
             disposeNew(first, [params!, grads!], state);
             disposeTensorsIn(state, [params!, grads!]);
           };
-          body(); // warm-up: lazily created constants are allowed once
-          const before = tf.memory().numTensors;
-          for (let i = 0; i < 3; i++) body();
-          const growth = tf.memory().numTensors - before;
+          const growth = tensorGrowth(body, 3);
           if (growth !== 0) throw new Error(`numTensors grew by ${growth} over 3 rounds of init + 2 steps whose results were disposed`);
         });
       },
@@ -199,7 +196,7 @@ export function innerOptimizerConformanceChecks(source: InnerOptimizerSource, op
             }
           });
           expected.forEach((values, t) => {
-            const error = relativeError(batched[t]!, values);
+            const error = relativeError(batched[t]!, values, 1);
             if (!(error <= batchedTolerance)) throw new Error(`task ${t}: the batched step differs from its own step by relative error ${error} > ${batchedTolerance}`);
           });
         } finally {
@@ -360,18 +357,6 @@ function disposeTensorsIn(state: unknown, inputs: readonly Params[]): void {
   if (state !== null && typeof state === "object") tf.dispose(ownParamTensors.get(state) ?? []);
   const keep = new Set<tf.Tensor>(inputs.flatMap((p) => Object.values(p)));
   tf.dispose(Object.values(tensorsIn(state)).filter((tensor) => !keep.has(tensor)));
-}
-
-/** max |a − b| / max(1, max |b|). */
-function relativeError(a: readonly number[], b: readonly number[]): number {
-  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
-  let difference = 0;
-  let scale = 1;
-  for (let i = 0; i < b.length; i++) {
-    difference = Math.max(difference, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return difference / scale;
 }
 
 function withParams<T>(list: Params[], body: (list: Params[]) => T): T {

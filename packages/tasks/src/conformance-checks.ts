@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, createRng, type Task, type TaskSampler } from "@concord/core";
+import { ConcordError, createRng, type Task, type TaskSampler, tensorGrowth } from "@concord/core";
 
 /** A sampler, or a factory that makes a fresh one (for samplers that keep state between calls). */
 export type TaskSamplerSource = TaskSampler | (() => TaskSampler);
@@ -115,11 +115,8 @@ export function taskSamplerConformanceChecks(source: TaskSamplerSource, options:
       title: "leaks no tensors: disposing the returned tasks brings tf.memory().numTensors back",
       run() {
         const sampler = fresh();
-        withTasks(sampler.sample(batchSize, createRng(seed)), () => undefined); // warm-up: lazily created constants are allowed once
-        const before = tf.memory().numTensors;
         const rng = createRng(seed + 2);
-        for (let i = 0; i < 3; i++) withTasks(sampler.sample(batchSize, rng), () => undefined);
-        const growth = tf.memory().numTensors - before;
+        const growth = tensorGrowth(() => withTasks(sampler.sample(batchSize, rng), () => undefined), 3);
         if (growth !== 0) throw new Error(`numTensors grew by ${growth} over 3 calls whose tasks were all disposed`);
       },
     },

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, checkWeights, createRng, type WeightingInput, type WeightingScheme, type WeightingState } from "@concord/core";
+import { ConcordError, checkWeights, createRng, tensorGrowth, type WeightingInput, type WeightingScheme, type WeightingState } from "@concord/core";
 
 /** A scheme, or a factory that makes a fresh one (for schemes that keep state between calls). */
 export type WeightingSchemeSource = WeightingScheme | (() => WeightingScheme);
@@ -94,10 +94,7 @@ export function weightingConformanceChecks(source: WeightingSchemeSource, option
       run() {
         const scheme = fresh();
         withInput(random(5, 11, seed), (input) => {
-          tf.dispose(scheme.weights(input).weights); // warm-up: lazily created constants are allowed once
-          const before = tf.memory().numTensors;
-          for (let i = 0; i < 5; i++) tf.dispose(scheme.weights(input).weights);
-          const growth = tf.memory().numTensors - before;
+          const growth = tensorGrowth(() => tf.dispose(scheme.weights(input).weights), 5);
           if (growth !== 0) throw new Error(`numTensors grew by ${growth} over 5 calls (each call's weights were disposed)`);
         });
       },

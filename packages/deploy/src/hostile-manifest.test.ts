@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, createRng } from "@concord/core";
+import { ConcordError, createRng, type Model } from "@concord/core";
+import { DEFAULT_PLUGINS } from "./factories.js";
 import { type MlpOptions, mlp } from "@concord/models";
 import { OMNIGLOT_PREPROCESSING } from "@concord/tasks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -42,7 +43,7 @@ type Json = Record<string, any>;
 
 /** A valid export of `spec` in a fresh folder, then model.json rewritten by `edit`. */
 async function exportThenEdit(edit: (json: Json) => void, spec: MetaModelSpec = smallSpec): Promise<string> {
-  const params = mlp(spec.model.options as unknown as MlpOptions).init(createRng(1));
+  const params = (DEFAULT_PLUGINS.definition("model", spec.model.name)!.create(spec.model.options) as Model).init(createRng(1));
   const dir = folder();
   await saveMetaModel(dir, metaModelArtifacts(params, spec));
   tf.dispose(Object.values(params));

@@ -10,7 +10,7 @@ import { createRegistry } from "./builtins.js";
 import { disposeCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { configToJson, parseConfig } from "./config.js";
 import { exportCheckpoint } from "./export-checkpoint.js";
-import { runExperiment } from "./run.js";
+import { runExperiment } from "./run-experiment.js";
 import { tinyConfig } from "./testing/tiny-config.js";
 
 const bitsOf = (tensor: tf.Tensor) => Array.from(new Uint32Array((tensor.dataSync() as Float32Array).slice().buffer));

@@ -22,10 +22,10 @@ export { createRegistry } from "./builtins.js";
 export { type PluginFactory, type RegisteredPreset, Registry, type RegisterOptions } from "./registry.js";
 export { loadPlugins, type PluginModule, registerPluginModule } from "./plugins.js";
 export { listPresets, type Preset, presetConfig } from "./presets.js";
-export { createParts, evaluateOnHeldOut, evaluationFamily, type ExperimentParts, type PartsRuntime } from "./experiment.js";
+export { createParts, evaluateOnHeldOut, evaluationFamily, type ExperimentParts, type PartsRuntime } from "./experiment-parts.js";
 
 // One run in a folder: checkpoints, metrics, resume, evaluation.
-export { type RunOptions, type RunResult, runExperiment } from "./run.js";
+export { type RunOptions, type RunResult, runExperiment } from "./run-experiment.js";
 export { TrainingDiverged } from "./training-loop.js";
 export type { ProgressMode } from "./progress.js";
 export { CHECKPOINT_FILE, CONFIG_FILE, checkpointConfig, EVALUATION_FILE, evaluationSummary, METRICS_FILE, RunFolder, type SavedEvaluation } from "./run-folder.js";

@@ -5,7 +5,7 @@ import { disposeParams, type Params } from "@concord/core";
 import { describe, expect, it } from "vitest";
 import { createRegistry } from "./builtins.js";
 import { parseConfig } from "./config.js";
-import { runExperiment } from "./run.js";
+import { runExperiment } from "./run-experiment.js";
 import { tinyConfig } from "./testing/tiny-config.js";
 
 const folder = () => mkdtempSync(join(tmpdir(), "concord-meta-learners-"));

@@ -15,7 +15,7 @@ import { createRegistry } from "./builtins.js";
 import { loadConfigFile } from "./config.js";
 import { loadPlugins } from "./plugins.js";
 import type { ProgressMode } from "./progress.js";
-import { runExperiment } from "./run.js";
+import { runExperiment } from "./run-experiment.js";
 
 /** The arguments scheduleRuns passes to a run's process. */
 export function runProcessArguments(run: {

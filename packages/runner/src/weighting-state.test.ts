@@ -8,7 +8,7 @@ import { z } from "zod";
 import { createRegistry } from "./builtins.js";
 import { CHECKPOINT_FILE, loadCheckpoint, disposeCheckpoint } from "./checkpoint.js";
 import { parseConfig } from "./config.js";
-import { runExperiment } from "./run.js";
+import { runExperiment } from "./run-experiment.js";
 import { tinyConfig } from "./testing/tiny-config.js";
 
 const folder = () => mkdtempSync(join(tmpdir(), "concord-weighting-state-"));

@@ -8,7 +8,7 @@ import { writeFileAtomicSync } from "../atomic-file.js";
 import { configToJson } from "../config.js";
 import type { ProgressMode } from "../progress.js";
 import type { Registry } from "../registry.js";
-import { runExperiment } from "../run.js";
+import { runExperiment } from "../run-experiment.js";
 import { RunFolder } from "../run-folder.js";
 import { runProcessArguments } from "../run-process.js";
 import type { RunPlan } from "./plan.js";

@@ -12,7 +12,16 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runCli } from "@concord/cli";
 import { loadMetaModel } from "@concord/deploy/node";
-import { createRegistry, disposeCheckpoint, type ExperimentConfigInput, exportCheckpoint, loadCheckpoint, loadPlugins, parseConfig, runExperiment } from "@concord/runner";
+import {
+  createRegistry,
+  disposeCheckpoint,
+  type ExperimentConfigInput,
+  exportCheckpoint,
+  loadCheckpoint,
+  loadPlugins,
+  parseConfig,
+  runExperiment,
+} from "@concord/runner";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -97,7 +106,13 @@ describe("a third-party plug-in of every kind, through one definition each", () 
     await loadPlugins(registry, [PLUGIN]);
     const outDir = join(work, "export");
     const exported = await exportCheckpoint(join(work, "config", "checkpoint.ckpt"), outDir, registry);
-    expect(exported.spec).toMatchObject({ model: { name: "my-mlp" }, objective: { name: "my-mse" }, innerOptimizer: { name: "my-sgd" }, inputShape: [1], labelCount: null });
+    expect(exported.spec).toMatchObject({
+      model: { name: "my-mlp" },
+      objective: { name: "my-mse" },
+      innerOptimizer: { name: "my-sgd" },
+      inputShape: [1],
+      labelCount: null,
+    });
     await expect(loadMetaModel(outDir)).rejects.toThrow(/unknown name "my-mlp"/);
     const loaded = await loadMetaModel(outDir, { plugins: registry });
     expect([loaded.model.name, loaded.objective.name, loaded.innerOptimizer.name]).toEqual(["my-mlp", "my-mse", "my-sgd"]);
@@ -117,18 +132,27 @@ describe.skipIf(!redisInstalled)("a third-party plug-in of every kind on a `conc
 
   it("concord train --queue with --plugin on both sides ends with the built-in run's parameters", async () => {
     const port = await freePort();
-    const redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", work], { stdio: ["ignore", "pipe", "ignore"] });
+    const redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", work], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     processes.push(redis);
     await outputContains(redis, "stdout", "Ready to accept connections");
     const url = `redis://127.0.0.1:${port}`;
-    const worker = spawn(process.execPath, [builtCli, "worker", "--queue", url, "--store", work, "--plugin", PLUGIN, "--lock-seconds", "1"], { cwd: work, stdio: ["ignore", "ignore", "pipe"] });
+    const worker = spawn(process.execPath, [builtCli, "worker", "--queue", url, "--store", work, "--plugin", PLUGIN, "--lock-seconds", "1"], {
+      cwd: work,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     processes.push(worker);
     await outputContains(worker, "stderr", "worker: waiting for runs");
-    const train = spawnSync(process.execPath, [builtCli, "train", pluginConfigPath, "--plugin", PLUGIN, "--queue", url, "--out", "queued", "--progress", "none"], {
-      cwd: work,
-      encoding: "utf8",
-      env: { ...process.env },
-    });
+    const train = spawnSync(
+      process.execPath,
+      [builtCli, "train", pluginConfigPath, "--plugin", PLUGIN, "--queue", url, "--out", "queued", "--progress", "none"],
+      {
+        cwd: work,
+        encoding: "utf8",
+        env: { ...process.env },
+      },
+    );
     expect(train.stderr).not.toMatch(/concord: /);
     expect(train.status).toBe(0);
     expect(train.stdout).toMatch(/queue: 6 meta-steps through Redis/);

@@ -46,9 +46,12 @@ export function loadNativeKernels(options: LoadNativeOptions = {}): NativeAddon 
     try {
       addon = createRequire(import.meta.url)(ADDON_URL.pathname) as NativeAddon;
     } catch (error) {
-      throw new ConcordError(`the native addon ${ADDON_URL.pathname} could not be loaded (${(error as Error).message.split("\n")[0]}): ${NATIVE_INSTALL_HINT}`, {
-        field: "backend",
-      });
+      throw new ConcordError(
+        `the native addon ${ADDON_URL.pathname} could not be loaded (${(error as Error).message.split("\n")[0]}): ${NATIVE_INSTALL_HINT}`,
+        {
+          field: "backend",
+        },
+      );
     }
   }
   const fromEnvironment = process.env["CONCORD_NATIVE_THREADS"];

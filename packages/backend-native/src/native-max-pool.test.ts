@@ -54,7 +54,10 @@ function run(p: Pool, gather: boolean, seed: number) {
   const buffer = new ArrayBuffer((outAt + outSize + 4) * 4);
   const f32 = new Float32Array(buffer);
   // Halves make ties common; one NaN never becomes a maximum unless it comes first.
-  f32.set(rng.normalArray(inputSize, 1).map((v) => Math.round(v * 2) / 2), xAt);
+  f32.set(
+    rng.normalArray(inputSize, 1).map((v) => Math.round(v * 2) / 2),
+    xAt,
+  );
   f32[xAt + Math.floor(inputSize / 2)] = Number.NaN;
   f32.set(rng.normalArray(upstreamSize, 1), upstreamAt);
   f32.fill(Number.NaN, outAt, outAt + outSize);

@@ -1,16 +1,6 @@
 // Typed plug-in definitions: what each package and each plug-in module gives the registry.
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import type {
-  Batch,
-  InnerOptimizer,
-  MetaAlgorithm,
-  Model,
-  Objective,
-  OuterOptimizer,
-  Params,
-  TaskSampler,
-  WeightingScheme,
-} from "./types.js";
+import type { Batch, InnerOptimizer, MetaAlgorithm, Model, Objective, OuterOptimizer, Params, TaskSampler, WeightingScheme } from "./types.js";
 
 export type { StandardSchemaV1 } from "@standard-schema/spec";
 
@@ -163,4 +153,3 @@ export interface PluginLookup {
   definition<K extends PluginKind>(kind: K, name: string): DefinitionOf<K> | undefined;
   names(kind: PluginKind): readonly string[];
 }
-

@@ -31,7 +31,11 @@ export function pluginLookup(definitions: readonly AnyPluginDefinition[]): Plugi
 }
 
 /** Concord's models, objectives and inner optimizers, as their packages define them. */
-export const DEFAULT_PLUGINS: PluginLookup = pluginLookup([...modelDefinitions, ...objectiveDefinitions, ...innerOptimizerDefinitions] as AnyPluginDefinition[]);
+export const DEFAULT_PLUGINS: PluginLookup = pluginLookup([
+  ...modelDefinitions,
+  ...objectiveDefinitions,
+  ...innerOptimizerDefinitions,
+] as AnyPluginDefinition[]);
 
 /**
  * Creates the plug-in `spec` names: an extra factory of that name, else the definition `plugins`
@@ -50,9 +54,12 @@ export function createFromSpec<T>(
   const definition = factory ? undefined : plugins.definition(kind, spec.name);
   if (!factory && !definition) {
     const names = [...new Set([...plugins.names(kind), ...Object.keys(extra ?? {})])].map((name) => JSON.stringify(name)).join(", ");
-    throw new ConcordError(`unknown name ${JSON.stringify(spec.name)}; known: ${names} (pass a registry holding it as \`plugins\`, or a factory, in the loader's options)`, {
-      field: `${field}.name`,
-    });
+    throw new ConcordError(
+      `unknown name ${JSON.stringify(spec.name)}; known: ${names} (pass a registry holding it as \`plugins\`, or a factory, in the loader's options)`,
+      {
+        field: `${field}.name`,
+      },
+    );
   }
   try {
     if (factory) return factory(spec.options);

@@ -61,7 +61,8 @@ export async function loadFromReader(reader: MetaModelReader, options: MetaModel
   const limits = resolveLimits(options);
   const text = await reader.readText(limits.maxModelJsonBytes);
   // A custom reader may ignore the cap; a string of n UTF-16 units holds at least n UTF-8 bytes.
-  if (text.length > limits.maxModelJsonBytes) throw new ConcordError(tooLarge(limits.maxModelJsonBytes, JSON_LIMIT, `got ${text.length} characters`), { field: reader.label });
+  if (text.length > limits.maxModelJsonBytes)
+    throw new ConcordError(tooLarge(limits.maxModelJsonBytes, JSON_LIMIT, `got ${text.length} characters`), { field: reader.label });
   const checked = parseModelJson(text, reader.label, limits);
   const spec = checked.json.concord;
   const at = (field: string) => `${reader.label}: ${field}`;
@@ -110,7 +111,9 @@ function checkModel(
   checked.entries.forEach((entry, i) => {
     const shape = declared[entry.name]!;
     if (shape.join(",") !== entry.shape.join(",")) {
-      throw new ConcordError(`expected shape [${shape}] for ${model.name}'s "${entry.name}", got [${entry.shape}]`, { field: at(`weightsManifest weights[${i}] "${entry.name}"`) });
+      throw new ConcordError(`expected shape [${shape}] for ${model.name}'s "${entry.name}", got [${entry.shape}]`, {
+        field: at(`weightsManifest weights[${i}] "${entry.name}"`),
+      });
     }
   });
   if (shape === undefined) return;
@@ -129,9 +132,12 @@ function checkShapes(declared: unknown, name: string, limits: LoadLimits, at: (f
   }
   const total = Object.values(declared as Record<string, number[]>).reduce((sum, shape) => sum + product(shape), 0);
   if (total > limits.maxParameters) {
-    throw new ConcordError(`${name} with these options declares ${count(total)} parameters, above maxParameters ${limits.maxParameters} (pass a larger maxParameters to load it)`, {
-      field: at("concord.model"),
-    });
+    throw new ConcordError(
+      `${name} with these options declares ${count(total)} parameters, above maxParameters ${limits.maxParameters} (pass a larger maxParameters to load it)`,
+      {
+        field: at("concord.model"),
+      },
+    );
   }
 }
 

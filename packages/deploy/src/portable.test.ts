@@ -62,7 +62,11 @@ describe("metaModelArtifacts refuses a spec that carries a machine-local path", 
   });
 
   const cases: [string, MetaModelSpec, string][] = [
-    ["a data folder in the training record", { ...spec, training: { config: { tasks: { name: "omniglot", dataDir: "/work/shared/data/omniglot" } } } }, "spec.training.config.tasks.dataDir"],
+    [
+      "a data folder in the training record",
+      { ...spec, training: { config: { tasks: { name: "omniglot", dataDir: "/work/shared/data/omniglot" } } } },
+      "spec.training.config.tasks.dataDir",
+    ],
     ["a Windows path in an array", { ...spec, training: { dirs: ["ok", "C:\\data"] } }, "spec.training.dirs[1]"],
     ["a path in a model option", { ...spec, model: { name: "mlp", options: { sizes: [1, 4, 1], weights: "~/w.bin" } } }, "spec.model.options.weights"],
     ["a path in the evaluation", { ...spec, evaluation: { from: "file:///runs/a/evaluation.json" } }, "spec.evaluation.from"],

@@ -122,7 +122,7 @@ describe("export → load round trip", () => {
   it("shards stay within the size limit, and tf.io.http in Node reads the same weights across shards", async () => {
     const original = initParams(mlpSpec, 3);
     const artifacts = metaModelArtifacts(original, mlpSpec, { shardBytes: 4096 });
-    expect(artifacts.shards.length).toBe(Math.ceil((1 * 40 + 40 + 40 * 40 + 40 + 40 + 1) * 4 / 4096));
+    expect(artifacts.shards.length).toBe(Math.ceil(((1 * 40 + 40 + 40 * 40 + 40 + 40 + 1) * 4) / 4096));
     for (const shard of artifacts.shards) expect(shard.data.byteLength).toBeLessThanOrEqual(4096);
     const dir = folder();
     await saveMetaModel(dir, artifacts);

@@ -123,12 +123,22 @@ describe("shard URLs: same origin only", () => {
 
   it("another origin, a protocol-relative URL, a backslash variant of it and a data: URL are refused before any shard is fetched", async () => {
     const otherHost = elsewhere.origin.replace("http://", "");
-    for (const path of [`${elsewhere.origin}/w.bin`, `//${otherHost}/w.bin`, `\\\\${otherHost}\\w.bin`, `//${home.origin.replace("http://", "")}/w.bin`, "data:application/octet-stream;base64,AAAA", "https://127.0.0.1/w.bin"]) {
+    for (const path of [
+      `${elsewhere.origin}/w.bin`,
+      `//${otherHost}/w.bin`,
+      `\\\\${otherHost}\\w.bin`,
+      `//${home.origin.replace("http://", "")}/w.bin`,
+      "data:application/octet-stream;base64,AAAA",
+      "https://127.0.0.1/w.bin",
+    ]) {
       const url = serveExport([path]);
       const error = await refusal(url);
       expect(error.field, path).toBe(`${url}: weightsManifest[0].paths[0]`);
       expect(error.message, path).toMatch(/same origin|protocol-relative/);
-      expect(home.requests.filter((request) => request.endsWith(".bin")), path).toEqual([]);
+      expect(
+        home.requests.filter((request) => request.endsWith(".bin")),
+        path,
+      ).toEqual([]);
       expect(elsewhere.requests, path).toEqual([]);
     }
   });

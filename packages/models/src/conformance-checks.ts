@@ -109,8 +109,12 @@ export function modelConformanceChecks(source: ModelSource, options: ModelConfor
               checkParams(first, "init");
               const difference = paramDifference(first, second);
               if (difference !== undefined) throw new Error(`two inits with seed ${seed} differ: ${difference}`);
-              const layout = (params: Params) => Object.entries(params).map(([key, tensor]) => `${key} [${tensor.shape}]`).join(", ");
-              if (layout(first) !== layout(other)) throw new Error(`seeds ${seed} and ${seed + 1} gave different parameter layouts: ${layout(first)} vs ${layout(other)}`);
+              const layout = (params: Params) =>
+                Object.entries(params)
+                  .map(([key, tensor]) => `${key} [${tensor.shape}]`)
+                  .join(", ");
+              if (layout(first) !== layout(other))
+                throw new Error(`seeds ${seed} and ${seed + 1} gave different parameter layouts: ${layout(first)} vs ${layout(other)}`);
               if (paramDifference(first, other) === undefined) throw new Error(`seeds ${seed} and ${seed + 1} gave identical parameters`);
             }),
           ),
@@ -328,7 +332,9 @@ export function modelConformanceChecks(source: ModelSource, options: ModelConfor
           const kernels = new Set(profile.kernels.map((kernel) => kernel.name).filter((name) => tf.getKernel(name, tf.getBackend()) !== undefined));
           const unsupported = [...kernels].filter((name) => !supported.has(name));
           if (unsupported.length > 0) {
-            throw new Error(`model '${model.name}' runs kernels outside the supported list: ${unsupported.join(", ")} (no second-order-correct gradient for them)`);
+            throw new Error(
+              `model '${model.name}' runs kernels outside the supported list: ${unsupported.join(", ")} (no second-order-correct gradient for them)`,
+            );
           }
         } finally {
           tf.dispose([...Object.values(params), x, y, ...(stacked ? Object.values(stacked) : []), ...(xs ? [xs] : [])]);
@@ -344,9 +350,9 @@ function gradientOf(model: Model, objective: Objective, params: Params, x: tf.Te
   const keys = Object.keys(params);
   let grads: tf.Tensor[];
   try {
-    grads = tf.grads((...values: tf.Tensor[]) =>
-      objective.loss(model.forward(Object.fromEntries(keys.map((key, k) => [key, values[k]!])), x), y),
-    )(keys.map((key) => params[key]!));
+    grads = tf.grads((...values: tf.Tensor[]) => objective.loss(model.forward(Object.fromEntries(keys.map((key, k) => [key, values[k]!])), x), y))(
+      keys.map((key) => params[key]!),
+    );
   } catch (error) {
     if (error instanceof Error && error.message.includes("gradient function not found")) {
       throw new Error(`${error.message}: install Concord's gradient set before running this suite (the backend setup call)`, { cause: error });

@@ -4,12 +4,16 @@ import { modelDefinitions, objectiveDefinitions } from "./definitions.js";
 import { MLP_ACTIVATIONS, mlp } from "./mlp.js";
 
 const definition = (name: string) => modelDefinitions.find((d) => d.name === name)!;
-const validate = (name: string, options: unknown) => definition(name).options!["~standard"].validate(options) as { value?: unknown; issues?: readonly { path?: readonly unknown[] }[] };
-const issuePath = (result: ReturnType<typeof validate>) => result.issues?.[0]?.path?.map((segment) => (typeof segment === "object" ? (segment as { key: unknown }).key : segment));
+const validate = (name: string, options: unknown) =>
+  definition(name).options!["~standard"].validate(options) as { value?: unknown; issues?: readonly { path?: readonly unknown[] }[] };
+const issuePath = (result: ReturnType<typeof validate>) =>
+  result.issues?.[0]?.path?.map((segment) => (typeof segment === "object" ? (segment as { key: unknown }).key : segment));
 
 describe("model definitions", () => {
   it("conv-net's schema checks every option's value, not only its keys", () => {
-    expect(validate("conv-net", { ways: 5, inputShape: [28, 28, 1], filters: 32, blocks: 4, batchNorm: "support", batchNormEpsilon: 1e-3 }).issues).toBeUndefined();
+    expect(
+      validate("conv-net", { ways: 5, inputShape: [28, 28, 1], filters: 32, blocks: 4, batchNorm: "support", batchNormEpsilon: 1e-3 }).issues,
+    ).toBeUndefined();
     expect(validate("conv-net", { ways: 0 }).issues).toBeUndefined();
     expect(issuePath(validate("conv-net", { ways: 1 }))).toEqual(["ways"]);
     expect(issuePath(validate("conv-net", { ways: 5, inputShape: [28, 28] }))).toEqual(["inputShape"]);

@@ -50,5 +50,12 @@ export const modelDefinitions: readonly ModelDefinition<unknown>[] = [
 /** Concord's objectives: regression and classification. */
 export const objectiveDefinitions: readonly ObjectiveDefinition<unknown>[] = [
   { kind: "objective", name: "mse", options: z.strictObject({}), description: "mean squared error", create: () => meanSquaredError() },
-  { kind: "objective", name: "cross-entropy", options: z.strictObject({}), description: "softmax cross-entropy", create: () => softmaxCrossEntropy(), classes: true },
+  {
+    kind: "objective",
+    name: "cross-entropy",
+    options: z.strictObject({}),
+    description: "softmax cross-entropy",
+    create: () => softmaxCrossEntropy(),
+    classes: true,
+  },
 ];

@@ -109,7 +109,12 @@ export function mlp(options: MlpOptions): MlpModel {
     sizes,
     activation: activationName,
     initialisation,
-    parameterShapes: Object.fromEntries(layers.flatMap((layer) => [[layer.weightKey, [layer.fanIn, layer.fanOut]], [layer.biasKey, [layer.fanOut]]])),
+    parameterShapes: Object.fromEntries(
+      layers.flatMap((layer) => [
+        [layer.weightKey, [layer.fanIn, layer.fanOut]],
+        [layer.biasKey, [layer.fanOut]],
+      ]),
+    ),
 
     init(rng: Rng): Params {
       expect(rng !== null && typeof rng === "object" && typeof rng.normalArray === "function", "rng", "expected a Concord Rng (createRng)");

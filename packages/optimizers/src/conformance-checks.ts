@@ -64,7 +64,10 @@ export function innerOptimizerConformanceChecks(source: InnerOptimizerSource, op
           const state = initState(optimizer, params!);
           const result = optimizer.step(params!, grads!, state);
           try {
-            const layout = (p: Params) => Object.entries(p).map(([key, tensor]) => `${key} ${tensor.dtype}[${tensor.shape}]`).join(", ");
+            const layout = (p: Params) =>
+              Object.entries(p)
+                .map(([key, tensor]) => `${key} ${tensor.dtype}[${tensor.shape}]`)
+                .join(", ");
             if (result === null || typeof result !== "object" || result.params === null || typeof result.params !== "object") {
               throw new Error(`step returned ${String(result)}, expected { params, state }`);
             }
@@ -187,7 +190,9 @@ export function innerOptimizerConformanceChecks(source: InnerOptimizerSource, op
               }
               // Per task t, the same flattening as `run`: every key's slice t, in key order.
               return Array.from({ length: taskCount }, (_, t) =>
-                Object.values(second.params).flatMap((tensor) => Array.from(tensor.dataSync().subarray(t * (tensor.size / taskCount), (t + 1) * (tensor.size / taskCount)))),
+                Object.values(second.params).flatMap((tensor) =>
+                  Array.from(tensor.dataSync().subarray(t * (tensor.size / taskCount), (t + 1) * (tensor.size / taskCount))),
+                ),
               );
             } finally {
               disposeNew(second, [params!, grads!, nextGrads!, first.params], first.state);
@@ -197,7 +202,8 @@ export function innerOptimizerConformanceChecks(source: InnerOptimizerSource, op
           });
           expected.forEach((values, t) => {
             const error = relativeError(batched[t]!, values, 1);
-            if (!(error <= batchedTolerance)) throw new Error(`task ${t}: the batched step differs from its own step by relative error ${error} > ${batchedTolerance}`);
+            if (!(error <= batchedTolerance))
+              throw new Error(`task ${t}: the batched step differs from its own step by relative error ${error} > ${batchedTolerance}`);
           });
         } finally {
           for (const triple of perTask) for (const params of triple) tf.dispose(Object.values(params));
@@ -232,7 +238,14 @@ export function innerOptimizerConformanceChecks(source: InnerOptimizerSource, op
               Object.fromEntries(
                 keys.map((key, k) => {
                   const values = theta![key]!.dataSync();
-                  return [key, tf.tensor(Float32Array.from(values, (value, i) => value + sign * h * direction[k]![i]!), theta![key]!.shape, "float32")];
+                  return [
+                    key,
+                    tf.tensor(
+                      Float32Array.from(values, (value, i) => value + sign * h * direction[k]![i]!),
+                      theta![key]!.shape,
+                      "float32",
+                    ),
+                  ];
                 }),
               );
             const valueAt = (point: Params) => withParams([point], ([p]) => tf.tidy(() => afterStep(keys.map((key) => p![key]!)).dataSync()[0]!));
@@ -246,11 +259,19 @@ export function innerOptimizerConformanceChecks(source: InnerOptimizerSource, op
             let analytic: number;
             let firstOrder: number;
             try {
-              analytic = dot(tf.tidy(() => tf.grads((...values: tf.Tensor[]) => afterStep(values))(thetaValues).map((tensor) => Array.from(tensor.dataSync()))));
+              analytic = dot(
+                tf.tidy(() =>
+                  tf
+                    .grads((...values: tf.Tensor[]) => afterStep(values))(thetaValues)
+                    .map((tensor) => Array.from(tensor.dataSync())),
+                ),
+              );
               firstOrder = dot(
                 tf.tidy(() => {
                   const fixed = innerGradients(thetaValues);
-                  return tf.grads((...values: tf.Tensor[]) => afterStep(values, fixed))(thetaValues).map((tensor) => Array.from(tensor.dataSync()));
+                  return tf
+                    .grads((...values: tf.Tensor[]) => afterStep(values, fixed))(thetaValues)
+                    .map((tensor) => Array.from(tensor.dataSync()));
                 }),
               );
             } catch (error) {
@@ -307,7 +328,14 @@ function randomParams(rng: Rng, low = -1, high = 1): Params {
   return Object.fromEntries(
     Object.entries(SHAPES).map(([key, shape]) => {
       const size = shape.reduce((a, b) => a * b, 1);
-      return [key, tf.tensor(Float32Array.from({ length: size }, () => rng.uniform(low, high)), [...shape], "float32")];
+      return [
+        key,
+        tf.tensor(
+          Float32Array.from({ length: size }, () => rng.uniform(low, high)),
+          [...shape],
+          "float32",
+        ),
+      ];
     }),
   );
 }
@@ -323,7 +351,9 @@ function tensorsIn(state: unknown, path = "state"): Record<string, tf.Tensor> {
 function describeStructure(value: unknown): string {
   if (value instanceof tf.Tensor) return `${value.dtype}[${value.shape}]`;
   if (value === null || typeof value !== "object") return value === null ? "null" : typeof value;
-  return `{${Object.entries(value).map(([key, entry]) => `${key}: ${describeStructure(entry)}`).join(", ")}}`;
+  return `{${Object.entries(value)
+    .map(([key, entry]) => `${key}: ${describeStructure(entry)}`)
+    .join(", ")}}`;
 }
 
 type Snapshot = Readonly<Record<string, readonly number[]>>;

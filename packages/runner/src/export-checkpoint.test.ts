@@ -35,7 +35,12 @@ describe("exports record definition names, and anything registered loads", () =>
     const loaded = await loadMetaModel(outDir);
     expect(loaded.innerOptimizer.name).toBe("meta-sgd");
     expect(Object.keys(loaded.params)).toEqual(Object.keys(checkpoint.params));
-    expect(Object.keys(loaded.params).filter((name) => name.startsWith("lr/"))).toEqual(["lr/layer0/weight", "lr/layer0/bias", "lr/layer1/weight", "lr/layer1/bias"]);
+    expect(Object.keys(loaded.params).filter((name) => name.startsWith("lr/"))).toEqual([
+      "lr/layer0/weight",
+      "lr/layer0/bias",
+      "lr/layer1/weight",
+      "lr/layer1/bias",
+    ]);
     for (const [name, tensor] of Object.entries(checkpoint.params)) expect(bitsOf(loaded.params[name]!), name).toEqual(bitsOf(tensor));
     tf.dispose(Object.values(loaded.params));
     expect(tf.memory().numTensors).toBe(before);
@@ -45,7 +50,10 @@ describe("exports record definition names, and anything registered loads", () =>
   it("a model registered by a third party exports through its definition and loads with the same registry", async () => {
     const mlpDefinition = modelDefinitions.find((definition) => definition.name === "mlp")!;
     const registry = createRegistry();
-    registry.define({ ...mlpDefinition, name: "my-mlp", create: (options: unknown) => ({ ...mlp(options as MlpOptions), name: "my-mlp" }) } as AnyPluginDefinition, "test");
+    registry.define(
+      { ...mlpDefinition, name: "my-mlp", create: (options: unknown) => ({ ...mlp(options as MlpOptions), name: "my-mlp" }) } as AnyPluginDefinition,
+      "test",
+    );
     const checkpointPath = await trainedCheckpoint({ model: { name: "my-mlp", sizes: [1, 8, 1], init: "pytorch" } }, registry);
     const outDir = mkdtempSync(join(tmpdir(), "concord-export-my-mlp-"));
     const exported = await exportCheckpoint(checkpointPath, outDir, registry);
@@ -66,7 +74,17 @@ describe("exports record definition names, and anything registered loads", () =>
       const path = join(mkdtempSync(join(tmpdir(), "concord-export-classes-")), "checkpoint.ckpt");
       const config = configToJson(parseConfig(tinyConfig({ model: { name: "mlp", sizes: [1, 8, 3] }, objective })));
       const params = mlp({ sizes: [1, 8, 3] }).init(createRng(1));
-      saveCheckpoint(path, { iteration: 1, params, optimizerState: { name: "adam", step: 1, slots: {} }, taskRngState: createRng(2).getState(), config, metricsOffset: 0, fallbacks: 0, backend: "cpu", elapsedSeconds: 0 });
+      saveCheckpoint(path, {
+        iteration: 1,
+        params,
+        optimizerState: { name: "adam", step: 1, slots: {} },
+        taskRngState: createRng(2).getState(),
+        config,
+        metricsOffset: 0,
+        fallbacks: 0,
+        backend: "cpu",
+        elapsedSeconds: 0,
+      });
       tf.dispose(Object.values(params));
       return path;
     };

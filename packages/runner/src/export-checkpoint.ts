@@ -86,7 +86,20 @@ function evaluationOf(checkpointPath: string, iteration: number): Record<string,
 // decides it belongs. The record says what the run was, never where it ran.
 
 /** Config fields recorded, in config order: the experiment itself (not $schema, description, logging or checkpoint cadence, compare). */
-const RECORDED_CONFIG = ["seed", "iterations", "metaBatchSize", "backend", "weighting", "algorithm", "model", "tasks", "objective", "innerOptimizer", "outerOptimizer", "evaluation"];
+const RECORDED_CONFIG = [
+  "seed",
+  "iterations",
+  "metaBatchSize",
+  "backend",
+  "weighting",
+  "algorithm",
+  "model",
+  "tasks",
+  "objective",
+  "innerOptimizer",
+  "outerOptimizer",
+  "evaluation",
+];
 /** evaluation fields recorded (not chunkSize, an execution detail). */
 const RECORDED_EVALUATION = ["tasks", "innerSteps", "seed", "sampler"];
 /** evaluation.json fields recorded (EvaluationResult's summary and its iteration). */

@@ -28,8 +28,25 @@ export { createParts, evaluateOnHeldOut, evaluationFamily, type ExperimentParts,
 export { type RunOptions, type RunResult, runExperiment } from "./run-experiment.js";
 export { TrainingDiverged } from "./training-loop.js";
 export type { ProgressMode } from "./progress.js";
-export { CHECKPOINT_FILE, CONFIG_FILE, checkpointConfig, EVALUATION_FILE, evaluationSummary, METRICS_FILE, RunFolder, type SavedEvaluation } from "./run-folder.js";
-export { type CheckpointData, checkpointBackend, checkpointBuild, disposeCheckpoint, type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+export {
+  CHECKPOINT_FILE,
+  CONFIG_FILE,
+  checkpointConfig,
+  EVALUATION_FILE,
+  evaluationSummary,
+  METRICS_FILE,
+  RunFolder,
+  type SavedEvaluation,
+} from "./run-folder.js";
+export {
+  type CheckpointData,
+  checkpointBackend,
+  checkpointBuild,
+  disposeCheckpoint,
+  type LoadedCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+} from "./checkpoint.js";
 export { MetricsLog, type MetricsRecord, metricsRecord, readMetrics } from "./metrics-log.js";
 export { writeFileAtomicSync } from "./atomic-file.js";
 export { buildFingerprint } from "./build-fingerprint.js";

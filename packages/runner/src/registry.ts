@@ -200,7 +200,9 @@ export class Registry implements PluginLookup {
       }
       const existing = taken.get(preset.name);
       if (existing) {
-        throw new ConcordError(`preset '${preset.name}' is already offered by tasks '${existing.family}' (from ${existing.source}); choose another name`, { field });
+        throw new ConcordError(`preset '${preset.name}' is already offered by tasks '${existing.family}' (from ${existing.source}); choose another name`, {
+          field,
+        });
       }
       taken.set(preset.name, { ...preset, family: family.name, source });
     }

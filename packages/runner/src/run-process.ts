@@ -52,7 +52,8 @@ async function main(argv: readonly string[]): Promise<void> {
     },
   });
   const [configPath] = positionals;
-  if (configPath === undefined || values.out === undefined) throw new Error("usage: run-process.js <config.json> --out <dir> [--label <text>] [--progress lines|none] [--resume] [--plugin <file>]…");
+  if (configPath === undefined || values.out === undefined)
+    throw new Error("usage: run-process.js <config.json> --out <dir> [--label <text>] [--progress lines|none] [--resume] [--plugin <file>]…");
   const registry = createRegistry();
   await loadPlugins(registry, values.plugin);
   const result = await runExperiment(await loadConfigFile(configPath), {

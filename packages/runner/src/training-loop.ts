@@ -61,7 +61,9 @@ export interface TrainingLoopResult {
  */
 export function runTrainingLoop(options: TrainingLoopOptions): TrainingLoopResult {
   const { config, parts, outerOptimizer, folder, checkpoint } = options;
-  const metrics = checkpoint ? MetricsLog.resume(folder.metricsPath, checkpoint.metricsOffset, folder.fence) : MetricsLog.create(folder.metricsPath, folder.fence);
+  const metrics = checkpoint
+    ? MetricsLog.resume(folder.metricsPath, checkpoint.metricsOffset, folder.fence)
+    : MetricsLog.create(folder.metricsPath, folder.fence);
   if (checkpoint) {
     outerOptimizer.setState(checkpoint.optimizerState);
     restoreWeightingState(parts.weighting, checkpoint, folder.checkpointPath);

@@ -91,7 +91,10 @@ export function taskSamplerConformanceChecks(source: TaskSamplerSource, options:
         if (first.tasks.length !== second.tasks.length) throw new Error(`got ${first.tasks.length} then ${second.tasks.length} tasks for the same seed`);
         first.tasks.forEach((task, index) => {
           const difference = firstDifference(task, second.tasks[index]!);
-          if (difference !== undefined) throw new Error(`task ${index} differs between two draws with seed ${seed}: ${difference} (does the sampler use a random source other than the rng?)`);
+          if (difference !== undefined)
+            throw new Error(
+              `task ${index} differs between two draws with seed ${seed}: ${difference} (does the sampler use a random source other than the rng?)`,
+            );
         });
         if (first.rngState.join() !== second.rngState.join()) {
           throw new Error(`the rng ended in state [${first.rngState}] then [${second.rngState}] for the same seed`);
@@ -203,10 +206,11 @@ function sameSnapshot(a: TaskSnapshot, b: TaskSnapshot): boolean {
 function disposeTasks(tasks: unknown): void {
   if (!Array.isArray(tasks)) return;
   for (const task of tasks as Task[]) {
-    for (const set of SETS) for (const part of PARTS) {
-      const tensor = task?.[set]?.[part];
-      if (tensor instanceof tf.Tensor) tensor.dispose();
-    }
+    for (const set of SETS)
+      for (const part of PARTS) {
+        const tensor = task?.[set]?.[part];
+        if (tensor instanceof tf.Tensor) tensor.dispose();
+      }
   }
 }
 

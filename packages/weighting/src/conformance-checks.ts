@@ -130,9 +130,7 @@ export function weightingConformanceChecks(source: WeightingSchemeSource, option
           let gradient: number[];
           try {
             gradient = tf.tidy(() => {
-              const grad = tf.grad((updates: tf.Tensor) =>
-                tf.sum(scheme.weights({ ...input, updates: updates as tf.Tensor2D }).weights),
-              )(input.updates);
+              const grad = tf.grad((updates: tf.Tensor) => tf.sum(scheme.weights({ ...input, updates: updates as tf.Tensor2D }).weights))(input.updates);
               return Array.from(grad.dataSync());
             });
           } catch (error) {
@@ -213,7 +211,8 @@ function statefulChecks(source: WeightingSchemeSource, random: (tasks: number, s
           const got = batch(restored, call);
           if (!sameBits(expected, got)) throw new Error(`call ${call} after restoring: weights [${got}] differ from the uninterrupted [${expected}]`);
         }
-        if (!sameState(restored.getState(), original.getState())) throw new Error("after the same calls, the restored scheme's state differs from the uninterrupted one's");
+        if (!sameState(restored.getState(), original.getState()))
+          throw new Error("after the same calls, the restored scheme's state differs from the uninterrupted one's");
       },
     },
     {
@@ -249,7 +248,11 @@ function checkStateShape(state: WeightingState): void {
 
 function sameState(a: WeightingState, b: WeightingState): boolean {
   const keys = Object.keys(a.values);
-  return a.name === b.name && keys.length === Object.keys(b.values).length && keys.every((key) => b.values[key] !== undefined && sameBits(a.values[key]!, b.values[key]!));
+  return (
+    a.name === b.name &&
+    keys.length === Object.keys(b.values).length &&
+    keys.every((key) => b.values[key] !== undefined && sameBits(a.values[key]!, b.values[key]!))
+  );
 }
 
 function weightsOf(scheme: WeightingScheme, input: WeightingInput, tasks: number): number[] {

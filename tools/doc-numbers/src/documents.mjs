@@ -4,10 +4,4 @@ import { fileURLToPath } from "node:url";
 
 export const REPOSITORY_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
-export const DOCUMENTS = [
-  "README.md",
-  "docs/GRADIENT-AGREEMENT.md",
-  "docs/WEIGHTING.md",
-  "docs/RECORDS.md",
-  "examples/omniglot/README.md",
-];
+export const DOCUMENTS = ["README.md", "docs/GRADIENT-AGREEMENT.md", "docs/WEIGHTING.md", "docs/RECORDS.md", "examples/omniglot/README.md"];

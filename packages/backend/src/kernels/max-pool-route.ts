@@ -19,7 +19,10 @@ export function installFastMaxPoolRoute(): boolean {
   const route = tf.getKernel("ConcordMaxPoolRoute", "wasm");
   const gather = tf.getKernel("ConcordMaxPoolGather", "wasm");
   if (!route || !gather) return false;
-  for (const [original, kind] of [[route, "route"], [gather, "gather"]] as const) {
+  for (const [original, kind] of [
+    [route, "route"],
+    [gather, "gather"],
+  ] as const) {
     const originalFunc = original.kernelFunc;
     const kernelFunc: tf.KernelFunc = (args) => maxPoolKernel(args, kind) ?? (originalFunc(args) as tf.TensorInfo);
     replaceKernel({ ...original, kernelFunc }, OWNER);
@@ -62,24 +65,12 @@ function maxPoolKernel({ inputs, backend, attrs = {} }: Parameters<tf.KernelFunc
   ] as const;
   const native = nativeKernels();
   if (native?.maxPoolRoute) {
-    native.maxPoolRoute(
-      heapBuffer(heapBackend),
-      offset(x),
-      offset(upstream),
-      offset(out),
-      ...geometry,
-      kind === "gather" ? 1 : 0,
-    );
+    native.maxPoolRoute(heapBuffer(heapBackend), offset(x), offset(upstream), offset(out), ...geometry, kind === "gather" ? 1 : 0);
     return out;
   }
   // Window positions, then the running maxima of one window's channels.
   const scratch = heapBackend.wasm._malloc((windows + info.inChannels) * 4);
-  kernels.max_pool_positions(
-    offset(x),
-    scratch,
-    scratch + windows * 4,
-    ...geometry,
-  );
+  kernels.max_pool_positions(offset(x), scratch, scratch + windows * 4, ...geometry);
   const buffer = heapBackend.wasm.HEAP32.buffer;
   const positions = new Int32Array(buffer, scratch, windows);
   const values = new Float32Array(buffer, offset(upstream), tf.util.sizeFromShape(upstream.shape));

@@ -14,7 +14,11 @@ export interface CliIo {
   readonly cwd: string;
 }
 
-export const backendOption = () => new Option("--backend <name>", "engine: auto (native where @concord/backend-native's addon is built, else wasm, else cpu), cpu, wasm or native (wasm + @concord/backend-native's OpenBLAS kernels, Node)").choices(BACKEND_CHOICES);
+export const backendOption = () =>
+  new Option(
+    "--backend <name>",
+    "engine: auto (native where @concord/backend-native's addon is built, else wasm, else cpu), cpu, wasm or native (wasm + @concord/backend-native's OpenBLAS kernels, Node)",
+  ).choices(BACKEND_CHOICES);
 export const progressOption = () =>
   new Option("--progress <mode>", "progress display: auto (bar on a terminal, lines otherwise), bar, lines, none")
     .choices(["auto", "bar", "lines", "none"])
@@ -29,7 +33,11 @@ export async function resolveConfig(source: string, cwd: string, registry: Regis
   return presetConfig(source, registry);
 }
 
-export function applyOverrides(config: ExperimentConfig, options: { iterations?: string; seed?: string; backend?: string; data?: string }, cwd: string): ExperimentConfig {
+export function applyOverrides(
+  config: ExperimentConfig,
+  options: { iterations?: string; seed?: string; backend?: string; data?: string },
+  cwd: string,
+): ExperimentConfig {
   const withData = options.data ? withDataDir(config, resolvePath(cwd, options.data)) : config;
   return withOverrides(withData, {
     ...(options.iterations !== undefined ? { iterations: integerArgument(options.iterations, "--iterations", 0) } : {}),

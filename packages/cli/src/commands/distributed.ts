@@ -45,14 +45,18 @@ export function queueUrl(
   env: Readonly<Record<string, string | undefined>> = process.env,
   warn: (line: string) => void = () => {},
 ): string | undefined {
-  if (options.queue !== undefined && options.queueFile !== undefined) throw new ConcordError("give the Redis URL once: --queue or --queue-file", { field: "--queue-file" });
+  if (options.queue !== undefined && options.queueFile !== undefined)
+    throw new ConcordError("give the Redis URL once: --queue or --queue-file", { field: "--queue-file" });
   if (options.queueFile !== undefined) {
     const path = resolvePath(cwd, options.queueFile);
     let text: string;
     try {
       text = readFileSync(path, "utf8");
     } catch (error) {
-      throw new ConcordError(`cannot read the Redis URL file (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { field: "--queue-file", cause: error });
+      throw new ConcordError(`cannot read the Redis URL file (${(error as NodeJS.ErrnoException).code ?? String(error)})`, {
+        field: "--queue-file",
+        cause: error,
+      });
     }
     const url = text.split(/\r?\n/)[0]!.trim();
     if (url === "") throw new ConcordError(`expected a Redis URL on the first line of ${path}, got an empty line`, { field: "--queue-file" });
@@ -66,7 +70,9 @@ export function queueUrl(
   if (typeof options.queue === "string") {
     // Anything before an @ after the scheme may hold a password.
     if (/^rediss?:\/\/.*@/.test(options.queue)) {
-      warn(`warning: --queue: a password on the command line is visible to every user of this machine (ps); use $${QUEUE_URL_ENV} with a bare --queue, or --queue-file`);
+      warn(
+        `warning: --queue: a password on the command line is visible to every user of this machine (ps); use $${QUEUE_URL_ENV} with a bare --queue, or --queue-file`,
+      );
     }
     return options.queue;
   }

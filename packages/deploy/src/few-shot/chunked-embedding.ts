@@ -26,7 +26,11 @@ export function timeSlicer(budgetMs: number): Pause {
  * setTimeout(0) to 4 ms; a message is not clamped), else setTimeout.
  */
 function nextTask(): Promise<void> {
-  const Channel = (globalThis as unknown as { MessageChannel?: new () => { port1: { onmessage: (() => void) | null; close(): void }; port2: { postMessage(m: unknown): void; close(): void } } }).MessageChannel;
+  const Channel = (
+    globalThis as unknown as {
+      MessageChannel?: new () => { port1: { onmessage: (() => void) | null; close(): void }; port2: { postMessage(m: unknown): void; close(): void } };
+    }
+  ).MessageChannel;
   if (!Channel) return new Promise((resolve) => setTimeout(resolve, 0));
   return new Promise((resolve) => {
     const channel = new Channel();
@@ -52,7 +56,13 @@ export function chunks(count: number, chunkSize: number): [number, number][] {
  * block's pre-activations are merged with Chan, Golub & LeVeque's pairwise update,
  * M2 = M2_a + M2_b + δ²·n_a·n_b/n, in float64. undefined for a model without batch norm.
  */
-export async function chunkedStatistics(model: ConvNetModel, params: Params, support: tf.Tensor4D, chunkSize: number, pause: Pause): Promise<BatchNormStatistics | undefined> {
+export async function chunkedStatistics(
+  model: ConvNetModel,
+  params: Params,
+  support: tf.Tensor4D,
+  chunkSize: number,
+  pause: Pause,
+): Promise<BatchNormStatistics | undefined> {
   if (model.batchNorm === "none") return undefined;
   const found: { mean: tf.Tensor[]; variance: tf.Tensor[] } = { mean: [], variance: [] };
   try {

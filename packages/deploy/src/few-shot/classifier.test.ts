@@ -46,7 +46,10 @@ async function writeExport(ways: number, seed: number, innerSteps = 2): Promise<
     inputShape: architecture.inputShape,
     labelCount: ways,
     // Omniglot's preprocessing, at this small model's input size (the loader checks they agree).
-    preprocessing: { ...(OMNIGLOT_PREPROCESSING as Extract<typeof OMNIGLOT_PREPROCESSING, { kind: "omniglot-drawing" }>), size: [architecture.inputShape[0]!, architecture.inputShape[1]!] },
+    preprocessing: {
+      ...(OMNIGLOT_PREPROCESSING as Extract<typeof OMNIGLOT_PREPROCESSING, { kind: "omniglot-drawing" }>),
+      size: [architecture.inputShape[0]!, architecture.inputShape[1]!],
+    },
     training: null,
     evaluation: null,
   };
@@ -67,7 +70,7 @@ function drawing(classIndex: number, variant: number, size = 40): RgbaImage {
     const vertical = bars.uniform(0, 1) < 0.5;
     const at = bars.int(size - 6) + 3;
     const from = bars.int(size / 2);
-    for (let t = from; t < from + size / 2; t++) for (let w = 0; w < 3; w++) (vertical ? ink(at + w, t) : ink(t, at + w));
+    for (let t = from; t < from + size / 2; t++) for (let w = 0; w < 3; w++) vertical ? ink(at + w, t) : ink(t, at + w);
   }
   for (let n = 0; n < 12; n++) ink(rng.int(size), rng.int(size));
   return { data, width: size, height: size };

@@ -11,7 +11,8 @@ import { disposeCheckpoint, loadCheckpoint } from "@concord/runner";
  */
 export const CLI = fileURLToPath(new URL("../../../cli/dist/cli.js", import.meta.url));
 
-if (!existsSync(CLI)) throw new Error(`the end-to-end tests run the built concord CLI, which is missing: build it first (npx tsc -b packages/cli), looked at ${CLI}`);
+if (!existsSync(CLI))
+  throw new Error(`the end-to-end tests run the built concord CLI, which is missing: build it first (npx tsc -b packages/cli), looked at ${CLI}`);
 
 export interface CliProcess {
   readonly child: ChildProcess;
@@ -43,7 +44,12 @@ export interface WorkerProcess extends CliProcess {
 /** `concord worker` with a 1 s job lock (a dead worker's job is taken over within about 2 s). */
 export function startWorkerProcess(url: string, store: string, extra: readonly string[] = []): WorkerProcess {
   const process_ = startCli(["worker", "--queue", url, "--store", store, "--lock-seconds", "1", ...extra]);
-  const ready = waitFor(() => process_.output().includes("worker: waiting for runs"), 60_000, () => `worker did not start: ${process_.output()}`, process_.exited);
+  const ready = waitFor(
+    () => process_.output().includes("worker: waiting for runs"),
+    60_000,
+    () => `worker did not start: ${process_.output()}`,
+    process_.exited,
+  );
   ready.catch(() => {});
   return { ...process_, ready };
 }

@@ -28,10 +28,21 @@ describe("cosineAgreement", () => {
   });
 
   it("ignores update lengths and gives equal directions 1/N", () => {
-    expect(weightsOf([[1, 1], [100, 100], [1e-20, 1e-20]]).weights.map((w) => w.toFixed(6))).toEqual(["0.333333", "0.333333", "0.333333"]);
+    expect(
+      weightsOf([
+        [1, 1],
+        [100, 100],
+        [1e-20, 1e-20],
+      ]).weights.map((w) => w.toFixed(6)),
+    ).toEqual(["0.333333", "0.333333", "0.333333"]);
   });
 
   it("falls back to uniform when the batch cancels out", () => {
-    expect(weightsOf([[1, 0], [-1, 0]])).toEqual({ weights: [0.5, 0.5], fellBack: true });
+    expect(
+      weightsOf([
+        [1, 0],
+        [-1, 0],
+      ]),
+    ).toEqual({ weights: [0.5, 0.5], fellBack: true });
   });
 });

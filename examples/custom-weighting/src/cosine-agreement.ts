@@ -44,7 +44,13 @@ export function cosineAgreement(options: CosineAgreementOptions = {}): Weighting
       if (!Number.isFinite(denominator) || denominator <= eps) {
         return { weights: tf.fill([tasks], 1 / tasks, "float32") as tf.Tensor1D, fellBack: true };
       }
-      return { weights: tf.tensor1d(values.map((value) => value / denominator), "float32"), fellBack: false };
+      return {
+        weights: tf.tensor1d(
+          values.map((value) => value / denominator),
+          "float32",
+        ),
+        fellBack: false,
+      };
     },
   };
 }

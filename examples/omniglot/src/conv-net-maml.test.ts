@@ -164,7 +164,11 @@ describeEachBackend("MAML on a reduced convNet (2 blocks, 4 filters, 8×8, 3-way
     });
     const tfLoss = tf.tidy(() => softmaxCrossEntropy().loss(model.forward(adapted, task!.query.x), task!.query.y).dataSync()[0]!);
     const grad = referenceGradient(net, theta, tasks[0]!.support);
-    const expected = referenceLoss(net, theta.map((x, i) => x - ALPHA * grad[i]!), tasks[0]!.query);
+    const expected = referenceLoss(
+      net,
+      theta.map((x, i) => x - ALPHA * grad[i]!),
+      tasks[0]!.query,
+    );
     expect(Math.abs(tfLoss - expected) / Math.abs(expected)).toBeLessThan(1e-4);
     disposeParams(params);
     disposeParams(adapted);

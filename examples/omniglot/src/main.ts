@@ -16,7 +16,6 @@ import { fewShot } from "@concord/tasks";
 import { loadOmniglot, resolveOmniglotDir } from "@concord/tasks/node";
 import { gradientAgreement, uniform } from "@concord/weighting";
 
-
 const { values } = parseArgs({
   options: {
     data: { type: "string" },
@@ -163,4 +162,3 @@ for (const [file, data] of [
   await writeFile(join(outDir, `${file}.tmp`), JSON.stringify(data, null, 1));
   await rename(join(outDir, `${file}.tmp`), join(outDir, file));
 }
-

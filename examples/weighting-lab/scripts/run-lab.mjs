@@ -16,7 +16,7 @@ import { runRecordOf } from "../dist/index.js";
 export const SCHEMES = ["uniform", "agreement", "cosine-agreement", "tail-risk", "loss-softmax", "tr-maml"];
 const here = dirname(fileURLToPath(import.meta.url));
 const lab = join(here, "..");
-const cli = join(lab, "../../packages/runner/dist/cli.js");
+const cli = join(lab, "../../packages/cli/dist/cli.js");
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -25,7 +25,11 @@ describe("presetBoard against hand-worked values", () => {
   // Seeds 0, 1, 2. Uniform: easy 1..5, hard 10,10,10,10,20 (+ seed). Tail-risk: hard tasks 2 lower, easy 1 higher.
   const records = [0, 1, 2].flatMap((seed) => [
     record("uniform", seed, ramp(seed, 10)),
-    record("tail-risk", seed, ramp(seed, 8).map((v, task) => (task < 5 ? v + 1 : v))),
+    record(
+      "tail-risk",
+      seed,
+      ramp(seed, 8).map((v, task) => (task < 5 ? v + 1 : v)),
+    ),
   ]);
   const board = presetBoard(records);
   const uniform = board.arms.find((arm) => arm.weighting === "uniform")!;
@@ -63,7 +67,11 @@ describe("presetBoard against hand-worked values", () => {
       presetBoard(
         [0, 1, 2].flatMap((seed) => [
           record("uniform", seed, ramp(seed, 10)),
-          record("tail-risk", seed, ramp(seed, 10 - reductions[seed]!).map((v, task) => (task < 5 ? v + 1 : v))),
+          record(
+            "tail-risk",
+            seed,
+            ramp(seed, 10 - reductions[seed]!).map((v, task) => (task < 5 ? v + 1 : v)),
+          ),
         ]),
       );
     const meanVerdict = (reductions: number[]) => boardWith(reductions).verdicts.find((v) => v.criterion === "mean")!;

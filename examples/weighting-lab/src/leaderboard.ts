@@ -108,7 +108,16 @@ export function presetBoard(records: readonly RunRecord[]): PresetBoard {
         mean: seedLevel(minus(own.mean, base.mean)),
         meanPooledTasks: { ...meanWithCi95(pairs), pairs: pairs.length },
         cvar: seedLevel(minus(own.cvar, base.cvar)),
-        ...(own.worst && base.worst ? { worstGroup: seedLevel(minus(own.worst.map((g) => g.mean), base.worst.map((g) => g.mean))) } : {}),
+        ...(own.worst && base.worst
+          ? {
+              worstGroup: seedLevel(
+                minus(
+                  own.worst.map((g) => g.mean),
+                  base.worst.map((g) => g.mean),
+                ),
+              ),
+            }
+          : {}),
         seedsBetter: own.mean.filter((value, k) => (worse === "high" ? value < base.mean[k]! : value > base.mean[k]!)).length,
       };
     }
@@ -125,9 +134,21 @@ export function presetBoard(records: readonly RunRecord[]): PresetBoard {
 
   const algorithms = [...new Set(arms.map((arm) => arm.algorithm))];
   const criteria: Criterion[] = first.perTaskGroup ? ["mean", "cvar", "worstGroup"] : ["mean", "cvar"];
-  const verdicts = algorithms.flatMap((algorithm) => criteria.map((criterion) => verdictOf(arms.filter((arm) => arm.algorithm === algorithm), algorithm, criterion, worse)));
+  const verdicts = algorithms.flatMap((algorithm) =>
+    criteria.map((criterion) =>
+      verdictOf(
+        arms.filter((arm) => arm.algorithm === algorithm),
+        algorithm,
+        criterion,
+        worse,
+      ),
+    ),
+  );
   const resolvableEffect = Object.fromEntries(
-    algorithms.map((algorithm) => [algorithm, median(arms.filter((arm) => arm.algorithm === algorithm && arm.versusUniform).map((arm) => arm.versusUniform!.mean.ci95))]),
+    algorithms.map((algorithm) => [
+      algorithm,
+      median(arms.filter((arm) => arm.algorithm === algorithm && arm.versusUniform).map((arm) => arm.versusUniform!.mean.ci95)),
+    ]),
   );
   return {
     preset: first.preset,
@@ -178,12 +199,17 @@ function checkComparable(record: RunRecord, first: RunRecord, metric: "accuracy"
   const where = `${record.preset} ${record.algorithm}+${record.weighting} seed ${record.seed}`;
   const same = (field: keyof RunRecord) => {
     if (record[field] !== first[field]) {
-      throw new ConcordError(`${where}: ${field} is ${JSON.stringify(record[field])}, but the other runs have ${JSON.stringify(first[field])}; arms must be paired`, { field });
+      throw new ConcordError(
+        `${where}: ${field} is ${JSON.stringify(record[field])}, but the other runs have ${JSON.stringify(first[field])}; arms must be paired`,
+        { field },
+      );
     }
   };
   for (const field of ["preset", "evaluationSeed", "step", "iterations"] as const) same(field);
-  if (record.perTaskLoss.length !== first.perTaskLoss.length) throw new ConcordError(`${where}: ${record.perTaskLoss.length} tasks, expected ${first.perTaskLoss.length}`, { field: "perTaskLoss" });
-  if ((metric === "accuracy") !== (record.perTaskAccuracy !== undefined)) throw new ConcordError(`${where}: accuracy present in some runs only`, { field: "perTaskAccuracy" });
+  if (record.perTaskLoss.length !== first.perTaskLoss.length)
+    throw new ConcordError(`${where}: ${record.perTaskLoss.length} tasks, expected ${first.perTaskLoss.length}`, { field: "perTaskLoss" });
+  if ((metric === "accuracy") !== (record.perTaskAccuracy !== undefined))
+    throw new ConcordError(`${where}: accuracy present in some runs only`, { field: "perTaskAccuracy" });
   if (JSON.stringify(record.perTaskGroup) !== JSON.stringify(first.perTaskGroup)) {
     throw new ConcordError(`${where}: its tasks' groups differ from the other runs': not the same evaluation tasks`, { field: "perTaskGroup" });
   }

@@ -21,7 +21,6 @@ function step(algorithm: MetaAlgorithm, tasks: readonly Task[], weighting: Weigh
   }
 }
 
-
 describeEachBackend("bad input to the meta-algorithms", () => {
   const tasks = () => sinusoid().sample(3, createRng(2));
 

@@ -258,7 +258,15 @@ describe("combineEvaluations", () => {
 
   it("refuses an empty list and results with different step counts", () => {
     expect(() => combineEvaluations([])).toThrow(/^results: /);
-    expect(() => combineEvaluations([result([[1, 2]]), result([[1, 2], [3, 4]])])).toThrow(/^results\[1\]: /);
+    expect(() =>
+      combineEvaluations([
+        result([[1, 2]]),
+        result([
+          [1, 2],
+          [3, 4],
+        ]),
+      ]),
+    ).toThrow(/^results\[1\]: /);
   });
 });
 
@@ -268,7 +276,10 @@ describeEachBackend("evaluateAdaptation() accuracy on a few-shot conv-net (the O
     name: "random-images",
     sample(count: number, rng: Rng): Task[] {
       const batch = () => ({
-        x: tf.tensor4d(Float32Array.from({ length: 3 * 64 }, () => rng.uniform(0, 1)), [3, 8, 8, 1]),
+        x: tf.tensor4d(
+          Float32Array.from({ length: 3 * 64 }, () => rng.uniform(0, 1)),
+          [3, 8, 8, 1],
+        ),
         y: tf.tensor1d([0, 1, 2], "int32"),
       });
       return Array.from({ length: count }, () => ({ support: batch(), query: batch() }));
@@ -319,7 +330,16 @@ describe("evaluateAdaptation() records each task's group when the sampler declar
     const sampler = sinusoid({ supportSize: 5, querySize: 5 });
     const model = mlp({ sizes: [1, 4, 1], init: "pytorch" });
     const params = model.init(createRng(1));
-    const options = { model, objective: squaredErrorObjective(), innerOptimizer: sgd({ lr: 0.01 }), sampler, taskCount: 30, maxInnerSteps: 1, seed: 5, chunkSize: 7 };
+    const options = {
+      model,
+      objective: squaredErrorObjective(),
+      innerOptimizer: sgd({ lr: 0.01 }),
+      sampler,
+      taskCount: 30,
+      maxInnerSteps: 1,
+      seed: 5,
+      chunkSize: 7,
+    };
     const result = evaluate(params, options);
     const { tasks, info } = sampler.sampleWithInfo(30, createRng(5));
     tf.dispose(tasks.flatMap((task) => [task.support.x, task.support.y, task.query.x, task.query.y]));
@@ -337,7 +357,15 @@ describe("evaluateAdaptation() records each task's group when the sampler declar
     const model = mlp({ sizes: [1, 4, 1], init: "pytorch" });
     const params = model.init(createRng(1));
     const attempt = () =>
-      evaluate(params, { model, objective: squaredErrorObjective(), innerOptimizer: sgd({ lr: 0.01 }), sampler: lying, taskCount: 4, maxInnerSteps: 0, seed: 5 });
+      evaluate(params, {
+        model,
+        objective: squaredErrorObjective(),
+        innerOptimizer: sgd({ lr: 0.01 }),
+        sampler: lying,
+        taskCount: 4,
+        maxInnerSteps: 0,
+        seed: 5,
+      });
     expect(attempt).toThrow(ConcordError);
     expect(attempt).toThrow("sampler 'lying' declares 1 groups, but its task 0 has group 3; expected an integer in [0, 0]");
     disposeParams(params);

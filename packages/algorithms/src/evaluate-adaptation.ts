@@ -93,7 +93,11 @@ export function evaluateAdaptation(params: Params, options: EvaluationOptions): 
     const count = Math.min(chunkSize, taskCount - done);
     const tasks = options.sampler.sample(count, rng);
     try {
-      expect(Array.isArray(tasks) && tasks.length === count, "sampler", `expected ${count} tasks from sampler '${options.sampler.name}', got ${Array.isArray(tasks) ? tasks.length : typeof tasks}`);
+      expect(
+        Array.isArray(tasks) && tasks.length === count,
+        "sampler",
+        `expected ${count} tasks from sampler '${options.sampler.name}', got ${Array.isArray(tasks) ? tasks.length : typeof tasks}`,
+      );
       if (perTaskGroup) perTaskGroup.push(...tasks.map((task, index) => checkGroup(task.group, groupNames!.length, done + index, options.sampler.name)));
       const chunk = batched ? evaluateChunkBatched(params, tasks, options) : evaluateChunkPerTask(params, tasks, options);
       chunk.loss.forEach((values, step) => perTaskLoss[step]!.push(...values));
@@ -130,11 +134,7 @@ export function combineEvaluations(results: readonly EvaluationResult[]): Evalua
   expect(Array.isArray(results) && results.length > 0, "results", "expected at least one evaluation result");
   const steps = results[0]!.perTaskLoss.length;
   results.forEach((result, index) => {
-    expect(
-      result.perTaskLoss.length === steps,
-      `results[${index}]`,
-      `expected ${steps - 1} inner steps like results[0], got ${result.perTaskLoss.length - 1}`,
-    );
+    expect(result.perTaskLoss.length === steps, `results[${index}]`, `expected ${steps - 1} inner steps like results[0], got ${result.perTaskLoss.length - 1}`);
   });
   const pool = (pick: (result: EvaluationResult) => number[][] | undefined): number[][] | undefined => {
     if (!results.every((result) => pick(result) !== undefined)) return undefined;
@@ -144,7 +144,12 @@ export function combineEvaluations(results: readonly EvaluationResult[]): Evalua
   const names = results[0]!.groupNames;
   const sameGroups = names !== undefined && results.every((result) => result.perTaskGroup && JSON.stringify(result.groupNames) === JSON.stringify(names));
   const groups = sameGroups ? { perTaskGroup: results.flatMap((result) => result.perTaskGroup!), groupNames: names } : undefined;
-  return buildResult(pool((result) => result.perTaskLoss)!, pool((result) => result.perTaskAccuracy), backends.join(","), groups);
+  return buildResult(
+    pool((result) => result.perTaskLoss)!,
+    pool((result) => result.perTaskAccuracy),
+    backends.join(","),
+    groups,
+  );
 }
 
 /** Mean and ci95 = 1.96·s/√n with the sample standard deviation s (n − 1 denominator), in float64. */
@@ -208,7 +213,8 @@ function evaluateChunkBatched(params: Params, tasks: readonly Task[], options: E
       losses.push(checkLosses(scored[0]!, tasks.length));
       if (scored[1]) accuracies.push(scored[1]);
       else measureAccuracy = false;
-      if (step < options.maxInnerSteps) current = innerStep(current, support, { model, objective, innerOptimizer, execution: "batched", ...adaptOption(options) });
+      if (step < options.maxInnerSteps)
+        current = innerStep(current, support, { model, objective, innerOptimizer, execution: "batched", ...adaptOption(options) });
     }
     values = readChunk(losses, measureAccuracy ? accuracies : undefined);
   });
@@ -240,7 +246,10 @@ function evaluateChunkPerTask(params: Params, tasks: readonly Task[], options: E
       }
       const values = tf.stack(losses).dataSync();
       values.forEach((value, step) => loss[step]!.push(value));
-      if (accuracy) tf.stack(accuracies).dataSync().forEach((value, step) => accuracy![step]!.push(value));
+      if (accuracy)
+        tf.stack(accuracies)
+          .dataSync()
+          .forEach((value, step) => accuracy![step]!.push(value));
     });
   }
   return accuracy ? { loss, accuracy } : { loss };
@@ -314,7 +323,11 @@ function resolveExecution(options: EvaluationOptions): boolean {
 
 function validateOptions(params: Params, options: EvaluationOptions): void {
   expect(options !== null && typeof options === "object", "options", "expected evaluation options");
-  expect(params !== null && typeof params === "object" && Object.values(params).every((value) => value instanceof tf.Tensor), "params", "expected a map of named tensors");
+  expect(
+    params !== null && typeof params === "object" && Object.values(params).every((value) => value instanceof tf.Tensor),
+    "params",
+    "expected a map of named tensors",
+  );
   expect(typeof options.model?.forward === "function", "model", "expected a Model with forward()");
   expect(typeof options.objective?.loss === "function", "objective", "expected an Objective with loss()");
   expect(

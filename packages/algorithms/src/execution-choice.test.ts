@@ -29,7 +29,10 @@ function step(algorithm: MetaAlgorithm, model: Model): void {
   const params = model.init(createRng(1));
   const tasks = sinusoid().sample(3, createRng(2));
   try {
-    disposeParams(algorithm.step({ params, tasks, model, objective: meanSquaredError(), innerOptimizer: sgd({ lr: 0.01 }), weighting: uniform(), iteration: 0 }).metaGradient);
+    disposeParams(
+      algorithm.step({ params, tasks, model, objective: meanSquaredError(), innerOptimizer: sgd({ lr: 0.01 }), weighting: uniform(), iteration: 0 })
+        .metaGradient,
+    );
   } finally {
     disposeParams(params);
     for (const task of tasks) tf.dispose([task.support.x, task.support.y, task.query.x, task.query.y]);

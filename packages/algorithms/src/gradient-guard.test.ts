@@ -18,7 +18,9 @@ function seluModel(): Model {
     name: "my-selu-mlp",
     init: (rng) => inner.init(rng),
     forward: (params, x) =>
-      tf.tidy(() => tf.add(tf.matMul(tf.selu(tf.add(tf.matMul(x, params["layer0/weight"]!), params["layer0/bias"]!)), params["layer1/weight"]!), params["layer1/bias"]!)),
+      tf.tidy(() =>
+        tf.add(tf.matMul(tf.selu(tf.add(tf.matMul(x, params["layer0/weight"]!), params["layer0/bias"]!)), params["layer1/weight"]!), params["layer1/bias"]!),
+      ),
   };
 }
 

@@ -34,7 +34,10 @@ export function expectConcordGradients(params: Params, tasks: readonly Task[], o
   const support = tasks[0]!.support;
   const values = Object.values(modelParamsOf(params, options.innerOptimizer));
   const batched = execution === "batched";
-  const forward = () => (batched ? model.forwardBatched!(tileParams(modelParamsOf(params, options.innerOptimizer), 1), tf.stack([support.x])) : model.forward(modelParamsOf(params, options.innerOptimizer), support.x));
+  const forward = () =>
+    batched
+      ? model.forwardBatched!(tileParams(modelParamsOf(params, options.innerOptimizer), 1), tf.stack([support.x]))
+      : model.forward(modelParamsOf(params, options.innerOptimizer), support.x);
   const loss = () => (batched ? trainingLoss(tileParams(params, 1), stackBatches([support]), options) : trainingLoss(params, support, options));
   const inForward = kernelsWithoutConcordGradient(differentiatedKernels(forward, values));
   const inLoss = kernelsWithoutConcordGradient(differentiatedKernels(loss, values)).filter((name) => !inForward.includes(name));

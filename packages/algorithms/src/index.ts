@@ -31,3 +31,4 @@ export {
 export { hasOwnEvaluation, protoNet, type SelfEvaluatingAlgorithm } from "./proto-net.js";
 export { evaluatePrototypes } from "./proto-net-evaluation.js";
 export { embedTask, prototypeTaskLogits, prototypeTaskLoss, type SupportStatisticsModel, usesSupportStatistics } from "./proto-net-loss.js";
+export { algorithmDefinitions } from "./definitions.js";

@@ -21,7 +21,15 @@ function liveAfterEachIteration(algorithm: MetaAlgorithm, iterations: number, me
   const bytes: number[] = [];
   for (let iteration = 0; iteration < iterations; iteration++) {
     const tasks = sampler.sample(metaBatch, rng);
-    const { metaGradient } = algorithm.step({ params, tasks, model, objective: meanSquaredError(), innerOptimizer: sgd({ lr: 0.01 }), weighting: uniform(), iteration });
+    const { metaGradient } = algorithm.step({
+      params,
+      tasks,
+      model,
+      objective: meanSquaredError(),
+      innerOptimizer: sgd({ lr: 0.01 }),
+      weighting: uniform(),
+      iteration,
+    });
     const next = outer.apply(params, metaGradient);
     disposeParams(metaGradient);
     disposeParams(params);

@@ -7,13 +7,7 @@ import { gradientAgreement, uniform } from "@concord/weighting";
 import { expect, it } from "vitest";
 import { type ExecutionOption, maml, reptile } from "./index.js";
 import { disposeTasks, flatValues, randomTasks, randomTheta, toParams, toTasks } from "./testing/fixtures.js";
-import {
-  firstOrderMetaGradient,
-  mamlObjective,
-  type ReferenceNet,
-  type ReferenceTask,
-  reptileDirection,
-} from "./testing/reference-mlp.js";
+import { firstOrderMetaGradient, mamlObjective, type ReferenceNet, type ReferenceTask, reptileDirection } from "./testing/reference-mlp.js";
 
 const ALPHA = 0.1;
 const STEPS = 2;
@@ -72,7 +66,10 @@ describeEachBackend("meta-gradients against an independent float64 MLP", () => {
     }
 
     it(`${title}: batched and task-by-task paths agree to 1e-5`, () => {
-      for (const algorithm of [(execution: ExecutionOption) => maml({ order: 2, innerSteps: STEPS, execution }), (execution: ExecutionOption) => reptile({ innerSteps: STEPS, execution })]) {
+      for (const algorithm of [
+        (execution: ExecutionOption) => maml({ order: 2, innerSteps: STEPS, execution }),
+        (execution: ExecutionOption) => reptile({ innerSteps: STEPS, execution }),
+      ]) {
         const batched = metaGradient(net, theta, tasks, algorithm("batched"), gradientAgreement());
         const perTask = metaGradient(net, theta, tasks, algorithm("per-task"), gradientAgreement());
         expect(relativeError(batched.values, perTask.values, 1e-6)).toBeLessThan(1e-5);
@@ -143,10 +140,7 @@ describeEachBackend("a one-weight linear model, derived by hand", () => {
   const bAdapted = b - alpha * 2 * rs;
   const rq = wAdapted * xq + bAdapted - yq; // query residual at θ'
   // dθ'/dθ = I − α·H_support, H_support = 2 [[xs², xs], [xs, 1]]
-  const secondOrder = [
-    2 * rq * xq * (1 - 2 * alpha * xs * xs) + 2 * rq * (-2 * alpha * xs),
-    2 * rq * xq * (-2 * alpha * xs) + 2 * rq * (1 - 2 * alpha),
-  ];
+  const secondOrder = [2 * rq * xq * (1 - 2 * alpha * xs * xs) + 2 * rq * (-2 * alpha * xs), 2 * rq * xq * (-2 * alpha * xs) + 2 * rq * (1 - 2 * alpha)];
   const firstOrder = [2 * rq * xq, 2 * rq];
   const reptileStep = [w - wAdapted, b - bAdapted];
 
@@ -154,7 +148,15 @@ describeEachBackend("a one-weight linear model, derived by hand", () => {
     const params: Params = { "layer0/weight": tf.tensor2d([[w]]), "layer0/bias": tf.tensor1d([b]) };
     const task = { support: { x: tf.tensor2d([[xs]]), y: tf.tensor2d([[ys]]) }, query: { x: tf.tensor2d([[xq]]), y: tf.tensor2d([[yq]]) } };
     const model = mlp({ sizes: [1, 1], activation: "none" });
-    const result = algorithm.step({ params, tasks: [task], model, objective: meanSquaredError(), innerOptimizer: sgd({ lr: alpha }), weighting: uniform(), iteration: 0 });
+    const result = algorithm.step({
+      params,
+      tasks: [task],
+      model,
+      objective: meanSquaredError(),
+      innerOptimizer: sgd({ lr: alpha }),
+      weighting: uniform(),
+      iteration: 0,
+    });
     const values = Array.from(flatValues(result.metaGradient));
     disposeParams(result.metaGradient);
     disposeParams(params);

@@ -118,7 +118,9 @@ describeEachBackend("Meta-SGD and ANIL meta-gradients against an independent flo
           expect(relativeError(weights, expectedWeights)).toBeLessThan(1e-4);
           const objective = (t: Float64Array) => elementwiseObjective(net, Float64Array.from([...t, ...alphas]), tasks, expectedWeights, STEPS, head);
           const expected = finiteDifference(objective, theta, 1e-5);
-          expect(relativeError(values.subarray(0, count - head.reduce((a, b) => a + b, 0)), expected.subarray(0, count - head.reduce((a, b) => a + b, 0)))).toBeLessThan(2e-3); // the body
+          expect(
+            relativeError(values.subarray(0, count - head.reduce((a, b) => a + b, 0)), expected.subarray(0, count - head.reduce((a, b) => a + b, 0))),
+          ).toBeLessThan(2e-3); // the body
           expect(relativeError(values, expected)).toBeLessThan(2e-3);
         });
 
@@ -185,7 +187,11 @@ describeEachBackend("Meta-SGD and ANIL meta-gradients against an independent flo
 describeEachBackend("Meta-SGD and ANIL: bad input and tensor counts", () => {
   const net: ReferenceNet = { sizes: [1, 8, 1], activation: "relu", loss: "mse" };
   const model = mlp({ sizes: [1, 8, 1] });
-  const context = (params: Params, tasks: ReturnType<typeof toTasks>, options: { model?: Model; innerOptimizer?: ReturnType<typeof sgd> | ReturnType<typeof metaSgd> } = {}) => ({
+  const context = (
+    params: Params,
+    tasks: ReturnType<typeof toTasks>,
+    options: { model?: Model; innerOptimizer?: ReturnType<typeof sgd> | ReturnType<typeof metaSgd> } = {},
+  ) => ({
     params,
     tasks,
     model: options.model ?? model,
@@ -195,17 +201,21 @@ describeEachBackend("Meta-SGD and ANIL: bad input and tensor counts", () => {
     iteration: 0,
   });
 
-  it("rejects an adapt option naming an unknown parameter, a malformed one, and \"head\" on a model without a head", () => {
+  it('rejects an adapt option naming an unknown parameter, a malformed one, and "head" on a model without a head', () => {
     const params = toParams(net, randomTheta(net, 1));
     const tasks = toTasks(net, randomTasks(net, 2, 4, 3));
     const headless: Model = { name: "headless", init: model.init, forward: model.forward, forwardBatched: model.forwardBatched };
     try {
       const unknown = () => maml({ adapt: ["layer1/weight", "layer9/bias"] }).step(context(params, tasks));
       expect(unknown).toThrow(ConcordError);
-      expect(unknown).toThrow(/^adapt: expected names of model parameters \[layer0\/weight, layer0\/bias, layer1\/weight, layer1\/bias\], got unknown \[layer9\/bias\]/);
+      expect(unknown).toThrow(
+        /^adapt: expected names of model parameters \[layer0\/weight, layer0\/bias, layer1\/weight, layer1\/bias\], got unknown \[layer9\/bias\]/,
+      );
       expect(() => maml({ adapt: "body" as "head" })).toThrow(/^adapt: expected "all", "head" or a non-empty array of parameter names, got "body"/);
       expect(() => reptile({ adapt: [] })).toThrow(/^adapt: /);
-      expect(() => maml({ adapt: "head" }).step(context(params, tasks, { model: headless }))).toThrow(/^adapt: model 'headless' does not say which parameters form its head/);
+      expect(() => maml({ adapt: "head" }).step(context(params, tasks, { model: headless }))).toThrow(
+        /^adapt: model 'headless' does not say which parameters form its head/,
+      );
       const evaluation = () =>
         evaluateAdaptation(params, {
           model: headless,

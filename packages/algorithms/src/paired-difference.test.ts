@@ -4,8 +4,26 @@ import { pairedDifference } from "./paired-difference.js";
 describe("pairedDifference", () => {
   it("is the mean ± 1.96·s/√n of the per-task differences b − a (hand-worked)", () => {
     // Accuracy differences at step 1: 0, +1, −1, +1 → mean 0.25; s² = (0.0625 + 0.5625 + 1.5625 + 0.5625)/3 = 0.91667.
-    const a = { perTaskLoss: [[2, 2, 2, 2], [1, 0.5, 0.25, 1]], perTaskAccuracy: [[0, 0, 0, 0], [1, 0, 1, 0]] };
-    const b = { perTaskLoss: [[2, 2, 2, 2], [0.5, 0.5, 1, 0]], perTaskAccuracy: [[0, 0, 0, 0], [1, 1, 0, 1]] };
+    const a = {
+      perTaskLoss: [
+        [2, 2, 2, 2],
+        [1, 0.5, 0.25, 1],
+      ],
+      perTaskAccuracy: [
+        [0, 0, 0, 0],
+        [1, 0, 1, 0],
+      ],
+    };
+    const b = {
+      perTaskLoss: [
+        [2, 2, 2, 2],
+        [0.5, 0.5, 1, 0],
+      ],
+      perTaskAccuracy: [
+        [0, 0, 0, 0],
+        [1, 1, 0, 1],
+      ],
+    };
     const paired = pairedDifference(a, b);
     expect(paired.taskCount).toBe(4);
     expect(paired.accuracy![1]!.mean).toBe(0.25);
@@ -29,7 +47,14 @@ describe("pairedDifference", () => {
   it("refuses evaluations of different task sets, naming the field", () => {
     const a = { perTaskLoss: [[1, 2, 3]] };
     expect(() => pairedDifference(a, { perTaskLoss: [[1, 2]] })).toThrow(/b\.perTaskLoss: expected 3 tasks like a, got 2/);
-    expect(() => pairedDifference(a, { perTaskLoss: [[1, 2, 3], [1, 2, 3]] })).toThrow(/b\.perTaskLoss: expected 0 inner steps like a, got 1/);
+    expect(() =>
+      pairedDifference(a, {
+        perTaskLoss: [
+          [1, 2, 3],
+          [1, 2, 3],
+        ],
+      }),
+    ).toThrow(/b\.perTaskLoss: expected 0 inner steps like a, got 1/);
     expect(() => pairedDifference({ perTaskLoss: [] }, a)).toThrow(/a\.perTaskLoss: expected per-task losses/);
     expect(() => pairedDifference({ perTaskLoss: [[1]] }, { perTaskLoss: [[2]] })).toThrow(/a\.perTaskLoss: expected at least 2 tasks/);
   });

@@ -39,7 +39,9 @@ export function embedTask(model: Model, params: Params, support: tf.Tensor, quer
       queryEmbedding = tf.slice(both, [count], [both.shape[0]! - count]);
     }
     if (supportEmbedding.rank !== 2) {
-      throw new ConcordError(`expected model '${model.name}' to return embeddings [K, D], got shape [${supportEmbedding.shape.join(", ")}]`, { field: "model" });
+      throw new ConcordError(`expected model '${model.name}' to return embeddings [K, D], got shape [${supportEmbedding.shape.join(", ")}]`, {
+        field: "model",
+      });
     }
     return { support: supportEmbedding as tf.Tensor2D, query: queryEmbedding as tf.Tensor2D };
   });

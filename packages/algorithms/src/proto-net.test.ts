@@ -51,7 +51,8 @@ function randomParams(seed: number): { params: Params; theta: Float64Array } {
   const rng = createRng(seed);
   const init = model.init(rng);
   const params: Record<string, tf.Tensor> = {};
-  for (const [name, value] of Object.entries(init)) params[name] = tf.tidy(() => tf.add(value, tf.tensor(rng.normalArray(value.size, 0.3), value.shape, "float32")));
+  for (const [name, value] of Object.entries(init))
+    params[name] = tf.tidy(() => tf.add(value, tf.tensor(rng.normalArray(value.size, 0.3), value.shape, "float32")));
   tf.dispose(Object.values(init));
   return { params, theta: Float64Array.from(flattenParams(params).dataSync()) };
 }
@@ -133,11 +134,25 @@ describeEachBackend("protoNet", () => {
           return toTask(episode);
         }),
     };
-    const result = evaluatePrototypes(params, { model, objective, innerOptimizer: sgd({ lr: 0.1 }), sampler, taskCount: 5, chunkSize: 2, maxInnerSteps: 3, seed: 7 });
+    const result = evaluatePrototypes(params, {
+      model,
+      objective,
+      innerOptimizer: sgd({ lr: 0.1 }),
+      sampler,
+      taskCount: 5,
+      chunkSize: 2,
+      maxInnerSteps: 3,
+      seed: 7,
+    });
     expect(result.taskCount).toBe(5);
     expect(result.loss.map((s) => s.step)).toEqual([0]);
     const expected = drawn.map((episode) => referenceEpisode(theta, episode));
-    expect(relativeError(result.perTaskLoss[0]!, expected.map((e) => e.loss))).toBeLessThan(1e-5);
+    expect(
+      relativeError(
+        result.perTaskLoss[0]!,
+        expected.map((e) => e.loss),
+      ),
+    ).toBeLessThan(1e-5);
     expect(result.perTaskAccuracy![0]).toEqual(expected.map((e) => Math.fround(e.accuracy)));
     tf.dispose(Object.values(params));
   });

@@ -135,10 +135,15 @@ function validate(context: MetaStepContext): void {
   const task = tasks[0]!;
   const names = Object.keys(params);
   const kernels = kernelsWithoutConcordGradient(
-    differentiatedKernels(() => prototypeTaskLoss(model, objective, params, task.support, task.query), names.map((name) => params[name]!)),
+    differentiatedKernels(
+      () => prototypeTaskLoss(model, objective, params, task.support, task.query),
+      names.map((name) => params[name]!),
+    ),
   );
   if (kernels.length > 0) {
-    throw new ConcordError(`model '${model.name}' with objective '${objective.name}' uses kernels without a Concord gradient: ${kernels.join(", ")}`, { field: "model" });
+    throw new ConcordError(`model '${model.name}' with objective '${objective.name}' uses kernels without a Concord gradient: ${kernels.join(", ")}`, {
+      field: "model",
+    });
   }
   backends.add(tf.getBackend());
 }

@@ -21,7 +21,8 @@ describeEachBackend("query loss after adaptation in the step metrics", () => {
   for (const net of nets) {
     const theta = randomTheta(net, 4);
     const reference = randomTasks(net, 3, 5, 9);
-    const expected = reference.reduce((sum, task) => sum + loss(net, adaptReference(net, theta, task, ALPHA, STEPS), task.query.x, task.query.y), 0) / reference.length;
+    const expected =
+      reference.reduce((sum, task) => sum + loss(net, adaptReference(net, theta, task, ALPHA, STEPS), task.query.x, task.query.y), 0) / reference.length;
     const algorithms: [string, (execution: ExecutionOption) => MetaAlgorithm][] = [
       ["MAML 2nd order", (execution) => maml({ order: 2, innerSteps: STEPS, execution })],
       ["MAML 1st order", (execution) => maml({ order: 1, innerSteps: STEPS, execution })],

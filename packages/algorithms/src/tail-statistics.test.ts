@@ -1,14 +1,6 @@
 import { createRng } from "@concord/core";
 import { describe, expect, it } from "vitest";
-import {
-  bootstrapStandardError,
-  conditionalValueAtRisk,
-  seedLevelInterval,
-  studentT975,
-  tailCount,
-  tailSummary,
-  worstGroup,
-} from "./tail-statistics.js";
+import { bootstrapStandardError, conditionalValueAtRisk, seedLevelInterval, studentT975, tailCount, tailSummary, worstGroup } from "./tail-statistics.js";
 
 describe("tail statistics against hand-worked values", () => {
   it("tailCount is max(1, ⌈α·n⌉) without floating-point overshoot", () => {

@@ -129,8 +129,8 @@ export function seedLevelInterval(perSeed: readonly number[]): Interval & { read
 
 // t₀.₉₇₅ for 1..30 degrees of freedom (standard tables, 3 decimals).
 const T975 = [
-  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074,
-  2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069,
+  2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
 ];
 
 /** Student's t quantile at 0.975: the table up to 30 degrees of freedom, then the Cornish–Fisher expansion (error < 1e-3). */

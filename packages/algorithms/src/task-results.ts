@@ -32,7 +32,13 @@ export interface TaskExecution {
  * tasks out to worker threads; with a `chunkSize`, batched execution runs the tasks in consecutive
  * chunks, one tape at a time. Results are stacked in task order either way.
  */
-export function computeTaskResults(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions, execution: TaskExecution = {}): TaskResults {
+export function computeTaskResults(
+  params: Params,
+  tasks: readonly Task[],
+  kind: TaskGradientKind,
+  options: AdaptOptions,
+  execution: TaskExecution = {},
+): TaskResults {
   const { pool, chunkSize } = execution;
   if (options.execution === "batched") return chunkedResults(taskChunks(tasks, chunkSize), (chunk) => batchedResults(params, chunk, kind, options));
   const lists: TaskLists = { adapted: [], gradients: [], losses: [] };
@@ -76,14 +82,7 @@ function perTaskLists(params: Params, tasks: readonly Task[], kind: TaskGradient
  * then put in task order. Each task's numbers come from the same code on the same backend as
  * perTaskLists, so the stacked results are identical to the sequential ones.
  */
-function parallelLists(
-  params: Params,
-  tasks: readonly Task[],
-  kind: TaskGradientKind,
-  options: AdaptOptions,
-  pool: RunnableTaskPool,
-  lists: TaskLists,
-): void {
+function parallelLists(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions, pool: RunnableTaskPool, lists: TaskLists): void {
   const adapted: Params[] = [];
   const gradients: Params[] = [];
   const losses: tf.Tensor[] = [];
@@ -239,10 +238,7 @@ export function canBatch(tasks: readonly Task[], options: Pick<AdaptOptions, "mo
   const same = (a: tf.Tensor, b: tf.Tensor) => a.shape.length === b.shape.length && a.shape.every((size, i) => size === b.shape[i]);
   return tasks.every(
     (task) =>
-      same(task.support.x, first.support.x) &&
-      same(task.support.y, first.support.y) &&
-      same(task.query.x, first.query.x) &&
-      same(task.query.y, first.query.y),
+      same(task.support.x, first.support.x) && same(task.support.y, first.support.y) && same(task.query.x, first.query.x) && same(task.query.y, first.query.y),
   );
 }
 

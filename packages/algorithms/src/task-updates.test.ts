@@ -35,7 +35,10 @@ describeEachBackend("taskUpdates", () => {
         expect(tf.memory().numTensors).toBe(before);
         reference.forEach((task, i) => {
           const adapted = adaptReference(net, theta, task, 0.2, 2);
-          const expectedParams = toParams(net, theta.map((value, p) => value - adapted[p]!));
+          const expectedParams = toParams(
+            net,
+            theta.map((value, p) => value - adapted[p]!),
+          );
           const expected = flattenParams(expectedParams).dataSync();
           disposeParams(expectedParams);
           expect(Math.max(...rows[i]!.map((value, p) => Math.abs(value - expected[p]!)))).toBeLessThan(1e-5);

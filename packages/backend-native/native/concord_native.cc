@@ -394,7 +394,7 @@ napi_value Im2col(napi_env env, napi_callback_info info) {
 // maxPoolRoute(buffer, x, upstream, out, n, height, width, c, oh, ow, kh, kw, top, left, gather)
 // Pools whose strides equal their window (kh × kw), NHWC. Each window's maximum per channel is the
 // first position, in the window's row-major scan, whose value exceeds all before it (gemm.wat's
-// max_pool_positions and core's JavaScript kernels pick the same one). Route (gather = 0):
+// max_pool_positions and @concord/backend's kernels/max-pool-route.ts pick the same one). Route (gather = 0):
 // out (x-shaped) = 0 + upstream[window] at the maximum, 0 elsewhere; gather (1): out[window] =
 // upstream[maximum] (upstream x-shaped), 0 for a window entirely in the padding. One pass over x on
 // the calling thread, instead of a positions buffer and a JavaScript loop over the windows.

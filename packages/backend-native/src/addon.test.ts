@@ -12,7 +12,18 @@ function heap(floats: number): { buffer: ArrayBuffer; f32: Float32Array } {
 }
 
 /** C_i = op(A_i)·op(B_i) in float64 from float32 operands (same layouts as the addon). */
-function reference(a: Float32Array, b: Float32Array, batch: number, m: number, n: number, k: number, ta: boolean, tb: boolean, broadcastA: boolean, broadcastB: boolean) {
+function reference(
+  a: Float32Array,
+  b: Float32Array,
+  batch: number,
+  m: number,
+  n: number,
+  k: number,
+  ta: boolean,
+  tb: boolean,
+  broadcastA: boolean,
+  broadcastB: boolean,
+) {
   const c = new Float64Array(batch * m * n);
   for (let i = 0; i < batch; i++) {
     const oa = broadcastA ? 0 : i * m * k;
@@ -75,7 +86,10 @@ describe("native sgemm", () => {
   }
 
   it("broadcasts a matrix with stride 0 (either side)", () => {
-    for (const [ba, bb] of [[true, false], [false, true]] as const) {
+    for (const [ba, bb] of [
+      [true, false],
+      [false, true],
+    ] as const) {
       const { c, expected } = product(4, 9, 11, 13, false, true, ba, bb);
       expect(maxRelativeError(c, expected)).toBeLessThan(1e-5);
     }
@@ -91,7 +105,12 @@ describe("native sgemm", () => {
   it("gives bit-identical results with 1 and 2 threads (chunks depend on the shape only)", () => {
     const results = [1, 2].map((threads) => {
       native.setThreads(threads);
-      return [product(1, 980, 64, 576, false, false).c, product(1, 576, 64, 980, true, false).c, product(8, 200, 64, 300, false, true).c, product(1, 3920, 64, 9, false, false).c];
+      return [
+        product(1, 980, 64, 576, false, false).c,
+        product(1, 576, 64, 980, true, false).c,
+        product(8, 200, 64, 300, false, true).c,
+        product(1, 3920, 64, 9, false, false).c,
+      ];
     });
     native.setThreads(2);
     for (let i = 0; i < results[0]!.length; i++) expect(Buffer.from(results[1]![i]!.buffer).equals(Buffer.from(results[0]![i]!.buffer))).toBe(true);
@@ -141,26 +160,29 @@ describe("native im2col", () => {
     [1, 3, 2, 5, 3, 3, 4, 4, 7, 8],
     [2, 3, 3, 64, 3, 3, 1, 1, 3, 3],
   ];
-  it.each(configurations)("matches the definition, padding included: n %i, %i×%i×%i, filter %i×%i, top %i, left %i, out %i×%i", (n, height, width, c, kh, kw, top, left, oh, ow) => {
-    const rng = createRng(3);
-    const { buffer, f32 } = heap(n * height * width * c + n * oh * ow * kh * kw * c);
-    f32.set(rng.normalArray(n * height * width * c, 1));
-    const out = n * height * width * c;
-    f32.fill(Number.NaN, out);
-    native.im2col(buffer, 0, out * 4, n, height, width, c, oh, ow, kh, kw, top, left);
-    let index = out;
-    for (let b = 0; b < n; b++)
-      for (let i = 0; i < oh; i++)
-        for (let j = 0; j < ow; j++)
-          for (let h = 0; h < kh; h++)
-            for (let w = 0; w < kw; w++)
-              for (let ch = 0; ch < c; ch++) {
-                const y = i + h - top;
-                const x = j + w - left;
-                const inside = y >= 0 && y < height && x >= 0 && x < width;
-                expect(f32[index++]).toBe(inside ? f32[((b * height + y) * width + x) * c + ch] : 0);
-              }
-  });
+  it.each(configurations)(
+    "matches the definition, padding included: n %i, %i×%i×%i, filter %i×%i, top %i, left %i, out %i×%i",
+    (n, height, width, c, kh, kw, top, left, oh, ow) => {
+      const rng = createRng(3);
+      const { buffer, f32 } = heap(n * height * width * c + n * oh * ow * kh * kw * c);
+      f32.set(rng.normalArray(n * height * width * c, 1));
+      const out = n * height * width * c;
+      f32.fill(Number.NaN, out);
+      native.im2col(buffer, 0, out * 4, n, height, width, c, oh, ow, kh, kw, top, left);
+      let index = out;
+      for (let b = 0; b < n; b++)
+        for (let i = 0; i < oh; i++)
+          for (let j = 0; j < ow; j++)
+            for (let h = 0; h < kh; h++)
+              for (let w = 0; w < kw; w++)
+                for (let ch = 0; ch < c; ch++) {
+                  const y = i + h - top;
+                  const x = j + w - left;
+                  const inside = y >= 0 && y < height && x >= 0 && x < width;
+                  expect(f32[index++]).toBe(inside ? f32[((b * height + y) * width + x) * c + ch] : 0);
+                }
+    },
+  );
 });
 
 describe("loadNativeKernels", () => {

@@ -12,7 +12,8 @@ export const NATIVE_INSTALL_HINT =
  * The addon's functions (native/concord_native.cc): core's NativeKernels contract (sgemm, im2col,
  * and the optional max-pool routing, fused batch norm, SGD step and bias add, on the wasm heap) plus thread control.
  */
-export interface NativeAddon extends Omit<NativeKernels, "description" | "maxPoolRoute" | "batchNorm" | "batchNormGrad" | "batchNormMoments" | "maxPoolForward" | "sgdStep" | "addBias"> {
+export interface NativeAddon
+  extends Omit<NativeKernels, "description" | "maxPoolRoute" | "batchNorm" | "batchNormGrad" | "batchNormMoments" | "maxPoolForward" | "sgdStep" | "addBias"> {
   maxPoolRoute: NonNullable<NativeKernels["maxPoolRoute"]>;
   batchNorm: NonNullable<NativeKernels["batchNorm"]>;
   batchNormGrad: NonNullable<NativeKernels["batchNormGrad"]>;
@@ -57,9 +58,12 @@ export function loadNativeKernels(options: LoadNativeOptions = {}): NativeAddon 
     try {
       addon = createRequire(import.meta.url)(ADDON_URL.pathname) as NativeAddon;
     } catch (error) {
-      throw new ConcordError(`the native addon ${ADDON_URL.pathname} could not be loaded (${(error as Error).message.split("\n")[0]}): ${NATIVE_INSTALL_HINT}`, {
-        field: "backend",
-      });
+      throw new ConcordError(
+        `the native addon ${ADDON_URL.pathname} could not be loaded (${(error as Error).message.split("\n")[0]}): ${NATIVE_INSTALL_HINT}`,
+        {
+          field: "backend",
+        },
+      );
     }
   }
   const fromEnvironment = process.env["CONCORD_NATIVE_THREADS"];

@@ -18,5 +18,7 @@ it("a missing addon is a ConcordError naming apt-get install -y g++ libopenblas-
   const copy = (await import(/* @vite-ignore */ `${folder}src/load.ts`)) as typeof import("./load.js");
   const attempt = () => copy.loadNativeKernels();
   expect(attempt).toThrow(ConcordError);
-  expect(attempt).toThrow(/backend: the native addon .*\.missing-addon-test\/build\/concord_native\.node could not be loaded .*apt-get install -y g\+\+ libopenblas-dev/);
+  expect(attempt).toThrow(
+    /backend: the native addon .*\.missing-addon-test\/build\/concord_native\.node could not be loaded .*apt-get install -y g\+\+ libopenblas-dev/,
+  );
 });

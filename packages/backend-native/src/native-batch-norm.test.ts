@@ -13,7 +13,10 @@ function kernels(shape: number[], relu: boolean, seed: number): Float32Array[] {
   const rng = createRng(seed);
   const channels = shape[3]!;
   return tf.tidy(() => {
-    const x = tf.tensor(rng.normalArray(tf.util.sizeFromShape(shape), 3).map((v) => v - 5), shape);
+    const x = tf.tensor(
+      rng.normalArray(tf.util.sizeFromShape(shape), 3).map((v) => v - 5),
+      shape,
+    );
     const scale = tf.tensor(rng.normalArray(channels, 1), [channels]);
     const offset = tf.tensor(rng.normalArray(channels, 0.5), [channels]);
     const dy = tf.tensor(rng.normalArray(tf.util.sizeFromShape(shape), 1), shape);
@@ -53,7 +56,11 @@ describe("native fused batch norm", () => {
         const javascript = kernels(shape, relu, 5);
         native.forEach((values, i) => {
           expect(values.length).toBe(javascript[i]!.length);
-          expect(Buffer.from(values.buffer, values.byteOffset, values.byteLength).equals(Buffer.from(javascript[i]!.buffer, javascript[i]!.byteOffset, javascript[i]!.byteLength))).toBe(true);
+          expect(
+            Buffer.from(values.buffer, values.byteOffset, values.byteLength).equals(
+              Buffer.from(javascript[i]!.buffer, javascript[i]!.byteOffset, javascript[i]!.byteLength),
+            ),
+          ).toBe(true);
         });
       } finally {
         setNativeKernels(installed);
@@ -74,16 +81,22 @@ describe("native fused batch norm", () => {
         const dy = tf.tensor(rng.normalArray(tf.util.sizeFromShape(shape), 1), shape);
         if (forwardFirst) tf.engine().runKernel(BATCH_NORM_KERNEL, { x, scale, offset }, { epsilon: epsilonForward, relu: true });
         const reused = nativeCalls.batchNormGradFromMoments;
-        const grads = tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { x, scale, offset, dy }, { epsilon: epsilonBackward, relu: true }) as unknown as tf.Tensor[];
+        const grads = tf
+          .engine()
+          .runKernel(BATCH_NORM_GRAD_KERNEL, { x, scale, offset, dy }, { epsilon: epsilonBackward, relu: true }) as unknown as tf.Tensor[];
         const values = grads.map((t) => t.dataSync() as Float32Array);
         // The same x again through the JavaScript kernel (no native kernels, no moments): the reference bits.
         const installed = nativeKernels();
         setNativeKernels(undefined);
         try {
-          const reference = (tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { x, scale, offset, dy }, { epsilon: epsilonBackward, relu: true }) as unknown as tf.Tensor[]).map(
-            (t) => t.dataSync() as Float32Array,
+          const reference = (
+            tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { x, scale, offset, dy }, { epsilon: epsilonBackward, relu: true }) as unknown as tf.Tensor[]
+          ).map((t) => t.dataSync() as Float32Array);
+          values.forEach((v, i) =>
+            expect(
+              Buffer.from(v.buffer, v.byteOffset, v.byteLength).equals(Buffer.from(reference[i]!.buffer, reference[i]!.byteOffset, reference[i]!.byteLength)),
+            ).toBe(true),
           );
-          values.forEach((v, i) => expect(Buffer.from(v.buffer, v.byteOffset, v.byteLength).equals(Buffer.from(reference[i]!.buffer, reference[i]!.byteOffset, reference[i]!.byteLength))).toBe(true));
         } finally {
           setNativeKernels(installed);
         }
@@ -126,7 +139,20 @@ describe("native fused batch norm", () => {
       addon.setThreads(threads);
       f32.fill(Number.NaN, 2 * elements, 4 * elements);
       addon.batchNorm(buffer, 0, at(4 * elements), at(4 * elements + channels), at(2 * elements), rows, channels, 1e-3, 1);
-      addon.batchNormGrad(buffer, 0, at(4 * elements), at(4 * elements + channels), at(elements), at(3 * elements), at(4 * elements + 2 * channels), at(4 * elements + 3 * channels), rows, channels, 1e-3, 1);
+      addon.batchNormGrad(
+        buffer,
+        0,
+        at(4 * elements),
+        at(4 * elements + channels),
+        at(elements),
+        at(3 * elements),
+        at(4 * elements + 2 * channels),
+        at(4 * elements + 3 * channels),
+        rows,
+        channels,
+        1e-3,
+        1,
+      );
       return Buffer.from(f32.slice(2 * elements).buffer);
     });
     addon.setThreads(2);

@@ -53,7 +53,12 @@ describe("native SGD step and bias add", () => {
       const grad = awkwardArray(size, 2).reverse();
       const before = tf.memory().numTensors;
       const step = () =>
-        tf.tidy(() => (tf.engine().runKernel(SGD_STEP_KERNEL, { param: tf.tensor(param, shape), grad: tf.tensor(grad, shape) }, { lr }) as tf.Tensor).dataSync() as Float32Array);
+        tf.tidy(
+          () =>
+            (
+              tf.engine().runKernel(SGD_STEP_KERNEL, { param: tf.tensor(param, shape), grad: tf.tensor(grad, shape) }, { lr }) as tf.Tensor
+            ).dataSync() as Float32Array,
+        );
       const calls = nativeCalls.sgdStep;
       const native = step();
       expect(nativeCalls.sgdStep).toBe(calls + 1);
@@ -96,10 +101,7 @@ describe("native SGD step and bias add", () => {
 
   it("leaves other broadcasts to tfjs-wasm's Add (bias first, a bias over another axis)", () => {
     const calls = nativeCalls.addBias;
-    const values = tf.tidy(() => [
-      tf.add(tf.tensor1d([1, 2]), tf.ones([3, 2])).dataSync(),
-      tf.add(tf.ones([2, 3]), tf.tensor2d([[1], [2]])).dataSync(),
-    ]);
+    const values = tf.tidy(() => [tf.add(tf.tensor1d([1, 2]), tf.ones([3, 2])).dataSync(), tf.add(tf.ones([2, 3]), tf.tensor2d([[1], [2]])).dataSync()]);
     expect(nativeCalls.addBias).toBe(calls);
     expect(Array.from(values[0]!)).toEqual([2, 3, 2, 3, 2, 3]);
     expect(Array.from(values[1]!)).toEqual([2, 2, 2, 3, 3, 3]);

@@ -54,7 +54,10 @@ function run(p: Pool, gather: boolean, seed: number) {
   const buffer = new ArrayBuffer((outAt + outSize + 4) * 4);
   const f32 = new Float32Array(buffer);
   // Halves make ties common; one NaN never becomes a maximum unless it comes first.
-  f32.set(rng.normalArray(inputSize, 1).map((v) => Math.round(v * 2) / 2), xAt);
+  f32.set(
+    rng.normalArray(inputSize, 1).map((v) => Math.round(v * 2) / 2),
+    xAt,
+  );
   f32[xAt + Math.floor(inputSize / 2)] = Number.NaN;
   f32.set(rng.normalArray(upstreamSize, 1), upstreamAt);
   f32.fill(Number.NaN, outAt, outAt + outSize);
@@ -94,7 +97,11 @@ describe("native maxPoolRoute", () => {
       const buffer = new ArrayBuffer((inputSize + pooledSize + 8) * 4);
       const f32 = new Float32Array(buffer);
       const x = f32.subarray(3, 3 + inputSize);
-      x.set(createRng(pool.c).normalArray(inputSize, 1).map((v) => Math.round(v * 2) / 2 + 0)); // ties, +0 but no −0
+      x.set(
+        createRng(pool.c)
+          .normalArray(inputSize, 1)
+          .map((v) => Math.round(v * 2) / 2 + 0),
+      ); // ties, +0 but no −0
       const outAt = 3 + inputSize + 2;
       f32.fill(Number.NaN, outAt, outAt + pooledSize);
       const geometry = [pool.n, pool.height, pool.width, pool.c, pool.oh, pool.ow, pool.kh, pool.kw, 0, 0] as const;
@@ -126,7 +133,11 @@ describe("MaxPool on the native path", () => {
 
   /** Values with many ties, +0, ±∞ and subnormals; `negativeZeros` adds −0s (where XNNPACK's tap order decides the sign of a zero). */
   function awkward(size: number, seed: number, negativeZeros: boolean): Float32Array {
-    const values = Float32Array.from(createRng(seed).normalArray(size, 1).map((v) => Math.round(v * 2) / 2 + 0));
+    const values = Float32Array.from(
+      createRng(seed)
+        .normalArray(size, 1)
+        .map((v) => Math.round(v * 2) / 2 + 0),
+    );
     const special = [0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -1e-42, 1e-42, negativeZeros ? -0 : 0];
     for (let i = 0; i < size; i += 3) values[i] = special[(i / 3) % special.length]!;
     return values;
@@ -140,7 +151,8 @@ describe("MaxPool on the native path", () => {
   ]) {
     it(`x [${shape}], 2×2 stride 2: tfjs-wasm's (XNNPACK's) bits, through the addon; with a NaN or −0s, XNNPACK's result`, () => {
       const values = awkward(tf.util.sizeFromShape(shape), shape[3]!, false);
-      const pool = (input: Float32Array) => tf.tidy(() => tf.maxPool(tf.tensor4d(input, shape as [number, number, number, number]), 2, 2, "valid").dataSync() as Float32Array);
+      const pool = (input: Float32Array) =>
+        tf.tidy(() => tf.maxPool(tf.tensor4d(input, shape as [number, number, number, number]), 2, 2, "valid").dataSync() as Float32Array);
       const bytes = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
       const installed = nativeKernels();
       const before = tf.memory().numTensors;

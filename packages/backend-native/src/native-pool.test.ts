@@ -27,10 +27,21 @@ function train(algorithm: MetaAlgorithm): number[][] {
   for (let iteration = 0; iteration < 2; iteration++) {
     const set = (count: number) => ({
       x: tf.tensor4d(rng.normalArray(count * 144, 1), [count, 12, 12, 1]),
-      y: tf.tensor1d(Array.from({ length: count }, (_, i) => i % 3), "int32"),
+      y: tf.tensor1d(
+        Array.from({ length: count }, (_, i) => i % 3),
+        "int32",
+      ),
     });
     const tasks = Array.from({ length: 4 }, () => ({ support: set(3), query: set(6) }));
-    const { metaGradient } = algorithm.step({ params, tasks, model, objective: softmaxCrossEntropy(), innerOptimizer: sgd({ lr: INNER_LR }), weighting: uniform(), iteration });
+    const { metaGradient } = algorithm.step({
+      params,
+      tasks,
+      model,
+      objective: softmaxCrossEntropy(),
+      innerOptimizer: sgd({ lr: INNER_LR }),
+      weighting: uniform(),
+      iteration,
+    });
     const next = outer.apply(params, metaGradient);
     disposeParams(metaGradient);
     disposeParams(params);
@@ -52,7 +63,11 @@ describe("task pool on the native kernels", () => {
     await tf.ready();
     expect(nativeKernels()).toBeDefined();
     expect(activeBackendChoice()).toBe("native");
-    pool = await createTaskPool({ setup: new URL("../test/pool-setup.mjs", import.meta.url), setupOptions: { convNetOptions: CONV_NET, lr: INNER_LR }, threads: 2 });
+    pool = await createTaskPool({
+      setup: new URL("../test/pool-setup.mjs", import.meta.url),
+      setupOptions: { convNetOptions: CONV_NET, lr: INNER_LR },
+      threads: 2,
+    });
   }, 240_000);
   afterAll(async () => {
     await pool?.close();

@@ -11,7 +11,14 @@ type Random = (shape: number[]) => tf.Tensor;
 /** Seeded normal tensors: each path sees the same inputs. */
 function randomFrom(seed: number): Random {
   const rng = createRng(seed);
-  return (shape) => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1), 1), shape);
+  return (shape) =>
+    tf.tensor(
+      rng.normalArray(
+        shape.reduce((a, b) => a * b, 1),
+        1,
+      ),
+      shape,
+    );
 }
 
 /** f's values through the native path (asserting that it called sgemm) and through the wasm-only kernels. */
@@ -47,7 +54,10 @@ describe("wasm kernels with native GEMM", () => {
   cases.push(["rank-2 matMul, both transposed", (random) => tf.matMul(random([48, 64]), random([32, 48]), true, true)]);
   cases.push(["rank-3 matMul with a broadcast right side", (random) => tf.matMul(random([5, 10, 40]), random([40, 7]))]);
   cases.push(["conv2d 3×3 same (im2col + sgemm)", (random) => tf.conv2d(random([3, 9, 9, 8]) as tf.Tensor4D, random([3, 3, 8, 16]) as tf.Tensor4D, 1, "same")]);
-  cases.push(["conv2d 1×1 valid (sgemm on x itself)", (random) => tf.conv2d(random([2, 5, 5, 8]) as tf.Tensor4D, random([1, 1, 8, 4]) as tf.Tensor4D, 1, "valid")]);
+  cases.push([
+    "conv2d 1×1 valid (sgemm on x itself)",
+    (random) => tf.conv2d(random([2, 5, 5, 8]) as tf.Tensor4D, random([1, 1, 8, 4]) as tf.Tensor4D, 1, "valid"),
+  ]);
   cases.push([
     "conv2dTranspose (input gradient)",
     (random) => tf.conv2dTranspose(random([2, 6, 6, 16]) as tf.Tensor4D, random([3, 3, 8, 16]) as tf.Tensor4D, [2, 6, 6, 8], 1, "same"),

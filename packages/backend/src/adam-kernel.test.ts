@@ -10,7 +10,17 @@ function fusedAdamUpdate(param: tf.Tensor, grad: tf.Tensor, m: tf.Tensor, v: tf.
 }
 
 /** The op-by-op update @concord/optimizers' adam() runs where the fused kernel is not registered. */
-function opByOp(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, beta1: number, beta2: number, epsilon: number, stepSize: number, correction2Sqrt: number) {
+function opByOp(
+  p: tf.Tensor,
+  g: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  beta1: number,
+  beta2: number,
+  epsilon: number,
+  stepSize: number,
+  correction2Sqrt: number,
+) {
   return tf.tidy(() => {
     const m2 = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
     const v2 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));

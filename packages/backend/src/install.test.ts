@@ -57,7 +57,21 @@ describe("installConcord / uninstallConcord", () => {
     // What install changes: every gradient of the set, Concord's own kernels, the fast kernels.
     const changedKernels = changedKeys(pristine.kernels, installed.kernels);
     expect(changedKeys(pristine.gradients, installed.gradients)).toEqual(concordGradientConfigs.map((c) => c.kernelName).sort());
-    for (const key of ["cpu_ConcordAdamUpdate", "wasm_ConcordAdamUpdate", "cpu_ConcordMaxPoolRoute", "wasm_ConcordConv2DBackpropFilter", "wasm_BatchMatMul", "cpu_Tile", "wasm_Tile", "wasm_Identity", "wasm_Sum", "wasm_Add", "wasm_Multiply", "cpu_ConcordSgdStep", "wasm_ConcordSgdStep"]) {
+    for (const key of [
+      "cpu_ConcordAdamUpdate",
+      "wasm_ConcordAdamUpdate",
+      "cpu_ConcordMaxPoolRoute",
+      "wasm_ConcordConv2DBackpropFilter",
+      "wasm_BatchMatMul",
+      "cpu_Tile",
+      "wasm_Tile",
+      "wasm_Identity",
+      "wasm_Sum",
+      "wasm_Add",
+      "wasm_Multiply",
+      "cpu_ConcordSgdStep",
+      "wasm_ConcordSgdStep",
+    ]) {
       expect(changedKernels).toContain(key);
     }
 

@@ -22,7 +22,9 @@ function kernel(backendName: "cpu" | "wasm"): KernelFunc {
     const param = inputs["param"] as TensorInfo;
     const grad = inputs["grad"] as TensorInfo;
     if (param.dtype !== "float32" || grad.dtype !== "float32" || !tf.util.arraysEqual(param.shape, grad.shape)) {
-      throw new Error(`${SGD_STEP_KERNEL}: expected float32 param and grad of one shape, got ${param.dtype} [${param.shape}] and ${grad.dtype} [${grad.shape}]`);
+      throw new Error(
+        `${SGD_STEP_KERNEL}: expected float32 param and grad of one shape, got ${param.dtype} [${param.shape}] and ${grad.dtype} [${grad.shape}]`,
+      );
     }
     const shape = [...param.shape];
     const size = tf.util.sizeFromShape(shape);

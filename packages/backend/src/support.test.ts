@@ -25,7 +25,10 @@ describeEachBackend("which kernels Concord can differentiate", () => {
   });
 
   it("differentiatedKernels: the kernels between the inputs and the result, not those on other tensors only", () => {
-    const w = tf.tensor2d([[0.5, -1], [2, 0.25]]);
+    const w = tf.tensor2d([
+      [0.5, -1],
+      [2, 0.25],
+    ]);
     const x = tf.tensor2d([[1, 2]]);
     const labels = tf.tensor1d([1], "int32");
     const before = tf.memory().numTensors;

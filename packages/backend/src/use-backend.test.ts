@@ -66,7 +66,9 @@ describe("useBackend", () => {
   it("refuses bad choices and options with ConcordErrors naming the field", async () => {
     expect((await rejection(useBackend("gpu" as BackendChoice))).message).toBe('backend: expected one of auto, cpu, wasm, webgl, native, got "gpu"');
     expect((await rejection(useBackend("cpu", { wasmPaths: 42 as unknown as string }))).field).toBe("wasmPaths");
-    expect((await rejection(useBackend("cpu", { skipKernels: ["tiles" as "tile"] }))).message).toMatch(/^skipKernels: unknown fast kernel "tiles"; expected some of batch-mat-mul, tile, /);
+    expect((await rejection(useBackend("cpu", { skipKernels: ["tiles" as "tile"] }))).message).toMatch(
+      /^skipKernels: unknown fast kernel "tiles"; expected some of batch-mat-mul, tile, /,
+    );
   });
 
   it("wasmPaths after the wasm backend initialised: a ConcordError, as tfjs cannot move it", async () => {

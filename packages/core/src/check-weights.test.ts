@@ -6,7 +6,10 @@ import { expect, it } from "vitest";
 import { checkWeights } from "./check-weights.js";
 
 describeEachBackend("checkWeights", () => {
-  const check = (result: unknown, tasks = 4) => () => checkWeights(result as WeightingResult, tasks, "x");
+  const check =
+    (result: unknown, tasks = 4) =>
+    () =>
+      checkWeights(result as WeightingResult, tasks, "x");
 
   it("returns the weights as numbers when the result is valid", () => {
     const weights = tf.tensor1d([0.5, -0.25, 0.25]);

@@ -1,6 +1,7 @@
 // Contracts only: nothing here registers or patches anything in TensorFlow.js (see @concord/backend).
 
 export { checkWeights } from "./check-weights.js";
+export { relativeError, tensorGrowth } from "./conformance-support.js";
 export { ConcordError, expect, expectInteger, expectNumber } from "./errors.js";
 export {
   ADAM_UPDATE_KERNEL,

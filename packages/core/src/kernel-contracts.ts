@@ -119,7 +119,21 @@ export interface NativeKernels {
     strideC: number,
   ): void;
   /** out[(b, i, j), (h, w, ch)] = x[b, i + h − top, j + w − left, ch] (0 outside the image), NHWC, stride 1. */
-  im2col(buffer: ArrayBuffer, x: number, out: number, n: number, height: number, width: number, c: number, oh: number, ow: number, kh: number, kw: number, top: number, left: number): void;
+  im2col(
+    buffer: ArrayBuffer,
+    x: number,
+    out: number,
+    n: number,
+    height: number,
+    width: number,
+    c: number,
+    oh: number,
+    ow: number,
+    kh: number,
+    kw: number,
+    top: number,
+    left: number,
+  ): void;
   /**
    * Optional: the max-pool gradient routing kernels (ConcordMaxPoolRoute, gather 0: out x-shaped,
    * upstream pooled; ConcordMaxPoolGather, gather 1: out pooled, upstream x-shaped) for pools whose

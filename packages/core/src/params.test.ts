@@ -16,14 +16,23 @@ import {
 import { describeEachBackend, tensorGrowth } from "./testing/index.js";
 
 describeEachBackend("parameter-map helpers", () => {
-  const make = () => ({ w: tf.tensor2d([[1, 2], [3, 4]]), b: tf.tensor1d([5, 6]) });
+  const make = () => ({
+    w: tf.tensor2d([
+      [1, 2],
+      [3, 4],
+    ]),
+    b: tf.tensor1d([5, 6]),
+  });
 
   it("flatten follows key order and unflatten inverts it", () => {
     const params = make();
     const flat = flattenParams(params);
     expect(Array.from(flat.dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
     const back = unflattenParams(flat, params);
-    expect(back.w!.arraySync()).toEqual([[1, 2], [3, 4]]);
+    expect(back.w!.arraySync()).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
     expect(back.b!.arraySync()).toEqual([5, 6]);
     expect(countParams(params)).toBe(6);
     expect(dotParams(params, params).dataSync()[0]).toBe(1 + 4 + 9 + 16 + 25 + 36);
@@ -31,7 +40,13 @@ describeEachBackend("parameter-map helpers", () => {
 
   it("stack, tile, slice and flattenStacked agree", () => {
     const a = make();
-    const b = { w: tf.tensor2d([[0, 0], [0, 1]]), b: tf.tensor1d([2, 3]) };
+    const b = {
+      w: tf.tensor2d([
+        [0, 0],
+        [0, 1],
+      ]),
+      b: tf.tensor1d([2, 3]),
+    };
     const stacked = stackParams([a, b]);
     expect(Array.from(flattenStackedParams(stacked).dataSync())).toEqual([1, 2, 3, 4, 5, 6, 0, 0, 0, 1, 2, 3]);
     expect(sliceTaskParams(stacked, 1).b!.arraySync()).toEqual([2, 3]);

@@ -32,7 +32,13 @@ export function countParams(params: Params): number {
 
 /** All parameters as one vector, in key order. */
 export function flattenParams(params: Params): tf.Tensor1D {
-  return tf.tidy(() => tf.concat(Object.values(params).map((value) => tf.reshape(value, [-1])), 0) as tf.Tensor1D);
+  return tf.tidy(
+    () =>
+      tf.concat(
+        Object.values(params).map((value) => tf.reshape(value, [-1])),
+        0,
+      ) as tf.Tensor1D,
+  );
 }
 
 /**
@@ -43,7 +49,10 @@ export function flattenStackedParams(params: Params): tf.Tensor2D {
   return tf.tidy(() => {
     const values = Object.values(params);
     const tasks = values[0]?.shape[0] ?? 0;
-    return tf.concat(values.map((value) => tf.reshape(value, [tasks, -1])), 1) as tf.Tensor2D;
+    return tf.concat(
+      values.map((value) => tf.reshape(value, [tasks, -1])),
+      1,
+    ) as tf.Tensor2D;
   });
 }
 

@@ -1,16 +1,6 @@
-// Typed plug-in definitions: what a plug-in module gives the runner's registry (types only).
+// Typed plug-in definitions: what each package and each plug-in module gives the registry.
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import type {
-  Batch,
-  InnerOptimizer,
-  MetaAlgorithm,
-  Model,
-  Objective,
-  OuterOptimizer,
-  Params,
-  TaskSampler,
-  WeightingScheme,
-} from "./types.js";
+import type { Batch, InnerOptimizer, MetaAlgorithm, Model, Objective, OuterOptimizer, Params, TaskSampler, WeightingScheme } from "./types.js";
 
 export type { StandardSchemaV1 } from "@standard-schema/spec";
 
@@ -125,5 +115,41 @@ export interface TaskFamilyDefinition<Options = Record<string, unknown>> extends
   reportPanels?(context: ReportPanelContext<Options>): readonly ReportPanel[] | Promise<readonly ReportPanel[]>;
 }
 
+/** What a created model takes and gives, as its definition states it (exports record it; their loaders check it). */
+export interface ModelShape {
+  /** Shape of one input example, e.g. [28, 28, 1] or [1]. */
+  readonly inputShape: readonly number[];
+  /** Outputs per example (the classes of a classifier); 0 for an embedding without a head (conv-net ways 0). */
+  readonly outputs: number;
+}
+
+/** A model plug-in that can say what its models take and give; `concord export` needs `shape`. */
+export interface ModelDefinition<Options = Record<string, unknown>> extends PluginDefinition<"model", Options> {
+  shape?(model: Model): ModelShape;
+}
+
+/** An objective plug-in; `classes: true` means its targets are class indices (an export records the number of classes). */
+export interface ObjectiveDefinition<Options = Record<string, unknown>> extends PluginDefinition<"objective", Options> {
+  readonly classes?: boolean;
+}
+
+/** The definition type of each kind: task families, models and objectives say more than the others. */
+export type DefinitionOf<K extends PluginKind, Options = unknown> = K extends "tasks"
+  ? TaskFamilyDefinition<Options>
+  : K extends "model"
+    ? ModelDefinition<Options>
+    : K extends "objective"
+      ? ObjectiveDefinition<Options>
+      : PluginDefinition<K, Options>;
+
 /** Any plug-in definition a plug-in module may export. */
-export type AnyPluginDefinition = { [K in PluginKind]: K extends "tasks" ? TaskFamilyDefinition<unknown> : PluginDefinition<K, unknown> }[PluginKind];
+export type AnyPluginDefinition = { [K in PluginKind]: DefinitionOf<K> }[PluginKind];
+
+/**
+ * Plug-in definitions by kind and name: what a consumer of names needs of a registry (the runner's
+ * Registry has this shape; @concord/deploy's loader takes one to create what an export names).
+ */
+export interface PluginLookup {
+  definition<K extends PluginKind>(kind: K, name: string): DefinitionOf<K> | undefined;
+  names(kind: PluginKind): readonly string[];
+}

@@ -1,12 +1,6 @@
 import type * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, expect, expectInteger, type Params } from "@concord/core";
-import {
-  DEFAULT_SHARD_BYTES,
-  META_MODEL_FORMAT,
-  META_MODEL_FORMAT_VERSION,
-  type MetaModelArtifacts,
-  type MetaModelSpec,
-} from "./format.js";
+import { DEFAULT_SHARD_BYTES, META_MODEL_FORMAT, META_MODEL_FORMAT_VERSION, type MetaModelArtifacts, type MetaModelSpec } from "./format.js";
 import { findMachineLocalPath } from "./portable.js";
 
 export interface ArtifactOptions {

@@ -4,11 +4,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, createRng } from "@concord/core";
-import { mlp } from "@concord/models";
+import { ConcordError, createRng, type Model } from "@concord/core";
+import { DEFAULT_PLUGINS } from "./factories.js";
+import { type MlpOptions, mlp } from "@concord/models";
 import { OMNIGLOT_PREPROCESSING } from "@concord/tasks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUILTIN_FACTORIES } from "./factories.js";
 import { type MetaModelLoadOptions, type MetaModelReader, metaModelArtifacts, type MetaModelSpec } from "./index.js";
 import { folderReader, loadMetaModel, saveMetaModel } from "./node/index.js";
 
@@ -43,7 +43,7 @@ type Json = Record<string, any>;
 
 /** A valid export of `spec` in a fresh folder, then model.json rewritten by `edit`. */
 async function exportThenEdit(edit: (json: Json) => void, spec: MetaModelSpec = smallSpec): Promise<string> {
-  const params = BUILTIN_FACTORIES.models[spec.model.name as "mlp"](spec.model.options).init(createRng(1));
+  const params = (DEFAULT_PLUGINS.definition("model", spec.model.name)!.create(spec.model.options) as Model).init(createRng(1));
   const dir = folder();
   await saveMetaModel(dir, metaModelArtifacts(params, spec));
   tf.dispose(Object.values(params));
@@ -88,7 +88,7 @@ async function refusal(source: Parameters<typeof loadMetaModel>[0], options: Met
 const initForbidden: MetaModelLoadOptions = {
   models: {
     mlp: (options) => ({
-      ...BUILTIN_FACTORIES.models.mlp(options),
+      ...mlp(options as unknown as MlpOptions),
       init: () => {
         throw new Error("init must not run while the file is being checked");
       },
@@ -224,15 +224,35 @@ describe("issue 20.1: malformed manifest entries are ConcordErrors naming the en
     ["a shape that is not an array", (json) => (json.weightsManifest[0].weights[0].shape = 4), "weightsManifest[0].weights[0].shape", /array/],
     ["an unknown dtype", (json) => (json.weightsManifest[0].weights[1].dtype = "float64"), "weightsManifest[0].weights[1].dtype", /"float32".*"float64"/],
     ["a missing dtype", (json) => delete json.weightsManifest[0].weights[1].dtype, "weightsManifest[0].weights[1].dtype", /"float32"/],
-    ["quantized weights", (json) => (json.weightsManifest[0].weights[1].quantization = { dtype: "uint8", scale: 1, min: 0 }), "weightsManifest[0].weights[1].quantization", /quantiz/],
-    ["a duplicate weight name", (json) => (json.weightsManifest[0].weights[2].name = "layer0/weight"), "weightsManifest[0].weights[2].name", /duplicate.*weights\[0\]/],
+    [
+      "quantized weights",
+      (json) => (json.weightsManifest[0].weights[1].quantization = { dtype: "uint8", scale: 1, min: 0 }),
+      "weightsManifest[0].weights[1].quantization",
+      /quantiz/,
+    ],
+    [
+      "a duplicate weight name",
+      (json) => (json.weightsManifest[0].weights[2].name = "layer0/weight"),
+      "weightsManifest[0].weights[2].name",
+      /duplicate.*weights\[0\]/,
+    ],
     ["an empty weight name", (json) => (json.weightsManifest[0].weights[2].name = ""), "weightsManifest[0].weights[2].name", /non-empty/],
     ["a duplicate shard path", (json) => json.weightsManifest[0].paths.push(json.weightsManifest[0].paths[0]), "weightsManifest[0].paths[1]", /duplicate/],
     ["an innerSteps above the cap", (json) => (json.concord.innerSteps = 1e9), "concord.innerSteps", /maxInnerSteps/],
     ["an input shape of absurd size", (json) => (json.concord.inputShape = [1e6, 1e6, 1]), "concord.inputShape", /maxInputElements/],
     ["an input shape of Infinity (1e400 in the text)", (json) => (json.concord.inputShape = ["INFINITY"]), "concord.inputShape", /integer/],
-    ["an input shape the model does not take", (json) => (json.concord.inputShape = [2]), "concord.inputShape", /expected \[1\] \(the model's input\), got \[2\]/],
-    ["a label count the model does not give", (json) => (json.concord.labelCount = 7), "concord.labelCount", /expected 1 \(the model's outputs\) or null, got 7/],
+    [
+      "an input shape the model does not take",
+      (json) => (json.concord.inputShape = [2]),
+      "concord.inputShape",
+      /expected \[1\] \(the model's input\), got \[2\]/,
+    ],
+    [
+      "a label count the model does not give",
+      (json) => (json.concord.labelCount = 7),
+      "concord.labelCount",
+      /expected 1 \(the model's outputs\) or null, got 7/,
+    ],
     ["a fractional label count", (json) => (json.concord.labelCount = 2.5), "concord.labelCount", /integer/],
     ["an unknown preprocessing kind", (json) => (json.concord.preprocessing = { kind: "magic" }), "concord.preprocessing.kind", /"none", "omniglot-drawing"/],
     ["no preprocessing", (json) => delete json.concord.preprocessing, "concord.preprocessing", /object/],

@@ -1,5 +1,5 @@
 export { type ArtifactOptions, metaModelArtifacts } from "./artifacts.js";
-export { BUILTIN_FACTORIES, type Factory, type MetaModelFactories } from "./factories.js";
+export { DEFAULT_PLUGINS, type Factory, type MetaModelFactories, pluginLookup } from "./factories.js";
 export {
   type ConcordSection,
   DEFAULT_SHARD_BYTES,

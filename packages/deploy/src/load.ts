@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, createRng, type InnerOptimizer, type Model, type Objective, type Params } from "@concord/core";
-import { BUILTIN_FACTORIES, createFromSpec, type MetaModelFactories } from "./factories.js";
+import { ConcordError, createRng, type InnerOptimizer, type Model, type ModelShape, type Objective, type Params } from "@concord/core";
+import { createFromSpec, DEFAULT_PLUGINS, type MetaModelFactories } from "./factories.js";
 import { filesReader } from "./files-reader.js";
 import type { ConcordSection, NamedSpec } from "./format.js";
 import { type LoadLimits, resolveLimits } from "./limits.js";
@@ -37,8 +37,9 @@ export interface MetaModelLoadOptions extends MetaModelFactories, Partial<LoadLi
  * Loads an export written by `concord export` / `saveMetaModel`. In a browser or Node: a URL is fetched
  * (shards relative to model.json and on its origin only); a File list (an <input type=file multiple>)
  * is read like tf.io.browserFiles reads it. For a folder path in Node use `@concord/deploy/node`.
- * Built-in model, objective and inner-optimizer names resolve to @concord/models and @concord/optimizers;
- * `options` adds others.
+ * Model, objective and inner-optimizer names resolve to the plug-in definitions of `options.plugins`
+ * (e.g. the runner's registry with its --plugin definitions), by default to those of @concord/models
+ * and @concord/optimizers.
  *
  * model.json is untrusted: everything it claims is checked against the caps (`options`, LoadLimits),
  * the weights manifest and the model it names before a tensor is allocated or a shard read, and every
@@ -60,14 +61,17 @@ export async function loadFromReader(reader: MetaModelReader, options: MetaModel
   const limits = resolveLimits(options);
   const text = await reader.readText(limits.maxModelJsonBytes);
   // A custom reader may ignore the cap; a string of n UTF-16 units holds at least n UTF-8 bytes.
-  if (text.length > limits.maxModelJsonBytes) throw new ConcordError(tooLarge(limits.maxModelJsonBytes, JSON_LIMIT, `got ${text.length} characters`), { field: reader.label });
+  if (text.length > limits.maxModelJsonBytes)
+    throw new ConcordError(tooLarge(limits.maxModelJsonBytes, JSON_LIMIT, `got ${text.length} characters`), { field: reader.label });
   const checked = parseModelJson(text, reader.label, limits);
   const spec = checked.json.concord;
   const at = (field: string) => `${reader.label}: ${field}`;
-  const model = createFromSpec(spec.model, BUILTIN_FACTORIES.models, options.models, at("concord.model"));
-  const objective = createFromSpec(spec.objective, BUILTIN_FACTORIES.objectives, options.objectives, at("concord.objective"));
-  const innerOptimizer = createFromSpec(spec.innerOptimizer, BUILTIN_FACTORIES.innerOptimizers, options.innerOptimizers, at("concord.innerOptimizer"));
-  checkModel(model, spec, checked, limits, at);
+  const plugins = options.plugins ?? DEFAULT_PLUGINS;
+  const model = createFromSpec<Model>("model", spec.model, plugins, options.models, at("concord.model"));
+  const objective = createFromSpec<Objective>("objective", spec.objective, plugins, options.objectives, at("concord.objective"));
+  const innerOptimizer = createFromSpec<InnerOptimizer>("innerOptimizer", spec.innerOptimizer, plugins, options.innerOptimizers, at("concord.innerOptimizer"));
+  const definition = options.models && Object.hasOwn(options.models, spec.model.name) ? undefined : plugins.definition("model", spec.model.name);
+  checkModel(model, definition?.shape?.(model), innerOptimizer, spec, checked, limits, at);
   const locations = locateShards(reader, checked.groups, at);
   const bytes = await readShards(reader, checked.groups, locations);
   const decoded = tf.io.decodeWeights(bytes.buffer as ArrayBuffer, [...checked.entries]);
@@ -79,22 +83,26 @@ export async function loadFromReader(reader: MetaModelReader, options: MetaModel
 
 /**
  * The model the file names must be what its manifest holds and what its spec says it takes: its
- * parameter count within maxParameters, its parameter names, order and shapes equal to the manifest's,
- * and (for models that tell) its input shape and output count equal to `inputShape` and `labelCount`.
+ * parameter count within maxParameters, its parameter names, order and shapes equal to the manifest's
+ * (the model's, then the inner optimizer's own, e.g. Meta-SGD's rates), and (when its definition
+ * states its shape) its input shape and output count equal to `inputShape` and `labelCount`.
  * Shapes come from `Model.parameterShapes` without allocating anything; a model without it is
  * initialised once (after the manifest passed its own checks) and the tensors are freed.
  */
-function checkModel(model: Model, spec: ConcordSection, checked: CheckedModelJson, limits: LoadLimits, at: (field: string) => string): void {
-  const declared = model.parameterShapes ?? shapesByInit(model);
-  if (!isObject(declared) || !Object.values(declared).every((shape) => Array.isArray(shape) && shape.every((d) => Number.isSafeInteger(d) && d >= 0))) {
-    throw new ConcordError(`expected the model's parameterShapes to map names to shapes of integers, got ${typeof declared}`, { field: at("concord.model") });
-  }
-  const total = Object.values(declared).reduce((sum, shape) => sum + product(shape), 0);
-  if (total > limits.maxParameters) {
-    throw new ConcordError(`${model.name} with these options declares ${count(total)} parameters, above maxParameters ${limits.maxParameters} (pass a larger maxParameters to load it)`, {
-      field: at("concord.model"),
-    });
-  }
+function checkModel(
+  model: Model,
+  shape: ModelShape | undefined,
+  innerOptimizer: InnerOptimizer,
+  spec: ConcordSection,
+  checked: CheckedModelJson,
+  limits: LoadLimits,
+  at: (field: string) => string,
+): void {
+  const modelShapes = model.parameterShapes ?? shapesByInit(model);
+  checkShapes(modelShapes, model.name, limits, at);
+  // The inner optimizer's own parameters (Meta-SGD's rates) follow the model's in the parameter map.
+  const declared = { ...modelShapes, ...ownParameterShapes(innerOptimizer, modelShapes) };
+  checkShapes(declared, model.name, limits, at);
   const names = Object.keys(declared);
   const given = checked.entries.map((entry) => entry.name);
   if (names.join("\n") !== given.join("\n")) {
@@ -103,16 +111,50 @@ function checkModel(model: Model, spec: ConcordSection, checked: CheckedModelJso
   checked.entries.forEach((entry, i) => {
     const shape = declared[entry.name]!;
     if (shape.join(",") !== entry.shape.join(",")) {
-      throw new ConcordError(`expected shape [${shape}] for ${model.name}'s "${entry.name}", got [${entry.shape}]`, { field: at(`weightsManifest weights[${i}] "${entry.name}"`) });
+      throw new ConcordError(`expected shape [${shape}] for ${model.name}'s "${entry.name}", got [${entry.shape}]`, {
+        field: at(`weightsManifest weights[${i}] "${entry.name}"`),
+      });
     }
   });
-  const input = modelInputShape(model);
-  if (input && input.join(",") !== spec.inputShape.join(",")) {
-    throw new ConcordError(`expected [${input}] (the model's input), got [${spec.inputShape}]`, { field: at("concord.inputShape") });
+  if (shape === undefined) return;
+  if (shape.inputShape.join(",") !== spec.inputShape.join(",")) {
+    throw new ConcordError(`expected [${shape.inputShape}] (the model's input), got [${spec.inputShape}]`, { field: at("concord.inputShape") });
   }
-  const outputs = modelOutputCount(model);
-  if (outputs !== undefined && spec.labelCount !== null && spec.labelCount !== outputs) {
-    throw new ConcordError(`expected ${outputs} (the model's outputs) or null, got ${spec.labelCount}`, { field: at("concord.labelCount") });
+  if (shape.outputs > 0 && spec.labelCount !== null && spec.labelCount !== shape.outputs) {
+    throw new ConcordError(`expected ${shape.outputs} (the model's outputs) or null, got ${spec.labelCount}`, { field: at("concord.labelCount") });
+  }
+}
+
+/** Shapes must be integer arrays whose elements add up to at most maxParameters. */
+function checkShapes(declared: unknown, name: string, limits: LoadLimits, at: (field: string) => string): asserts declared is Record<string, number[]> {
+  if (!isObject(declared) || !Object.values(declared).every((shape) => Array.isArray(shape) && shape.every((d) => Number.isSafeInteger(d) && d >= 0))) {
+    throw new ConcordError(`expected the model's parameterShapes to map names to shapes of integers, got ${typeof declared}`, { field: at("concord.model") });
+  }
+  const total = Object.values(declared as Record<string, number[]>).reduce((sum, shape) => sum + product(shape), 0);
+  if (total > limits.maxParameters) {
+    throw new ConcordError(
+      `${name} with these options declares ${count(total)} parameters, above maxParameters ${limits.maxParameters} (pass a larger maxParameters to load it)`,
+      {
+        field: at("concord.model"),
+      },
+    );
+  }
+}
+
+/** The shapes of the inner optimizer's own meta-learned parameters (Meta-SGD's `lr/<name>` rates), made once from zeros and freed. */
+function ownParameterShapes(innerOptimizer: InnerOptimizer, modelShapes: Readonly<Record<string, readonly number[]>>): Record<string, number[]> {
+  const own = innerOptimizer.ownParams;
+  if (!own) return {};
+  const zeros = Object.fromEntries(Object.entries(modelShapes).map(([name, shape]) => [name, tf.zeros([...shape])]));
+  try {
+    const created = own.init(zeros);
+    try {
+      return Object.fromEntries(Object.entries(created).map(([name, tensor]) => [name, [...tensor.shape]]));
+    } finally {
+      tf.dispose(Object.values(created));
+    }
+  } finally {
+    tf.dispose(Object.values(zeros));
   }
 }
 
@@ -128,22 +170,6 @@ function shapesByInit(model: Model): Record<string, number[]> {
   } finally {
     tf.dispose(Object.values(params));
   }
-}
-
-/** The input shape a model states (convNet's inputShape, an MLP's first size), if it states one. */
-function modelInputShape(model: Model): readonly number[] | undefined {
-  const { inputShape, sizes } = model as { inputShape?: unknown; sizes?: unknown };
-  if (Array.isArray(inputShape)) return inputShape;
-  if (Array.isArray(sizes) && sizes.length > 0) return [sizes[0]];
-  return undefined;
-}
-
-/** The number of outputs a model states (convNet's ways, an MLP's last size), if it states one (an embedding network, ways 0, does not). */
-function modelOutputCount(model: Model): number | undefined {
-  const { ways, sizes } = model as { ways?: unknown; sizes?: unknown };
-  if (typeof ways === "number") return ways > 0 ? ways : undefined;
-  if (Array.isArray(sizes) && typeof sizes.at(-1) === "number") return sizes.at(-1);
-  return undefined;
 }
 
 /** Every shard path's location, per group; a refused path or a second path to one shard is a ConcordError naming the manifest entry. */

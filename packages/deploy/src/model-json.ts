@@ -55,7 +55,10 @@ export function parseModelJson(text: string, label: string, limits: LoadLimits =
   const concord = raw.concord;
   if (!isObject(concord)) throw bad("concord", "expected the concord section (an object), got nothing");
   if (concord.formatVersion !== META_MODEL_FORMAT_VERSION) {
-    throw bad("concord.formatVersion", `expected ${META_MODEL_FORMAT_VERSION}, got ${brief(concord.formatVersion)} (re-export the model with this version of Concord)`);
+    throw bad(
+      "concord.formatVersion",
+      `expected ${META_MODEL_FORMAT_VERSION}, got ${brief(concord.formatVersion)} (re-export the model with this version of Concord)`,
+    );
   }
   checkConcordSection(concord, limits, bad);
   const { groups, entries } = checkManifest(raw.weightsManifest, limits, bad);
@@ -71,12 +74,16 @@ function checkConcordSection(concord: Record<string, unknown>, limits: LoadLimit
       throw bad(`concord.${key}`, `expected { name: string, options: object }, got ${brief(spec)}`);
     }
     const length = JSON.stringify(spec.options).length;
-    if (length > MAX_OPTIONS_LENGTH) throw bad(`concord.${key}.options`, `expected at most ${MAX_OPTIONS_LENGTH} characters of JSON (hyperparameters), got ${length}`);
+    if (length > MAX_OPTIONS_LENGTH)
+      throw bad(`concord.${key}.options`, `expected at most ${MAX_OPTIONS_LENGTH} characters of JSON (hyperparameters), got ${length}`);
   }
   const innerSteps = concord.innerSteps;
   if (!isInteger(innerSteps, 0)) throw bad("concord.innerSteps", `expected an integer >= 0, got ${brief(innerSteps)}`);
   if (innerSteps > limits.maxInnerSteps) {
-    throw bad("concord.innerSteps", `expected at most maxInnerSteps ${limits.maxInnerSteps} inner steps, got ${innerSteps} (pass a larger maxInnerSteps to load it)`);
+    throw bad(
+      "concord.innerSteps",
+      `expected at most maxInnerSteps ${limits.maxInnerSteps} inner steps, got ${innerSteps} (pass a larger maxInnerSteps to load it)`,
+    );
   }
   const inputShape = concord.inputShape;
   if (!Array.isArray(inputShape) || inputShape.length === 0 || inputShape.length > MAX_RANK || !inputShape.every((d) => isInteger(d, 1))) {
@@ -84,11 +91,15 @@ function checkConcordSection(concord: Record<string, unknown>, limits: LoadLimit
   }
   const inputElements = product(inputShape);
   if (inputElements > limits.maxInputElements) {
-    throw bad("concord.inputShape", `expected at most maxInputElements ${limits.maxInputElements} values per example, got [${inputShape}] = ${count(inputElements)}`);
+    throw bad(
+      "concord.inputShape",
+      `expected at most maxInputElements ${limits.maxInputElements} values per example, got [${inputShape}] = ${count(inputElements)}`,
+    );
   }
   const labelCount = concord.labelCount;
   // 0: an embedding network (ProtoNet), which classifies any number of classes by prototypes.
-  if (labelCount !== null && !isInteger(labelCount, 0)) throw bad("concord.labelCount", `expected an integer >= 0 (0 for an embedding) or null, got ${brief(labelCount)}`);
+  if (labelCount !== null && !isInteger(labelCount, 0))
+    throw bad("concord.labelCount", `expected an integer >= 0 (0 for an embedding) or null, got ${brief(labelCount)}`);
   checkPreprocessing(concord.preprocessing, inputShape, bad);
   for (const key of ["training", "evaluation"] as const) {
     if (concord[key] !== null && !isObject(concord[key])) throw bad(`concord.${key}`, `expected an object or null, got ${brief(concord[key])}`);
@@ -106,7 +117,8 @@ function checkPreprocessing(value: unknown, inputShape: readonly number[], bad: 
   }
   if (value.kind === "none") return;
   const size = value.size;
-  if (!Array.isArray(size) || size.length !== 2 || !size.every((d) => isInteger(d, 1))) throw bad(`${field}.size`, `expected [height, width] as integers >= 1, got ${brief(size)}`);
+  if (!Array.isArray(size) || size.length !== 2 || !size.every((d) => isInteger(d, 1)))
+    throw bad(`${field}.size`, `expected [height, width] as integers >= 1, got ${brief(size)}`);
   // The images are the model's inputs: [height, width(, channels)] or flattened.
   const [height, width] = size as [number, number];
   const fits = inputShape.length >= 2 ? height === inputShape[0] && width === inputShape[1] : height * width === inputShape[0];
@@ -131,13 +143,15 @@ function checkPreprocessing(value: unknown, inputShape: readonly number[], bad: 
 }
 
 function checkManifest(manifest: unknown, limits: LoadLimits, bad: Bad): { groups: CheckedGroup[]; entries: tf.io.WeightsManifestEntry[] } {
-  if (!Array.isArray(manifest) || manifest.length === 0) throw bad("weightsManifest", `expected a non-empty array of { paths, weights }, got ${brief(manifest)}`);
+  if (!Array.isArray(manifest) || manifest.length === 0)
+    throw bad("weightsManifest", `expected a non-empty array of { paths, weights }, got ${brief(manifest)}`);
   const seen = new Map<string, string>();
   const groups: CheckedGroup[] = [];
   const entries: tf.io.WeightsManifestEntry[] = [];
   let parameters = 0;
   manifest.forEach((group: unknown, g) => {
-    if (!isObject(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) throw bad(`weightsManifest[${g}]`, "expected { paths: string[], weights: [...] }");
+    if (!isObject(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights))
+      throw bad(`weightsManifest[${g}]`, "expected { paths: string[], weights: [...] }");
     group.paths.forEach((path, p) => {
       if (typeof path !== "string") throw bad(`weightsManifest[${g}].paths[${p}]`, `expected a string, got ${brief(path)}`);
     });
@@ -168,7 +182,10 @@ function checkManifest(manifest: unknown, limits: LoadLimits, bad: Bad): { group
     groups.push({ paths: group.paths as string[], weights: group.weights as tf.io.WeightsManifestEntry[], bytes, shardSizes: sizes! });
   });
   if (parameters > limits.maxParameters) {
-    throw bad("weightsManifest", `the manifest's weights hold ${count(parameters)} parameters, above maxParameters ${limits.maxParameters} (pass a larger maxParameters to load it)`);
+    throw bad(
+      "weightsManifest",
+      `the manifest's weights hold ${count(parameters)} parameters, above maxParameters ${limits.maxParameters} (pass a larger maxParameters to load it)`,
+    );
   }
   return { groups, entries };
 }

@@ -1,9 +1,9 @@
 // An export is published: it must not carry the trainer's machine-local paths (issue 20, item 2).
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, createRng } from "@concord/core";
+import { type MlpOptions, mlp } from "@concord/models";
 import { OMNIGLOT_PREPROCESSING } from "@concord/tasks";
 import { beforeAll, describe, expect, it } from "vitest";
-import { BUILTIN_FACTORIES } from "./factories.js";
 import { metaModelArtifacts, type MetaModelSpec } from "./index.js";
 import { machineLocalPath } from "./portable.js";
 
@@ -53,7 +53,7 @@ describe("machineLocalPath", () => {
 });
 
 describe("metaModelArtifacts refuses a spec that carries a machine-local path", () => {
-  const params = () => BUILTIN_FACTORIES.models.mlp(spec.model.options).init(createRng(1));
+  const params = () => mlp(spec.model.options as unknown as MlpOptions).init(createRng(1));
 
   it("a clean spec (with the Omniglot preprocessing text) is written", () => {
     const p = params();
@@ -62,7 +62,11 @@ describe("metaModelArtifacts refuses a spec that carries a machine-local path", 
   });
 
   const cases: [string, MetaModelSpec, string][] = [
-    ["a data folder in the training record", { ...spec, training: { config: { tasks: { name: "omniglot", dataDir: "/work/shared/data/omniglot" } } } }, "spec.training.config.tasks.dataDir"],
+    [
+      "a data folder in the training record",
+      { ...spec, training: { config: { tasks: { name: "omniglot", dataDir: "/work/shared/data/omniglot" } } } },
+      "spec.training.config.tasks.dataDir",
+    ],
     ["a Windows path in an array", { ...spec, training: { dirs: ["ok", "C:\\data"] } }, "spec.training.dirs[1]"],
     ["a path in a model option", { ...spec, model: { name: "mlp", options: { sizes: [1, 4, 1], weights: "~/w.bin" } } }, "spec.model.options.weights"],
     ["a path in the evaluation", { ...spec, evaluation: { from: "file:///runs/a/evaluation.json" } }, "spec.evaluation.from"],

@@ -6,12 +6,13 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { adapt } from "@concord/algorithms";
-import { createRng, type Params } from "@concord/core";
+import { createRng, type Model, type Params } from "@concord/core";
+import { type MlpOptions, mlp } from "@concord/models";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OMNIGLOT_PREPROCESSING } from "@concord/tasks";
 import { filesReader, metaModelArtifacts, type MetaModelSpec } from "./index.js";
 import { folderReader, loadMetaModel, saveMetaModel } from "./node/index.js";
-import { BUILTIN_FACTORIES } from "./factories.js";
+import { DEFAULT_PLUGINS } from "./factories.js";
 
 const mlpSpec: MetaModelSpec = {
   model: { name: "mlp", options: { sizes: [1, 40, 40, 1], init: "pytorch" } },
@@ -44,7 +45,7 @@ const folder = () => {
 };
 
 function initParams(spec: MetaModelSpec, seed: number): Params {
-  const factory = BUILTIN_FACTORIES.models[spec.model.name as keyof typeof BUILTIN_FACTORIES.models]!;
+  const factory = (options: Readonly<Record<string, unknown>>) => DEFAULT_PLUGINS.definition("model", spec.model.name)!.create(options) as Model;
   return factory(spec.model.options).init(createRng(seed));
 }
 
@@ -121,7 +122,7 @@ describe("export → load round trip", () => {
   it("shards stay within the size limit, and tf.io.http in Node reads the same weights across shards", async () => {
     const original = initParams(mlpSpec, 3);
     const artifacts = metaModelArtifacts(original, mlpSpec, { shardBytes: 4096 });
-    expect(artifacts.shards.length).toBe(Math.ceil((1 * 40 + 40 + 40 * 40 + 40 + 40 + 1) * 4 / 4096));
+    expect(artifacts.shards.length).toBe(Math.ceil(((1 * 40 + 40 + 40 * 40 + 40 + 40 + 1) * 4) / 4096));
     for (const shard of artifacts.shards) expect(shard.data.byteLength).toBeLessThanOrEqual(4096);
     const dir = folder();
     await saveMetaModel(dir, artifacts);
@@ -220,7 +221,7 @@ describe("bad exports are ConcordErrors naming the file and field", () => {
     const error = await failure(dir);
     expect(error.field).toBe(`${join(dir, "model.json")}: concord.model.name`);
     expect(error.message).toContain('"mlp", "conv-net"');
-    const loaded = await loadMetaModel(dir, { models: { "my-mlp": (options) => BUILTIN_FACTORIES.models.mlp(options) } });
+    const loaded = await loadMetaModel(dir, { models: { "my-mlp": (options) => mlp(options as unknown as MlpOptions) } });
     expect(Object.keys(loaded.params)).toHaveLength(6);
     tf.dispose(Object.values(loaded.params));
   });

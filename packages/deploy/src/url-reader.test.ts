@@ -4,8 +4,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, createRng } from "@concord/core";
+import { type MlpOptions, mlp } from "@concord/models";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { BUILTIN_FACTORIES } from "./factories.js";
 import { loadMetaModel, type MetaModelLoadOptions, metaModelArtifacts, type MetaModelSpec } from "./index.js";
 
 const spec: MetaModelSpec = {
@@ -65,7 +65,7 @@ beforeAll(async () => {
   await tf.setBackend("cpu");
   await home.start();
   await elsewhere.start();
-  const params = BUILTIN_FACTORIES.models.mlp(spec.model.options).init(createRng(2));
+  const params = mlp(spec.model.options as unknown as MlpOptions).init(createRng(2));
   const artifacts = metaModelArtifacts(params, spec);
   tf.dispose(Object.values(params));
   shard = artifacts.shards[0]!.data;
@@ -123,12 +123,22 @@ describe("shard URLs: same origin only", () => {
 
   it("another origin, a protocol-relative URL, a backslash variant of it and a data: URL are refused before any shard is fetched", async () => {
     const otherHost = elsewhere.origin.replace("http://", "");
-    for (const path of [`${elsewhere.origin}/w.bin`, `//${otherHost}/w.bin`, `\\\\${otherHost}\\w.bin`, `//${home.origin.replace("http://", "")}/w.bin`, "data:application/octet-stream;base64,AAAA", "https://127.0.0.1/w.bin"]) {
+    for (const path of [
+      `${elsewhere.origin}/w.bin`,
+      `//${otherHost}/w.bin`,
+      `\\\\${otherHost}\\w.bin`,
+      `//${home.origin.replace("http://", "")}/w.bin`,
+      "data:application/octet-stream;base64,AAAA",
+      "https://127.0.0.1/w.bin",
+    ]) {
       const url = serveExport([path]);
       const error = await refusal(url);
       expect(error.field, path).toBe(`${url}: weightsManifest[0].paths[0]`);
       expect(error.message, path).toMatch(/same origin|protocol-relative/);
-      expect(home.requests.filter((request) => request.endsWith(".bin")), path).toEqual([]);
+      expect(
+        home.requests.filter((request) => request.endsWith(".bin")),
+        path,
+      ).toEqual([]);
       expect(elsewhere.requests, path).toEqual([]);
     }
   });
@@ -236,7 +246,7 @@ describe("shard sizes and time", () => {
 describe("multi-shard exports: every shard's size is what the manifest implies", () => {
   it("shards of a tf.io-style cut load; a cut that no shard size explains is refused", async () => {
     // 52 bytes in shards of 16: 16, 16, 16, 4.
-    const params = BUILTIN_FACTORIES.models.mlp(spec.model.options).init(createRng(3));
+    const params = mlp(spec.model.options as unknown as MlpOptions).init(createRng(3));
     const artifacts = metaModelArtifacts(params, spec, { shardBytes: 16 });
     tf.dispose(Object.values(params));
     expect(artifacts.shards.map((s) => s.data.byteLength)).toEqual([16, 16, 16, 4]);

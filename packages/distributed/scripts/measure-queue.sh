@@ -8,7 +8,7 @@ set -euo pipefail
 config=$1 workers=$2
 shift 2
 root=$(cd "$(dirname "$0")/../../.." && pwd)
-cli="$root/packages/runner/dist/cli.js"
+cli="$root/packages/cli/dist/cli.js"
 work=$(mktemp -d)
 pids=()
 cleanup() {

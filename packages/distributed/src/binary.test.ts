@@ -54,42 +54,78 @@ describe("pack / unpack: tensors over Redis as raw bytes", () => {
   }
 
   it("refuses forged layouts: overlapping or negative offsets, inherited dtypes, bad shapes, stray bytes, tensors used twice or never", () => {
-    const two = pack({ a: { shape: [2], dtype: "float32", data: new Float32Array([1, 2]) }, b: { shape: [2], dtype: "float32", data: new Float32Array([3, 4]) } });
+    const two = pack({
+      a: { shape: [2], dtype: "float32", data: new Float32Array([1, 2]) },
+      b: { shape: [2], dtype: "float32", data: new Float32Array([3, 4]) },
+    });
     expect(Object.keys(unpack<Record<string, unknown>>(withHeader(two, () => {})))).toEqual(["a", "b"]);
     const cases: [(header: { skeleton: string; entries: Record<string, unknown>[] }) => void, RegExp, number?][] = [
-      [(h) => {
-        h.entries[1]!.offset = 0;
-      }, /tensor 1 starts at byte 0, expected 8/],
-      [(h) => {
-        h.entries[0]!.offset = -8;
-      }, /tensor 0 starts at byte -8, expected 0/],
-      [(h) => {
-        h.entries[0]!.offset = 1.5;
-      }, /tensor 0 starts at byte 1\.5/],
-      [(h) => {
-        h.entries[0]!.dtype = "constructor";
-      }, /tensor 0 has dtype "constructor"/],
-      [(h) => {
-        h.entries[0]!.dtype = "toString";
-      }, /tensor 0 has dtype "toString"/],
-      [(h) => {
-        h.entries[0]!.shape = [-1, -2];
-      }, /tensor 0 has shape \[-1,-2\]/],
-      [(h) => {
-        h.entries[0]!.shape = [1];
-      }, /tensor 0 has length 2, its shape \[1\] says 1/],
-      [(h) => {
-        h.entries = "x" as never;
-      }, /header is not \{ skeleton, entries \}/],
-      [(h) => {
-        h.skeleton = h.skeleton.replace('"$tensor":1', '"$tensor":0');
-      }, /refers to tensor 0 twice/],
-      [(h) => {
-        h.skeleton = JSON.stringify({ a: { $tensor: 0 } });
-      }, /holds 1 tensors nothing refers to/],
-      [(h) => {
-        h.skeleton = JSON.stringify({ a: { $tensor: "0" } });
-      }, /refers to a missing tensor/],
+      [
+        (h) => {
+          h.entries[1]!.offset = 0;
+        },
+        /tensor 1 starts at byte 0, expected 8/,
+      ],
+      [
+        (h) => {
+          h.entries[0]!.offset = -8;
+        },
+        /tensor 0 starts at byte -8, expected 0/,
+      ],
+      [
+        (h) => {
+          h.entries[0]!.offset = 1.5;
+        },
+        /tensor 0 starts at byte 1\.5/,
+      ],
+      [
+        (h) => {
+          h.entries[0]!.dtype = "constructor";
+        },
+        /tensor 0 has dtype "constructor"/,
+      ],
+      [
+        (h) => {
+          h.entries[0]!.dtype = "toString";
+        },
+        /tensor 0 has dtype "toString"/,
+      ],
+      [
+        (h) => {
+          h.entries[0]!.shape = [-1, -2];
+        },
+        /tensor 0 has shape \[-1,-2\]/,
+      ],
+      [
+        (h) => {
+          h.entries[0]!.shape = [1];
+        },
+        /tensor 0 has length 2, its shape \[1\] says 1/,
+      ],
+      [
+        (h) => {
+          h.entries = "x" as never;
+        },
+        /header is not \{ skeleton, entries \}/,
+      ],
+      [
+        (h) => {
+          h.skeleton = h.skeleton.replace('"$tensor":1', '"$tensor":0');
+        },
+        /refers to tensor 0 twice/,
+      ],
+      [
+        (h) => {
+          h.skeleton = JSON.stringify({ a: { $tensor: 0 } });
+        },
+        /holds 1 tensors nothing refers to/,
+      ],
+      [
+        (h) => {
+          h.skeleton = JSON.stringify({ a: { $tensor: "0" } });
+        },
+        /refers to a missing tensor/,
+      ],
       [() => {}, /has 4 bytes its header does not account for/, 4],
     ];
     for (const [edit, reason, extra] of cases) {

@@ -103,8 +103,10 @@ function checkEntry(raw: unknown, index: number, expectedOffset: number, field: 
   const entry = raw as Partial<TensorEntry> | null;
   const bad = (what: string) => new ConcordError(`the packed payload's tensor ${index} ${what}`, { field });
   if (typeof entry !== "object" || entry === null) throw bad("is not an object");
-  if (typeof entry.dtype !== "string" || !Object.hasOwn(ARRAYS, entry.dtype)) throw bad(`has dtype ${JSON.stringify(entry.dtype)}, expected one of ${Object.keys(ARRAYS).join(", ")}`);
-  if (!Array.isArray(entry.shape) || !entry.shape.every((size) => Number.isSafeInteger(size) && size >= 0)) throw bad(`has shape ${JSON.stringify(entry.shape)}`);
+  if (typeof entry.dtype !== "string" || !Object.hasOwn(ARRAYS, entry.dtype))
+    throw bad(`has dtype ${JSON.stringify(entry.dtype)}, expected one of ${Object.keys(ARRAYS).join(", ")}`);
+  if (!Array.isArray(entry.shape) || !entry.shape.every((size) => Number.isSafeInteger(size) && size >= 0))
+    throw bad(`has shape ${JSON.stringify(entry.shape)}`);
   if (!Number.isSafeInteger(entry.length) || entry.shape.reduce((a, b) => a * b, 1) !== entry.length) {
     throw bad(`has length ${JSON.stringify(entry.length)}, its shape ${JSON.stringify(entry.shape)} says ${entry.shape.reduce((a, b) => a * b, 1)}`);
   }

@@ -64,7 +64,14 @@ export function redactUrlText(text: string): string {
  * ConcordError instead of BullMQ retrying forever.
  */
 export async function checkRedis(target: RedisTarget, field = "--queue"): Promise<void> {
-  const client = new Redis({ ...target.options, lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000 });
+  const client = new Redis({
+    ...target.options,
+    lazyConnect: true,
+    enableReadyCheck: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 5000,
+  });
   // A refused AUTH during the handshake arrives as an "error" event; the promise only says "closed".
   let reported: Error | undefined;
   client.on("error", (error: Error) => {

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { ConcordError } from "@concord/core";
-import { type EvaluationResult, METRICS_FILE, RunFolder, type RunPlan, type RunScheduler } from "@concord/runner";
+import type { EvaluationResult } from "@concord/algorithms";
+import { METRICS_FILE, RunFolder, type RunPlan, type RunScheduler } from "@concord/runner";
 import { type Job, Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { bullConnection, checkRedis, parseRedisUrl } from "./connection.js";
@@ -92,7 +93,9 @@ export function queueScheduler(options: QueueSchedulerOptions): RunScheduler {
             const readd = async () => {
               await claimRunFolders(redis, [identities[i]!]);
               const again = await queue.add(jobSpec(i).name, jobSpec(i).data, jobSpec(i).opts);
-              log(`re-added ${run.label}: its job ${ids[i]} was gone from Redis (FLUSHALL, eviction or a restart without persistence); it resumes from its checkpoint`);
+              log(
+                `re-added ${run.label}: its job ${ids[i]} was gone from Redis (FLUSHALL, eviction or a restart without persistence); it resumes from its checkpoint`,
+              );
               return again;
             };
             const result = (await waitForRun(job, events, queue, readd, maxAttempts)) as RunJobResult;
@@ -140,7 +143,10 @@ async function waitForRun(job: Job, events: QueueEvents, queue: Queue, readd: ()
     })();
     let outcome: { value: unknown } | true;
     try {
-      outcome = await Promise.race([current.waitUntilFinished(events).then((value: unknown) => ({ value })), lost.then((gone) => gone || { value: undefined })]);
+      outcome = await Promise.race([
+        current.waitUntilFinished(events).then((value: unknown) => ({ value })),
+        lost.then((gone) => gone || { value: undefined }),
+      ]);
     } finally {
       settled = true;
     }

@@ -5,7 +5,8 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildFingerprint, type ExperimentConfigInput, parseConfig, readMetrics, runExperiment, useBackend } from "@concord/runner";
+import { buildFingerprint, type ExperimentConfigInput, parseConfig, readMetrics, runExperiment } from "@concord/runner";
+import { useBackend } from "@concord/backend";
 import * as tf from "@tensorflow/tfjs-core";
 import { type Job, Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -72,7 +73,19 @@ describe.runIf(redisServerAvailable())("data-parallel meta-batches on a real red
     return started;
   };
   const train = (iterations: number, outDir: string, extra: readonly string[] = []) => {
-    const coordinator = startCli(["train", join(root, `config-${iterations}.json`), "--queue", redis.url, "--out", outDir, "--progress", "none", "--chunk-tasks", "1", ...extra]);
+    const coordinator = startCli([
+      "train",
+      join(root, `config-${iterations}.json`),
+      "--queue",
+      redis.url,
+      "--out",
+      outDir,
+      "--progress",
+      "none",
+      "--chunk-tasks",
+      "1",
+      ...extra,
+    ]);
     coordinators.push(coordinator);
     return coordinator;
   };
@@ -84,10 +97,17 @@ describe.runIf(redisServerAvailable())("data-parallel meta-batches on a real red
     expect(losses(outDir)).toEqual(losses(reference));
     expect(readdirSync(outDir).filter((name) => name.includes(".tmp"))).toEqual([]);
   };
-  const chunksTaken = (worker: CliProcess) => worker.output().split("\n").filter((line) => CHUNK_STARTED.test(line)).length;
+  const chunksTaken = (worker: CliProcess) =>
+    worker
+      .output()
+      .split("\n")
+      .filter((line) => CHUNK_STARTED.test(line)).length;
   /** Its last chunk line is a start with no "computed" line after it: it is computing that chunk. */
   const holdsUnfinishedChunk = (worker: CliProcess) => {
-    const chunkLines = worker.output().split("\n").filter((line) => line.startsWith("worker: "));
+    const chunkLines = worker
+      .output()
+      .split("\n")
+      .filter((line) => line.startsWith("worker: "));
     return CHUNK_STARTED.test(chunkLines.at(-1) ?? "");
   };
 
@@ -118,7 +138,12 @@ describe.runIf(redisServerAvailable())("data-parallel meta-batches on a real red
     let seen = chunksTaken(victim) + 7;
     for (;;) {
       const after = seen;
-      await waitFor(() => chunksTaken(victim) > after, 60_000, () => victim.output(), coordinator.exited);
+      await waitFor(
+        () => chunksTaken(victim) > after,
+        60_000,
+        () => victim.output(),
+        coordinator.exited,
+      );
       victim.child.kill("SIGSTOP");
       await new Promise((resolve) => setTimeout(resolve, 100)); // lines it wrote before the stop arrive
       if (holdsUnfinishedChunk(victim)) break;
@@ -137,11 +162,21 @@ describe.runIf(redisServerAvailable())("data-parallel meta-batches on a real red
   it("Redis restarted mid-run (everything in it lost): the coordinator writes the step again and goes on", async () => {
     const outDir = join(root, "redis-restarted");
     const coordinator = train(24, outDir);
-    await waitFor(() => existsSync(join(outDir, "checkpoint.ckpt")), 60_000, () => coordinator.output(), coordinator.exited);
+    await waitFor(
+      () => existsSync(join(outDir, "checkpoint.ckpt")),
+      60_000,
+      () => coordinator.output(),
+      coordinator.exited,
+    );
     // Kill it as a step's first chunk starts: the step's other chunks are still queued or running.
     const firstChunks = () => workers.reduce((count, worker) => count + (worker.output().match(/^worker: chunk [0-9a-f]+-\d+-0 /gm)?.length ?? 0), 0);
     const seen = firstChunks();
-    await waitFor(() => firstChunks() > seen, 60_000, () => coordinator.output(), coordinator.exited);
+    await waitFor(
+      () => firstChunks() > seen,
+      60_000,
+      () => coordinator.output(),
+      coordinator.exited,
+    );
     await redis.kill();
     await new Promise((resolve) => setTimeout(resolve, 500));
     await redis.start();
@@ -153,7 +188,12 @@ describe.runIf(redisServerAvailable())("data-parallel meta-batches on a real red
   it("Redis gone for longer than --queue-timeout: the run stops with its checkpoint intact, and --resume completes it identically", async () => {
     const outDir = join(root, "redis-gone");
     const coordinator = train(24, outDir, ["--queue-timeout", "2"]);
-    await waitFor(() => existsSync(join(outDir, "checkpoint.ckpt")), 60_000, () => coordinator.output(), coordinator.exited);
+    await waitFor(
+      () => existsSync(join(outDir, "checkpoint.ckpt")),
+      60_000,
+      () => coordinator.output(),
+      coordinator.exited,
+    );
     await redis.kill();
     const code = await coordinator.exited;
     expect(code).not.toBe(0);
@@ -170,7 +210,12 @@ describe.runIf(redisServerAvailable())("data-parallel meta-batches on a real red
   it("the coordinator SIGKILLed mid-run: --resume continues to the same parameters", async () => {
     const outDir = join(root, "coordinator-killed");
     const coordinator = train(24, outDir);
-    await waitFor(() => existsSync(join(outDir, "checkpoint.ckpt")), 60_000, () => coordinator.output(), coordinator.exited);
+    await waitFor(
+      () => existsSync(join(outDir, "checkpoint.ckpt")),
+      60_000,
+      () => coordinator.output(),
+      coordinator.exited,
+    );
     await stopProcess(coordinator.child, "SIGKILL");
     const resumed = train(24, outDir, ["--resume"]);
     expect(await resumed.exited, resumed.output()).toBe(0);
@@ -197,7 +242,10 @@ describe.runIf(redisServerAvailable())("data-parallel meta-batches on a real red
         deadlineMs: 60_000,
       };
       const cases: [unknown, RegExp][] = [
-        [{ ...good, config: { ...config(6), model: { name: "evil-model" } } }, /job\.config\.model: the job names the model plug-in "evil-model", which this worker does not have/],
+        [
+          { ...good, config: { ...config(6), model: { name: "evil-model" } } },
+          /job\.config\.model: the job names the model plug-in "evil-model", which this worker does not have/,
+        ],
         [{ ...good, config: { ...config(6), weighting: { name: "uniform", plugin: "/tmp/evil.js" } } }, /job\.config\.weighting\.plugin: unknown field/],
         [{ ...good, session: "../../keys" }, /job\.session: expected a hex session id/],
         [{ ...good, end: 5 }, /job\.end: expected an integer from 1 to 1/],

@@ -6,7 +6,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConcordError } from "@concord/core";
-import { buildFingerprint, compareExperiment, createRegistry, loadPlugins, type ExperimentConfigInput, parseConfig, runExperiment, useBackend } from "@concord/runner";
+import { buildFingerprint, compareExperiment, createRegistry, loadPlugins, type ExperimentConfigInput, parseConfig, runExperiment } from "@concord/runner";
+import { useBackend } from "@concord/backend";
 import * as tf from "@tensorflow/tfjs-core";
 import { type Job, Queue } from "bullmq";
 import { Redis } from "ioredis";
@@ -130,7 +131,11 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
     expect(redactUrlText("redis://user:pa@ss@host")).toBe("redis://***@host");
     expect(redactUrlText("redis://:secret")).toBe("redis://***");
     const never = join(root, "never");
-    for (const args of [["worker", "--queue", leaky, "--store", never], ["train", "sinusoid", "--queue", leaky, "--out", never], ["compare", "sinusoid", "--weighting", "uniform", "--queue", leaky, "--out", never]]) {
+    for (const args of [
+      ["worker", "--queue", leaky, "--store", never],
+      ["train", "sinusoid", "--queue", leaky, "--out", never],
+      ["compare", "sinusoid", "--weighting", "uniform", "--queue", leaky, "--out", never],
+    ]) {
       const run = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 60_000 });
       expect(run.status, run.stderr).toBe(2);
       expect(run.stderr).toMatch(/--queue: expected a Redis URL .* does not parse/);
@@ -156,7 +161,11 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
       await stopProcess(fromEnv.child);
       await stopProcess(fromFile.child);
     }
-    const unset = spawnSync(process.execPath, [CLI, "worker", "--queue"], { encoding: "utf8", timeout: 60_000, env: { ...process.env, CONCORD_REDIS_URL: "" } });
+    const unset = spawnSync(process.execPath, [CLI, "worker", "--queue"], {
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, CONCORD_REDIS_URL: "" },
+    });
     expect(unset.stderr).toMatch(/--queue: a bare --queue reads the Redis URL from \$CONCORD_REDIS_URL, which is not set/);
   }, 120_000);
 
@@ -193,7 +202,10 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
     try {
       const good = { version: RUN_JOB_VERSION, config: tinyConfig(), outFolder: "bad/one", seed: 3, label: "bad one", build: buildFingerprint() };
       const cases: [unknown, RegExp][] = [
-        [{ ...good, config: tinyConfig({ weighting: "evil" }) }, /job\.config\.weighting: the job names the weighting plug-in "evil", which this worker does not have .*--plugin/],
+        [
+          { ...good, config: tinyConfig({ weighting: "evil" }) },
+          /job\.config\.weighting: the job names the weighting plug-in "evil", which this worker does not have .*--plugin/,
+        ],
         [{ ...good, outFolder: "../../etc" }, /job\.outFolder: expected a relative folder of plain names inside the store/],
         [{ ...good, outFolder: "/tmp/abs" }, /job\.outFolder/],
         [{ ...good, config: { ...tinyConfig(), iteratons: 5 } }, /job\.config: .*iteratons/],
@@ -231,7 +243,9 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
       const data = { version: RUN_JOB_VERSION, config: tinyConfig(), outFolder, seed: 3, label: "other build", build: buildFingerprint() };
       const job = await queue.add("other build", data, { attempts: 3 });
       const failed = await finishedJob(queue, job.id!);
-      expect(failed.failedReason).toMatch(/job\.build: the checkpoint in .*other-build\/run was written by Concord build "fedcba9876543210", this worker is build "[0-9a-f]{16}"/);
+      expect(failed.failedReason).toMatch(
+        /job\.build: the checkpoint in .*other-build\/run was written by Concord build "fedcba9876543210", this worker is build "[0-9a-f]{16}"/,
+      );
       expect(failed.attemptsMade).toBe(1);
       expect(readFileSync(checkpoint).equals(before)).toBe(true);
     } finally {
@@ -268,7 +282,9 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
       expect((otherStoreError as Error).message).toContain(JSON.stringify(join(root, "store")));
       expect((otherStoreError as Error).message).toContain(JSON.stringify(otherStore));
       const otherConfig = await schedule(join(root, "store"), parseConfig(tinyConfig({ iterations: 12 }))).catch((error: unknown) => error);
-      expect((otherConfig as Error).message).toMatch(/belongs to another comparison on this Redis \(the same store, config [0-9a-f]{12}; this one: .* config [0-9a-f]{12}\)/);
+      expect((otherConfig as Error).message).toMatch(
+        /belongs to another comparison on this Redis \(the same store, config [0-9a-f]{12}; this one: .* config [0-9a-f]{12}\)/,
+      );
       // Nothing was added by the refused ones.
       expect(await queue.getWaitingCount()).toBe(1);
       workers.push(startWorkerProcess(redis.url, join(root, "store")), startWorkerProcess(redis.url, join(root, "store")));
@@ -307,13 +323,20 @@ describe.runIf(available)("distributed sweeps on a real redis-server", () => {
     let deaths = 0;
     while (failure === undefined && deaths < 5) {
       const worker = startWorkerProcess(redis.url, store, ["--plugin", poison, "--max-attempts", "2"]);
-      const outcome = await Promise.race([worker.exited.then(() => "died"), comparison.then(() => "done", () => "failed")]);
+      const outcome = await Promise.race([
+        worker.exited.then(() => "died"),
+        comparison.then(
+          () => "done",
+          () => "failed",
+        ),
+      ]);
       if (outcome === "died") deaths += 1;
       else workers.push(worker);
     }
     expect(deaths).toBe(2);
     expect(failure).toBeInstanceOf(ConcordError);
-    const report = /maml\+uniform seed 3: job run-[0-9a-f]{32} \(maml\+uniform seed 3\) failed for good: its worker died 2 times holding it \(killed: out of memory\? .*\), \d+ attempts? ended in an error; last error: job stalled more than allowable limit/;
+    const report =
+      /maml\+uniform seed 3: job run-[0-9a-f]{32} \(maml\+uniform seed 3\) failed for good: its worker died 2 times holding it \(killed: out of memory\? .*\), \d+ attempts? ended in an error; last error: job stalled more than allowable limit/;
     expect((failure as Error).message).toMatch(report);
     expect(lines.join("\n")).toMatch(report);
     for (const worker of workers.splice(0)) await stopProcess(worker.child);

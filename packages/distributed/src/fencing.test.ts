@@ -18,9 +18,9 @@ import {
   runExperiment,
   saveCheckpoint,
   StaleWriter,
-  useBackend,
   writeLease,
 } from "@concord/runner";
+import { useBackend } from "@concord/backend";
 import * as tf from "@tensorflow/tfjs-core";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -41,7 +41,23 @@ describe("run-folder fencing by the lease's epoch", () => {
     const current = new RunFolder(dir, { fence: leaseFence(dir, 1) });
     current.writeConfig({ a: 1 });
     const metrics = MetricsLog.create(current.metricsPath, current.fence);
-    const record = metricsRecord(1, { weights: [0.5, 0.5], supportLossBefore: 1, supportLossAfter: 1, queryLossBefore: 1, queryLossAfter: 1, meanPairwiseCosine: 1, effectiveTasks: 2, weightedCosine: 1, fellBack: false } as never, 0, 1, 1);
+    const record = metricsRecord(
+      1,
+      {
+        weights: [0.5, 0.5],
+        supportLossBefore: 1,
+        supportLossAfter: 1,
+        queryLossBefore: 1,
+        queryLossAfter: 1,
+        meanPairwiseCosine: 1,
+        effectiveTasks: 2,
+        weightedCosine: 1,
+        fellBack: false,
+      } as never,
+      0,
+      1,
+      1,
+    );
     metrics.append(record);
     metrics.sync();
 
@@ -49,7 +65,9 @@ describe("run-folder fencing by the lease's epoch", () => {
     const stale = new RunFolder(dir, { fence: leaseFence(dir, 1) });
     const before = Object.fromEntries(readdirSync(dir).map((name) => [name, readFileSync(join(dir, name))]));
     expect(() => stale.writeConfig({ a: 2 })).toThrow(StaleWriter);
-    expect(() => stale.writeConfig({ a: 2 })).toThrow(/this writer holds epoch 1 of the run folder, whose lease now names epoch 2 \(job test-2 on test-host, pid 1, since .*\): another worker took the run over/);
+    expect(() => stale.writeConfig({ a: 2 })).toThrow(
+      /this writer holds epoch 1 of the run folder, whose lease now names epoch 2 \(job test-2 on test-host, pid 1, since .*\): another worker took the run over/,
+    );
     expect(() => metrics.append(record)).toThrow(StaleWriter);
     expect(() => MetricsLog.resume(stale.metricsPath, 0, stale.fence)).toThrow(StaleWriter);
     expect(() => MetricsLog.create(stale.metricsPath, stale.fence)).toThrow(StaleWriter);
@@ -147,7 +165,8 @@ describe.runIf(redisServerAvailable())("a stale worker writes nothing into a run
   });
 
   /** Every file of the folder, bytes included. */
-  const snapshot = (dir: string) => Object.fromEntries(readdirSync(dir).map((name) => [name, statSync(join(dir, name)).isFile() ? readFileSync(join(dir, name)).toString("base64") : "dir"]));
+  const snapshot = (dir: string) =>
+    Object.fromEntries(readdirSync(dir).map((name) => [name, statSync(join(dir, name)).isFile() ? readFileSync(join(dir, name)).toString("base64") : "dir"]));
 
   /**
    * Worker A trains a one-run comparison and is frozen (SIGSTOP) after its first checkpoint;
@@ -186,7 +205,12 @@ describe.runIf(redisServerAvailable())("a stale worker writes nothing into a run
     const frozen = snapshot(runDir);
 
     a.child.kill("SIGCONT");
-    await waitFor(() => /failed: (lost the lock of job|.*another worker took the run over)/.test(a.output()), 30_000, () => `the stale worker did not stop: ${a.output()}`, a.exited);
+    await waitFor(
+      () => /failed: (lost the lock of job|.*another worker took the run over)/.test(a.output()),
+      30_000,
+      () => `the stale worker did not stop: ${a.output()}`,
+      a.exited,
+    );
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(snapshot(runDir)).toEqual(frozen);
     expect(readFileSync(join(runDir, LEASE_FILE), "utf8")).toContain(`"epoch":${readLease(runDir)!.epoch}`);
@@ -196,7 +220,11 @@ describe.runIf(redisServerAvailable())("a stale worker writes nothing into a run
     const reference = join(root, "reference");
     expect(finalParams(join(runDir, "checkpoint.ckpt"))).toEqual(finalParams(join(reference, "checkpoint.ckpt")));
     expect(readFileSync(join(runDir, "evaluation.json"), "utf8")).toBe(readFileSync(join(reference, "evaluation.json"), "utf8"));
-    const losses = (dir: string) => readFileSync(join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((line) => (JSON.parse(line) as { iteration: number; queryLossAfter: number }).queryLossAfter);
+    const losses = (dir: string) =>
+      readFileSync(join(dir, "metrics.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => (JSON.parse(line) as { iteration: number; queryLossAfter: number }).queryLossAfter);
     expect(losses(runDir)).toEqual(losses(reference));
     expect(readdirSync(runDir).filter((file) => file.includes(".tmp-"))).toEqual([]);
     for (const worker of [a, b]) await stopProcess(worker.child, "SIGKILL");
@@ -206,7 +234,9 @@ describe.runIf(redisServerAvailable())("a stale worker writes nothing into a run
 
   it("a worker SIGSTOPped past its lock while another takes the run over: resumed, it stops and writes nothing; the run ends identical", async () => {
     const { a } = await staleWorkerScenario("stopped", async () => {});
-    expect(a.output()).toMatch(/failed: lost the lock of job run-[0-9a-f]{32} \(frozen, paused or cut off from Redis longer than --lock-seconds\)|another worker took the run over/);
+    expect(a.output()).toMatch(
+      /failed: lost the lock of job run-[0-9a-f]{32} \(frozen, paused or cut off from Redis longer than --lock-seconds\)|another worker took the run over/,
+    );
   }, 240_000);
 
   it("a run's job lost from Redis (FLUSHALL) while its worker is frozen: the coordinator adds it again, another worker resumes it, the first writes nothing, and the run ends identical", async () => {
@@ -215,7 +245,9 @@ describe.runIf(redisServerAvailable())("a stale worker writes nothing into a run
       const { lines } = await staleWorkerScenario("flushed", async () => {
         await client.flushall();
       });
-      expect(lines.join("\n")).toMatch(/re-added maml\+agreement seed 9: its job run-[0-9a-f]{32} was gone from Redis \(FLUSHALL, eviction or a restart without persistence\); it resumes from its checkpoint/);
+      expect(lines.join("\n")).toMatch(
+        /re-added maml\+agreement seed 9: its job run-[0-9a-f]{32} was gone from Redis \(FLUSHALL, eviction or a restart without persistence\); it resumes from its checkpoint/,
+      );
     } finally {
       client.disconnect();
     }

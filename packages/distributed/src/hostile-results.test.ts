@@ -6,7 +6,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConcordError, createRng, type MetaAlgorithm, type Task } from "@concord/core";
-import { createRegistry, type ExperimentConfigInput, parseConfig, runExperiment, useBackend } from "@concord/runner";
+import { createRegistry, type ExperimentConfigInput, parseConfig, runExperiment } from "@concord/runner";
+import { useBackend } from "@concord/backend";
 import * as tf from "@tensorflow/tfjs-core";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -36,13 +37,20 @@ const config = (iterations: number): ExperimentConfigInput => ({
 });
 
 function startTamperingWorker(url: string): CliProcess & { ready: Promise<void> } {
-  const child = spawn(process.execPath, [new URL("./testing/tampering-worker.mjs", import.meta.url).pathname, url, QUEUE], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, [new URL("./testing/tampering-worker.mjs", import.meta.url).pathname, url, QUEUE], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let output = "";
   child.stderr!.on("data", (chunk: Buffer) => {
     output += chunk.toString();
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-  const ready = waitFor(() => output.includes("tampering worker: ready"), 60_000, () => output, exited);
+  const ready = waitFor(
+    () => output.includes("tampering worker: ready"),
+    60_000,
+    () => output,
+    exited,
+  );
   return { child, output: () => output, stdout: () => "", exited, ready };
 }
 

@@ -46,11 +46,14 @@ function omniglot(options: Record<string, unknown>, evaluation: Record<string, u
 describe("confineConfigPaths", () => {
   const folders: WorkerFolders = workerFolders(store, [data]);
   const refusal = (what: string) =>
-    new RegExp(`${what}; a job may name only paths inside this worker's folders \\(--store ${store.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}, --data ${data.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\)`);
+    new RegExp(
+      `${what}; a job may name only paths inside this worker's folders \\(--store ${store.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}, --data ${data.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\)`,
+    );
   const confine = (config: ExperimentConfigInput) => () => confineConfigPaths(parseConfig(config), folders);
 
   it("names path options by convention: dir, path, file, folder, root, or a name ending in them", () => {
-    for (const name of ["dataDir", "cacheDir", "dir", "imageFolders", "weightsPath", "vocabFile", "dataRoot", "paths"]) expect(PATH_OPTION_NAME.test(name), name).toBe(true);
+    for (const name of ["dataDir", "cacheDir", "dir", "imageFolders", "weightsPath", "vocabFile", "dataRoot", "paths"])
+      expect(PATH_OPTION_NAME.test(name), name).toBe(true);
     for (const name of ["ways", "shots", "direction", "pathological", "profile", "split", "Dir"]) expect(PATH_OPTION_NAME.test(name), name).toBe(false);
   });
 
@@ -79,7 +82,9 @@ describe("confineConfigPaths", () => {
     expect(confine(omniglot({ dataDir: "data/omniglot" }))).toThrow(/job\.config\.tasks\.dataDir: expected an absolute path, got "data\/omniglot"/);
     expect(confine(omniglot({ cacheDir: 7 }))).toThrow(/job\.config\.tasks\.cacheDir: expected a path, got 7/);
     expect(confine(omniglot({}, { dataDir: "/etc" }))).toThrow(/job\.config\.evaluation\.sampler\.dataDir: "\/etc" is outside them/);
-    expect(confine(omniglot({}, {}, { weights: { sourceFile: "/etc/passwd" } }))).toThrow(/job\.config\.model\.weights\.sourceFile: "\/etc\/passwd" is outside them/);
+    expect(confine(omniglot({}, {}, { weights: { sourceFile: "/etc/passwd" } }))).toThrow(
+      /job\.config\.model\.weights\.sourceFile: "\/etc\/passwd" is outside them/,
+    );
     expect(confine(omniglot({ imageFolders: [join(data, "omniglot"), outside] }))).toThrow(/job\.config\.tasks\.imageFolders\[1\]: /);
   });
 });
@@ -102,16 +107,35 @@ describe.runIf(redisServerAvailable())("a real worker confines the paths of its 
     await redis?.stop();
   });
 
-  const runJob = (config: ExperimentConfigInput, outFolder = "paths/run") => ({ version: RUN_JOB_VERSION, config, outFolder, seed: 1, label: "paths", build: buildFingerprint() });
+  const runJob = (config: ExperimentConfigInput, outFolder = "paths/run") => ({
+    version: RUN_JOB_VERSION,
+    config,
+    outFolder,
+    seed: 1,
+    label: "paths",
+    build: buildFingerprint(),
+  });
 
   it("refuses run and chunk jobs naming folders outside --store and --data, at once and without touching them", async () => {
     expect(worker.output()).toContain(`(--store ${store}, --data ${data})`);
     const cases: [string, unknown, RegExp][] = [
-      [DEFAULT_QUEUE_NAME, runJob(omniglot({ dataDir: outside })), /job\.config\.tasks\.dataDir: ".*outside" is outside them; a job may name only paths inside this worker's folders \(--store .*store, --data .*data\)/],
-      [DEFAULT_QUEUE_NAME, runJob(omniglot({ dataDir: join(data, "omniglot"), cacheDir: join(outside, "cache") })), /job\.config\.tasks\.cacheDir: .* is outside them/],
+      [
+        DEFAULT_QUEUE_NAME,
+        runJob(omniglot({ dataDir: outside })),
+        /job\.config\.tasks\.dataDir: ".*outside" is outside them; a job may name only paths inside this worker's folders \(--store .*store, --data .*data\)/,
+      ],
+      [
+        DEFAULT_QUEUE_NAME,
+        runJob(omniglot({ dataDir: join(data, "omniglot"), cacheDir: join(outside, "cache") })),
+        /job\.config\.tasks\.cacheDir: .* is outside them/,
+      ],
       [DEFAULT_QUEUE_NAME, runJob(omniglot({ cacheDir: join(store, "link-out") })), /job\.config\.tasks\.cacheDir: .* \(really .*outside\) is outside them/],
       [DEFAULT_QUEUE_NAME, runJob(omniglot({}, { dataDir: outside })), /job\.config\.evaluation\.sampler\.dataDir: /],
-      [DEFAULT_QUEUE_NAME, runJob(omniglot({ dataDir: join(data, "omniglot") }), "link-out/run"), /job\.outFolder: .* \(really .*outside\/run\) is outside them; .*\(--store .*store\)/],
+      [
+        DEFAULT_QUEUE_NAME,
+        runJob(omniglot({ dataDir: join(data, "omniglot") }), "link-out/run"),
+        /job\.outFolder: .* \(really .*outside\/run\) is outside them; .*\(--store .*store\)/,
+      ],
     ];
     const chunk = {
       version: TASK_JOB_VERSION,
@@ -146,7 +170,9 @@ describe.runIf(redisServerAvailable())("a real worker confines the paths of its 
   }, 90_000);
 
   it("lets a job name a folder inside --data (the run then fails on its own: the folder holds no Omniglot)", async () => {
-    const job = await queue.add("inside", runJob(omniglot({ dataDir: join(data, "link-in"), cacheDir: join(store, "cache") }), "paths/inside"), { attempts: 1 });
+    const job = await queue.add("inside", runJob(omniglot({ dataDir: join(data, "link-in"), cacheDir: join(store, "cache") }), "paths/inside"), {
+      attempts: 1,
+    });
     const failed = await finished(queue, job.id!);
     expect(failed.failedReason).toMatch(/no Omniglot data at .*link-in/);
   }, 90_000);

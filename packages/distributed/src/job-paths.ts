@@ -27,11 +27,15 @@ export function workerFolders(store: string, dataDirs: readonly string[]): Worke
     mkdirSync(store, { recursive: true });
     storeReal = realpathSync(store);
   } catch (error) {
-    throw new ConcordError(`expected a folder the worker can create, got ${JSON.stringify(store)} (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { field: "--store", cause: error });
+    throw new ConcordError(
+      `expected a folder the worker can create, got ${JSON.stringify(store)} (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      { field: "--store", cause: error },
+    );
   }
   const data = dataDirs.map((dir) => {
     const absolute = resolve(dir);
-    if (!existsSync(absolute) || !statSync(absolute).isDirectory()) throw new ConcordError(`expected an existing folder, got ${JSON.stringify(dir)}`, { field: "--data" });
+    if (!existsSync(absolute) || !statSync(absolute).isDirectory())
+      throw new ConcordError(`expected an existing folder, got ${JSON.stringify(dir)}`, { field: "--data" });
     return realpathSync(absolute);
   });
   return { store: storeReal, data };

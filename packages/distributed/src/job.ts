@@ -28,7 +28,14 @@ export interface RunJob {
 }
 
 export function runJobPayload(run: RunPlan, outFolder: string): RunJobPayload {
-  return { version: RUN_JOB_VERSION, config: configToJson(run.config) as Record<string, unknown>, outFolder, seed: run.seed, label: run.label, build: buildFingerprint() };
+  return {
+    version: RUN_JOB_VERSION,
+    config: configToJson(run.config) as Record<string, unknown>,
+    outFolder,
+    seed: run.seed,
+    label: run.label,
+    build: buildFingerprint(),
+  };
 }
 
 /**
@@ -44,7 +51,8 @@ export function validateRunJob(data: unknown, registry: Registry, folders: Worke
   const known = new Set(["version", "config", "outFolder", "seed", "label", "build"]);
   const unknown = Object.keys(payload).filter((key) => !known.has(key));
   if (unknown.length > 0) throw new ConcordError(`unknown field ${JSON.stringify(unknown[0])}`, { field: "job" });
-  if (payload.version !== RUN_JOB_VERSION) throw new ConcordError(`expected version ${RUN_JOB_VERSION}, got ${JSON.stringify(payload.version)}`, { field: "job.version" });
+  if (payload.version !== RUN_JOB_VERSION)
+    throw new ConcordError(`expected version ${RUN_JOB_VERSION}, got ${JSON.stringify(payload.version)}`, { field: "job.version" });
   checkBuild(payload.build);
   if (typeof payload.label !== "string" || payload.label.length === 0 || payload.label.length > 200) {
     throw new ConcordError(`expected a label of 1 to 200 characters, got ${JSON.stringify(payload.label)}`, { field: "job.label" });
@@ -53,7 +61,8 @@ export function validateRunJob(data: unknown, registry: Registry, folders: Worke
   // A symlink inside the store must not lead the run folder out of it either.
   confinePath(join(folders.store, outFolder), [folders.store], "job.outFolder", `--store ${folders.store}`);
   const config = parseConfigField(payload.config);
-  if (payload.seed !== config.seed) throw new ConcordError(`expected the config's seed ${config.seed}, got ${JSON.stringify(payload.seed)}`, { field: "job.seed" });
+  if (payload.seed !== config.seed)
+    throw new ConcordError(`expected the config's seed ${config.seed}, got ${JSON.stringify(payload.seed)}`, { field: "job.seed" });
   // Before any plug-in is created: creating one may already touch the folders its options name.
   confineConfigPaths(config, folders);
   checkConfigPlugins(config, registry);

@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConcordError } from "@concord/core";
-import { compareExperiment, type ExperimentConfigInput, parseConfig, readMetrics, runExperiment, useBackend } from "@concord/runner";
+import { compareExperiment, type ExperimentConfigInput, parseConfig, readMetrics, runExperiment } from "@concord/runner";
+import { useBackend } from "@concord/backend";
 import * as tf from "@tensorflow/tfjs-core";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
@@ -109,7 +110,11 @@ describe.runIf(redisServerAvailable())("Redis losing data, hung computations and
     process_.exited.then((exit) => {
       code = exit;
     });
-    await waitFor(() => code !== undefined, ms, () => `still running after ${ms} ms: ${process_.output()}`);
+    await waitFor(
+      () => code !== undefined,
+      ms,
+      () => `still running after ${ms} ms: ${process_.output()}`,
+    );
     return code;
   };
 
@@ -168,7 +173,8 @@ describe.runIf(redisServerAvailable())("Redis losing data, hung computations and
     const evicting = await startRedis({ extraArgs: ["--maxmemory-policy", "volatile-lru"] });
     const noConfig = await startRedis({ extraArgs: ["--rename-command", "CONFIG", "CONFIG-renamed-away"] });
     try {
-      const refusal = /--queue: Redis at redis:\/\/127\.0\.0\.1:\d+\/? has maxmemory-policy volatile-lru: under memory pressure it deletes keys, first of all Concord's θ, task and result keys \(they carry TTLs\); set it to noeviction .* or pass --allow-eviction/;
+      const refusal =
+        /--queue: Redis at redis:\/\/127\.0\.0\.1:\d+\/? has maxmemory-policy volatile-lru: under memory pressure it deletes keys, first of all Concord's θ, task and result keys \(they carry TTLs\); set it to noeviction .* or pass --allow-eviction/;
       const warnings: string[] = [];
       const error = await checkEvictionPolicy(parseRedisUrl(evicting.url), { warn: (line) => warnings.push(line) }).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(ConcordError);
@@ -195,9 +201,12 @@ describe.runIf(redisServerAvailable())("Redis losing data, hung computations and
       const allowed = startCli(["worker", "--queue", evicting.url, "--store", join(root, "store"), "--allow-eviction"]);
       const unchecked = startCli(["worker", "--queue", noConfig.url, "--store", join(root, "store")]);
       processes.push(allowed, unchecked);
-      for (const worker of [allowed, unchecked]) await waitFor(() => worker.output().includes("worker: waiting for runs"), 60_000, worker.output, worker.exited);
+      for (const worker of [allowed, unchecked])
+        await waitFor(() => worker.output().includes("worker: waiting for runs"), 60_000, worker.output, worker.exited);
       expect(allowed.output()).toMatch(/warning: --queue: Redis at .* has maxmemory-policy volatile-lru: .*; running anyway \(--allow-eviction\)/);
-      expect(unchecked.output()).toMatch(/warning: --queue: cannot check Redis's maxmemory-policy at .* \(CONFIG GET was refused: ERR unknown command .*\); make sure it is noeviction/);
+      expect(unchecked.output()).toMatch(
+        /warning: --queue: cannot check Redis's maxmemory-policy at .* \(CONFIG GET was refused: ERR unknown command .*\); make sure it is noeviction/,
+      );
       await stopProcess(allowed.child);
       await stopProcess(unchecked.child);
     } finally {

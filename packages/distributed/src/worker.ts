@@ -104,10 +104,21 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   // A lock that could not be renewed belongs to another worker by now (or to nobody): this one was
   // frozen, paused or cut off past --lock-seconds and the run may already be trained elsewhere.
   worker.on("lockRenewalFailed", (jobIds: string[]) => {
-    for (const id of jobIds) running.get(id)?.(`lost the lock of job ${id} (frozen, paused or cut off from Redis longer than --lock-seconds); its training thread was stopped`);
+    for (const id of jobIds)
+      running.get(id)?.(`lost the lock of job ${id} (frozen, paused or cut off from Redis longer than --lock-seconds); its training thread was stopped`);
   });
   await worker.waitUntilReady();
-  const chunks = await startTaskWorker({ target, registry: options.registry, pluginFiles: options.pluginFiles, folders, lockMs, maxAttempts, log, logChunks: options.logChunks === true, ...(options.taskQueueName ? { queueName: options.taskQueueName } : {}) });
+  const chunks = await startTaskWorker({
+    target,
+    registry: options.registry,
+    pluginFiles: options.pluginFiles,
+    folders,
+    lockMs,
+    maxAttempts,
+    log,
+    logChunks: options.logChunks === true,
+    ...(options.taskQueueName ? { queueName: options.taskQueueName } : {}),
+  });
   log(`worker: waiting for runs and task chunks on ${target.display} (${describeFolders(folders)})`);
   return {
     async close() {

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { createRng, type Model, type Objective, type Params, type Rng, stackParams } from "@concord/core";
+import { createRng, type Model, type Objective, type Params, type Rng, relativeError, stackParams, tensorGrowth } from "@concord/core";
 import { meanSquaredError } from "./objectives.js";
 
 /** A model, or a factory that makes a fresh one (for models that keep state between calls). */
@@ -109,8 +109,12 @@ export function modelConformanceChecks(source: ModelSource, options: ModelConfor
               checkParams(first, "init");
               const difference = paramDifference(first, second);
               if (difference !== undefined) throw new Error(`two inits with seed ${seed} differ: ${difference}`);
-              const layout = (params: Params) => Object.entries(params).map(([key, tensor]) => `${key} [${tensor.shape}]`).join(", ");
-              if (layout(first) !== layout(other)) throw new Error(`seeds ${seed} and ${seed + 1} gave different parameter layouts: ${layout(first)} vs ${layout(other)}`);
+              const layout = (params: Params) =>
+                Object.entries(params)
+                  .map(([key, tensor]) => `${key} [${tensor.shape}]`)
+                  .join(", ");
+              if (layout(first) !== layout(other))
+                throw new Error(`seeds ${seed} and ${seed + 1} gave different parameter layouts: ${layout(first)} vs ${layout(other)}`);
               if (paramDifference(first, other) === undefined) throw new Error(`seeds ${seed} and ${seed + 1} gave identical parameters`);
             }),
           ),
@@ -177,10 +181,7 @@ export function modelConformanceChecks(source: ModelSource, options: ModelConfor
                   gradientOf(model, objective, params, x!, y!);
                 });
               };
-              body(); // warm-up: lazily created constants are allowed once
-              const before = tf.memory().numTensors;
-              for (let i = 0; i < 3; i++) body();
-              const growth = tf.memory().numTensors - before;
+              const growth = tensorGrowth(body, 3);
               if (growth !== 0) throw new Error(`numTensors grew by ${growth} over 3 forward + gradient calls`);
             }),
           ),
@@ -207,10 +208,7 @@ export function modelConformanceChecks(source: ModelSource, options: ModelConfor
                 const error = relativeError(batched!.dataSync(), stackedForward!.dataSync(), 1);
                 if (!(error <= batchedTolerance)) throw new Error(`forwardBatched differs from stacked forward: relative error ${error} > ${batchedTolerance}`);
               });
-              tf.dispose(model.forwardBatched!(stacked, xs!)); // warm-up
-              const before = tf.memory().numTensors;
-              for (let i = 0; i < 3; i++) tf.dispose(model.forwardBatched!(stacked, xs!));
-              const growth = tf.memory().numTensors - before;
+              const growth = tensorGrowth(() => tf.dispose(model.forwardBatched!(stacked, xs!)), 3);
               if (growth !== 0) throw new Error(`numTensors grew by ${growth} over 3 forwardBatched calls`);
             }),
           );
@@ -334,7 +332,9 @@ export function modelConformanceChecks(source: ModelSource, options: ModelConfor
           const kernels = new Set(profile.kernels.map((kernel) => kernel.name).filter((name) => tf.getKernel(name, tf.getBackend()) !== undefined));
           const unsupported = [...kernels].filter((name) => !supported.has(name));
           if (unsupported.length > 0) {
-            throw new Error(`model '${model.name}' runs kernels outside the supported list: ${unsupported.join(", ")} (no second-order-correct gradient for them)`);
+            throw new Error(
+              `model '${model.name}' runs kernels outside the supported list: ${unsupported.join(", ")} (no second-order-correct gradient for them)`,
+            );
           }
         } finally {
           tf.dispose([...Object.values(params), x, y, ...(stacked ? Object.values(stacked) : []), ...(xs ? [xs] : [])]);
@@ -350,9 +350,9 @@ function gradientOf(model: Model, objective: Objective, params: Params, x: tf.Te
   const keys = Object.keys(params);
   let grads: tf.Tensor[];
   try {
-    grads = tf.grads((...values: tf.Tensor[]) =>
-      objective.loss(model.forward(Object.fromEntries(keys.map((key, k) => [key, values[k]!])), x), y),
-    )(keys.map((key) => params[key]!));
+    grads = tf.grads((...values: tf.Tensor[]) => objective.loss(model.forward(Object.fromEntries(keys.map((key, k) => [key, values[k]!])), x), y))(
+      keys.map((key) => params[key]!),
+    );
   } catch (error) {
     if (error instanceof Error && error.message.includes("gradient function not found")) {
       throw new Error(`${error.message}: install Concord's gradient set before running this suite (the backend setup call)`, { cause: error });
@@ -430,18 +430,6 @@ function normError(a: readonly number[], b: readonly number[], scale: readonly n
     size += scale[i]! ** 2;
   }
   return Math.sqrt(difference) / Math.max(Math.sqrt(size), 1e-12);
-}
-
-/** max |a − b| / max(max |b|, floor). */
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): number {
-  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
-  let difference = 0;
-  let scale = floor;
-  for (let i = 0; i < b.length; i++) {
-    difference = Math.max(difference, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return difference / scale;
 }
 
 function worstEntry(actual: ArrayLike<number>, expected: ArrayLike<number>): { index: number; actual: number; expected: number } {

@@ -121,9 +121,7 @@ describe("the model suite catches broken models [cpu]", () => {
     expect(await failingChecks(leaky)).toContain("forward, loss and their gradient leak no tensors (tf.memory().numTensors stays flat)");
 
     const random: Model = { ...model, init: () => model.init(mathRandomRng()) };
-    expect(await failingChecks(random)).toContain(
-      "init is deterministic per seed: same keys, shapes and values bit for bit; another seed gives other values",
-    );
+    expect(await failingChecks(random)).toContain("init is deterministic per seed: same keys, shapes and values bit for bit; another seed gives other values");
   });
 
   it("names a kernel outside the supported list", async () => {

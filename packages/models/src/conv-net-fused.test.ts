@@ -14,7 +14,13 @@ const names = model.parameterNames;
 
 function randomTensor(shape: number[], seed: number, scale = 1): tf.Tensor {
   const rng = createRng(seed);
-  return tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1), scale), shape);
+  return tf.tensor(
+    rng.normalArray(
+      shape.reduce((a, b) => a * b, 1),
+      scale,
+    ),
+    shape,
+  );
 }
 
 /** Parameters with every entry random (scales and offsets too), so every path is exercised. */
@@ -49,12 +55,16 @@ function run(): Results {
     const params = randomParams();
     const [support, query] = [randomTensor([6, 8, 8, 2], 7), randomTensor([6, 8, 8, 2], 8)];
     const [supportTargets, queryTargets] = [randomTensor([6, 3], 9), randomTensor([6, 3], 10)];
-    const metaLoss = (secondOrder: boolean) => (...values: tf.Tensor[]) => {
-      const theta = Object.fromEntries(names.map((name, i) => [name, values[i]!]));
-      const inner = tf.grads((...v: tf.Tensor[]) => loss(Object.fromEntries(names.map((name, i) => [name, v[i]!])), support, supportTargets))(values);
-      const adapted = Object.fromEntries(names.map((name, i) => [name, tf.sub(theta[name]!, tf.mul(secondOrder ? inner[i]! : stopGradient(inner[i]!), 0.1))]));
-      return loss(adapted, query, queryTargets);
-    };
+    const metaLoss =
+      (secondOrder: boolean) =>
+      (...values: tf.Tensor[]) => {
+        const theta = Object.fromEntries(names.map((name, i) => [name, values[i]!]));
+        const inner = tf.grads((...v: tf.Tensor[]) => loss(Object.fromEntries(names.map((name, i) => [name, v[i]!])), support, supportTargets))(values);
+        const adapted = Object.fromEntries(
+          names.map((name, i) => [name, tf.sub(theta[name]!, tf.mul(secondOrder ? inner[i]! : stopGradient(inner[i]!), 0.1))]),
+        );
+        return loss(adapted, query, queryTargets);
+      };
     const flat = (grads: tf.Tensor[]) => tf.concat(grads.map((g) => tf.reshape(g, [-1]))).dataSync() as Float32Array;
     const values = names.map((name) => params[name]!);
     return {

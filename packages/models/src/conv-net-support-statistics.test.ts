@@ -63,7 +63,10 @@ describe("convNet: options for support statistics and embeddings", () => {
     expectConcordError(() => support.forwardBatched(params, tf.zeros([1, 2, ...shape])), "execution");
     expectConcordError(() => none.forward(noneParams, x, statistics), "statistics", /none/);
     expectConcordError(() => support.forward(params, x, { mean: statistics.mean.slice(1), variance: statistics.variance }), "statistics");
-    expectConcordError(() => support.forward(params, x, { mean: [statistics.mean[0]!, tf.reshape(statistics.mean[0]!, [2, 2])], variance: statistics.variance }), "statistics.mean[1]");
+    expectConcordError(
+      () => support.forward(params, x, { mean: [statistics.mean[0]!, tf.reshape(statistics.mean[0]!, [2, 2])], variance: statistics.variance }),
+      "statistics.mean[1]",
+    );
     expectConcordError(() => support.batchNormStatistics(params, tf.zeros([2, 8, 8, 3])), "support");
     expectConcordError(() => convNet({ ways: 1 }), "ways");
     expect(none.batchNormStatistics(noneParams, x)).toEqual({ mean: [], variance: [] });
@@ -86,7 +89,12 @@ describeEachBackend("convNet: batch norm from the support set", () => {
         expect(relativeError(alone[0]!, together[i]!)).toBeLessThan(1e-6);
       }
       // And with other batch-mates (the first query next to copies of the last).
-      const mixed = tf.tidy(() => model.forward(params, tf.concat([tf.slice(queries, [0], [1]), tf.tile(tf.slice(queries, [4], [1]), [3, 1, 1, 1])]), statistics).arraySync() as number[][]);
+      const mixed = tf.tidy(
+        () =>
+          model
+            .forward(params, tf.concat([tf.slice(queries, [0], [1]), tf.tile(tf.slice(queries, [4], [1]), [3, 1, 1, 1])]), statistics)
+            .arraySync() as number[][],
+      );
       expect(relativeError(mixed[0]!, together[0]!)).toBeLessThan(1e-6);
       tf.dispose([support, queries, ...Object.values(params)]);
       disposeStatistics(statistics);
@@ -151,9 +159,9 @@ describeEachBackend("convNet: batch norm from the support set", () => {
     expect(relativeError(tfGradient, reference)).toBeLessThan(1e-3);
     const constantStatistics = model.batchNormStatistics(params, support);
     const [withoutPath] = [
-      tf.grads((...values: tf.Tensor[]) => tf.sum(tf.mul(model.forward(Object.fromEntries(names.map((name, i) => [name, values[i]!])), query, constantStatistics), r)))(
-        names.map((name) => params[name]!),
-      ),
+      tf.grads((...values: tf.Tensor[]) =>
+        tf.sum(tf.mul(model.forward(Object.fromEntries(names.map((name, i) => [name, values[i]!])), query, constantStatistics), r)),
+      )(names.map((name) => params[name]!)),
     ];
     const withoutGradient = Float64Array.from(tf.concat(withoutPath!.map((g) => tf.reshape(g, [-1]))).dataSync());
     expect(relativeError(withoutGradient, reference)).toBeGreaterThan(1e-2);
@@ -195,7 +203,11 @@ describe("convNet: blockMoments", () => {
     for (let block = 0; block < 2; block++) {
       // Chunks of 3, 3 and 1 images: n, mean, M2 = variance·n merged pairwise.
       let merged: { n: number; mean: Float64Array; m2: Float64Array } | undefined;
-      for (const [start, size] of [[0, 3], [3, 3], [6, 1]] as const) {
+      for (const [start, size] of [
+        [0, 3],
+        [3, 3],
+        [6, 1],
+      ] as const) {
         const moments = tf.tidy(() => model.blockMoments(params, tf.slice(support, [start], [size]), block, found));
         const n = size * (block === 0 ? 64 : 16);
         const mean = Float64Array.from(moments.mean.dataSync());

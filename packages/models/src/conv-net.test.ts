@@ -151,7 +151,10 @@ describeEachBackend("convNet: numerics", () => {
 
   it("batch-normalises per channel with the batch's own moments (mean 0, variance v/(v+ε))", () => {
     const rng = createRng(3);
-    const z = tf.tensor4d(rng.normalArray(6 * 5 * 5 * 4, 3).map((v, i) => v + (i % 4) * 7), [6, 5, 5, 4]);
+    const z = tf.tensor4d(
+      rng.normalArray(6 * 5 * 5 * 4, 3).map((v, i) => v + (i % 4) * 7),
+      [6, 5, 5, 4],
+    );
     const normalised = batchNormalize(z, tf.ones([4]), tf.zeros([4]), 1e-3);
     const { mean, variance } = tf.moments(normalised, [0, 1, 2]);
     const raw = tf.moments(z, [0, 1, 2]).variance.dataSync();
@@ -203,9 +206,9 @@ describeEachBackend("convNet: numerics", () => {
     const x = tf.tensor4d(Float32Array.from(batch.x), [6, 8, 8, 1]);
     const r = tf.tensor2d(Float32Array.from(weightsOfLogits), [6, 3]);
     // A linear functional of the logits, so the check needs no loss function: f(θ) = Σ r ⊙ logits(θ).
-    const grads = tf.grads((...values: tf.Tensor[]) =>
-      tf.sum(tf.mul(model.forward(Object.fromEntries(names.map((name, i) => [name, values[i]!])), x), r)),
-    )(names.map((name) => params[name]!));
+    const grads = tf.grads((...values: tf.Tensor[]) => tf.sum(tf.mul(model.forward(Object.fromEntries(names.map((name, i) => [name, values[i]!])), x), r)))(
+      names.map((name) => params[name]!),
+    );
     const tfGradient = Float64Array.from(tf.concat(grads.map((g) => tf.reshape(g, [-1]))).dataSync());
     const theta = Float64Array.from(flattenParams(params).dataSync());
     const f = (t: Float64Array) => referenceForward(net, t, batch).reduce((s, v, i) => s + v * weightsOfLogits[i]!, 0);
@@ -260,7 +263,15 @@ describeEachBackend("convNet: forwardBatched", () => {
     const { perTask, stacked } = taskParams(model, 3, 30);
     const x = tf.tensor(Float32Array.from(randomImages(3 * 4, small.inputShape, 31)), [3, 4, 8, 8, 1]);
     const base = model.forwardBatched(stacked, x);
-    const otherFilter = { ...stacked, "block1/conv/weight": tf.tidy(() => tf.concat([tf.slice(stacked["block1/conv/weight"]!, [0], [1]), tf.add(tf.slice(stacked["block1/conv/weight"]!, [1], [2]), tf.randomNormal([2, 3, 3, 4, 4], 0, 0.3, "float32", 32))])) };
+    const otherFilter = {
+      ...stacked,
+      "block1/conv/weight": tf.tidy(() =>
+        tf.concat([
+          tf.slice(stacked["block1/conv/weight"]!, [0], [1]),
+          tf.add(tf.slice(stacked["block1/conv/weight"]!, [1], [2]), tf.randomNormal([2, 3, 3, 4, 4], 0, 0.3, "float32", 32)),
+        ]),
+      ),
+    };
     const changed = model.forwardBatched(otherFilter, x);
     const task = (logits: tf.Tensor, t: number) => tf.tidy(() => tf.gather(logits, t).dataSync());
     expect(relativeError(task(changed, 0), task(base, 0), 1)).toBe(0);
@@ -297,12 +308,19 @@ describeEachBackend("convNet: forwardBatched", () => {
 
   it("batch-normalises each task with its own moments, as batchNormalize on that task alone", () => {
     const rng = createRng(41);
-    const z = tf.tensor3d(rng.normalArray(3 * 20 * 4, 2).map((v, i) => v + (i % 7)), [3, 20, 4]);
+    const z = tf.tensor3d(
+      rng.normalArray(3 * 20 * 4, 2).map((v, i) => v + (i % 7)),
+      [3, 20, 4],
+    );
     const scale = tf.tensor2d(rng.normalArray(3 * 4), [3, 4]);
     const offset = tf.tensor2d(rng.normalArray(3 * 4), [3, 4]);
     const batched = batchNormalizeBatched(z, scale, offset, 1e-3);
     const expected = tf.tidy(() =>
-      tf.stack([0, 1, 2].map((t) => tf.reshape(batchNormalize(tf.reshape(tf.gather(z, t), [4, 5, 1, 4]) as tf.Tensor4D, tf.gather(scale, t), tf.gather(offset, t), 1e-3), [20, 4]))),
+      tf.stack(
+        [0, 1, 2].map((t) =>
+          tf.reshape(batchNormalize(tf.reshape(tf.gather(z, t), [4, 5, 1, 4]) as tf.Tensor4D, tf.gather(scale, t), tf.gather(offset, t), 1e-3), [20, 4]),
+        ),
+      ),
     );
     expect(relativeError(batched.dataSync(), expected.dataSync(), 1)).toBeLessThan(1e-5);
     tf.dispose([z, scale, offset, batched, expected]);
@@ -315,7 +333,8 @@ describeEachBackend("convNet: forwardBatched", () => {
     const r = tf.tensor3d(createRng(52).normalArray(2 * 3 * 3), [2, 3, 3]);
     const names = model.parameterNames;
     const asParams = (values: tf.Tensor[]) => Object.fromEntries(names.map((name, i) => [name, values[i]!]));
-    const stackedForward = (params: Params) => tf.stack(perTask.map((_, t) => model.forward(Object.fromEntries(names.map((name) => [name, tf.gather(params[name]!, t)])), tf.gather(x, t))));
+    const stackedForward = (params: Params) =>
+      tf.stack(perTask.map((_, t) => model.forward(Object.fromEntries(names.map((name) => [name, tf.gather(params[name]!, t)])), tf.gather(x, t))));
     // f(θ) = Σ r ⊙ logits², g = ∇f, then the second-order term ∇(Σ g²) of both paths (f is not
     // linear in the head bias, so every parameter has a second derivative).
     const secondOrder = (run: (params: Params) => tf.Tensor) =>
@@ -327,7 +346,15 @@ describeEachBackend("convNet: forwardBatched", () => {
         return tf.concat(grads.map((g) => tf.reshape(g, [-1]))).dataSync();
       });
     const firstOrder = (run: (params: Params) => tf.Tensor) =>
-      tf.tidy(() => tf.concat(tf.grads((...v: tf.Tensor[]) => tf.sum(tf.mul(run(asParams(v)), r)))(names.map((name) => stacked[name]!)).map((g) => tf.reshape(g, [-1]))).dataSync());
+      tf.tidy(() =>
+        tf
+          .concat(
+            tf
+              .grads((...v: tf.Tensor[]) => tf.sum(tf.mul(run(asParams(v)), r)))(names.map((name) => stacked[name]!))
+              .map((g) => tf.reshape(g, [-1])),
+          )
+          .dataSync(),
+      );
     const batchedRun = (params: Params) => model.forwardBatched(params, x);
     expect(relativeError(firstOrder(batchedRun), firstOrder(stackedForward), 1)).toBeLessThan(1e-5);
     const second = secondOrder(batchedRun);
@@ -375,7 +402,11 @@ describeEachBackend("convNet: forwardBatched", () => {
     const x = tf.randomUniform([3, 4, 8, 8, 1]);
     const names = model.parameterNames;
     const step = () =>
-      tf.dispose(tf.grads((...v: tf.Tensor[]) => tf.sum(model.forwardBatched(Object.fromEntries(names.map((name, i) => [name, v[i]!])), x)))(names.map((name) => stacked[name]!)));
+      tf.dispose(
+        tf.grads((...v: tf.Tensor[]) => tf.sum(model.forwardBatched(Object.fromEntries(names.map((name, i) => [name, v[i]!])), x)))(
+          names.map((name) => stacked[name]!),
+        ),
+      );
     expect(tensorGrowth(() => model.forwardBatched(stacked, x).dispose(), 5)).toBe(0);
     expect(tensorGrowth(step, 3)).toBe(0);
     tf.dispose(x);

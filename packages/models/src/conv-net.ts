@@ -279,7 +279,12 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
       checkInput(x, inputShape);
       checkParams(params);
       if (statistics !== undefined) checkStatistics(statistics);
-      else expect(batchNorm !== "support", "statistics", 'expected the support set\'s statistics (batchNormStatistics(params, support)): batchNorm "support" never normalises by the batch it is given');
+      else
+        expect(
+          batchNorm !== "support",
+          "statistics",
+          'expected the support set\'s statistics (batchNormStatistics(params, support)): batchNorm "support" never normalises by the batch it is given',
+        );
       return tf.tidy(() => {
         let hidden = x as tf.Tensor4D;
         blockList.forEach((block, b) => {
@@ -328,7 +333,11 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
       expect(useBatchNorm, "block", 'expected a model with batch norm, got batchNorm "none"');
       expectInteger(block, "block", 0, blocks - 1);
       const ok = (list: unknown) => Array.isArray(list) && list.length >= block;
-      expect(earlier !== null && typeof earlier === "object" && ok(earlier.mean) && ok(earlier.variance), "earlier", `expected the moments of the first ${block} blocks`);
+      expect(
+        earlier !== null && typeof earlier === "object" && ok(earlier.mean) && ok(earlier.variance),
+        "earlier",
+        `expected the moments of the first ${block} blocks`,
+      );
       return tf.tidy(() => {
         let hidden = x as tf.Tensor4D;
         for (let b = 0; b < block; b++) hidden = outputWith(params, preactivation(params, hidden, b), b, earlier.mean[b], earlier.variance[b]);
@@ -366,7 +375,11 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
 
     forwardBatched(params: Params, x: tf.Tensor): tf.Tensor {
       checkInput(x, inputShape, true);
-      expect(batchNorm !== "support", "execution", 'batchNorm "support" runs task by task (forward with each task\'s batchNormStatistics); forwardBatched normalises by the batch');
+      expect(
+        batchNorm !== "support",
+        "execution",
+        'batchNorm "support" runs task by task (forward with each task\'s batchNormStatistics); forwardBatched normalises by the batch',
+      );
       const [tasks, examples] = x.shape as [number, number];
       checkParams(params, tasks);
       return tf.tidy(() => {
@@ -432,11 +445,7 @@ function checkInput(x: unknown, inputShape: readonly [number, number, number], b
   expect(x instanceof tf.Tensor, field, `expected a float32 tensor of shape ${expected}, got ${describeValue(x)}`);
   const shape: readonly number[] = (x as tf.Tensor).shape;
   const image = shape.slice(lead.length);
-  if (
-    shape.length !== lead.length + 3 ||
-    image.some((size, i) => size !== inputShape[i]) ||
-    shape.slice(0, lead.length).some((size) => size === 0)
-  ) {
+  if (shape.length !== lead.length + 3 || image.some((size, i) => size !== inputShape[i]) || shape.slice(0, lead.length).some((size) => size === 0)) {
     throw new ConcordError(`expected shape ${expected} with ${lead.join(", ")} ≥ 1, got [${shape.join(", ")}]`, { field });
   }
   expect(x.dtype === "float32", field, `expected dtype float32, got ${x.dtype}`);

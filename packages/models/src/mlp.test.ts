@@ -8,7 +8,10 @@ import { mlp } from "./mlp.js";
 /** A 2-3-1 net with hand-picked weights. */
 function tinyParams(): Params {
   return {
-    "layer0/weight": tf.tensor2d([[1, -1, 0.5], [2, 0, -1]]),
+    "layer0/weight": tf.tensor2d([
+      [1, -1, 0.5],
+      [2, 0, -1],
+    ]),
     "layer0/bias": tf.tensor1d([0, 1, -0.5]),
     "layer1/weight": tf.tensor2d([[1], [2], [-3]]),
     "layer1/bias": tf.tensor1d([0.25]),
@@ -17,14 +20,19 @@ function tinyParams(): Params {
 
 // x = (1, 1):   pre = (1·1 + 1·2 + 0, −1 + 0 + 1, 0.5 − 1 − 0.5) = (3, 0, −1)
 // x = (−1, 0.5): pre = (−1 + 1 + 0, 1 + 0 + 1, −0.5 − 0.5 − 0.5) = (0, 2, −1.5)
-const TINY_X = [[1, 1], [-1, 0.5]];
-const TINY_PRE = [[3, 0, -1], [0, 2, -1.5]];
+const TINY_X = [
+  [1, 1],
+  [-1, 0.5],
+];
+const TINY_PRE = [
+  [3, 0, -1],
+  [0, 2, -1.5],
+];
 
 function expectedTiny(act: (v: number) => number): number[] {
   const w2 = [1, 2, -3];
   return TINY_PRE.map((row) => row.reduce((sum, v, j) => sum + act(v) * w2[j]!, 0.25));
 }
-
 
 describeEachBackend("mlp", () => {
   it("computes a hand-worked 2-3-1 forward pass for every activation", () => {
@@ -56,7 +64,12 @@ describeEachBackend("mlp", () => {
     const perTask = Array.from({ length: tasks }, () => model.init(rng));
     // Non-zero biases so the bias broadcasting over K is actually exercised.
     const withBias = perTask.map((p) => ({ ...p, "layer0/bias": tf.tensor1d(rng.normalArray(40)), "layer2/bias": tf.tensor1d(rng.normalArray(1)) }));
-    const xs = Array.from({ length: tasks }, () => tf.tensor2d(Float32Array.from({ length: 7 }, () => rng.uniform(-5, 5)), [7, 1]));
+    const xs = Array.from({ length: tasks }, () =>
+      tf.tensor2d(
+        Float32Array.from({ length: 7 }, () => rng.uniform(-5, 5)),
+        [7, 1],
+      ),
+    );
     const stacked = stackParams(withBias);
     const xStacked = tf.stack(xs);
     const batched = model.forwardBatched(stacked, xStacked);

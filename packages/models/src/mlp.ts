@@ -41,6 +41,11 @@ const ACTIVATIONS: Readonly<Record<MlpActivation, (x: tf.Tensor) => tf.Tensor>> 
   none: (x) => x,
 };
 
+/** The activation names `mlp()` accepts (its options schema in definitions.ts lists these). */
+export const MLP_ACTIVATIONS = Object.keys(ACTIVATIONS) as readonly MlpActivation[];
+/** The initialisations `mlp()` accepts. */
+export const MLP_INITS: readonly MlpInit[] = ["he", "pytorch"];
+
 /**
  * A fully connected network with explicit parameters:
  *   h₀ = x,  h_{l+1} = act(h_l W_l + b_l) for hidden layers,  output = h_{L−1} W_{L−1} + b_{L−1}.
@@ -59,10 +64,10 @@ export function mlp(options: MlpOptions): MlpModel {
   expect(
     typeof activationName === "string" && Object.hasOwn(ACTIVATIONS, activationName),
     "activation",
-    `expected one of ${Object.keys(ACTIVATIONS).map((a) => `"${a}"`).join(", ")}, got ${JSON.stringify(activationName)}`,
+    `expected one of ${MLP_ACTIVATIONS.map((a) => `"${a}"`).join(", ")}, got ${JSON.stringify(activationName)}`,
   );
   const initialisation = options.init ?? "he";
-  expect(initialisation === "he" || initialisation === "pytorch", "init", `expected "he" or "pytorch", got ${JSON.stringify(initialisation)}`);
+  expect(MLP_INITS.includes(initialisation), "init", `expected "he" or "pytorch", got ${JSON.stringify(initialisation)}`);
   const name = options.name ?? "mlp";
   expect(typeof name === "string" && name.length > 0, "name", `expected a non-empty string, got ${JSON.stringify(name)}`);
 
@@ -104,7 +109,12 @@ export function mlp(options: MlpOptions): MlpModel {
     sizes,
     activation: activationName,
     initialisation,
-    parameterShapes: Object.fromEntries(layers.flatMap((layer) => [[layer.weightKey, [layer.fanIn, layer.fanOut]], [layer.biasKey, [layer.fanOut]]])),
+    parameterShapes: Object.fromEntries(
+      layers.flatMap((layer) => [
+        [layer.weightKey, [layer.fanIn, layer.fanOut]],
+        [layer.biasKey, [layer.fanOut]],
+      ]),
+    ),
 
     init(rng: Rng): Params {
       expect(rng !== null && typeof rng === "object" && typeof rng.normalArray === "function", "rng", "expected a Concord Rng (createRng)");

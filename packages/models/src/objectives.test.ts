@@ -42,13 +42,28 @@ describeEachBackend("meanSquaredError", () => {
   it("is the mean of squared errors (hand-computed)", () => {
     const loss = mse.loss(tf.tensor2d([[1], [2], [4]]), tf.tensor2d([[0], [2], [1]]));
     expect(read(loss)[0]).toBeCloseTo(10 / 3, 6);
-    const wide = mse.loss(tf.tensor2d([[1, 0], [3, 1]]), tf.tensor2d([[0, 0], [1, 1]]));
+    const wide = mse.loss(
+      tf.tensor2d([
+        [1, 0],
+        [3, 1],
+      ]),
+      tf.tensor2d([
+        [0, 0],
+        [1, 1],
+      ]),
+    );
     expect(read(wide)[0]).toBeCloseTo((1 + 0 + 4 + 0) / 4, 6);
   });
 
   it("taskLosses gives one mean per task, equal to loss on each task", () => {
-    const pred = tf.tensor3d([[[1], [2]], [[0], [-1]]]);
-    const y = tf.tensor3d([[[0], [0]], [[0], [1]]]);
+    const pred = tf.tensor3d([
+      [[1], [2]],
+      [[0], [-1]],
+    ]);
+    const y = tf.tensor3d([
+      [[0], [0]],
+      [[0], [1]],
+    ]);
     expect(read(mse.taskLosses!(pred, y))).toEqual([2.5, 2]);
     tf.dispose([pred, y]);
   });
@@ -80,7 +95,10 @@ describeEachBackend("softmaxCrossEntropy", () => {
   const ce = softmaxCrossEntropy();
 
   it("equals mean(logSumExp(z) − z[y]) (hand-computed)", () => {
-    const logits = tf.tensor2d([[1, 2, 3], [1, 1, 1]]);
+    const logits = tf.tensor2d([
+      [1, 2, 3],
+      [1, 1, 1],
+    ]);
     const labels = tf.tensor1d([2, 0], "int32");
     // log(e + e² + e³) − 3 = 0.40760596444438013, log 3 = 1.0986122886681098
     expect(read(ce.loss(logits, labels))[0]).toBeCloseTo(0.753109126556245, 6);
@@ -96,16 +114,39 @@ describeEachBackend("softmaxCrossEntropy", () => {
   });
 
   it("reports accuracy as the fraction of arg-max hits", () => {
-    const logits = tf.tensor2d([[0, 1, 5], [3, 1, 0], [0, 2, 1]]);
+    const logits = tf.tensor2d([
+      [0, 1, 5],
+      [3, 1, 0],
+      [0, 2, 1],
+    ]);
     const { accuracy } = ce.metrics!(logits, tf.tensor1d([2, 1, 1], "int32"));
     expect(read(accuracy!)[0]).toBeCloseTo(2 / 3, 6);
-    const batched = ce.metrics!(tf.stack([logits, logits]), tf.tensor2d([[2, 1, 1], [2, 0, 1]], [2, 3], "int32"));
+    const batched = ce.metrics!(
+      tf.stack([logits, logits]),
+      tf.tensor2d(
+        [
+          [2, 1, 1],
+          [2, 0, 1],
+        ],
+        [2, 3],
+        "int32",
+      ),
+    );
     expect(read(batched.accuracy!)[0]).toBeCloseTo(5 / 6, 6);
     logits.dispose();
   });
 
   it("taskLosses equals loss on each task", () => {
-    const logits = [tf.tensor2d([[0.2, -0.3], [1, 0.5]]), tf.tensor2d([[2, 1], [-1, 0]])];
+    const logits = [
+      tf.tensor2d([
+        [0.2, -0.3],
+        [1, 0.5],
+      ]),
+      tf.tensor2d([
+        [2, 1],
+        [-1, 0],
+      ]),
+    ];
     const labels = [tf.tensor1d([1, 0], "int32"), tf.tensor1d([0, 1], "int32")];
     const perTask = logits.map((z, i) => read(ce.loss(z, labels[i]!))[0]!);
     const batched = read(ce.taskLosses!(tf.stack(logits), tf.stack(labels)));
@@ -117,7 +158,11 @@ describeEachBackend("softmaxCrossEntropy", () => {
 
   it("rejects labels that are not class indices with a ConcordError naming y", () => {
     const logits = tf.zeros([2, 3]);
-    for (const bad of [[0, 3], [-1, 0], [0.5, 1]]) {
+    for (const bad of [
+      [0, 3],
+      [-1, 0],
+      [0.5, 1],
+    ]) {
       expect(() => ce.loss(logits, tf.tensor1d(bad))).toThrow(/^y: .*\[0, 3\)/);
     }
     expect(() => ce.loss(logits, tf.tensor1d([0, 1, 2], "int32"))).toThrow(ConcordError);

@@ -48,10 +48,7 @@ const checkedLabels = new WeakSet<tf.Tensor>();
 function expectLabels(logits: tf.Tensor, y: tf.Tensor): void {
   const expectedShape = logits.shape.slice(0, -1);
   if (logits.rank < 2 || !tf.util.arraysEqual(y.shape, expectedShape)) {
-    throw new ConcordError(
-      `expected integer class labels of shape [${expectedShape}] for logits of shape [${logits.shape}], got [${y.shape}]`,
-      { field: "y" },
-    );
+    throw new ConcordError(`expected integer class labels of shape [${expectedShape}] for logits of shape [${logits.shape}], got [${y.shape}]`, { field: "y" });
   }
   if (checkedLabels.has(y)) return;
   const classes = logits.shape[logits.rank - 1] ?? 0;

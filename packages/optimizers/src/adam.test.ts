@@ -56,8 +56,16 @@ describeEachBackend("adam", () => {
     //   θ = −0.8733663 + 0.1·0.2656827/1.2904777 = −0.8527784.
     const optimizer = adam({ lr: 0.1 });
     let params: Params = { theta: tf.tensor1d([1, -1]) };
-    const grads = [[0.5, -2], [-1, 1], [0.2, 0]];
-    const expected = [[0.9, -0.9], [0.9366104, -0.8733663], [0.9532121, -0.8527784]];
+    const grads = [
+      [0.5, -2],
+      [-1, 1],
+      [0.2, 0],
+    ];
+    const expected = [
+      [0.9, -0.9],
+      [0.9366104, -0.8733663],
+      [0.9532121, -0.8527784],
+    ];
     grads.forEach((grad, index) => {
       const metaGradient = { theta: tf.tensor1d(grad) };
       const next = optimizer.apply(params, metaGradient);
@@ -97,7 +105,13 @@ describeEachBackend("adam", () => {
 
   it("save → restore → continue is bit-identical to an uninterrupted run", () => {
     const grads = randomGrads(20, 11);
-    const start = () => ({ w: tf.tensor2d([[0.1, -0.2, 0.3], [1, 2, -3]]), b: tf.tensor1d([0, 0.5, -0.5]) });
+    const start = () => ({
+      w: tf.tensor2d([
+        [0.1, -0.2, 0.3],
+        [1, 2, -3],
+      ]),
+      b: tf.tensor1d([0, 0.5, -0.5]),
+    });
 
     const straight = adam({ lr: 0.02 });
     const initial = start();

@@ -109,7 +109,10 @@ describe("the inner-optimizer suite catches broken optimizers [cpu]", () => {
     const counting: InnerOptimizer<{ steps: number } | null> = {
       name: "counting",
       init: () => null,
-      step: (params, grads, state) => ({ params: tf.tidy(() => mapEntries(params, (value, key) => tf.sub(value, grads[key]!))), state: { steps: (state?.steps ?? 0) + 1 } }),
+      step: (params, grads, state) => ({
+        params: tf.tidy(() => mapEntries(params, (value, key) => tf.sub(value, grads[key]!))),
+        state: { steps: (state?.steps ?? 0) + 1 },
+      }),
     };
     expect(failingChecks(counting)).toEqual([ROUND_TRIP]);
   });

@@ -19,7 +19,11 @@ async function mamlWithSgd(): Promise<{ bits: number[][]; kernels: Set<string> }
   const rng = createRng(5);
   const inner = sgd({ lr: 0.01 });
   const outer = sgd({ lr: 1 / 3 });
-  const params: Params = { w: tf.tensor2d(rng.normalArray(8, 1), [1, 8]), b: tf.tensor1d(rng.normalArray(8, 0.1)), v: tf.tensor2d(rng.normalArray(8, 1), [8, 1]) };
+  const params: Params = {
+    w: tf.tensor2d(rng.normalArray(8, 1), [1, 8]),
+    b: tf.tensor1d(rng.normalArray(8, 0.1)),
+    v: tf.tensor2d(rng.normalArray(8, 1), [8, 1]),
+  };
   const x = tf.tensor2d(rng.normalArray(6, 2), [6, 1]);
   const y = tf.sin(x);
   const loss = (p: Params) => tf.mean(tf.squaredDifference(tf.matMul(tf.relu(tf.add(tf.matMul(x, p["w"]!), p["b"]!)), p["v"]!), y));

@@ -65,14 +65,28 @@ describeEachBackend("sgd", () => {
     });
     const theta = tf.tensor1d([1, -3]);
     const gradient = outer(theta);
-    expectClose(Array.from(gradient.dataSync()), [1, -3].map((x) => 2 * (1 - 2 * lr) ** 2 * x), 1e-5);
+    expectClose(
+      Array.from(gradient.dataSync()),
+      [1, -3].map((x) => 2 * (1 - 2 * lr) ** 2 * x),
+      1e-5,
+    );
     tf.dispose([theta, gradient]);
   });
 
   it("as outer optimizer applies θ − lr·d for 3 steps and counts them", () => {
     const optimizer = sgd({ lr: 0.25 });
-    let params: Params = { w: tf.tensor2d([[1, 2], [3, 4]]) };
-    const metaGradient = { w: tf.tensor2d([[4, 0], [-4, 1]]) };
+    let params: Params = {
+      w: tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ]),
+    };
+    const metaGradient = {
+      w: tf.tensor2d([
+        [4, 0],
+        [-4, 1],
+      ]),
+    };
     const expected = [
       [0, 2, 4, 3.75],
       [-1, 2, 5, 3.5],

@@ -1,5 +1,14 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, assertSameKeys, type InnerOptimizer, type OuterOptimizer, type OuterOptimizerState, type Params, SGD_STEP_KERNEL, zipParams } from "@concord/core";
+import {
+  ConcordError,
+  assertSameKeys,
+  type InnerOptimizer,
+  type OuterOptimizer,
+  type OuterOptimizerState,
+  type Params,
+  SGD_STEP_KERNEL,
+  zipParams,
+} from "@concord/core";
 import { expectLearningRate, expectOptions, expectStateHeader } from "./validate.js";
 
 export interface SgdOptions {

@@ -13,7 +13,11 @@ describe("report chart specs (plain JSON, no rendering)", () => {
     const data = sampleReportData({ iterations: 50, tasks: 5 });
     const chart = diagnosticsChart(data)!;
     expect(chart.id).toBe("diagnostics");
-    const panels = (chart.spec as unknown as { vconcat: { data: { values: { arm: string; value: number }[] }; layer: { encoding: { y: { datum?: number; title?: string } } }[] }[] }).vconcat;
+    const panels = (
+      chart.spec as unknown as {
+        vconcat: { data: { values: { arm: string; value: number }[] }; layer: { encoding: { y: { datum?: number; title?: string } } }[] }[];
+      }
+    ).vconcat;
     expect(panels.map((panel) => panel.layer[1]!.encoding.y.title)).toEqual(["effective tasks", "cosine to uniform direction"]);
     expect(panels.map((panel) => panel.layer[0]!.encoding.y.datum)).toEqual([data.metaBatchSize, 1]);
     for (const panel of panels) expect(new Set(panel.data.values.map((row) => row.arm))).toEqual(new Set(data.arms.map((arm) => arm.name)));
@@ -28,7 +32,9 @@ describe("report chart specs (plain JSON, no rendering)", () => {
     expect(reportCharts(old).map((chart) => chart.id)).not.toContain("diagnostics");
     const onlyCosine = {
       ...old,
-      arms: old.arms.map((arm, index) => (index === 1 ? { ...arm, curves: arm.curves.map((curve) => curve.map((point) => ({ ...point, weightedCosine: 0.9 }))) } : arm)),
+      arms: old.arms.map((arm, index) =>
+        index === 1 ? { ...arm, curves: arm.curves.map((curve) => curve.map((point) => ({ ...point, weightedCosine: 0.9 }))) } : arm,
+      ),
     };
     const chart = diagnosticsChart(onlyCosine)!;
     const panels = (chart.spec as unknown as { vconcat: { data: { values: { arm: string }[] } }[] }).vconcat;

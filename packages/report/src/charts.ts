@@ -44,7 +44,16 @@ const BASE_CONFIG = {
   background: "white",
   padding: 8,
   view: { stroke: null },
-  axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 500, titleColor: "#333", labelColor: "#555", gridColor: "#ececec", domainColor: "#999", tickColor: "#999" },
+  axis: {
+    labelFontSize: 11,
+    titleFontSize: 12,
+    titleFontWeight: 500,
+    titleColor: "#333",
+    labelColor: "#555",
+    gridColor: "#ececec",
+    domainColor: "#999",
+    tickColor: "#999",
+  },
   legend: { labelFontSize: 11, titleFontSize: 11, titleColor: "#333", labelColor: "#333", symbolStrokeWidth: 2.5, labelLimit: 220 },
   header: { labelFontSize: 12, labelFontWeight: 600, labelColor: "#333", titleFontSize: 12 },
   title: { fontSize: 13, fontWeight: 600, color: "#222", anchor: "start" },
@@ -69,7 +78,12 @@ function armDash(all: readonly ReportArm[], shown: readonly ReportArm[] = all) {
   const styles = armStyles(all);
   const keep = shown.map((arm) => styles.names.indexOf(arm.name));
   // Same field and title as the colour: Vega-Lite merges both into one legend showing colour and dash.
-  return { field: "arm", type: "nominal", title: "arm", scale: { domain: keep.map((i) => styles.names[i]!), range: keep.map((i) => styles.dashes[i]!) } } as const;
+  return {
+    field: "arm",
+    type: "nominal",
+    title: "arm",
+    scale: { domain: keep.map((i) => styles.names[i]!), range: keep.map((i) => styles.dashes[i]!) },
+  } as const;
 }
 
 /** (a) Query loss after adaptation on the training meta-batches vs iteration: smoothed, seeds faint, seed mean bold. */
@@ -79,11 +93,23 @@ export function learningCurveChart(data: ReportData): ChartSpec {
   for (const arm of data.arms) {
     const perSeed = arm.curves.map((curve) => {
       window = smoothingWindow(curve.length);
-      return { iterations: curve.map((point) => point.iteration), values: movingAverage(curve.map((point) => point.queryLossAfter), window) };
+      return {
+        iterations: curve.map((point) => point.iteration),
+        values: movingAverage(
+          curve.map((point) => point.queryLossAfter),
+          window,
+        ),
+      };
     });
     perSeed.forEach(({ iterations, values }, seedIndex) => {
       for (const i of thinIndices(values.length, 250)) {
-        rows.push({ arm: arm.name, series: `${arm.name} / seed ${arm.seeds[seedIndex] ?? seedIndex}`, kind: "seed", iteration: iterations[i]!, loss: values[i]! });
+        rows.push({
+          arm: arm.name,
+          series: `${arm.name} / seed ${arm.seeds[seedIndex] ?? seedIndex}`,
+          kind: "seed",
+          iteration: iterations[i]!,
+          loss: values[i]!,
+        });
       }
     });
     // Mean over seeds at every iteration that all seeds reached.
@@ -143,7 +169,13 @@ export function innerStepChart(data: ReportData): ChartSpec {
     }),
   );
   const counts = [...new Set(data.arms.map((arm) => arm.evaluation.taskCount))];
-  const x = { field: "step", type: "quantitative", title: "inner steps on the support set", axis: { tickMinStep: 1, format: "d" }, scale: { nice: false } } as const;
+  const x = {
+    field: "step",
+    type: "quantitative",
+    title: "inner steps on the support set",
+    axis: { tickMinStep: 1, format: "d" },
+    scale: { nice: false },
+  } as const;
   return {
     id: "inner-steps",
     title: "Held-out error against inner steps",
@@ -215,7 +247,10 @@ export function weightChart(data: ReportData): ChartSpec | undefined {
               area("q10", "q90", 0.22),
               area("q25", "q75", 0.32),
               { mark: { type: "line", strokeWidth: 1.8 }, encoding: { x, y: { field: "median", type: "quantitative" }, color } },
-              { mark: { type: "rule", color: "#555", strokeDash: [5, 3], strokeWidth: 1.4 }, encoding: { y: { aggregate: "mean", field: "uniform", type: "quantitative" } } },
+              {
+                mark: { type: "rule", color: "#555", strokeDash: [5, 3], strokeWidth: 1.4 },
+                encoding: { y: { aggregate: "mean", field: "uniform", type: "quantitative" } },
+              },
               { mark: { type: "rule", color: "#888", strokeWidth: 0.8 }, encoding: { y: { datum: 0, type: "quantitative" } } },
             ],
           },
@@ -265,10 +300,19 @@ export function diagnosticsChart(data: ReportData): ChartSpec | undefined {
       data: { values: rows },
       layer: [
         // Its own one-row data: on the panel's rows the rule would be drawn once per row.
-        { data: { values: [{}] }, mark: { type: "rule", color: "#888", strokeDash: [5, 3], strokeWidth: 1 }, encoding: { y: { datum: reference, type: "quantitative" } } },
+        {
+          data: { values: [{}] },
+          mark: { type: "rule", color: "#888", strokeDash: [5, 3], strokeWidth: 1 },
+          encoding: { y: { datum: reference, type: "quantitative" } },
+        },
         {
           mark: { type: "line", strokeWidth: 2, clip: true },
-          encoding: { x, y: { field: "value", type: "quantitative", title, scale: { zero: false } }, color: armColor(data.arms, arms), strokeDash: armDash(data.arms, arms) },
+          encoding: {
+            x,
+            y: { field: "value", type: "quantitative", title, scale: { zero: false } },
+            color: armColor(data.arms, arms),
+            strokeDash: armDash(data.arms, arms),
+          },
         },
       ],
     };
@@ -302,7 +346,12 @@ export function panelChart(panel: ReportPanel, taken: ReadonlySet<string>): Char
 }
 
 function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "") || "panel";
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-+|-+$/g, "") || "panel"
+  );
 }
 
 /** Every chart the data supports, in report order: learning curves, evaluation, the family's panels, task weights, diagnostics. */

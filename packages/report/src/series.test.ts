@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { binWeights, diagnosticSeries, hasDiagnostic, lateMean, movingAverage, quantileSorted, smoothingWindow, thinIndices, weightsAreUniform } from "./series.js";
+import {
+  binWeights,
+  diagnosticSeries,
+  hasDiagnostic,
+  lateMean,
+  movingAverage,
+  quantileSorted,
+  smoothingWindow,
+  thinIndices,
+  weightsAreUniform,
+} from "./series.js";
 
 describe("report series helpers", () => {
   it("movingAverage is centered and shrinks at the ends, skipping NaN", () => {
@@ -53,7 +63,10 @@ describe("report series helpers", () => {
 
   it("diagnosticSeries averages over the seeds that recorded the field at each iteration, sorted by iteration", () => {
     const curves = [
-      [{ iteration: 2, effectiveTasks: 4 }, { iteration: 1, effectiveTasks: 2 }],
+      [
+        { iteration: 2, effectiveTasks: 4 },
+        { iteration: 1, effectiveTasks: 2 },
+      ],
       [{ iteration: 1, effectiveTasks: 6 }, { iteration: 2 }, { iteration: 3, effectiveTasks: Number.NaN }],
     ];
     expect(diagnosticSeries(curves, "effectiveTasks")).toEqual([

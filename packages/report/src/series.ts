@@ -104,10 +104,7 @@ export function hasDiagnostic(curves: readonly (readonly DiagnosticPoint[])[], f
  * The mean over seeds of `field` at every iteration where at least one seed recorded it, sorted by
  * iteration (seeds that lack the field at an iteration are left out of that iteration's mean).
  */
-export function diagnosticSeries(
-  curves: readonly (readonly DiagnosticPoint[])[],
-  field: DiagnosticField,
-): { iteration: number; value: number }[] {
+export function diagnosticSeries(curves: readonly (readonly DiagnosticPoint[])[], field: DiagnosticField): { iteration: number; value: number }[] {
   const sums = new Map<number, { sum: number; count: number }>();
   for (const curve of curves) {
     for (const point of curve) {
@@ -126,11 +123,7 @@ export function diagnosticSeries(
  * The mean of `field` over the last `fraction` of training (iterations above (1 − fraction) × the
  * last recorded one), pooled over seeds; undefined when no point carries it.
  */
-export function lateMean(
-  curves: readonly (readonly DiagnosticPoint[])[],
-  field: DiagnosticField,
-  fraction = 0.1,
-): number | undefined {
+export function lateMean(curves: readonly (readonly DiagnosticPoint[])[], field: DiagnosticField, fraction = 0.1): number | undefined {
   const points = curves.flatMap((curve) => curve.filter((point) => Number.isFinite(point[field])));
   if (points.length === 0) return undefined;
   const last = Math.max(...points.map((point) => point.iteration));

@@ -58,7 +58,10 @@ export function removeStaleTempFiles(path: string): string[] {
  * (two hosts may run the same pid), so one writer's temp file is never another's.
  */
 function tempPathFor(path: string): string {
-  const host = hostname().replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 64) || "host";
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9_.-]/g, "_")
+      .slice(0, 64) || "host";
   return join(dirname(path), `.${basename(path)}.tmp-${host}-${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 

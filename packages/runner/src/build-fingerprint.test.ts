@@ -19,7 +19,13 @@ function fakePackage(files: Record<string, string>): string {
 describe("build fingerprint", () => {
   beforeAll(() => useBackend("cpu"));
 
-  const files = { "index.js": "export const a = 1;", "tasks/run.js": "export const b = 2;", "index.d.ts": "export declare const a: 1;", "index.js.map": "{}", "x.test.js": "test()" };
+  const files = {
+    "index.js": "export const a = 1;",
+    "tasks/run.js": "export const b = 2;",
+    "index.d.ts": "export declare const a: 1;",
+    "index.js.map": "{}",
+    "x.test.js": "test()",
+  };
 
   it("changes with any byte of a shipped, running file and with a version; not with types, maps or tests", () => {
     const base = fingerprintOf([{ name: "@concord/x", version: "1.0.0", dir: fakePackage(files) }]);
@@ -30,7 +36,9 @@ describe("build fingerprint", () => {
     expect(fingerprintOf([{ name: "@concord/x", version: "1.0.0", dir: fakePackage({ ...files, "extra.js": "" }) }])).not.toBe(base);
     const untouched = { ...files, "index.d.ts": "changed", "index.js.map": "changed", "x.test.js": "changed", ".tsbuildinfo": "x" };
     expect(fingerprintOf([{ name: "@concord/x", version: "1.0.0", dir: fakePackage(untouched) }])).toBe(base);
-    expect(fingerprintOf([{ name: "@tensorflow/tfjs-core", version: "4.22.0" }])).not.toBe(fingerprintOf([{ name: "@tensorflow/tfjs-core", version: "4.21.0" }]));
+    expect(fingerprintOf([{ name: "@tensorflow/tfjs-core", version: "4.22.0" }])).not.toBe(
+      fingerprintOf([{ name: "@tensorflow/tfjs-core", version: "4.21.0" }]),
+    );
   });
 
   it("is this process's, stable, and written into every checkpoint", () => {

@@ -13,7 +13,11 @@ function sample(): CheckpointData {
   return {
     iteration: 17,
     params: { "layer0/weight": tf.tensor2d(rng.normalArray(6), [2, 3]), "layer0/bias": tf.tensor1d(rng.normalArray(3)) },
-    optimizerState: { name: "adam", step: 17, slots: { "m/layer0/weight": tf.tensor2d(rng.normalArray(6), [2, 3]), "v/layer0/bias": tf.tensor1d([1e-30, 3, Number.MIN_VALUE]) } },
+    optimizerState: {
+      name: "adam",
+      step: 17,
+      slots: { "m/layer0/weight": tf.tensor2d(rng.normalArray(6), [2, 3]), "v/layer0/bias": tf.tensor1d([1e-30, 3, Number.MIN_VALUE]) },
+    },
     taskRngState: [1, 2, 3, 4294967295],
     config: { seed: 1, nested: { a: [1, 2] } },
     metricsOffset: 1234,
@@ -49,14 +53,21 @@ describe("checkpoints", () => {
     expect(Object.keys(loaded.params)).toEqual(Object.keys(data.params));
     for (const [name, tensor] of Object.entries(data.params)) expect(bytesOf(loaded.params[name]!)).toBe(bytesOf(tensor));
     for (const [name, tensor] of Object.entries(data.optimizerState.slots)) expect(bytesOf(loaded.optimizerState.slots[name]!)).toBe(bytesOf(tensor));
-    expect(loaded).toMatchObject({ iteration: 17, taskRngState: [1, 2, 3, 4294967295], config: data.config, metricsOffset: 1234, fallbacks: 2, backend: "cpu" });
+    expect(loaded).toMatchObject({
+      iteration: 17,
+      taskRngState: [1, 2, 3, 4294967295],
+      config: data.config,
+      metricsOffset: 1234,
+      fallbacks: 2,
+      backend: "cpu",
+    });
     expect(loaded.optimizerState).toMatchObject({ name: "adam", step: 17 });
     expect(readdirSync(folder)).toEqual(["checkpoint.ckpt"]);
     disposeCheckpoint(data);
     disposeCheckpoint(loaded);
   });
 
-  it("reads a native run's checkpoint from before engines were named (recorded \"wasm\", config \"native\") as native; a wasm run's stays wasm", () => {
+  it('reads a native run\'s checkpoint from before engines were named (recorded "wasm", config "native") as native; a wasm run\'s stays wasm', () => {
     const folder = mkdtempSync(join(tmpdir(), "concord-ckpt-"));
     for (const [configured, recorded, expected] of [
       ["native", "wasm", "native"],
@@ -96,7 +107,9 @@ describe("checkpoints", () => {
         error = caught;
       }
       expect(error, title).toBeInstanceOf(ConcordError);
-      expect((error as Error).message, title).toMatch(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: expected a Concord checkpoint, but the file is truncated or corrupted`));
+      expect((error as Error).message, title).toMatch(
+        new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: expected a Concord checkpoint, but the file is truncated or corrupted`),
+      );
     }
     expect(() => loadCheckpoint(join(folder, "missing.ckpt"))).toThrow(/missing\.ckpt: checkpoint file not found/);
   });

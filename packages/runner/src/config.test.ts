@@ -6,7 +6,6 @@ import { createRegistry } from "./builtins.js";
 import { listPresets, presetConfig, presetNames } from "./presets.js";
 import { tinyConfig } from "./testing/tiny-config.js";
 
-
 describe("parseConfig", () => {
   it("normalises plug-in names and objects to { name, options } and fills defaults", () => {
     const config = parseConfig(tinyConfig({ weighting: { name: "agreement", eps: 0 } }));
@@ -37,7 +36,9 @@ describe("parseConfig", () => {
 
   it("names a missing required field", () => {
     const { algorithm: _algorithm, ...rest } = tinyConfig();
-    expect(catchConcordError(() => parseConfig(rest)).message).toBe("algorithm: expected a plug-in name (string) or an object with a string \"name\" field, got nothing");
+    expect(catchConcordError(() => parseConfig(rest)).message).toBe(
+      'algorithm: expected a plug-in name (string) or an object with a string "name" field, got nothing',
+    );
   });
 
   it("rejects an unknown field with a suggestion", () => {
@@ -49,7 +50,7 @@ describe("parseConfig", () => {
   });
 
   it("reports malformed JSON and YAML with the file name", () => {
-    expect(catchConcordError(() => parseConfigText("{ \"seed\": 1,", "bad.json")).message).toMatch(/^bad\.json: expected valid JSON, got a syntax error: /);
+    expect(catchConcordError(() => parseConfigText('{ "seed": 1,', "bad.json")).message).toMatch(/^bad\.json: expected valid JSON, got a syntax error: /);
     expect(catchConcordError(() => parseConfigText("seed: [1,", "bad.yaml")).message).toMatch(/^bad\.yaml: expected valid YAML, got a syntax error: /);
     expect(parseConfigText("seed: 4\niterations: 2\n", "ok.yml")).toEqual({ seed: 4, iterations: 2 });
   });
@@ -119,7 +120,9 @@ describe("presets", () => {
   });
 
   it("refuses an unknown preset with a suggestion", () => {
-    expect(catchConcordError(() => presetConfig("sinusiod")).message).toMatch(/^preset: expected a config file or one of the presets .*, got "sinusiod" \(did you mean "sinusoid"\?\)$/);
+    expect(catchConcordError(() => presetConfig("sinusiod")).message).toMatch(
+      /^preset: expected a config file or one of the presets .*, got "sinusiod" \(did you mean "sinusoid"\?\)$/,
+    );
   });
 
   it("sinusoid follows the MAML paper and sinusoid-ga-paper the GA paper", () => {

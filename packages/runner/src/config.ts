@@ -155,7 +155,17 @@ export function withDataDir(config: ExperimentConfig, dataDir: string): Experime
  */
 export function firstTrainingDifference(a: ExperimentConfig, b: ExperimentConfig): { field: string; a: unknown; b: unknown } | undefined {
   const strip = (config: ExperimentConfig) => {
-    const { iterations: _i, checkpointEvery: _c, keepCheckpoints: _kc, logEvery: _l, evaluation: _e, description: _d, $schema: _s, compare: _k, ...rest } = configToJson(config);
+    const {
+      iterations: _i,
+      checkpointEvery: _c,
+      keepCheckpoints: _kc,
+      logEvery: _l,
+      evaluation: _e,
+      description: _d,
+      $schema: _s,
+      compare: _k,
+      ...rest
+    } = configToJson(config);
     // Where the data lives is not what it is: a moved data folder may still resume.
     const { dataDir: _data, cacheDir: _cache, ...tasks } = rest.tasks as Record<string, unknown>;
     return { ...rest, tasks };

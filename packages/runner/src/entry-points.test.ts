@@ -81,7 +81,8 @@ function nodeImportsReachableFrom(entry: string): string[] {
     const text = readFileSync(file, "utf8").replace(/^\s*\/\/.*$/gm, "");
     for (const match of text.matchAll(IMPORT)) {
       const specifier = (match[1] ?? match[2])!;
-      if (specifier.startsWith("node:") || NODE_BUILTINS.has(specifier.split("/")[0]!)) found.push(`${file.slice(packagesDir.length + 1)} imports ${specifier}`);
+      if (specifier.startsWith("node:") || NODE_BUILTINS.has(specifier.split("/")[0]!))
+        found.push(`${file.slice(packagesDir.length + 1)} imports ${specifier}`);
       else if (specifier.startsWith(".")) visit(resolve(dirname(file), specifier.replace(/\.js$/, ".ts")));
       else if (specifier.startsWith("@concord/")) visit(sourceOf(specifier));
     }

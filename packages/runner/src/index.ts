@@ -1,29 +1,71 @@
+// @concord/runner's public API: the runner's own names only (other packages' names are imported from
+// those packages). The `concord` command line is @concord/cli, built on this API.
+
+// Training from code: plug-ins in, parameters out (no files).
 export { type IterationEvent, splitSeed, type TrainOptions, type TrainResult, type TrainState, train } from "./train.js";
+
+// Experiment configs and the plug-in registry that turns their names into parts.
 export {
-  combineEvaluations,
-  type EvaluationExecution,
-  type EvaluationOptions,
-  type EvaluationResult,
-  evaluateAdaptation,
-  meanWithCi95,
-  type StepStatistic,
-} from "@concord/algorithms";
-export { type CurvePoint, formatDuration, formatMeanCi, type ReportArm, type ReportData, type WeightSnapshot } from "@concord/report";
-export { type WrittenReport, writeReport } from "@concord/report/node";
-export { formatResultsTable } from "./table.js";
-export { BACKEND_CHOICES, type BackendChoice, useBackend } from "@concord/backend";
-export { configToJson, type ExperimentConfig, type ExperimentConfigInput, experimentConfigSchema, loadConfigFile, parseConfig, PLUGIN_KINDS, type PluginKind, type PluginSpec } from "./config.js";
-export { listPresets, type Preset, presetConfig, presetNames } from "./presets.js";
-export { type PluginFactory, type PluginTypes, type RegisteredPreset, Registry, type RegisterOptions } from "./registry.js";
-export { createRegistry, registerBuiltins } from "./builtins.js";
-export { loadPlugin, loadPlugins, type PluginModule, registerPluginModule } from "./plugins.js";
-export { type CheckpointData, checkpointBuild, disposeCheckpoint, type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
-export { buildFingerprint, type FingerprintPackage, fingerprintOf } from "./build-fingerprint.js";
+  configToJson,
+  type ExperimentConfig,
+  type ExperimentConfigInput,
+  experimentConfigSchema,
+  loadConfigFile,
+  PLUGIN_KINDS,
+  type PluginKind,
+  type PluginSpec,
+  parseConfig,
+  withDataDir,
+  withOverrides,
+} from "./config.js";
+export { createRegistry } from "./builtins.js";
+export { type PluginFactory, type RegisteredPreset, Registry, type RegisterOptions } from "./registry.js";
+export { loadPlugins, type PluginModule, registerPluginModule } from "./plugins.js";
+export { listPresets, type Preset, presetConfig } from "./presets.js";
+export { createParts, evaluateOnHeldOut, evaluationFamily, type ExperimentParts, type PartsRuntime } from "./experiment-parts.js";
+
+// One run in a folder: checkpoints, metrics, resume, evaluation.
+export { type RunOptions, type RunResult, runExperiment } from "./run-experiment.js";
+export { TrainingDiverged } from "./training-loop.js";
+export type { ProgressMode } from "./progress.js";
+export {
+  CHECKPOINT_FILE,
+  CONFIG_FILE,
+  checkpointConfig,
+  EVALUATION_FILE,
+  evaluationSummary,
+  METRICS_FILE,
+  RunFolder,
+  type SavedEvaluation,
+} from "./run-folder.js";
+export {
+  type CheckpointData,
+  checkpointBackend,
+  checkpointBuild,
+  disposeCheckpoint,
+  type LoadedCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+} from "./checkpoint.js";
 export { MetricsLog, type MetricsRecord, metricsRecord, readMetrics } from "./metrics-log.js";
-export { createProgress, type ProgressMode, type ProgressOptions, type ProgressReporter } from "./progress.js";
-export { CHECKPOINT_FILE, CONFIG_FILE, checkpointConfig, EVALUATION_FILE, METRICS_FILE, RunFolder, type SavedEvaluation } from "./run-folder.js";
-export { createOuterOptimizer, createParts, evaluateOnHeldOut, evaluationFamily, type ExperimentParts, familyPanels, type PartsRuntime } from "./experiment.js";
-export { type RunOptions, type RunResult, runExperiment } from "./run.js";
+export { writeFileAtomicSync } from "./atomic-file.js";
+export { buildFingerprint } from "./build-fingerprint.js";
 export { LEASE_FILE, leaseFence, readLease, type RunLease, StaleWriter, type WriteFence, writeLease } from "./run-lease.js";
-export { runTrainingLoop, TrainingDiverged, type TrainingLoopOptions, type TrainingLoopResult } from "./training-loop.js";
-export { type ArmPlan, type CompareOptions, type CompareResult, compareExperiment, planArms, planRuns, type RunOutcome, type RunPlan, type RunScheduler, type ScheduleOptions, scheduleRuns } from "./compare/index.js";
+
+// Many runs: arms × seeds on the same tasks, scheduled here or by another scheduler (a queue).
+export {
+  type ArmPlan,
+  type CompareOptions,
+  type CompareResult,
+  compareExperiment,
+  planArms,
+  planRuns,
+  type RunOutcome,
+  type RunPlan,
+  type RunScheduler,
+  type ScheduleOptions,
+  scheduleRuns,
+} from "./compare/index.js";
+
+// A run's checkpoint as a @concord/deploy export.
+export { type ExportResult, exportCheckpoint, exportedTrainingConfig } from "./export-checkpoint.js";

@@ -5,12 +5,15 @@ import { disposeParams, type Params } from "@concord/core";
 import { describe, expect, it } from "vitest";
 import { createRegistry } from "./builtins.js";
 import { parseConfig } from "./config.js";
-import { runExperiment } from "./run.js";
+import { runExperiment } from "./run-experiment.js";
 import { tinyConfig } from "./testing/tiny-config.js";
 
 const folder = () => mkdtempSync(join(tmpdir(), "concord-meta-learners-"));
 const quiet = { progress: "none" as const };
-const bytes = (params: Params) => Object.entries(params).map(([name, tensor]) => `${name}:${Array.from(tensor.dataSync()).join(",")}`).join("|");
+const bytes = (params: Params) =>
+  Object.entries(params)
+    .map(([name, tensor]) => `${name}:${Array.from(tensor.dataSync()).join(",")}`)
+    .join("|");
 
 describe("Meta-SGD and ANIL through configs", () => {
   it("meta-sgd: the rates lr/<name> join the parameters, start at lr, are learned, and resume bit-identically", async () => {
@@ -46,7 +49,11 @@ describe("Meta-SGD and ANIL through configs", () => {
     disposeParams(result.params);
     expect(() => createRegistry().create("algorithm", { name: "maml", options: { adapt: 3 } }, "algorithm")).toThrow(/^algorithm\.adapt/);
     await expect(
-      runExperiment(parseConfig(tinyConfig({ iterations: 2, algorithm: { name: "fomaml", adapt: ["layer7/bias"] } })), { outDir: folder(), evaluate: false, ...quiet }),
+      runExperiment(parseConfig(tinyConfig({ iterations: 2, algorithm: { name: "fomaml", adapt: ["layer7/bias"] } })), {
+        outDir: folder(),
+        evaluate: false,
+        ...quiet,
+      }),
     ).rejects.toThrow(/^adapt: expected names of model parameters .* got unknown \[layer7\/bias\]/);
     expect(() => createRegistry().create("innerOptimizer", { name: "meta-sgd", options: { lr: -1 } }, "innerOptimizer")).toThrow(/lr/);
   });

@@ -57,10 +57,7 @@ export function registerPluginModule(registry: Registry, exported: unknown, sour
   for (const [kind, factories] of Object.entries(exported)) {
     if (!(PLUGIN_KINDS as readonly string[]).includes(kind)) {
       const hint = suggest(kind, PLUGIN_KINDS);
-      throw new ConcordError(
-        `unknown plug-in kind "${kind}"${hint ? `; did you mean "${hint}"?` : ""} (kinds: ${PLUGIN_KINDS.join(", ")})`,
-        { field: source },
-      );
+      throw new ConcordError(`unknown plug-in kind "${kind}"${hint ? `; did you mean "${hint}"?` : ""} (kinds: ${PLUGIN_KINDS.join(", ")})`, { field: source });
     }
     if (factories === null || typeof factories !== "object") {
       throw new ConcordError(`expected ${kind} to map names to factories, got ${describeValue(factories)}`, { field: source });

@@ -36,7 +36,9 @@ describe("Registry", () => {
   it("names the plug-in and its source when the created object has the wrong shape", async () => {
     const registry = createRegistry();
     registry.register("weighting", "broken", () => ({ name: "broken" }) as unknown as WeightingScheme, { source: "./broken.js" });
-    expect((await errorOf(() => registry.create("weighting", "broken"))).message).toBe("weighting: plug-in 'broken' from ./broken.js has no weights() function");
+    expect((await errorOf(() => registry.create("weighting", "broken"))).message).toBe(
+      "weighting: plug-in 'broken' from ./broken.js has no weights() function",
+    );
     registry.register("weighting", "nameless", () => ({ weights: () => ({}) }) as unknown as WeightingScheme, { source: "./x.js" });
     expect((await errorOf(() => registry.create("weighting", "nameless"))).message).toBe("weighting: plug-in 'nameless' from ./x.js has no string name");
   });
@@ -66,10 +68,15 @@ describe("runtime options", () => {
   it("reach the factory beside the validated config options, which still refuse unknown fields", () => {
     const registry = createRegistry();
     const seen: unknown[] = [];
-    registry.register("weighting", "recorder", (options) => {
+    registry.register(
+      "weighting",
+      "recorder",
+      (options) => {
         seen.push(options);
         return uniform();
-      }, { options: z.strictObject({ eps: z.number().optional() }) });
+      },
+      { options: z.strictObject({ eps: z.number().optional() }) },
+    );
     const pool = { threads: 3 };
     registry.create("weighting", { name: "recorder", options: { eps: 0.5 } }, "weighting", { pool });
     expect(seen).toEqual([{ eps: 0.5, pool }]);
@@ -98,10 +105,7 @@ describe("plug-in files", () => {
 
   it("loads a module's default export { kind: { name: factory } }", async () => {
     const file = join(folder, "ok.mjs");
-    writeFileSync(
-      file,
-      `export default { weighting: { "first-task": () => ({ name: "first-task", weights: ({ updates }) => ({ weights: null }) }) } };\n`,
-    );
+    writeFileSync(file, `export default { weighting: { "first-task": () => ({ name: "first-task", weights: ({ updates }) => ({ weights: null }) }) } };\n`);
     const registry = createRegistry();
     await loadPlugins(registry, [file]);
     expect(registry.create("weighting", "first-task").name).toBe("first-task");
@@ -187,9 +191,10 @@ describe("typed plug-in definitions", () => {
 
   it("refuses a definition whose options are not a Standard Schema, or whose kind is unknown", async () => {
     const registry = createRegistry();
-    expect((await errorOf(() => registry.define({ kind: "weighting", name: "x", options: { parse: () => ({}) } as never, create: () => uniform() }, "./x.js"))).message).toBe(
-      'weighting: plug-in \'x\' from ./x.js has options that are not a Standard Schema (zod, valibot, …), got {}',
-    );
+    expect(
+      (await errorOf(() => registry.define({ kind: "weighting", name: "x", options: { parse: () => ({}) } as never, create: () => uniform() }, "./x.js")))
+        .message,
+    ).toBe("weighting: plug-in 'x' from ./x.js has options that are not a Standard Schema (zod, valibot, …), got {}");
     expect((await errorOf(() => registry.define({ kind: "weightings", name: "x", create: () => uniform() } as never, "./x.js"))).message).toMatch(
       /^\.\/x\.js: kind: expected a plug-in kind .*, got "weightings" \(did you mean "weighting"\?\)$/,
     );
@@ -209,7 +214,9 @@ export default [
     await loadPlugins(registry, [file]);
     expect(registry.create("weighting", "first-task").name).toBe("first-task");
     expect(registry.create("innerOptimizer", { name: "my-sgd", options: { lr: 0.1 } }).name).toBe("my-sgd");
-    expect((await errorOf(() => registry.create("innerOptimizer", { name: "my-sgd", options: { lr: 0 } }))).message).toBe("innerOptimizer.lr: expected a number > 0, got 0");
+    expect((await errorOf(() => registry.create("innerOptimizer", { name: "my-sgd", options: { lr: 0 } }))).message).toBe(
+      "innerOptimizer.lr: expected a number > 0, got 0",
+    );
     // A second load of the same names is refused, naming both sources.
     expect((await errorOf(() => loadPlugins(registry, [file]))).message).toBe(
       `weighting: plug-in 'first-task' from ${file} is already registered (from ${file}); choose another name`,

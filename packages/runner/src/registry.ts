@@ -1,8 +1,10 @@
 import {
   type AnyPluginDefinition,
   ConcordError,
+  type DefinitionOf,
   type PluginDefinition,
   type PluginKind,
+  type PluginLookup,
   type PluginTypes,
   type PresetDefinition,
   type StandardSchemaV1,
@@ -57,7 +59,7 @@ const REQUIRED_METHODS: Readonly<Record<PluginKind, readonly string[]>> = {
  * naming the config field and the plug-in's source. Task families also bring presets, a clean
  * evaluation variant and report panels (see TaskFamilyDefinition).
  */
-export class Registry {
+export class Registry implements PluginLookup {
   readonly #entries = new Map<PluginKind, Map<string, Registration>>(PLUGIN_KINDS.map((kind) => [kind, new Map()]));
 
   /** Registers a typed plug-in definition (what plug-in modules default-export). */
@@ -113,7 +115,7 @@ export class Registry {
   }
 
   /** The definition registered under `name` (a task family for "tasks"), or undefined. */
-  definition<K extends PluginKind>(kind: K, name: string): (K extends "tasks" ? TaskFamilyDefinition<unknown> : PluginDefinition<K, unknown>) | undefined {
+  definition<K extends PluginKind>(kind: K, name: string): DefinitionOf<K> | undefined {
     return this.#kindEntries(kind, "kind").get(name)?.definition as never;
   }
 
@@ -198,7 +200,9 @@ export class Registry {
       }
       const existing = taken.get(preset.name);
       if (existing) {
-        throw new ConcordError(`preset '${preset.name}' is already offered by tasks '${existing.family}' (from ${existing.source}); choose another name`, { field });
+        throw new ConcordError(`preset '${preset.name}' is already offered by tasks '${existing.family}' (from ${existing.source}); choose another name`, {
+          field,
+        });
       }
       taken.set(preset.name, { ...preset, family: family.name, source });
     }

@@ -70,10 +70,13 @@ export class RunFolder {
       if (!statSync(this.outDir).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
       accessSync(this.outDir, constants.W_OK);
     } catch (error) {
-      throw new ConcordError(`expected a writable output folder, got ${JSON.stringify(this.outDir)} (${(error as NodeJS.ErrnoException).code ?? String(error)})`, {
-        field: "--out",
-        cause: error,
-      });
+      throw new ConcordError(
+        `expected a writable output folder, got ${JSON.stringify(this.outDir)} (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+        {
+          field: "--out",
+          cause: error,
+        },
+      );
     }
     if (resume) {
       if (!this.hasCheckpoint()) throw new ConcordError(`--resume: no checkpoint to resume from at ${this.checkpointPath}`, { field: "--out" });

@@ -35,9 +35,7 @@ function standardValue(result: StandardSchemaV1.Result<unknown>, root: unknown, 
   const path = (issue?.path ?? []).map((segment) => (typeof segment === "object" ? segment.key : segment));
   const message = (issue?.message ?? "valid options").replace(/^expected /i, "");
   const given = valueAt(root, path);
-  return fail(
-    new ConcordError(`expected ${message}, got ${given === undefined ? "nothing" : describeValue(given)}`, { field: joinPath(prefix, path) }),
-  );
+  return fail(new ConcordError(`expected ${message}, got ${given === undefined ? "nothing" : describeValue(given)}`, { field: joinPath(prefix, path) }));
 }
 
 function fail(error: ConcordError): never {
@@ -58,7 +56,8 @@ function issueError(issue: z.core.$ZodIssue, root: unknown, prefix: string, sche
       );
     }
     case "invalid_type":
-      if (valueAt(root, issue.path) === undefined) return new ConcordError(`expected ${typeName(issue.expected)}, got nothing (the field is required)`, { field });
+      if (valueAt(root, issue.path) === undefined)
+        return new ConcordError(`expected ${typeName(issue.expected)}, got nothing (the field is required)`, { field });
       return new ConcordError(`expected ${typeName(issue.expected)}, got ${given}`, { field });
     case "too_small":
       return new ConcordError(`expected ${boundText(issue.origin, ">", issue.minimum, issue.inclusive)}, got ${given}`, { field });
@@ -67,10 +66,19 @@ function issueError(issue: z.core.$ZodIssue, root: unknown, prefix: string, sche
     case "invalid_value": {
       const options = issue.values.map((v) => JSON.stringify(v));
       const raw = valueAt(root, issue.path);
-      const suggestion = typeof raw === "string" ? suggest(raw, issue.values.filter((v): v is string => typeof v === "string")) : undefined;
-      return new ConcordError(`expected ${options.length === 1 ? options[0] : `one of ${options.join(", ")}`}, got ${given}${suggestion ? ` (did you mean "${suggestion}"?)` : ""}`, {
-        field,
-      });
+      const suggestion =
+        typeof raw === "string"
+          ? suggest(
+              raw,
+              issue.values.filter((v): v is string => typeof v === "string"),
+            )
+          : undefined;
+      return new ConcordError(
+        `expected ${options.length === 1 ? options[0] : `one of ${options.join(", ")}`}, got ${given}${suggestion ? ` (did you mean "${suggestion}"?)` : ""}`,
+        {
+          field,
+        },
+      );
     }
     default:
       return new ConcordError(`expected ${issue.message.replace(/^expected /i, "")}, got ${given}`, { field });

@@ -15,7 +15,12 @@ function arm(name: string, means: number[], ci: number, extra: Partial<ReportArm
     algorithm: name.split("-")[0]!,
     weighting: name.split("-")[1]!,
     seeds: [1, 2],
-    curves: [[{ iteration: 1, queryLossAfter: 1, queryLossBefore: 2 }, { iteration: 500, queryLossAfter: 0.5, queryLossBefore: 2 }]],
+    curves: [
+      [
+        { iteration: 1, queryLossAfter: 1, queryLossBefore: 2 },
+        { iteration: 500, queryLossAfter: 0.5, queryLossBefore: 2 },
+      ],
+    ],
     weightSnapshots: [],
     evaluation,
     wallTimeSeconds: 83.2,
@@ -67,7 +72,16 @@ describe("formatResultsTable", () => {
   it("adds the final step's accuracy when every arm reports one", () => {
     const classify = (name: string, accuracy: number) => {
       const base = arm(name, [1.6, 0.2], 0.02);
-      return { ...base, evaluation: { ...base.evaluation, accuracy: [{ step: 0, mean: 0.2, ci95: 0 }, { step: 1, mean: accuracy, ci95: 0.00664 }] } };
+      return {
+        ...base,
+        evaluation: {
+          ...base.evaluation,
+          accuracy: [
+            { step: 0, mean: 0.2, ci95: 0 },
+            { step: 1, mean: accuracy, ci95: 0.00664 },
+          ],
+        },
+      };
     };
     const classified = formatResultsTable([classify("maml-uniform", 0.96867), classify("maml-agreement", 0.963)]).split("\n");
     expect(classified[1]).toMatch(/^arm\s+final loss \(step 1\)\s+accuracy\s+best step\s+tasks/);

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, disposeParams, type OuterOptimizer, type Params, type WeightingScheme } from "@concord/core";
 import { type CheckpointData, disposeCheckpoint, type LoadedCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import type { ExperimentConfig } from "./config.js";
-import type { ExperimentParts } from "./experiment.js";
+import type { ExperimentParts } from "./experiment-parts.js";
 import { MetricsLog, metricsRecord } from "./metrics-log.js";
 import { createProgress, type ProgressMode } from "./progress.js";
 import type { RunFolder } from "./run-folder.js";
@@ -61,7 +61,9 @@ export interface TrainingLoopResult {
  */
 export function runTrainingLoop(options: TrainingLoopOptions): TrainingLoopResult {
   const { config, parts, outerOptimizer, folder, checkpoint } = options;
-  const metrics = checkpoint ? MetricsLog.resume(folder.metricsPath, checkpoint.metricsOffset, folder.fence) : MetricsLog.create(folder.metricsPath, folder.fence);
+  const metrics = checkpoint
+    ? MetricsLog.resume(folder.metricsPath, checkpoint.metricsOffset, folder.fence)
+    : MetricsLog.create(folder.metricsPath, folder.fence);
   if (checkpoint) {
     outerOptimizer.setState(checkpoint.optimizerState);
     restoreWeightingState(parts.weighting, checkpoint, folder.checkpointPath);

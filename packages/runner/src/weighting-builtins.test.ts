@@ -38,7 +38,11 @@ describe("the weighting schemes registered by name", () => {
       const scheme = registry.create("weighting", config.weighting);
       expect(scheme.name).toBe(name);
       // Rows (3,4),(0,2),(−5,0); losses (0, ln 2, ln 3); groups (0, 0, 1).
-      const updates = tf.tensor2d([[3, 4], [0, 2], [-5, 0]]);
+      const updates = tf.tensor2d([
+        [3, 4],
+        [0, 2],
+        [-5, 0],
+      ]);
       const losses = tf.tensor1d([0, Math.log(2), Math.log(3)]);
       const result = scheme.weights({ updates, losses, iteration: 0, groups: [0, 0, 1] });
       const weights = Array.from(result.weights.dataSync());

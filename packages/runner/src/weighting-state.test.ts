@@ -8,7 +8,7 @@ import { z } from "zod";
 import { createRegistry } from "./builtins.js";
 import { CHECKPOINT_FILE, loadCheckpoint, disposeCheckpoint } from "./checkpoint.js";
 import { parseConfig } from "./config.js";
-import { runExperiment } from "./run.js";
+import { runExperiment } from "./run-experiment.js";
 import { tinyConfig } from "./testing/tiny-config.js";
 
 const folder = () => mkdtempSync(join(tmpdir(), "concord-weighting-state-"));
@@ -28,7 +28,12 @@ function runningBandSoftmax(): WeightingScheme {
       losses.forEach((loss, i) => (sums[groups[i]!]! += loss));
       const scores = groups.map((group) => Math.exp(-sums[group]! / 100));
       const total = scores.reduce((sum, score) => sum + score, 0);
-      return { weights: tf.tensor1d(scores.map((score) => score / total), "float32") };
+      return {
+        weights: tf.tensor1d(
+          scores.map((score) => score / total),
+          "float32",
+        ),
+      };
     },
     getState: (): WeightingState => ({ name: "runningBandSoftmax", values: { sums: [...sums] } }),
     setState(state) {
@@ -45,7 +50,10 @@ function registryWithStatefulScheme(change: (scheme: WeightingScheme) => Weighti
   return registry;
 }
 
-const bytes = (params: Params) => Object.values(params).map((tensor) => Array.from(tensor.dataSync()).join(",")).join("|");
+const bytes = (params: Params) =>
+  Object.values(params)
+    .map((tensor) => Array.from(tensor.dataSync()).join(","))
+    .join("|");
 
 describe("a stateful weighting scheme's state in checkpoints", () => {
   it("is saved with every checkpoint, and a resumed run ends bit-identical to an uninterrupted one", async () => {
@@ -86,8 +94,7 @@ describe("a stateful weighting scheme's state in checkpoints", () => {
 
 describe("TR-MAML (the built-in stateful scheme) through the runner", () => {
   it("a run stopped at a checkpoint and resumed ends bit-identical, with p restored from the checkpoint", async () => {
-    const config = (iterations: number) =>
-      parseConfig(tinyConfig({ weighting: { name: "tr-maml", groups: 5, lr: 0.5 }, iterations }));
+    const config = (iterations: number) => parseConfig(tinyConfig({ weighting: { name: "tr-maml", groups: 5, lr: 0.5 }, iterations }));
     const whole = await runExperiment(config(12), { outDir: folder(), ...quiet });
     const outDir = folder();
     disposeParams((await runExperiment(config(7), { outDir, ...quiet })).params);

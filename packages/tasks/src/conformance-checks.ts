@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, createRng, type Task, type TaskSampler } from "@concord/core";
+import { ConcordError, createRng, type Task, type TaskSampler, tensorGrowth } from "@concord/core";
 
 /** A sampler, or a factory that makes a fresh one (for samplers that keep state between calls). */
 export type TaskSamplerSource = TaskSampler | (() => TaskSampler);
@@ -91,7 +91,10 @@ export function taskSamplerConformanceChecks(source: TaskSamplerSource, options:
         if (first.tasks.length !== second.tasks.length) throw new Error(`got ${first.tasks.length} then ${second.tasks.length} tasks for the same seed`);
         first.tasks.forEach((task, index) => {
           const difference = firstDifference(task, second.tasks[index]!);
-          if (difference !== undefined) throw new Error(`task ${index} differs between two draws with seed ${seed}: ${difference} (does the sampler use a random source other than the rng?)`);
+          if (difference !== undefined)
+            throw new Error(
+              `task ${index} differs between two draws with seed ${seed}: ${difference} (does the sampler use a random source other than the rng?)`,
+            );
         });
         if (first.rngState.join() !== second.rngState.join()) {
           throw new Error(`the rng ended in state [${first.rngState}] then [${second.rngState}] for the same seed`);
@@ -115,11 +118,8 @@ export function taskSamplerConformanceChecks(source: TaskSamplerSource, options:
       title: "leaks no tensors: disposing the returned tasks brings tf.memory().numTensors back",
       run() {
         const sampler = fresh();
-        withTasks(sampler.sample(batchSize, createRng(seed)), () => undefined); // warm-up: lazily created constants are allowed once
-        const before = tf.memory().numTensors;
         const rng = createRng(seed + 2);
-        for (let i = 0; i < 3; i++) withTasks(sampler.sample(batchSize, rng), () => undefined);
-        const growth = tf.memory().numTensors - before;
+        const growth = tensorGrowth(() => withTasks(sampler.sample(batchSize, rng), () => undefined), 3);
         if (growth !== 0) throw new Error(`numTensors grew by ${growth} over 3 calls whose tasks were all disposed`);
       },
     },
@@ -206,10 +206,11 @@ function sameSnapshot(a: TaskSnapshot, b: TaskSnapshot): boolean {
 function disposeTasks(tasks: unknown): void {
   if (!Array.isArray(tasks)) return;
   for (const task of tasks as Task[]) {
-    for (const set of SETS) for (const part of PARTS) {
-      const tensor = task?.[set]?.[part];
-      if (tensor instanceof tf.Tensor) tensor.dispose();
-    }
+    for (const set of SETS)
+      for (const part of PARTS) {
+        const tensor = task?.[set]?.[part];
+        if (tensor instanceof tf.Tensor) tensor.dispose();
+      }
   }
 }
 

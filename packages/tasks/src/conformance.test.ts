@@ -41,11 +41,19 @@ const BAD_COUNT = "rejects a bad count (0, -1, 1.5) with a ConcordError naming '
 const USES_RNG = "draws its randomness from the rng: different seeds give different tasks and the rng advances";
 
 /** A well-behaved line-fitting sampler; `draw` may be swapped for a broken random source. */
-function lineTasks(overrides: { name?: string; draw?: (rng: Rng) => number; size?: (index: number) => number; leak?: boolean; checkCount?: boolean } = {}): TaskSampler {
+function lineTasks(
+  overrides: { name?: string; draw?: (rng: Rng) => number; size?: (index: number) => number; leak?: boolean; checkCount?: boolean } = {},
+): TaskSampler {
   const { draw = (rng: Rng) => rng.uniform(-1, 1), size = () => 4, leak = false, checkCount = true } = overrides;
   const batch = (slope: number, n: number) => {
     const xs = Float32Array.from({ length: n }, (_, i) => i - 1.5);
-    return { x: tf.tensor2d(xs, [n, 1]), y: tf.tensor2d(xs.map((x) => slope * x), [n, 1]) };
+    return {
+      x: tf.tensor2d(xs, [n, 1]),
+      y: tf.tensor2d(
+        xs.map((x) => slope * x),
+        [n, 1],
+      ),
+    };
   };
   return {
     name: overrides.name ?? "lines",

@@ -58,14 +58,17 @@ export function fewShot(options: FewShotOptions): TaskSampler {
   expectInteger(ways, "ways", 1, dataset.classCount);
   expectInteger(shots, "shots", 1);
   expectInteger(queryShots, "queryShots", 1);
-  expect(typeof labelNoise === "number" && labelNoise >= 0 && labelNoise <= 1, "labelNoise", `expected a probability in [0, 1], got ${JSON.stringify(labelNoise)}`);
+  expect(
+    typeof labelNoise === "number" && labelNoise >= 0 && labelNoise <= 1,
+    "labelNoise",
+    `expected a probability in [0, 1], got ${JSON.stringify(labelNoise)}`,
+  );
   for (let c = 0; c < dataset.classCount; c++) {
     const count = dataset.imageCount(c);
     if (count < shots + queryShots) {
-      throw new ConcordError(
-        `class ${c} (${dataset.className(c)}) has ${count} images, fewer than shots + queryShots = ${shots + queryShots}`,
-        { field: "dataset" },
-      );
+      throw new ConcordError(`class ${c} (${dataset.className(c)}) has ${count} images, fewer than shots + queryShots = ${shots + queryShots}`, {
+        field: "dataset",
+      });
     }
   }
   expect(typeof sameGroup === "boolean", "sameGroup", `expected true or false, got ${JSON.stringify(sameGroup)}`);

@@ -5,7 +5,12 @@ import { packedImageDataset, readImage, selectClasses, withRotations } from "./i
 describe("packedImageDataset", () => {
   it("reads a Uint8 block as v / 255, class after class", () => {
     // Two 1×2×1 images in class 0, one in class 1.
-    const dataset = packedImageDataset({ pixels: Uint8Array.from([0, 255, 51, 102, 204, 153]), imageShape: [1, 2, 1], classSizes: [2, 1], classNames: ["a", "b"] });
+    const dataset = packedImageDataset({
+      pixels: Uint8Array.from([0, 255, 51, 102, 204, 153]),
+      imageShape: [1, 2, 1],
+      classSizes: [2, 1],
+      classNames: ["a", "b"],
+    });
     expect(dataset.classCount).toBe(2);
     expect(dataset.imageShape).toEqual([1, 2, 1]);
     expect([dataset.imageCount(0), dataset.imageCount(1)]).toEqual([2, 1]);
@@ -24,7 +29,9 @@ describe("packedImageDataset", () => {
   });
 
   it("rejects a block of the wrong length, bad sizes and out-of-range indices", () => {
-    expect(() => packedImageDataset({ pixels: new Uint8Array(5), imageShape: [1, 2, 1], classSizes: [2, 1] })).toThrow(/pixels: expected 3 images × 2 values = 6, got 5/);
+    expect(() => packedImageDataset({ pixels: new Uint8Array(5), imageShape: [1, 2, 1], classSizes: [2, 1] })).toThrow(
+      /pixels: expected 3 images × 2 values = 6, got 5/,
+    );
     expect(() => packedImageDataset({ pixels: new Uint8Array(0), imageShape: [1, 2, 1], classSizes: [] })).toThrow(ConcordError);
     expect(() => packedImageDataset({ pixels: new Uint8Array(2), imageShape: [1, 2, 1], classSizes: [1, 0] })).toThrow(/classSizes\[1\]/);
     expect(() => packedImageDataset({ pixels: new Uint8Array(2), imageShape: [1, 2, 1], classSizes: [1], classNames: ["a", "b"] })).toThrow(/classNames/);

@@ -91,8 +91,7 @@ export function selectClasses(dataset: ImageDataset, classIndices: readonly numb
     imageShape: dataset.imageShape,
     imageCount: (classIndex) => dataset.imageCount(picked[checkClass(classIndex, picked.length)]!),
     className: (classIndex) => dataset.className(picked[checkClass(classIndex, picked.length)]!),
-    copyImage: (classIndex, imageIndex, target, offset) =>
-      dataset.copyImage(picked[checkClass(classIndex, picked.length)]!, imageIndex, target, offset),
+    copyImage: (classIndex, imageIndex, target, offset) => dataset.copyImage(picked[checkClass(classIndex, picked.length)]!, imageIndex, target, offset),
   };
 }
 
@@ -110,11 +109,7 @@ export function withRotations(dataset: ImageDataset, quarterTurns: readonly Quar
   quarterTurns.forEach((t, i) => expect(t === 0 || t === 1 || t === 2 || t === 3, `quarterTurns[${i}]`, `expected 0, 1, 2 or 3, got ${JSON.stringify(t)}`));
   expect(new Set(quarterTurns).size === quarterTurns.length, "quarterTurns", "rotations must be distinct");
   const [height, width, channels] = dataset.imageShape;
-  expect(
-    height === width || quarterTurns.every((t) => t % 2 === 0),
-    "quarterTurns",
-    `90° and 270° rotations need square images, got ${height}×${width}`,
-  );
+  expect(height === width || quarterTurns.every((t) => t % 2 === 0), "quarterTurns", `90° and 270° rotations need square images, got ${height}×${width}`);
   const rotationCount = quarterTurns.length;
   const classCount = dataset.classCount * rotationCount;
   const imageSize = height * width * channels;

@@ -4,12 +4,7 @@ import { resizeArea } from "./resize.js";
 
 describe("resizeArea", () => {
   it("averages each 2×2 block when halving 4×4", () => {
-    const image = [
-      0, 1, 10, 20,
-      1, 2, 30, 40,
-      5, 5, 100, 0,
-      5, 5, 0, 0,
-    ];
+    const image = [0, 1, 10, 20, 1, 2, 30, 40, 5, 5, 100, 0, 5, 5, 0, 0];
     expect(Array.from(resizeArea(image, [4, 4, 1], [2, 2]))).toEqual([1, 25, 5, 25]);
   });
 

@@ -53,7 +53,6 @@ const sinusoidConfig = {
   compare: { algorithms: { reptile: { innerSteps: 5 } }, weightings: sinusoidWeightingOptions },
 };
 
-
 /**
  * The imbalanced sinusoid, after TR-MAML's sinusoid experiments (Collins et al. 2020): amplitude
  * bands [0.1, 1), [1, 2), [2, 3), [3, 4), [4, 5] drawn with probabilities 0.45, 0.3, 0.15, 0.07,
@@ -88,8 +87,7 @@ export const SINUSOID_PRESETS: readonly PresetDefinition[] = [
   },
   {
     name: "sinusoid-meta-sgd",
-    description:
-      "sinusoid with Meta-SGD (Li et al. 2017): per-element inner rates lr/<name>, initialised to 0.01, meta-learned with θ; evaluated after 1 step",
+    description: "sinusoid with Meta-SGD (Li et al. 2017): per-element inner rates lr/<name>, initialised to 0.01, meta-learned with θ; evaluated after 1 step",
     // Evaluated after the one step it was trained for: the learned rates overshoot beyond it (measured
     // at 3000 iterations: held-out MSE 0.31 after 1 step, 0.95 after 2, 4·10⁵ after 3).
     config: { ...sinusoidConfig, innerOptimizer: { name: "meta-sgd", lr: 0.01 }, evaluation: { tasks: 600, innerSteps: 1 } },

@@ -12,9 +12,15 @@ import { sinusoidFits } from "./sinusoid-fits.js";
 const model: Model = {
   name: "tiny-tanh",
   init: (rng) => ({
-    w1: tf.tensor2d(Array.from({ length: 16 }, () => rng.normal()), [1, 16]),
+    w1: tf.tensor2d(
+      Array.from({ length: 16 }, () => rng.normal()),
+      [1, 16],
+    ),
     b1: tf.tensor1d(Array.from({ length: 16 }, () => rng.normal())),
-    w2: tf.tensor2d(Array.from({ length: 16 }, () => 0.5 * rng.normal()), [16, 1]),
+    w2: tf.tensor2d(
+      Array.from({ length: 16 }, () => 0.5 * rng.normal()),
+      [16, 1],
+    ),
   }),
   forward: (params, x) => tf.matMul(tf.tanh(tf.add(tf.matMul(x, params.w1!), params.b1!)), params.w2!),
 };

@@ -101,7 +101,9 @@ export function sinusoidFitPanel(arms: readonly { readonly name: string; readonl
   }
   const [low, high] = sampler.options.inputRange;
   const amplitude = Math.max(Math.abs(sampler.options.amplitude[0]), Math.abs(sampler.options.amplitude[1]));
-  const evenTicks = Array.from({ length: Math.floor(high) - Math.ceil(low) + 1 }, (_, i) => Math.ceil(low) + i).filter((x) => x % 2 === 0 && x > low && x < high);
+  const evenTicks = Array.from({ length: Math.floor(high) - Math.ceil(low) + 1 }, (_, i) => Math.ceil(low) + i).filter(
+    (x) => x % 2 === 0 && x > low && x < high,
+  );
   const color = {
     field: "series",
     type: "nominal",

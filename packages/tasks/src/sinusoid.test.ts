@@ -13,13 +13,20 @@ function values(t: tf.Tensor): number[] {
   return Array.from(t.dataSync());
 }
 
-
 describeEachBackend("sinusoid", () => {
   it("samples float32 [K, 1] support and query sets with the MAML defaults", () => {
     const sampler = sinusoid();
     expect(sampler.name).toBe("sinusoid");
     const { amplitudeBands, ...rest } = sampler.options;
-    expect(rest).toEqual({ amplitude: [0.1, 5], phase: [0, Math.PI], inputRange: [-5, 5], supportSize: 10, querySize: 10, corruption: undefined, bandProbabilities: undefined });
+    expect(rest).toEqual({
+      amplitude: [0.1, 5],
+      phase: [0, Math.PI],
+      inputRange: [-5, 5],
+      supportSize: 10,
+      querySize: 10,
+      corruption: undefined,
+      bandProbabilities: undefined,
+    });
     // Five bands of equal width 0.98 over [0.1, 5].
     [0.1, 1.08, 2.06, 3.04, 4.02, 5].forEach((edge, b) => expect(amplitudeBands[b]).toBeCloseTo(edge, 12));
     expect(sampler.groups).toEqual(["A in [0.1, 1.08)", "A in [1.08, 2.06)", "A in [2.06, 3.04)", "A in [3.04, 4.02)", "A in [4.02, 5]"]);
@@ -212,7 +219,13 @@ describe("sinusoid amplitude bands (task groups)", () => {
       for (const task of info) {
         counts[task.band]! += 1;
         // A lies inside its band.
-        const [low, high] = [[0.1, 1], [1, 2], [2, 3], [3, 4], [4, 5]][task.band]!;
+        const [low, high] = [
+          [0.1, 1],
+          [1, 2],
+          [2, 3],
+          [3, 4],
+          [4, 5],
+        ][task.band]!;
         expect(task.amplitude).toBeGreaterThanOrEqual(low!);
         expect(task.amplitude).toBeLessThanOrEqual(high!);
       }

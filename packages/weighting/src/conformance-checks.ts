@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, checkWeights, createRng, type WeightingInput, type WeightingScheme, type WeightingState } from "@concord/core";
+import { ConcordError, checkWeights, createRng, tensorGrowth, type WeightingInput, type WeightingScheme, type WeightingState } from "@concord/core";
 
 /** A scheme, or a factory that makes a fresh one (for schemes that keep state between calls). */
 export type WeightingSchemeSource = WeightingScheme | (() => WeightingScheme);
@@ -94,10 +94,7 @@ export function weightingConformanceChecks(source: WeightingSchemeSource, option
       run() {
         const scheme = fresh();
         withInput(random(5, 11, seed), (input) => {
-          tf.dispose(scheme.weights(input).weights); // warm-up: lazily created constants are allowed once
-          const before = tf.memory().numTensors;
-          for (let i = 0; i < 5; i++) tf.dispose(scheme.weights(input).weights);
-          const growth = tf.memory().numTensors - before;
+          const growth = tensorGrowth(() => tf.dispose(scheme.weights(input).weights), 5);
           if (growth !== 0) throw new Error(`numTensors grew by ${growth} over 5 calls (each call's weights were disposed)`);
         });
       },
@@ -133,9 +130,7 @@ export function weightingConformanceChecks(source: WeightingSchemeSource, option
           let gradient: number[];
           try {
             gradient = tf.tidy(() => {
-              const grad = tf.grad((updates: tf.Tensor) =>
-                tf.sum(scheme.weights({ ...input, updates: updates as tf.Tensor2D }).weights),
-              )(input.updates);
+              const grad = tf.grad((updates: tf.Tensor) => tf.sum(scheme.weights({ ...input, updates: updates as tf.Tensor2D }).weights))(input.updates);
               return Array.from(grad.dataSync());
             });
           } catch (error) {
@@ -216,7 +211,8 @@ function statefulChecks(source: WeightingSchemeSource, random: (tasks: number, s
           const got = batch(restored, call);
           if (!sameBits(expected, got)) throw new Error(`call ${call} after restoring: weights [${got}] differ from the uninterrupted [${expected}]`);
         }
-        if (!sameState(restored.getState(), original.getState())) throw new Error("after the same calls, the restored scheme's state differs from the uninterrupted one's");
+        if (!sameState(restored.getState(), original.getState()))
+          throw new Error("after the same calls, the restored scheme's state differs from the uninterrupted one's");
       },
     },
     {
@@ -252,7 +248,11 @@ function checkStateShape(state: WeightingState): void {
 
 function sameState(a: WeightingState, b: WeightingState): boolean {
   const keys = Object.keys(a.values);
-  return a.name === b.name && keys.length === Object.keys(b.values).length && keys.every((key) => b.values[key] !== undefined && sameBits(a.values[key]!, b.values[key]!));
+  return (
+    a.name === b.name &&
+    keys.length === Object.keys(b.values).length &&
+    keys.every((key) => b.values[key] !== undefined && sameBits(a.values[key]!, b.values[key]!))
+  );
 }
 
 function weightsOf(scheme: WeightingScheme, input: WeightingInput, tasks: number): number[] {

@@ -91,7 +91,12 @@ describe("the conformance suite catches broken schemes", () => {
 
     const naive: WeightingScheme = {
       name: "naive",
-      weights: ({ updates }) => ({ weights: tf.tidy(() => { const s = tf.sum(updates, 1); return tf.div(s, tf.sum(tf.abs(s))) as tf.Tensor1D; }) }),
+      weights: ({ updates }) => ({
+        weights: tf.tidy(() => {
+          const s = tf.sum(updates, 1);
+          return tf.div(s, tf.sum(tf.abs(s))) as tf.Tensor1D;
+        }),
+      }),
     };
     expect(failingChecks(naive)).toContain("handles all-zero updates without NaN");
 
@@ -163,7 +168,9 @@ describe("the conformance suite checks stateful schemes and group inputs", () =>
       let calls = 0;
       return {
         name: "drifting",
-        weights: ({ updates }: { updates: tf.Tensor2D }) => ({ weights: tf.fill([tasksOf(updates)], 1 / (tasksOf(updates) + ++calls), "float32") as tf.Tensor1D }),
+        weights: ({ updates }: { updates: tf.Tensor2D }) => ({
+          weights: tf.fill([tasksOf(updates)], 1 / (tasksOf(updates) + ++calls), "float32") as tf.Tensor1D,
+        }),
         getState: () => ({ name: "drifting", values: { calls: [calls] } }),
         setState: (state: WeightingState) => {
           if (state.name !== "drifting") throw new ConcordError("wrong name", { field: "state.name" });

@@ -74,12 +74,22 @@ describeEachBackend("cosineAgreement properties", () => {
 
   it("is permutation equivariant", () => {
     const permuted = wellConditioned.chain((rows) =>
-      fc.shuffledSubarray(rows.map((_, i) => i), { minLength: rows.length, maxLength: rows.length }).map((order) => ({ rows, order })),
+      fc
+        .shuffledSubarray(
+          rows.map((_, i) => i),
+          { minLength: rows.length, maxLength: rows.length },
+        )
+        .map((order) => ({ rows, order })),
     );
     fc.assert(
       fc.property(permuted, ({ rows, order }) => {
         const weights = run(rows).weights;
-        expect(maxAbsDiff(run(order.map((i) => rows[i]!)).weights, order.map((i) => weights[i]!))).toBeLessThanOrEqual(1e-5);
+        expect(
+          maxAbsDiff(
+            run(order.map((i) => rows[i]!)).weights,
+            order.map((i) => weights[i]!),
+          ),
+        ).toBeLessThanOrEqual(1e-5);
       }),
     );
   });
@@ -103,7 +113,12 @@ describeEachBackend("cosineAgreement properties", () => {
       fc.property(sameDirection, ([row, lengths]) => {
         const { weights, fellBack } = run(lengths.map((c) => row.map((x) => x * c)));
         expect(fellBack).toBe(false);
-        expect(maxAbsDiff(weights, weights.map(() => 1 / lengths.length))).toBeLessThanOrEqual(1e-6);
+        expect(
+          maxAbsDiff(
+            weights,
+            weights.map(() => 1 / lengths.length),
+          ),
+        ).toBeLessThanOrEqual(1e-6);
       }),
     );
   });

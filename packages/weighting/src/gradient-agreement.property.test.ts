@@ -62,13 +62,23 @@ describeEachBackend("gradientAgreement properties", () => {
 
   it("is permutation equivariant: permuting the tasks permutes the weights", () => {
     const permuted = wellConditioned.chain((rows) =>
-      fc.shuffledSubarray(rows.map((_, i) => i), { minLength: rows.length, maxLength: rows.length }).map((order) => ({ rows, order })),
+      fc
+        .shuffledSubarray(
+          rows.map((_, i) => i),
+          { minLength: rows.length, maxLength: rows.length },
+        )
+        .map((order) => ({ rows, order })),
     );
     fc.assert(
       fc.property(permuted, ({ rows, order }) => {
         const weights = run(rows).weights;
         const permutedWeights = run(order.map((i) => rows[i]!)).weights;
-        expect(maxAbsDiff(permutedWeights, order.map((i) => weights[i]!))).toBeLessThanOrEqual(1e-5);
+        expect(
+          maxAbsDiff(
+            permutedWeights,
+            order.map((i) => weights[i]!),
+          ),
+        ).toBeLessThanOrEqual(1e-5);
       }),
     );
   });
@@ -91,7 +101,12 @@ describeEachBackend("gradientAgreement properties", () => {
       fc.property(identical, ([tasks, row]) => {
         const { weights, fellBack } = run(Array.from({ length: tasks }, () => row));
         expect(fellBack).toBe(false);
-        expect(maxAbsDiff(weights, weights.map(() => 1 / tasks))).toBeLessThanOrEqual(1e-6);
+        expect(
+          maxAbsDiff(
+            weights,
+            weights.map(() => 1 / tasks),
+          ),
+        ).toBeLessThanOrEqual(1e-6);
       }),
     );
   });
@@ -100,14 +115,21 @@ describeEachBackend("gradientAgreement properties", () => {
     // Small integers keep every sum exact in float32, so Σ_j g_j is exactly 0 and so is D.
     const cancelling = fc
       .tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 6 }))
-      .chain(([free, size]) => fc.array(fc.array(fc.integer({ min: -50, max: 50 }), { minLength: size, maxLength: size }), { minLength: free, maxLength: free }))
+      .chain(([free, size]) =>
+        fc.array(fc.array(fc.integer({ min: -50, max: 50 }), { minLength: size, maxLength: size }), { minLength: free, maxLength: free }),
+      )
       .map((rows) => [...rows, rows[0]!.map((_, p) => -rows.reduce((total, row) => total + row[p]!, 0))]);
     fc.assert(
       fc.property(cancelling, (rows) => {
         const { weights, fellBack } = run(rows);
         expect(fellBack).toBe(true);
         expect(weights.every(Number.isFinite)).toBe(true);
-        expect(maxAbsDiff(weights, weights.map(() => 1 / rows.length))).toBeLessThanOrEqual(1e-7);
+        expect(
+          maxAbsDiff(
+            weights,
+            weights.map(() => 1 / rows.length),
+          ),
+        ).toBeLessThanOrEqual(1e-7);
       }),
     );
   });

@@ -27,25 +27,49 @@ function expectClose(actual: number[], expected: number[], tolerance = 1e-6): vo
 describeEachBackend("gradientAgreement", () => {
   it("matches DESIGN.md reference row 1: (1,2),(2,1),(1,1) → 0.375, 0.375, 0.25", () => {
     // S = (4,4); s = (12, 12, 8); D = 32.
-    const { weights, fellBack } = weightsFor([[1, 2], [2, 1], [1, 1]]);
+    const { weights, fellBack } = weightsFor([
+      [1, 2],
+      [2, 1],
+      [1, 1],
+    ]);
     expectClose(weights, [0.375, 0.375, 0.25]);
     expect(fellBack).toBe(false);
   });
 
   it("matches DESIGN.md reference row 2: (1,0),(0,1),(−1,0.5) → 0, 2/3, 1/3", () => {
     // S = (0,1.5); s = (0, 1.5, 0.75); D = 2.25.
-    expectClose(weightsFor([[1, 0], [0, 1], [-1, 0.5]]).weights, [0, 2 / 3, 1 / 3]);
+    expectClose(
+      weightsFor([
+        [1, 0],
+        [0, 1],
+        [-1, 0.5],
+      ]).weights,
+      [0, 2 / 3, 1 / 3],
+    );
   });
 
   it("gives a disagreeing task a negative weight (hand-derived: (3,0),(−2,0),(0,1) → 1/2, −1/3, 1/6)", () => {
     // Gram rows: g1·(g1,g2,g3) = (9,−6,0) → 3; g2: (−6,4,0) → −2; g3: (0,0,1) → 1. D = 3+2+1 = 6.
-    expectClose(weightsFor([[3, 0], [-2, 0], [0, 1]]).weights, [0.5, -1 / 3, 1 / 6]);
+    expectClose(
+      weightsFor([
+        [3, 0],
+        [-2, 0],
+        [0, 1],
+      ]).weights,
+      [0.5, -1 / 3, 1 / 6],
+    );
   });
 
   it("keeps the reference weights for updates whose float32 products would overflow or underflow", () => {
     // g·g of 1e20 is 1e40 > float32 max and of 1e-25 is 1e-50 < float32 min: rescaling keeps both exact.
     for (const scale of [1e20, 1e-25]) {
-      const { weights, fellBack } = weightsFor([[1, 2], [2, 1], [1, 1]].map((row) => row.map((x) => x * scale)));
+      const { weights, fellBack } = weightsFor(
+        [
+          [1, 2],
+          [2, 1],
+          [1, 1],
+        ].map((row) => row.map((x) => x * scale)),
+      );
       expect(fellBack).toBe(false);
       expectClose(weights, [0.375, 0.375, 0.25]);
     }
@@ -56,17 +80,28 @@ describeEachBackend("gradientAgreement", () => {
   });
 
   it("falls back to uniform weights, never NaN, when the updates sum to zero", () => {
-    const result = weightsFor([[1, -2], [-1, 2]]);
+    const result = weightsFor([
+      [1, -2],
+      [-1, 2],
+    ]);
     expect(result.fellBack).toBe(true);
     expectClose(result.weights, [0.5, 0.5]);
-    const zeros = weightsFor([[0, 0, 0], [0, 0, 0], [0, 0, 0]]);
+    const zeros = weightsFor([
+      [0, 0, 0],
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
     expect(zeros.fellBack).toBe(true);
     expectClose(zeros.weights, [1 / 3, 1 / 3, 1 / 3]);
   });
 
   it("falls back when the updates are not finite", () => {
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
-      const result = weightsFor([[1, bad], [2, 1], [0, 1]]);
+      const result = weightsFor([
+        [1, bad],
+        [2, 1],
+        [0, 1],
+      ]);
       expect(result.fellBack).toBe(true);
       expectClose(result.weights, [1 / 3, 1 / 3, 1 / 3]);
     }
@@ -74,7 +109,10 @@ describeEachBackend("gradientAgreement", () => {
 
   it("treats eps as relative to Σ_k ‖g_k‖² (scale-free)", () => {
     // (1,0),(−1,0.1): S = (0,0.1), s = (0, 0.01), D = 0.01; Σ‖g‖² = 2.01 → ratio ≈ 0.004975.
-    const rows = [[1, 0], [-1, 0.1]];
+    const rows = [
+      [1, 0],
+      [-1, 0.1],
+    ];
     expect(weightsFor(rows, 0.004).fellBack).toBe(false);
     expect(weightsFor(rows, 0.006).fellBack).toBe(true);
     const scaled = rows.map((row) => row.map((value) => value * 1e-3));

@@ -22,5 +22,5 @@ export function expectGroups(input: WeightingInput, tasks: number, groupCount: n
 }
 
 function describe(value: unknown): string {
-  return typeof value === "number" ? String(value) : JSON.stringify(value) ?? String(value);
+  return typeof value === "number" ? String(value) : (JSON.stringify(value) ?? String(value));
 }

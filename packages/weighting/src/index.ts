@@ -15,3 +15,4 @@ export {
   type WeightingConformanceOptions,
   type WeightingSchemeSource,
 } from "./conformance-checks.js";
+export { weightingDefinitions } from "./definitions.js";

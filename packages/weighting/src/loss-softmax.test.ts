@@ -64,20 +64,40 @@ describeEachBackend("lossSoftmax", () => {
         const weights = weightsFor(losses, temperature);
         expect(Math.abs(weights.reduce((a, b) => a + b, 0) - 1)).toBeLessThanOrEqual(1e-6);
         expect(weights.every((w) => w > 0)).toBe(true);
-        losses.forEach((li, i) => losses.forEach((lj, j) => { if (li > lj) expect(weights[i]).toBeGreaterThanOrEqual(weights[j]!); }));
-        expectClose(weightsFor(losses, 1e12), losses.map(() => 1 / losses.length), 1e-7);
+        losses.forEach((li, i) =>
+          losses.forEach((lj, j) => {
+            if (li > lj) expect(weights[i]).toBeGreaterThanOrEqual(weights[j]!);
+          }),
+        );
+        expectClose(
+          weightsFor(losses, 1e12),
+          losses.map(() => 1 / losses.length),
+          1e-7,
+        );
       }),
     );
   });
 
   it("is permutation equivariant", () => {
     const permuted = fc.array(loss, { minLength: 1, maxLength: 15 }).chain((losses) =>
-      fc.shuffledSubarray(losses.map((_, i) => i), { minLength: losses.length, maxLength: losses.length }).map((order) => ({ losses, order })),
+      fc
+        .shuffledSubarray(
+          losses.map((_, i) => i),
+          { minLength: losses.length, maxLength: losses.length },
+        )
+        .map((order) => ({ losses, order })),
     );
     fc.assert(
       fc.property(permuted, ({ losses, order }) => {
         const weights = weightsFor(losses, 0.7);
-        expectClose(weightsFor(order.map((i) => losses[i]!), 0.7), order.map((i) => weights[i]!), 1e-7);
+        expectClose(
+          weightsFor(
+            order.map((i) => losses[i]!),
+            0.7,
+          ),
+          order.map((i) => weights[i]!),
+          1e-7,
+        );
       }),
     );
   });

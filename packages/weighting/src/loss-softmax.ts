@@ -42,7 +42,12 @@ export function lossSoftmax(options: LossSoftmaxOptions = {}): WeightingScheme {
       // An exponent can be −∞ (a tiny τ), giving exp = 0; the largest loss's term is exactly 1.
       const terms = losses.map((loss) => Math.exp((loss - largest) / temperature));
       const total = terms.reduce((sum, term) => sum + term, 0);
-      return { weights: tf.tensor1d(terms.map((term) => term / total), "float32") };
+      return {
+        weights: tf.tensor1d(
+          terms.map((term) => term / total),
+          "float32",
+        ),
+      };
     },
   };
 }

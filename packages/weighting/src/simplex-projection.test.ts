@@ -27,18 +27,24 @@ describe("projectOntoSimplex (Duchi et al. 2008, sort-based)", () => {
 
   it("lands on the simplex and is the closest point: ‖Π(v) − v‖ ≤ ‖q − v‖ for random simplex points q", () => {
     const pointOnSimplex = (size: number) =>
-      fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: size, maxLength: size }).filter((x) => x.some((y) => y > 0)).map((x) => {
-        const total = x.reduce((a, b) => a + b, 0);
-        return x.map((y) => y / total);
-      });
+      fc
+        .array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: size, maxLength: size })
+        .filter((x) => x.some((y) => y > 0))
+        .map((x) => {
+          const total = x.reduce((a, b) => a + b, 0);
+          return x.map((y) => y / total);
+        });
     fc.assert(
-      fc.property(vector.chain((values) => pointOnSimplex(values.length).map((q) => ({ values, q }))), ({ values, q }) => {
-        const projected = projectOntoSimplex(values);
-        expect(projected.every((p) => p >= 0)).toBe(true);
-        expect(Math.abs(projected.reduce((a, b) => a + b, 0) - 1)).toBeLessThanOrEqual(1e-12);
-        const distance = (x: readonly number[]) => Math.hypot(...x.map((xi, i) => xi - values[i]!));
-        expect(distance(projected)).toBeLessThanOrEqual(distance(q) + 1e-12);
-      }),
+      fc.property(
+        vector.chain((values) => pointOnSimplex(values.length).map((q) => ({ values, q }))),
+        ({ values, q }) => {
+          const projected = projectOntoSimplex(values);
+          expect(projected.every((p) => p >= 0)).toBe(true);
+          expect(Math.abs(projected.reduce((a, b) => a + b, 0) - 1)).toBeLessThanOrEqual(1e-12);
+          const distance = (x: readonly number[]) => Math.hypot(...x.map((xi, i) => xi - values[i]!));
+          expect(distance(projected)).toBeLessThanOrEqual(distance(q) + 1e-12);
+        },
+      ),
     );
   });
 });

@@ -84,11 +84,17 @@ describeEachBackend("tailRisk", () => {
     const losses = Array.from({ length: 25 }, (_, i) => i / 10);
     const weights = weightsFor(losses, 0.28);
     expect(weights.filter((w) => w > 0)).toHaveLength(7);
-    expectClose(weights.slice(18), Array.from({ length: 7 }, () => 1 / 7));
+    expectClose(
+      weights.slice(18),
+      Array.from({ length: 7 }, () => 1 / 7),
+    );
   });
 
   it("matches an independent counting reference on random losses (with ties)", () => {
-    const losses = fc.array(fc.integer({ min: 0, max: 6 }).map((x) => x / 4), { minLength: 1, maxLength: 40 });
+    const losses = fc.array(
+      fc.integer({ min: 0, max: 6 }).map((x) => x / 4),
+      { minLength: 1, maxLength: 40 },
+    );
     fc.assert(
       fc.property(losses, fc.integer({ min: 1, max: 100 }), (values, percent) => {
         expectClose(weightsFor(values, percent / 100), referenceWeights(values, percent));
@@ -104,19 +110,33 @@ describeEachBackend("tailRisk", () => {
         expect(Math.abs(weights.reduce((a, b) => a + b, 0) - 1)).toBeLessThanOrEqual(1e-6);
         expect(weights.every((w) => w >= 0)).toBe(true);
         expect(weights.filter((w) => w > 0)).toHaveLength(tailCount(alpha, values.length));
-        expectClose(weightsFor(values, 1), values.map(() => 1 / values.length));
+        expectClose(
+          weightsFor(values, 1),
+          values.map(() => 1 / values.length),
+        );
       }),
     );
   });
 
   it("is permutation equivariant for distinct losses", () => {
     const distinct = fc.uniqueArray(fc.integer({ min: 0, max: 1000 }), { minLength: 1, maxLength: 20 }).chain((values) =>
-      fc.shuffledSubarray(values.map((_, i) => i), { minLength: values.length, maxLength: values.length }).map((order) => ({ values, order })),
+      fc
+        .shuffledSubarray(
+          values.map((_, i) => i),
+          { minLength: values.length, maxLength: values.length },
+        )
+        .map((order) => ({ values, order })),
     );
     fc.assert(
       fc.property(distinct, fc.double({ min: 0.01, max: 1, noNaN: true }), ({ values, order }, alpha) => {
         const weights = weightsFor(values, alpha);
-        expectClose(weightsFor(order.map((i) => values[i]!), alpha), order.map((i) => weights[i]!));
+        expectClose(
+          weightsFor(
+            order.map((i) => values[i]!),
+            alpha,
+          ),
+          order.map((i) => weights[i]!),
+        );
       }),
     );
   });

@@ -64,9 +64,9 @@ const batches = (groupCount: number) =>
     ),
     { minLength: 1, maxLength: 8 },
   );
-const setup = fc.record({ groupCount: fc.integer({ min: 1, max: 5 }), lr: fc.constantFrom(0, 0.01, 0.1, 0.5, 2) }).chain(({ groupCount, lr }) =>
-  batches(groupCount).map((list) => ({ groupCount, lr, list })),
-);
+const setup = fc
+  .record({ groupCount: fc.integer({ min: 1, max: 5 }), lr: fc.constantFrom(0, 0.01, 0.1, 0.5, 2) })
+  .chain(({ groupCount, lr }) => batches(groupCount).map((list) => ({ groupCount, lr, list })));
 
 describeEachBackend("trMaml", () => {
   it("hand-worked: three calls with G = 3, lr = 0.5, including the all-zero fallback", () => {
@@ -122,13 +122,23 @@ describeEachBackend("trMaml", () => {
           const p = pOf(scheme);
           expect(p.every((value) => value >= 0)).toBe(true);
           expect(Math.abs(p.reduce((a, b) => a + b, 0) - 1)).toBeLessThanOrEqual(1e-12);
-          expectClose(call(single, { ...batch, groups: batch.groups.map(() => 0) }).weights, batch.groups.map(() => 1 / batch.groups.length));
+          expectClose(
+            call(single, { ...batch, groups: batch.groups.map(() => 0) }).weights,
+            batch.groups.map(() => 1 / batch.groups.length),
+          );
           // lr = 0 keeps p uniform: each present group gets an equal share, split among its tasks.
           const present = new Set(batch.groups).size;
           const count = (g: number) => batch.groups.filter((h) => h === g).length;
-          expectClose(call(frozen, batch).weights, batch.groups.map((g) => 1 / (present * count(g))));
+          expectClose(
+            call(frozen, batch).weights,
+            batch.groups.map((g) => 1 / (present * count(g))),
+          );
         }
-        expectClose(pOf(frozen), Array.from({ length: groupCount }, () => 1 / groupCount), 0);
+        expectClose(
+          pOf(frozen),
+          Array.from({ length: groupCount }, () => 1 / groupCount),
+          0,
+        );
       }),
     );
   });
@@ -137,7 +147,10 @@ describeEachBackend("trMaml", () => {
     const permuted = setup.chain(({ groupCount, lr, list }) => {
       const last = list[list.length - 1]!;
       return fc
-        .shuffledSubarray(last.losses.map((_, i) => i), { minLength: last.losses.length, maxLength: last.losses.length })
+        .shuffledSubarray(
+          last.losses.map((_, i) => i),
+          { minLength: last.losses.length, maxLength: last.losses.length },
+        )
         .map((order) => ({ groupCount, lr, list, order }));
     });
     fc.assert(
@@ -151,7 +164,11 @@ describeEachBackend("trMaml", () => {
         const last = list[list.length - 1]!;
         const weights = call(a, last).weights;
         const shuffled = call(b, { losses: order.map((i) => last.losses[i]!), groups: order.map((i) => last.groups[i]!) }).weights;
-        expectClose(shuffled, order.map((i) => weights[i]!), 1e-7);
+        expectClose(
+          shuffled,
+          order.map((i) => weights[i]!),
+          1e-7,
+        );
         expectClose(pOf(b), pOf(a), 1e-15);
       }),
     );
@@ -204,8 +221,18 @@ describeEachBackend("trMaml", () => {
     expectConcordError(() => scheme.weights({ updates, losses, iteration: 0 }), "groups", needs);
     expectConcordError(() => scheme.weights({ updates, losses, iteration: 0 }), "groups", /got no groups/);
     expectConcordError(() => scheme.weights({ updates, losses, iteration: 0, groups: [0, 1] }), "groups", /got 2 group ids for 3 tasks/);
-    for (const [bad, text] of [[1.5, "1.5"], [-1, "-1"], [3, "3"], [Number.NaN, "NaN"], ["1", '"1"']] as const) {
-      expectConcordError(() => scheme.weights({ updates, losses, iteration: 0, groups: [0, bad as number, 2] }), "groups", new RegExp(`got groups\\[1\\] = ${text}`));
+    for (const [bad, text] of [
+      [1.5, "1.5"],
+      [-1, "-1"],
+      [3, "3"],
+      [Number.NaN, "NaN"],
+      ["1", '"1"'],
+    ] as const) {
+      expectConcordError(
+        () => scheme.weights({ updates, losses, iteration: 0, groups: [0, bad as number, 2] }),
+        "groups",
+        new RegExp(`got groups\\[1\\] = ${text}`),
+      );
     }
     expect(pOf(scheme)).toEqual([1 / 3, 1 / 3, 1 / 3]);
     tf.dispose([updates, losses]);
@@ -223,8 +250,10 @@ describeEachBackend("trMaml", () => {
 
 describe("trMaml options and setState", () => {
   it("refuses bad options with a ConcordError naming the option", () => {
-    for (const groups of [0, -1, 1.5, Number.NaN, "2", undefined]) expectConcordError(() => trMaml({ groups: groups as number, lr: 0.1 }), "groups", /expected an integer >= 1/);
-    for (const lr of [-0.1, Number.NaN, Number.POSITIVE_INFINITY, "0.1", undefined]) expectConcordError(() => trMaml({ groups: 2, lr: lr as number }), "lr", /expected a finite number >= 0/);
+    for (const groups of [0, -1, 1.5, Number.NaN, "2", undefined])
+      expectConcordError(() => trMaml({ groups: groups as number, lr: 0.1 }), "groups", /expected an integer >= 1/);
+    for (const lr of [-0.1, Number.NaN, Number.POSITIVE_INFINITY, "0.1", undefined])
+      expectConcordError(() => trMaml({ groups: 2, lr: lr as number }), "lr", /expected a finite number >= 0/);
     expectConcordError(() => trMaml(undefined as unknown as { groups: number; lr: number }), "groups");
   });
 

@@ -60,9 +60,7 @@ export function trMaml(options: TrMamlOptions): StatefulWeightingScheme {
         if (count > 0) present += p[group]!;
       });
       const fellBack = present === 0;
-      const weights = fellBack
-        ? new Float32Array(tasks).fill(1 / tasks)
-        : Float32Array.from(groups, (group) => p[group]! / (counts[group]! * present));
+      const weights = fellBack ? new Float32Array(tasks).fill(1 / tasks) : Float32Array.from(groups, (group) => p[group]! / (counts[group]! * present));
 
       const meanLosses = lossSums.map((sum, group) => (counts[group]! > 0 ? sum / counts[group]! : 0));
       const ascended = p.map((value, group) => value + lr * meanLosses[group]!);
@@ -90,7 +88,8 @@ function checkState(state: WeightingState, groupCount: number): number[] {
     throw new ConcordError(`expected "trMaml", got ${JSON.stringify(state.name)} (a state saved by another weighting scheme?)`, { field: "state.name" });
   }
   const values: unknown = state.values;
-  if (values === null || typeof values !== "object") throw new ConcordError(`expected an object { p: number[] }, got ${typeof values}`, { field: "state.values" });
+  if (values === null || typeof values !== "object")
+    throw new ConcordError(`expected an object { p: number[] }, got ${typeof values}`, { field: "state.values" });
   const extra = Object.keys(values).filter((key) => key !== "p");
   if (extra.length > 0) throw new ConcordError(`expected only "p", got also ${extra.map((key) => JSON.stringify(key)).join(", ")}`, { field: "state.values" });
   const p: unknown = (values as Record<string, unknown>)["p"];

@@ -49,7 +49,8 @@ export function checkDocuments(root, documents) {
     const result = renderDocument(document, readDocument(root, document), readRecord);
     markers += result.markers.length;
     for (const marker of result.markers) {
-      if (marker.written !== marker.rendered) mismatches.push({ document, line: marker.line, expression: marker.expression, written: marker.written, rendered: marker.rendered });
+      if (marker.written !== marker.rendered)
+        mismatches.push({ document, line: marker.line, expression: marker.expression, written: marker.written, rendered: marker.rendered });
     }
   }
   return { markers, mismatches };

@@ -7,7 +7,13 @@ import { checkDocuments, writeDocuments } from "./document.mjs";
 import { findMarkers } from "./markers.mjs";
 
 let root;
-const record = (accuracy) => JSON.stringify({ accuracy: [{ step: 0, mean: 0.2, ci95: 0 }, { step: 1, mean: accuracy, ci95: 0.0066449 }] });
+const record = (accuracy) =>
+  JSON.stringify({
+    accuracy: [
+      { step: 0, mean: 0.2, ci95: 0 },
+      { step: 1, mean: accuracy, ci95: 0.0066449 },
+    ],
+  });
 const DOC = [
   "# Results",
   "<!-- n-alias R=runs/uniform -->",
@@ -61,7 +67,9 @@ describe("a document tied to its record", () => {
     const error = catchError(() => checkDocuments(root, ["doc.md"]));
     expect(error).toBeInstanceOf(ConcordError);
     expect(error.field).toBe("doc.md");
-    expect(error.message).toContain("doc.md:6: <!-- n:@R/evaluation.json#accuracy[1] | pct2 ci -->: record runs/uniform/evaluation.json cannot be read (ENOENT)");
+    expect(error.message).toContain(
+      "doc.md:6: <!-- n:@R/evaluation.json#accuracy[1] | pct2 ci -->: record runs/uniform/evaluation.json cannot be read (ENOENT)",
+    );
     expect(error.message).toContain("doc.md:8:");
   });
 
@@ -69,7 +77,9 @@ describe("a document tied to its record", () => {
     writeFileSync(join(root, "doc.md"), DOC.replace("accuracy[1].mean", "accuracy[3].mean"));
     const error = catchError(() => checkDocuments(root, ["doc.md"]));
     expect(error).toBeInstanceOf(ConcordError);
-    expect(error.message).toContain('doc.md:8: <!-- n:runs/uniform/evaluation.json#accuracy[3].mean | pct2 -->: record runs/uniform/evaluation.json: no "accuracy[3]"');
+    expect(error.message).toContain(
+      'doc.md:8: <!-- n:runs/uniform/evaluation.json#accuracy[3].mean | pct2 -->: record runs/uniform/evaluation.json: no "accuracy[3]"',
+    );
   });
 
   it("--write with one broken marker changes no document", () => {

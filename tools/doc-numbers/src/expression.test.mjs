@@ -26,7 +26,13 @@ describe("JSON paths", () => {
 });
 
 describe("selectors", () => {
-  const bench = { rows: [{ workload: "a", backend: "wasm", ms: 1 }, { workload: "a", backend: "native", ms: 2 }, { workload: "b", backend: "native", ms: 3 }] };
+  const bench = {
+    rows: [
+      { workload: "a", backend: "wasm", ms: 1 },
+      { workload: "a", backend: "native", ms: 2 },
+      { workload: "b", backend: "native", ms: 3 },
+    ],
+  };
   it("pick the one array element with the given key values", () => {
     expect(valueAtPath(bench, "rows[workload=a,backend=native].ms")).toBe(2);
     expect(valueAtPath(bench, "rows[workload=b].ms")).toBe(3);
@@ -65,7 +71,11 @@ describe("expressions", () => {
     expect(evaluate("list(r/seed-0/e.json#accuracy[0].mean, r/seed-{0,1}/e.json#accuracy[1].mean)")).toEqual([0.2, 0.944, 0.9476666]);
   });
   it("recordFiles lists every record an expression reads", () => {
-    expect(recordFiles(parseExpression("sub(@R/seed-{0,1}/e.json#a, x/y.json#b)"), new Map([["R", "r"]]))).toEqual(["r/seed-0/e.json", "r/seed-1/e.json", "x/y.json"]);
+    expect(recordFiles(parseExpression("sub(@R/seed-{0,1}/e.json#a, x/y.json#b)"), new Map([["R", "r"]]))).toEqual([
+      "r/seed-0/e.json",
+      "r/seed-1/e.json",
+      "x/y.json",
+    ]);
   });
   it("an alias stands for a folder", () => {
     expect(evaluate("@R/seed-1/e.json#accuracy[1].mean", new Map([["R", "r"]]))).toBe(0.9476666);

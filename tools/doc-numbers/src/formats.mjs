@@ -21,7 +21,13 @@ export function parseFormat(spec) {
   for (const flag of flags) if (!["ci", "signed", "range"].includes(flag)) throw new Error(`unknown format flag "${flag}" (expected ci, signed or range)`);
   if (flags.includes("ci") && flags.includes("range")) throw new Error('a format takes "ci" or "range", not both');
   if (kind === "text" && flags.length > 0) throw new Error('the "text" format takes no flags');
-  return { kind: match[1] ?? match[3], digits: match[2] === undefined ? 0 : Number(match[2]), signed: flags.includes("signed"), ci: flags.includes("ci"), range: flags.includes("range") };
+  return {
+    kind: match[1] ?? match[3],
+    digits: match[2] === undefined ? 0 : Number(match[2]),
+    signed: flags.includes("signed"),
+    ci: flags.includes("ci"),
+    range: flags.includes("range"),
+  };
 }
 
 /** `value` written as `format` says; throws an Error when the value has the wrong shape for it. */
@@ -55,7 +61,8 @@ function single(value, what) {
 /** One number: scaled, rounded, signed, with U+2212 for a minus and no sign on a value that rounds to 0. */
 export function formatNumber(x, format) {
   const scaled = format.kind === "pct" ? x * 100 : x;
-  const rounded = format.kind === "int" ? Math.round(scaled).toFixed(0) : format.kind === "sig" ? significant(scaled, format.digits) : scaled.toFixed(format.digits);
+  const rounded =
+    format.kind === "int" ? Math.round(scaled).toFixed(0) : format.kind === "sig" ? significant(scaled, format.digits) : scaled.toFixed(format.digits);
   const text = groupThousands(rounded);
   if (Number(rounded) === 0) return text.replace(/^-/, "");
   if (text.startsWith("-")) return `${MINUS}${text.slice(1)}`;

@@ -27,7 +27,15 @@ export function parseJsonPath(path) {
 /** How a step is written back in an error message. */
 function stepText(steps) {
   return steps
-    .map((step, i) => (typeof step === "number" ? `[${step}]` : typeof step === "object" ? `[${step.selector.map((pair) => pair.join("=")).join(",")}]` : i === 0 ? step : `.${step}`))
+    .map((step, i) =>
+      typeof step === "number"
+        ? `[${step}]`
+        : typeof step === "object"
+          ? `[${step.selector.map((pair) => pair.join("=")).join(",")}]`
+          : i === 0
+            ? step
+            : `.${step}`,
+    )
     .join("");
 }
 
@@ -41,9 +49,13 @@ export function valueAtPath(value, path) {
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i];
     if (typeof step === "object") {
-      const matches = Array.isArray(current) ? current.filter((element) => step.selector.every(([key, value]) => element !== null && typeof element === "object" && String(element[key]) === value)) : [];
+      const matches = Array.isArray(current)
+        ? current.filter((element) => step.selector.every(([key, value]) => element !== null && typeof element === "object" && String(element[key]) === value))
+        : [];
       if (matches.length !== 1) {
-        const what = Array.isArray(current) ? `${matches.length} of its ${current.length} elements match` : `it holds ${JSON.stringify(current)?.slice(0, 60)}, not an array`;
+        const what = Array.isArray(current)
+          ? `${matches.length} of its ${current.length} elements match`
+          : `it holds ${JSON.stringify(current)?.slice(0, 60)}, not an array`;
         throw new Error(`"${stepText(steps.slice(0, i + 1))}" must select one element: ${what}`);
       }
       current = matches[0];
@@ -58,7 +70,10 @@ export function valueAtPath(value, path) {
       const has = Array.isArray(current)
         ? `an array of ${current.length}`
         : current !== null && typeof current === "object"
-          ? `keys ${Object.keys(current).slice(0, 12).map((key) => JSON.stringify(key)).join(", ")}`
+          ? `keys ${Object.keys(current)
+              .slice(0, 12)
+              .map((key) => JSON.stringify(key))
+              .join(", ")}`
           : JSON.stringify(current);
       throw new Error(`no "${stepText(steps.slice(0, i + 1))}": ${where} holds ${has}`);
     }

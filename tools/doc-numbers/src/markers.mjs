@@ -55,7 +55,14 @@ export function findMarkers(text) {
       continue;
     }
     const start = match.index + match[0].indexOf("-->") + 3;
-    markers.push({ line, expression: match[1].slice(0, bar).trim(), format: match[1].slice(bar + 1).trim(), written: match[2], start, end: start + match[2].length });
+    markers.push({
+      line,
+      expression: match[1].slice(0, bar).trim(),
+      format: match[1].slice(bar + 1).trim(),
+      written: match[2],
+      start,
+      end: start + match[2].length,
+    });
   }
   for (const match of text.matchAll(OPENING)) {
     if (outside(match.index) && !opened.has(match.index)) {

@@ -30,7 +30,11 @@ export class ClassCard {
     const buttons = document.createElement("div");
     buttons.className = "card-buttons";
     this.addButton = button(`Add example`, "add", () => actions.add());
-    buttons.append(this.addButton, button("clear pad", "small", () => this.pad.clear()), button("clear class", "small clear-class", () => actions.clearClass()));
+    buttons.append(
+      this.addButton,
+      button("clear pad", "small", () => this.pad.clear()),
+      button("clear class", "small clear-class", () => actions.clearClass()),
+    );
     this.element.append(buttons);
     this.strip = document.createElement("div");
     this.strip.className = "examples";
@@ -66,7 +70,9 @@ export class ClassCard {
       ...this.thumbnails.map((url, index) => {
         const item = document.createElement("span");
         item.className = "example";
-        item.innerHTML = url ? `<img alt="example ${index + 1} of ${this.label}" src="${url}">` : `<span class="restored" title="restored from this browser's storage">${index + 1}</span>`;
+        item.innerHTML = url
+          ? `<img alt="example ${index + 1} of ${this.label}" src="${url}">`
+          : `<span class="restored" title="restored from this browser's storage">${index + 1}</span>`;
         item.append(button("×", "remove", () => this.actions.remove(index), `remove example ${index + 1} of ${this.label}`));
         return item;
       }),

@@ -151,7 +151,8 @@ export function mountFewShot(root: HTMLElement, modelUrl: string): FewShotApi {
       return classifier;
     },
     setClassCount(count) {
-      if (!Number.isInteger(count) || count < MIN_CLASSES || count > MAX_CLASSES) throw new Error(`classes: expected an integer from ${MIN_CLASSES} to ${MAX_CLASSES}, got ${count}`);
+      if (!Number.isInteger(count) || count < MIN_CLASSES || count > MAX_CLASSES)
+        throw new Error(`classes: expected an integer from ${MIN_CLASSES} to ${MAX_CLASSES}, got ${count}`);
       for (let c = count; c < MAX_CLASSES; c++) if (cards[c]!.exampleCount > 0) clearClass(c);
       classCount = count;
       classSelect.value = String(count);
@@ -232,9 +233,7 @@ export function mountFewShot(root: HTMLElement, modelUrl: string): FewShotApi {
   classSelect.addEventListener("change", () => guard(() => api.setClassCount(Number(classSelect.value))));
   const onClick = (id: string, action: () => Promise<void> | void) =>
     $(id).addEventListener("click", () => {
-      Promise.resolve()
-        .then(action)
-        .catch(report);
+      Promise.resolve().then(action).catch(report);
     });
   onClick("fs-adapt", () => api.adapt());
   onClick("fs-save", () => api.save());

@@ -49,7 +49,9 @@ export function mountArmControls(container: HTMLElement, arm: number, title: str
   return {
     read() {
       const name = select.value as WeightingName;
-      const options = Object.fromEntries(WEIGHTING_OPTIONS[name].map((option) => [option, input(option).value === "" ? Number.NaN : Number(input(option).value)]));
+      const options = Object.fromEntries(
+        WEIGHTING_OPTIONS[name].map((option) => [option, input(option).value === "" ? Number.NaN : Number(input(option).value)]),
+      );
       return { name, ...options } as WeightingChoice;
     },
     write(choice) {

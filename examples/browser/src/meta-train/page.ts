@@ -24,7 +24,9 @@ export interface MetaTrainState {
 }
 
 export function mountMetaTrain(root: HTMLElement): { start(settings?: Partial<TrainSettings>): void; pause(): void; reset(): void; state: MetaTrainState } {
-  const schemeList = WEIGHTING_NAMES.map((name) => `<li data-scheme="${name}"><b>${WEIGHTING_FORMULAS[name].title}</b>: ${WEIGHTING_FORMULAS[name].formula}</li>`).join("");
+  const schemeList = WEIGHTING_NAMES.map(
+    (name) => `<li data-scheme="${name}"><b>${WEIGHTING_FORMULAS[name].title}</b>: ${WEIGHTING_FORMULAS[name].formula}</li>`,
+  ).join("");
   root.innerHTML = `
     <p class="lead">Meta-learn the MAML paper's sine-wave family right here: every task is y = A·sin(x − φ) seen through 10 points;
     the network learns an initialisation from which a few gradient steps on 10 points (one for MAML, five for Reptile) fit a new sine.
@@ -84,21 +86,33 @@ export function mountMetaTrain(root: HTMLElement): { start(settings?: Partial<Tr
       drawPending = false;
       const choices = shownChoices();
       for (const item of root.querySelectorAll<HTMLElement>("#mt-schemes li")) {
-        item.classList.toggle("chosen", choices.some((choice) => choice.name === item.dataset.scheme));
+        item.classList.toggle(
+          "chosen",
+          choices.some((choice) => choice.name === item.dataset.scheme),
+        );
       }
       const curves: Series[] = choices.map((choice, arm) => ({
         label: weightingLabel(choice),
         color: ARM_COLORS[arm]!,
         points: state.heldOut.map((point) => [point.iteration, point.losses[weightingKey(choice)] ?? Number.NaN] as const),
       }));
-      drawChart($("mt-curve"), curves, { title: "Held-out loss after adaptation (25 clean tasks, MSE, log scale)", xLabel: "meta-iteration", yLabel: "MSE", logY: true });
+      drawChart($("mt-curve"), curves, {
+        title: "Held-out loss after adaptation (25 clean tasks, MSE, log scale)",
+        xLabel: "meta-iteration",
+        yLabel: "MSE",
+        logY: true,
+      });
       choices.forEach((choice, a) => {
         const arm = fits?.arms.find((candidate) => candidate.arm === weightingKey(choice));
         const series: Series[] = fits
           ? [
               { label: "true sine", color: "#222", points: fits.xs.map((x, i) => [x, fits!.truth[i]!] as const) },
               { label: "before", color: "#aaa", dash: [5, 4], points: arm ? fits.xs.map((x, i) => [x, arm.before[i]!] as const) : [] },
-              { label: fits.innerSteps === 1 ? "after 1 step" : `after ${fits.innerSteps} steps`, color: ARM_COLORS[a]!, points: arm ? fits.xs.map((x, i) => [x, arm.after[i]!] as const) : [] },
+              {
+                label: fits.innerSteps === 1 ? "after 1 step" : `after ${fits.innerSteps} steps`,
+                color: ARM_COLORS[a]!,
+                points: arm ? fits.xs.map((x, i) => [x, arm.after[i]!] as const) : [],
+              },
               { label: "10 points", color: "#d62728", dots: true, points: fits.support.x.map((x, i) => [x, fits!.support.y[i]!] as const) },
             ]
           : [];

@@ -16,7 +16,11 @@ export interface TrainSettings {
   readonly weightings: readonly WeightingChoice[];
 }
 
-export type ToWorker = { readonly type: "start"; readonly settings: TrainSettings } | { readonly type: "pause" } | { readonly type: "resume" } | { readonly type: "reset" };
+export type ToWorker =
+  | { readonly type: "start"; readonly settings: TrainSettings }
+  | { readonly type: "pause" }
+  | { readonly type: "resume" }
+  | { readonly type: "reset" };
 
 export interface ArmProgress {
   /** The arm's key: weightingKey of its scheme ("uniform", "agreement", "tail-risk(alpha=0.1)", …). */

@@ -23,4 +23,3 @@ export interface RunnableTaskPool extends TaskPool {
    */
   dispatch(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions): { claim: () => number; wait: () => TaskJobResult[] };
 }
-

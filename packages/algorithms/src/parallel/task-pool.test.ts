@@ -26,11 +26,25 @@ function train(algorithm: MetaAlgorithm): number[][] {
     const tasks = Array.from({ length: 6 }, (_, i) => {
       const set = (k: number) => {
         const x = rng.normalArray(k, 1);
-        return { x: tf.tensor2d(x, [k, 1]), y: tf.tensor2d(x.map((v) => Math.sin(v + i)), [k, 1]) };
+        return {
+          x: tf.tensor2d(x, [k, 1]),
+          y: tf.tensor2d(
+            x.map((v) => Math.sin(v + i)),
+            [k, 1],
+          ),
+        };
       };
       return { support: set(4 + i), query: set(5) };
     });
-    const { metaGradient } = algorithm.step({ params, tasks, model, objective: meanSquaredError(), innerOptimizer: sgd({ lr: INNER_LR }), weighting: uniform(), iteration });
+    const { metaGradient } = algorithm.step({
+      params,
+      tasks,
+      model,
+      objective: meanSquaredError(),
+      innerOptimizer: sgd({ lr: INNER_LR }),
+      weighting: uniform(),
+      iteration,
+    });
     const next = outer.apply(params, metaGradient);
     disposeParams(metaGradient);
     disposeParams(params);
@@ -79,7 +93,15 @@ describeEachBackend("TaskPool: tasks shared out to worker threads", (backend) =>
     const task = () => ({ x: tf.ones([3, 1]), y: tf.ones([3, 1]) });
     const tasks = [0, 1, 2].map(() => ({ support: task(), query: task() }));
     const step = () =>
-      maml({ order: 1, execution: "per-task", pool }).step({ params, tasks, model: other, objective: meanSquaredError(), innerOptimizer: sgd({ lr: INNER_LR }), weighting: uniform(), iteration: 0 });
+      maml({ order: 1, execution: "per-task", pool }).step({
+        params,
+        tasks,
+        model: other,
+        objective: meanSquaredError(),
+        innerOptimizer: sgd({ lr: INNER_LR }),
+        weighting: uniform(),
+        iteration: 0,
+      });
     expect(step).toThrow(ConcordError);
     expect(step).toThrow(/model is 'mlp', the meta-step's is 'other'/);
     disposeParams(params);

@@ -50,7 +50,13 @@ export function toParams(net: ReferenceNet, theta: Float64Array): Params {
 export function toTasks(net: ReferenceNet, tasks: ReferenceTask[]): Task[] {
   const batch = (set: { x: number[][]; y: number[][] }) => ({
     x: tf.tensor2d(set.x),
-    y: net.loss === "mse" ? tf.tensor2d(set.y) : tf.tensor1d(set.y.map((row) => row[0]!), "int32"),
+    y:
+      net.loss === "mse"
+        ? tf.tensor2d(set.y)
+        : tf.tensor1d(
+            set.y.map((row) => row[0]!),
+            "int32",
+          ),
   });
   return tasks.map((task) => ({ support: batch(task.support), query: batch(task.query) }));
 }

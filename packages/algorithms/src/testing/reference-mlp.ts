@@ -152,7 +152,14 @@ export function mamlObjective(net: ReferenceNet, theta: Float64Array, tasks: Ref
 }
 
 /** First-order MAML: Σ_i w_i ∇_θ' L_query_i evaluated at θ'_i. */
-export function firstOrderMetaGradient(net: ReferenceNet, theta: Float64Array, tasks: ReferenceTask[], weights: number[], alpha: number, steps: number): Float64Array {
+export function firstOrderMetaGradient(
+  net: ReferenceNet,
+  theta: Float64Array,
+  tasks: ReferenceTask[],
+  weights: number[],
+  alpha: number,
+  steps: number,
+): Float64Array {
   const total = new Float64Array(theta.length);
   tasks.forEach((task, i) => {
     const adapted = adaptReference(net, theta, task, alpha, steps);
@@ -164,7 +171,14 @@ export function firstOrderMetaGradient(net: ReferenceNet, theta: Float64Array, t
 }
 
 /** Reptile direction Σ_i w_i (θ − θ'_i). */
-export function reptileDirection(net: ReferenceNet, theta: Float64Array, tasks: ReferenceTask[], weights: number[], alpha: number, steps: number): Float64Array {
+export function reptileDirection(
+  net: ReferenceNet,
+  theta: Float64Array,
+  tasks: ReferenceTask[],
+  weights: number[],
+  alpha: number,
+  steps: number,
+): Float64Array {
   const total = new Float64Array(theta.length);
   tasks.forEach((task, i) => {
     const adapted = adaptReference(net, theta, task, alpha, steps);
@@ -188,7 +202,14 @@ export function headMask(net: ReferenceNet): Uint8Array {
 }
 
 /** θ' after `steps` steps θ_p ← θ_p − rates[p]·∇_p L_support for every p with mask[p] = 1 (no mask: all). */
-export function adaptElementwise(net: ReferenceNet, theta: Float64Array, task: ReferenceTask, rates: Float64Array, steps: number, mask?: Uint8Array): Float64Array {
+export function adaptElementwise(
+  net: ReferenceNet,
+  theta: Float64Array,
+  task: ReferenceTask,
+  rates: Float64Array,
+  steps: number,
+  mask?: Uint8Array,
+): Float64Array {
   let current = Float64Array.from(theta);
   for (let s = 0; s < steps; s++) {
     const g = gradient(net, current, task.support.x, task.support.y);
@@ -201,15 +222,33 @@ export function adaptElementwise(net: ReferenceNet, theta: Float64Array, task: R
  * Σ_i w_i L_query_i(θ'_i) as a function of θ and the rates together (`thetaAndRates` = [θ, a], each
  * of length P): its gradient is the second-order Meta-SGD meta-gradient over both.
  */
-export function elementwiseObjective(net: ReferenceNet, thetaAndRates: Float64Array, tasks: ReferenceTask[], weights: number[], steps: number, mask?: Uint8Array): number {
+export function elementwiseObjective(
+  net: ReferenceNet,
+  thetaAndRates: Float64Array,
+  tasks: ReferenceTask[],
+  weights: number[],
+  steps: number,
+  mask?: Uint8Array,
+): number {
   const count = parameterCount(net);
   const theta = thetaAndRates.subarray(0, count);
   const rates = thetaAndRates.subarray(count, 2 * count);
-  return tasks.reduce((total, task, i) => total + weights[i]! * loss(net, adaptElementwise(net, theta, task, rates, steps, mask), task.query.x, task.query.y), 0);
+  return tasks.reduce(
+    (total, task, i) => total + weights[i]! * loss(net, adaptElementwise(net, theta, task, rates, steps, mask), task.query.x, task.query.y),
+    0,
+  );
 }
 
 /** First order: Σ_i w_i ∇_θ' L_query_i at θ'_i (θ' held constant, so the rates get no gradient). */
-export function elementwiseFirstOrder(net: ReferenceNet, theta: Float64Array, rates: Float64Array, tasks: ReferenceTask[], weights: number[], steps: number, mask?: Uint8Array): Float64Array {
+export function elementwiseFirstOrder(
+  net: ReferenceNet,
+  theta: Float64Array,
+  rates: Float64Array,
+  tasks: ReferenceTask[],
+  weights: number[],
+  steps: number,
+  mask?: Uint8Array,
+): Float64Array {
   const total = new Float64Array(theta.length);
   tasks.forEach((task, i) => {
     gradient(net, adaptElementwise(net, theta, task, rates, steps, mask), task.query.x, task.query.y).forEach((g, p) => {
@@ -220,7 +259,14 @@ export function elementwiseFirstOrder(net: ReferenceNet, theta: Float64Array, ra
 }
 
 /** The updates g_i = θ − θ'_i, one row per task. */
-export function elementwiseUpdates(net: ReferenceNet, theta: Float64Array, rates: Float64Array, tasks: ReferenceTask[], steps: number, mask?: Uint8Array): Float64Array[] {
+export function elementwiseUpdates(
+  net: ReferenceNet,
+  theta: Float64Array,
+  rates: Float64Array,
+  tasks: ReferenceTask[],
+  steps: number,
+  mask?: Uint8Array,
+): Float64Array[] {
   return tasks.map((task) => {
     const adapted = adaptElementwise(net, theta, task, rates, steps, mask);
     return theta.map((v, p) => v - adapted[p]!);

@@ -25,7 +25,10 @@ function composite(x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, relu: bool
 function random(shape: number[], seed: number, scale = 1, shift = 0): tf.Tensor {
   const rng = createRng(seed);
   const size = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: size }, () => shift + scale * rng.uniform(-1, 1)), shape);
+  return tf.tensor(
+    Float32Array.from({ length: size }, () => shift + scale * rng.uniform(-1, 1)),
+    shape,
+  );
 }
 
 /**
@@ -43,7 +46,11 @@ function gradientsUpToSecondOrder(bn: typeof fused, relu: boolean, seed: number)
     const loss = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(w, tf.square(bn(a, b, c, relu)))) as tf.Scalar;
     const first = tf.grads(loss)([x, scale, offset]);
     const directional = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
-      tf.addN(tf.grads(loss)([a, b, c]).map((g, i) => tf.sum(tf.mul(g, v[i]!)))) as tf.Scalar;
+      tf.addN(
+        tf
+          .grads(loss)([a, b, c])
+          .map((g, i) => tf.sum(tf.mul(g, v[i]!))),
+      ) as tf.Scalar;
     const second = tf.grads(directional)([x, scale, offset]);
     return [bn(x, scale, offset, relu), ...first, ...second].map((t) => t.dataSync() as Float32Array);
   });

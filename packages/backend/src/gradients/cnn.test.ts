@@ -58,11 +58,13 @@ const params = (offset?: { direction: number[][]; h: number }) =>
   theta0.map((v, i) => tf.tensor(offset ? v.map((x, j) => x + offset.h * offset.direction[i]![j]!) : v, SHAPES[i]));
 
 function metaGradient(order: 1 | 2): number[][] {
-  return tf.tidy(() => tf.grads((...p: tf.Tensor[]) => metaObjective(p, order).loss)(params())).map((g) => {
-    const v = Array.from(g.dataSync());
-    g.dispose();
-    return v;
-  });
+  return tf
+    .tidy(() => tf.grads((...p: tf.Tensor[]) => metaObjective(p, order).loss)(params()))
+    .map((g) => {
+      const v = Array.from(g.dataSync());
+      g.dispose();
+      return v;
+    });
 }
 
 /** M(θ + h·u) and the relu/max-pool patterns of its support and query forward passes. */
@@ -83,7 +85,10 @@ const h = 2e-3;
  * so central differences are taken only along directions that cross no switch.
  */
 function smoothDirections(count: number): number[][][] {
-  const center = metaValue(theta0.map((v) => v.map(() => 0)), 0).pattern;
+  const center = metaValue(
+    theta0.map((v) => v.map(() => 0)),
+    0,
+  ).pattern;
   const directions: number[][][] = [];
   for (let attempt = 0; directions.length < count && attempt < 30; attempt++) {
     const u = theta0.map((v) => values(v.length, 1));

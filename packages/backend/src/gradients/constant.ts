@@ -9,10 +9,7 @@ function zeroGradientFor(kernelName: string, inputNames: string[]): GradConfig {
   return {
     kernelName,
     inputsToSave: inputNames,
-    gradFunc: (_dy, saved) =>
-      Object.fromEntries(
-        inputNames.map((name, i) => [name, () => zeroGradient(saved[i]?.shape ?? [])]),
-      ),
+    gradFunc: (_dy, saved) => Object.fromEntries(inputNames.map((name, i) => [name, () => zeroGradient(saved[i]?.shape ?? [])])),
   };
 }
 

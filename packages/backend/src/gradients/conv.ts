@@ -52,8 +52,7 @@ export const convGradients: GradConfig[] = [
       const conv = convAttrs("Conv2D", attrs);
       const g = single(dy);
       return {
-        x: () =>
-          tf.conv2dTranspose(g as tf.Tensor4D, filter as tf.Tensor4D, x.shape as Shape4, 1, conv.pad, conv.dimRoundingMode),
+        x: () => tf.conv2dTranspose(g as tf.Tensor4D, filter as tf.Tensor4D, x.shape as Shape4, 1, conv.pad, conv.dimRoundingMode),
         filter: () => conv2dFilterGradient(x, g, filter.shape as Shape4, conv),
       };
     },

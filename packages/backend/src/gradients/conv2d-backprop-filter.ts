@@ -44,7 +44,17 @@ function compositeKernel(backendName: string): KernelFunc {
     const product = run(
       "Conv2D",
       { x: channelsFirst, filter: dyAsFilter },
-      { strides: [1, 1], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dataFormat: "NHWC", dilations: [1, 1] },
+      {
+        strides: [1, 1],
+        pad: [
+          [0, 0],
+          [top, bottom],
+          [left, right],
+          [0, 0],
+        ],
+        dataFormat: "NHWC",
+        dilations: [1, 1],
+      },
     );
     release(channelsFirst);
     release(dyAsFilter);

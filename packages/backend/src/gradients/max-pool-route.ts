@@ -124,7 +124,8 @@ function makeKernel(kind: "route" | "gather", backendName: "cpu" | "wasm"): Kern
     };
     const info = wasm.makeOutput(outShape, "float32");
     const heap = new Float32Array(wasm.wasm.HEAP32.buffer);
-    const view = (t: TensorInfo, length: number) => heap.subarray(wasm.dataIdMap.get(t.dataId).memoryOffset / 4, wasm.dataIdMap.get(t.dataId).memoryOffset / 4 + length);
+    const view = (t: TensorInfo, length: number) =>
+      heap.subarray(wasm.dataIdMap.get(t.dataId).memoryOffset / 4, wasm.dataIdMap.get(t.dataId).memoryOffset / 4 + length);
     const out = view(info, size);
     out.fill(0);
     fill(kind, view(x, tf.util.sizeFromShape(x.shape)), view(upstream, tf.util.sizeFromShape(upstream.shape)), out, p);
@@ -169,7 +170,10 @@ export const maxPoolRouteGradients: GradConfig[] = [
 /** Registers the two kernels on cpu and wasm (once; the wasm ones are used only if that backend loads). */
 export function registerMaxPoolRouteKernels(): void {
   for (const backendName of ["cpu", "wasm"] as const) {
-    for (const [kernelName, kind] of [[ROUTE, "route"], [GATHER, "gather"]] as const) {
+    for (const [kernelName, kind] of [
+      [ROUTE, "route"],
+      [GATHER, "gather"],
+    ] as const) {
       if (!tf.getKernel(kernelName, backendName)) replaceKernel({ kernelName, backendName, kernelFunc: makeKernel(kind, backendName) }, "gradients");
     }
   }

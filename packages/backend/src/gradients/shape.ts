@@ -88,15 +88,8 @@ export const shapeGradients: GradConfig[] = [
     inputsToSave: ["x"],
     gradFunc: (dy, s, attrs) => {
       const x = saved(s, 0);
-      const [begin = [], size = []] = tf.slice_util.parseSliceParams(
-        x,
-        attrs["begin"] as number[],
-        attrs["size"] as number[],
-      );
-      const paddings = x.shape.map((dim, i): [number, number] => [
-        begin[i] ?? 0,
-        dim - (begin[i] ?? 0) - (size[i] ?? 0),
-      ]);
+      const [begin = [], size = []] = tf.slice_util.parseSliceParams(x, attrs["begin"] as number[], attrs["size"] as number[]);
+      const paddings = x.shape.map((dim, i): [number, number] => [begin[i] ?? 0, dim - (begin[i] ?? 0) - (size[i] ?? 0)]);
       return { x: () => tf.pad(single(dy), paddings) };
     },
   },
@@ -106,7 +99,14 @@ export const shapeGradients: GradConfig[] = [
     gradFunc: (dy, s, attrs) => {
       const x = saved(s, 0);
       const paddings = attrs["paddings"] as Array<[number, number]>;
-      return { x: () => tf.slice(single(dy), paddings.map((p) => p[0]), x.shape) };
+      return {
+        x: () =>
+          tf.slice(
+            single(dy),
+            paddings.map((p) => p[0]),
+            x.shape,
+          ),
+      };
     },
   },
   {

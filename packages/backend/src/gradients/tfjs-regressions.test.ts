@@ -60,15 +60,17 @@ const ACTIVATIONS: Activation[] = [
 
 /** ∇(Σ ∇L ⊙ v) computed by tf with whatever gradients are registered. */
 function hessianVectorProduct(apply: (x: tf.Tensor) => tf.Tensor): Float32Array {
-  return tf.tidy(() => {
-    const w = tf.tensor1d(W);
-    const v = tf.tensor1d(V);
-    const loss = (x: tf.Tensor) => {
-      const g = apply(x);
-      return tf.add(tf.sum(tf.mul(w, g)), tf.mul(tf.sum(tf.square(g)), 0.5));
-    };
-    return tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.grad(loss)(x), v)))(tf.tensor1d(X));
-  }).dataSync() as Float32Array;
+  return tf
+    .tidy(() => {
+      const w = tf.tensor1d(W);
+      const v = tf.tensor1d(V);
+      const loss = (x: tf.Tensor) => {
+        const g = apply(x);
+        return tf.add(tf.sum(tf.mul(w, g)), tf.mul(tf.sum(tf.square(g)), 0.5));
+      };
+      return tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.grad(loss)(x), v)))(tf.tensor1d(X));
+    })
+    .dataSync() as Float32Array;
 }
 
 function expected(a: Activation): number[] {
@@ -93,9 +95,15 @@ describeEachBackend("tfjs second-order bugs replaced by Concord", () => {
   it("cross-entropy from logits: tf.losses.softmaxCrossEntropy fails at second order, logits − logSumExp is right", () => {
     // L(z) = mean_k(lse(z_k) − z_k[y_k]); ∇L = (p − onehot)/K; Hessian-vector product per row:
     // (p ⊙ (v − p·v)) / K with p = softmax(z_k).
-    const logits = [[0.3, -1.2, 0.8], [1.5, 0.1, -0.4]];
+    const logits = [
+      [0.3, -1.2, 0.8],
+      [1.5, 0.1, -0.4],
+    ];
     const labels = [2, 0];
-    const v = [[0.5, -1, 0.25], [-0.75, 0.6, 1]];
+    const v = [
+      [0.5, -1, 0.25],
+      [-0.75, 0.6, 1],
+    ];
     const want = logits.flatMap((row, k) => {
       const m = Math.max(...row);
       const e = row.map((z) => Math.exp(z - m));
@@ -105,10 +113,12 @@ describeEachBackend("tfjs second-order bugs replaced by Concord", () => {
       return p.map((pi, i) => (pi * (v[k]![i]! - pv)) / logits.length);
     });
     const hvp = (loss: (z: tf.Tensor) => tf.Tensor): Float32Array =>
-      tf.tidy(() => {
-        const vt = tf.tensor2d(v);
-        return tf.grad((z: tf.Tensor) => tf.sum(tf.mul(tf.grad(loss)(z), vt)))(tf.tensor2d(logits));
-      }).dataSync() as Float32Array;
+      tf
+        .tidy(() => {
+          const vt = tf.tensor2d(v);
+          return tf.grad((z: tf.Tensor) => tf.sum(tf.mul(tf.grad(loss)(z), vt)))(tf.tensor2d(logits));
+        })
+        .dataSync() as Float32Array;
     const onehot = () => tf.cast(tf.oneHot(tf.tensor1d(labels, "int32"), 3), "float32");
     const ours = hvp((z) => {
       const shift = stopGradient(tf.max(z, 1, true));
@@ -118,7 +128,10 @@ describeEachBackend("tfjs second-order bugs replaced by Concord", () => {
     const oursError = relativeError(ours, want);
     let tfjsError = Number.POSITIVE_INFINITY;
     try {
-      tfjsError = relativeError(hvp((z) => tf.losses.softmaxCrossEntropy(onehot(), z)), want);
+      tfjsError = relativeError(
+        hvp((z) => tf.losses.softmaxCrossEntropy(onehot(), z)),
+        want,
+      );
     } catch (error) {
       // With only Concord's kernel gradients registered, tfjs's customGrad loss cannot even be
       // differentiated twice; with tfjs's own set it was silently about 50% off.

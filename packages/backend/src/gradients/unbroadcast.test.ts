@@ -11,8 +11,16 @@ describeEachBackend("unbroadcastUpstream", () => {
     ]);
     const cases: [shape: number[], values: number[], kernels: string[]][] = [
       [[3], [5, 7, 9], ["Sum"]],
-      [[1, 3], [5, 7, 9], ["Sum", "Reshape"]],
-      [[2, 1], [6, 15], ["Sum", "Reshape"]],
+      [
+        [1, 3],
+        [5, 7, 9],
+        ["Sum", "Reshape"],
+      ],
+      [
+        [2, 1],
+        [6, 15],
+        ["Sum", "Reshape"],
+      ],
       [[2, 3], [1, 2, 3, 4, 5, 6], ["Reshape"]],
     ];
     for (const [shape, values, kernels] of cases) {

@@ -45,7 +45,12 @@ describe("fast batched matMul on the wasm backend", () => {
     [1, 1, 64, 80, 48],
   ];
   for (const [batchA, batchB, m, k, n] of cases) {
-    for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [tA, tB] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       it(`[${batchA}]×[${batchB}] ${m}×${k}·${k}×${n}, transposeA ${tA}, transposeB ${tB}`, () => {
         const valuesA = Float32Array.from(rng.normalArray(batchA * m * k, 1));
         const valuesB = Float32Array.from(rng.normalArray(batchB * k * n, 1));

@@ -112,7 +112,17 @@ function fastBatchMatMul(args: Parameters<tf.KernelFunc>[0], originalFunc: tf.Ke
 }
 
 /** tfjs-wasm's exported BatchMatMul: (aId, aShape*, aRank, bId, bShape*, bRank, transposeA, transposeB, outId). */
-type BatchMatMulEntry = (aId: number, aShape: number, aRank: number, bId: number, bShape: number, bRank: number, transposeA: number, transposeB: number, outId: number) => void;
+type BatchMatMulEntry = (
+  aId: number,
+  aShape: number,
+  aRank: number,
+  bId: number,
+  bShape: number,
+  bRank: number,
+  transposeA: number,
+  transposeB: number,
+  outId: number,
+) => void;
 
 export interface DirectBackend {
   readonly wasm: WasmEntryModule;
@@ -159,7 +169,13 @@ interface ProductShape {
 }
 
 /** The whole (batched, possibly transposed, possibly broadcast) product as one native sgemm call. */
-function nativeBatchMatMul(backend: WasmHeapBackend, native: NonNullable<ReturnType<typeof nativeKernels>>, a: tf.TensorInfo, b: tf.TensorInfo, shape: ProductShape): tf.TensorInfo | undefined {
+function nativeBatchMatMul(
+  backend: WasmHeapBackend,
+  native: NonNullable<ReturnType<typeof nativeKernels>>,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  shape: ProductShape,
+): tf.TensorInfo | undefined {
   const { outerA, outerB, batchA, batchB, m, k, n, transposeA, transposeB } = shape;
   const offsetA = backend.dataIdMap.get(a.dataId)?.memoryOffset;
   const offsetB = backend.dataIdMap.get(b.dataId)?.memoryOffset;

@@ -20,7 +20,12 @@ function reference(x: Float32Array, scale: Float32Array, offset: Float32Array, d
   const channels = scale.length;
   const rows = x.length / channels;
   const at = (r: number, c: number) => r * channels + c;
-  const out: Reference = { y: new Float64Array(x.length), dx: new Float64Array(x.length), dScale: new Float64Array(channels), dOffset: new Float64Array(channels) };
+  const out: Reference = {
+    y: new Float64Array(x.length),
+    dx: new Float64Array(x.length),
+    dScale: new Float64Array(channels),
+    dOffset: new Float64Array(channels),
+  };
   for (let c = 0; c < channels; c++) {
     let mu = 0;
     for (let r = 0; r < rows; r++) mu += x[at(r, c)]!;
@@ -102,16 +107,20 @@ describeEachBackend("fused batch-norm kernels vs float64 references", () => {
     tf.tidy(() => {
       const x = tf.zeros([1, 2, 2, 3]);
       const three = tf.ones([3]);
-      const run = (inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown> = { epsilon: EPSILON, relu: true }) => () =>
-        tf.engine().runKernel(BATCH_NORM_KERNEL, inputs, attrs as tf.NamedAttrMap);
-      expect(run({ x, scale: tf.ones([2]), offset: three })).toThrow(/ConcordBatchNorm: expected float32 x \[N, H, W, C\] \(not empty\), scale and offset \[C\]; got x float32 \[1, 2, 2, 3\], scale float32 \[2\]/);
+      const run =
+        (inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown> = { epsilon: EPSILON, relu: true }) =>
+        () =>
+          tf.engine().runKernel(BATCH_NORM_KERNEL, inputs, attrs as tf.NamedAttrMap);
+      expect(run({ x, scale: tf.ones([2]), offset: three })).toThrow(
+        /ConcordBatchNorm: expected float32 x \[N, H, W, C\] \(not empty\), scale and offset \[C\]; got x float32 \[1, 2, 2, 3\], scale float32 \[2\]/,
+      );
       expect(run({ x: tf.zeros([2, 3]), scale: three, offset: three })).toThrow(/ConcordBatchNorm: expected/);
       expect(run({ x: tf.zeros([0, 2, 2, 3]), scale: three, offset: three })).toThrow(/not empty\), .*got x float32 \[0, 2, 2, 3\]/);
       expect(run({ x: tf.zeros([1, 2, 2, 3], "int32"), scale: three, offset: three })).toThrow(/x int32/);
       expect(run({ x, scale: three, offset: three }, { epsilon: 0, relu: true })).toThrow(/epsilon > 0, got 0/);
-      expect(() => tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { x, scale: three, offset: three, dy: tf.zeros([1, 2, 2, 2]) }, { epsilon: EPSILON, relu: false })).toThrow(
-        /ConcordBatchNormGrad: expected .*dy like x/,
-      );
+      expect(() =>
+        tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { x, scale: three, offset: three, dy: tf.zeros([1, 2, 2, 2]) }, { epsilon: EPSILON, relu: false }),
+      ).toThrow(/ConcordBatchNormGrad: expected .*dy like x/);
     });
     expect(tf.memory().numTensors).toBe(before);
   });
@@ -137,7 +146,12 @@ describe("fused batch-norm kernels: the wasm path (SIMD, or native when installe
       expect(simdKernels(tf.backend() as unknown as WasmHeapBackend)).toBeDefined();
       const wasm = run(x, shape, scale, offset, dy, relu);
       for (const key of ["y", "dx", "dScale", "dOffset"] as const) {
-        expect(Buffer.from(wasm[key].buffer, wasm[key].byteOffset, wasm[key].byteLength).equals(Buffer.from(cpu[key].buffer, cpu[key].byteOffset, cpu[key].byteLength)), key).toBe(true);
+        expect(
+          Buffer.from(wasm[key].buffer, wasm[key].byteOffset, wasm[key].byteLength).equals(
+            Buffer.from(cpu[key].buffer, cpu[key].byteOffset, cpu[key].byteLength),
+          ),
+          key,
+        ).toBe(true);
       }
     });
   }

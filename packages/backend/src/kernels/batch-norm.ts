@@ -260,7 +260,11 @@ function savedMoments(x: TensorInfo, epsilon: number, channels: number): Float64
 function forwardKernel(backendName: "cpu" | "wasm"): KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { epsilon, relu } = checkedAttrs(attrs);
-    const [x, scale, offset] = checkedInputs(BATCH_NORM_KERNEL, inputs as Record<string, TensorInfo>, ["x", "scale", "offset"]) as [TensorInfo, TensorInfo, TensorInfo];
+    const [x, scale, offset] = checkedInputs(BATCH_NORM_KERNEL, inputs as Record<string, TensorInfo>, ["x", "scale", "offset"]) as [
+      TensorInfo,
+      TensorInfo,
+      TensorInfo,
+    ];
     const size = tf.util.sizeFromShape(x.shape);
     const channels = scale.shape[0]!;
     if (backendName === "cpu") {
@@ -286,7 +290,12 @@ function forwardKernel(backendName: "cpu" | "wasm"): KernelFunc {
     }
     const simd = simdKernels(wasm);
     if (simd) {
-      wasmBatchNorm(wasm, simd, { x: offsetOf(x), scale: offsetOf(scale), offset: offsetOf(offset), rows: size / channels, channels, epsilon, relu }, offsetOf(out));
+      wasmBatchNorm(
+        wasm,
+        simd,
+        { x: offsetOf(x), scale: offsetOf(scale), offset: offsetOf(offset), rows: size / channels, channels, epsilon, relu },
+        offsetOf(out),
+      );
       return out;
     }
     // Views are taken after the output is allocated (which may grow the heap).
@@ -313,7 +322,11 @@ function backwardKernel(backendName: "cpu" | "wasm"): KernelFunc {
       const [dx, dScale, dOffset] = [new Float32Array(size), new Float32Array(channels), new Float32Array(channels)];
       const values = (t: TensorInfo) => cpu.data.get(t.dataId).values;
       batchNormBackward(values(x), values(scale), values(offset), values(dy), dx, dScale, dOffset, epsilon, relu);
-      return [cpu.makeTensorInfo([...x.shape], "float32", dx), cpu.makeTensorInfo([channels], "float32", dScale), cpu.makeTensorInfo([channels], "float32", dOffset)];
+      return [
+        cpu.makeTensorInfo([...x.shape], "float32", dx),
+        cpu.makeTensorInfo([channels], "float32", dScale),
+        cpu.makeTensorInfo([channels], "float32", dOffset),
+      ];
     }
     const wasm = backend as unknown as WasmHeapBackend;
     const outputs = [wasm.makeOutput([...x.shape], "float32"), wasm.makeOutput([channels], "float32"), wasm.makeOutput([channels], "float32")] as const;
@@ -341,12 +354,18 @@ function backwardKernel(backendName: "cpu" | "wasm"): KernelFunc {
     }
     const simd = simdKernels(wasm);
     if (simd) {
-      wasmBatchNorm(wasm, simd, { x: offsetOf(x), scale: offsetOf(scale), offset: offsetOf(offset), rows: size / channels, channels, epsilon, relu }, undefined, {
-        dy: offsetOf(dy),
-        dx: offsetOf(outputs[0]),
-        dScale: offsetOf(outputs[1]),
-        dOffset: offsetOf(outputs[2]),
-      });
+      wasmBatchNorm(
+        wasm,
+        simd,
+        { x: offsetOf(x), scale: offsetOf(scale), offset: offsetOf(offset), rows: size / channels, channels, epsilon, relu },
+        undefined,
+        {
+          dy: offsetOf(dy),
+          dx: offsetOf(outputs[0]),
+          dScale: offsetOf(outputs[1]),
+          dOffset: offsetOf(outputs[2]),
+        },
+      );
       return [...outputs];
     }
     const buffer = wasm.wasm.HEAP32.buffer;

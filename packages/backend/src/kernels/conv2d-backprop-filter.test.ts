@@ -43,17 +43,43 @@ describe("im2col filter gradient on the wasm backend", () => {
     { x: [5, 14, 14, 8], filter: [3, 3, 8, 6], pad: "same" },
     { x: [5, 28, 28, 1], filter: [3, 3, 1, 16], pad: "same" },
     { x: [2, 7, 6, 3], filter: [2, 3, 3, 4], pad: "valid" },
-    { x: [1, 5, 5, 2], filter: [3, 3, 2, 2], pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
+    {
+      x: [1, 5, 5, 2],
+      filter: [3, 3, 2, 2],
+      pad: [
+        [0, 0],
+        [2, 0],
+        [1, 1],
+        [0, 0],
+      ],
+    },
   ];
   for (const { x, filter, pad } of cases) {
     it(`x [${x}], filter [${filter}], pad ${JSON.stringify(pad)}: equals the definition`, () => {
       const info = tf.backend_util.computeConv2DInfo(x, filter, 1, 1, pad);
       const dyShape: Shape4 = [x[0], info.outHeight, info.outWidth, filter[3]];
-      const xValues = Float32Array.from(rng.normalArray(x.reduce((a, b) => a * b, 1), 1));
-      const dyValues = Float32Array.from(rng.normalArray(dyShape.reduce((a, b) => a * b, 1), 1));
+      const xValues = Float32Array.from(
+        rng.normalArray(
+          x.reduce((a, b) => a * b, 1),
+          1,
+        ),
+      );
+      const dyValues = Float32Array.from(
+        rng.normalArray(
+          dyShape.reduce((a, b) => a * b, 1),
+          1,
+        ),
+      );
       const before = tf.memory().numTensors;
       const dw = tf.tidy(
-        () => tf.engine().runKernel("ConcordConv2DBackpropFilter", { x: tf.tensor4d(xValues, x), dy: tf.tensor4d(dyValues, dyShape) }, { filterShape: filter, pad }) as tf.Tensor,
+        () =>
+          tf
+            .engine()
+            .runKernel(
+              "ConcordConv2DBackpropFilter",
+              { x: tf.tensor4d(xValues, x), dy: tf.tensor4d(dyValues, dyShape) },
+              { filterShape: filter, pad },
+            ) as tf.Tensor,
       );
       expect(dw.shape).toEqual(filter);
       expect(relativeError(dw.dataSync(), reference(xValues, x, dyValues, filter, pad))).toBeLessThan(1e-5);

@@ -48,8 +48,18 @@ describe("fast Conv2DBackpropInput on the wasm backend", () => {
     it(`input [${input}], filter [${filter}], pad ${pad}: equals the definition`, () => {
       const info = tf.backend_util.computeConv2DInfo(input as [number, number, number, number], filter as [number, number, number, number], 1, 1, pad);
       const dyShape = [input[0]!, info.outHeight, info.outWidth, filter[3]!];
-      const dyValues = Float32Array.from(rng.normalArray(dyShape.reduce((a, b) => a * b, 1), 1));
-      const filterValues = Float32Array.from(rng.normalArray(filter.reduce((a, b) => a * b, 1), 1));
+      const dyValues = Float32Array.from(
+        rng.normalArray(
+          dyShape.reduce((a, b) => a * b, 1),
+          1,
+        ),
+      );
+      const filterValues = Float32Array.from(
+        rng.normalArray(
+          filter.reduce((a, b) => a * b, 1),
+          1,
+        ),
+      );
       const before = tf.memory().numTensors;
       const dx = tf.tidy(() =>
         tf.conv2dTranspose(

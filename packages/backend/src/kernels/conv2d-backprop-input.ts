@@ -68,7 +68,12 @@ export function installFastConv2dBackpropInput(): boolean {
       backend,
       attrs: {
         strides: [1, 1],
-        pad: [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]],
+        pad: [
+          [0, 0],
+          [padTop, padBottom],
+          [padLeft, padRight],
+          [0, 0],
+        ],
         dataFormat: "NHWC",
         dilations: [1, 1],
       },
@@ -79,4 +84,3 @@ export function installFastConv2dBackpropInput(): boolean {
   replaceKernel({ ...original, kernelFunc }, OWNER);
   return true;
 }
-

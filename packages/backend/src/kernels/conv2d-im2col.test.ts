@@ -27,7 +27,8 @@ function reference(x: Float32Array, xShape: Shape4, filter: Float32Array, filter
               const y = i + h - top;
               const z = j + w - left;
               if (y < 0 || y >= height || z < 0 || z >= width) continue;
-              for (let c = 0; c < channels; c++) sum += x[((n * height + y) * width + z) * channels + c]! * filter[((h * kw + w) * channels + c) * outChannels + o]!;
+              for (let c = 0; c < channels; c++)
+                sum += x[((n * height + y) * width + z) * channels + c]! * filter[((h * kw + w) * channels + c) * outChannels + o]!;
             }
           out[((n * info.outHeight + i) * info.outWidth + j) * outChannels + o] = sum;
         }
@@ -43,8 +44,26 @@ describe("im2col Conv2D for filters larger than the output (wasm)", () => {
   const rng = createRng(4);
   const cases: { x: Shape4; filter: Shape4; pad: Pad }[] = [
     // The filter gradient of a 5-image 14×14×8 → 6 'same' layer, as Concord's Conv2D gradient runs it.
-    { x: [8, 14, 14, 5], filter: [14, 14, 5, 6], pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
-    { x: [1, 28, 28, 5], filter: [28, 28, 5, 4], pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+    {
+      x: [8, 14, 14, 5],
+      filter: [14, 14, 5, 6],
+      pad: [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ],
+    },
+    {
+      x: [1, 28, 28, 5],
+      filter: [28, 28, 5, 4],
+      pad: [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ],
+    },
     { x: [3, 9, 7, 2], filter: [8, 6, 2, 3], pad: "valid" },
     { x: [2, 3, 3, 2], filter: [4, 4, 2, 3], pad: "same" },
     // Small filter: the original (XNNPACK) kernel.
@@ -52,8 +71,18 @@ describe("im2col Conv2D for filters larger than the output (wasm)", () => {
   ];
   for (const { x, filter, pad } of cases) {
     it(`x [${x}], filter [${filter}], pad ${JSON.stringify(pad)}: equals the definition`, () => {
-      const xValues = Float32Array.from(rng.normalArray(x.reduce((a, b) => a * b, 1), 1));
-      const filterValues = Float32Array.from(rng.normalArray(filter.reduce((a, b) => a * b, 1), 1));
+      const xValues = Float32Array.from(
+        rng.normalArray(
+          x.reduce((a, b) => a * b, 1),
+          1,
+        ),
+      );
+      const filterValues = Float32Array.from(
+        rng.normalArray(
+          filter.reduce((a, b) => a * b, 1),
+          1,
+        ),
+      );
       const before = tf.memory().numTensors;
       const out = tf.tidy(() => tf.conv2d(tf.tensor4d(xValues, x), tf.tensor4d(filterValues, filter), 1, pad));
       const info = tf.backend_util.computeConv2DInfo(x, filter, 1, 1, pad);

@@ -69,8 +69,24 @@ function im2colConv2d({ inputs, backend, attrs = {} }: Parameters<tf.KernelFunc>
 }
 
 /** out[(n, i, j), o] = P · W with P = im2col(x): one native sgemm (P is x itself for an unpadded 1×1 filter). */
-function nativeConv2d(backend: WasmHeapBackend, native: NativeKernels, x: tf.TensorInfo, filter: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo | undefined {
-  const { batchSize: n, inHeight: height, inWidth: width, inChannels: cin, outHeight: oh, outWidth: ow, outChannels: cout, filterHeight: kh, filterWidth: kw } = info;
+function nativeConv2d(
+  backend: WasmHeapBackend,
+  native: NativeKernels,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+): tf.TensorInfo | undefined {
+  const {
+    batchSize: n,
+    inHeight: height,
+    inWidth: width,
+    inChannels: cin,
+    outHeight: oh,
+    outWidth: ow,
+    outChannels: cout,
+    filterHeight: kh,
+    filterWidth: kw,
+  } = info;
   const { top, left } = info.padInfo;
   const source = backend.dataIdMap.get(x.dataId)?.memoryOffset;
   const weights = backend.dataIdMap.get(filter.dataId)?.memoryOffset;

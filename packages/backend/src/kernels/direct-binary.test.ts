@@ -14,13 +14,25 @@ function values(size: number, offset: number): Float32Array {
 
 /** Broadcasting pairs: equal, trailing vector, both sides stretched, scalars, rank 5, rank 6 (XNNPACK's highest). */
 const SHAPES: [number[], number[]][] = [
-  [[10, 40], [10, 40]],
+  [
+    [10, 40],
+    [10, 40],
+  ],
   [[10, 40], [40]],
-  [[2, 1, 4], [3, 1]],
+  [
+    [2, 1, 4],
+    [3, 1],
+  ],
   [[], [5]],
   [[6], []],
-  [[2, 3, 1, 2, 1], [1, 3, 4, 1, 5]],
-  [[1, 2, 1, 2, 1, 2], [2, 1, 2, 1, 2, 1]],
+  [
+    [2, 3, 1, 2, 1],
+    [1, 3, 4, 1, 5],
+  ],
+  [
+    [1, 2, 1, 2, 1, 2],
+    [2, 1, 2, 1, 2, 1],
+  ],
 ];
 
 function bits(t: tf.Tensor): number[] {
@@ -96,9 +108,10 @@ describe("direct wasm binary kernels", () => {
     tf.tidy(() => run("Add", a, b)); // the shape scratch is allocated once, here at the latest
     const before = tf.memory().numTensors;
     const heapBefore = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
-    for (let i = 0; i < 50; i++) tf.tidy(() => {
-      tf.mul(tf.add(a, b), tf.sub(a, b));
-    });
+    for (let i = 0; i < 50; i++)
+      tf.tidy(() => {
+        tf.mul(tf.add(a, b), tf.sub(a, b));
+      });
     expect(tf.memory().numTensors).toBe(before);
     expect((tf.backend() as unknown as { numDataIds(): number }).numDataIds()).toBe(heapBefore);
   });

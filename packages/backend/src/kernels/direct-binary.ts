@@ -77,7 +77,14 @@ export function directBinary(name: (typeof DIRECT_BINARY_KERNELS)[number], { inp
     // A bias added to the last axis (every layer's bias): the addon's loop does the same float32 sum
     // per element, a + b in that order, as XNNPACK's broadcasting add (3× faster alone, 1.5× in place).
     const rows = tf.util.sizeFromShape(a.shape) / channels;
-    native.addBias(heapBuffer(backend as unknown as WasmHeapBackend), aData.memoryOffset, bData.memoryOffset, wasmBackend.dataIdMap.get(out.dataId)!.memoryOffset, rows, channels);
+    native.addBias(
+      heapBuffer(backend as unknown as WasmHeapBackend),
+      aData.memoryOffset,
+      bData.memoryOffset,
+      wasmBackend.dataIdMap.get(out.dataId)!.memoryOffset,
+      rows,
+      channels,
+    );
     return out;
   }
   const [aShape, bShape] = writeShapePair(wasmBackend.wasm, a.shape, b.shape);

@@ -83,7 +83,9 @@ describe("3×3 im2col / col2im kernels equal their definitions (cpu and wasm; wa
 
   it("rejects a tensor that is not NHWC float32 (col2im: channels not a multiple of 9), naming the kernel", async () => {
     await tf.setBackend("cpu");
-    expect(() => tf.engine().runKernel(IM2COL_3X3_KERNEL, { x: tf.zeros([2, 3, 3]) }, {})).toThrow(/ConcordIm2Col3x3: expected a float32 tensor of shape \[N, H, W, C\], got float32 \[2, 3, 3\]/);
+    expect(() => tf.engine().runKernel(IM2COL_3X3_KERNEL, { x: tf.zeros([2, 3, 3]) }, {})).toThrow(
+      /ConcordIm2Col3x3: expected a float32 tensor of shape \[N, H, W, C\], got float32 \[2, 3, 3\]/,
+    );
     expect(() => tf.engine().runKernel(COL2IM_3X3_KERNEL, { patches: tf.zeros([1, 3, 3, 10]) }, {})).toThrow(/ConcordCol2Im3x3: .*\[N, H, W, 9·C\]/);
   });
 });

@@ -25,17 +25,31 @@ describe("fast leading-axis Sum and Mean on the wasm backend", () => {
   });
   const rng = createRng(2);
   const cases: [shape: number[], axes: number[]][] = [
-    [[5, 28, 28, 64], [0, 1, 2]],
-    [[5, 7, 7, 64], [2, 0, 1]],
+    [
+      [5, 28, 28, 64],
+      [0, 1, 2],
+    ],
+    [
+      [5, 7, 7, 64],
+      [2, 0, 1],
+    ],
     [[3, 5, 7], [0]],
-    [[4, 6, 2], [0, 1]],
+    [
+      [4, 6, 2],
+      [0, 1],
+    ],
     [[9, 3], [0]],
   ];
   for (const [shape, axes] of cases) {
     for (const op of ["sum", "mean"] as const) {
       for (const keepDims of [false, true]) {
         it(`${op} of [${shape}] over [${axes}], keepDims ${keepDims}`, () => {
-          const values = Float32Array.from(rng.normalArray(shape.reduce((a, b) => a * b, 1), 1));
+          const values = Float32Array.from(
+            rng.normalArray(
+              shape.reduce((a, b) => a * b, 1),
+              1,
+            ),
+          );
           const before = tf.memory().numTensors;
           const reduce = op === "sum" ? tf.sum : tf.mean;
           const out = tf.tidy(() => reduce(tf.tensor(values, shape), axes, keepDims));
@@ -51,13 +65,21 @@ describe("fast leading-axis Sum and Mean on the wasm backend", () => {
   // Batched execution's per-task moments and bias gradients: [T, N, C] over N.
   const middle: [shape: number[], axes: number[]][] = [
     [[32, 1960, 64], [1]],
-    [[3, 4, 5, 6, 2], [3, 2]],
+    [
+      [3, 4, 5, 6, 2],
+      [3, 2],
+    ],
     [[2, 1, 7], [1]],
   ];
   for (const [shape, axes] of middle) {
     for (const op of ["sum", "mean"] as const) {
       it(`${op} of [${shape}] over the inner axes [${axes}] (keepDims)`, () => {
-        const values = Float32Array.from(rng.normalArray(shape.reduce((a, b) => a * b, 1), 1));
+        const values = Float32Array.from(
+          rng.normalArray(
+            shape.reduce((a, b) => a * b, 1),
+            1,
+          ),
+        );
         const before = tf.memory().numTensors;
         const out = tf.tidy(() => (op === "sum" ? tf.sum : tf.mean)(tf.tensor(values, shape), axes, true));
         expect(out.shape).toEqual(shape.map((size, i) => (axes.includes(i) ? 1 : size)));

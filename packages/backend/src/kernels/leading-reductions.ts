@@ -19,7 +19,10 @@ export function installFastLeadingReductions(): boolean {
   const sum = tf.getKernel("Sum", "wasm");
   const mean = tf.getKernel("Mean", "wasm");
   if (!sum || !mean) return false;
-  for (const [original, isMean] of [[sum, false], [mean, true]] as const) {
+  for (const [original, isMean] of [
+    [sum, false],
+    [mean, true],
+  ] as const) {
     const originalFunc = original.kernelFunc;
     const kernelFunc: tf.KernelFunc = (args) => leadingReduction(args, isMean) ?? (originalFunc(args) as tf.TensorInfo);
     replaceKernel({ ...original, kernelFunc }, OWNER);

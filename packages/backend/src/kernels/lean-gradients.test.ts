@@ -51,7 +51,12 @@ describeEachBackend("lean Engine.gradients", () => {
 
   beforeAll(() => {
     const rng = createRng(3);
-    params = [tf.tensor2d(rng.normalArray(8, 1), [1, 8]), tf.tensor1d(rng.normalArray(8, 0.1)), tf.tensor2d(rng.normalArray(8, 0.5), [8, 1]), tf.tensor1d([0.2])];
+    params = [
+      tf.tensor2d(rng.normalArray(8, 1), [1, 8]),
+      tf.tensor1d(rng.normalArray(8, 0.1)),
+      tf.tensor2d(rng.normalArray(8, 0.5), [8, 1]),
+      tf.tensor1d([0.2]),
+    ];
     x = tf.tensor2d(rng.normalArray(5, 2), [5, 1]);
     y = tf.sin(x);
     mixed = [tf.tensor2d(rng.normalArray(8, 1), [2, 4]), tf.tensor2d(rng.normalArray(4, 1), [2, 2])];
@@ -70,8 +75,7 @@ describeEachBackend("lean Engine.gradients", () => {
     const cubic = (v: tf.Tensor) => tf.mul(tf.mul(tf.mul(v, v), v), tf.exp(v));
     const third = (v: tf.Tensor) => tf.grad((w: tf.Tensor) => tf.grad((u: tf.Tensor) => tf.grad(cubic)(u))(w))(v);
     const point = tf.tensor1d([0.3, -1.2, 2]);
-    const run = () =>
-      tf.tidy(() => [...mamlGradients(params, x, y).map(bits), ...mixedGradients(mixed).map(bits), bits(third(point))]);
+    const run = () => tf.tidy(() => [...mamlGradients(params, x, y).map(bits), ...mixedGradients(mixed).map(bits), bits(third(point))]);
     const lean = run();
     const tfjs = withTfjsGradients(run);
     expect(lean).toEqual(tfjs);

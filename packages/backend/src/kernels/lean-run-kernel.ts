@@ -13,7 +13,14 @@ interface EngineInternals {
   makeTensorFromTensorInfo(info: tf.TensorInfo): tf.Tensor;
   getTensorsForGradient(kernelName: string, inputs: tf.NamedTensorMap, outputs: tf.Tensor[]): tf.Tensor[];
   saveTensorsForBackwardMode(tensors: tf.Tensor[]): tf.Tensor[];
-  addTapeNode(kernelName: string, inputs: tf.NamedTensorMap, outputs: tf.Tensor[], gradient: null, saved: tf.Tensor[], attrs: tf.NamedAttrMap | undefined): void;
+  addTapeNode(
+    kernelName: string,
+    inputs: tf.NamedTensorMap,
+    outputs: tf.Tensor[],
+    gradient: null,
+    saved: tf.Tensor[],
+    attrs: tf.NamedAttrMap | undefined,
+  ): void;
 }
 
 /**

@@ -12,7 +12,9 @@ async function routeAndGather(backend: "cpu" | "wasm", x: Float32Array, shape: n
   return tf.tidy(() => {
     const xt = tf.tensor(x, shape);
     const outShape = tf.maxPool(xt as tf.Tensor4D, 2, 2, pad).shape;
-    const route = tf.engine().runKernel("ConcordMaxPoolRoute", { x: xt, dy: tf.tensor(dy.subarray(0, tf.util.sizeFromShape(outShape)), outShape) }, attrs) as tf.Tensor;
+    const route = tf
+      .engine()
+      .runKernel("ConcordMaxPoolRoute", { x: xt, dy: tf.tensor(dy.subarray(0, tf.util.sizeFromShape(outShape)), outShape) }, attrs) as tf.Tensor;
     const gather = tf.engine().runKernel("ConcordMaxPoolGather", { x: xt, g: tf.tensor(g, shape) }, attrs) as tf.Tensor;
     return { route: Array.from(route.dataSync()), gather: Array.from(gather.dataSync()) };
   });

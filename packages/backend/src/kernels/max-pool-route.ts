@@ -19,7 +19,10 @@ export function installFastMaxPoolRoute(): boolean {
   const route = tf.getKernel("ConcordMaxPoolRoute", "wasm");
   const gather = tf.getKernel("ConcordMaxPoolGather", "wasm");
   if (!route || !gather) return false;
-  for (const [original, kind] of [[route, "route"], [gather, "gather"]] as const) {
+  for (const [original, kind] of [
+    [route, "route"],
+    [gather, "gather"],
+  ] as const) {
     const originalFunc = original.kernelFunc;
     const kernelFunc: tf.KernelFunc = (args) => maxPoolKernel(args, kind) ?? (originalFunc(args) as tf.TensorInfo);
     replaceKernel({ ...original, kernelFunc }, OWNER);
@@ -54,11 +57,23 @@ function nativeMaxPool({ inputs, backend, attrs = {} }: Parameters<tf.KernelFunc
   );
   const { top, left, bottom, right } = info.padInfo;
   const unpadded = top === 0 && left === 0 && bottom === 0 && right === 0;
-  if (!unpadded || info.strideHeight !== info.filterHeight || info.strideWidth !== info.filterWidth || tf.util.sizeFromShape(info.outShape) === 0) return undefined;
+  if (!unpadded || info.strideHeight !== info.filterHeight || info.strideWidth !== info.filterWidth || tf.util.sizeFromShape(info.outShape) === 0)
+    return undefined;
   const heapBackend = backend as unknown as WasmHeapBackend;
   const out = heapBackend.makeOutput([...info.outShape], "float32");
   const offset = (t: tf.TensorInfo) => heapBackend.dataIdMap.get(t.dataId)!.memoryOffset;
-  const geometry = [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.filterHeight, info.filterWidth, 0, 0] as const;
+  const geometry = [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.filterHeight,
+    info.filterWidth,
+    0,
+    0,
+  ] as const;
   const POOL = 2;
   if (native.maxPoolRoute(heapBuffer(heapBackend), offset(x), offset(x), offset(out), ...geometry, POOL) === true) return out;
   heapBackend.disposeData(out.dataId);
@@ -100,24 +115,12 @@ function maxPoolKernel({ inputs, backend, attrs = {} }: Parameters<tf.KernelFunc
   ] as const;
   const native = nativeKernels();
   if (native?.maxPoolRoute) {
-    native.maxPoolRoute(
-      heapBuffer(heapBackend),
-      offset(x),
-      offset(upstream),
-      offset(out),
-      ...geometry,
-      kind === "gather" ? 1 : 0,
-    );
+    native.maxPoolRoute(heapBuffer(heapBackend), offset(x), offset(upstream), offset(out), ...geometry, kind === "gather" ? 1 : 0);
     return out;
   }
   // Window positions, then the running maxima of one window's channels.
   const scratch = heapBackend.wasm._malloc((windows + info.inChannels) * 4);
-  kernels.max_pool_positions(
-    offset(x),
-    scratch,
-    scratch + windows * 4,
-    ...geometry,
-  );
+  kernels.max_pool_positions(offset(x), scratch, scratch + windows * 4, ...geometry);
   const buffer = heapBackend.wasm.HEAP32.buffer;
   const positions = new Int32Array(buffer, scratch, windows);
   const values = new Float32Array(buffer, offset(upstream), tf.util.sizeFromShape(upstream.shape));

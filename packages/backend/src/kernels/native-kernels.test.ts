@@ -15,7 +15,21 @@ function javascriptKernels(): NativeKernels & { calls: number } {
   const kernels = {
     description: "JavaScript reference",
     calls: 0,
-    sgemm(buffer: ArrayBuffer, batch: number, m: number, n: number, k: number, ta: boolean, tb: boolean, a: number, sa: number, b: number, sb: number, c: number, sc: number) {
+    sgemm(
+      buffer: ArrayBuffer,
+      batch: number,
+      m: number,
+      n: number,
+      k: number,
+      ta: boolean,
+      tb: boolean,
+      a: number,
+      sa: number,
+      b: number,
+      sb: number,
+      c: number,
+      sc: number,
+    ) {
       kernels.calls++;
       const f = new Float32Array(buffer);
       for (let i = 0; i < batch; i++) {
@@ -28,7 +42,21 @@ function javascriptKernels(): NativeKernels & { calls: number } {
           }
       }
     },
-    im2col(buffer: ArrayBuffer, x: number, out: number, n: number, height: number, width: number, c: number, oh: number, ow: number, kh: number, kw: number, top: number, left: number) {
+    im2col(
+      buffer: ArrayBuffer,
+      x: number,
+      out: number,
+      n: number,
+      height: number,
+      width: number,
+      c: number,
+      oh: number,
+      ow: number,
+      kh: number,
+      kw: number,
+      top: number,
+      left: number,
+    ) {
       kernels.calls++;
       const f = new Float32Array(buffer);
       let index = out / 4;
@@ -65,7 +93,9 @@ describe("native kernels hook (wasm backend)", () => {
     const b = tf.tensor2d(values(8 * 5), [8, 5]);
     const compute = () =>
       tf.tidy(() => {
-        const [dx, dw] = tf.grads((input: tf.Tensor, filter: tf.Tensor) => tf.sum(tf.square(tf.conv2d(input as tf.Tensor4D, filter as tf.Tensor4D, 1, "same"))))([x, w]);
+        const [dx, dw] = tf.grads((input: tf.Tensor, filter: tf.Tensor) =>
+          tf.sum(tf.square(tf.conv2d(input as tf.Tensor4D, filter as tf.Tensor4D, 1, "same"))),
+        )([x, w]);
         return [tf.matMul(a, b, false, true), tf.matMul(b, tf.transpose(b)), dx!, dw!].map((t) => t.dataSync() as Float32Array);
       });
     const before = tf.memory().numTensors;
@@ -95,6 +125,8 @@ describe("native kernels hook (wasm backend)", () => {
 
   it("refuses a provider without the kernel functions", () => {
     expect(() => setNativeKernels({ description: "x" } as NativeKernels)).toThrow(ConcordError);
-    expect(() => installConcord({ native: { description: "x", sgemm() {} } as unknown as NativeKernels })).toThrow(/native: expected an object with im2col\(\)/);
+    expect(() => installConcord({ native: { description: "x", sgemm() {} } as unknown as NativeKernels })).toThrow(
+      /native: expected an object with im2col\(\)/,
+    );
   });
 });

@@ -4,7 +4,6 @@ import type { WasmHeapBackend } from "./simd-module.js";
 
 export type { NativeKernels };
 
-
 /** The native kernels the wasm kernel replacements use now, or undefined (wasm only). */
 export function nativeKernels(): NativeKernels | undefined {
   return nativeProviderOf<NativeKernels>();

@@ -30,7 +30,8 @@ function fastPack({ inputs, backend, attrs = {} }: Parameters<tf.KernelFunc>[0])
   if (!first || tensors.length < 2 || attrs["axis"] !== 0) return undefined;
   const bytesPerElement = BYTES[first.dtype];
   if (bytesPerElement === undefined) return undefined;
-  if (!tensors.every((t) => t.dtype === first.dtype && t.shape.length === first.shape.length && t.shape.every((size, i) => size === first.shape[i]))) return undefined;
+  if (!tensors.every((t) => t.dtype === first.dtype && t.shape.length === first.shape.length && t.shape.every((size, i) => size === first.shape[i])))
+    return undefined;
   const heapBackend = backend as unknown as WasmHeapBackend & { wasm: { HEAPU8: Uint8Array } };
   const offsets = tensors.map((t) => heapBackend.dataIdMap.get(t.dataId)?.memoryOffset);
   if (offsets.some((offset) => offset === undefined)) return undefined;

@@ -30,9 +30,36 @@ export interface SimdKernels {
   gemm(a: number, b: number, c: number, m: number, k: number, n: number, strideAi: number, strideAk: number): void;
   transpose(source: number, target: number, rows: number, cols: number): void;
   column_sums(source: number, target: number, rows: number, cols: number, scale: number): void;
-  im2col(x: number, out: number, n: number, height: number, width: number, c: number, oh: number, ow: number, kh: number, kw: number, top: number, left: number): void;
+  im2col(
+    x: number,
+    out: number,
+    n: number,
+    height: number,
+    width: number,
+    c: number,
+    oh: number,
+    ow: number,
+    kh: number,
+    kw: number,
+    top: number,
+    left: number,
+  ): void;
   flip_filter(filter: number, out: number, kh: number, kw: number, cin: number, cout: number): void;
-  max_pool_positions(x: number, positions: number, best: number, n: number, height: number, width: number, c: number, oh: number, ow: number, kh: number, kw: number, top: number, left: number): void;
+  max_pool_positions(
+    x: number,
+    positions: number,
+    best: number,
+    n: number,
+    height: number,
+    width: number,
+    c: number,
+    oh: number,
+    ow: number,
+    kh: number,
+    kw: number,
+    top: number,
+    left: number,
+  ): void;
   /** Batch norm (batch-norm.ts): per-channel float64 sums of x − x[0] and its square, added to sum and squares. */
   bn_moments(x: number, rows: number, channels: number, sum: number, squares: number): void;
   /** y = x·a + b (a, b float64 per channel), masked to z > 0 when relu is 1. */

@@ -31,12 +31,27 @@ describeEachBackend("fast Tile kernel", () => {
   });
   const rng = createRng(3);
   const cases: [number[], number[]][] = [
-    [[1, 40, 40], [25, 1, 1]],
-    [[25, 1, 1], [1, 10, 40]],
+    [
+      [1, 40, 40],
+      [25, 1, 1],
+    ],
+    [
+      [25, 1, 1],
+      [1, 10, 40],
+    ],
     [[3], [4]],
-    [[2, 3], [3, 2]],
-    [[2, 1, 3, 2], [2, 3, 1, 2]],
-    [[5, 4], [1, 1]],
+    [
+      [2, 3],
+      [3, 2],
+    ],
+    [
+      [2, 1, 3, 2],
+      [2, 3, 1, 2],
+    ],
+    [
+      [5, 4],
+      [1, 1],
+    ],
   ];
   for (const [shape, reps] of cases) {
     it(`tile [${shape}] by [${reps}] (float32 and int32), and broadcastTo`, () => {

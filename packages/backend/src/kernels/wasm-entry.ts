@@ -20,7 +20,8 @@ const scratchByModule = new WeakMap<WasmEntryModule, number>();
  * pointers stay valid until the next call. Shapes must have at most MAX_ENTRY_RANK dimensions.
  */
 export function writeShapePair(module: WasmEntryModule, first: readonly number[], second: readonly number[]): readonly [number, number] {
-  if (first.length > MAX_ENTRY_RANK || second.length > MAX_ENTRY_RANK) throw new Error(`Concord: shapes of rank above ${MAX_ENTRY_RANK} cannot be passed directly`);
+  if (first.length > MAX_ENTRY_RANK || second.length > MAX_ENTRY_RANK)
+    throw new Error(`Concord: shapes of rank above ${MAX_ENTRY_RANK} cannot be passed directly`);
   let scratch = scratchByModule.get(module);
   if (scratch === undefined) {
     scratch = module._malloc(2 * MAX_ENTRY_RANK * 4) >>> 0;

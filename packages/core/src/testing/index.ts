@@ -34,24 +34,7 @@ export function finiteDifference(f: (x: Float64Array) => number, x: Float64Array
   return grad;
 }
 
-/** max |a − b| / max(max |b|, floor): a relative error robust to tiny entries. */
-export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-3): number {
-  let diff = 0;
-  let scale = floor;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / scale;
-}
-
-/** Asserts that running `body` `iterations` times leaves tf.memory().numTensors unchanged. */
-export function tensorGrowth(body: () => void, iterations: number): number {
-  body(); // warm-up: lazily created constants are allowed once
-  const before = tf.memory().numTensors;
-  for (let i = 0; i < iterations; i++) body();
-  return tf.memory().numTensors - before;
-}
+export { relativeError, tensorGrowth } from "../conformance-support.js";
 
 /** Asserts that `fn` throws a ConcordError naming `field` (and, when given, with a matching message). */
 export function expectConcordError(fn: () => unknown, field: string, text?: string | RegExp): void {

@@ -17,14 +17,19 @@ const small = { ways: 0, inputShape: [8, 8, 1] as [number, number, number], filt
 function randomParams(model: ConvNetModel, seed: number): Params {
   const rng = createRng(seed);
   const params = model.init(rng);
-  const out = Object.fromEntries(Object.entries(params).map(([name, value]) => [name, tf.tensor(Float32Array.from(rng.normalArray(value.size, 0.4)), value.shape, "float32")]));
+  const out = Object.fromEntries(
+    Object.entries(params).map(([name, value]) => [name, tf.tensor(Float32Array.from(rng.normalArray(value.size, 0.4)), value.shape, "float32")]),
+  );
   tf.dispose(Object.values(params));
   return out;
 }
 
 function images(count: number, seed: number): tf.Tensor4D {
   const rng = createRng(seed);
-  return tf.tensor4d(Float32Array.from({ length: count * 64 }, () => rng.uniform(0, 1)), [count, 8, 8, 1]);
+  return tf.tensor4d(
+    Float32Array.from({ length: count * 64 }, () => rng.uniform(0, 1)),
+    [count, 8, 8, 1],
+  );
 }
 
 const noPause = async () => {};
@@ -35,9 +40,16 @@ describe("supportPass", () => {
     const params = randomParams(model, 1);
     const x = images(7, 2);
     let pauses = 0;
-    const { statistics, embeddings } = await supportPass(model, params, x, 3, async () => {
-      pauses += 1;
-    }, { embeddings: true });
+    const { statistics, embeddings } = await supportPass(
+      model,
+      params,
+      x,
+      3,
+      async () => {
+        pauses += 1;
+      },
+      { embeddings: true },
+    );
     expect(pauses).toBe(supportPassTicks(model, 7, 3));
     expect(pauses).toBe(2 * 3 * 2);
     const whole = model.batchNormStatistics(params, x);
@@ -68,9 +80,16 @@ describe("supportPass", () => {
     const plain = convNet({ ...small, batchNorm: "none" });
     const plainParams = randomParams(plain, 5);
     let pauses = 0;
-    const { statistics, embeddings } = await supportPass(plain, plainParams, x, 2, async () => {
-      pauses += 1;
-    }, { embeddings: true });
+    const { statistics, embeddings } = await supportPass(
+      plain,
+      plainParams,
+      x,
+      2,
+      async () => {
+        pauses += 1;
+      },
+      { embeddings: true },
+    );
     expect(statistics).toBeUndefined();
     expect(pauses).toBe(supportPassTicks(plain, 5, 2));
     const expected = plain.forward(plainParams, x);

@@ -26,7 +26,11 @@ export function timeSlicer(budgetMs: number): Pause {
  * setTimeout(0) to 4 ms; a message is not clamped), else setTimeout.
  */
 function nextTask(): Promise<void> {
-  const Channel = (globalThis as unknown as { MessageChannel?: new () => { port1: { onmessage: (() => void) | null; close(): void }; port2: { postMessage(m: unknown): void; close(): void } } }).MessageChannel;
+  const Channel = (
+    globalThis as unknown as {
+      MessageChannel?: new () => { port1: { onmessage: (() => void) | null; close(): void }; port2: { postMessage(m: unknown): void; close(): void } };
+    }
+  ).MessageChannel;
   if (!Channel) return new Promise((resolve) => setTimeout(resolve, 0));
   return new Promise((resolve) => {
     const channel = new Channel();
@@ -84,7 +88,10 @@ export async function supportPass(
     for (let block = 0; block < model.blocks; block++) {
       // Without batch norm a block's output needs nothing from the other chunks: one loop.
       if (!useBatchNorm) {
-        hidden = replace(hidden, await mapChunks(hidden, (h) => tf.tidy(() => model.blockOutput(params, model.blockPreactivation(params, h, block), block)), pause));
+        hidden = replace(
+          hidden,
+          await mapChunks(hidden, (h) => tf.tidy(() => model.blockOutput(params, model.blockPreactivation(params, h, block), block)), pause),
+        );
         continue;
       }
       let merged: Moments | undefined;

@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError, createRng, flattenParams, type Params } from "@concord/core";
+import { type ConvNetOptions, convNet } from "@concord/models";
 import { OMNIGLOT_PREPROCESSING } from "@concord/tasks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ReferenceBatch, referenceConvNet, referenceForward } from "../../../models/src/testing/reference-conv-net.js";
-import { BUILTIN_FACTORIES } from "../factories.js";
 import { type MetaModelSpec, metaModelArtifacts, type RgbaImage } from "../index.js";
 import { fewShotClassifier, folderHandler, saveMetaModel } from "../node/index.js";
 import type { FewShotClassifier } from "./classifier.js";
@@ -32,7 +32,7 @@ const newFolder = () => {
 /** Writes a conv-net export with random (every entry perturbed) parameters; returns its folder and θ. */
 async function writeExport(ways: number, seed: number, innerSteps = 2): Promise<{ dir: string; theta: Float64Array }> {
   const options = { ways, ...architecture, batchNorm: ways === 0 ? "support" : "transductive" };
-  const model = BUILTIN_FACTORIES.models["conv-net"](options);
+  const model = convNet(options as unknown as ConvNetOptions);
   const rng = createRng(seed);
   const init = model.init(rng);
   const params: Params = Object.fromEntries(
@@ -46,7 +46,10 @@ async function writeExport(ways: number, seed: number, innerSteps = 2): Promise<
     inputShape: architecture.inputShape,
     labelCount: ways,
     // Omniglot's preprocessing, at this small model's input size (the loader checks they agree).
-    preprocessing: { ...(OMNIGLOT_PREPROCESSING as Extract<typeof OMNIGLOT_PREPROCESSING, { kind: "omniglot-drawing" }>), size: [architecture.inputShape[0]!, architecture.inputShape[1]!] },
+    preprocessing: {
+      ...(OMNIGLOT_PREPROCESSING as Extract<typeof OMNIGLOT_PREPROCESSING, { kind: "omniglot-drawing" }>),
+      size: [architecture.inputShape[0]!, architecture.inputShape[1]!],
+    },
     training: null,
     evaluation: null,
   };
@@ -67,7 +70,7 @@ function drawing(classIndex: number, variant: number, size = 40): RgbaImage {
     const vertical = bars.uniform(0, 1) < 0.5;
     const at = bars.int(size - 6) + 3;
     const from = bars.int(size / 2);
-    for (let t = from; t < from + size / 2; t++) for (let w = 0; w < 3; w++) (vertical ? ink(at + w, t) : ink(t, at + w));
+    for (let t = from; t < from + size / 2; t++) for (let w = 0; w < 3; w++) vertical ? ink(at + w, t) : ink(t, at + w);
   }
   for (let n = 0; n < 12; n++) ink(rng.int(size), rng.int(size));
   return { data, width: size, height: size };

@@ -60,7 +60,9 @@ export class FewShotClassifier {
   ) {
     const model = loaded.model as Partial<ConvNetModel>;
     if (loaded.spec.model.name !== "conv-net" || typeof model.blockMoments !== "function" || model.inputShape === undefined) {
-      throw new ConcordError(`expected a conv-net export (the few-shot classifier embeds with its body), got model "${loaded.spec.model.name}"`, { field: "model" });
+      throw new ConcordError(`expected a conv-net export (the few-shot classifier embeds with its body), got model "${loaded.spec.model.name}"`, {
+        field: "model",
+      });
     }
     this.chunkSize = options.chunkSize ?? 4;
     this.sliceMs = options.sliceMs ?? 20;
@@ -240,9 +242,12 @@ export class FewShotClassifier {
     this.checkAlive();
     const adapted = this.adapted;
     if (!adapted) {
-      throw new ConcordError(this.examples.size === 0 ? "expected examples of at least one class and adapt() before predict()" : "expected adapt() after the examples last changed", {
-        field: "adapt",
-      });
+      throw new ConcordError(
+        this.examples.size === 0 ? "expected examples of at least one class and adapt() before predict()" : "expected adapt() after the examples last changed",
+        {
+          field: "adapt",
+        },
+      );
     }
     const probabilities = tf.tidy(() => {
       const x = tf.expandDims(imageToInput(image, this.loaded.spec.inputShape, this.loaded.spec.preprocessing), 0);
@@ -271,7 +276,11 @@ export class FewShotClassifier {
   async save(destination: string | tf.io.IOHandler): Promise<tf.io.SaveResult> {
     this.checkAlive();
     const handler = typeof destination === "string" ? tf.io.getSaveHandlers(destination)[0] : destination;
-    if (!handler?.save) throw new ConcordError(`expected a tf.io URL with a save handler (indexeddb://, downloads://) or an IOHandler, got ${JSON.stringify(String(destination))}`, { field: "destination" });
+    if (!handler?.save)
+      throw new ConcordError(
+        `expected a tf.io URL with a save handler (indexeddb://, downloads://) or an IOHandler, got ${JSON.stringify(String(destination))}`,
+        { field: "destination" },
+      );
     const saved: SavedClassifier = { examples: this.examples, adapted: this.adapted };
     return handler.save(await toArtifacts(saved, this.loaded));
   }
@@ -284,7 +293,10 @@ export class FewShotClassifier {
   async load(source: string | tf.io.IOHandler): Promise<void> {
     this.checkAlive();
     const handler = typeof source === "string" ? tf.io.getLoadHandlers(source)[0] : source;
-    if (!handler?.load) throw new ConcordError(`expected a tf.io URL with a load handler (indexeddb://) or an IOHandler, got ${JSON.stringify(String(source))}`, { field: "source" });
+    if (!handler?.load)
+      throw new ConcordError(`expected a tf.io URL with a load handler (indexeddb://) or an IOHandler, got ${JSON.stringify(String(source))}`, {
+        field: "source",
+      });
     const restored = fromArtifacts(await handler.load(), this.loaded, typeof source === "string" ? source : "source");
     this.clearAll();
     for (const [label, list] of restored.examples) this.examples.set(label, [...list]);
@@ -312,7 +324,10 @@ export class FewShotClassifier {
 
   private classExamples(label: string): tf.Tensor3D[] {
     const list = this.examples.get(label);
-    if (!list) throw new ConcordError(`unknown label ${JSON.stringify(label)}; known: ${this.labels.map((name) => JSON.stringify(name)).join(", ") || "none"}`, { field: "label" });
+    if (!list)
+      throw new ConcordError(`unknown label ${JSON.stringify(label)}; known: ${this.labels.map((name) => JSON.stringify(name)).join(", ") || "none"}`, {
+        field: "label",
+      });
     return list;
   }
 
@@ -342,7 +357,13 @@ export async function fewShotClassifier(source: MetaModelSource | LoadedMetaMode
 
 function isLoaded(source: unknown): source is LoadedMetaModel {
   const candidate = source as Partial<LoadedMetaModel> | null;
-  return candidate !== null && typeof candidate === "object" && typeof candidate.model?.forward === "function" && candidate.params !== undefined && candidate.spec !== undefined;
+  return (
+    candidate !== null &&
+    typeof candidate === "object" &&
+    typeof candidate.model?.forward === "function" &&
+    candidate.params !== undefined &&
+    candidate.spec !== undefined
+  );
 }
 
 export type { BatchNormStatistics };

@@ -115,7 +115,10 @@ export function rgbaOf(image: unknown, field = "image"): RgbaImage {
     context.drawImage(image, 0, 0);
     return context.getImageData(0, 0, width, height);
   }
-  throw new ConcordError(`expected RGBA pixels { data, width, height }, a canvas, an image, a video frame or a tensor, got ${image === null ? "null" : typeof image}`, { field });
+  throw new ConcordError(
+    `expected RGBA pixels { data, width, height }, a canvas, an image, a video frame or a tensor, got ${image === null ? "null" : typeof image}`,
+    { field },
+  );
 }
 
 function isRgba(image: unknown): image is RgbaImage {
@@ -138,7 +141,10 @@ function isCanvas(image: unknown): image is CanvasLike {
 
 function makeCanvas(width: number, height: number, field: string): CanvasLike {
   expect(width > 0 && height > 0, field, `expected an image with a size, got ${width}×${height} (is it loaded?)`);
-  const scope = globalThis as { OffscreenCanvas?: new (w: number, h: number) => CanvasLike; document?: { createElement(tag: "canvas"): CanvasLike & { width: number; height: number } } };
+  const scope = globalThis as {
+    OffscreenCanvas?: new (w: number, h: number) => CanvasLike;
+    document?: { createElement(tag: "canvas"): CanvasLike & { width: number; height: number } };
+  };
   if (scope.OffscreenCanvas) return new scope.OffscreenCanvas(width, height);
   if (scope.document) {
     const canvas = scope.document.createElement("canvas");

@@ -33,7 +33,12 @@ interface Topology {
   readonly labels: readonly string[];
   /** Class index (into labels) of every saved example, in order. */
   readonly exampleClasses: readonly number[];
-  readonly adapted: { readonly labels: readonly string[]; readonly blocks: number; readonly method: "prototypes" | "proto-maml"; readonly params: readonly string[] } | null;
+  readonly adapted: {
+    readonly labels: readonly string[];
+    readonly blocks: number;
+    readonly method: "prototypes" | "proto-maml";
+    readonly params: readonly string[];
+  } | null;
 }
 
 /** The classifier's examples and learned state as tf.io ModelArtifacts (weights: "examples", "adapted/…"). */
@@ -71,7 +76,13 @@ export async function toArtifacts(saved: SavedClassifier, loaded: LoadedMetaMode
           }
         : null,
     };
-    return { modelTopology: topology as unknown as Record<string, unknown>, weightSpecs: specs, weightData: data, format: CLASSIFIER_FORMAT, generatedBy: "@concord/deploy" };
+    return {
+      modelTopology: topology as unknown as Record<string, unknown>,
+      weightSpecs: specs,
+      weightData: data,
+      format: CLASSIFIER_FORMAT,
+      generatedBy: "@concord/deploy",
+    };
   } finally {
     tf.dispose(owned);
   }
@@ -81,10 +92,15 @@ export async function toArtifacts(saved: SavedClassifier, loaded: LoadedMetaMode
 export function fromArtifacts(artifacts: tf.io.ModelArtifacts, loaded: LoadedMetaModel, label: string): SavedClassifier {
   const bad = (field: string, message: string) => new ConcordError(message, { field: `${label}: ${field}` });
   const topology = artifacts.modelTopology as Partial<Topology> | undefined;
-  if (!topology || topology.format !== CLASSIFIER_FORMAT) throw bad("modelTopology.format", `expected "${CLASSIFIER_FORMAT}" (saved by FewShotClassifier.save), got ${JSON.stringify(topology?.format)}`);
-  if (topology.formatVersion !== CLASSIFIER_FORMAT_VERSION) throw bad("modelTopology.formatVersion", `expected ${CLASSIFIER_FORMAT_VERSION}, got ${JSON.stringify(topology.formatVersion)}`);
+  if (!topology || topology.format !== CLASSIFIER_FORMAT)
+    throw bad("modelTopology.format", `expected "${CLASSIFIER_FORMAT}" (saved by FewShotClassifier.save), got ${JSON.stringify(topology?.format)}`);
+  if (topology.formatVersion !== CLASSIFIER_FORMAT_VERSION)
+    throw bad("modelTopology.formatVersion", `expected ${CLASSIFIER_FORMAT_VERSION}, got ${JSON.stringify(topology.formatVersion)}`);
   if (topology.exportFingerprint !== exportFingerprint(loaded)) {
-    throw bad("modelTopology.exportFingerprint", "expected state saved over this very export (its model or parameters differ); load it into a classifier over the export it was saved with");
+    throw bad(
+      "modelTopology.exportFingerprint",
+      "expected state saved over this very export (its model or parameters differ); load it into a classifier over the export it was saved with",
+    );
   }
   const labels = topology.labels ?? [];
   const exampleClasses = topology.exampleClasses ?? [];
@@ -121,7 +137,10 @@ export function fromArtifacts(artifacts: tf.io.ModelArtifacts, loaded: LoadedMet
     let adapted: AdaptedState | undefined;
     if (meta) {
       const blocks = Array.from({ length: meta.blocks }, (_, b) => b);
-      const statistics = meta.blocks > 0 ? { mean: blocks.map((b) => take(`adapted/statistics/mean/${b}`)), variance: blocks.map((b) => take(`adapted/statistics/variance/${b}`)) } : undefined;
+      const statistics =
+        meta.blocks > 0
+          ? { mean: blocks.map((b) => take(`adapted/statistics/mean/${b}`)), variance: blocks.map((b) => take(`adapted/statistics/variance/${b}`)) }
+          : undefined;
       adapted =
         meta.method === "prototypes"
           ? { labels: meta.labels, statistics, prototypes: take("adapted/prototypes") as tf.Tensor2D }

@@ -107,11 +107,13 @@ const DATA_TYPES: Record<string, new (length: number) => ArrayBufferView> = { fl
 function checkTensor(value: unknown, what: string, shape: readonly number[], dtype: string, refuse: Refuse): void {
   const tensor = value as Partial<WireTensor> | null;
   if (typeof tensor !== "object" || tensor === null) throw refuse(`${what} is not a tensor`);
-  if (tensor.dtype !== dtype || !(tensor.data instanceof (DATA_TYPES[dtype] ?? Float32Array))) throw refuse(`${what} has dtype ${JSON.stringify(tensor.dtype)}, expected ${dtype}`);
+  if (tensor.dtype !== dtype || !(tensor.data instanceof (DATA_TYPES[dtype] ?? Float32Array)))
+    throw refuse(`${what} has dtype ${JSON.stringify(tensor.dtype)}, expected ${dtype}`);
   const actual = tensor.shape;
   if (!Array.isArray(actual) || actual.length !== shape.length || !actual.every((size, i) => size === shape[i])) {
     throw refuse(`${what} has shape ${JSON.stringify(actual)}, expected ${JSON.stringify(shape)}`);
   }
   const length = shape.reduce((a, b) => a * b, 1);
-  if ((tensor.data as ArrayBufferView & { length: number }).length !== length) throw refuse(`${what} holds ${(tensor.data as { length: number }).length} numbers, expected ${length}`);
+  if ((tensor.data as ArrayBufferView & { length: number }).length !== length)
+    throw refuse(`${what} holds ${(tensor.data as { length: number }).length} numbers, expected ${length}`);
 }

@@ -28,7 +28,8 @@ async function compute(request: ComputeRequest): Promise<Uint8Array> {
     await useBackend(payload.backend as BackendChoice);
     backend = activeBackendChoice();
   }
-  if (backend !== payload.backend) throw new ConcordError(`this worker computes on '${backend}', the coordinator on '${payload.backend}'`, { field: "job.backend" });
+  if (backend !== payload.backend)
+    throw new ConcordError(`this worker computes on '${backend}', the coordinator on '${payload.backend}'`, { field: "job.backend" });
   const config = parseConfig(payload.config);
   const key = JSON.stringify([config.model, config.objective, config.innerOptimizer]);
   let setup = setups.get(key);
@@ -43,7 +44,9 @@ async function compute(request: ComputeRequest): Promise<Uint8Array> {
   const params = unpack<WireParams>(Buffer.from(request.theta.buffer, request.theta.byteOffset, request.theta.byteLength), "theta");
   const chunkTasks = unpack<WireTask[]>(Buffer.from(request.tasks.buffer, request.tasks.byteOffset, request.tasks.byteLength), "tasks");
   if (!Array.isArray(chunkTasks) || chunkTasks.length !== payload.end - payload.start) {
-    throw new ConcordError(`expected ${payload.end - payload.start} tasks in the chunk, got ${Array.isArray(chunkTasks) ? chunkTasks.length : "none"}`, { field: "tasks" });
+    throw new ConcordError(`expected ${payload.end - payload.start} tasks in the chunk, got ${Array.isArray(chunkTasks) ? chunkTasks.length : "none"}`, {
+      field: "tasks",
+    });
   }
   // The meta-batch's task list with only this chunk present: runTaskJob reads the indices handed out.
   const tasks: WireTask[] = new Array(payload.taskCount);

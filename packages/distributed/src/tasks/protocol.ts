@@ -84,10 +84,27 @@ export function configPayload(config: ExperimentConfig): Record<string, unknown>
 export function validateTaskChunk(data: unknown, registry: Registry, folders: WorkerFolders): TaskChunk {
   if (typeof data !== "object" || data === null || Array.isArray(data)) throw new ConcordError("expected an object", { field: "job" });
   const payload = data as Partial<TaskChunkPayload>;
-  const known = new Set(["version", "build", "config", "backend", "session", "step", "chunk", "start", "end", "taskCount", "kind", "innerSteps", "adapt", "names", "deadlineMs"]);
+  const known = new Set([
+    "version",
+    "build",
+    "config",
+    "backend",
+    "session",
+    "step",
+    "chunk",
+    "start",
+    "end",
+    "taskCount",
+    "kind",
+    "innerSteps",
+    "adapt",
+    "names",
+    "deadlineMs",
+  ]);
   const unknown = Object.keys(payload).filter((key) => !known.has(key));
   if (unknown.length > 0) throw new ConcordError(`unknown field ${JSON.stringify(unknown[0])}`, { field: "job" });
-  if (payload.version !== TASK_JOB_VERSION) throw new ConcordError(`expected version ${TASK_JOB_VERSION}, got ${JSON.stringify(payload.version)}`, { field: "job.version" });
+  if (payload.version !== TASK_JOB_VERSION)
+    throw new ConcordError(`expected version ${TASK_JOB_VERSION}, got ${JSON.stringify(payload.version)}`, { field: "job.version" });
   checkBuild(payload.build);
   if (typeof payload.session !== "string" || !/^[0-9a-f]{16,64}$/.test(payload.session)) {
     throw new ConcordError(`expected a hex session id, got ${JSON.stringify(payload.session)}`, { field: "job.session" });
@@ -105,12 +122,17 @@ export function validateTaskChunk(data: unknown, registry: Registry, folders: Wo
   integer(payload.end, "end", start + 1, taskCount);
   integer(payload.innerSteps, "innerSteps", 0, 100_000);
   integer(payload.deadlineMs, "deadlineMs", MIN_CHUNK_DEADLINE_MS, MAX_CHUNK_DEADLINE_MS);
-  if (!KINDS.includes(payload.kind as TaskGradientKind)) throw new ConcordError(`expected one of ${KINDS.join(", ")}, got ${JSON.stringify(payload.kind)}`, { field: "job.kind" });
+  if (!KINDS.includes(payload.kind as TaskGradientKind))
+    throw new ConcordError(`expected one of ${KINDS.join(", ")}, got ${JSON.stringify(payload.kind)}`, { field: "job.kind" });
   if (!BACKENDS.includes(payload.backend as (typeof BACKENDS)[number])) {
     throw new ConcordError(`expected one of ${BACKENDS.join(", ")}, got ${JSON.stringify(payload.backend)}`, { field: "job.backend" });
   }
   const adapt = payload.adapt;
-  const adaptOk = adapt === undefined || adapt === "all" || adapt === "head" || (Array.isArray(adapt) && adapt.length > 0 && adapt.every((name) => typeof name === "string" && name.length > 0));
+  const adaptOk =
+    adapt === undefined ||
+    adapt === "all" ||
+    adapt === "head" ||
+    (Array.isArray(adapt) && adapt.length > 0 && adapt.every((name) => typeof name === "string" && name.length > 0));
   if (!adaptOk) throw new ConcordError(`expected "all", "head" or parameter names, got ${JSON.stringify(adapt)}`, { field: "job.adapt" });
   const names = payload.names;
   if (typeof names !== "object" || names === null || !(["model", "objective", "innerOptimizer"] as const).every((key) => typeof names[key] === "string")) {

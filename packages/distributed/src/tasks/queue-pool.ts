@@ -71,7 +71,9 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
   await checkEvictionPolicy(target, { allowEviction: options.allowEviction === true, warn: log });
   const explicitDeadlineMs = options.chunkDeadlineSeconds === undefined ? undefined : Math.round(options.chunkDeadlineSeconds * 1000);
   if (explicitDeadlineMs !== undefined && !(explicitDeadlineMs >= MIN_CHUNK_DEADLINE_MS && explicitDeadlineMs <= MAX_CHUNK_DEADLINE_MS)) {
-    throw new ConcordError(`expected ${MIN_CHUNK_DEADLINE_MS / 1000} to ${MAX_CHUNK_DEADLINE_MS / 1000} seconds, got ${options.chunkDeadlineSeconds}`, { field: "--chunk-deadline" });
+    throw new ConcordError(`expected ${MIN_CHUNK_DEADLINE_MS / 1000} to ${MAX_CHUNK_DEADLINE_MS / 1000} seconds, got ${options.chunkDeadlineSeconds}`, {
+      field: "--chunk-deadline",
+    });
   }
   const timeoutMs = Math.round((options.timeoutSeconds ?? 60) * 1000);
   if (!(timeoutMs >= 100)) throw new ConcordError(`expected at least 0.1 seconds, got ${options.timeoutSeconds}`, { field: "timeoutSeconds" });
@@ -86,7 +88,14 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
   const build = buildFingerprint();
   const signal = new Int32Array(new SharedArrayBuffer(4));
   const { port1, port2 } = new MessageChannel();
-  const start: RelayStart = { url: options.url, queueName: options.queueName ?? TASK_QUEUE_NAME, timeoutMs, ttlMs: BLOB_TTL_MS, maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, signal };
+  const start: RelayStart = {
+    url: options.url,
+    queueName: options.queueName ?? TASK_QUEUE_NAME,
+    timeoutMs,
+    ttlMs: BLOB_TTL_MS,
+    maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    signal,
+  };
   const relay = new ThreadWorker(relayUrl(), { workerData: start, execArgv: [] });
   relay.unref();
   await new Promise<void>((resolve, reject) => {
@@ -127,7 +136,8 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
     dispatch(params: Params, tasks: readonly Task[], kind, adaptOptions) {
       if (closed) throw new ConcordError("the queue pool was closed", { field: "pool" });
       const backend = activeBackendChoice();
-      if (backend !== "cpu" && backend !== "wasm" && backend !== "webgl" && backend !== "native") throw new ConcordError(`unsupported backend '${backend}'`, { field: "pool" });
+      if (backend !== "cpu" && backend !== "wasm" && backend !== "webgl" && backend !== "native")
+        throw new ConcordError(`unsupported backend '${backend}'`, { field: "pool" });
       const started = performance.now();
       const job = createTaskJob(params, tasks, kind, adaptOptions);
       const size = options.chunkTasks ?? Math.max(1, Math.ceil(tasks.length / 8));
@@ -157,7 +167,11 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
       // What each chunk's result must answer (checked before any of it becomes a tensor).
       const layout = paramLayout(job.params);
       const thetaDigest = sha256Hex(dispatch.theta);
-      const expectations: ChunkExpectation[] = chunks.map(({ payload, tasks: bytes }) => ({ payload, layout, inputs: { theta: thetaDigest, tasks: sha256Hex(bytes) } }));
+      const expectations: ChunkExpectation[] = chunks.map(({ payload, tasks: bytes }) => ({
+        payload,
+        layout,
+        inputs: { theta: thetaDigest, tasks: sha256Hex(bytes) },
+      }));
       Atomics.store(signal, 0, 0);
       relay.postMessage(dispatch);
       return {
@@ -178,7 +192,8 @@ export async function createQueuePool(options: QueuePoolOptions): Promise<QueueP
           totals.resubmitted += reply.resubmitted;
           totals.takenOver += reply.takenOver;
           previousSlowestMs = reply.slowestChunkMs;
-          if (reply.results.length !== expectations.length) throw new ConcordError(`the queue relay returned ${reply.results.length} chunk results, expected ${expectations.length}`, { field: "pool" });
+          if (reply.results.length !== expectations.length)
+            throw new ConcordError(`the queue relay returned ${reply.results.length} chunk results, expected ${expectations.length}`, { field: "pool" });
           const out = reply.results.map((bytes, chunk): TaskJobResult => {
             const expected = expectations[chunk]!;
             const field = `result of chunk ${expected.payload.chunk} of step ${thisStep}`;

@@ -56,7 +56,12 @@ async function submit(dispatch: RelayDispatch, jobsFor: readonly number[], input
   const { session } = dispatch.chunks[0]!.payload;
   const multi = redis.multi();
   let bytes = 0;
-  multi.set(blobKeys(session, dispatch.step, 0).theta, Buffer.from(dispatch.theta.buffer, dispatch.theta.byteOffset, dispatch.theta.byteLength), "PX", start.ttlMs);
+  multi.set(
+    blobKeys(session, dispatch.step, 0).theta,
+    Buffer.from(dispatch.theta.buffer, dispatch.theta.byteOffset, dispatch.theta.byteLength),
+    "PX",
+    start.ttlMs,
+  );
   bytes += dispatch.theta.byteLength;
   for (const chunk of inputsFor) {
     const { tasks } = dispatch.chunks[chunk]!;
@@ -127,7 +132,11 @@ async function run(dispatch: RelayDispatch): Promise<RelayReply> {
       const state = states[i];
       if (state === "failed") {
         const job = await queue.getJob(jobId(chunk));
-        return { step: dispatch.step, ok: false, message: `chunk ${chunk} (tasks ${dispatch.chunks[chunk]!.payload.start}–${dispatch.chunks[chunk]!.payload.end - 1}) failed on the workers: ${describeFailedJob(job, jobId(chunk))}` };
+        return {
+          step: dispatch.step,
+          ok: false,
+          message: `chunk ${chunk} (tasks ${dispatch.chunks[chunk]!.payload.start}–${dispatch.chunks[chunk]!.payload.end - 1}) failed on the workers: ${describeFailedJob(job, jobId(chunk))}`,
+        };
       }
       if (state === "unknown") lost.push(chunk);
       if (state === "active") {

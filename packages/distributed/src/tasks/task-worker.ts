@@ -87,7 +87,12 @@ export async function startTaskWorker(options: TaskWorkerOptions): Promise<{ clo
         waiting.delete(id);
         if (thread === running) thread = undefined;
         running.terminate().catch(() => {});
-        resolve({ id, ok: false, message: `chunk ${job.id} exceeded its deadline of ${chunk.deadlineMs / 1000} s; its compute thread was stopped`, badInput: false });
+        resolve({
+          id,
+          ok: false,
+          message: `chunk ${job.id} exceeded its deadline of ${chunk.deadlineMs / 1000} s; its compute thread was stopped`,
+          badInput: false,
+        });
       }, chunk.deadlineMs);
       waiting.set(id, (answer) => {
         clearTimeout(timer);
@@ -103,7 +108,9 @@ export async function startTaskWorker(options: TaskWorkerOptions): Promise<{ clo
     await redis.set(keys.result, Buffer.from(reply.result.buffer, reply.result.byteOffset, reply.result.byteLength), "PX", BLOB_TTL_MS);
     if (options.logChunks) {
       const ms = (from: number, to: number) => (to - from).toFixed(1);
-      options.log(`worker: computed chunk ${job.id}: fetch ${ms(started, fetched)} ms, compute ${ms(fetched, computed)} ms, store ${ms(computed, performance.now())} ms`);
+      options.log(
+        `worker: computed chunk ${job.id}: fetch ${ms(started, fetched)} ms, compute ${ms(fetched, computed)} ms, store ${ms(computed, performance.now())} ms`,
+      );
     }
     return { bytes: reply.result.byteLength };
   };

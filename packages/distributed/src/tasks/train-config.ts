@@ -10,7 +10,9 @@ import type { ExperimentConfig } from "@concord/runner";
 export function queueTrainConfig(config: ExperimentConfig): ExperimentConfig {
   const execution = config.algorithm.options.execution;
   if (execution === "batched") {
-    throw new ConcordError('--queue shares out per-task execution; set algorithm.execution to "per-task" or "auto", got "batched"', { field: "algorithm.execution" });
+    throw new ConcordError('--queue shares out per-task execution; set algorithm.execution to "per-task" or "auto", got "batched"', {
+      field: "algorithm.execution",
+    });
   }
   if (execution === "per-task") return config;
   return { ...config, algorithm: { ...config.algorithm, options: { ...config.algorithm.options, execution: "per-task" } } };

@@ -1,10 +1,18 @@
 // The built `concord` CLI as separate processes, for the tests: workers, coordinators, final parameters.
 import { type ChildProcess, spawn } from "node:child_process";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { disposeCheckpoint, loadCheckpoint } from "@concord/runner";
 
-export const CLI = join(dirname(createRequire(import.meta.url).resolve("@concord/runner/package.json")), "dist", "cli.js");
+/**
+ * The built CLI of the workspace. @concord/cli depends on this package, so it cannot be a
+ * devDependency here (a cycle); these end-to-end tests run the workspace's build of it, as
+ * `pnpm test` leaves it (it builds every package before any test runs).
+ */
+export const CLI = fileURLToPath(new URL("../../../cli/dist/cli.js", import.meta.url));
+
+if (!existsSync(CLI))
+  throw new Error(`the end-to-end tests run the built concord CLI, which is missing: build it first (npx tsc -b packages/cli), looked at ${CLI}`);
 
 export interface CliProcess {
   readonly child: ChildProcess;
@@ -36,7 +44,12 @@ export interface WorkerProcess extends CliProcess {
 /** `concord worker` with a 1 s job lock (a dead worker's job is taken over within about 2 s). */
 export function startWorkerProcess(url: string, store: string, extra: readonly string[] = []): WorkerProcess {
   const process_ = startCli(["worker", "--queue", url, "--store", store, "--lock-seconds", "1", ...extra]);
-  const ready = waitFor(() => process_.output().includes("worker: waiting for runs"), 60_000, () => `worker did not start: ${process_.output()}`, process_.exited);
+  const ready = waitFor(
+    () => process_.output().includes("worker: waiting for runs"),
+    60_000,
+    () => `worker did not start: ${process_.output()}`,
+    process_.exited,
+  );
   ready.catch(() => {});
   return { ...process_, ready };
 }

@@ -3,7 +3,8 @@
 // before writing it back. Usage: node tampering-worker.mjs <redis url> <queue name>. Runs the built
 // modules (dist), like the CLI processes the other distributed tests start.
 import { runTaskJob } from "@concord/algorithms/node";
-import { createRegistry, parseConfig, useBackend } from "@concord/runner";
+import { useBackend } from "@concord/backend";
+import { createRegistry, parseConfig } from "@concord/runner";
 import * as tf from "@tensorflow/tfjs-core";
 import { Worker } from "bullmq";
 import { Redis } from "ioredis";

@@ -146,8 +146,7 @@ function maxPool(z: Float64Array, n: number, h: number, w: number, f: number): F
       for (let x = 0; x < pw; x++)
         for (let o = 0; o < f; o++) {
           let m = Number.NEGATIVE_INFINITY;
-          for (let dy = 0; dy < 2; dy++)
-            for (let dx = 0; dx < 2; dx++) m = Math.max(m, z[((i * h + 2 * y + dy) * w + 2 * x + dx) * f + o]!);
+          for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) m = Math.max(m, z[((i * h + 2 * y + dy) * w + 2 * x + dx) * f + o]!);
           pooled[((i * ph + y) * pw + x) * f + o] = m;
         }
   return pooled;
@@ -182,13 +181,7 @@ export function referenceGradient(net: ReferenceConvNet, theta: Float64Array, ba
 }
 
 /** MAML's meta-objective: mean over tasks of L_query(θ − α ∇L_support(θ)) after `innerSteps` SGD steps. */
-export function referenceMetaObjective(
-  net: ReferenceConvNet,
-  theta: Float64Array,
-  tasks: readonly ReferenceTask[],
-  innerLr: number,
-  innerSteps = 1,
-): number {
+export function referenceMetaObjective(net: ReferenceConvNet, theta: Float64Array, tasks: readonly ReferenceTask[], innerLr: number, innerSteps = 1): number {
   let total = 0;
   for (const task of tasks) {
     let adapted = theta;

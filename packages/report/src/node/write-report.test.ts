@@ -14,7 +14,10 @@ const VOID_ELEMENTS = new Set(["meta", "br", "hr", "img", "input", "link"]);
 function unbalancedTags(text: string, html: boolean): string[] {
   const problems: string[] = [];
   const stack: string[] = [];
-  const body = text.replace(/<\?xml[^>]*\?>/, "").replace(/<!DOCTYPE[^>]*>/i, "").replace(/<!--[\s\S]*?-->/g, "");
+  const body = text
+    .replace(/<\?xml[^>]*\?>/, "")
+    .replace(/<!DOCTYPE[^>]*>/i, "")
+    .replace(/<!--[\s\S]*?-->/g, "");
   for (const match of body.matchAll(/<(\/?)([A-Za-z][\w:-]*)((?:[^>"']|"[^"]*"|'[^']*')*?)(\/?)>/g)) {
     const [, closing, name, , selfClosing] = match;
     const tag = html ? name!.toLowerCase() : name!;
@@ -54,7 +57,14 @@ describe("writeReport", () => {
       "task-weights.svg",
       "diagnostics.svg",
     ]);
-    expect(readdirSync(folder).sort()).toEqual(["diagnostics.svg", "inner-steps.svg", "learning-curves.svg", "report.html", "sinusoid-fits.svg", "task-weights.svg"]);
+    expect(readdirSync(folder).sort()).toEqual([
+      "diagnostics.svg",
+      "inner-steps.svg",
+      "learning-curves.svg",
+      "report.html",
+      "sinusoid-fits.svg",
+      "task-weights.svg",
+    ]);
   });
 
   it("every SVG file is a complete, well-formed SVG made by Vega", () => {
@@ -72,11 +82,14 @@ describe("writeReport", () => {
     expect(html.trimEnd().endsWith("</html>")).toBe(true);
     expect(unbalancedTags(html, true)).toEqual([]);
     for (const path of written.images) {
-      const svg = readFileSync(path, "utf8").replace(/^<\?xml[^>]*\?>\n/, "").trimEnd();
+      const svg = readFileSync(path, "utf8")
+        .replace(/^<\?xml[^>]*\?>\n/, "")
+        .trimEnd();
       expect(html).toContain(svg);
     }
     expect(html.match(/<svg\b/g)).toHaveLength(5);
-    for (const id of ["learning-curves", "inner-steps", "sinusoid-fits", "task-weights", "diagnostics", "results", "setup", "config"]) expect(html).toContain(`id="${id}"`);
+    for (const id of ["learning-curves", "inner-steps", "sinusoid-fits", "task-weights", "diagnostics", "results", "setup", "config"])
+      expect(html).toContain(`id="${id}"`);
     for (const arm of data.arms) expect(html).toContain(`${arm.name}</td>`);
     for (const arm of data.arms) {
       const last = arm.evaluation.loss[10]!;
@@ -117,7 +130,11 @@ describe("writeReport", () => {
     const panel = {
       title: "Query points (my family)",
       caption: "One dot per query point.",
-      spec: { mark: "point", data: { values: [{ x: 1, y: 2 }] }, encoding: { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" } } },
+      spec: {
+        mark: "point",
+        data: { values: [{ x: 1, y: 2 }] },
+        encoding: { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" } },
+      },
     };
     const result = await writeReport(out, { ...data, panels: [panel, { ...panel, spec: { ...panel.spec, config: { background: "#fafafa" } } }] });
     expect(result.images.map((path) => path.slice(out.length + 1))).toEqual([

@@ -19,10 +19,12 @@ function meanWithCi95(values: readonly number[]): { mean: number; ci95: number }
 /** A family panel like the sinusoid one: truth and adapted fit per task, one facet per arm. */
 function fitPanel(fitsByArm: readonly { name: string; fits: readonly Fit[] }[]): ReportPanel {
   const values = fitsByArm.flatMap(({ name, fits }) =>
-    fits.flatMap((fit, task) => fit.xs.flatMap((x, i) => [
-      { arm: name, task, curve: "truth", x, y: fit.truth[i]! },
-      { arm: name, task, curve: "after", x, y: fit.after[i]! },
-    ])),
+    fits.flatMap((fit, task) =>
+      fit.xs.flatMap((x, i) => [
+        { arm: name, task, curve: "truth", x, y: fit.truth[i]! },
+        { arm: name, task, curve: "after", x, y: fit.after[i]! },
+      ]),
+    ),
   );
   return {
     id: "sinusoid-fits",

@@ -51,7 +51,12 @@ describe("compareExperiment", () => {
       expect(point.effectiveTasks).toBeCloseTo(parseConfig(tinyConfig({ iterations: 6 })).metaBatchSize, 9);
       expect(point.weightedCosine).toBeCloseTo(1, 6);
     }
-    expect(result.arms.find((arm) => arm.name === "maml+agreement")!.curves.flat().every((point) => Number.isFinite(point.weightedCosine))).toBe(true);
+    expect(
+      result.arms
+        .find((arm) => arm.name === "maml+agreement")!
+        .curves.flat()
+        .every((point) => Number.isFinite(point.weightedCosine)),
+    ).toBe(true);
     expect(result.images.map((path) => path.slice(outDir.length + 1))).toContain("diagnostics.svg");
     expect(readFileSync(result.htmlPath, "utf8")).toContain('<th class="num">effective tasks</th><th class="num">cosine to uniform</th>');
     expect(result.table).toContain("maml+agreement");
@@ -82,14 +87,14 @@ describe("compareExperiment --resume", () => {
   });
 });
 
-describe("compareExperiment with jobs > 1: each run a `concord train` child process of the built CLI", () => {
+describe("compareExperiment with jobs > 1: each run a child process of the built run-process.js", () => {
   const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-  const cli = join(packageDir, "dist", "cli.js");
+  const runProcess = join(packageDir, "dist", "run-process.js");
 
   beforeAll(() => {
     const build = spawnSync("pnpm", ["exec", "tsc", "-b"], { cwd: packageDir, encoding: "utf8" });
     expect(build.stdout + build.stderr).toBe("");
-    expect(existsSync(cli)).toBe(true);
+    expect(existsSync(runProcess)).toBe(true);
   }, 180_000);
 
   it("writes the same evaluations, table and results.json as jobs 1 (in this process)", async () => {
@@ -97,15 +102,25 @@ describe("compareExperiment with jobs > 1: each run a `concord train` child proc
     const options = { weightings: ["uniform", "agreement"], algorithms: ["maml"], seeds: 2, progress: "none" as const, log: () => {} };
     const inProcess = await compareExperiment(config, { ...options, outDir: mkdtempSync(join(tmpdir(), "concord-jobs1-")), jobs: 1 });
     const childLines: string[] = [];
-    const children = await compareExperiment(config, { ...options, outDir: mkdtempSync(join(tmpdir(), "concord-jobs2-")), jobs: 2, cli, log: (line) => childLines.push(line) });
+    const children = await compareExperiment(config, {
+      ...options,
+      outDir: mkdtempSync(join(tmpdir(), "concord-jobs2-")),
+      jobs: 2,
+      runProcess,
+      log: (line) => childLines.push(line),
+    });
     expect(childLines).toHaveLength(4);
-    // Child runs leave their config beside their folder: proof they ran as `concord train <config>`.
+    // Child runs leave their config beside their folder: proof they ran as `run-process.js <config>`.
     for (const arm of children.arms) for (const seed of arm.seeds) expect(existsSync(join(children.outDir, arm.name, `seed-${seed}.config.json`))).toBe(true);
     expect(existsSync(join(inProcess.outDir, "maml+uniform", "seed-3.config.json"))).toBe(false);
     expect(children.arms.map((arm) => arm.evaluation)).toEqual(inProcess.arms.map((arm) => arm.evaluation));
     expect(children.arms.map((arm) => arm.curves)).toEqual(inProcess.arms.map((arm) => arm.curves));
     // Wall times differ (and with them the column's width); everything else is the same text.
-    const withoutTimes = (table: string) => table.replace(/\d+(\.\d+)? (s|min|h)\b/g, "T").replace(/ +/g, " ").replace(/-+/g, "-");
+    const withoutTimes = (table: string) =>
+      table
+        .replace(/\d+(\.\d+)? (s|min|h)\b/g, "T")
+        .replace(/ +/g, " ")
+        .replace(/-+/g, "-");
     expect(withoutTimes(children.table)).toBe(withoutTimes(inProcess.table));
     const results = (outDir: string) => {
       const { createdAt: _created, arms, ...rest } = JSON.parse(readFileSync(join(outDir, "results.json"), "utf8"));

@@ -4,7 +4,6 @@ import type { ExperimentConfig } from "../config.js";
 import type { ProgressMode } from "../progress.js";
 import type { Registry } from "../registry.js";
 import type { ReportArm } from "@concord/report";
-import { writeReport } from "@concord/report/node";
 import { formatResultsTable } from "../table.js";
 import { planArms, planRuns, type RunPlan } from "./plan.js";
 import { type RunOutcome, type RunScheduler, scheduleRuns } from "./schedule.js";
@@ -28,18 +27,18 @@ export interface CompareOptions {
   /** Continue runs that have a checkpoint; start the others. */
   readonly resume?: boolean;
   /**
-   * Runs trained at once, each in its own `concord train` process (wasm is single-threaded, so
-   * two cores train two runs). Default 1 (in this process). Results do not depend on it.
+   * Runs trained at once, each in its own process (wasm is single-threaded, so two cores train two
+   * runs). Default 1 (in this process). Results do not depend on it.
    */
   readonly jobs?: number;
-  /** The CLI child processes run (default: the built dist/cli.js; without it, runs stay in this process). */
-  readonly cli?: string;
+  /** The script child processes run (default: the built dist/run-process.js; without it, runs stay in this process). */
+  readonly runProcess?: string;
   /** Report title and the preset (or config file) name. */
   readonly title?: string;
   readonly preset?: string;
   /**
    * Trains the planned runs (default: scheduleRuns, in this process or `jobs` child processes). Another
-   * scheduler (e.g. @concord/distributed's queue) must leave each run's folder as `concord train` does;
+   * scheduler (e.g. @concord/distributed's queue) must leave each run's folder as runExperiment does;
    * the summary only reads those folders, so it does not care where runs were trained.
    */
   readonly scheduler?: RunScheduler;
@@ -79,7 +78,7 @@ export async function compareExperiment(config: ExperimentConfig, options: Compa
       ...(options.pluginFiles ? { pluginFiles: options.pluginFiles } : {}),
       ...(options.progress ? { progress: options.progress } : {}),
       ...(options.resume ? { resume: options.resume } : {}),
-      ...(options.cli ? { cli: options.cli } : {}),
+      ...(options.runProcess ? { runProcess: options.runProcess } : {}),
     },
     (run, outcome) => {
       outcomes.set(run, outcome);
@@ -98,6 +97,8 @@ export async function compareExperiment(config: ExperimentConfig, options: Compa
     backend,
   });
   writeResultsJson(options.outDir, data);
+  // Loaded here: the report's Vega modules are needed by comparisons only, not by every importer of the runner.
+  const { writeReport } = await import("@concord/report/node");
   const written = await writeReport(options.outDir, data);
   return {
     arms: [...data.arms],

@@ -8,8 +8,9 @@ import { writeFileAtomicSync } from "../atomic-file.js";
 import { configToJson } from "../config.js";
 import type { ProgressMode } from "../progress.js";
 import type { Registry } from "../registry.js";
-import { runExperiment } from "../run.js";
+import { runExperiment } from "../run-experiment.js";
 import { RunFolder } from "../run-folder.js";
+import { runProcessArguments } from "../run-process.js";
 import type { RunPlan } from "./plan.js";
 
 export interface RunOutcome {
@@ -20,15 +21,15 @@ export interface RunOutcome {
 
 export interface ScheduleOptions {
   readonly registry: Registry;
-  /** Runs trained at once; above 1 (and when the built CLI exists) each run is a `concord train` child process. */
+  /** Runs trained at once; above 1 (and when the built runner exists) each run is a child process of run-process.js. */
   readonly jobs: number;
   /** Plug-in files the registry was loaded from (passed on to child processes). */
   readonly pluginFiles?: readonly string[];
   readonly progress?: ProgressMode;
   /** Continue runs that have a checkpoint; start the others. */
   readonly resume?: boolean;
-  /** The CLI to spawn. Default: dist/cli.js beside this module when running from the build. */
-  readonly cli?: string;
+  /** The script each child process runs. Default: dist/run-process.js beside this module when running from the build. */
+  readonly runProcess?: string;
 }
 
 /** Trains every planned run and calls `done` once per finished run (in any order). */
@@ -41,8 +42,8 @@ export type RunScheduler = (runs: readonly RunPlan[], options: ScheduleOptions, 
  */
 export async function scheduleRuns(runs: readonly RunPlan[], options: ScheduleOptions, done: (run: RunPlan, outcome: RunOutcome) => void): Promise<void> {
   const jobs = Math.min(options.jobs, runs.length);
-  const cli = jobs > 1 ? (options.cli ?? builtCli()) : undefined;
-  if (cli) return runInChildren(runs, jobs, cli, options, done);
+  const script = jobs > 1 ? (options.runProcess ?? builtRunProcess()) : undefined;
+  if (script) return runInChildren(runs, jobs, script, options, done);
   for (const run of runs) {
     if (reuseFinished(run, options, done)) continue;
     const started = performance.now();
@@ -71,17 +72,17 @@ function reuseFinished(run: RunPlan, options: ScheduleOptions, done: (run: RunPl
   return true;
 }
 
-/** dist/cli.js beside this module when running from the build (not from sources under vitest). */
-function builtCli(): string | undefined {
-  const path = fileURLToPath(new URL("../cli.js", import.meta.url));
+/** dist/run-process.js beside this module when running from the build (not from sources under vitest). */
+function builtRunProcess(): string | undefined {
+  const path = fileURLToPath(new URL("../run-process.js", import.meta.url));
   return existsSync(path) ? path : undefined;
 }
 
-/** Trains the runs `jobs` at a time, each as `node cli.js train <config> --out <dir>`. */
+/** Trains the runs `jobs` at a time, each as `node run-process.js <config> --out <dir>` (see run-process.ts). */
 async function runInChildren(
   runs: readonly RunPlan[],
   jobs: number,
-  cli: string,
+  script: string,
   options: ScheduleOptions,
   done: (run: RunPlan, outcome: RunOutcome) => void,
 ): Promise<void> {
@@ -96,17 +97,15 @@ async function runInChildren(
       const folder = new RunFolder(run.outDir);
       const resume = Boolean(options.resume) && folder.hasCheckpoint();
       const args = [
-        cli,
-        "train",
-        configPath,
-        "--out",
-        run.outDir,
-        "--label",
-        run.label,
-        "--progress",
-        options.progress === "none" ? "none" : "lines",
-        ...(resume ? ["--resume"] : []),
-        ...(options.pluginFiles ?? []).flatMap((file) => ["--plugin", resolve(file)]),
+        script,
+        ...runProcessArguments({
+          configPath,
+          outDir: run.outDir,
+          label: run.label,
+          progress: options.progress === "none" ? "none" : "lines",
+          resume,
+          pluginFiles: (options.pluginFiles ?? []).map((file) => resolve(file)),
+        }),
       ];
       const started = performance.now();
       const { code, stderr } = await spawnRun(args);
@@ -122,7 +121,7 @@ async function runInChildren(
   if (failures.length > 0) throw new ConcordError(failures.join("; "), { field: "compare" });
 }
 
-/** Runs the CLI in a child process, passing its progress lines through to our stderr. */
+/** Runs one run's process, passing its progress lines through to our stderr. */
 function spawnRun(args: readonly string[]): Promise<{ code: number; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });

@@ -4,7 +4,7 @@ import type { ReportArmParams } from "@concord/core";
 import { writeFileAtomicSync } from "../atomic-file.js";
 import { disposeCheckpoint, type LoadedCheckpoint, loadCheckpoint } from "../checkpoint.js";
 import { configToJson, type ExperimentConfig } from "../config.js";
-import { familyPanels } from "../experiment.js";
+import { familyPanels } from "../experiment-parts.js";
 import { type MetricsRecord, readMetrics } from "../metrics-log.js";
 import type { Registry } from "../registry.js";
 import type { CurvePoint, ReportArm, ReportData, WeightSnapshot } from "@concord/report";

@@ -51,8 +51,13 @@ export function defaultCacheDir(): string {
  * (source folder, options), so a rebuild can delete the stale member of its own family only.
  */
 export function cacheFileName(root: string, loader: string, options: unknown, key: string): { file: string; family: string } {
-  const slug = basename(resolve(root)).replace(/[^A-Za-z0-9_-]+/g, "_").slice(0, 40);
-  const where = createHash("sha256").update(JSON.stringify([resolve(root), options])).digest("hex").slice(0, 10);
+  const slug = basename(resolve(root))
+    .replace(/[^A-Za-z0-9_-]+/g, "_")
+    .slice(0, 40);
+  const where = createHash("sha256")
+    .update(JSON.stringify([resolve(root), options]))
+    .digest("hex")
+    .slice(0, 10);
   const family = `${loader}-${slug}-${where}-`;
   return { file: `${family}${key.slice(0, 24)}.bin`, family };
 }
@@ -92,10 +97,7 @@ export async function writeCache(cacheDir: string, names: { file: string; family
   await mkdir(cacheDir, { recursive: true });
   const target = join(cacheDir, names.file);
   const temporary = `${target}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
-  const header = Buffer.from(
-    JSON.stringify({ key, imageShape: images.imageShape, classNames: images.classNames, classSizes: images.classSizes }),
-    "utf8",
-  );
+  const header = Buffer.from(JSON.stringify({ key, imageShape: images.imageShape, classNames: images.classNames, classSizes: images.classSizes }), "utf8");
   const length = Buffer.alloc(4);
   length.writeUInt32LE(header.length);
   const handle = await open(temporary, "w");

@@ -33,7 +33,17 @@ describe("decodeImage", () => {
   });
 
   it("reads palette PNGs through their palette", () => {
-    const png = encode({ width: 2, height: 1, channels: 1, depth: 8, data: Uint8Array.from([1, 0]), palette: [[0, 0, 0], [0, 255, 0]] });
+    const png = encode({
+      width: 2,
+      height: 1,
+      channels: 1,
+      depth: 8,
+      data: Uint8Array.from([1, 0]),
+      palette: [
+        [0, 0, 0],
+        [0, 255, 0],
+      ],
+    });
     expect(Array.from(decodeImage(png, "a.png", 3).pixels)).toEqual([0, 1, 0, 0, 0, 0]);
   });
 

@@ -55,12 +55,7 @@ describe("loadImageFolder", () => {
   });
 
   it("resizes by area: 4×4 → 2×2 gives the mean of each block", async () => {
-    const image = [
-      0, 0, 255, 255,
-      0, 0, 255, 255,
-      10, 20, 100, 200,
-      30, 40, 50, 50,
-    ];
+    const image = [0, 0, 255, 255, 0, 0, 255, 255, 10, 20, 100, 200, 30, 40, 50, 50];
     await writePng(join(root, "only", "a.png"), 4, 4, image);
     const { dataset } = await loadImageFolder(root, { size: [2, 2], channels: 1, cacheDir: false, progress: false });
     expect(Array.from(readImage(dataset, 0, 0))).toEqual([0, 1, f(25 / 255), f(100 / 255)]);

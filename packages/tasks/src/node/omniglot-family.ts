@@ -99,7 +99,6 @@ export async function omniglotTasks(options: OmniglotTasksOptions): Promise<Task
   return { ...sampler, name: `omniglot-${split}-${ways}way-${shots}shot` };
 }
 
-
 interface OmniglotSetting {
   readonly ways: number;
   readonly shots: number;
@@ -167,8 +166,7 @@ export const OMNIGLOT_ANIL_PRESET: PresetDefinition = (() => {
   const config = omniglotConfig({ ...fiveWay, shots: 1, order: 2 });
   return {
     name: "omniglot-5w1s-anil",
-    description:
-      "Omniglot 5-way 1-shot with ANIL: as omniglot-5w1s (second-order), but the inner loop adapts only the head (head/weight, head/bias)",
+    description: "Omniglot 5-way 1-shot with ANIL: as omniglot-5w1s (second-order), but the inner loop adapts only the head (head/weight, head/bias)",
     config: { ...config, algorithm: { ...(config.algorithm as Record<string, unknown>), adapt: "head" } },
   };
 })();
@@ -183,8 +181,7 @@ export const OMNIGLOT_LABEL_NOISE_PRESET: PresetDefinition = (() => {
   const base = omniglotConfig({ ...fiveWay, shots: 1, order: 1, innerLr: 0.1, metaBatchSize: 8 });
   return {
     name: "omniglot-5w1s-label-noise",
-    description:
-      "Omniglot 5-way 1-shot, first-order MAML, meta-batch 8, α=0.1, 5000 iterations, 20% of training tasks with shuffled labels; clean evaluation",
+    description: "Omniglot 5-way 1-shot, first-order MAML, meta-batch 8, α=0.1, 5000 iterations, 20% of training tasks with shuffled labels; clean evaluation",
     config: { ...base, iterations: 5000, tasks: { ...(base.tasks as Record<string, unknown>), labelNoise: 0.2 } },
   };
 })();
@@ -211,8 +208,7 @@ export const OMNIGLOT_LABEL_NOISE_5SHOT_PRESET: PresetDefinition = (() => {
   const base = omniglotConfig({ ...fiveWay, shots: 5, order: 1, innerLr: 0.1, metaBatchSize: 8 });
   return {
     name: "omniglot-5w5s-label-noise",
-    description:
-      "Omniglot 5-way 5-shot, first-order MAML, meta-batch 8, α=0.1, 2000 iterations, 20% of training tasks with shuffled labels; clean evaluation",
+    description: "Omniglot 5-way 5-shot, first-order MAML, meta-batch 8, α=0.1, 2000 iterations, 20% of training tasks with shuffled labels; clean evaluation",
     config: {
       ...base,
       iterations: 2000,
@@ -246,7 +242,9 @@ export const OMNIGLOT_ALPHABETS_PRESET: PresetDefinition = (() => {
 
 /** Only these option names; their values are checked by omniglotTasks itself (ConcordErrors naming the field). */
 const omniglotOptionsSchema = z.strictObject(
-  Object.fromEntries(["dataDir", "ways", "shots", "queryShots", "split", "rotations", "cacheDir", "labelNoise", "sameAlphabet"].map((key) => [key, z.unknown().optional()])),
+  Object.fromEntries(
+    ["dataDir", "ways", "shots", "queryShots", "split", "rotations", "cacheDir", "labelNoise", "sameAlphabet"].map((key) => [key, z.unknown().optional()]),
+  ),
 );
 
 /**

@@ -53,10 +53,7 @@ async function walk(root: string, folder: string, classes: ClassFolder[]): Promi
 
   if (subfolders.length > 0) {
     if (images.length > 0 && folder !== root) {
-      throw new ConcordError(
-        `holds images (${images[0]!.name}, ...) beside subfolders; only folders without subfolders are classes`,
-        { field: folder },
-      );
+      throw new ConcordError(`holds images (${images[0]!.name}, ...) beside subfolders; only folders without subfolders are classes`, { field: folder });
     }
     for (const subfolder of subfolders) await walk(root, join(folder, subfolder.name), classes);
     return;

@@ -36,7 +36,15 @@ export function spread(count: number, low: number, high: number, seed: number): 
 
 /** Values in [low, high] for a tensor of `shape`, away from each other by (high − low)/(2·size). */
 export function input(shape: number[], low: number, high: number, seed: number): InputSpec {
-  return { shape, values: spread(shape.reduce((a, b) => a * b, 1), low, high, seed) };
+  return {
+    shape,
+    values: spread(
+      shape.reduce((a, b) => a * b, 1),
+      low,
+      high,
+      seed,
+    ),
+  };
 }
 
 /** Values of `shape` whose magnitudes lie in [low, high] with random signs (away from 0). */
@@ -143,7 +151,13 @@ export function checkSecondOrder(c: GradientCase): CheckResult {
   const tensors = (values: Float32Array[]) => values.map((t, i) => tf.tensor(t, c.inputs[i]!.shape));
   const directional = (...inputs: tf.Tensor[]): tf.Scalar =>
     tf.addN(firstOrder(c, w, inputs).map((g, i) => tf.sum(tf.mul(g, tf.tensor(Float32Array.from(v[i]!), g.shape))))) as tf.Scalar;
-  const analytic = scoped(() => concat(tf.grads(directional)(tensors(xs)).map((g) => g.dataSync())));
+  const analytic = scoped(() =>
+    concat(
+      tf
+        .grads(directional)(tensors(xs))
+        .map((g) => g.dataSync()),
+    ),
+  );
   const value = (p: Float32Array[]): number =>
     scoped(() => {
       const grads = firstOrder(c, w, tensors(p)).map((g) => g.dataSync());
@@ -174,7 +188,11 @@ export async function kernelsUpToThirdOrder(c: GradientCase): Promise<Set<string
       const second = (...p: tf.Tensor[]): tf.Scalar =>
         tf.addN(firstOrder(c, w, p).map((g, i) => tf.sum(tf.mul(g, tf.tensor(Float32Array.from(v[i]!), g.shape))))) as tf.Scalar;
       const third = (...p: tf.Tensor[]): tf.Scalar =>
-        tf.addN(tf.grads(second)(p).map((g, i) => tf.sum(tf.mul(g, tf.tensor(Float32Array.from(u[i]!), g.shape))))) as tf.Scalar;
+        tf.addN(
+          tf
+            .grads(second)(p)
+            .map((g, i) => tf.sum(tf.mul(g, tf.tensor(Float32Array.from(u[i]!), g.shape)))),
+        ) as tf.Scalar;
       // Linear kernels have a constant second derivative: allow the third one to be unconnected.
       const { value, grads } = tf.engine().gradients(() => third(...inputs), inputs, undefined, true);
       return [value, ...grads.filter((g): g is tf.Tensor => g != null)];

@@ -14,7 +14,9 @@ export function describeGradientFamily(family: Family): void {
   describeEachBackend(`${family} gradients`, (backend) => {
     const worst = { first: 0, second: 0 };
     afterAll(() => {
-      console.log(`${family} [${backend}] ${cases.length} cases, worst relative error: first order ${worst.first.toExponential(2)}, second order ${worst.second.toExponential(2)}`);
+      console.log(
+        `${family} [${backend}] ${cases.length} cases, worst relative error: first order ${worst.first.toExponential(2)}, second order ${worst.second.toExponential(2)}`,
+      );
     });
     for (const c of cases) {
       it(`${c.name}: first order matches central differences`, () => {

@@ -1,10 +1,8 @@
 import { availableParallelism } from "node:os";
 import { dirname } from "node:path";
 import { ConcordError } from "@concord/core";
+import { compareExperiment, createRegistry, loadPlugins, type ProgressMode } from "@concord/runner";
 import type { Command } from "commander";
-import { createRegistry } from "../builtins.js";
-import { loadPlugins } from "../plugins.js";
-import type { ProgressMode } from "../progress.js";
 import type { TrainCommandOptions } from "./train.js";
 import {
   applyOverrides,
@@ -73,8 +71,6 @@ export function addCompareCommand(program: Command, io: CliIo): void {
             allowEviction: Boolean(options.allowEviction),
           })
         : undefined;
-      // Loaded on demand: the report's Vega modules are only needed here.
-      const { compareExperiment } = await import("../compare/index.js");
       const result = await compareExperiment(config, {
         weightings,
         ...(algorithms ? { algorithms } : {}),

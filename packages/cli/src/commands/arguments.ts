@@ -2,13 +2,10 @@
 import { existsSync } from "node:fs";
 import { basename, extname, join } from "node:path";
 import type { StepStatistic } from "@concord/algorithms";
-import { ConcordError } from "@concord/core";
-import { Option } from "commander";
 import { BACKEND_CHOICES } from "@concord/backend";
-import { type ExperimentConfig, loadConfigFile, withDataDir, withOverrides } from "../config.js";
-import { presetConfig } from "../presets.js";
-import type { Registry } from "../registry.js";
-import { describeValue } from "../schema-errors.js";
+import { ConcordError } from "@concord/core";
+import { type ExperimentConfig, loadConfigFile, presetConfig, type Registry, withDataDir, withOverrides } from "@concord/runner";
+import { Option } from "commander";
 
 /** Where commands write and which folder relative paths start from. */
 export interface CliIo {
@@ -17,7 +14,11 @@ export interface CliIo {
   readonly cwd: string;
 }
 
-export const backendOption = () => new Option("--backend <name>", "engine: auto (native where @concord/backend-native's addon is built, else wasm, else cpu), cpu, wasm or native (wasm + @concord/backend-native's OpenBLAS kernels, Node)").choices(BACKEND_CHOICES);
+export const backendOption = () =>
+  new Option(
+    "--backend <name>",
+    "engine: auto (native where @concord/backend-native's addon is built, else wasm, else cpu), cpu, wasm or native (wasm + @concord/backend-native's OpenBLAS kernels, Node)",
+  ).choices(BACKEND_CHOICES);
 export const progressOption = () =>
   new Option("--progress <mode>", "progress display: auto (bar on a terminal, lines otherwise), bar, lines, none")
     .choices(["auto", "bar", "lines", "none"])
@@ -32,7 +33,11 @@ export async function resolveConfig(source: string, cwd: string, registry: Regis
   return presetConfig(source, registry);
 }
 
-export function applyOverrides(config: ExperimentConfig, options: { iterations?: string; seed?: string; backend?: string; data?: string }, cwd: string): ExperimentConfig {
+export function applyOverrides(
+  config: ExperimentConfig,
+  options: { iterations?: string; seed?: string; backend?: string; data?: string },
+  cwd: string,
+): ExperimentConfig {
   const withData = options.data ? withDataDir(config, resolvePath(cwd, options.data)) : config;
   return withOverrides(withData, {
     ...(options.iterations !== undefined ? { iterations: integerArgument(options.iterations, "--iterations", 0) } : {}),
@@ -44,7 +49,7 @@ export function applyOverrides(config: ExperimentConfig, options: { iterations?:
 export function integerArgument(text: string, field: string, min = Number.NEGATIVE_INFINITY): number {
   const value = /^[+-]?\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < min) {
-    throw new ConcordError(`expected an integer${min > Number.NEGATIVE_INFINITY ? ` >= ${min}` : ""}, got ${describeValue(text)}`, { field });
+    throw new ConcordError(`expected an integer${min > Number.NEGATIVE_INFINITY ? ` >= ${min}` : ""}, got ${quoted(text)}`, { field });
   }
   return value;
 }
@@ -52,9 +57,15 @@ export function integerArgument(text: string, field: string, min = Number.NEGATI
 export function listArgument(text: string, field: string): string[] {
   const items = text.split(",").map((item) => item.trim());
   if (items.length === 0 || items.some((item) => item.length === 0)) {
-    throw new ConcordError(`expected comma-separated names, got ${describeValue(text)}`, { field });
+    throw new ConcordError(`expected comma-separated names, got ${quoted(text)}`, { field });
   }
   return items;
+}
+
+/** An argument as error messages show it: JSON, cut to 60 characters. */
+function quoted(text: string): string {
+  const json = JSON.stringify(text);
+  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
 
 /** `--out`, or runs/<name>-<timestamp>. */

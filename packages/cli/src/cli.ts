@@ -2,6 +2,7 @@
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { ConcordError } from "@concord/core";
+import { TrainingDiverged } from "@concord/runner";
 import * as tf from "@tensorflow/tfjs-core";
 import { Command, CommanderError } from "commander";
 import type { CliIo } from "./commands/arguments.js";
@@ -10,11 +11,10 @@ import { addEvalCommand } from "./commands/eval.js";
 import { addPairedCommand } from "./commands/paired.js";
 import { addPresetsCommand } from "./commands/presets.js";
 import { addTrainCommand } from "./commands/train.js";
+import { registerExportCommand } from "./commands/export.js";
 import { addWorkerCommand } from "./commands/worker.js";
-import { TrainingDiverged } from "./training-loop.js";
 
 export type { CliIo } from "./commands/arguments.js";
-import { registerExportCommand } from "./commands/export.js";
 
 /** Exit codes: 0 ok, 1 runtime failure (divergence, crash), 2 bad input. */
 export const EXIT_OK = 0;

@@ -1,12 +1,19 @@
 import { basename, join } from "node:path";
-import { ConcordError, disposeParams } from "@concord/core";
-import { type Command, Option } from "commander";
 import type { BackendChoice } from "@concord/backend";
-import { createRegistry } from "../builtins.js";
-import { loadPlugins } from "../plugins.js";
-import type { ProgressMode } from "../progress.js";
-import { runExperiment } from "../run.js";
-import { applyOverrides, backendOption, type CliIo, collect, formatEvaluation, integerArgument, progressOption, resolveConfig, resolveOut } from "./arguments.js";
+import { ConcordError, disposeParams } from "@concord/core";
+import { createRegistry, loadPlugins, type ProgressMode, runExperiment } from "@concord/runner";
+import { type Command, Option } from "commander";
+import {
+  applyOverrides,
+  backendOption,
+  type CliIo,
+  collect,
+  formatEvaluation,
+  integerArgument,
+  progressOption,
+  resolveConfig,
+  resolveOut,
+} from "./arguments.js";
 import { allowEvictionOption, loadDistributed, queueFileOption, queueOption, queueUrl } from "./distributed.js";
 
 export interface TrainCommandOptions {
@@ -43,11 +50,16 @@ export function addTrainCommand(program: Command, io: CliIo): void {
     .option("--data <dir>", "data folder of the task family (sets tasks.dataDir and evaluation.sampler.dataDir)")
     .addOption(backendOption())
     .addOption(progressOption())
-    .addOption(queueOption("compute each meta-batch's tasks on `concord worker` processes (needs @concord/distributed; per-task execution, same parameters as without)"))
+    .addOption(
+      queueOption("compute each meta-batch's tasks on `concord worker` processes (needs @concord/distributed; per-task execution, same parameters as without)"),
+    )
     .addOption(queueFileOption())
     .option("--chunk-tasks <n>", "with --queue: tasks per job (default: the meta-batch in 8 chunks)")
     .option("--queue-timeout <s>", "with --queue: stop (checkpoint kept, --resume continues) when Redis is unreachable this long", "60")
-    .option("--chunk-deadline <s>", "with --queue: a worker gives up a chunk it has computed this long (default: 10 min for the first step, then 20× the previous step's slowest chunk, at least 60 s)")
+    .option(
+      "--chunk-deadline <s>",
+      "with --queue: a worker gives up a chunk it has computed this long (default: 10 min for the first step, then 20× the previous step's slowest chunk, at least 60 s)",
+    )
     .addOption(allowEvictionOption())
     .addOption(new Option("--label <text>", "name shown in progress output").hideHelp())
     .action(async (given: string | undefined, options: TrainCommandOptions) => {
@@ -61,7 +73,14 @@ export function addTrainCommand(program: Command, io: CliIo): void {
         options.weighting && options.weighting !== loaded.weighting.name ? { ...loaded, weighting: { name: options.weighting, options: {} } } : loaded;
       const queue = queueUrl(options, io.cwd, process.env, (line) => io.stderr(`${line}\n`));
       if (!queue && (options.chunkTasks !== undefined || options.queueTimeout !== "60" || options.chunkDeadline !== undefined || options.allowEviction)) {
-        const field = options.chunkTasks !== undefined ? "--chunk-tasks" : options.queueTimeout !== "60" ? "--queue-timeout" : options.chunkDeadline !== undefined ? "--chunk-deadline" : "--allow-eviction";
+        const field =
+          options.chunkTasks !== undefined
+            ? "--chunk-tasks"
+            : options.queueTimeout !== "60"
+              ? "--queue-timeout"
+              : options.chunkDeadline !== undefined
+                ? "--chunk-deadline"
+                : "--allow-eviction";
         throw new ConcordError("--chunk-tasks, --queue-timeout, --chunk-deadline and --allow-eviction only apply with --queue", { field });
       }
       const distributed = queue ? await loadDistributed() : undefined;
@@ -70,7 +89,8 @@ export function addTrainCommand(program: Command, io: CliIo): void {
       let pool: Awaited<ReturnType<NonNullable<typeof distributed>["createQueuePool"]>> | undefined;
       if (distributed) {
         const timeoutSeconds = Number(options.queueTimeout);
-        if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new ConcordError(`expected a positive number of seconds, got ${JSON.stringify(options.queueTimeout)}`, { field: "--queue-timeout" });
+        if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0)
+          throw new ConcordError(`expected a positive number of seconds, got ${JSON.stringify(options.queueTimeout)}`, { field: "--queue-timeout" });
         const chunkDeadlineSeconds = options.chunkDeadline === undefined ? undefined : Number(options.chunkDeadline);
         if (chunkDeadlineSeconds !== undefined && !(Number.isFinite(chunkDeadlineSeconds) && chunkDeadlineSeconds > 0)) {
           throw new ConcordError(`expected a positive number of seconds, got ${JSON.stringify(options.chunkDeadline)}`, { field: "--chunk-deadline" });
@@ -103,7 +123,9 @@ export function addTrainCommand(program: Command, io: CliIo): void {
         if (pool) {
           const stats = pool.stats();
           if (stats.steps === 0 && result.iteration > 0 && !options.resume) {
-            throw new ConcordError(`the algorithm '${config.algorithm.name}' computed its tasks itself: it takes no task pool (maml, fomaml and reptile do)`, { field: "--queue" });
+            throw new ConcordError(`the algorithm '${config.algorithm.name}' computed its tasks itself: it takes no task pool (maml, fomaml and reptile do)`, {
+              field: "--queue",
+            });
           }
           const perStep = (bytes: number) => (stats.steps > 0 ? (bytes / stats.steps / 1024).toFixed(1) : "0");
           io.stdout(

@@ -1,13 +1,20 @@
-import type { Command } from "commander";
 import { type BackendChoice, useBackend } from "@concord/backend";
 import { ConcordError } from "@concord/core";
-import { writeFileAtomicSync } from "../atomic-file.js";
-import { createRegistry } from "../builtins.js";
-import { checkpointBackend, disposeCheckpoint, loadCheckpoint } from "../checkpoint.js";
-import { withDataDir } from "../config.js";
-import { createParts, evaluateOnHeldOut, evaluationFamily } from "../experiment.js";
-import { loadPlugins } from "../plugins.js";
-import { checkpointConfig, evaluationSummary } from "../run-folder.js";
+import {
+  checkpointBackend,
+  checkpointConfig,
+  createParts,
+  createRegistry,
+  disposeCheckpoint,
+  evaluateOnHeldOut,
+  evaluationFamily,
+  evaluationSummary,
+  loadCheckpoint,
+  loadPlugins,
+  withDataDir,
+  writeFileAtomicSync,
+} from "@concord/runner";
+import type { Command } from "commander";
 import { backendOption, type CliIo, collect, formatEvaluation, integerArgument, resolvePath } from "./arguments.js";
 
 interface EvalCommandOptions {
@@ -31,7 +38,10 @@ export function addEvalCommand(program: Command, io: CliIo): void {
     .option("--plugin <file>", "ES module registering plug-ins (repeatable)", collect, [])
     .option("--data <dir>", "data folder of the task family (sets evaluation.sampler.dataDir)")
     .option("--json <file>", "also write the evaluation (per-step statistics, no per-task values) to this JSON file")
-    .option("--per-task", "with --json: also write every task's query loss (and accuracy) at every step, for a paired comparison of checkpoints scored on the same tasks")
+    .option(
+      "--per-task",
+      "with --json: also write every task's query loss (and accuracy) at every step, for a paired comparison of checkpoints scored on the same tasks",
+    )
     .addOption(backendOption())
     .action(async (path: string, options: EvalCommandOptions) => {
       if (options.perTask && !options.json) throw new ConcordError("expected --json <file> to write the per-task values to", { field: "--per-task" });
@@ -51,7 +61,9 @@ export function addEvalCommand(program: Command, io: CliIo): void {
           ...(taskCount !== undefined ? { taskCount } : {}),
           ...(steps !== undefined ? { maxInnerSteps: steps } : {}),
         });
-        io.stdout(`checkpoint ${path}: iteration ${checkpoint.iteration}, evaluated on ${backend} (${evaluationFamily(config).name} tasks, seed ${config.evaluation.seed})\n`);
+        io.stdout(
+          `checkpoint ${path}: iteration ${checkpoint.iteration}, evaluated on ${backend} (${evaluationFamily(config).name} tasks, seed ${config.evaluation.seed})\n`,
+        );
         io.stdout(formatEvaluation(evaluation));
         if (options.json) {
           // The seed names the held-out task set: two records are paired only when it and taskCount match.

@@ -6,10 +6,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { disposeCheckpoint, loadCheckpoint } from "./checkpoint.js";
+import { disposeCheckpoint, loadCheckpoint, readMetrics } from "@concord/runner";
+import { tinyConfig } from "@concord/runner/testing";
 import { EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, runCli } from "./cli.js";
-import { readMetrics } from "./metrics-log.js";
-import { tinyConfig } from "./testing/tiny-config.js";
 import { formatEvaluation } from "./commands/arguments.js";
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -30,7 +29,14 @@ function expectOneLine(result: { code: number; stdout: string; stderr: string },
 }
 
 function snapshot(folder: string): Record<string, string> {
-  return Object.fromEntries(readdirSync(folder).map((name) => [name, createHash("sha256").update(readFileSync(join(folder, name))).digest("hex")]));
+  return Object.fromEntries(
+    readdirSync(folder).map((name) => [
+      name,
+      createHash("sha256")
+        .update(readFileSync(join(folder, name)))
+        .digest("hex"),
+    ]),
+  );
 }
 
 function paramBytes(path: string): string {
@@ -58,7 +64,10 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
   });
 
   it("malformed JSON", async () => {
-    expectOneLine(await cli(["train", write("bad.json", '{ "seed": 1,'), "--out", "x"], cwd), /^concord: .*bad\.json: expected valid JSON, got a syntax error: /);
+    expectOneLine(
+      await cli(["train", write("bad.json", '{ "seed": 1,'), "--out", "x"], cwd),
+      /^concord: .*bad\.json: expected valid JSON, got a syntax error: /,
+    );
   });
 
   it("unknown preset", async () => {
@@ -66,16 +75,31 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
   });
 
   it("wrong types and ranges", async () => {
-    expectOneLine(await cli(["train", write("neg.json", tinyConfig({ iterations: -5 })), "--out", "x"], cwd), /^concord: iterations: expected a number >= 0, got -5$/);
-    expectOneLine(await cli(["train", write("mb.json", tinyConfig({ metaBatchSize: 0 })), "--out", "x"], cwd), /^concord: metaBatchSize: expected a number >= 1, got 0$/);
-    expectOneLine(await cli(["train", write("type.json", tinyConfig({ seed: "one" as never })), "--out", "x"], cwd), /^concord: seed: expected a number, got "one"$/);
+    expectOneLine(
+      await cli(["train", write("neg.json", tinyConfig({ iterations: -5 })), "--out", "x"], cwd),
+      /^concord: iterations: expected a number >= 0, got -5$/,
+    );
+    expectOneLine(
+      await cli(["train", write("mb.json", tinyConfig({ metaBatchSize: 0 })), "--out", "x"], cwd),
+      /^concord: metaBatchSize: expected a number >= 1, got 0$/,
+    );
+    expectOneLine(
+      await cli(["train", write("type.json", tinyConfig({ seed: "one" as never })), "--out", "x"], cwd),
+      /^concord: seed: expected a number, got "one"$/,
+    );
     expectOneLine(await cli(["train", "ok.json", "--iterations", "-5", "--out", "x"], cwd), /^concord: --iterations: expected an integer >= 0, got "-5"$/);
     expectOneLine(await cli(["compare", "ok.json", "--weighting", "uniform", "--seeds", "0"], cwd), /^concord: --seeds: expected an integer >= 1, got "0"$/);
-    expectOneLine(await cli(["train", "ok.json", "--backend", "gpu"], cwd), /^concord: option '--backend <name>' argument 'gpu' is invalid\. Allowed choices are auto, cpu, wasm, webgl, native\.$/);
+    expectOneLine(
+      await cli(["train", "ok.json", "--backend", "gpu"], cwd),
+      /^concord: option '--backend <name>' argument 'gpu' is invalid\. Allowed choices are auto, cpu, wasm, webgl, native\.$/,
+    );
   });
 
   it("webgl in Node", async () => {
-    expectOneLine(await cli(["train", "ok.json", "--backend", "webgl", "--out", "gl"], cwd), /^concord: backend: the webgl backend needs WebGL, i\.e\. a browser \(in Node use cpu or wasm\)$/);
+    expectOneLine(
+      await cli(["train", "ok.json", "--backend", "webgl", "--out", "gl"], cwd),
+      /^concord: backend: the webgl backend needs WebGL, i\.e\. a browser \(in Node use cpu or wasm\)$/,
+    );
   });
 
   it("unknown field, with a suggestion", async () => {
@@ -99,7 +123,10 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
   });
 
   it("missing plug-in file", async () => {
-    expectOneLine(await cli(["train", "ok.json", "--plugin", "./nope.mjs", "--out", "x"], cwd), /^concord: \.\/nope\.mjs: plug-in file not found \(looked at .*nope\.mjs\)$/);
+    expectOneLine(
+      await cli(["train", "ok.json", "--plugin", "./nope.mjs", "--out", "x"], cwd),
+      /^concord: \.\/nope\.mjs: plug-in file not found \(looked at .*nope\.mjs\)$/,
+    );
   });
 
   it("plug-in without weights()", async () => {
@@ -111,7 +138,10 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
 
   it("unwritable output folder", async () => {
     write("a-file", "x");
-    expectOneLine(await cli(["train", "ok.json", "--out", "a-file/run", "--progress", "none"], cwd), /^concord: --out: expected a writable output folder, got ".*a-file\/run" \(E[A-Z]+\)$/);
+    expectOneLine(
+      await cli(["train", "ok.json", "--out", "a-file/run", "--progress", "none"], cwd),
+      /^concord: --out: expected a writable output folder, got ".*a-file\/run" \(E[A-Z]+\)$/,
+    );
   });
 
   it("an existing run without --resume, and --resume with a mismatching config", async () => {
@@ -134,7 +164,10 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
       await cli(["train", "ok.json", "--out", "broken", "--resume", "--iterations", "9", "--progress", "none"], cwd),
       /^concord: .*broken\/checkpoint\.ckpt: expected a Concord checkpoint, but the file is truncated or corrupted \(checksum mismatch\)$/,
     );
-    expectOneLine(await cli(["eval", "broken/checkpoint.ckpt"], cwd), /checkpoint\.ckpt: expected a Concord checkpoint, but the file is truncated or corrupted/);
+    expectOneLine(
+      await cli(["eval", "broken/checkpoint.ckpt"], cwd),
+      /checkpoint\.ckpt: expected a Concord checkpoint, but the file is truncated or corrupted/,
+    );
     expect(snapshot(join(cwd, "broken"))).toEqual(before);
   });
 
@@ -155,7 +188,9 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
     const config = write("diverge.json", tinyConfig({ outerOptimizer: { name: "sgd", lr: 1e30 }, checkpointEvery: 1 }));
     const result = await cli(["train", config, "--out", "diverged", "--progress", "none"], cwd);
     expect(result.code).toBe(EXIT_FAILURE);
-    expect(result.stderr).toMatch(/^concord: iteration: training diverged at iteration (\d+): non-finite [^\n]+; the last good checkpoint \(iteration \d+\) is kept at [^\n]+\n$/);
+    expect(result.stderr).toMatch(
+      /^concord: iteration: training diverged at iteration (\d+): non-finite [^\n]+; the last good checkpoint \(iteration \d+\) is kept at [^\n]+\n$/,
+    );
     const [, failedAt] = /at iteration (\d+)/.exec(result.stderr)!;
     const kept = loadCheckpoint(join(cwd, "diverged", "checkpoint.ckpt"));
     disposeCheckpoint(kept);
@@ -174,7 +209,10 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
       [...evaluated.stdout.matchAll(/steps: ([\d.]+) ±/g)].map((m) => m[1]).join(" "),
     );
     expect(record.perTaskLoss).toBeUndefined();
-    expectOneLine(await cli(["eval", "run/checkpoint.ckpt", "--per-task"], cwd), /^concord: --per-task: expected --json <file> to write the per-task values to$/);
+    expectOneLine(
+      await cli(["eval", "run/checkpoint.ckpt", "--per-task"], cwd),
+      /^concord: --per-task: expected --json <file> to write the per-task values to$/,
+    );
     const presets = await cli(["presets"], cwd);
     expect(presets.stdout).toMatch(/^sinusoid +MAML paper/m);
     expect(presets.stdout).toMatch(/^sinusoid-outliers /m);
@@ -182,7 +220,11 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
   it("eval --per-task records, and paired: b − a on the same held-out tasks", async () => {
     const other = await cli(["train", "ok.json", "--seed", "4", "--out", "run-seed-4", "--progress", "none"], cwd);
     expect(other.code, other.stderr).toBe(EXIT_OK);
-    for (const [checkpoint, out, tasks] of [["run", "a.json", "8"], ["run-seed-4", "b.json", "8"], ["run-seed-4", "b-5.json", "5"]] as const) {
+    for (const [checkpoint, out, tasks] of [
+      ["run", "a.json", "8"],
+      ["run-seed-4", "b.json", "8"],
+      ["run-seed-4", "b-5.json", "5"],
+    ] as const) {
       const written = await cli(["eval", `${checkpoint}/checkpoint.ckpt`, "--tasks", tasks, "--steps", "1", "--json", out, "--per-task"], cwd);
       expect(written.code, written.stderr).toBe(EXIT_OK);
     }
@@ -193,7 +235,9 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
 
     const paired = await cli(["paired", "a.json", "b.json", "--json", "paired.json"], cwd);
     expect(paired.code, paired.stderr).toBe(EXIT_OK);
-    expect(paired.stdout).toMatch(/^paired difference over 8 shared tasks, b\.json \(iteration 6\) − a\.json \(iteration 6\), mean ± 95% CI:\n {4}0 steps: loss [+−]\d/);
+    expect(paired.stdout).toMatch(
+      /^paired difference over 8 shared tasks, b\.json \(iteration 6\) − a\.json \(iteration 6\), mean ± 95% CI:\n {4}0 steps: loss [+−]\d/,
+    );
     const record = JSON.parse(readFileSync(join(cwd, "paired.json"), "utf8"));
     // The mean of the differences is the difference of the means; each task is counted once.
     record.loss.forEach((step: { mean: number; above: number; below: number }, index: number) => {
@@ -202,13 +246,28 @@ describe("concord CLI: every bad input gives one clear line and exit 2, losing n
     });
     expect((await cli(["paired", "a.json", "a.json", "--json", "self.json"], cwd)).code).toBe(EXIT_OK);
     const self = JSON.parse(readFileSync(join(cwd, "self.json"), "utf8"));
-    expect(self.loss.map((step: { mean: number; ci95: number }) => [step.mean, step.ci95])).toEqual([[0, 0], [0, 0]]);
+    expect(self.loss.map((step: { mean: number; ci95: number }) => [step.mean, step.ci95])).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
 
-    expectOneLine(await cli(["paired", "a.json", "b-5.json"], cwd), /^concord: b-5\.json: cannot be paired with a\.json: b\.perTaskLoss: expected 8 tasks like a, got 5$/);
-    expectOneLine(await cli(["paired", "a.json", "eval-6.json"], cwd), /^concord: eval-6\.json: expected per-task values \(perTaskLoss\): write the record with concord eval/);
-    expectOneLine(await cli(["paired", "a.json", "missing.json"], cwd), /^concord: missing\.json: expected an evaluation record, but it cannot be read \(ENOENT\)$/);
+    expectOneLine(
+      await cli(["paired", "a.json", "b-5.json"], cwd),
+      /^concord: b-5\.json: cannot be paired with a\.json: b\.perTaskLoss: expected 8 tasks like a, got 5$/,
+    );
+    expectOneLine(
+      await cli(["paired", "a.json", "eval-6.json"], cwd),
+      /^concord: eval-6\.json: expected per-task values \(perTaskLoss\): write the record with concord eval/,
+    );
+    expectOneLine(
+      await cli(["paired", "a.json", "missing.json"], cwd),
+      /^concord: missing\.json: expected an evaluation record, but it cannot be read \(ENOENT\)$/,
+    );
     write("other-seed.json", JSON.stringify({ ...b, evaluationSeed: 7 }));
-    expectOneLine(await cli(["paired", "a.json", "other-seed.json"], cwd), /^concord: other-seed\.json: expected the held-out task set of a\.json \(evaluation seed 20181017\), got seed 7$/);
+    expectOneLine(
+      await cli(["paired", "a.json", "other-seed.json"], cwd),
+      /^concord: other-seed\.json: expected the held-out task set of a\.json \(evaluation seed 20181017\), got seed 7$/,
+    );
   });
 });
 
@@ -217,8 +276,14 @@ describe("formatEvaluation", () => {
     const text = formatEvaluation({
       taskCount: 600,
       backend: "wasm",
-      loss: [{ step: 0, mean: 1.6, ci95: 0.01 }, { step: 3, mean: 0.1234, ci95: 0.0056 }],
-      accuracy: [{ step: 0, mean: 0.2, ci95: 0.004 }, { step: 3, mean: 0.97512, ci95: 0.00613 }],
+      loss: [
+        { step: 0, mean: 1.6, ci95: 0.01 },
+        { step: 3, mean: 0.1234, ci95: 0.0056 },
+      ],
+      accuracy: [
+        { step: 0, mean: 0.2, ci95: 0.004 },
+        { step: 3, mean: 0.97512, ci95: 0.00613 },
+      ],
     });
     expect(text).toBe(
       "held-out query loss and accuracy over 600 tasks (wasm), mean ± 95% CI:\n" +

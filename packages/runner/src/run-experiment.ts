@@ -4,7 +4,7 @@ import { useBackend } from "@concord/backend";
 import { createRegistry } from "./builtins.js";
 import type { LoadedCheckpoint } from "./checkpoint.js";
 import { configToJson, type ExperimentConfig } from "./config.js";
-import { createOuterOptimizer, createParts, evaluateOnHeldOut } from "./experiment.js";
+import { createOuterOptimizer, createParts, evaluateOnHeldOut } from "./experiment-parts.js";
 import type { ProgressMode } from "./progress.js";
 import type { Registry } from "./registry.js";
 import { RunFolder } from "./run-folder.js";

@@ -102,7 +102,8 @@ export async function familyPanels(config: ExperimentConfig, registry: Registry,
     taskOptions: await registry.taskOptions(config.tasks, "tasks"),
     steps: config.evaluation.innerSteps,
     seed: config.evaluation.seed,
-    adapt: (params, support, steps) => adapt(params, support, { model, objective, innerOptimizer, innerSteps: steps, ...(selection !== undefined ? { adapt: selection } : {}) }).params,
+    adapt: (params, support, steps) =>
+      adapt(params, support, { model, objective, innerOptimizer, innerSteps: steps, ...(selection !== undefined ? { adapt: selection } : {}) }).params,
   });
   return [...panels];
 }

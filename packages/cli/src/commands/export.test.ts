@@ -7,13 +7,18 @@ import { convNet } from "@concord/models";
 import { loadMetaModel } from "@concord/deploy/node";
 import { describe, expect, it } from "vitest";
 import { OMNIGLOT_PREPROCESSING, sinusoidFamily } from "@concord/tasks";
-import { createRegistry } from "../builtins.js";
-import { disposeCheckpoint, loadCheckpoint, saveCheckpoint } from "../checkpoint.js";
+import {
+  createRegistry,
+  disposeCheckpoint,
+  exportCheckpoint,
+  exportedTrainingConfig,
+  loadCheckpoint,
+  parseConfig,
+  runExperiment,
+  saveCheckpoint,
+} from "@concord/runner";
+import { tinyConfig } from "@concord/runner/testing";
 import { EXIT_BAD_INPUT, EXIT_OK, runCli } from "../cli.js";
-import { parseConfig } from "../config.js";
-import { runExperiment } from "../run.js";
-import { tinyConfig } from "../testing/tiny-config.js";
-import { exportCheckpoint, exportedTrainingConfig } from "./export.js";
 
 async function cli(args: string[], cwd: string) {
   let stdout = "";
@@ -59,7 +64,13 @@ describe("concord export", () => {
     expect(loaded.spec.innerOptimizer).toEqual({ name: "sgd", options: { lr: 0.01 } });
     expect(loaded.spec).toMatchObject({ innerSteps: 2, inputShape: [1], labelCount: null, preprocessing: { kind: "none" } });
     // The export records the summary: no per-task lists, no group names.
-    const { perTaskLoss, perTaskAccuracy: _, perTaskGroup: _groups, groupNames: _names, ...evaluation } = JSON.parse(readFileSync(join(runDir, "evaluation.json"), "utf8"));
+    const {
+      perTaskLoss,
+      perTaskAccuracy: _,
+      perTaskGroup: _groups,
+      groupNames: _names,
+      ...evaluation
+    } = JSON.parse(readFileSync(join(runDir, "evaluation.json"), "utf8"));
     expect(perTaskLoss).toHaveLength(3);
     expect(loaded.spec.evaluation).toEqual(evaluation);
     expect(loaded.spec.training).toMatchObject({ iteration: 12, backend: "cpu" });
@@ -77,7 +88,9 @@ describe("concord export", () => {
     const outDir = mkdtempSync(join(tmpdir(), "concord-export-family-out-"));
     const exported = await exportCheckpoint(join(runDir, "checkpoint.ckpt"), outDir, registry);
     expect(exported.spec.preprocessing).toEqual(OMNIGLOT_PREPROCESSING);
-    expect((await exportCheckpoint(join(runDir, "checkpoint.ckpt"), mkdtempSync(join(tmpdir(), "concord-export-default-")))).spec.preprocessing).toEqual({ kind: "none" });
+    expect((await exportCheckpoint(join(runDir, "checkpoint.ckpt"), mkdtempSync(join(tmpdir(), "concord-export-default-")))).spec.preprocessing).toEqual({
+      kind: "none",
+    });
   });
 
   it("a missing checkpoint is one line naming the file, exit 2", async () => {
@@ -105,7 +118,11 @@ describe("concord export", () => {
       objective: "cross-entropy",
       innerOptimizer: { name: "sgd", lr: 0.1 },
       outerOptimizer: { name: "adam", lr: 0.001 },
-      evaluation: { tasks: 4, innerSteps: 3, sampler: { name: "omniglot", ways: 5, shots: 1, queryShots: 1, split: "test", dataDir: "data/omniglot", cacheDir: false } },
+      evaluation: {
+        tasks: 4,
+        innerSteps: 3,
+        sampler: { name: "omniglot", ways: 5, shots: 1, queryShots: 1, split: "test", dataDir: "data/omniglot", cacheDir: false },
+      },
       checkpointEvery: 1,
       keepCheckpoints: [2],
       logEvery: 1,
@@ -135,7 +152,10 @@ describe("concord export", () => {
         backend: "cpu",
         elapsedSeconds: 1.5,
       });
-      writeFileSync(join(runDir, "evaluation.json"), JSON.stringify({ iteration: 3, taskCount: 4, loss: [{ step: 0, mean: 1, ci95: 0 }], backend: "cpu", perTaskLoss: [[1, 1, 1, 1]], dataDir }));
+      writeFileSync(
+        join(runDir, "evaluation.json"),
+        JSON.stringify({ iteration: 3, taskCount: 4, loss: [{ step: 0, mean: 1, ci95: 0 }], backend: "cpu", perTaskLoss: [[1, 1, 1, 1]], dataDir }),
+      );
       const outDir = mkdtempSync(join(tmpdir(), "concord-export-omniglot-out-"));
       const exported = await cli(["export", checkpointPath, "--out", outDir], runDir);
       expect(exported.stderr).toBe("");
@@ -149,9 +169,27 @@ describe("concord export", () => {
       for (const value of strings(json)) expect(isAbsolute(value) || /^[a-z]:[\\/]|^~|^file:/i.test(value), value).toBe(false);
 
       // What the record keeps: the run's hyperparameters and progress.
-      expect(Object.keys(json.concord.training.config)).toEqual(["seed", "iterations", "metaBatchSize", "backend", "weighting", "algorithm", "model", "tasks", "objective", "innerOptimizer", "outerOptimizer", "evaluation"]);
+      expect(Object.keys(json.concord.training.config)).toEqual([
+        "seed",
+        "iterations",
+        "metaBatchSize",
+        "backend",
+        "weighting",
+        "algorithm",
+        "model",
+        "tasks",
+        "objective",
+        "innerOptimizer",
+        "outerOptimizer",
+        "evaluation",
+      ]);
       expect(json.concord.training.config.tasks).toEqual({ name: "omniglot", ways: 5, shots: 1, queryShots: 1, split: "train", rotations: true });
-      expect(json.concord.training.config.evaluation).toEqual({ tasks: 4, innerSteps: 3, seed: 20181017, sampler: { name: "omniglot", ways: 5, shots: 1, queryShots: 1, split: "test" } });
+      expect(json.concord.training.config.evaluation).toEqual({
+        tasks: 4,
+        innerSteps: 3,
+        seed: 20181017,
+        sampler: { name: "omniglot", ways: 5, shots: 1, queryShots: 1, split: "test" },
+      });
       expect(json.concord.training.config.model).toEqual(omniglotConfig.model);
       expect(json.concord.training).toMatchObject({ iteration: 3, backend: "cpu", trainSeconds: 1.5 });
       expect(json.concord.evaluation).toEqual({ iteration: 3, taskCount: 4, loss: [{ step: 0, mean: 1, ci95: 0 }], backend: "cpu" });
@@ -166,7 +204,16 @@ describe("concord export", () => {
         seed: 0,
         iterations: 1,
         metaBatchSize: 1,
-        tasks: { name: "my-images", root: "images", ways: 5, mean: [0.5, 0.5], list: "/data/list.txt", labels: ["a", "b/c"], nested: { dir: "x", k: 2 }, split: "val" },
+        tasks: {
+          name: "my-images",
+          root: "images",
+          ways: 5,
+          mean: [0.5, 0.5],
+          list: "/data/list.txt",
+          labels: ["a", "b/c"],
+          nested: { dir: "x", k: 2 },
+          split: "val",
+        },
         weighting: { name: "uniform" },
         evaluation: { tasks: 1, innerSteps: 1, seed: 0 },
       });

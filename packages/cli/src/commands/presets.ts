@@ -1,7 +1,5 @@
+import { createRegistry, listPresets, loadPlugins } from "@concord/runner";
 import type { Command } from "commander";
-import { createRegistry } from "../builtins.js";
-import { loadPlugins } from "../plugins.js";
-import { listPresets } from "../presets.js";
 import { type CliIo, collect } from "./arguments.js";
 
 /** `concord presets`: every preset the registered task families offer (built-ins and --plugin ones). */

@@ -11,8 +11,8 @@ import { createRegistry } from "./builtins.js";
 import { CHECKPOINT_FILE, loadCheckpoint, disposeCheckpoint } from "./checkpoint.js";
 import { parseConfig } from "./config.js";
 import { METRICS_FILE, readMetrics } from "./metrics-log.js";
-import { createParts } from "./experiment.js";
-import { runExperiment } from "./run.js";
+import { createParts } from "./experiment-parts.js";
+import { runExperiment } from "./run-experiment.js";
 import { TrainingDiverged } from "./training-loop.js";
 import type { SinusoidSampler } from "@concord/tasks";
 import { tinyConfig } from "./testing/tiny-config.js";
@@ -34,7 +34,11 @@ function digest(path: string): string {
 describe("runExperiment", () => {
   it("same seed gives identical parameters after 50 iterations; another seed differs", async () => {
     const run = async (seed: number) => {
-      const result = await runExperiment(parseConfig(tinyConfig({ seed, iterations: 50, checkpointEvery: 50 })), { outDir: folder(), evaluate: false, ...quiet });
+      const result = await runExperiment(parseConfig(tinyConfig({ seed, iterations: 50, checkpointEvery: 50 })), {
+        outDir: folder(),
+        evaluate: false,
+        ...quiet,
+      });
       const bytes = paramBytes(result.params);
       disposeParams(result.params);
       return bytes;
@@ -58,8 +62,22 @@ describe("runExperiment", () => {
     expect(last.negativeWeights).toBe(last.weights.filter((w) => w < 0).length);
     expect(Object.keys(last).sort()).toEqual(
       [
-        "effectiveTasks", "fallbacks", "iteration", "iterationSeconds", "meanPairwiseCosine", "negativeWeights", "queryLossAfter", "queryLossBefore",
-        "supportLossAfter", "supportLossBefore", "wallTimeSeconds", "weightMax", "weightMean", "weightMin", "weightedCosine", "weights",
+        "effectiveTasks",
+        "fallbacks",
+        "iteration",
+        "iterationSeconds",
+        "meanPairwiseCosine",
+        "negativeWeights",
+        "queryLossAfter",
+        "queryLossBefore",
+        "supportLossAfter",
+        "supportLossBefore",
+        "wallTimeSeconds",
+        "weightMax",
+        "weightMean",
+        "weightMin",
+        "weightedCosine",
+        "weights",
       ].sort(),
     );
     expect(result.evaluation?.loss).toHaveLength(3);
@@ -72,7 +90,11 @@ describe("runExperiment", () => {
     const outDir = folder();
     const whole = await runExperiment(parseConfig(tinyConfig({ keepCheckpoints: [5, 9], checkpointEvery: 4 })), { outDir, evaluate: false, ...quiet });
     disposeParams(whole.params);
-    expect(readdirSync(outDir).filter((name) => name.endsWith(".ckpt")).sort()).toEqual(["checkpoint-5.ckpt", "checkpoint-9.ckpt", "checkpoint.ckpt"]);
+    expect(
+      readdirSync(outDir)
+        .filter((name) => name.endsWith(".ckpt"))
+        .sort(),
+    ).toEqual(["checkpoint-5.ckpt", "checkpoint-9.ckpt", "checkpoint.ckpt"]);
     for (const iteration of [5, 9]) {
       const stopped = await runExperiment(parseConfig(tinyConfig({ iterations: iteration })), { outDir: folder(), evaluate: false, ...quiet });
       const kept = loadCheckpoint(join(outDir, `checkpoint-${iteration}.ckpt`));
@@ -85,7 +107,11 @@ describe("runExperiment", () => {
 
   it("algorithm diagnostics: false leaves the loss diagnostics out of metrics.jsonl and keeps the weighting ones and the parameters", async () => {
     const lean = folder();
-    const off = await runExperiment(parseConfig(tinyConfig({ algorithm: { name: "maml", order: 2, innerSteps: 1, diagnostics: false } })), { outDir: lean, evaluate: false, ...quiet });
+    const off = await runExperiment(parseConfig(tinyConfig({ algorithm: { name: "maml", order: 2, innerSteps: 1, diagnostics: false } })), {
+      outDir: lean,
+      evaluate: false,
+      ...quiet,
+    });
     const on = await runExperiment(parseConfig(tinyConfig()), { outDir: folder(), evaluate: false, ...quiet });
     expect(paramBytes(off.params)).toBe(paramBytes(on.params));
     const last = readMetrics(join(lean, METRICS_FILE)).at(-1)!;
@@ -174,9 +200,9 @@ describe("runExperiment", () => {
     const outDir = folder();
     const attempt = runExperiment(parseConfig(tinyConfig({ outerOptimizer: "poisoned-at-8" })), { outDir, registry, ...quiet });
     await expect(attempt).rejects.toBeInstanceOf(TrainingDiverged);
-    await expect(
-      runExperiment(parseConfig(tinyConfig({ outerOptimizer: "poisoned-at-8" })), { outDir: folder(), registry, ...quiet }),
-    ).rejects.toThrow(/training diverged at iteration 8: non-finite parameters; the last good checkpoint \(iteration 5\) is kept at /);
+    await expect(runExperiment(parseConfig(tinyConfig({ outerOptimizer: "poisoned-at-8" })), { outDir: folder(), registry, ...quiet })).rejects.toThrow(
+      /training diverged at iteration 8: non-finite parameters; the last good checkpoint \(iteration 5\) is kept at /,
+    );
     const checkpoint = loadCheckpoint(join(outDir, CHECKPOINT_FILE));
     expect(checkpoint.iteration).toBe(5);
     disposeCheckpoint(checkpoint);

@@ -1,16 +1,14 @@
+// A run's checkpoint as a @concord/deploy export: the library half of `concord export`.
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, isAbsolute, join } from "node:path";
-import { ConcordError, type Model } from "@concord/core";
+import { dirname, join } from "node:path";
+import { ConcordError, type Model, type ModelShape } from "@concord/core";
 import { metaModelArtifacts, type MetaModelSpec, type Preprocessing } from "@concord/deploy";
 import { saveMetaModel } from "@concord/deploy/node";
-import type { Command } from "commander";
-import { useBackend } from "@concord/backend";
-import { createRegistry } from "../builtins.js";
-import type { CliIo } from "./arguments.js";
-import { disposeCheckpoint, loadCheckpoint } from "../checkpoint.js";
-import { configToJson, type ExperimentConfig } from "../config.js";
-import type { Registry } from "../registry.js";
-import { checkpointConfig, EVALUATION_FILE, evaluationSummary } from "../run-folder.js";
+import { createRegistry } from "./builtins.js";
+import { disposeCheckpoint, loadCheckpoint } from "./checkpoint.js";
+import { configToJson, type ExperimentConfig } from "./config.js";
+import type { Registry } from "./registry.js";
+import { checkpointConfig, EVALUATION_FILE, evaluationSummary } from "./run-folder.js";
 
 export interface ExportResult {
   /** Files written: the shards, then model.json. */
@@ -20,8 +18,7 @@ export interface ExportResult {
 }
 
 /**
- * `concord export <checkpoint> --out <dir>`: writes the checkpoint's parameters (the meta-learned
- * initialisation) as a @concord/deploy export. Adaptation takes the config's evaluation.innerSteps
+ * Writes the checkpoint's parameters (the meta-learned initialisation) as a @concord/deploy export. Adaptation takes the config's evaluation.innerSteps
  * (the step count its held-out figures are reported at); the run's evaluation.json is included when it
  * belongs to this checkpoint's iteration. An export is published: it records what the run was
  * (see exportedTrainingConfig), never where it ran.
@@ -31,13 +28,14 @@ export async function exportCheckpoint(checkpointPath: string, outDir: string, r
   try {
     const config = checkpointConfig(checkpoint, checkpointPath);
     const model = registry.create("model", config.model, "model");
+    const shape = modelShapeOf(model, config, registry);
     const spec: MetaModelSpec = {
       model: config.model,
       objective: config.objective,
       innerOptimizer: config.innerOptimizer,
       innerSteps: config.evaluation.innerSteps,
-      inputShape: inputShapeOf(model, config),
-      labelCount: config.objective.name === "cross-entropy" ? outputSizeOf(model, config) : null,
+      inputShape: [...shape.inputShape],
+      labelCount: registry.definition("objective", config.objective.name)?.classes ? shape.outputs : null,
       preprocessing: preprocessingOf(config, registry),
       training: {
         config: exportedTrainingConfig(configToJson(config)),
@@ -55,16 +53,15 @@ export async function exportCheckpoint(checkpointPath: string, outDir: string, r
   }
 }
 
-function inputShapeOf(model: Model, config: ExperimentConfig): number[] {
-  if ("inputShape" in model && Array.isArray(model.inputShape)) return [...model.inputShape];
-  if ("sizes" in model && Array.isArray(model.sizes)) return [model.sizes[0]];
-  throw new ConcordError(`cannot tell the input shape of model "${config.model.name}" (expected an inputShape or sizes property)`, { field: "model" });
-}
-
-function outputSizeOf(model: Model, config: ExperimentConfig): number {
-  if ("ways" in model && typeof model.ways === "number") return model.ways;
-  if ("sizes" in model && Array.isArray(model.sizes)) return model.sizes.at(-1);
-  throw new ConcordError(`cannot tell the number of classes of model "${config.model.name}"`, { field: "model" });
+/** What the model's definition says it takes and gives: an export records it, so a loader needs no guess. */
+function modelShapeOf(model: Model, config: ExperimentConfig, registry: Registry): ModelShape {
+  const definition = registry.definition("model", config.model.name);
+  if (typeof definition?.shape !== "function") {
+    throw new ConcordError(`model "${config.model.name}" cannot be exported: its plug-in definition has no shape(model) giving its input shape and outputs`, {
+      field: "model",
+    });
+  }
+  return definition.shape(model);
 }
 
 /** The task family declares how it made its inputs; the runner does not know any family's data. */
@@ -89,7 +86,20 @@ function evaluationOf(checkpointPath: string, iteration: number): Record<string,
 // decides it belongs. The record says what the run was, never where it ran.
 
 /** Config fields recorded, in config order: the experiment itself (not $schema, description, logging or checkpoint cadence, compare). */
-const RECORDED_CONFIG = ["seed", "iterations", "metaBatchSize", "backend", "weighting", "algorithm", "model", "tasks", "objective", "innerOptimizer", "outerOptimizer", "evaluation"];
+const RECORDED_CONFIG = [
+  "seed",
+  "iterations",
+  "metaBatchSize",
+  "backend",
+  "weighting",
+  "algorithm",
+  "model",
+  "tasks",
+  "objective",
+  "innerOptimizer",
+  "outerOptimizer",
+  "evaluation",
+];
 /** evaluation fields recorded (not chunkSize, an execution detail). */
 const RECORDED_EVALUATION = ["tasks", "innerSteps", "seed", "sampler"];
 /** evaluation.json fields recorded (EvaluationResult's summary and its iteration). */
@@ -141,22 +151,4 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 function pick(record: Readonly<Record<string, unknown>>, keys: readonly string[]): Record<string, unknown> {
   return Object.fromEntries(keys.filter((key) => record[key] !== undefined).map((key) => [key, record[key]]));
-}
-
-/** Adds `concord export <checkpoint> --out <dir>` to the command line. */
-export function registerExportCommand(program: Command, io: Pick<CliIo, "stdout" | "cwd">): void {
-  program
-    .command("export")
-    .description("write a checkpoint's meta-learned initialisation as a TensorFlow.js model.json + .bin export, ready for loadMetaModel() and adapt()")
-    .argument("<checkpoint>", "checkpoint file (checkpoint.ckpt in a run folder)")
-    .requiredOption("--out <dir>", "output folder (model.json and group1-shard*.bin)")
-    .action(async (path: string, options: { out: string }) => {
-      const resolve = (given: string) => (isAbsolute(given) ? given : join(io.cwd, given));
-      // Only bytes are copied; cpu reads them exactly and needs no set-up.
-      await useBackend("cpu");
-      const result = await exportCheckpoint(resolve(path), resolve(options.out));
-      const evaluated = result.spec.evaluation ? "with its evaluation" : "no evaluation of this iteration found";
-      io.stdout(`exported iteration ${result.iteration} (${result.spec.model.name}, ${result.spec.innerSteps} inner steps; ${evaluated}):\n`);
-      for (const file of result.files) io.stdout(`  ${file}\n`);
-    });
 }

@@ -1,7 +1,6 @@
 import { ConcordError } from "@concord/core";
+import { createRegistry, loadPlugins } from "@concord/runner";
 import { type Command, Option } from "commander";
-import { createRegistry } from "../builtins.js";
-import { loadPlugins } from "../plugins.js";
 import { type CliIo, collect, integerArgument, resolvePath } from "./arguments.js";
 import { allowEvictionOption, loadDistributed, QUEUE_URL_ENV, queueFileOption, queueOption, queueUrl } from "./distributed.js";
 
@@ -32,7 +31,12 @@ export function addWorkerCommand(program: Command, io: CliIo, signals: { once(si
     .addOption(queueFileOption())
     .addOption(allowEvictionOption())
     .option("--store <dir>", "folder the run folders are written under; shared storage, the same folder the coordinator's --out lies in", "runs")
-    .option("--data <dir>", "a data folder jobs may name (repeatable): any folder or file a job's plug-in options name (Omniglot's dataDir, cacheDir) must lie inside --store or one of these", collect, [])
+    .option(
+      "--data <dir>",
+      "a data folder jobs may name (repeatable): any folder or file a job's plug-in options name (Omniglot's dataDir, cacheDir) must lie inside --store or one of these",
+      collect,
+      [],
+    )
     .option("--plugin <file>", "ES module registering plug-ins (repeatable); jobs can use only these and the built-ins", collect, [])
     .option("--concurrency <n>", "runs trained at once, one thread each", "1")
     .option("--lock-seconds <s>", "job lock lifetime: a dead worker's run or task chunk is taken over after about twice this", "5")
@@ -40,7 +44,10 @@ export function addWorkerCommand(program: Command, io: CliIo, signals: { once(si
     .addOption(new Option("--log-chunks", "log a line as each data-parallel chunk starts").hideHelp())
     .action(async (options: WorkerCommandOptions) => {
       const url = queueUrl(options, io.cwd, process.env, (line) => io.stderr(`${line}\n`));
-      if (url === undefined) throw new ConcordError(`expected the Redis URL: --queue <url>, a bare --queue with $${QUEUE_URL_ENV} set, or --queue-file <file>`, { field: "--queue" });
+      if (url === undefined)
+        throw new ConcordError(`expected the Redis URL: --queue <url>, a bare --queue with $${QUEUE_URL_ENV} set, or --queue-file <file>`, {
+          field: "--queue",
+        });
       const concurrency = integerArgument(options.concurrency, "--concurrency", 1);
       const maxAttempts = integerArgument(options.maxAttempts, "--max-attempts", 1);
       const lockSeconds = Number(options.lockSeconds);

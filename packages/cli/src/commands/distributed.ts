@@ -1,56 +1,13 @@
-// The runner's only link to @concord/distributed, loaded when a command is given --queue (or is
-// `concord worker`). The specifier is a variable on purpose: the runner must not depend on the
-// distributed package (which depends on it) nor pull BullMQ and Redis clients into local runs.
+// The CLI's link to @concord/distributed: its API, loaded when a command is given --queue (or is
+// `concord worker`), so that local runs never load BullMQ and the Redis client.
 import { readFileSync } from "node:fs";
 import { ConcordError } from "@concord/core";
-import type { TaskPool } from "@concord/algorithms";
 import { Option } from "commander";
-import type { RunScheduler } from "../compare/schedule.js";
-import type { ExperimentConfig } from "../config.js";
-import type { Registry } from "../registry.js";
 import { resolvePath } from "./arguments.js";
 
-/** What the runner uses of @concord/distributed (its public API has these signatures). */
-export interface DistributedModule {
-  queueScheduler(options: { url: string; store: string; log?: (line: string) => void; allowEviction?: boolean }): RunScheduler;
-  queueTrainConfig(config: ExperimentConfig): ExperimentConfig;
-  createQueuePool(options: {
-    url: string;
-    config: ExperimentConfig;
-    chunkTasks?: number;
-    timeoutSeconds?: number;
-    chunkDeadlineSeconds?: number;
-    allowEviction?: boolean;
-    log?: (line: string) => void;
-  }): Promise<
-    TaskPool & { stats(): { steps: number; bytesDown: number; bytesUp: number; resubmitted: number; takenOver: number; seconds: number } }
-  >;
-  startWorker(options: {
-    url: string;
-    store: string;
-    dataDirs?: readonly string[];
-    registry: Registry;
-    pluginFiles: readonly string[];
-    concurrency?: number;
-    lockSeconds?: number;
-    maxAttempts?: number;
-    logChunks?: boolean;
-    log?: (line: string) => void;
-    allowEviction?: boolean;
-  }): Promise<{ close(): Promise<void> }>;
-}
-
-const DISTRIBUTED_PACKAGE = "@concord/distributed";
-
-export async function loadDistributed(): Promise<DistributedModule> {
-  try {
-    return (await import(DISTRIBUTED_PACKAGE)) as DistributedModule;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND" && String((error as Error).message).includes(DISTRIBUTED_PACKAGE)) {
-      throw new ConcordError(`running on a queue needs the ${DISTRIBUTED_PACKAGE} package: npm install ${DISTRIBUTED_PACKAGE}`, { field: "--queue" });
-    }
-    throw error;
-  }
+/** @concord/distributed, imported on first use. */
+export function loadDistributed(): Promise<typeof import("@concord/distributed")> {
+  return import("@concord/distributed");
 }
 
 /** The environment variable a bare `--queue` reads the Redis URL from (never shown by `ps`). */
@@ -88,14 +45,18 @@ export function queueUrl(
   env: Readonly<Record<string, string | undefined>> = process.env,
   warn: (line: string) => void = () => {},
 ): string | undefined {
-  if (options.queue !== undefined && options.queueFile !== undefined) throw new ConcordError("give the Redis URL once: --queue or --queue-file", { field: "--queue-file" });
+  if (options.queue !== undefined && options.queueFile !== undefined)
+    throw new ConcordError("give the Redis URL once: --queue or --queue-file", { field: "--queue-file" });
   if (options.queueFile !== undefined) {
     const path = resolvePath(cwd, options.queueFile);
     let text: string;
     try {
       text = readFileSync(path, "utf8");
     } catch (error) {
-      throw new ConcordError(`cannot read the Redis URL file (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { field: "--queue-file", cause: error });
+      throw new ConcordError(`cannot read the Redis URL file (${(error as NodeJS.ErrnoException).code ?? String(error)})`, {
+        field: "--queue-file",
+        cause: error,
+      });
     }
     const url = text.split(/\r?\n/)[0]!.trim();
     if (url === "") throw new ConcordError(`expected a Redis URL on the first line of ${path}, got an empty line`, { field: "--queue-file" });
@@ -109,7 +70,9 @@ export function queueUrl(
   if (typeof options.queue === "string") {
     // Anything before an @ after the scheme may hold a password.
     if (/^rediss?:\/\/.*@/.test(options.queue)) {
-      warn(`warning: --queue: a password on the command line is visible to every user of this machine (ps); use $${QUEUE_URL_ENV} with a bare --queue, or --queue-file`);
+      warn(
+        `warning: --queue: a password on the command line is visible to every user of this machine (ps); use $${QUEUE_URL_ENV} with a bare --queue, or --queue-file`,
+      );
     }
     return options.queue;
   }

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { type PairedDifference, type PairedStep, type PerTaskValues, pairedDifference } from "@concord/algorithms";
 import { ConcordError } from "@concord/core";
+import { writeFileAtomicSync } from "@concord/runner";
 import type { Command } from "commander";
-import { writeFileAtomicSync } from "../atomic-file.js";
 import { type CliIo, resolvePath } from "./arguments.js";
 
 interface PerTaskRecord extends PerTaskValues {
@@ -23,7 +23,9 @@ export function addPairedCommand(program: Command, io: CliIo): void {
       const a = readRecord(resolvePath(io.cwd, pathA), pathA);
       const b = readRecord(resolvePath(io.cwd, pathB), pathB);
       if (a.evaluationSeed !== b.evaluationSeed) {
-        throw new ConcordError(`expected the held-out task set of ${pathA} (evaluation seed ${a.evaluationSeed}), got seed ${b.evaluationSeed}`, { field: pathB });
+        throw new ConcordError(`expected the held-out task set of ${pathA} (evaluation seed ${a.evaluationSeed}), got seed ${b.evaluationSeed}`, {
+          field: pathB,
+        });
       }
       let paired: PairedDifference;
       try {
@@ -33,7 +35,11 @@ export function addPairedCommand(program: Command, io: CliIo): void {
       }
       io.stdout(formatPaired(paired, `${describe(pathB, b)} − ${describe(pathA, a)}`));
       if (options.json) {
-        const record = { a: { record: pathA, checkpoint: a.checkpoint, iteration: a.iteration }, b: { record: pathB, checkpoint: b.checkpoint, iteration: b.iteration }, ...paired };
+        const record = {
+          a: { record: pathA, checkpoint: a.checkpoint, iteration: a.iteration },
+          b: { record: pathB, checkpoint: b.checkpoint, iteration: b.iteration },
+          ...paired,
+        };
         writeFileAtomicSync(resolvePath(io.cwd, options.json), [`${JSON.stringify(record, null, 2)}\n`]);
       }
     });
@@ -44,7 +50,10 @@ function readRecord(file: string, path: string): PerTaskRecord {
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    throw new ConcordError(`expected an evaluation record, but it cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { field: path, cause: error });
+    throw new ConcordError(`expected an evaluation record, but it cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
+      field: path,
+      cause: error,
+    });
   }
   let record: PerTaskRecord;
   try {

@@ -50,7 +50,7 @@ describe("supportPass", () => {
       },
       { embeddings: true },
     );
-    expect(pauses).toBe(supportPassTicks(model, 7, 3));
+    expect(pauses).toBe(supportPassTicks(model, 7, 3, { embeddings: true }));
     expect(pauses).toBe(2 * 3 * 2);
     const whole = model.batchNormStatistics(params, x);
     for (let block = 0; block < 2; block++) {
@@ -72,7 +72,20 @@ describe("supportPass", () => {
     const params = randomParams(model, 3);
     const x = images(5, 4);
     const withEmbeddings = await supportPass(model, params, x, 2, noPause, { embeddings: true });
-    const alone = await supportPass(model, params, x, 2, noPause, { embeddings: false });
+    let alonePauses = 0;
+    const alone = await supportPass(
+      model,
+      params,
+      x,
+      2,
+      async () => {
+        alonePauses += 1;
+      },
+      { embeddings: false },
+    );
+    // 5 images in chunks of 2 (3 chunks): moments of both blocks, outputs of the first only.
+    expect(alonePauses).toBe(supportPassTicks(model, 5, 2, { embeddings: false }));
+    expect(alonePauses).toBe(3 * 3);
     expect(alone.embeddings).toBeUndefined();
     for (let block = 0; block < 2; block++) {
       expect(Array.from(alone.statistics!.variance[block]!.dataSync())).toEqual(Array.from(withEmbeddings.statistics!.variance[block]!.dataSync()));
@@ -91,7 +104,7 @@ describe("supportPass", () => {
       { embeddings: true },
     );
     expect(statistics).toBeUndefined();
-    expect(pauses).toBe(supportPassTicks(plain, 5, 2));
+    expect(pauses).toBe(supportPassTicks(plain, 5, 2, { embeddings: true }));
     const expected = plain.forward(plainParams, x);
     expect(relativeError(embeddings!.dataSync(), expected.dataSync())).toBeLessThan(1e-6);
     tf.dispose([x, expected, embeddings!, withEmbeddings.embeddings!, ...withEmbeddings.statistics!.mean, ...withEmbeddings.statistics!.variance]);

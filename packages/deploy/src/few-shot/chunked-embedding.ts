@@ -58,9 +58,15 @@ export interface SupportPass {
   readonly embeddings?: tf.Tensor2D;
 }
 
-/** Pieces of work (pause calls) of one supportPass over `count` images: per block, one per chunk, twice with batch norm (moments, then outputs). */
-export function supportPassTicks(model: ConvNetModel, count: number, chunkSize: number): number {
-  return model.blocks * chunks(count, chunkSize).length * (model.batchNorm === "none" ? 1 : 2);
+/**
+ * Pieces of work (pause calls) of one supportPass over `count` images: per block, one per chunk, and
+ * with batch norm one more per chunk for the block's outputs (moments first, then outputs), except
+ * the last block's outputs when only the statistics are asked for.
+ */
+export function supportPassTicks(model: ConvNetModel, count: number, chunkSize: number, options: { embeddings: boolean }): number {
+  const perBlock = chunks(count, chunkSize).length;
+  if (model.batchNorm === "none") return model.blocks * perBlock;
+  return (2 * model.blocks - (options.embeddings ? 0 : 1)) * perBlock;
 }
 
 /**

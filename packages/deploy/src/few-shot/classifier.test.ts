@@ -305,7 +305,11 @@ describe("fewShotClassifier with a MAML export (Proto-MAML)", () => {
     const mamlExport = await writeExport(5, 4, 3);
     const classifier = await fewShotClassifier(mamlExport.dir, { chunkSize: 5 });
     for (let k = 0; k < 12; k++) for (let shot = 0; shot < 2; shot++) classifier.addExample(`m${k}`, drawing(k, shot));
-    await classifier.adapt();
+    const steps: { done: number; total: number }[] = [];
+    await classifier.adapt({ onStep: (step) => steps.push(step) });
+    // Progress counts every piece of work once and ends at its total.
+    expect(steps.map((step) => step.done)).toEqual(Array.from({ length: steps.length }, (_, i) => i + 1));
+    expect(steps.every((step) => step.total === steps.length)).toBe(true);
     // The examples themselves are classified as their own class after fine-tuning.
     const correct = Array.from({ length: 12 }, (_, k) => classifier.predict(drawing(k, 0)).label === `m${k}`).filter(Boolean).length;
     expect(correct).toBe(12);

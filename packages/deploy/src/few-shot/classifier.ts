@@ -146,9 +146,11 @@ export class FewShotClassifier {
       "int32",
     );
     // Ticks: per support pass, see supportPassTicks; per fine-tuning step, one more per chunk (its gradient).
-    const pass = supportPassTicks(this.body, x.shape[0], this.chunkSize);
+    const count = x.shape[0];
+    const withEmbeddings = supportPassTicks(this.body, count, this.chunkSize, { embeddings: true });
+    const statisticsOnly = supportPassTicks(this.body, count, this.chunkSize, { embeddings: false });
     const steps = this.method === "proto-maml" ? this.loaded.innerSteps : 0;
-    const total = pass + (steps > 0 ? steps * (pass + chunks(x.shape[0], this.chunkSize).length) + pass : 0);
+    const total = withEmbeddings + (steps > 0 ? steps * (statisticsOnly + chunks(count, this.chunkSize).length) + statisticsOnly : 0);
     let done = 0;
     const tick: Pause = async () => {
       done += 1;

@@ -4,22 +4,18 @@
  * and meta-training with the weighting schemes picked in the form, checked against Node. Each test
  * saves a screenshot. (The few-shot view's tests are in few-shot.test.ts.)
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { loadavg } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { referenceMetaGradient } from "../src/meta-train/meta-gradient.js";
 import { SinusoidTrainer } from "../src/meta-train/trainer.js";
-import { browserUnavailable, launchChromium } from "./chromium.js";
-import { describeMachine } from "./machine.js";
-import { APP_DIR, buildApp, bundleSizes, serve } from "./serve.js";
+import { type AppSession, openAppSession, SCREENSHOTS } from "./app-session.js";
+import { browserUnavailable } from "./chromium.js";
 
 // A test run must not rewrite the committed screenshots: they change only when asked for.
-const SCREENSHOTS = join(APP_DIR, process.env.CONCORD_UPDATE_SCREENSHOTS === "1" ? "screenshots" : "test-output/screenshots");
 /** Measured figures, written to test-output/browser-results.json (copied to results/figures.json by scripts/record-figures.mjs). */
 const results: Record<string, unknown> = {};
 
@@ -33,32 +29,22 @@ declare const window: { concord: Concord };
 type Hooks = { metaGradientOn(backend: string): Promise<{ backend: string; gradient: Record<string, number[]>; ms: number }> };
 
 describe.skipIf(skipReason !== undefined)("the browser example in Chromium", () => {
-  let context: BrowserContext;
-  let server: Awaited<ReturnType<typeof serve>>;
+  let session: AppSession;
 
   beforeAll(async () => {
-    results.machine = describeMachine();
     await tf.setBackend("cpu");
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    const dist = await buildApp();
-    results.bundle = await bundleSizes(dist);
-    server = await serve(dist);
-    context = await launchChromium();
+    session = await openAppSession(results, "browser-results.json");
   });
 
   afterAll(async () => {
-    await context?.close();
-    await server?.close();
-    results.loadAverageAtEnd = loadavg();
-    mkdirSync(join(APP_DIR, "test-output"), { recursive: true });
-    writeFileSync(join(APP_DIR, "test-output/browser-results.json"), `${JSON.stringify(results, null, 2)}\n`);
+    await session?.close();
   });
 
   async function open(view: "meta-train"): Promise<Page> {
-    const page = await context.newPage();
+    const page = await session.context.newPage();
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
-    await page.goto(`${server.url}#${view}`);
+    await page.goto(`${session.url}#${view}`);
     await page.waitForFunction((name) => Boolean(window.concord?.views[name]), view);
     expect(errors).toEqual([]);
     return page;

@@ -5,7 +5,7 @@
  * reload the page, load, same predictions; real Omniglot tasks against Node; and the time of a 20-way
  * 5-shot adapt() on wasm in the page (issue 24). Figures go to test-output/few-shot-results.json.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
@@ -14,14 +14,14 @@ import "@tensorflow/tfjs-backend-wasm";
 import type { Prediction } from "@concord/deploy";
 import { fewShotClassifier, loadMetaModel } from "@concord/deploy/node";
 import { decodeImage } from "@concord/tasks/node";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { browserUnavailable, launchChromium } from "./chromium.js";
-import { cpuModel, describeMachine } from "./machine.js";
+import { type AppSession, openAppSession, SCREENSHOTS } from "./app-session.js";
+import { browserUnavailable } from "./chromium.js";
+import { cpuModel } from "./machine.js";
 import { findOmniglotDir, fixedTasks } from "./omniglot-tasks.js";
-import { APP_DIR, buildApp, bundleSizes, serve } from "./serve.js";
+import { APP_DIR } from "./serve.js";
 
-const SCREENSHOTS = join(APP_DIR, process.env.CONCORD_UPDATE_SCREENSHOTS === "1" ? "screenshots" : "test-output/screenshots");
 const MODEL_DIR = join(APP_DIR, "public/models/omniglot-protonet");
 /** The export as shipped by examples/omniglot; the app serves a byte-identical copy. */
 const SHIPPED_EXPORT = join(APP_DIR, "../omniglot/results/protonet/export");
@@ -76,32 +76,22 @@ const EXAMPLE_SHIFTS: [number, number][] = [
 const TEST_SHIFT: [number, number] = [-0.03, 0.04];
 
 describe.skipIf(skipReason !== undefined)("the few-shot view in Chromium, on fewShotClassifier", () => {
-  let context: BrowserContext;
-  let server: Awaited<ReturnType<typeof serve>>;
+  let session: AppSession;
 
   beforeAll(async () => {
-    results.machine = describeMachine();
     await tf.setBackend("wasm");
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    const dist = await buildApp();
-    results.bundle = await bundleSizes(dist);
-    server = await serve(dist);
-    context = await launchChromium();
+    session = await openAppSession(results, "few-shot-results.json");
   });
 
   afterAll(async () => {
-    await context?.close();
-    await server?.close();
-    results.loadAverageAtEnd = loadavg();
-    mkdirSync(join(APP_DIR, "test-output"), { recursive: true });
-    writeFileSync(join(APP_DIR, "test-output/few-shot-results.json"), `${JSON.stringify(results, null, 2)}\n`);
+    await session?.close();
   });
 
   async function openView(): Promise<Page> {
-    const page = await context.newPage();
+    const page = await session.context.newPage();
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
-    await page.goto(`${server.url}#few-shot`);
+    await page.goto(`${session.url}#few-shot`);
     await page.waitForFunction(() => Boolean(window.concord?.views["few-shot"]));
     await page.evaluate(() => window.concord.views["few-shot"]!.ready);
     expect(errors).toEqual([]);

@@ -1,8 +1,6 @@
 #!/usr/bin/env node
-import { realpathSync } from "node:fs";
-import { pathToFileURL } from "node:url";
 import { ConcordError } from "@concord/core";
-import { TrainingDiverged } from "@concord/runner";
+import { isEntryModule, TrainingDiverged } from "@concord/runner";
 import * as tf from "@tensorflow/tfjs-core";
 import { Command, CommanderError } from "commander";
 import type { CliIo } from "./commands/arguments.js";
@@ -77,17 +75,7 @@ function oneLine(text: string): string {
     .replace(/\s*\n\s*/g, " ");
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isEntryModule(import.meta.url)) {
   // A command line has no use for tfjs's console banners ("install our node backend").
   tf.env().set("PROD", true);
   runCli(process.argv.slice(2)).then(

@@ -27,6 +27,7 @@ export { createParts, evaluateOnHeldOut, evaluationFamily, type ExperimentParts,
 // One run in a folder: checkpoints, metrics, resume, evaluation.
 export { type RunOptions, type RunResult, runExperiment } from "./run-experiment.js";
 export { TrainingDiverged } from "./training-loop.js";
+export { isEntryModule } from "./entry-module.js";
 export type { ProgressMode } from "./progress.js";
 export {
   CHECKPOINT_FILE,

@@ -6,8 +6,6 @@
 //
 // It trains exactly as `concord train <config.json> --out <dir>` does (runExperiment on the same config
 // and registry), leaves the same run folder, and exits 0, or 1 with one `concord: …` line on stderr.
-import { realpathSync } from "node:fs";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { disposeParams } from "@concord/core";
 import * as tf from "@tensorflow/tfjs-core";
@@ -16,6 +14,7 @@ import { loadConfigFile } from "./config.js";
 import { loadPlugins } from "./plugins.js";
 import type { ProgressMode } from "./progress.js";
 import { runExperiment } from "./run-experiment.js";
+import { isEntryModule } from "./entry-module.js";
 
 /** The arguments scheduleRuns passes to a run's process. */
 export function runProcessArguments(run: {
@@ -66,17 +65,7 @@ async function main(argv: readonly string[]): Promise<void> {
   disposeParams(result.params);
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isEntryModule(import.meta.url)) {
   // No use for tfjs's console banners ("install our node backend") in a child's progress output.
   tf.env().set("PROD", true);
   main(process.argv.slice(2)).then(

@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { EvaluationResult } from "@concord/algorithms";
 import { ConcordError } from "@concord/core";
@@ -60,6 +60,18 @@ export class RunFolder {
 
   hasCheckpoint(): boolean {
     return existsSync(this.checkpointPath);
+  }
+
+  /**
+   * For a resumed comparison: a run stopped before its first checkpoint cannot continue, so it starts
+   * again. Its partial metrics.jsonl is kept as metrics.jsonl.interrupted (the restart writes the same
+   * lines again: runs are deterministic). Returns whether there was such a file.
+   */
+  setAsideRunWithoutCheckpoint(): boolean {
+    if (this.hasCheckpoint() || !existsSync(this.metricsPath)) return false;
+    this.fence?.();
+    renameSync(this.metricsPath, `${this.metricsPath}.interrupted`);
+    return true;
   }
 
   /** Creates the folder (writable) and refuses to overwrite an existing run unless resuming it. */

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -84,6 +84,26 @@ describe("compareExperiment --resume", () => {
     expect(JSON.parse(readFileSync(evaluationFile, "utf8")).iteration).toBe(6);
     expect(readMetrics(join(outDir, "maml+uniform", "seed-3", "metrics.jsonl"))).toHaveLength(6);
     expect(longer.arms[0]!.evaluation).not.toEqual(first.arms[0]!.evaluation);
+  });
+});
+
+describe("compareExperiment --resume after a run stopped before its first checkpoint", () => {
+  it("starts that run again, keeps its partial metrics as metrics.jsonl.interrupted, and gives the uninterrupted result", async () => {
+    const config = parseConfig(tinyConfig({ iterations: 4 }));
+    const options = { weightings: ["uniform"], algorithms: ["maml"], seeds: 1, progress: "none" as const, log: () => {} };
+    const reference = await compareExperiment(config, { ...options, outDir: mkdtempSync(join(tmpdir(), "concord-uninterrupted-")) });
+    // What a run killed at iteration 2 of 4 leaves when it checkpoints every 500: metrics, no checkpoint.
+    const outDir = mkdtempSync(join(tmpdir(), "concord-interrupted-"));
+    const runDir = join(outDir, "maml+uniform", "seed-3");
+    await compareExperiment(config, { ...options, outDir });
+    const partial = readFileSync(join(runDir, "metrics.jsonl"), "utf8").split("\n").slice(0, 2).join("\n").concat("\n");
+    for (const file of ["checkpoint.ckpt", "evaluation.json"]) rmSync(join(runDir, file));
+    writeFileSync(join(runDir, "metrics.jsonl"), partial);
+
+    const resumed = await compareExperiment(config, { ...options, outDir, resume: true });
+    expect(resumed.arms[0]!.evaluation).toEqual(reference.arms[0]!.evaluation);
+    expect(readMetrics(join(runDir, "metrics.jsonl"))).toHaveLength(4);
+    expect(readFileSync(join(runDir, "metrics.jsonl.interrupted"), "utf8")).toBe(partial);
   });
 });
 

@@ -50,7 +50,7 @@ export async function scheduleRuns(runs: readonly RunPlan[], options: ScheduleOp
     const result = await runExperiment(run.config, {
       outDir: run.outDir,
       registry: options.registry,
-      resume: Boolean(options.resume) && new RunFolder(run.outDir).hasCheckpoint(),
+      resume: resumesFromCheckpoint(run, options),
       label: run.label,
       ...(options.progress ? { progress: options.progress } : {}),
     });
@@ -70,6 +70,18 @@ function reuseFinished(run: RunPlan, options: ScheduleOptions, done: (run: RunPl
   const { iteration, ...evaluation } = finished;
   done(run, { evaluation: evaluation as EvaluationResult, iterations: iteration, seconds: 0 });
   return true;
+}
+
+/**
+ * Whether a run continues from its checkpoint. With `resume`, a run that stopped before its first
+ * checkpoint starts again, its partial metrics set aside (see RunFolder.setAsideRunWithoutCheckpoint).
+ */
+function resumesFromCheckpoint(run: RunPlan, options: Pick<ScheduleOptions, "resume">): boolean {
+  if (!options.resume) return false;
+  const folder = new RunFolder(run.outDir);
+  if (folder.hasCheckpoint()) return true;
+  folder.setAsideRunWithoutCheckpoint();
+  return false;
 }
 
 /** dist/run-process.js beside this module when running from the build (not from sources under vitest). */
@@ -95,7 +107,7 @@ async function runInChildren(
       const configPath = `${run.outDir}.config.json`;
       writeFileAtomicSync(configPath, [`${JSON.stringify(configToJson(run.config), null, 2)}\n`]);
       const folder = new RunFolder(run.outDir);
-      const resume = Boolean(options.resume) && folder.hasCheckpoint();
+      const resume = resumesFromCheckpoint(run, options);
       const args = [
         script,
         ...runProcessArguments({

@@ -1,7 +1,7 @@
 import { catchConcordError } from "@concord/core/testing";
 import { describe, expect, it } from "vitest";
 import { omniglotFamily } from "@concord/tasks/node";
-import { configToJson, firstTrainingDifference, parseConfig, parseConfigText, withDataDir, withOverrides } from "./config.js";
+import { configToJson, firstResultDifference, firstTrainingDifference, parseConfig, parseConfigText, withDataDir, withOverrides } from "./config.js";
 import { createRegistry } from "./builtins.js";
 import { listPresets, presetConfig, presetNames } from "./presets.js";
 import { tinyConfig } from "./testing/tiny-config.js";
@@ -74,6 +74,15 @@ describe("parseConfig", () => {
     expect(firstTrainingDifference(a, parseConfig(tinyConfig({ innerOptimizer: { name: "sgd", lr: 0.02 } })))?.field).toBe("innerOptimizer.lr");
     // The data folder may move between runs.
     expect(firstTrainingDifference(withDataDir(a, "/data/a"), withDataDir(a, "/data/b"))).toBeUndefined();
+  });
+
+  it("finds the first difference that changes a finished run's result (logging and checkpoint cadence do not)", () => {
+    const a = parseConfig(tinyConfig());
+    expect(firstResultDifference(a, parseConfig(tinyConfig({ checkpointEvery: 7, logEvery: 3, keepCheckpoints: [2] })))).toBeUndefined();
+    expect(firstResultDifference(withDataDir(a, "/data/a"), withDataDir(a, "/data/b"))).toBeUndefined();
+    expect(firstResultDifference(a, parseConfig(tinyConfig({ iterations: 99 })))?.field).toBe("iterations");
+    expect(firstResultDifference(a, parseConfig(tinyConfig({ evaluation: { tasks: 3 } })))?.field).toBe("evaluation.tasks");
+    expect(firstResultDifference(a, parseConfig(tinyConfig({ seed: 4 })))?.field).toBe("seed");
   });
 });
 

@@ -173,6 +173,20 @@ export function firstTrainingDifference(a: ExperimentConfig, b: ExperimentConfig
   return firstDifference(strip(a), strip(b), "");
 }
 
+/**
+ * The first field where two configs differ in a way that changes a finished run's result: training
+ * (firstTrainingDifference), the number of iterations, or the evaluation (its data folder aside).
+ * Logging and checkpoint cadence do not, so a finished run stays finished when only they change.
+ */
+export function firstResultDifference(a: ExperimentConfig, b: ExperimentConfig): { field: string; a: unknown; b: unknown } | undefined {
+  const result = (config: ExperimentConfig) => {
+    const { sampler, ...evaluation } = configToJson(config).evaluation as Record<string, unknown> & { sampler?: Record<string, unknown> };
+    const { dataDir: _data, cacheDir: _cache, ...samplerOptions } = sampler ?? {};
+    return { iterations: config.iterations, evaluation: { ...evaluation, ...(sampler ? { sampler: samplerOptions } : {}) } };
+  };
+  return firstTrainingDifference(a, b) ?? firstDifference(result(a), result(b), "");
+}
+
 function firstDifference(a: unknown, b: unknown, path: string): { field: string; a: unknown; b: unknown } | undefined {
   if (a !== null && b !== null && typeof a === "object" && typeof b === "object" && Array.isArray(a) === Array.isArray(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];

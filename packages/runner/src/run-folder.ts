@@ -4,7 +4,7 @@ import type { EvaluationResult } from "@concord/algorithms";
 import { ConcordError } from "@concord/core";
 import { removeStaleTempFiles, writeFileAtomicSync } from "./atomic-file.js";
 import { CHECKPOINT_FILE, type CheckpointData, disposeCheckpoint, type LoadedCheckpoint, loadCheckpoint } from "./checkpoint.js";
-import { type ExperimentConfig, firstTrainingDifference, parseConfig } from "./config.js";
+import { type ExperimentConfig, firstResultDifference, firstTrainingDifference, parseConfig } from "./config.js";
 import { METRICS_FILE } from "./metrics-log.js";
 import { LEASE_FILE, type WriteFence } from "./run-lease.js";
 import { describeValue } from "./schema-errors.js";
@@ -133,17 +133,18 @@ export class RunFolder {
   }
 
   /**
-   * The evaluation of a run that already finished with exactly this config: evaluation.json at the
-   * config's last iteration, beside a config.json equal to `configJson`. undefined otherwise
+   * The evaluation of a run that already finished with this config: evaluation.json at the config's
+   * last iteration, beside a config.json that differs from `config` in nothing that changes the result
+   * (logging and checkpoint cadence may differ: firstResultDifference). undefined otherwise
    * (unfinished, evaluated earlier, another config, or a file that does not parse), so that a
    * resumed comparison skips finished runs instead of evaluating them again.
    */
-  finishedEvaluation(configJson: unknown, iterations: number): SavedEvaluation | undefined {
+  finishedEvaluation(config: ExperimentConfig): SavedEvaluation | undefined {
     try {
-      const saved = readFileSync(this.configPath, "utf8");
-      if (saved !== `${JSON.stringify(configJson, null, 2)}\n`) return undefined;
+      const saved = parseConfig(JSON.parse(readFileSync(this.configPath, "utf8")));
+      if (firstResultDifference(saved, config)) return undefined;
       const evaluation = this.readEvaluation();
-      return evaluation.iteration === iterations ? evaluation : undefined;
+      return evaluation.iteration === config.iterations ? evaluation : undefined;
     } catch {
       return undefined;
     }

@@ -87,6 +87,20 @@ describe("compareExperiment --resume", () => {
   });
 });
 
+describe("compareExperiment --resume with another checkpoint cadence", () => {
+  it("still reports finished runs from their evaluation, and runs them again when the evaluation changes", async () => {
+    const outDir = mkdtempSync(join(tmpdir(), "concord-compare-cadence-"));
+    const options = { weightings: ["uniform"], algorithms: ["maml"], seeds: 1, outDir, progress: "none" as const, log: () => {} };
+    await compareExperiment(parseConfig(tinyConfig({ iterations: 4, checkpointEvery: 4 })), options);
+    const evaluationFile = join(outDir, "maml+uniform", "seed-3", "evaluation.json");
+    const written = statSync(evaluationFile).mtimeMs;
+    await compareExperiment(parseConfig(tinyConfig({ iterations: 4, checkpointEvery: 2, logEvery: 1 })), { ...options, resume: true });
+    expect(statSync(evaluationFile).mtimeMs).toBe(written);
+    await compareExperiment(parseConfig(tinyConfig({ iterations: 4, evaluation: { tasks: 3 } })), { ...options, resume: true });
+    expect(JSON.parse(readFileSync(evaluationFile, "utf8")).taskCount).toBe(3);
+  });
+});
+
 describe("compareExperiment --resume after a run stopped before its first checkpoint", () => {
   it("starts that run again, keeps its partial metrics as metrics.jsonl.interrupted, and gives the uninterrupted result", async () => {
     const config = parseConfig(tinyConfig({ iterations: 4 }));

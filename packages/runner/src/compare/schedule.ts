@@ -60,12 +60,13 @@ export async function scheduleRuns(runs: readonly RunPlan[], options: ScheduleOp
 }
 
 /**
- * With `resume`, a run whose folder already holds its final evaluation under the same config is
+ * With `resume`, a run whose folder already holds its final evaluation under the same config (up to
+ * logging and checkpoint cadence) is
  * reported from that file (0 s) instead of being loaded and evaluated again.
  */
 function reuseFinished(run: RunPlan, options: ScheduleOptions, done: (run: RunPlan, outcome: RunOutcome) => void): boolean {
   if (!options.resume) return false;
-  const finished = new RunFolder(run.outDir).finishedEvaluation(configToJson(run.config), run.config.iterations);
+  const finished = new RunFolder(run.outDir).finishedEvaluation(run.config);
   if (!finished) return false;
   const { iteration, ...evaluation } = finished;
   done(run, { evaluation: evaluation as EvaluationResult, iterations: iteration, seconds: 0 });

@@ -212,6 +212,8 @@ export const OMNIGLOT_LABEL_NOISE_5SHOT_PRESET: PresetDefinition = (() => {
     config: {
       ...base,
       iterations: 2000,
+      // A 5-shot iteration takes seconds on one core: checkpoint often, so a stopped lab run resumes.
+      checkpointEvery: 50,
       tasks: { ...(base.tasks as Record<string, unknown>), labelNoise: 0.2 },
       compare: { algorithms: { reptile: { innerSteps: 5 } }, weightings: omniglotWeightingOptions },
     },

@@ -9,6 +9,7 @@ export const DOCUMENTS = [
   "docs/GRADIENT-AGREEMENT.md",
   "docs/WEIGHTING.md",
   "docs/RECORDS.md",
+  "docs/REPRODUCTION.md",
   "examples/omniglot/README.md",
   "examples/browser/README.md",
 ];

@@ -1,7 +1,8 @@
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { isMainThread } from "node:worker_threads";
-import { ConcordError, type NativeKernels } from "@concord/core";
+import type { NativeKernels } from "@concord/backend";
+import { ConcordError } from "@concord/core";
 
 /** What to install where the addon is missing (it is compiled from source when the package installs or builds). */
 export const NATIVE_INSTALL_HINT =
@@ -9,7 +10,7 @@ export const NATIVE_INSTALL_HINT =
   "(pnpm --filter @concord/backend-native build, or reinstall @concord/backend-native)";
 
 /**
- * The addon's functions (native/concord_native.cc): core's NativeKernels contract (sgemm, im2col,
+ * The addon's functions (native/concord_native.cc): @concord/backend's NativeKernels contract (sgemm, im2col,
  * and the optional max-pool routing, fused batch norm, SGD step and bias add, on the wasm heap) plus thread control.
  */
 export interface NativeAddon

@@ -14,6 +14,7 @@ export { type NativeKernels, nativeKernels, setNativeKernels } from "./kernels/n
 export { type Installation, type InstallOptions, installConcord, isConcordInstalled, uninstallConcord } from "./install.js";
 export { differentiatedKernels, kernelsWithoutConcordGradient, SUPPORTED_KERNELS } from "./support.js";
 export { concordGradientConfigs, concordGradientKernels, registerConcordGradients } from "./gradients/register.js";
-export { FAST_KERNELS, type FastKernelName, installFastKernels } from "./kernels/index.js";
+export { ENGINE_PATCHES, type EnginePatchName } from "./engine-patches/index.js";
+export { FAST_KERNELS, type FastKernelName, INSTALL_ORDER, installFastKernels, type KernelReplacementName } from "./kernels/index.js";
 export { registerAdamKernel } from "./adam-kernel.js";
 export { registerSgdStepKernel } from "./sgd-kernel.js";

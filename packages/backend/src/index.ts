@@ -16,5 +16,5 @@ export { differentiatedKernels, kernelsWithoutConcordGradient, SUPPORTED_KERNELS
 export { concordGradientConfigs, concordGradientKernels, registerConcordGradients } from "./gradients/register.js";
 export { ENGINE_PATCHES, type EnginePatchName } from "./engine-patches/index.js";
 export { FAST_KERNELS, type FastKernelName, INSTALL_ORDER, installFastKernels, type KernelReplacementName } from "./kernels/index.js";
-export { registerAdamKernel } from "./adam-kernel.js";
-export { registerSgdStepKernel } from "./sgd-kernel.js";
+export { registerAdamKernel } from "./kernels/adam-update/reference.js";
+export { registerSgdStepKernel } from "./kernels/sgd-step/reference.js";

@@ -1,10 +1,10 @@
 // installConcord / uninstallConcord: every change Concord makes to TensorFlow.js, in one call, and
 // its exact undo.
-import { registerAdamKernel } from "./adam-kernel.js";
-import { registerSgdStepKernel } from "./sgd-kernel.js";
 import { concordGradientsRegistered, registerConcordGradients } from "./gradients/register.js";
+import { registerAdamKernel } from "./kernels/adam-update/reference.js";
 import { type FastKernelName, installFastKernels } from "./kernels/index.js";
 import { type NativeKernels, nativeKernels, setNativeKernels } from "./kernels/native-kernels.js";
+import { registerSgdStepKernel } from "./kernels/sgd-step/reference.js";
 import { restoreAll } from "./registry-journal.js";
 
 export interface InstallOptions {

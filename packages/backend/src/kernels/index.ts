@@ -1,16 +1,16 @@
 import { ENGINE_PATCHES, type EnginePatchName } from "../engine-patches/index.js";
-import { installFastBatchMatMul } from "./batch-mat-mul.js";
-import { installFusedBatchNorm } from "./batch-norm.js";
-import { installFastConv2dBackpropFilter } from "./conv2d-backprop-filter.js";
-import { installFastConv2dBackpropInput } from "./conv2d-backprop-input.js";
-import { installIm2colConv2d } from "./conv2d-im2col.js";
-import { installDirectBinaryKernels } from "./direct-binary.js";
-import { installSharingIdentity } from "./identity.js";
-import { installFastIm2col3x3 } from "./im2col-3x3.js";
-import { installFastLeadingReductions } from "./leading-reductions.js";
-import { installFastMaxPoolRoute } from "./max-pool-route.js";
-import { installFastPack } from "./pack.js";
-import { installFastTile } from "./tile.js";
+import { installFastBatchMatMul } from "./batch-mat-mul/fast.js";
+import { installFusedBatchNorm } from "./batch-norm/fast.js";
+import { installFastConv2dBackpropFilter } from "./conv2d-backprop-filter/fast.js";
+import { installFastConv2dBackpropInput } from "./conv2d-backprop-input/fast.js";
+import { installIm2colConv2d } from "./conv2d-im2col/fast.js";
+import { installDirectBinaryKernels } from "./direct-binary/fast.js";
+import { installSharingIdentity } from "./identity/fast.js";
+import { installFastIm2col3x3 } from "./im2col-3x3/fast.js";
+import { installFastLeadingReductions } from "./leading-reductions/fast.js";
+import { installFastMaxPoolRoute } from "./max-pool-route/fast.js";
+import { installFastPack } from "./pack/fast.js";
+import { installFastTile } from "./tile/fast.js";
 
 /**
  * Concord's kernel replacements, in installation order: each registers a kernel (one of tfjs's, or

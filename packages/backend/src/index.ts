@@ -10,7 +10,7 @@ export {
   useBackend,
   WEBGL_PACKAGE,
 } from "./use-backend.js";
-export { type NativeKernels, nativeKernels, setNativeKernels } from "./kernels/native-kernels.js";
+export { NATIVE_KERNEL_MEMBERS, type NativeKernels, nativeKernels, setNativeKernels } from "./kernels/native-kernels.js";
 export { type Installation, type InstallOptions, installConcord, isConcordInstalled, uninstallConcord } from "./install.js";
 export { differentiatedKernels, kernelsWithoutConcordGradient, SUPPORTED_KERNELS } from "./support.js";
 export { concordGradientConfigs, concordGradientKernels, registerConcordGradients } from "./gradients/register.js";

@@ -21,16 +21,13 @@ const concord = await import(new URL("../packages/backend/dist/index.js", import
 const b = (await import(new URL("../packages/backend-native/dist/index.js", import.meta.url).href)).loadNativeKernels();
 const loadedA = createRequire(import.meta.url)(resolve(addonA));
 loadedA.setThreads(b.threads());
-// Only the functions of the NativeKernels contract that build A has.
+// Only the members of the NativeKernels contract (functions, and flags such as batchNormMoments or
+// maxPoolForward) that build A has.
 const a = Object.fromEntries(
-  ["sgemm", "im2col", "maxPoolRoute", "batchNorm", "batchNormGrad", "sgdStep", "addBias"]
-    .filter((name) => typeof loadedA[name] === "function" && !without.includes(name))
-    .map((name) => [name, loadedA[name]]),
+  Object.entries(concord.NATIVE_KERNEL_MEMBERS)
+    .filter(([name, kind]) => (kind === "function" ? typeof loadedA[name] === "function" : loadedA[name] === true) && !without.includes(name))
+    .map(([name]) => [name, loadedA[name]]),
 );
-// batchNorm/batchNormGrad's moments argument, in builds that have it.
-if (loadedA.batchNormMoments === true && !without.includes("batchNormMoments")) a.batchNormMoments = true;
-// maxPoolRoute's mode 2 (MaxPool itself), in builds that have it.
-if (loadedA.maxPoolForward === true && !without.includes("maxPoolForward")) a.maxPoolForward = true;
 a.description = `A: ${addonA}${without.length > 0 ? ` without ${without.join(",")}` : ""}`;
 const variants = { A: a, B: b };
 

@@ -15,9 +15,11 @@ if (addon) {
   const current = (await import(new URL("../packages/backend-native/dist/index.js", import.meta.url).href)).loadNativeKernels();
   loaded.setThreads(current.threads());
   // Only what that build has (an older one lacks the newer optional kernels: they take their wasm paths).
-  const kernels = Object.fromEntries(["sgemm", "im2col", "maxPoolRoute", "batchNorm", "batchNormGrad", "sgdStep", "addBias"].filter((name) => typeof loaded[name] === "function").map((name) => [name, loaded[name]]));
-  if (loaded.batchNormMoments === true) kernels.batchNormMoments = true;
-  if (loaded.maxPoolForward === true) kernels.maxPoolForward = true;
+  const kernels = Object.fromEntries(
+    Object.entries(concord.NATIVE_KERNEL_MEMBERS)
+      .filter(([name, kind]) => (kind === "function" ? typeof loaded[name] === "function" : loaded[name] === true))
+      .map(([name]) => [name, loaded[name]]),
+  );
   concord.uninstallConcord();
   concord.installConcord({ skipKernels: without.split(",").filter(Boolean), native: { ...kernels, description: addon } });
   console.log(`native kernels of ${addon}: ${Object.keys(kernels).join(", ")}`);

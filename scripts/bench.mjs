@@ -14,10 +14,10 @@
 //   --no-torch           skip the PyTorch side
 //   --cnn-cpu            also time the CNN on the cpu backend (minutes per iteration)
 //   --memory N           memory mode: N sinusoid second-order iterations, numTensors and RSS sampled
-//   --ablation           what each of Concord's wasm kernel replacements buys: the selected
+//   --ablation           what each of Concord's kernel replacements and engine patches buys: the selected
 //                        workloads (default sinusoid-maml2 batched, omniglot-maml1 per-task) with all
 //                        of them, with none, and with each one left out
-//   --without a,b        leave these kernel replacements out (names as in --ablation's output)
+//   --without a,b        leave these kernel replacements or engine patches out (names as in --ablation's output)
 //   --scaling            how cost grows: first-order Omniglot at meta-batch 8, 32, 128 and 5 and 20
 //                        ways (omniglot-maml1, -mb8, -mb128, -20way), default backends wasm,native and
 //                        execution parallel, PyTorch with the same --meta-batch / --way; prints ms per
@@ -258,8 +258,9 @@ function runTorch(workloads) {
 }
 
 async function runAblation() {
-  const { FAST_KERNELS } = await import(new URL("../packages/backend/dist/index.js", import.meta.url).href);
-  const names = Object.keys(FAST_KERNELS);
+  // Kernel replacements and engine patches alike, in installation order.
+  const { INSTALL_ORDER } = await import(new URL("../packages/backend/dist/index.js", import.meta.url).href);
+  const names = [...INSTALL_ORDER];
   const cases = args.only
     ? selected.map((w) => ({ workload: w.name, execution: w.name.startsWith("omniglot") ? "per-task" : "batched" }))
     : [

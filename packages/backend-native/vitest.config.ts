@@ -13,7 +13,8 @@ export default mergeConfig(
     test: {
       include: [
         "src/**/*.test.ts",
-        "../backend/src/kernels/*.test.ts",
+        "../backend/src/kernels/**/*.test.ts",
+        "../backend/src/engine-patches/*.test.ts",
         "../backend/src/gradients/{cnn,conv,maml,matmul,closure,batch-norm}.test.ts",
       ],
       // That file tests the hook itself with a JavaScript provider and switches the native kernels off.

@@ -3,7 +3,9 @@
 // so no tensor is copied. GEMM is OpenBLAS's cblas_sgemm, always called single-threaded; the addon
 // shares a call's work out to its own helper threads in fixed chunks whose boundaries depend only on
 // the problem's shape, never on the thread count, so results are bit-identical with 1 or 2 threads
-// and whichever thread computed a chunk (parallel == sequential).
+// and whichever thread computed a chunk (parallel == sequential). After the shared parts (thread pool,
+// argument checks, SIMD helpers), one section per kernel folder of @concord/backend
+// (packages/backend/src/kernels/<folder>/), holding the functions that folder's contract.ts declares.
 #include <node_api.h>
 #include <cblas.h>
 
@@ -179,6 +181,11 @@ bool get_ints(napi_env env, const napi_value* args, size_t count, int64_t* out) 
   return true;
 }
 
+bool get_double(napi_env env, napi_value value, double* out) {
+  if (napi_get_value_double(env, value, out) != napi_ok) return throw_error(env, "expected a number");
+  return true;
+}
+
 // ---- checked size arithmetic ------------------------------------------------------------------------
 // Every byte count and offset is computed with overflow checks: a product that wrapped around 2⁶⁴
 // would pass the bounds check as a small number and let a kernel run far outside the buffer.
@@ -255,6 +262,38 @@ bool read_heap_call(napi_env env, napi_callback_info info, size_t expected, Heap
   if (expected > sizeof(call->args) / sizeof(call->args[0])) return throw_error(env, "internal: HeapCall holds too few arguments");
   return get_args(env, info, expected, call->args) && get_buffer(env, call->args[0], &call->heap, &call->length);
 }
+
+// ---- SIMD helpers shared by the max-pool, batch-norm and elementwise kernels ---------------------
+// On x86-64 Linux the max-pool scan, the batch-norm passes and the elementwise kernels are also
+// compiled for AVX2, and the clone the CPU supports is picked when the addon loads (GCC/Clang
+// target_clones, an ifunc): 30% less CPU for batch norm on an AVX2 machine. Same bits: every
+// operation is per lane (per channel), rows keep their order, and AVX2 has no FMA (nor would
+// -ffp-contract=off contract one).
+#if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define AVX2_CLONE __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef AVX2_CLONE
+#define AVX2_CLONE
+#endif
+
+typedef float f32x4 __attribute__((vector_size(16)));
+typedef int32_t i32x4 __attribute__((vector_size(16)));
+
+inline f32x4 load4(const float* p) {
+  f32x4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store4(float* p, f32x4 v) { std::memcpy(p, &v, sizeof v); }
+// a where mask is all ones, b where it is zero.
+inline f32x4 select4(i32x4 mask, f32x4 a, f32x4 b) {
+  return reinterpret_cast<f32x4>((mask & reinterpret_cast<i32x4>(a)) | (~mask & reinterpret_cast<i32x4>(b)));
+}
+
+// ==== kernels/batch-mat-mul/ (sgemm) =============================================================
+// Declared in packages/backend/src/kernels/batch-mat-mul/contract.ts and called from that folder's native.ts.
 
 // Calls below this many FLOPs run on the calling thread: waking a helper costs tens of µs.
 constexpr double kShareFlops = 8e6;
@@ -334,6 +373,9 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// ==== kernels/conv2d-im2col/ (im2col; also called by conv2d-backprop-filter/ and im2col-3x3/) ====
+// Declared in packages/backend/src/kernels/conv2d-im2col/contract.ts and called from that folder's native.ts.
+
 // im2col(buffer, x, out, n, height, width, c, oh, ow, kh, kw, top, left)
 // out[(b, i, j), (h, w, ch)] = x[b, i + h − top, j + w − left, ch] (0 outside), NHWC, stride 1.
 napi_value Im2col(napi_env env, napi_callback_info info) {
@@ -390,44 +432,20 @@ napi_value Im2col(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// ---- max-pool gradient routing ----------------------------------------------------------------------
+// ==== kernels/max-pool-route/ (maxPoolRoute, maxPoolForward) =====================================
+// Declared in packages/backend/src/kernels/max-pool-route/contract.ts and called from that folder's native.ts.
+
 // maxPoolRoute(buffer, x, upstream, out, n, height, width, c, oh, ow, kh, kw, top, left, gather)
 // Pools whose strides equal their window (kh × kw), NHWC. Each window's maximum per channel is the
 // first position, in the window's row-major scan, whose value exceeds all before it (gemm.wat's
-// max_pool_positions and @concord/backend's kernels/max-pool-route.ts pick the same one). Route (gather = 0):
+// max_pool_positions and @concord/backend's kernels/max-pool-route/reference.ts pick the same one). Route (gather = 0):
 // out (x-shaped) = 0 + upstream[window] at the maximum, 0 elsewhere; gather (1): out[window] =
 // upstream[maximum] (upstream x-shaped), 0 for a window entirely in the padding. One pass over x on
 // the calling thread, instead of a positions buffer and a JavaScript loop over the windows.
-// On x86-64 Linux the max-pool scan, the batch-norm passes and the elementwise kernels are also
-// compiled for AVX2, and the clone the CPU supports is picked when the addon loads (GCC/Clang
-// target_clones, an ifunc): 30% less CPU for batch norm on an AVX2 machine. Same bits: every
-// operation is per lane (per channel), rows keep their order, and AVX2 has no FMA (nor would
-// -ffp-contract=off contract one).
-#if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define AVX2_CLONE __attribute__((target_clones("avx2", "default")))
-#endif
-#endif
-#ifndef AVX2_CLONE
-#define AVX2_CLONE
-#endif
 
-typedef float f32x4 __attribute__((vector_size(16)));
-typedef int32_t i32x4 __attribute__((vector_size(16)));
 // Eight lanes for the max-pool scan: one AVX2 register in its AVX2 clone, two SSE2 ones elsewhere.
 typedef float f32x8 __attribute__((vector_size(32)));
 typedef int32_t i32x8 __attribute__((vector_size(32)));
-
-inline f32x4 load4(const float* p) {
-  f32x4 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store4(float* p, f32x4 v) { std::memcpy(p, &v, sizeof v); }
-// a where mask is all ones, b where it is zero.
-inline f32x4 select4(i32x4 mask, f32x4 a, f32x4 b) {
-  return reinterpret_cast<f32x4>((mask & reinterpret_cast<i32x4>(a)) | (~mask & reinterpret_cast<i32x4>(b)));
-}
 
 inline f32x8 load8(const float* p) {
   f32x8 v;
@@ -580,9 +598,10 @@ napi_value MaxPoolRoute(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// ---- fused transductive batch norm (+ ReLU) -------------------------------------------------------
+// ==== kernels/batch-norm/ (batchNorm, batchNormGrad, batchNormMoments) ===========================
+// Declared in packages/backend/src/kernels/batch-norm/contract.ts and called from that folder's native.ts.
 // x is [rows, channels] (NHWC flattened). The same double arithmetic, operation for operation, as
-// @concord/backend's JavaScript kernels (kernels/batch-norm.ts: see the formulas there), so both give
+// @concord/backend's JavaScript kernels (kernels/batch-norm/reference.ts: see the formulas there), so both give
 // the same bits (no FMA contraction: built with -ffp-contract=off). Rows are summed in order on the
 // calling thread, so results never depend on the thread count. Inner loops run over channels with
 // per-channel accumulators and a select for the ReLU: -O3 vectorises them (AVX2 clones: above).
@@ -741,11 +760,6 @@ void batch_norm_backward(bool relu, const float* x, const float* dy, float* dx, 
   batch_norm_dx(relu, x, dy, a, b, k1.data(), k2.data(), k3.data(), dx, rows, channels);
 }
 
-bool get_double(napi_env env, napi_value value, double* out) {
-  if (napi_get_value_double(env, value, out) != napi_ok) return throw_error(env, "expected a number");
-  return true;
-}
-
 // The optional last argument of batchNorm / batchNormGrad: a Float64Array of 2 · channels (each
 // channel's mean, then its inverse standard deviation), or undefined. Sets *moments (nullptr if undefined).
 bool get_moments(napi_env env, napi_value value, int64_t channels, double** moments) {
@@ -826,22 +840,15 @@ napi_value BatchNormGrad(napi_env env, napi_callback_info info) {
   });
 }
 
-// ---- elementwise float32 kernels: the SGD step and the broadcast bias add ------------------------
-// Each element is one IEEE float32 operation (or two), as in the JavaScript / tfjs-wasm kernels they
-// replace, so the bits are the same (no FMA: -ffp-contract=off; tested against the wasm path).
+// ==== kernels/sgd-step/ (sgdStep) ================================================================
+// Declared in packages/backend/src/kernels/sgd-step/contract.ts and called from that folder's native.ts.
+// Like addBias (direct-binary/ below), each element is one IEEE float32 operation (or two), as in the
+// JavaScript / tfjs-wasm kernels they replace, so the bits are the same (no FMA: -ffp-contract=off;
+// tested against the wasm path).
 
 // out = param − float(grad · rate), elementwise (@concord/backend's SGD step kernel).
 AVX2_CLONE void sgd_step(const float* __restrict param, const float* __restrict grad, float* __restrict out, int64_t size, float rate) {
   for (int64_t i = 0; i < size; i++) out[i] = param[i] - grad[i] * rate;
-}
-
-// out[r, c] = x[r, c] + bias[c]: tf.add of a [..., channels] tensor and a [channels] bias.
-AVX2_CLONE void add_bias(const float* __restrict x, const float* __restrict bias, float* __restrict out, int64_t rows, int64_t channels) {
-  for (int64_t r = 0; r < rows; r++) {
-    const float* row = x + r * channels;
-    float* target = out + r * channels;
-    for (int64_t c = 0; c < channels; c++) target[c] = row[c] + bias[c];
-  }
 }
 
 // sgdStep(buffer, param, grad, out, size, lr): out = param − float32(grad · float32(lr)).
@@ -861,6 +868,17 @@ napi_value SgdStep(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// ==== kernels/direct-binary/ (addBias) ===========================================================
+// Declared in packages/backend/src/kernels/direct-binary/contract.ts and called from that folder's native.ts.
+// out[r, c] = x[r, c] + bias[c]: tf.add of a [..., channels] tensor and a [channels] bias.
+AVX2_CLONE void add_bias(const float* __restrict x, const float* __restrict bias, float* __restrict out, int64_t rows, int64_t channels) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = x + r * channels;
+    float* target = out + r * channels;
+    for (int64_t c = 0; c < channels; c++) target[c] = row[c] + bias[c];
+  }
+}
+
 // addBias(buffer, x, bias, out, rows, channels): out[r, c] = x[r, c] + bias[c].
 napi_value AddBias(napi_env env, napi_callback_info info) {
   HeapCall call;
@@ -876,6 +894,8 @@ napi_value AddBias(napi_env env, napi_callback_info info) {
   add_bias(base + x / 4, base + bias / 4, reinterpret_cast<float*>(call.heap + out), rows, channels);
   return nullptr;
 }
+
+// ==== thread control (not a kernel: @concord/backend-native's src/load.ts, THREAD_CONTROL) ===========
 
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   napi_value args[1];
@@ -920,19 +940,21 @@ NAPI_MODULE_INIT() {
   // Counted per Node environment; a worker thread that ends removes itself.
   pool().environment_loaded();
   napi_add_env_cleanup_hook(env, [](void*) { pool().environment_unloaded(); }, nullptr);
+  // The members of @concord/backend's NativeKernels, by kernel folder (each declared in that folder's
+  // contract.ts), then thread control; src/contract.test.ts fails if this list and the contracts differ.
   // batchNorm and batchNormGrad take the optional moments argument, maxPoolRoute mode 2 (see there).
   napi_value yes;
   napi_get_boolean(env, true, &yes);
   const napi_property_descriptor properties[] = {
-      {"batchNormMoments", nullptr, nullptr, nullptr, nullptr, yes, napi_enumerable, nullptr},
-      {"maxPoolForward", nullptr, nullptr, nullptr, nullptr, yes, napi_enumerable, nullptr},
-      {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"im2col", nullptr, Im2col, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"maxPoolRoute", nullptr, MaxPoolRoute, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"batchNormGrad", nullptr, BatchNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"sgdStep", nullptr, SgdStep, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"addBias", nullptr, AddBias, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_default, nullptr},                        // batch-mat-mul/
+      {"im2col", nullptr, Im2col, nullptr, nullptr, nullptr, napi_default, nullptr},                      // conv2d-im2col/
+      {"maxPoolRoute", nullptr, MaxPoolRoute, nullptr, nullptr, nullptr, napi_default, nullptr},          // max-pool-route/
+      {"maxPoolForward", nullptr, nullptr, nullptr, nullptr, yes, napi_enumerable, nullptr},              // max-pool-route/
+      {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},                // batch-norm/
+      {"batchNormGrad", nullptr, BatchNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},        // batch-norm/
+      {"batchNormMoments", nullptr, nullptr, nullptr, nullptr, yes, napi_enumerable, nullptr},            // batch-norm/
+      {"sgdStep", nullptr, SgdStep, nullptr, nullptr, nullptr, napi_default, nullptr},                    // sgd-step/
+      {"addBias", nullptr, AddBias, nullptr, nullptr, nullptr, napi_default, nullptr},                    // direct-binary/
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"loadedThreads", nullptr, LoadedThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -1,28 +1,16 @@
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { isMainThread } from "node:worker_threads";
-import { ConcordError, type NativeKernels } from "@concord/core";
+import { NATIVE_KERNEL_MEMBERS, type NativeKernels } from "@concord/backend";
+import { ConcordError } from "@concord/core";
 
 /** What to install where the addon is missing (it is compiled from source when the package installs or builds). */
 export const NATIVE_INSTALL_HINT =
   "install a C++ compiler and OpenBLAS (Debian/Ubuntu: apt-get install -y g++ libopenblas-dev), then rebuild the addon " +
   "(pnpm --filter @concord/backend-native build, or reinstall @concord/backend-native)";
 
-/**
- * The addon's functions (native/concord_native.cc): core's NativeKernels contract (sgemm, im2col,
- * and the optional max-pool routing, fused batch norm, SGD step and bias add, on the wasm heap) plus thread control.
- */
-export interface NativeAddon
-  extends Omit<NativeKernels, "description" | "maxPoolRoute" | "batchNorm" | "batchNormGrad" | "batchNormMoments" | "maxPoolForward" | "sgdStep" | "addBias"> {
-  maxPoolRoute: NonNullable<NativeKernels["maxPoolRoute"]>;
-  batchNorm: NonNullable<NativeKernels["batchNorm"]>;
-  batchNormGrad: NonNullable<NativeKernels["batchNormGrad"]>;
-  /** batchNorm and batchNormGrad take the trailing moments argument. */
-  readonly batchNormMoments: true;
-  /** maxPoolRoute pools x itself with gather 2. */
-  readonly maxPoolForward: true;
-  sgdStep: NonNullable<NativeKernels["sgdStep"]>;
-  addBias: NonNullable<NativeKernels["addBias"]>;
+/** The addon's own functions beside the kernels (native/concord_native.cc, "thread control"). */
+export interface NativeThreadControl {
   /** Threads (the caller included) that share out one call's chunks; process-wide. */
   setThreads(threads: number): void;
   threads(): number;
@@ -34,6 +22,15 @@ export interface NativeAddon
   /** OpenBLAS's build configuration, e.g. "OpenBLAS 0.3.21 … SkylakeX MAX_THREADS=64". */
   blasConfig(): string;
 }
+
+/**
+ * The addon's functions: every member of @concord/backend's NativeKernels contract (the native
+ * functions its kernel folders declare, each in its contract.ts; the addon has them all) plus thread control.
+ */
+export type NativeAddon = Required<Omit<NativeKernels, "description">> & NativeThreadControl;
+
+/** The names of NativeThreadControl's functions. */
+export const THREAD_CONTROL = ["setThreads", "threads", "loadedThreads", "blasConfig"] as const satisfies readonly (keyof NativeThreadControl)[];
 
 export interface LoadNativeOptions {
   /**
@@ -55,8 +52,9 @@ let addon: NativeAddon | undefined;
 export function loadNativeKernels(options: LoadNativeOptions = {}): NativeAddon & { readonly description: string } {
   if (process.platform === "win32") throw new ConcordError("the native kernels are built for Linux and macOS only", { field: "backend" });
   if (!addon) {
+    let exports: Record<string, unknown>;
     try {
-      addon = createRequire(import.meta.url)(ADDON_URL.pathname) as NativeAddon;
+      exports = createRequire(import.meta.url)(ADDON_URL.pathname) as Record<string, unknown>;
     } catch (error) {
       throw new ConcordError(
         `the native addon ${ADDON_URL.pathname} could not be loaded (${(error as Error).message.split("\n")[0]}): ${NATIVE_INSTALL_HINT}`,
@@ -65,26 +63,35 @@ export function loadNativeKernels(options: LoadNativeOptions = {}): NativeAddon 
         },
       );
     }
+    addon = addonMembers(exports, ADDON_URL.pathname);
   }
   const fromEnvironment = process.env["CONCORD_NATIVE_THREADS"];
   const threads = options.threads ?? (!isMainThread ? 1 : fromEnvironment ? Number(fromEnvironment) : availableParallelism());
   if (!Number.isInteger(threads) || threads < 1) throw new ConcordError(`expected an integer ≥ 1, got ${String(threads)}`, { field: "threads" });
   addon.setThreads(threads);
-  const loaded = addon;
-  return {
-    description: loaded.blasConfig(),
-    sgemm: loaded.sgemm,
-    im2col: loaded.im2col,
-    maxPoolRoute: loaded.maxPoolRoute,
-    batchNorm: loaded.batchNorm,
-    batchNormGrad: loaded.batchNormGrad,
-    batchNormMoments: loaded.batchNormMoments,
-    maxPoolForward: loaded.maxPoolForward,
-    sgdStep: loaded.sgdStep,
-    addBias: loaded.addBias,
-    setThreads: loaded.setThreads,
-    threads: loaded.threads,
-    loadedThreads: loaded.loadedThreads,
-    blasConfig: loaded.blasConfig,
-  };
+  return { description: addon.blasConfig(), ...addon };
+}
+
+/**
+ * The members of a loaded addon that NATIVE_KERNEL_MEMBERS and THREAD_CONTROL name (one list: the
+ * kernel folders' contracts), each checked to be a function or a boolean flag as listed. A ConcordError
+ * names a missing one: an addon built from another version's source.
+ */
+export function addonMembers(exports: Record<string, unknown>, path: string): NativeAddon {
+  const expected: [string, "function" | "flag"][] = [
+    ...Object.entries(NATIVE_KERNEL_MEMBERS),
+    ...THREAD_CONTROL.map((name) => [name, "function"] as [string, "function"]),
+  ];
+  const members: Record<string, unknown> = {};
+  for (const [name, kind] of expected) {
+    const member = exports[name];
+    if (typeof member !== (kind === "function" ? "function" : "boolean")) {
+      throw new ConcordError(
+        `the native addon ${path} has no ${name} ${kind === "function" ? "function" : "flag"} (built from another version's source?): rebuild it (pnpm --filter @concord/backend-native build, or reinstall @concord/backend-native)`,
+        { field: "backend" },
+      );
+    }
+    members[name] = member;
+  }
+  return members as unknown as NativeAddon;
 }

@@ -1,7 +1,7 @@
 // The addon's fused batch norm (batchNorm, batchNormGrad) against @concord/backend's JavaScript
 // kernels on the wasm backend: the same double arithmetic element for element, so bit-identical.
 // (The float64 references and the finite-difference gradients run again with the native kernels
-// through ../backend's kernels/batch-norm.test.ts and gradients/batch-norm.test.ts.)
+// through ../backend's kernels/batch-norm/fast.test.ts and gradient.test.ts.)
 import * as tf from "@tensorflow/tfjs-core";
 import { nativeKernels, setNativeKernels } from "@concord/backend";
 import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, createRng } from "@concord/core";

@@ -1,58 +1,33 @@
-import type { NativeKernels } from "@concord/backend";
+import { NATIVE_KERNEL_MEMBERS, type NativeKernels } from "@concord/backend";
 
-/** Calls of each native function since the process started (shared by every test of a file). */
-export const nativeCalls = { sgemm: 0, im2col: 0, maxPoolRoute: 0, batchNorm: 0, batchNormGrad: 0, batchNormGradFromMoments: 0, sgdStep: 0, addBias: 0 };
+type NativeFunctionName = { [K in keyof typeof NATIVE_KERNEL_MEMBERS]: (typeof NATIVE_KERNEL_MEMBERS)[K] extends "function" ? K : never }[keyof typeof NATIVE_KERNEL_MEMBERS];
 
-/** `kernels` with each call counted in nativeCalls (to assert that a kernel took the native path). */
+/**
+ * Calls of each native function since the process started (shared by every test of a file), one
+ * counter per function of the contracts, and batchNormGradFromMoments: batchNormGrad calls given the
+ * forward's moments.
+ */
+export const nativeCalls = {
+  ...(Object.fromEntries(Object.entries(NATIVE_KERNEL_MEMBERS).flatMap(([name, kind]) => (kind === "function" ? [[name, 0]] : []))) as Record<NativeFunctionName, number>),
+  batchNormGradFromMoments: 0,
+};
+
+/** `kernels` with each call of a native function counted in nativeCalls (to assert that a kernel took the native path); flags as they are. */
 export function countingKernels(kernels: NativeKernels): NativeKernels {
-  return {
-    description: kernels.description,
-    sgemm(...args) {
-      nativeCalls.sgemm++;
-      kernels.sgemm(...args);
-    },
-    im2col(...args) {
-      nativeCalls.im2col++;
-      kernels.im2col(...args);
-    },
-    ...(kernels.maxPoolRoute
-      ? {
-          maxPoolRoute: (...args: Parameters<NonNullable<NativeKernels["maxPoolRoute"]>>) => {
-            nativeCalls.maxPoolRoute++;
-            return kernels.maxPoolRoute!(...args);
-          },
-          ...(kernels.maxPoolForward ? { maxPoolForward: true } : {}),
-        }
-      : {}),
-    ...(kernels.batchNorm && kernels.batchNormGrad
-      ? {
-          batchNorm: (...args: Parameters<NonNullable<NativeKernels["batchNorm"]>>) => {
-            nativeCalls.batchNorm++;
-            kernels.batchNorm!(...args);
-          },
-          batchNormGrad: (...args: Parameters<NonNullable<NativeKernels["batchNormGrad"]>>) => {
-            nativeCalls.batchNormGrad++;
-            if (args[12] !== undefined) nativeCalls.batchNormGradFromMoments++;
-            kernels.batchNormGrad!(...args);
-          },
-          ...(kernels.batchNormMoments ? { batchNormMoments: true } : {}),
-        }
-      : {}),
-    ...(kernels.sgdStep
-      ? {
-          sgdStep: (...args: Parameters<NonNullable<NativeKernels["sgdStep"]>>) => {
-            nativeCalls.sgdStep++;
-            kernels.sgdStep!(...args);
-          },
-        }
-      : {}),
-    ...(kernels.addBias
-      ? {
-          addBias: (...args: Parameters<NonNullable<NativeKernels["addBias"]>>) => {
-            nativeCalls.addBias++;
-            kernels.addBias!(...args);
-          },
-        }
-      : {}),
-  };
+  const counted: Record<string, unknown> = { description: kernels.description };
+  for (const [name, kind] of Object.entries(NATIVE_KERNEL_MEMBERS)) {
+    const member = kernels[name as keyof NativeKernels];
+    if (member === undefined) continue;
+    if (kind === "flag") {
+      counted[name] = member;
+      continue;
+    }
+    const call = member as (...args: unknown[]) => unknown;
+    counted[name] = (...args: unknown[]) => {
+      nativeCalls[name as NativeFunctionName]++;
+      if (name === "batchNormGrad" && args[12] !== undefined) nativeCalls.batchNormGradFromMoments++;
+      return call.apply(kernels, args);
+    };
+  }
+  return counted as unknown as NativeKernels;
 }

@@ -10,10 +10,11 @@ export {
   useBackend,
   WEBGL_PACKAGE,
 } from "./use-backend.js";
-export { type NativeKernels, nativeKernels, setNativeKernels } from "./kernels/native-kernels.js";
+export { NATIVE_KERNEL_MEMBERS, type NativeKernels, nativeKernels, setNativeKernels } from "./kernels/native-kernels.js";
 export { type Installation, type InstallOptions, installConcord, isConcordInstalled, uninstallConcord } from "./install.js";
 export { differentiatedKernels, kernelsWithoutConcordGradient, SUPPORTED_KERNELS } from "./support.js";
 export { concordGradientConfigs, concordGradientKernels, registerConcordGradients } from "./gradients/register.js";
-export { FAST_KERNELS, type FastKernelName, installFastKernels } from "./kernels/index.js";
-export { registerAdamKernel } from "./adam-kernel.js";
-export { registerSgdStepKernel } from "./sgd-kernel.js";
+export { ENGINE_PATCHES, type EnginePatchName } from "./engine-patches/index.js";
+export { FAST_KERNELS, type FastKernelName, INSTALL_ORDER, installFastKernels, type KernelReplacementName } from "./kernels/index.js";
+export { registerAdamKernel } from "./kernels/adam-update/reference.js";
+export { registerSgdStepKernel } from "./kernels/sgd-step/reference.js";

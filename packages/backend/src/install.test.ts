@@ -5,7 +5,7 @@ import { ADAM_UPDATE_KERNEL, SGD_STEP_KERNEL } from "@concord/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { concordGradientConfigs } from "./gradients/register.js";
 import { installConcord, isConcordInstalled, uninstallConcord } from "./install.js";
-import { FAST_KERNELS } from "./kernels/index.js";
+import { INSTALL_ORDER } from "./kernels/index.js";
 
 interface Snapshot {
   readonly kernels: Map<string, unknown>;
@@ -77,7 +77,7 @@ describe("installConcord / uninstallConcord", () => {
 
     const installation = installConcord();
     expect(isConcordInstalled()).toBe(true);
-    expect(installation.fastKernels).toEqual(Object.keys(FAST_KERNELS));
+    expect(installation.fastKernels).toEqual(INSTALL_ORDER);
     const again = snapshot();
     expect(changedKeys(pristine.kernels, again.kernels)).toEqual(changedKernels);
     // Idempotent: a second call changes nothing.

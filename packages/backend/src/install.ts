@@ -1,14 +1,14 @@
 // installConcord / uninstallConcord: every change Concord makes to TensorFlow.js, in one call, and
 // its exact undo.
-import { registerAdamKernel } from "./adam-kernel.js";
-import { registerSgdStepKernel } from "./sgd-kernel.js";
 import { concordGradientsRegistered, registerConcordGradients } from "./gradients/register.js";
+import { registerAdamKernel } from "./kernels/adam-update/reference.js";
 import { type FastKernelName, installFastKernels } from "./kernels/index.js";
 import { type NativeKernels, nativeKernels, setNativeKernels } from "./kernels/native-kernels.js";
+import { registerSgdStepKernel } from "./kernels/sgd-step/reference.js";
 import { restoreAll } from "./registry-journal.js";
 
 export interface InstallOptions {
-  /** Fast kernels to leave out (benchmark ablations); the default installs all of them. */
+  /** Kernel replacements and engine patches to leave out (benchmark ablations); the default installs all of them. */
   readonly skipKernels?: readonly FastKernelName[];
   /**
    * Native kernels for the wasm kernel replacements (loadNativeKernels() from @concord/backend-native),
@@ -19,7 +19,7 @@ export interface InstallOptions {
 
 /** What installConcord() put in place. */
 export interface Installation {
-  /** The fast kernels installed (those whose backend is loaded in this process). */
+  /** The kernel replacements and engine patches installed (those whose backend is loaded in this process), in INSTALL_ORDER. */
   readonly fastKernels: readonly FastKernelName[];
   /** The native kernels the wasm replacements call (their description), if any. */
   readonly native: string | undefined;

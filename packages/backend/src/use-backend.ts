@@ -4,7 +4,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ConcordError } from "@concord/core";
 import { installConcord } from "./install.js";
-import { FAST_KERNELS, type FastKernelName } from "./kernels/index.js";
+import { type FastKernelName, INSTALL_ORDER } from "./kernels/index.js";
 import { type NativeKernels, nativeKernels } from "./kernels/native-kernels.js";
 
 /** "native" = the wasm backend with Concord's native GEMM kernels (Node only, @concord/backend-native). */
@@ -28,7 +28,7 @@ export interface UseBackendOptions {
    * to its URL. Passed to tfjs-backend-wasm's `setWasmPaths` before the wasm backend initialises.
    */
   readonly wasmPaths?: string | Readonly<Record<string, string>>;
-  /** Fast kernels to leave out (benchmark ablations). Default: none. */
+  /** Kernel replacements and engine patches to leave out (benchmark ablations). Default: none. */
   readonly skipKernels?: readonly FastKernelName[];
 }
 
@@ -190,7 +190,7 @@ function expectOptions(options: UseBackendOptions): void {
     throw new ConcordError("expected a folder URL or a map from .wasm file names to URLs", { field: "wasmPaths" });
   }
   if (skipKernels !== undefined) {
-    const known = Object.keys(FAST_KERNELS);
+    const known: readonly string[] = INSTALL_ORDER;
     const unknown = Array.isArray(skipKernels) ? skipKernels.filter((name) => !known.includes(name)) : [String(skipKernels)];
     if (unknown.length > 0) {
       throw new ConcordError(`unknown fast kernel ${JSON.stringify(unknown[0])}; expected some of ${known.join(", ")}`, { field: "skipKernels" });

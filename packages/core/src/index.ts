@@ -11,7 +11,6 @@ export {
   type BatchNormAttrs,
   COL2IM_3X3_KERNEL,
   IM2COL_3X3_KERNEL,
-  type NativeKernels,
   SGD_STEP_KERNEL,
   type SgdStepAttrs,
 } from "./kernel-contracts.js";

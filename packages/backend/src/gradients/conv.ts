@@ -3,12 +3,14 @@
 // The filter gradient is written as a conv2d of transposed tensors rather than tfjs's
 // Conv2DBackpropFilter kernel: wasm has no such kernel, and the kernel has no gradient, so a
 // second-order tape could not pass through it. Max pooling routes dy to the arg-max of each
-// window with a pair of fused kernels that are each other's gradient (max-pool-route.ts), so its
+// window with a pair of fused kernels that are each other's gradient (kernels/max-pool-route/), so its
 // gradient is itself differentiable.
 import * as tf from "@tensorflow/tfjs-core";
 import type { GradConfig, NamedAttrMap } from "@tensorflow/tfjs-core";
-import { conv2dBackpropFilter, conv2dBackpropFilterGradients } from "./conv2d-backprop-filter.js";
-import { maxPoolRoute, maxPoolRouteGradients } from "./max-pool-route.js";
+import { conv2dBackpropFilter } from "../kernels/conv2d-backprop-filter/contract.js";
+import { conv2dBackpropFilterGradients } from "../kernels/conv2d-backprop-filter/gradient.js";
+import { maxPoolRoute } from "../kernels/max-pool-route/contract.js";
+import { maxPoolRouteGradients } from "../kernels/max-pool-route/gradient.js";
 import { numbers, saved, single } from "./util.js";
 
 type Pad = "same" | "valid" | number | tf.backend_util.ExplicitPadding;
@@ -35,7 +37,7 @@ function convAttrs(kernelName: string, attrs: NamedAttrMap): ConvAttrs {
 
 /**
  * ∂L/∂W for y = conv2d(x, W) with stride 1: dW[i,j,c,o] = Σ_{n,h,w} xpad[n,h+i,w+j,c]·dy[n,h,w,o],
- * one kernel with its own gradient (conv2d-backprop-filter.ts; by default a 'valid' conv2d of
+ * one kernel with its own gradient (kernels/conv2d-backprop-filter/; by default a 'valid' conv2d of
  * xᵀ [C,H,W,N] by dyᵀ [Ho,Wo,N,O], padded like the forward pass).
  */
 export function conv2dFilterGradient(x: tf.Tensor, dy: tf.Tensor, filterShape: Shape4, attrs: ConvAttrs): tf.Tensor {
@@ -75,7 +77,7 @@ export const convGradients: GradConfig[] = [
   },
   {
     // dx routes each window's dy to the first maximum of its window in x (as tfjs and PyTorch
-    // pick it). maxPoolRoute is a fused kernel whose own gradient is its adjoint (max-pool-route.ts),
+    // pick it). maxPoolRoute is a fused kernel whose own gradient is its adjoint (kernels/max-pool-route/),
     // so this stays differentiable.
     kernelName: "MaxPool",
     inputsToSave: ["x"],

@@ -363,7 +363,7 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $loopB))))
 
-  ;; ---- fused batch norm (kernels/batch-norm.ts) --------------------------------------------------
+  ;; ---- fused batch norm (kernels/batch-norm/wasm.ts) ----------------------------------------------
   ;; The JavaScript kernels' float64 arithmetic, operation for operation (so the same bits), two
   ;; channels per f64x2 and a scalar tail for an odd channel count. x, y, dy, dx are [rows, channels]
   ;; float32; a, b, k1..k3, sum, squares, sumG, sumGX are per-channel float64 arrays. The ReLU mask

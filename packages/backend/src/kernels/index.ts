@@ -1,23 +1,22 @@
-import { installFastBatchMatMul } from "./batch-mat-mul.js";
-import { installFusedBatchNorm } from "./batch-norm.js";
-import { installFastConv2dBackpropFilter } from "./conv2d-backprop-filter.js";
-import { installFastConv2dBackpropInput } from "./conv2d-backprop-input.js";
-import { installIm2colConv2d } from "./conv2d-im2col.js";
-import { installDirectBinaryKernels } from "./direct-binary.js";
-import { installSharingIdentity } from "./identity.js";
-import { installFastIm2col3x3 } from "./im2col-3x3.js";
-import { installFastLeadingReductions } from "./leading-reductions.js";
-import { installLeanClone } from "./lean-clone.js";
-import { installLeanEndScope } from "./lean-end-scope.js";
-import { installLeanGradients } from "./lean-gradients.js";
-import { installLeanRunKernel } from "./lean-run-kernel.js";
-import { installFastMaxPoolRoute } from "./max-pool-route.js";
-import { installFastPack } from "./pack.js";
-import { installFastTile } from "./tile.js";
+import { ENGINE_PATCHES, type EnginePatchName } from "../engine-patches/index.js";
+import { installFastBatchMatMul } from "./batch-mat-mul/fast.js";
+import { installFusedBatchNorm } from "./batch-norm/fast.js";
+import { installFastConv2dBackpropFilter } from "./conv2d-backprop-filter/fast.js";
+import { installFastConv2dBackpropInput } from "./conv2d-backprop-input/fast.js";
+import { installIm2colConv2d } from "./conv2d-im2col/fast.js";
+import { installDirectBinaryKernels } from "./direct-binary/fast.js";
+import { installSharingIdentity } from "./identity/fast.js";
+import { installFastIm2col3x3 } from "./im2col-3x3/fast.js";
+import { installFastLeadingReductions } from "./leading-reductions/fast.js";
+import { installFastMaxPoolRoute } from "./max-pool-route/fast.js";
+import { installFastPack } from "./pack/fast.js";
+import { installFastTile } from "./tile/fast.js";
 
 /**
- * Concord's kernel replacements, in installation order (the im2col Conv2D calls the BatchMatMul
- * installed before it; the input gradient calls the Conv2D installed before it).
+ * Concord's kernel replacements, in installation order: each registers a kernel (one of tfjs's, or
+ * one of Concord's own) that computes what the kernel it replaces computes, bit for bit or up to
+ * float rounding (see its folder). Order matters: the im2col Conv2D calls the BatchMatMul installed
+ * before it; the input gradient calls the Conv2D installed before it.
  */
 export const FAST_KERNELS = {
   "batch-mat-mul": installFastBatchMatMul,
@@ -31,26 +30,51 @@ export const FAST_KERNELS = {
   "im2col-3x3": installFastIm2col3x3,
   pack: installFastPack,
   "direct-binary": installDirectBinaryKernels,
-  "lean-clone": installLeanClone,
   "batch-norm": installFusedBatchNorm,
-  "lean-gradients": installLeanGradients,
-  "lean-end-scope": installLeanEndScope,
-  "lean-run-kernel": installLeanRunKernel,
 } as const;
 
-export type FastKernelName = keyof typeof FAST_KERNELS;
+export type KernelReplacementName = keyof typeof FAST_KERNELS;
+
+/** A name installFastKernels() installs or leaves out: a kernel replacement or an engine patch. */
+export type FastKernelName = KernelReplacementName | EnginePatchName;
 
 /**
- * Installs Concord's faster kernels for the tfjs backends loaded in this process (see each kernel's
- * file) and returns the names of those that are installed. Idempotent and cheap to call again:
- * call it after loading another backend. The kernels compute the same values as the ones they
- * replace (up to float rounding). `skip` leaves some out (the benchmark's ablation runs); a kernel
- * already installed stays installed. uninstallConcord() removes them.
+ * Every name of FAST_KERNELS and ENGINE_PATCHES, in the order installFastKernels() installs them
+ * (each list keeps its own order here). The two kinds do not depend on each other; lean-clone sits
+ * among the kernels only because it always has (the order of Installation.fastKernels and of the
+ * benchmark's ablation rows).
+ */
+export const INSTALL_ORDER: readonly FastKernelName[] = [
+  "batch-mat-mul",
+  "tile",
+  "conv2d-im2col",
+  "conv2d-backprop-input",
+  "conv2d-backprop-filter",
+  "leading-reductions",
+  "identity",
+  "max-pool-route",
+  "im2col-3x3",
+  "pack",
+  "direct-binary",
+  "lean-clone",
+  "batch-norm",
+  "lean-gradients",
+  "lean-end-scope",
+  "lean-run-kernel",
+];
+
+const INSTALLERS: Readonly<Record<FastKernelName, () => boolean>> = { ...FAST_KERNELS, ...ENGINE_PATCHES };
+
+/**
+ * Installs Concord's kernel replacements and engine patches for the tfjs backends loaded in this
+ * process, in INSTALL_ORDER, and returns the names of those that are installed. Idempotent and cheap
+ * to call again: call it after loading another backend. `skip` leaves some out (the benchmark's
+ * ablation runs); one already installed stays installed. uninstallConcord() removes them.
  */
 export function installFastKernels(skip: readonly FastKernelName[] = []): FastKernelName[] {
   const installed: FastKernelName[] = [];
-  for (const [name, install] of Object.entries(FAST_KERNELS) as [FastKernelName, () => boolean][]) {
-    if (!skip.includes(name) && install()) installed.push(name);
+  for (const name of INSTALL_ORDER) {
+    if (!skip.includes(name) && INSTALLERS[name]()) installed.push(name);
   }
   return installed;
 }

@@ -1,5 +1,6 @@
 import type * as tf from "@tensorflow/tfjs-core";
 import { GEMM_WASM_BASE64 } from "./gemm-wasm.js";
+import type { WindowGeometry } from "./window-geometry.js";
 
 /** The WebAssembly API (the project's TypeScript lib has no DOM types). */
 interface WasmMemory {
@@ -30,37 +31,12 @@ export interface SimdKernels {
   gemm(a: number, b: number, c: number, m: number, k: number, n: number, strideAi: number, strideAk: number): void;
   transpose(source: number, target: number, rows: number, cols: number): void;
   column_sums(source: number, target: number, rows: number, cols: number, scale: number): void;
-  im2col(
-    x: number,
-    out: number,
-    n: number,
-    height: number,
-    width: number,
-    c: number,
-    oh: number,
-    ow: number,
-    kh: number,
-    kw: number,
-    top: number,
-    left: number,
-  ): void;
+  /** The native im2col's (conv2d-im2col/contract.ts) without the heap buffer. */
+  im2col(x: number, out: number, ...geometry: WindowGeometry): void;
   flip_filter(filter: number, out: number, kh: number, kw: number, cin: number, cout: number): void;
-  max_pool_positions(
-    x: number,
-    positions: number,
-    best: number,
-    n: number,
-    height: number,
-    width: number,
-    c: number,
-    oh: number,
-    ow: number,
-    kh: number,
-    kw: number,
-    top: number,
-    left: number,
-  ): void;
-  /** Batch norm (batch-norm.ts): per-channel float64 sums of x − x[0] and its square, added to sum and squares. */
+  /** For each pooled element, the flat index in x of its window's first maximum, or −1 (max-pool-route/fast.ts); `best` is scratch for one window's channels. */
+  max_pool_positions(x: number, positions: number, best: number, ...geometry: WindowGeometry): void;
+  /** Batch norm (batch-norm/wasm.ts): per-channel float64 sums of x − x[0] and its square, added to sum and squares. */
   bn_moments(x: number, rows: number, channels: number, sum: number, squares: number): void;
   /** y = x·a + b (a, b float64 per channel), masked to z > 0 when relu is 1. */
   bn_forward(x: number, y: number, a: number, b: number, rows: number, channels: number, relu: number): void;

@@ -2,7 +2,7 @@
 
 import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, SGD_STEP_KERNEL } from "@concord/core";
 import * as tf from "@tensorflow/tfjs-core";
-import { col2im3x3, im2col3x3 } from "../im2col-3x3.js";
+import { col2im3x3, im2col3x3 } from "../../kernels/im2col-3x3/contract.js";
 import { type GradientCase, type InputSpec, input, signedInput } from "./check.js";
 
 const float = (t: tf.Tensor) => tf.cast(t, "float32");
@@ -79,7 +79,7 @@ export const GRADIENT_CASES: GradientCase[] = [
   },
   { name: "reciprocal", family: "arithmetic", kernels: ["Reciprocal"], inputs: [input([4], 0.5, 2, 20)], f: (x) => tf.reciprocal(x!) },
   {
-    // Concord's fused θ − lr·g (sgd-kernel.ts); g depends on θ as in an inner step, so its gradient is used in both inputs.
+    // Concord's fused θ − lr·g (kernels/sgd-step/); g depends on θ as in an inner step, so its gradient is used in both inputs.
     name: "sgd step (fused)",
     family: "arithmetic",
     kernels: [SGD_STEP_KERNEL],

@@ -97,7 +97,7 @@ describe("presets", () => {
 
   it("the Omniglot presets (from @concord/tasks/node) pass the config schema with a test-split evaluation sampler", () => {
     const names = presetNames().filter((name) => name.startsWith("omniglot-"));
-    expect(names).toHaveLength(10); // 5w1s, 5w5s, 20w1s, each second and first order, 5w1s-label-noise, 5w1s-anil, 5w5s-label-noise, 5w1s-alphabets
+    expect(names).toHaveLength(12); // 5w1s, 5w5s, 20w1s, 20w5s, each second and first order, 5w1s-label-noise, 5w1s-anil, 5w5s-label-noise, 5w1s-alphabets
     for (const name of names) {
       const config = presetConfig(name);
       expect(config.tasks.options.split).toBe("train");

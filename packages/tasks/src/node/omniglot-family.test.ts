@@ -59,6 +59,8 @@ describe("Omniglot presets", () => {
       "omniglot-5w5s-fo",
       "omniglot-20w1s",
       "omniglot-20w1s-fo",
+      "omniglot-20w5s",
+      "omniglot-20w5s-fo",
     ]);
     // The family offers them first, then its other presets (label noise, ANIL).
     expect(omniglotFamily.presets?.slice(0, OMNIGLOT_PRESETS.length)).toEqual(OMNIGLOT_PRESETS);

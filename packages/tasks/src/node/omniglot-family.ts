@@ -144,6 +144,7 @@ const settings: readonly { name: string; setting: Omit<OmniglotSetting, "order">
   { name: "omniglot-5w1s", setting: { ...fiveWay, shots: 1 }, paper: "MAML 98.7%", paperFirstOrder: "first-order MAML 98.3%" },
   { name: "omniglot-5w5s", setting: { ...fiveWay, shots: 5 }, paper: "MAML 99.9%", paperFirstOrder: "first-order MAML 99.2%" },
   { name: "omniglot-20w1s", setting: { ...twentyWay, shots: 1 }, paper: "MAML 95.8%", paperFirstOrder: "first-order MAML 89.4%" },
+  { name: "omniglot-20w5s", setting: { ...twentyWay, shots: 5 }, paper: "MAML 98.9%", paperFirstOrder: "first-order MAML 97.9%" },
 ];
 
 /** omniglot-5w1s, -5w5s, -20w1s (second-order MAML) and their first-order variants (suffix -fo). */

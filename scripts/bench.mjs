@@ -23,6 +23,10 @@
 //                        execution parallel, PyTorch with the same --meta-batch / --way; prints ms per
 //                        iteration and per task against the meta-batch 32, 5-way row. The scaling rows
 //                        run only with --scaling or when --only names them in full.
+//   --rounds N           repeat the whole measurement N times (Concord's rows, PyTorch's, the GEMM peaks,
+//                        in turn) and report each row's median over the rounds, with the ratio and the
+//                        distance to the floor taken within each round (paired) and their range: on a
+//                        machine whose cores drift from minute to minute one run is one sample (default 1)
 //   --out FILE           JSON output (default bench/results.json; memory mode bench/memory.json)
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -88,40 +92,54 @@ if (args.ablation) {
   process.exit(0);
 }
 
-const rows = [];
-for (const workload of selected) {
-  const isCnn = workload.name.startsWith("omniglot");
-  for (const backend of backends) {
-    if (isCnn && backend === "cpu" && !args.cnnCpu) {
-      console.log(`skip ${workload.name} on cpu: minutes per iteration on the pure-JS backend (--cnn-cpu to run it)`);
-      continue;
-    }
-    for (const execution of workload.executions ?? executions) {
-      if (!executions.includes(execution)) continue;
-      const iterations = args.iterations ?? (isCnn ? 3 : 50);
-      const warmup = args.warmup ?? (isCnn ? 1 : 30);
-      process.stdout.write(`${workload.name} ${backend} ${execution}: `);
-      const result = runWorker({ workload: workload.name, backend, execution, iterations, warmup, without: args.without ?? [] });
-      console.log(result.error ? `failed: ${result.error}` : `${fmt(result.medianMs)} ms`);
-      rows.push({ ...result, title: workload.title });
+/** One round: every selected Concord row, then PyTorch on the same workloads, then the GEMM peaks. */
+function measureRound() {
+  const rows = [];
+  for (const workload of selected) {
+    const isCnn = workload.name.startsWith("omniglot");
+    for (const backend of backends) {
+      if (isCnn && backend === "cpu" && !args.cnnCpu) {
+        console.log(`skip ${workload.name} on cpu: minutes per iteration on the pure-JS backend (--cnn-cpu to run it)`);
+        continue;
+      }
+      for (const execution of workload.executions ?? executions) {
+        if (!executions.includes(execution)) continue;
+        const iterations = args.iterations ?? (isCnn ? 3 : 50);
+        const warmup = args.warmup ?? (isCnn ? 1 : 30);
+        process.stdout.write(`${workload.name} ${backend} ${execution}: `);
+        const result = runWorker({ workload: workload.name, backend, execution, iterations, warmup, without: args.without ?? [] });
+        console.log(result.error ? `failed: ${result.error}` : `${fmt(result.medianMs)} ms`);
+        rows.push({ ...result, title: workload.title });
+      }
     }
   }
-}
 
-const torch = args.noTorch ? { skipped: "--no-torch" } : runTorch(selected);
-for (const row of rows) {
-  const workload = WORKLOADS.find((w) => w.name === row.workload);
-  const variant = workload.torch[row.execution];
-  const reference = torch.results?.[`${torchRunKey(workload.torch)}:${variant}`];
-  if (reference && row.medianMs !== undefined) {
-    row.torch = { variant, ...reference };
-    row.ratio = row.medianMs / reference.medianMs;
+  const torch = args.noTorch ? { skipped: "--no-torch" } : runTorch(selected);
+  for (const row of rows) {
+    const workload = WORKLOADS.find((w) => w.name === row.workload);
+    const variant = workload.torch[row.execution];
+    const reference = torch.results?.[`${torchRunKey(workload.torch)}:${variant}`];
+    if (reference && row.medianMs !== undefined) {
+      row.torch = { variant, ...reference };
+      row.ratio = row.medianMs / reference.medianMs;
+    }
   }
+
+  const gemm = measureGemmPeak();
+  for (const row of rows) addFloor(row, gemm);
+  return { rows, torch, gemm };
 }
 
-const gemm = measureGemmPeak();
-for (const row of rows) addFloor(row, gemm);
+const roundCount = args.rounds ?? 1;
+if (!(Number.isInteger(roundCount) && roundCount >= 1)) throw new Error(`--rounds: expected a whole number ≥ 1, got ${args.rounds}`);
+const rounds = [];
+for (let round = 1; round <= roundCount; round++) {
+  if (roundCount > 1) console.log(`\nround ${round} of ${roundCount}`);
+  rounds.push(measureRound());
+}
+const { rows, torch, gemm } = roundCount === 1 ? rounds[0] : combineRounds(rounds);
 printTable(rows, torch, gemm);
+if (roundCount > 1) printRoundSpread(rows);
 if (args.scaling) printScaling(rows);
 const output = {
   date: new Date().toISOString(),
@@ -129,6 +147,7 @@ const output = {
   command: `pnpm bench ${process.argv.slice(2).join(" ")}`.trim(),
   torch: { version: torch.version, threads: args.threads ?? 2, skipped: torch.skipped },
   gemm,
+  ...(roundCount > 1 ? { rounds: roundCount } : {}),
   verdict: machine.quiet ? "given" : `withheld: load average ${machine.loadAverageAtStart[0]} at start > ${machine.cores} cores`,
   rows,
 };
@@ -165,6 +184,58 @@ function addFloor(row, gemm) {
   if (row.backend === "wasm") row.engineFloorMs = row.wasmFloorMs;
   const nativePeak = row.execution === "parallel" ? gemm.nativeGflopsOneThread * machine.cores : gemm.nativeGflops;
   if (row.backend === "native" && nativePeak) row.engineFloorMs = (row.gflop / nativePeak) * 1000;
+}
+
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/**
+ * Rounds → one table: each row's median over the rounds of its median ms, PyTorch's ms and its
+ * floor; its ratio and its distance to the floor as the median of the per-round values (each round
+ * compares Concord and PyTorch measured minutes apart, not a whole run apart), with their ranges and
+ * every round's figures kept in `perRound`.
+ */
+function combineRounds(rounds) {
+  const key = (row) => `${row.workload}|${row.backend}|${row.execution}`;
+  const rows = rounds[0].rows.map((first) => {
+    const samples = rounds.map((round) => round.rows.find((row) => key(row) === key(first))).filter((row) => row && !row.error);
+    if (samples.length === 0) return first;
+    const pick = (get) => samples.map(get).filter((value) => value !== undefined);
+    const ratios = pick((row) => row.ratio);
+    const toFloor = pick((row) => (row.floorMs ? row.medianMs / row.floorMs : undefined));
+    return {
+      ...samples[0],
+      medianMs: median(pick((row) => row.medianMs)),
+      medianCpuMs: median(pick((row) => row.medianCpuMs)),
+      minMs: Math.min(...pick((row) => row.minMs)),
+      maxMs: Math.max(...pick((row) => row.maxMs)),
+      ...(ratios.length ? { ratio: median(ratios), ratioRange: [Math.min(...ratios), Math.max(...ratios)] } : {}),
+      ...(samples[0].torch ? { torch: { ...samples[0].torch, medianMs: median(pick((row) => row.torch?.medianMs)) } } : {}),
+      ...(toFloor.length ? { floorMs: median(pick((row) => row.floorMs)), timesFloor: median(toFloor), timesFloorRange: [Math.min(...toFloor), Math.max(...toFloor)] } : {}),
+      perRound: samples.map((row) => ({ medianMs: row.medianMs, torchMs: row.torch?.medianMs, ratio: row.ratio, floorMs: row.floorMs })),
+    };
+  });
+  const gemms = rounds.map((round) => round.gemm);
+  const gemmMedian = (name) => {
+    const values = gemms.map((gemm) => gemm[name]).filter((value) => value !== undefined);
+    return values.length ? median(values) : undefined;
+  };
+  const gemm = { ...gemms[0], ...Object.fromEntries(["wasmGflops", "nativeGflops", "nativeGflopsOneThread", "torchGflops"].map((name) => [name, gemmMedian(name)]).filter(([, value]) => value !== undefined)), perRound: gemms };
+  return { rows, torch: rounds[0].torch, gemm };
+}
+
+/** How far the rounds spread: the range of each row's ratio and distance to the floor. */
+function printRoundSpread(rows) {
+  console.log(`\nover ${roundCount} rounds (median, range):`);
+  for (const row of rows.filter((r) => r.ratioRange || r.timesFloorRange)) {
+    const ratio = row.ratioRange ? `ratio ${row.ratio.toFixed(2)}× (${row.ratioRange.map((x) => x.toFixed(2)).join("–")})` : "";
+    const floor = row.timesFloorRange ? `${row.timesFloor.toFixed(2)}× floor (${row.timesFloorRange.map((x) => x.toFixed(2)).join("–")})` : "";
+    console.log(`  ${row.workload} ${row.backend} ${row.execution}: ${[ratio, floor].filter(Boolean).join(", ")}`);
+  }
 }
 
 function runWorker(config) {
@@ -383,6 +454,7 @@ function parseArgs(argv) {
     else if (arg === "--ablation") out.ablation = true;
     else if (arg === "--without") out.without = list(value());
     else if (arg === "--scaling") out.scaling = true;
+    else if (arg === "--rounds") out.rounds = Number(value());
     else throw new Error(`unknown option ${arg} (see the header of scripts/bench.mjs)`);
   }
   return out;

@@ -1,4 +1,5 @@
 /** Builds the app with Vite and serves dist/ on a free loopback port (a plain static server). */
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -20,6 +21,15 @@ const TYPES: Record<string, string> = {
 export async function buildApp(): Promise<string> {
   await build({ root: APP_DIR, logLevel: "error", configFile: join(APP_DIR, "vite.config.ts") });
   return join(APP_DIR, "dist");
+}
+
+/** The app's build folder, as test/build-app-once.ts left it; an error that says so when it is missing. */
+export function builtApp(): string {
+  const dist = join(APP_DIR, "dist");
+  if (!existsSync(join(dist, "index.html"))) {
+    throw new Error(`expected the app built in ${dist} by the global setup (test/build-app-once.ts in vitest.config.ts), found no index.html`);
+  }
+  return dist;
 }
 
 export async function serve(dir: string): Promise<{ url: string; close(): Promise<void> }> {

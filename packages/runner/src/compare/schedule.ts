@@ -61,8 +61,8 @@ export async function scheduleRuns(runs: readonly RunPlan[], options: ScheduleOp
 
 /**
  * With `resume`, a run whose folder already holds its final evaluation under the same config (up to
- * logging and checkpoint cadence) is
- * reported from that file (0 s) instead of being loaded and evaluated again.
+ * logging and checkpoint cadence) is reported from that file (0 s) instead of being loaded and
+ * evaluated again.
  */
 function reuseFinished(run: RunPlan, options: ScheduleOptions, done: (run: RunPlan, outcome: RunOutcome) => void): boolean {
   if (!options.resume) return false;

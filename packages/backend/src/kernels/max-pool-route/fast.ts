@@ -3,6 +3,7 @@ import { kernelOwner, replaceKernel } from "../../registry-journal.js";
 import { nativeKernels } from "../native-kernels.js";
 import { simdKernels, type WasmHeapBackend } from "../simd-module.js";
 import { MAX_POOL_GATHER_KERNEL, MAX_POOL_ROUTE_KERNEL } from "./contract.js";
+import { poolWindowGeometry } from "../window-geometry.js";
 import { nativeMaxPool, nativeMaxPoolRoute } from "./native.js";
 
 const OWNER = "fast:max-pool-route";
@@ -58,18 +59,7 @@ function maxPoolKernel({ inputs, backend, attrs = {} }: Parameters<tf.KernelFunc
   const out = heapBackend.makeOutput(outShape, "float32");
   const offset = (t: tf.TensorInfo) => heapBackend.dataIdMap.get(t.dataId)!.memoryOffset;
   // The pooling geometry both implementations take, in their argument order.
-  const geometry = [
-    info.batchSize,
-    info.inHeight,
-    info.inWidth,
-    info.inChannels,
-    info.outHeight,
-    info.outWidth,
-    info.filterHeight,
-    info.filterWidth,
-    info.padInfo.top,
-    info.padInfo.left,
-  ] as const;
+  const geometry = poolWindowGeometry(info, info.padInfo.top, info.padInfo.left);
   const native = nativeKernels();
   if (native?.maxPoolRoute) {
     nativeMaxPoolRoute(heapBackend, native, x, upstream, out, geometry, kind);

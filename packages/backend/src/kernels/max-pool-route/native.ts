@@ -3,7 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { heapBuffer, type NativeKernels, nativeKernels } from "../native-kernels.js";
 import type { WasmHeapBackend } from "../simd-module.js";
-import type { WindowGeometry } from "../window-geometry.js";
+import { poolWindowGeometry, type WindowGeometry } from "../window-geometry.js";
 
 /** Route (out x-shaped) or gather (out pooled) by the native scan, into `out` (allocated by the caller, who checked that `native` has maxPoolRoute). */
 export function nativeMaxPoolRoute(
@@ -46,18 +46,7 @@ export function nativeMaxPool({ inputs, backend, attrs = {} }: Parameters<tf.Ker
   const heapBackend = backend as unknown as WasmHeapBackend;
   const out = heapBackend.makeOutput([...info.outShape], "float32");
   const offset = (t: tf.TensorInfo) => heapBackend.dataIdMap.get(t.dataId)!.memoryOffset;
-  const geometry = [
-    info.batchSize,
-    info.inHeight,
-    info.inWidth,
-    info.inChannels,
-    info.outHeight,
-    info.outWidth,
-    info.filterHeight,
-    info.filterWidth,
-    0,
-    0,
-  ] as const;
+  const geometry = poolWindowGeometry(info, 0, 0);
   const POOL = 2;
   if (native.maxPoolRoute(heapBuffer(heapBackend), offset(x), offset(x), offset(out), ...geometry, POOL) === true) return out;
   heapBackend.disposeData(out.dataId);

@@ -50,7 +50,7 @@ export async function scheduleRuns(runs: readonly RunPlan[], options: ScheduleOp
     const result = await runExperiment(run.config, {
       outDir: run.outDir,
       registry: options.registry,
-      resume: resumesFromCheckpoint(run, options),
+      resume: resumeOrRestart(run, options),
       label: run.label,
       ...(options.progress ? { progress: options.progress } : {}),
     });
@@ -74,10 +74,11 @@ function reuseFinished(run: RunPlan, options: ScheduleOptions, done: (run: RunPl
 }
 
 /**
- * Whether a run continues from its checkpoint. With `resume`, a run that stopped before its first
- * checkpoint starts again, its partial metrics set aside (see RunFolder.setAsideRunWithoutCheckpoint).
+ * true: the run continues from its checkpoint; false: it starts. With `resume`, a run that stopped
+ * before its first checkpoint starts again, after its partial metrics are set aside
+ * (RunFolder.setAsideRunWithoutCheckpoint): so this decides and prepares, and is called once per run.
  */
-function resumesFromCheckpoint(run: RunPlan, options: Pick<ScheduleOptions, "resume">): boolean {
+function resumeOrRestart(run: RunPlan, options: Pick<ScheduleOptions, "resume">): boolean {
   if (!options.resume) return false;
   const folder = new RunFolder(run.outDir);
   if (folder.hasCheckpoint()) return true;
@@ -108,7 +109,7 @@ async function runInChildren(
       const configPath = `${run.outDir}.config.json`;
       writeFileAtomicSync(configPath, [`${JSON.stringify(configToJson(run.config), null, 2)}\n`]);
       const folder = new RunFolder(run.outDir);
-      const resume = resumesFromCheckpoint(run, options);
+      const resume = resumeOrRestart(run, options);
       const args = [
         script,
         ...runProcessArguments({

@@ -8,6 +8,7 @@ export const DOCUMENTS = [
   "README.md",
   "docs/GRADIENT-AGREEMENT.md",
   "docs/WEIGHTING.md",
+  "docs/PERFORMANCE.md",
   "docs/RECORDS.md",
   "docs/REPRODUCTION.md",
   "examples/omniglot/README.md",

@@ -242,7 +242,7 @@ bool get_window_geometry(napi_env env, const napi_value* args, WindowGeometry* o
 
 // What every heap kernel reads first: its arguments, the first of which is the wasm memory's buffer.
 struct HeapCall {
-  napi_value args[15];
+  napi_value args[16];
   uint8_t* heap = nullptr;
   size_t length = 0;
 };
@@ -598,7 +598,7 @@ napi_value MaxPoolRoute(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// ==== kernels/batch-norm/ (batchNorm, batchNormGrad, batchNormMoments) ===========================
+// ==== kernels/batch-norm/ (batchNorm, batchNormGrad, batchNormGradGrad, batchNormMoments) =========
 // Declared in packages/backend/src/kernels/batch-norm/contract.ts and called from that folder's native.ts.
 // x is [rows, channels] (NHWC flattened). The same double arithmetic, operation for operation, as
 // @concord/backend's JavaScript kernels (kernels/batch-norm/reference.ts: see the formulas there), so both give
@@ -840,6 +840,160 @@ napi_value BatchNormGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+// ConcordBatchNormGradGrad, the gradient of batchNormGrad (second order): reference.ts's
+// batchNormGradGrad operation for operation, so the same bits. x̂ = (x − μ)·s per element in double,
+// the forward's ReLU mask x·a + b > 0; the upstream a (of dx) may be absent (nullptr).
+
+// Σg, Σg·x̂ and, with a, Σa, Σa·x̂, Σa·g per channel (added to the sums), rows in order.
+AVX2_CLONE void batch_norm_grad_grad_sums(bool relu, const float* x, const float* dy, const float* up_a, const Affine& f, double* sum_g, double* sum_gx, double* sum_a,
+                                          double* sum_ax, double* sum_ag, int64_t rows, int64_t channels) {
+  const double* mean = f.mean.data();
+  const double* inverse_std = f.inverse_std.data();
+  const double* a = f.a.data();
+  const double* b = f.b.data();
+  const int64_t quads = channels & ~int64_t{3};
+  const i64x4 keep = {relu ? 0 : -1, relu ? 0 : -1, relu ? 0 : -1, relu ? 0 : -1};
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t row = r * channels;
+    for (int64_t c = 0; c < quads; c += 4) {
+      const f64x4 xi = load_floats(x + row + c);
+      const f64x4 normalised = (xi - load_doubles(mean + c)) * load_doubles(inverse_std + c);
+      const f64x4 g = masked(load_floats(dy + row + c), xi * load_doubles(a + c) + load_doubles(b + c), keep);
+      store_doubles(sum_g + c, load_doubles(sum_g + c) + g);
+      store_doubles(sum_gx + c, load_doubles(sum_gx + c) + g * normalised);
+      if (up_a) {
+        const f64x4 ai = load_floats(up_a + row + c);
+        store_doubles(sum_a + c, load_doubles(sum_a + c) + ai);
+        store_doubles(sum_ax + c, load_doubles(sum_ax + c) + ai * normalised);
+        store_doubles(sum_ag + c, load_doubles(sum_ag + c) + ai * g);
+      }
+    }
+    for (int64_t c = quads; c < channels; c++) {
+      const double xi = x[row + c];
+      const double normalised = (xi - mean[c]) * inverse_std[c];
+      const double g = masked(static_cast<double>(dy[row + c]), xi * a[c] + b[c], relu);
+      sum_g[c] += g;
+      sum_gx[c] += g * normalised;
+      if (up_a) {
+        const double ai = up_a[row + c];
+        sum_a[c] += ai;
+        sum_ax[c] += ai * normalised;
+        sum_ag[c] += ai * g;
+      }
+    }
+  }
+}
+
+// The outputs' per-channel coefficients (reference.ts's gradGradCoefficients):
+// dX = g·k1 + x̂·k2 + a·k3 + k4, dDy = mask·(a·l1 + x̂·l2 + l3).
+struct GradGradCoefficients {
+  std::vector<double> k1, k2, k3, k4, l1, l2, l3;
+};
+
+AVX2_CLONE void batch_norm_grad_grad_outputs(bool relu, const float* x, const float* dy, const float* up_a, const Affine& f, const GradGradCoefficients& k, float* d_x, float* d_dy,
+                                             int64_t rows, int64_t channels) {
+  const double* mean = f.mean.data();
+  const double* inverse_std = f.inverse_std.data();
+  const double* a = f.a.data();
+  const double* b = f.b.data();
+  const double *k1 = k.k1.data(), *k2 = k.k2.data(), *k3 = k.k3.data(), *k4 = k.k4.data(), *l1 = k.l1.data(), *l2 = k.l2.data(), *l3 = k.l3.data();
+  const int64_t quads = channels & ~int64_t{3};
+  const i64x4 keep = {relu ? 0 : -1, relu ? 0 : -1, relu ? 0 : -1, relu ? 0 : -1};
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t row = r * channels;
+    for (int64_t c = 0; c < quads; c += 4) {
+      const f64x4 xi = load_floats(x + row + c);
+      const f64x4 normalised = (xi - load_doubles(mean + c)) * load_doubles(inverse_std + c);
+      const f64x4 z = xi * load_doubles(a + c) + load_doubles(b + c);
+      const f64x4 g = masked(load_floats(dy + row + c), z, keep);
+      if (up_a) {
+        const f64x4 ai = load_floats(up_a + row + c);
+        store_floats(d_x + row + c, g * load_doubles(k1 + c) + normalised * load_doubles(k2 + c) + ai * load_doubles(k3 + c) + load_doubles(k4 + c));
+        store_floats(d_dy + row + c, masked(ai * load_doubles(l1 + c) + normalised * load_doubles(l2 + c) + load_doubles(l3 + c), z, keep));
+      } else {
+        store_floats(d_x + row + c, g * load_doubles(k1 + c) + normalised * load_doubles(k2 + c) + load_doubles(k4 + c));
+        store_floats(d_dy + row + c, masked(normalised * load_doubles(l2 + c) + load_doubles(l3 + c), z, keep));
+      }
+    }
+    for (int64_t c = quads; c < channels; c++) {
+      const double xi = x[row + c];
+      const double normalised = (xi - mean[c]) * inverse_std[c];
+      const double z = xi * a[c] + b[c];
+      const double g = masked(static_cast<double>(dy[row + c]), z, relu);
+      if (up_a) {
+        const double ai = up_a[row + c];
+        d_x[row + c] = static_cast<float>(g * k1[c] + normalised * k2[c] + ai * k3[c] + k4[c]);
+        d_dy[row + c] = static_cast<float>(masked(ai * l1[c] + normalised * l2[c] + l3[c], z, relu));
+      } else {
+        d_x[row + c] = static_cast<float>(g * k1[c] + normalised * k2[c] + k4[c]);
+        d_dy[row + c] = static_cast<float>(masked(normalised * l2[c] + l3[c], z, relu));
+      }
+    }
+  }
+}
+
+void batch_norm_grad_grad(bool relu, const float* x, const float* gamma, const float* dy, const float* up_a, const float* up_b, const float* up_e, float* d_x, float* d_scale,
+                          float* d_dy, const Affine& f, int64_t rows, int64_t channels) {
+  std::vector<double> sum_g(channels, 0.0), sum_gx(channels, 0.0), sum_a(channels, 0.0), sum_ax(channels, 0.0), sum_ag(channels, 0.0);
+  batch_norm_grad_grad_sums(relu, x, dy, up_a, f, sum_g.data(), sum_gx.data(), sum_a.data(), sum_ax.data(), sum_ag.data(), rows, channels);
+  const size_t n = static_cast<size_t>(channels);
+  GradGradCoefficients k{std::vector<double>(n), std::vector<double>(n), std::vector<double>(n), std::vector<double>(n),
+                         std::vector<double>(n), std::vector<double>(n), std::vector<double>(n)};
+  const double count = static_cast<double>(rows);
+  for (int64_t c = 0; c < channels; c++) {
+    const double s = f.inverse_std[c];
+    const double g_mean = sum_g[c] / count;
+    const double gx_mean = sum_gx[c] / count;
+    const double a_mean = sum_a[c] / count;
+    const double ax_mean = sum_ax[c] / count;
+    const double ag_mean = sum_ag[c] / count;
+    const double b = up_b ? static_cast<double>(up_b[c]) : 0.0;
+    const double e = up_e ? static_cast<double>(up_e[c]) : 0.0;
+    const double gs = static_cast<double>(gamma[c]) * s;
+    const double gs2 = gs * s;
+    d_scale[c] = static_cast<float>(s * (sum_ag[c] - g_mean * sum_a[c] - gx_mean * sum_ax[c]));
+    k.k1[c] = s * b - gs2 * ax_mean;
+    k.k2[c] = -(s * b * gx_mean) - gs2 * (ag_mean - a_mean * g_mean - 3 * ax_mean * gx_mean);
+    k.k3[c] = -(gs2 * gx_mean);
+    k.k4[c] = -(g_mean * k.k1[c] + a_mean * k.k3[c]);
+    k.l1[c] = gs;
+    k.l2[c] = b - gs * ax_mean;
+    k.l3[c] = e - gs * a_mean;
+  }
+  batch_norm_grad_grad_outputs(relu, x, dy, up_a, f, k, d_x, d_dy, rows, channels);
+}
+
+// batchNormGradGrad(buffer, x, scale, offset, dy, a, b, e, dX, dScale, dDy, rows, channels, epsilon, relu[, moments]):
+// a, b, e are byte offsets or −1 (absent: zero); moments as for batchNormGrad.
+napi_value BatchNormGradGrad(napi_env env, napi_callback_info info) {
+  HeapCall call;
+  if (!read_heap_call_upto(env, info, 15, 16, &call)) return nullptr;
+  int64_t v[12];
+  double epsilon;
+  int64_t relu;
+  if (!get_ints(env, call.args + 1, 12, v) || !get_double(env, call.args[13], &epsilon) || !get_ints(env, call.args + 14, 1, &relu)) return nullptr;
+  const int64_t x = v[0], scale = v[1], offset = v[2], dy = v[3], up_a = v[4], up_b = v[5], up_e = v[6], d_x = v[7], d_scale = v[8], d_dy = v[9], rows = v[10],
+                channels = v[11];
+  const auto absent_or_in_bounds = [&](int64_t at, std::initializer_list<int64_t> shape) { return at == -1 || floats_in_bounds(at, shape, call.length); };
+  if (rows < 1 || channels < 1 || !(epsilon > 0) || !floats_in_bounds(x, {rows, channels}, call.length) || !floats_in_bounds(dy, {rows, channels}, call.length) ||
+      !floats_in_bounds(d_x, {rows, channels}, call.length) || !floats_in_bounds(d_dy, {rows, channels}, call.length) ||
+      !floats_in_bounds(scale, {channels}, call.length) || !floats_in_bounds(offset, {channels}, call.length) || !floats_in_bounds(d_scale, {channels}, call.length) ||
+      !absent_or_in_bounds(up_a, {rows, channels}) || !absent_or_in_bounds(up_b, {channels}) || !absent_or_in_bounds(up_e, {channels})) {
+    throw_error(env, "batchNormGradGrad: an operand lies outside the buffer (a, b, e: −1 when absent), or rows/channels < 1 or too large, or epsilon ≤ 0");
+    return nullptr;
+  }
+  double* moments;
+  if (!get_moments(env, call.args[15], channels, &moments)) return nullptr;
+  const auto floats = [&](int64_t at) { return at == -1 ? nullptr : reinterpret_cast<float*>(call.heap + at); };
+  return guarded(env, "batchNormGradGrad", [&] {
+    const float* px = floats(x);
+    const float* gamma = floats(scale);
+    const float* beta = floats(offset);
+    const Affine f = moments ? affine_from_moments(moments, gamma, beta, channels) : affine(px, gamma, beta, rows, channels, epsilon);
+    batch_norm_grad_grad(relu != 0, px, gamma, floats(dy), floats(up_a), floats(up_b), floats(up_e), floats(d_x), floats(d_scale), floats(d_dy), f, rows, channels);
+  });
+}
+
 // ==== kernels/sgd-step/ (sgdStep) ================================================================
 // Declared in packages/backend/src/kernels/sgd-step/contract.ts and called from that folder's native.ts.
 // Like addBias (direct-binary/ below), each element is one IEEE float32 operation (or two), as in the
@@ -942,7 +1096,7 @@ NAPI_MODULE_INIT() {
   napi_add_env_cleanup_hook(env, [](void*) { pool().environment_unloaded(); }, nullptr);
   // The members of @concord/backend's NativeKernels, by kernel folder (each declared in that folder's
   // contract.ts), then thread control; src/contract.test.ts fails if this list and the contracts differ.
-  // batchNorm and batchNormGrad take the optional moments argument, maxPoolRoute mode 2 (see there).
+  // batchNorm, batchNormGrad and batchNormGradGrad take the optional moments argument, maxPoolRoute mode 2 (see there).
   napi_value yes;
   napi_get_boolean(env, true, &yes);
   const napi_property_descriptor properties[] = {
@@ -952,6 +1106,7 @@ NAPI_MODULE_INIT() {
       {"maxPoolForward", nullptr, nullptr, nullptr, nullptr, yes, napi_enumerable, nullptr},              // max-pool-route/
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},                // batch-norm/
       {"batchNormGrad", nullptr, BatchNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},        // batch-norm/
+      {"batchNormGradGrad", nullptr, BatchNormGradGrad, nullptr, nullptr, nullptr, napi_default, nullptr},// batch-norm/
       {"batchNormMoments", nullptr, nullptr, nullptr, nullptr, yes, napi_enumerable, nullptr},            // batch-norm/
       {"sgdStep", nullptr, SgdStep, nullptr, nullptr, nullptr, napi_default, nullptr},                    // sgd-step/
       {"addBias", nullptr, AddBias, nullptr, nullptr, nullptr, napi_default, nullptr},                    // direct-binary/

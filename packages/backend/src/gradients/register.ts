@@ -4,6 +4,7 @@ import type { GradConfig } from "@tensorflow/tfjs-core";
 import * as tf from "@tensorflow/tfjs-core";
 import { replaceGradient } from "../registry-journal.js";
 import { arithmeticGradients } from "./arithmetic.js";
+import { BATCH_NORM_GRAD_GRAD_KERNEL } from "../kernels/batch-norm/contract.js";
 import { batchNormGradients } from "../kernels/batch-norm/gradient.js";
 import { constantGradients } from "./constant.js";
 import { convGradients } from "./conv.js";
@@ -39,6 +40,14 @@ export const concordGradientConfigs: readonly GradConfig[] = [
 
 /** Names of the kernels whose gradients Concord registers. */
 export const concordGradientKernels: readonly string[] = concordGradientConfigs.map((c) => c.kernelName);
+
+/**
+ * Kernels that Concord's gradients run only while no gradient tape records kernels (in the
+ * outermost backward pass), so that nothing can differentiate them: they have no gradient. Batch
+ * norm's second-order kernel (kernels/batch-norm/gradient.ts; under a tape the same gradient runs
+ * differentiable tf ops).
+ */
+export const untapedGradientKernels: readonly string[] = [BATCH_NORM_GRAD_GRAD_KERNEL];
 
 /**
  * Registers Concord's gradient set in tfjs-core's gradient registry, and the kernels it adds

@@ -1,6 +1,6 @@
 import { ENGINE_PATCHES, type EnginePatchName } from "../engine-patches/index.js";
 import { installFastBatchMatMul } from "./batch-mat-mul/fast.js";
-import { installFusedBatchNorm } from "./batch-norm/fast.js";
+import { installBatchNormGradGrad, installFusedBatchNorm } from "./batch-norm/fast.js";
 import { installFastConv2dBackpropFilter } from "./conv2d-backprop-filter/fast.js";
 import { installFastConv2dBackpropInput } from "./conv2d-backprop-input/fast.js";
 import { installIm2colConv2d } from "./conv2d-im2col/fast.js";
@@ -31,6 +31,7 @@ export const FAST_KERNELS = {
   pack: installFastPack,
   "direct-binary": installDirectBinaryKernels,
   "batch-norm": installFusedBatchNorm,
+  "batch-norm-grad-grad": installBatchNormGradGrad,
 } as const;
 
 export type KernelReplacementName = keyof typeof FAST_KERNELS;
@@ -58,6 +59,7 @@ export const INSTALL_ORDER: readonly FastKernelName[] = [
   "direct-binary",
   "lean-clone",
   "batch-norm",
+  "batch-norm-grad-grad",
   "lean-gradients",
   "lean-end-scope",
   "lean-run-kernel",

@@ -1,22 +1,24 @@
-// ConcordBatchNorm and ConcordBatchNormGrad (contract.ts) as registered on cpu and wasm: the cpu
-// kernels run the reference (reference.ts); the wasm ones the addon (native.ts) when it provides
-// them, else gemm.wat's SIMD passes (wasm.ts), else the reference on the heap. Performance: written
-// op by op (tf.moments + sub/div/mul/add + relu) one conv-net block runs about 12 kernels forward and
-// 30 backward over [K, 28, 28, 64] tensors, each a full pass over memory plus ~14 µs of tfjs
-// bookkeeping; these are one kernel each way and 2–4 passes. Gradients: gradient.ts.
+// ConcordBatchNorm, ConcordBatchNormGrad and ConcordBatchNormGradGrad (contract.ts) as registered on
+// cpu and wasm: the cpu kernels run the reference (reference.ts); the wasm ones the addon
+// (native.ts) when it provides them, else gemm.wat's SIMD passes (wasm.ts; not for the second-order
+// kernel), else the reference on the heap. Performance: written op by op (tf.moments +
+// sub/div/mul/add + relu) one conv-net block runs about 12 kernels forward and 30 backward over
+// [K, 28, 28, 64] tensors, and ~35 more for the backward's own gradient (second-order MAML), each a
+// full pass over memory plus ~14 µs of tfjs bookkeeping; these are one kernel each and 2–4 passes.
+// Gradients: gradient.ts.
 import * as tf from "@tensorflow/tfjs-core";
 import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { replaceKernel } from "../../registry-journal.js";
 import { nativeKernels } from "../native-kernels.js";
 import { simdKernels, type WasmHeapBackend } from "../simd-module.js";
-import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, type BatchNormAttrs } from "./contract.js";
-import { nativeBatchNorm, nativeBatchNormGrad } from "./native.js";
-import { batchNormBackward, batchNormForward } from "./reference.js";
+import { BATCH_NORM_GRAD_GRAD_KERNEL, BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, type BatchNormAttrs } from "./contract.js";
+import { nativeBatchNorm, nativeBatchNormGrad, nativeBatchNormGradGrad } from "./native.js";
+import { batchNormBackward, batchNormForward, batchNormGradGrad } from "./reference.js";
 import { wasmBatchNorm } from "./wasm.js";
 
-function checkedAttrs(attrs: unknown): { epsilon: number; relu: boolean } {
+function checkedAttrs(attrs: unknown, kernelName = BATCH_NORM_KERNEL): { epsilon: number; relu: boolean } {
   const { epsilon, relu } = (attrs ?? {}) as Partial<BatchNormAttrs>;
-  if (typeof epsilon !== "number" || !(epsilon > 0)) throw new Error(`${BATCH_NORM_KERNEL}: expected attribute epsilon > 0, got ${String(epsilon)}`);
+  if (typeof epsilon !== "number" || !(epsilon > 0)) throw new Error(`${kernelName}: expected attribute epsilon > 0, got ${String(epsilon)}`);
   return { epsilon, relu: relu === true };
 }
 
@@ -166,6 +168,89 @@ function backwardKernel(backendName: "cpu" | "wasm"): KernelFunc {
   };
 }
 
+/** The second-order kernel's optional upstreams a (like x), b and e ([C]), checked; absent ones undefined. */
+function checkedUpstreams(inputs: Record<string, TensorInfo | undefined>, x: TensorInfo, channels: number): { a?: TensorInfo; b?: TensorInfo; e?: TensorInfo } {
+  const { a, b, e } = inputs;
+  const like = (t: TensorInfo | undefined, shape: number[]) => t === undefined || (t.dtype === "float32" && tf.util.arraysEqual(t.shape, shape));
+  if (!like(a, [...x.shape]) || !like(b, [channels]) || !like(e, [channels])) {
+    const got = (["a", "b", "e"] as const)
+      .map((name) => `${name} ${inputs[name] ? `${inputs[name]!.dtype} [${inputs[name]!.shape.join(", ")}]` : "absent"}`)
+      .join(", ");
+    throw new Error(`${BATCH_NORM_GRAD_GRAD_KERNEL}: expected float32 upstreams a like x, b and e [C] (each optional); got ${got}`);
+  }
+  return { ...(a ? { a } : {}), ...(b ? { b } : {}), ...(e ? { e } : {}) };
+}
+
+function gradGradKernel(backendName: "cpu" | "wasm"): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { epsilon, relu } = checkedAttrs(attrs, BATCH_NORM_GRAD_GRAD_KERNEL);
+    const named = inputs as Record<string, TensorInfo | undefined>;
+    const [x, scale, offset, dy] = checkedInputs(BATCH_NORM_GRAD_GRAD_KERNEL, named, ["x", "scale", "offset", "dy"]) as [
+      TensorInfo,
+      TensorInfo,
+      TensorInfo,
+      TensorInfo,
+    ];
+    const size = tf.util.sizeFromShape(x.shape);
+    const channels = scale.shape[0]!;
+    const upstream = checkedUpstreams(named, x, channels);
+    if (backendName === "cpu") {
+      const cpu = backend as unknown as CpuBackend;
+      const [dX, dScale, dDy] = [new Float32Array(size), new Float32Array(channels), new Float32Array(size)];
+      const values = (t: TensorInfo | undefined) => (t ? cpu.data.get(t.dataId).values : undefined);
+      const upstreamValues = { a: values(upstream.a), b: values(upstream.b), e: values(upstream.e) };
+      batchNormGradGrad(values(x)!, values(scale)!, values(offset)!, values(dy)!, upstreamValues, dX, dScale, dDy, epsilon, relu);
+      return [
+        cpu.makeTensorInfo([...x.shape], "float32", dX),
+        cpu.makeTensorInfo([channels], "float32", dScale),
+        cpu.makeTensorInfo([...x.shape], "float32", dDy),
+      ];
+    }
+    const wasm = backend as unknown as WasmHeapBackend;
+    const outputs = [wasm.makeOutput([...x.shape], "float32"), wasm.makeOutput([channels], "float32"), wasm.makeOutput([...x.shape], "float32")] as const;
+    const offsetOf = (t: TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
+    const native = nativeKernels();
+    if (native?.batchNormGradGrad) {
+      const absent = -1;
+      const offsets = {
+        x: offsetOf(x),
+        scale: offsetOf(scale),
+        offset: offsetOf(offset),
+        dy: offsetOf(dy),
+        a: upstream.a ? offsetOf(upstream.a) : absent,
+        b: upstream.b ? offsetOf(upstream.b) : absent,
+        e: upstream.e ? offsetOf(upstream.e) : absent,
+        dX: offsetOf(outputs[0]),
+        dScale: offsetOf(outputs[1]),
+        dDy: offsetOf(outputs[2]),
+      };
+      nativeBatchNormGradGrad(wasm, native, offsets, x, size / channels, channels, epsilon, relu);
+      return [...outputs];
+    }
+    // Views are taken after the outputs are allocated (which may grow the heap).
+    const buffer = wasm.wasm.HEAP32.buffer;
+    const view = (t: TensorInfo, length: number) => new Float32Array(buffer, offsetOf(t), length);
+    const upstreamViews = {
+      a: upstream.a ? view(upstream.a, size) : undefined,
+      b: upstream.b ? view(upstream.b, channels) : undefined,
+      e: upstream.e ? view(upstream.e, channels) : undefined,
+    };
+    batchNormGradGrad(
+      view(x, size),
+      view(scale, channels),
+      view(offset, channels),
+      view(dy, size),
+      upstreamViews,
+      view(outputs[0], size),
+      view(outputs[1], channels),
+      view(outputs[2], size),
+      epsilon,
+      relu,
+    );
+    return [...outputs];
+  };
+}
+
 /**
  * Registers BATCH_NORM_KERNEL and BATCH_NORM_GRAD_KERNEL on cpu and wasm (the wasm ones are used
  * only if that backend loads; they call the native addon's batchNorm/batchNormGrad while it is
@@ -179,6 +264,22 @@ export function installFusedBatchNorm(): boolean {
       [BATCH_NORM_GRAD_KERNEL, backwardKernel],
     ] as const) {
       if (!tf.getKernel(kernelName, backendName)) replaceKernel({ kernelName, backendName, kernelFunc: make(backendName) }, "batch-norm");
+    }
+  }
+  return true;
+}
+
+/**
+ * Registers BATCH_NORM_GRAD_GRAD_KERNEL on cpu and wasm (the wasm one calls the addon's
+ * batchNormGradGrad while it is installed and provides it). The gradient of BATCH_NORM_GRAD_KERNEL
+ * (gradient.ts) runs it where it is registered, else ~35 differentiable tf ops. Part of
+ * installConcord() (fast kernel "batch-norm-grad-grad": leaving it out gives the tf-op path's
+ * float32 rounding, that of second-order records made before it).
+ */
+export function installBatchNormGradGrad(): boolean {
+  for (const backendName of ["cpu", "wasm"] as const) {
+    if (!tf.getKernel(BATCH_NORM_GRAD_GRAD_KERNEL, backendName)) {
+      replaceKernel({ kernelName: BATCH_NORM_GRAD_GRAD_KERNEL, backendName, kernelFunc: gradGradKernel(backendName) }, "batch-norm-grad-grad");
     }
   }
   return true;

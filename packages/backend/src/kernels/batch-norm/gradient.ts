@@ -1,7 +1,10 @@
 // Gradients of the fused batch-norm kernels (contract.ts):
 //   ConcordBatchNorm      → ConcordBatchNormGrad (one kernel for dx, dγ, dβ);
-//   ConcordBatchNormGrad  → its exact derivative, written analytically with differentiable tf ops
-//                           (second order: what MAML's meta-gradient runs through).
+//   ConcordBatchNormGrad  → its exact derivative (second order: what MAML's meta-gradient runs
+//                           through): one ConcordBatchNormGradGrad kernel where it is registered and
+//                           no gradient tape records kernels (so nothing can differentiate it: it has
+//                           no gradient), else the same formulas written with differentiable tf ops
+//                           (webgl, unknown backends, and third order).
 // The ReLU mask is piecewise constant, so it contributes nothing (as Relu's gradient, dy·step(x),
 // whose Step has a zero gradient). The derivation, per channel over M = N·H·W values, with
 // x̂ = (x − μ)·s, s = (σ² + ε)^−½, g = mask·dy, P(v) = v − mean(v) − x̂·mean(v·x̂) and upstream
@@ -15,7 +18,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { GradConfig, NamedAttrMap } from "@tensorflow/tfjs-core";
 import { saved, several, single, zeroGradient } from "../../gradients/util.js";
-import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, type BatchNormAttrs } from "./contract.js";
+import { BATCH_NORM_GRAD_GRAD_KERNEL, BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, type BatchNormAttrs } from "./contract.js";
 
 const AXES = [0, 1, 2];
 
@@ -34,8 +37,11 @@ export function batchNormGrad(x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor,
 
 const mean = (t: tf.Tensor) => tf.mean(t, AXES);
 
-/** The gradients of ConcordBatchNormGrad's inputs (see the file comment); null upstreams are zero. */
-function batchNormGradGradients(
+/**
+ * The gradients of ConcordBatchNormGrad's inputs (see the file comment) with differentiable tf ops;
+ * null upstreams are zero. Exported for the tests that compare the kernel with it.
+ */
+export function batchNormGradGradients(
   x: tf.Tensor,
   scale: tf.Tensor,
   offset: tf.Tensor,
@@ -76,6 +82,23 @@ function batchNormGradGradients(
   return { x: dX, scale: dScale, dy: mask ? tf.mul(dDy, mask) : dDy };
 }
 
+/** tfjs-core 4.x's engine: whether the kernels run now are recorded on a gradient tape. */
+function tapeRecording(): boolean {
+  const engine = tf.engine() as unknown as { isTapeOn?: () => boolean };
+  // An engine without the method (another tfjs version): assume recording, the tf-op path is always right.
+  return typeof engine.isTapeOn === "function" ? engine.isTapeOn() : true;
+}
+
+/**
+ * ConcordBatchNormGradGrad's [dX, dScale, dDy] (contract.ts); null upstreams are left out. The caller
+ * checked that the kernel is registered for the active backend and that no tape records it.
+ */
+function batchNormGradGradKernel(x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, dy: tf.Tensor, [a, b, e]: (tf.Tensor | null)[], attrs: BatchNormAttrs) {
+  const inputs: tf.NamedTensorMap = { x, scale, offset, dy, ...(a ? { a } : {}), ...(b ? { b } : {}), ...(e ? { e } : {}) };
+  const [dX, dScale, dDy] = tf.engine().runKernel(BATCH_NORM_GRAD_GRAD_KERNEL, inputs, { epsilon: attrs.epsilon, relu: attrs.relu }) as unknown as tf.Tensor[];
+  return { x: dX!, scale: dScale!, dy: dDy! };
+}
+
 export const batchNormGradients: GradConfig[] = [
   {
     kernelName: BATCH_NORM_KERNEL,
@@ -92,7 +115,8 @@ export const batchNormGradients: GradConfig[] = [
     inputsToSave: ["x", "scale", "offset", "dy"],
     gradFunc: (upstream, s, attrs) => {
       const [x, scale, offset, dy] = [saved(s, 0), saved(s, 1), saved(s, 2), saved(s, 3)];
-      const gradients = batchNormGradGradients(x, scale, offset, dy, several(upstream), batchNormAttrs(attrs));
+      const oneKernel = tf.getKernel(BATCH_NORM_GRAD_GRAD_KERNEL, tf.getBackend()) !== undefined && !tapeRecording();
+      const gradients = (oneKernel ? batchNormGradGradKernel : batchNormGradGradients)(x, scale, offset, dy, several(upstream), batchNormAttrs(attrs));
       return { x: () => gradients.x, scale: () => gradients.scale, offset: () => zeroGradient([...offset.shape]), dy: () => gradients.dy };
     },
   },

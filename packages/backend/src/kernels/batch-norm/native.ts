@@ -1,5 +1,6 @@
-// The native variant of ConcordBatchNorm and ConcordBatchNormGrad on wasm: the addon's batchNorm and
-// batchNormGrad (contract.ts) on the wasm heap, with the forward's moments kept for the gradient.
+// The native variant of ConcordBatchNorm, ConcordBatchNormGrad and ConcordBatchNormGradGrad on wasm:
+// the addon's batchNorm, batchNormGrad and batchNormGradGrad (contract.ts) on the wasm heap, with the
+// forward's moments kept for the gradients of the same x.
 import type { TensorInfo } from "@tensorflow/tfjs-core";
 import { heapBuffer, type NativeKernels } from "../native-kernels.js";
 import type { WasmHeapBackend } from "../simd-module.js";
@@ -56,4 +57,40 @@ export function nativeBatchNormGrad(
   const args = [heapBuffer(wasm), at.x, at.scale, at.offset, at.dy, at.dx, at.dScale, at.dOffset, rows, channels, epsilon, relu ? 1 : 0] as const;
   if (moments) native.batchNormGrad!(...args, moments);
   else native.batchNormGrad!(...args);
+}
+
+/**
+ * dX, dγ, dDy of ConcordBatchNormGradGrad by the addon's batchNormGradGrad (the caller checked that
+ * `native` has it); a, b, e are byte offsets or −1 (absent). Reuses the forward's moments of this x
+ * where kept (the same bits as without).
+ */
+export function nativeBatchNormGradGrad(
+  wasm: WasmHeapBackend,
+  native: NativeKernels,
+  at: { x: number; scale: number; offset: number; dy: number; a: number; b: number; e: number; dX: number; dScale: number; dDy: number },
+  x: TensorInfo,
+  rows: number,
+  channels: number,
+  epsilon: number,
+  relu: boolean,
+): void {
+  const moments = native.batchNormMoments ? savedMoments(x, epsilon, channels) : undefined;
+  native.batchNormGradGrad!(
+    heapBuffer(wasm),
+    at.x,
+    at.scale,
+    at.offset,
+    at.dy,
+    at.a,
+    at.b,
+    at.e,
+    at.dX,
+    at.dScale,
+    at.dDy,
+    rows,
+    channels,
+    epsilon,
+    relu ? 1 : 0,
+    moments,
+  );
 }

@@ -1,6 +1,7 @@
-// The reference implementation of ConcordBatchNorm and ConcordBatchNormGrad (contract.ts):
-// JavaScript on float32 arrays (the cpu kernels, and wasm's where wasm SIMD is missing), and the
-// per-channel finishing steps that the wasm SIMD path (wasm.ts) shares.
+// The reference implementation of ConcordBatchNorm, ConcordBatchNormGrad and
+// ConcordBatchNormGradGrad (contract.ts): JavaScript on float32 arrays (the cpu kernels, and wasm's
+// where wasm SIMD or the addon is missing), and the per-channel finishing steps that the wasm SIMD
+// path (wasm.ts) shares.
 
 // Arithmetic (shared, operation for operation, by gemm.wat's bn_* functions and the native addon's
 // C++, so all three give the same bits): float64 throughout, per channel c over M rows. Moments in
@@ -8,7 +9,8 @@
 // float32 outputs could show), then the normalisation folded into one multiply-add per element,
 // y = x·a + b with a = γs, b = β − aμ; the backward pass sums g and g·x and writes
 // dx = g·k₁ + x·k₂ + k₃ (the same formula regrouped, see batchNormBackward). The ReLU is the select
-// z > 0 ? z : +0 (SIMD: an AND with the comparison).
+// z > 0 ? z : +0 (SIMD: an AND with the comparison). The second-order kernel (batchNormGradGrad)
+// works on x̂ = (x − μ)·s computed per element in float64, with the forward's mask x·a + b > 0.
 
 /** Per-channel float64 state of one call; `sum`, `squares`, `sumG`, `sumGX` start at zero. */
 export interface ChannelArrays {
@@ -169,4 +171,181 @@ export function batchNormBackward(
   sumGradients(x, dy, relu, arrays);
   finishBackward(rows, mean, inverseStd, arrays, dScale, dOffset);
   inputGradient(x, dy, dx, relu, arrays);
+}
+
+/** The upstream gradients of ConcordBatchNormGrad's outputs dx ([rows, channels]), dγ and dβ ([channels]); absent ones are zero. */
+export interface GradGradUpstreams {
+  readonly a?: Float32Array | undefined;
+  readonly b?: Float32Array | undefined;
+  readonly e?: Float32Array | undefined;
+}
+
+/** Each channel's mean and 1/√(σ² + ε), as finishMoments returns them. */
+interface Moments {
+  readonly mean: Float64Array;
+  readonly inverseStd: Float64Array;
+}
+
+/** Per channel: Σg, Σg·x̂, and (when a is given) Σa, Σa·x̂, Σa·g, in row order. */
+interface GradGradSums {
+  readonly g: Float64Array;
+  readonly gx: Float64Array;
+  readonly a: Float64Array;
+  readonly ax: Float64Array;
+  readonly ag: Float64Array;
+}
+
+/**
+ * The per-channel coefficients of the outputs (see batchNormGradGrad):
+ * dX = g·k₁ + x̂·k₂ + a·k₃ + k₄, dDy = mask·(a·l₁ + x̂·l₂ + l₃).
+ */
+interface GradGradCoefficients {
+  readonly k1: Float64Array;
+  readonly k2: Float64Array;
+  readonly k3: Float64Array;
+  readonly k4: Float64Array;
+  readonly l1: Float64Array;
+  readonly l2: Float64Array;
+  readonly l3: Float64Array;
+}
+
+function gradGradSums(
+  x: Float32Array,
+  dy: Float32Array,
+  upstreamA: Float32Array | undefined,
+  relu: boolean,
+  moments: Moments,
+  { a, b }: ChannelArrays,
+): GradGradSums {
+  const channels = a.length;
+  const rows = x.length / channels;
+  const sums = {
+    g: new Float64Array(channels),
+    gx: new Float64Array(channels),
+    a: new Float64Array(channels),
+    ax: new Float64Array(channels),
+    ag: new Float64Array(channels),
+  };
+  const { mean, inverseStd } = moments;
+  for (let r = 0, i = 0; r < rows; r++) {
+    for (let c = 0; c < channels; c++, i++) {
+      const xi = x[i]!;
+      const normalised = (xi - mean[c]!) * inverseStd[c]!;
+      const g = !relu || xi * a[c]! + b[c]! > 0 ? dy[i]! : 0;
+      sums.g[c]! += g;
+      sums.gx[c]! += g * normalised;
+      if (upstreamA) {
+        const ai = upstreamA[i]!;
+        sums.a[c]! += ai;
+        sums.ax[c]! += ai * normalised;
+        sums.ag[c]! += ai * g;
+      }
+    }
+  }
+  return sums;
+}
+
+/**
+ * From the sums: dγ = s·Σa·P(g) = s·(Σa·g − ḡ·Σa − mean(g·x̂)·Σa·x̂) and the output coefficients,
+ * dX regrouped by g, x̂, a and 1 (m_ax = mean(a·x̂), m_gx = mean(g·x̂), m_ag = mean(a·g)):
+ * k₁ = s·b − γs²·m_ax, k₂ = −s·b·m_gx − γs²·(m_ag − ā·ḡ − 3·m_ax·m_gx), k₃ = −γs²·m_gx,
+ * k₄ = −(ḡ·k₁ + ā·k₃); dDy: l₁ = γs, l₂ = b − γs·m_ax, l₃ = e − γs·ā.
+ */
+function gradGradCoefficients(
+  rows: number,
+  scale: ArrayLike<number>,
+  { b: upstreamB, e: upstreamE }: GradGradUpstreams,
+  inverseStd: Float64Array,
+  sums: GradGradSums,
+  dScale: Float32Array,
+): GradGradCoefficients {
+  const channels = scale.length;
+  const k = {
+    k1: new Float64Array(channels),
+    k2: new Float64Array(channels),
+    k3: new Float64Array(channels),
+    k4: new Float64Array(channels),
+    l1: new Float64Array(channels),
+    l2: new Float64Array(channels),
+    l3: new Float64Array(channels),
+  };
+  for (let c = 0; c < channels; c++) {
+    const s = inverseStd[c]!;
+    const gMean = sums.g[c]! / rows;
+    const gxMean = sums.gx[c]! / rows;
+    const aMean = sums.a[c]! / rows;
+    const axMean = sums.ax[c]! / rows;
+    const agMean = sums.ag[c]! / rows;
+    const b = upstreamB ? upstreamB[c]! : 0;
+    const e = upstreamE ? upstreamE[c]! : 0;
+    const gs = scale[c]! * s;
+    const gs2 = gs * s;
+    dScale[c] = s * (sums.ag[c]! - gMean * sums.a[c]! - gxMean * sums.ax[c]!);
+    k.k1[c] = s * b - gs2 * axMean;
+    k.k2[c] = -(s * b * gxMean) - gs2 * (agMean - aMean * gMean - 3 * axMean * gxMean);
+    k.k3[c] = -(gs2 * gxMean);
+    k.k4[c] = -(gMean * k.k1[c]! + aMean * k.k3[c]!);
+    k.l1[c] = gs;
+    k.l2[c] = b - gs * axMean;
+    k.l3[c] = e - gs * aMean;
+  }
+  return k;
+}
+
+function gradGradOutputs(
+  x: Float32Array,
+  dy: Float32Array,
+  upstreamA: Float32Array | undefined,
+  relu: boolean,
+  { mean, inverseStd }: Moments,
+  { a, b }: ChannelArrays,
+  { k1, k2, k3, k4, l1, l2, l3 }: GradGradCoefficients,
+  dX: Float32Array,
+  dDy: Float32Array,
+): void {
+  const channels = a.length;
+  const rows = x.length / channels;
+  for (let r = 0, i = 0; r < rows; r++) {
+    for (let c = 0; c < channels; c++, i++) {
+      const xi = x[i]!;
+      const normalised = (xi - mean[c]!) * inverseStd[c]!;
+      const keep = !relu || xi * a[c]! + b[c]! > 0;
+      const g = keep ? dy[i]! : 0;
+      if (upstreamA) {
+        const ai = upstreamA[i]!;
+        dX[i] = g * k1[c]! + normalised * k2[c]! + ai * k3[c]! + k4[c]!;
+        dDy[i] = keep ? ai * l1[c]! + normalised * l2[c]! + l3[c]! : 0;
+      } else {
+        dX[i] = g * k1[c]! + normalised * k2[c]! + k4[c]!;
+        dDy[i] = keep ? normalised * l2[c]! + l3[c]! : 0;
+      }
+    }
+  }
+}
+
+/**
+ * ConcordBatchNormGradGrad (see BATCH_NORM_GRAD_GRAD_KERNEL): dX, dγ and dDy of
+ * L = ⟨a, dx⟩ + ⟨b, dγ⟩ + ⟨e, dβ⟩ where dx, dγ, dβ = batchNormBackward(x, γ, β, dy); JavaScript.
+ * Three passes over x: moments (as the forward's), the sums, the outputs.
+ */
+export function batchNormGradGrad(
+  x: Float32Array,
+  scale: Float32Array,
+  offset: Float32Array,
+  dy: Float32Array,
+  upstream: GradGradUpstreams,
+  dX: Float32Array,
+  dScale: Float32Array,
+  dDy: Float32Array,
+  epsilon: number,
+  relu: boolean,
+): void {
+  const channels = scale.length;
+  const rows = x.length / channels;
+  const arrays = channelArrays(new ArrayBuffer(channels * 8 * CHANNEL_ARRAYS), 0, channels);
+  sumMoments(x, channels, arrays);
+  const moments = finishMoments(x, rows, scale, offset, epsilon, arrays);
+  const sums = gradGradSums(x, dy, upstream.a, relu, moments, arrays);
+  const coefficients = gradGradCoefficients(rows, scale, upstream, moments.inverseStd, sums, dScale);
+  gradGradOutputs(x, dy, upstream.a, relu, moments, arrays, coefficients, dX, dDy);
 }

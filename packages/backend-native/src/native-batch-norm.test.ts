@@ -1,10 +1,14 @@
-// The addon's fused batch norm (batchNorm, batchNormGrad) against @concord/backend's JavaScript
-// kernels on the wasm backend: the same double arithmetic element for element, so bit-identical.
-// (The float64 references and the finite-difference gradients run again with the native kernels
-// through ../backend's kernels/batch-norm/fast.test.ts and gradient.test.ts.)
+// The addon's fused batch norm (batchNorm, batchNormGrad, batchNormGradGrad) against @concord/backend's
+// JavaScript kernels on the wasm backend: the same double arithmetic element for element, so
+// bit-identical. (The float64 references, the tf-op path of the second-order gradient and the
+// finite-difference gradients run again with the native kernels through ../backend's
+// kernels/batch-norm/*.test.ts.)
 import * as tf from "@tensorflow/tfjs-core";
 import { nativeKernels, setNativeKernels } from "@concord/backend";
 import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, createRng } from "@concord/core";
+
+/** @concord/backend's second-order batch-norm kernel (named in its batch-norm contract, not in core). */
+const BATCH_NORM_GRAD_GRAD_KERNEL = "ConcordBatchNormGradGrad";
 import { beforeAll, describe, expect, it } from "vitest";
 import { nativeCalls } from "../test/counting-kernels.js";
 import { loadNativeKernels } from "./index.js";
@@ -158,6 +162,117 @@ describe("native fused batch norm", () => {
     addon.setThreads(2);
     expect(results[0]!.includes(Buffer.from(new Float32Array([Number.NaN]).buffer))).toBe(false);
     expect(results[1]!.equals(results[0]!)).toBe(true);
+  });
+
+  /** ConcordBatchNormGradGrad's outputs for random inputs; `forwardFirst`: run ConcordBatchNorm of the same x first (its moments are kept). */
+  function gradGrad(shape: number[], relu: boolean, upstreams: string, seed: number, forwardFirst = false): Float32Array[] {
+    const rng = createRng(seed);
+    const channels = shape[3]!;
+    const size = tf.util.sizeFromShape(shape);
+    return tf.tidy(() => {
+      const x = tf.tensor(
+        rng.normalArray(size, 3).map((v) => v - 5),
+        shape,
+      );
+      const scale = tf.tensor(rng.normalArray(channels, 1), [channels]);
+      const offset = tf.tensor(rng.normalArray(channels, 0.5), [channels]);
+      const dy = tf.tensor(rng.normalArray(size, 1), shape);
+      const attrs = { epsilon: 1e-3, relu };
+      if (forwardFirst) tf.engine().runKernel(BATCH_NORM_KERNEL, { x, scale, offset }, attrs);
+      const inputs: tf.NamedTensorMap = { x, scale, offset, dy };
+      if (upstreams.includes("a")) inputs["a"] = tf.tensor(rng.normalArray(size, 1), shape);
+      if (upstreams.includes("b")) inputs["b"] = tf.tensor(rng.normalArray(channels, 1), [channels]);
+      if (upstreams.includes("e")) inputs["e"] = tf.tensor(rng.normalArray(channels, 1), [channels]);
+      const outputs = tf.engine().runKernel(BATCH_NORM_GRAD_GRAD_KERNEL, inputs, attrs) as unknown as tf.Tensor[];
+      return outputs.map((t) => t.dataSync() as Float32Array);
+    });
+  }
+
+  const sameBits = (a: Float32Array, b: Float32Array) =>
+    Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+  for (const [shape, relu, upstreams] of [
+    [[5, 28, 28, 64], true, "abe"],
+    [[5, 28, 28, 64], false, "abe"],
+    [[2, 3, 3, 7], true, "abe"],
+    [[4, 5, 5, 3], true, "a"],
+    [[3, 4, 4, 6], false, "be"],
+    [[1, 1, 1, 5], true, "abe"],
+    [[2, 2, 2, 1], true, ""],
+  ] as [number[], boolean, string][]) {
+    it(`second order, x [${shape}], relu ${relu}, upstreams "${upstreams}": bit-identical to the JavaScript kernel, with and without the forward's moments`, () => {
+      const installed = nativeKernels();
+      expect(installed?.batchNormGradGrad).toBeDefined();
+      const before = tf.memory().numTensors;
+      const calls = nativeCalls.batchNormGradGrad;
+      const native = gradGrad(shape, relu, upstreams, 9);
+      const fromMoments = gradGrad(shape, relu, upstreams, 9, true);
+      expect(nativeCalls.batchNormGradGrad).toBe(calls + 2);
+      setNativeKernels(undefined);
+      try {
+        const javascript = gradGrad(shape, relu, upstreams, 9);
+        native.forEach((values, i) => {
+          expect(values.length).toBe(javascript[i]!.length);
+          expect(sameBits(values, javascript[i]!), `output ${i}`).toBe(true);
+          expect(sameBits(fromMoments[i]!, javascript[i]!), `output ${i} from the forward's moments`).toBe(true);
+        });
+        if (upstreams !== "") expect(native[2]!.some((v) => v !== 0)).toBe(true);
+      } finally {
+        setNativeKernels(installed);
+      }
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+
+  it("second order: the kernel takes the forward's moments of the same x and ε", () => {
+    const received: unknown[] = [];
+    const installed = nativeKernels()!;
+    setNativeKernels({
+      ...installed,
+      batchNormGradGrad: (...args: Parameters<NonNullable<typeof installed.batchNormGradGrad>>) => {
+        received.push(args[15]);
+        return installed.batchNormGradGrad!(...args);
+      },
+    });
+    try {
+      gradGrad([2, 3, 3, 4], true, "abe", 3, true);
+      gradGrad([2, 3, 3, 4], true, "abe", 3, false);
+    } finally {
+      setNativeKernels(installed);
+    }
+    expect(received[0]).toBeInstanceOf(Float64Array);
+    expect(received[1]).toBeUndefined();
+  });
+
+  it("second order: refuses operands outside the buffer, a bad absent marker and bad moments", () => {
+    const addon = loadNativeKernels();
+    const buffer = new ArrayBuffer(64 * 4);
+    // x [4, 2] at 0, scale 32, offset 40, dy 48, a 80, b 112, e 120, dX 128, dScale 160, dDy 168
+    const call = (overrides: Record<number, number>, moments?: Float64Array) => () => {
+      const args = [0, 32, 40, 48, 80, 112, 120, 128, 160, 168, 4, 2];
+      for (const [index, value] of Object.entries(overrides)) args[Number(index)] = value;
+      const [x, scale, offset, dy, a, b, e, dX, dScale, dDy, rows, channels] = args as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
+      addon.batchNormGradGrad(buffer, x, scale, offset, dy, a, b, e, dX, dScale, dDy, rows, channels, 1e-3, 1, moments);
+    };
+    expect(call({})).not.toThrow();
+    expect(call({ 4: -1, 5: -1, 6: -1 })).not.toThrow();
+    expect(call({ 4: -2 })).toThrow(/batchNormGradGrad: an operand lies outside the buffer \(a, b, e: −1 when absent\)/);
+    expect(call({ 9: 4 * 60 })).toThrow(/batchNormGradGrad: an operand lies outside the buffer/);
+    expect(call({ 10: 0 })).toThrow(/rows\/channels < 1/);
+    expect(call({}, new Float64Array(3))).toThrow(/moments/);
   });
 
   it("refuses operands outside the buffer and bad sizes", () => {

@@ -79,8 +79,11 @@ describe("task pool on the native kernels", () => {
 
   it("second-order MAML on a CNN: parallel and sequential runs give identical parameters", () => {
     const calls = nativeCalls.sgemm;
+    const secondOrderCalls = nativeCalls.batchNormGradGrad;
     const sequential = train(maml({ order: 2, execution: "per-task", diagnostics: false }));
     expect(nativeCalls.sgemm).toBeGreaterThan(calls);
+    // batch norm's second-order kernel, too: the workers' must give the same bits
+    expect(nativeCalls.batchNormGradGrad).toBeGreaterThan(secondOrderCalls);
     const before = tf.memory().numTensors;
     const parallel = train(maml({ order: 2, execution: "per-task", diagnostics: false, pool }));
     expect(tf.memory().numTensors).toBe(before);

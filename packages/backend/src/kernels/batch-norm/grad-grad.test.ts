@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { createRng } from "@concord/core";
 import { describeEachBackend, relativeError } from "@concord/core/testing";
 import { expect, it } from "vitest";
-import { BATCH_NORM_GRAD_GRAD_KERNEL, BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL } from "./contract.js";
+import { BATCH_NORM_GRAD_GRAD_KERNEL, BATCH_NORM_KERNEL } from "./contract.js";
 import { batchNormGradGradients } from "./gradient.js";
 
 interface Inputs {
@@ -155,7 +155,7 @@ describeEachBackend("ConcordBatchNormGradGrad", () => {
       expect(relativeError(got.dScale, ops.dScale), "dScale vs tf ops").toBeLessThan(1e-4);
       expect(relativeError(got.dDy, ops.dDy), "dDy vs tf ops").toBeLessThan(1e-4);
       // Not vacuous: the outputs the given upstreams feed are far from zero.
-      const largest = (values: ArrayLike<number>) => Array.prototype.reduce.call(values, (m: number, v) => Math.max(m, Math.abs(v as number)), 0) as number;
+      const largest = (values: ArrayLike<number>) => Array.from(values).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
       if (c.upstreams.a || c.upstreams.b || c.upstreams.e) expect(largest(got.dDy)).toBeGreaterThan(1e-2);
       else expect(largest(got.dDy) + largest(got.dX) + largest(got.dScale)).toBe(0);
       if ((c.upstreams.a || c.upstreams.b) && c.shape[0]! * c.shape[1]! * c.shape[2]! > 1) expect(largest(got.dX)).toBeGreaterThan(1e-3);

@@ -68,6 +68,7 @@ function firstOrderMetaGradient(relu: boolean): Float32Array[] {
           loss(
             t.map((p, i) => tf.sub(p, tf.mul(inner[j]![i]!, INNER_RATE))),
             task.query,
+            relu,
           ),
         ),
       ) as tf.Scalar;

@@ -43,8 +43,9 @@ export const BATCH_NORM_KERNEL = "ConcordBatchNorm";
  * shaped like x), the same attributes, outputs `[dx, dScale, dOffset]`. With x̂ = (x − μ)·s,
  * s = 1/√(σ² + ε), g = dy (masked by γx̂ + β > 0 when relu):
  * dOffset = Σ g, dScale = Σ g·x̂, dx = γ·s·(g − mean(g) − x̂·mean(g·x̂)), sums over N, H, W.
- * Its registered gradient is exact (analytic, written with differentiable tf ops), so gradients of
- * gradients through the kernel pair are exact.
+ * Its registered gradient is exact (analytic: one second-order kernel of @concord/backend's where it is
+ * registered and no tape records it, else differentiable tf ops), so gradients of gradients through
+ * the kernel pair are exact.
  */
 export const BATCH_NORM_GRAD_KERNEL = "ConcordBatchNormGrad";
 

@@ -44,6 +44,51 @@ export interface SimdKernels {
   bn_sums(x: number, dy: number, a: number, b: number, rows: number, channels: number, relu: number, sumG: number, sumGX: number): void;
   /** dx = g·k1 + x·k2 + k3 (k float64 per channel), g as in bn_sums. */
   bn_dx(x: number, dy: number, a: number, b: number, k1: number, k2: number, k3: number, dx: number, rows: number, channels: number, relu: number): void;
+  /**
+   * ConcordBatchNormGradGrad's sums: adds Σg, Σg·x̂ and (hasA ≠ 0) Σu, Σu·x̂, Σu·g per channel (float64),
+   * x̂ = (x − mean)·inv, g as in bn_sums, u the upstream at `up`.
+   */
+  bn2_sums(
+    x: number,
+    dy: number,
+    up: number,
+    hasA: number,
+    mean: number,
+    inv: number,
+    a: number,
+    b: number,
+    rows: number,
+    channels: number,
+    relu: number,
+    sumG: number,
+    sumGX: number,
+    sumA: number,
+    sumAX: number,
+    sumAG: number,
+  ): void;
+  /** ConcordBatchNormGradGrad's outputs: dX = g·k1 + x̂·k2 + u·k3 + k4, dDy = mask·(u·l1 + x̂·l2 + l3) (u terms when hasA ≠ 0). */
+  bn2_outputs(
+    x: number,
+    dy: number,
+    up: number,
+    hasA: number,
+    mean: number,
+    inv: number,
+    a: number,
+    b: number,
+    k1: number,
+    k2: number,
+    k3: number,
+    k4: number,
+    l1: number,
+    l2: number,
+    l3: number,
+    dX: number,
+    dDy: number,
+    rows: number,
+    channels: number,
+    relu: number,
+  ): void;
 }
 
 const instances = new WeakMap<WasmMemory, SimdKernels>();

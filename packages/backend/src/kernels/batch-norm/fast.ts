@@ -1,7 +1,7 @@
 // ConcordBatchNorm, ConcordBatchNormGrad and ConcordBatchNormGradGrad (contract.ts) as registered on
 // cpu and wasm: the cpu kernels run the reference (reference.ts); the wasm ones the addon
-// (native.ts) when it provides them, else gemm.wat's SIMD passes (wasm.ts; not for the second-order
-// kernel), else the reference on the heap. Performance: written op by op (tf.moments +
+// (native.ts) when it provides them, else gemm.wat's SIMD passes (wasm.ts), else the reference on
+// the heap. Performance: written op by op (tf.moments +
 // sub/div/mul/add + relu) one conv-net block runs about 12 kernels forward and 30 backward over
 // [K, 28, 28, 64] tensors, and ~35 more for the backward's own gradient (second-order MAML), each a
 // full pass over memory plus ~14 µs of tfjs bookkeeping; these are one kernel each and 2–4 passes.
@@ -14,7 +14,7 @@ import { simdKernels, type WasmHeapBackend } from "../simd-module.js";
 import { BATCH_NORM_GRAD_GRAD_KERNEL, BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, type BatchNormAttrs } from "./contract.js";
 import { nativeBatchNorm, nativeBatchNormGrad, nativeBatchNormGradGrad } from "./native.js";
 import { batchNormBackward, batchNormForward, batchNormGradGrad } from "./reference.js";
-import { wasmBatchNorm } from "./wasm.js";
+import { wasmBatchNorm, wasmBatchNormGradGrad } from "./wasm.js";
 
 function checkedAttrs(attrs: unknown, kernelName = BATCH_NORM_KERNEL): { epsilon: number; relu: boolean } {
   const { epsilon, relu } = (attrs ?? {}) as Partial<BatchNormAttrs>;
@@ -225,6 +225,18 @@ function gradGradKernel(backendName: "cpu" | "wasm"): KernelFunc {
         dDy: offsetOf(outputs[2]),
       };
       nativeBatchNormGradGrad(wasm, native, offsets, x, size / channels, channels, epsilon, relu);
+      return [...outputs];
+    }
+    const simd = simdKernels(wasm);
+    if (simd) {
+      const offsetOrUndefined = (t: TensorInfo | undefined) => (t ? offsetOf(t) : undefined);
+      wasmBatchNormGradGrad(
+        wasm,
+        simd,
+        { x: offsetOf(x), scale: offsetOf(scale), offset: offsetOf(offset), dy: offsetOf(dy), rows: size / channels, channels, epsilon, relu },
+        { a: offsetOrUndefined(upstream.a), b: offsetOrUndefined(upstream.b), e: offsetOrUndefined(upstream.e) },
+        { dX: offsetOf(outputs[0]), dScale: offsetOf(outputs[1]), dDy: offsetOf(outputs[2]) },
+      );
       return [...outputs];
     }
     // Views are taken after the outputs are allocated (which may grow the heap).

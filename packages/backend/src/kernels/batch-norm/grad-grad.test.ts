@@ -6,7 +6,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { createRng } from "@concord/core";
 import { describeEachBackend, relativeError } from "@concord/core/testing";
-import { expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { simdKernels, type WasmHeapBackend } from "../simd-module.js";
 import { BATCH_NORM_GRAD_GRAD_KERNEL, BATCH_NORM_KERNEL } from "./contract.js";
 import { batchNormGradGradients } from "./gradient.js";
 
@@ -261,4 +262,25 @@ describeEachBackend("ConcordBatchNormGradGrad", () => {
     tf.dispose([w, x, scale, offset]);
     expect(tf.memory().numTensors).toBe(before);
   });
+});
+
+describe("ConcordBatchNormGradGrad: the wasm path (SIMD, or native when installed) gives the cpu path's bits", () => {
+  for (const [shape, relu, upstreams] of [
+    [[5, 28, 28, 64], true, ALL],
+    [[2, 5, 3, 7], true, ALL],
+    [[3, 4, 4, 5], false, ALL],
+    [[2, 3, 3, 3], true, { a: true, b: false, e: false }],
+    [[2, 3, 3, 6], true, { a: false, b: true, e: true }],
+    [[1, 1, 1, 1], true, { a: false, b: false, e: false }],
+  ] as [number[], boolean, { a: boolean; b: boolean; e: boolean }][]) {
+    it(`x [${shape}], relu ${relu}, upstreams ${JSON.stringify(upstreams)} (odd channel counts take the scalar tail)`, async () => {
+      const inputs = randomInputs(shape, shape[3]! + 500, relu, 1e-3, upstreams);
+      await tf.setBackend("cpu");
+      const cpu = runKernel(inputs);
+      await tf.setBackend("wasm");
+      expect(simdKernels(tf.backend() as unknown as WasmHeapBackend)).toBeDefined();
+      const wasm = runKernel(inputs);
+      for (const key of ["dX", "dScale", "dDy"] as const) expect(Buffer.from(wasm[key].buffer).equals(Buffer.from(cpu[key].buffer)), key).toBe(true);
+    });
+  }
 });

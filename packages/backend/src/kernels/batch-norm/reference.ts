@@ -180,26 +180,19 @@ export interface GradGradUpstreams {
   readonly e?: Float32Array | undefined;
 }
 
-/** Each channel's mean and 1/√(σ² + ε), as finishMoments returns them. */
-interface Moments {
+/**
+ * Per-channel float64 state of one ConcordBatchNormGradGrad call (beside ChannelArrays): the mean
+ * and 1/√(σ² + ε); the sums Σg, Σg·x̂, Σa, Σa·x̂, Σa·g (start at zero); the coefficients of
+ * dX = g·k₁ + x̂·k₂ + a·k₃ + k₄ and dDy = mask·(a·l₁ + x̂·l₂ + l₃).
+ */
+export interface GradGradArrays {
   readonly mean: Float64Array;
   readonly inverseStd: Float64Array;
-}
-
-/** Per channel: Σg, Σg·x̂, and (when a is given) Σa, Σa·x̂, Σa·g, in row order. */
-interface GradGradSums {
-  readonly g: Float64Array;
-  readonly gx: Float64Array;
-  readonly a: Float64Array;
-  readonly ax: Float64Array;
-  readonly ag: Float64Array;
-}
-
-/**
- * The per-channel coefficients of the outputs (see batchNormGradGrad):
- * dX = g·k₁ + x̂·k₂ + a·k₃ + k₄, dDy = mask·(a·l₁ + x̂·l₂ + l₃).
- */
-interface GradGradCoefficients {
+  readonly sumG: Float64Array;
+  readonly sumGX: Float64Array;
+  readonly sumA: Float64Array;
+  readonly sumAX: Float64Array;
+  readonly sumAG: Float64Array;
   readonly k1: Float64Array;
   readonly k2: Float64Array;
   readonly k3: Float64Array;
@@ -208,88 +201,80 @@ interface GradGradCoefficients {
   readonly l2: Float64Array;
   readonly l3: Float64Array;
 }
+export const GRAD_GRAD_ARRAYS = 14;
+
+export function gradGradArrays(buffer: ArrayBufferLike, byteOffset: number, channels: number): GradGradArrays {
+  const names = ["mean", "inverseStd", "sumG", "sumGX", "sumA", "sumAX", "sumAG", "k1", "k2", "k3", "k4", "l1", "l2", "l3"] as const;
+  const arrays = Object.fromEntries(
+    names.map((name, k) => [name, new Float64Array(buffer, byteOffset + k * channels * 8, channels)]),
+  ) as unknown as GradGradArrays;
+  for (const sum of [arrays.sumG, arrays.sumGX, arrays.sumA, arrays.sumAX, arrays.sumAG]) sum.fill(0);
+  return arrays;
+}
 
 function gradGradSums(
   x: Float32Array,
   dy: Float32Array,
   upstreamA: Float32Array | undefined,
   relu: boolean,
-  moments: Moments,
   { a, b }: ChannelArrays,
-): GradGradSums {
+  state: GradGradArrays,
+): void {
   const channels = a.length;
   const rows = x.length / channels;
-  const sums = {
-    g: new Float64Array(channels),
-    gx: new Float64Array(channels),
-    a: new Float64Array(channels),
-    ax: new Float64Array(channels),
-    ag: new Float64Array(channels),
-  };
-  const { mean, inverseStd } = moments;
+  const { mean, inverseStd, sumG, sumGX, sumA, sumAX, sumAG } = state;
   for (let r = 0, i = 0; r < rows; r++) {
     for (let c = 0; c < channels; c++, i++) {
       const xi = x[i]!;
       const normalised = (xi - mean[c]!) * inverseStd[c]!;
       const g = !relu || xi * a[c]! + b[c]! > 0 ? dy[i]! : 0;
-      sums.g[c]! += g;
-      sums.gx[c]! += g * normalised;
+      sumG[c]! += g;
+      sumGX[c]! += g * normalised;
       if (upstreamA) {
         const ai = upstreamA[i]!;
-        sums.a[c]! += ai;
-        sums.ax[c]! += ai * normalised;
-        sums.ag[c]! += ai * g;
+        sumA[c]! += ai;
+        sumAX[c]! += ai * normalised;
+        sumAG[c]! += ai * g;
       }
     }
   }
-  return sums;
 }
 
 /**
  * From the sums: dγ = s·Σa·P(g) = s·(Σa·g − ḡ·Σa − mean(g·x̂)·Σa·x̂) and the output coefficients,
  * dX regrouped by g, x̂, a and 1 (m_ax = mean(a·x̂), m_gx = mean(g·x̂), m_ag = mean(a·g)):
  * k₁ = s·b − γs²·m_ax, k₂ = −s·b·m_gx − γs²·(m_ag − ā·ḡ − 3·m_ax·m_gx), k₃ = −γs²·m_gx,
- * k₄ = −(ḡ·k₁ + ā·k₃); dDy: l₁ = γs, l₂ = b − γs·m_ax, l₃ = e − γs·ā.
+ * k₄ = −(ḡ·k₁ + ā·k₃); dDy: l₁ = γs, l₂ = b − γs·m_ax, l₃ = e − γs·ā. Shared by the wasm SIMD path.
  */
-function gradGradCoefficients(
+export function gradGradCoefficients(
   rows: number,
   scale: ArrayLike<number>,
-  { b: upstreamB, e: upstreamE }: GradGradUpstreams,
-  inverseStd: Float64Array,
-  sums: GradGradSums,
+  upstreamB: ArrayLike<number> | undefined,
+  upstreamE: ArrayLike<number> | undefined,
+  state: GradGradArrays,
   dScale: Float32Array,
-): GradGradCoefficients {
-  const channels = scale.length;
-  const k = {
-    k1: new Float64Array(channels),
-    k2: new Float64Array(channels),
-    k3: new Float64Array(channels),
-    k4: new Float64Array(channels),
-    l1: new Float64Array(channels),
-    l2: new Float64Array(channels),
-    l3: new Float64Array(channels),
-  };
-  for (let c = 0; c < channels; c++) {
+): void {
+  const { inverseStd, sumG, sumGX, sumA, sumAX, sumAG, k1, k2, k3, k4, l1, l2, l3 } = state;
+  for (let c = 0; c < scale.length; c++) {
     const s = inverseStd[c]!;
-    const gMean = sums.g[c]! / rows;
-    const gxMean = sums.gx[c]! / rows;
-    const aMean = sums.a[c]! / rows;
-    const axMean = sums.ax[c]! / rows;
-    const agMean = sums.ag[c]! / rows;
+    const gMean = sumG[c]! / rows;
+    const gxMean = sumGX[c]! / rows;
+    const aMean = sumA[c]! / rows;
+    const axMean = sumAX[c]! / rows;
+    const agMean = sumAG[c]! / rows;
     const b = upstreamB ? upstreamB[c]! : 0;
     const e = upstreamE ? upstreamE[c]! : 0;
     const gs = scale[c]! * s;
     const gs2 = gs * s;
-    dScale[c] = s * (sums.ag[c]! - gMean * sums.a[c]! - gxMean * sums.ax[c]!);
-    k.k1[c] = s * b - gs2 * axMean;
-    k.k2[c] = -(s * b * gxMean) - gs2 * (agMean - aMean * gMean - 3 * axMean * gxMean);
-    k.k3[c] = -(gs2 * gxMean);
-    k.k4[c] = -(gMean * k.k1[c]! + aMean * k.k3[c]!);
-    k.l1[c] = gs;
-    k.l2[c] = b - gs * axMean;
-    k.l3[c] = e - gs * aMean;
+    dScale[c] = s * (sumAG[c]! - gMean * sumA[c]! - gxMean * sumAX[c]!);
+    k1[c] = s * b - gs2 * axMean;
+    k2[c] = -(s * b * gxMean) - gs2 * (agMean - aMean * gMean - 3 * axMean * gxMean);
+    k3[c] = -(gs2 * gxMean);
+    k4[c] = -(gMean * k1[c]! + aMean * k3[c]!);
+    l1[c] = gs;
+    l2[c] = b - gs * axMean;
+    l3[c] = e - gs * aMean;
   }
-  return k;
 }
 
 function gradGradOutputs(
@@ -297,9 +282,8 @@ function gradGradOutputs(
   dy: Float32Array,
   upstreamA: Float32Array | undefined,
   relu: boolean,
-  { mean, inverseStd }: Moments,
   { a, b }: ChannelArrays,
-  { k1, k2, k3, k4, l1, l2, l3 }: GradGradCoefficients,
+  { mean, inverseStd, k1, k2, k3, k4, l1, l2, l3 }: GradGradArrays,
   dX: Float32Array,
   dDy: Float32Array,
 ): void {
@@ -342,10 +326,14 @@ export function batchNormGradGrad(
 ): void {
   const channels = scale.length;
   const rows = x.length / channels;
-  const arrays = channelArrays(new ArrayBuffer(channels * 8 * CHANNEL_ARRAYS), 0, channels);
+  const buffer = new ArrayBuffer(channels * 8 * (CHANNEL_ARRAYS + GRAD_GRAD_ARRAYS));
+  const arrays = channelArrays(buffer, 0, channels);
+  const state = gradGradArrays(buffer, channels * 8 * CHANNEL_ARRAYS, channels);
   sumMoments(x, channels, arrays);
-  const moments = finishMoments(x, rows, scale, offset, epsilon, arrays);
-  const sums = gradGradSums(x, dy, upstream.a, relu, moments, arrays);
-  const coefficients = gradGradCoefficients(rows, scale, upstream, moments.inverseStd, sums, dScale);
-  gradGradOutputs(x, dy, upstream.a, relu, moments, arrays, coefficients, dX, dDy);
+  const { mean, inverseStd } = finishMoments(x, rows, scale, offset, epsilon, arrays);
+  state.mean.set(mean);
+  state.inverseStd.set(inverseStd);
+  gradGradSums(x, dy, upstream.a, relu, arrays, state);
+  gradGradCoefficients(rows, scale, upstream.b, upstream.e, state, dScale);
+  gradGradOutputs(x, dy, upstream.a, relu, arrays, state, dX, dDy);
 }

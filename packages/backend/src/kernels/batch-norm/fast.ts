@@ -1,11 +1,10 @@
 // ConcordBatchNorm, ConcordBatchNormGrad and ConcordBatchNormGradGrad (contract.ts) as registered on
 // cpu and wasm: the cpu kernels run the reference (reference.ts); the wasm ones the addon
 // (native.ts) when it provides them, else gemm.wat's SIMD passes (wasm.ts), else the reference on
-// the heap. Performance: written op by op (tf.moments +
-// sub/div/mul/add + relu) one conv-net block runs about 12 kernels forward and 30 backward over
-// [K, 28, 28, 64] tensors, and ~35 more for the backward's own gradient (second-order MAML), each a
-// full pass over memory plus ~14 µs of tfjs bookkeeping; these are one kernel each and 2–4 passes.
-// Gradients: gradient.ts.
+// the heap. Performance: written op by op (tf.moments + sub/div/mul/add + relu) one conv-net block
+// runs about 12 kernels forward, 30 backward and 58 for the backward's own gradient (second-order
+// MAML) over [K, 28, 28, 64] tensors, each a full pass over memory plus ~14 µs of tfjs bookkeeping;
+// these are one kernel each and 2–4 passes. Gradients: gradient.ts.
 import * as tf from "@tensorflow/tfjs-core";
 import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { replaceKernel } from "../../registry-journal.js";

@@ -11,7 +11,7 @@
 // Checked against finite differences in gradient.test.ts.
 import * as tf from "@tensorflow/tfjs-core";
 import type { GradConfig } from "@tensorflow/tfjs-core";
-import { oneHotFloat, saved, single, tapeRecording, zeroGradient } from "../../gradients/util.js";
+import { saved, single, tapeRecording, zeroGradient } from "../../gradients/util.js";
 import { SOFTMAX_CROSS_ENTROPY_GRAD_GRAD_KERNEL, SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL, SOFTMAX_CROSS_ENTROPY_KERNEL } from "./contract.js";
 
 /** dLogits = dy·(softmax(logits) − onehot(labels)) of ConcordSoftmaxCrossEntropy: one ConcordSoftmaxCrossEntropyGrad kernel. */
@@ -34,7 +34,9 @@ export function softmaxCrossEntropyGradGradients(
   const p = tf.softmax(logits);
   const pv = tf.sum(tf.mul(p, upstream), last, true);
   const dLogits = tf.mul(tf.mul(p, tf.sub(upstream, pv)), tf.expandDims(dy, last));
-  const dDy = tf.sum(tf.mul(upstream, tf.sub(p, oneHotFloat(labels, logits.shape[last]!))), last);
+  // p − onehot(y) as the gradient kernel with dy = 1 (differentiable: its gradient is this function;
+  // tf.oneHot would also reject C = 1).
+  const dDy = tf.sum(tf.mul(upstream, softmaxCrossEntropyGrad(logits, labels, tf.ones(dy.shape))), last);
   return { logits: dLogits, dy: dDy };
 }
 

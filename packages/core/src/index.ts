@@ -13,6 +13,8 @@ export {
   IM2COL_3X3_KERNEL,
   SGD_STEP_KERNEL,
   type SgdStepAttrs,
+  SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL,
+  SOFTMAX_CROSS_ENTROPY_KERNEL,
 } from "./kernel-contracts.js";
 export * from "./params.js";
 export type * from "./plugins.js";

@@ -92,3 +92,32 @@ export interface SgdStepAttrs {
   /** The learning rate (used as a float32, as the op form's scalar tensor). */
   readonly lr: number;
 }
+
+/**
+ * Softmax cross-entropy per example from logits and integer labels (cpu and wasm, registered by
+ * @concord/backend's installConcord(), fast kernel "cross-entropy"). Inputs `{ logits, labels }`:
+ * logits float32 [..., C] (C ≥ 1), labels int32 [...] (the logits' shape without its last axis), each
+ * in [0, C) (the kernel throws otherwise); no attributes; one float32 output shaped like labels,
+ *
+ *   loss[r] = logSumExp(z_r) − z_r[y_r],   logSumExp(z) = m + log Σ_c exp(z_c − m),  m = max_c z_c,
+ *
+ * computed in float64 per row and rounded once to float32 (so equal, up to float32 rounding, to the
+ * same formula written with tf ops). Per example, not averaged: @concord/models' softmaxCrossEntropy()
+ * takes the mean in tf, over everything (`loss`) or per task (`taskLosses`). Its registered gradient
+ * runs {@link SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL}.
+ */
+export const SOFTMAX_CROSS_ENTROPY_KERNEL = "ConcordSoftmaxCrossEntropy";
+
+/**
+ * The gradient of {@link SOFTMAX_CROSS_ENTROPY_KERNEL} with respect to the logits in one kernel:
+ * inputs `{ logits, labels, dy }` (dy float32 shaped like labels: the loss's upstream gradient u),
+ * one float32 output shaped like logits,
+ *
+ *   dLogits[r, c] = u_r · (p_rc − [c = y_r]),   p_r = softmax(z_r),
+ *
+ * in float64 per row, rounded once. Its registered gradient (second order) is exact: with v the
+ * upstream of dLogits, ∂/∂z_r = u_r·(p_r ⊙ v_r − p_r·(p_rᵀv_r)) and ∂/∂u_r = Σ_c v_rc·(p_rc − [c = y_r])
+ * (one kernel of @concord/backend's where it is registered and no tape records it, else
+ * differentiable tf ops), so gradients of every order through the kernel pair are exact.
+ */
+export const SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL = "ConcordSoftmaxCrossEntropyGrad";

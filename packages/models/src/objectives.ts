@@ -1,7 +1,9 @@
 // Losses. Both are written only with kernels whose Concord gradients are exact at second order
 // (no tf.losses, no tf.logSoftmax: those are customGrad ops that cannot be differentiated twice).
+// Cross-entropy runs as one kernel each way (SOFTMAX_CROSS_ENTROPY_KERNEL) where @concord/backend
+// registered it for the active backend, else as the tf ops below.
 import * as tf from "@tensorflow/tfjs-core";
-import { ConcordError, type Objective, stopGradient } from "@concord/core";
+import { ConcordError, type Objective, SOFTMAX_CROSS_ENTROPY_KERNEL, stopGradient } from "@concord/core";
 
 function expectSameShape(pred: tf.Tensor, y: tf.Tensor): void {
   if (!tf.util.arraysEqual(pred.shape, y.shape)) {
@@ -74,6 +76,24 @@ function oneHot(labels: tf.Tensor, classes: number): tf.Tensor {
  * overflow, so it is kept out of differentiation).
  */
 function perExampleCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
+  return crossEntropyKernel(logits, labels) ?? crossEntropyOps(logits, labels);
+}
+
+/**
+ * The per-example cross-entropy as one kernel when SOFTMAX_CROSS_ENTROPY_KERNEL and its gradient are
+ * registered for the active backend (see @concord/core), else undefined. It returns per-example
+ * values so that `loss` and `taskLosses` both take their mean in tf, as the op form does.
+ */
+function crossEntropyKernel(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor | undefined {
+  if (logits.dtype !== "float32" || !tf.getKernel(SOFTMAX_CROSS_ENTROPY_KERNEL, tf.getBackend()) || !tf.getGradient(SOFTMAX_CROSS_ENTROPY_KERNEL)) {
+    return undefined;
+  }
+  const ints = labels.dtype === "int32" ? labels : tf.cast(labels, "int32");
+  return tf.engine().runKernel(SOFTMAX_CROSS_ENTROPY_KERNEL, { logits, labels: ints }) as tf.Tensor;
+}
+
+/** perExampleCrossEntropy with differentiable tf ops (where the kernel is not registered). */
+function crossEntropyOps(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
   const last = logits.rank - 1;
   const classes = logits.shape[last] ?? 0;
   const shift = stopGradient(tf.max(logits, last, true));

@@ -8,6 +8,8 @@ import { BATCH_NORM_GRAD_GRAD_KERNEL } from "../kernels/batch-norm/contract.js";
 import { batchNormGradients } from "../kernels/batch-norm/gradient.js";
 import { constantGradients } from "./constant.js";
 import { convGradients } from "./conv.js";
+import { SOFTMAX_CROSS_ENTROPY_GRAD_GRAD_KERNEL } from "../kernels/cross-entropy/contract.js";
+import { softmaxCrossEntropyGradients } from "../kernels/cross-entropy/gradient.js";
 import { registerConv2dBackpropFilterKernels } from "../kernels/conv2d-backprop-filter/reference.js";
 import { im2col3x3Gradients } from "../kernels/im2col-3x3/gradient.js";
 import { registerIm2col3x3Kernels } from "../kernels/im2col-3x3/reference.js";
@@ -34,6 +36,7 @@ export const concordGradientConfigs: readonly GradConfig[] = [
   ...matMulGradients,
   ...convGradients,
   ...batchNormGradients,
+  ...softmaxCrossEntropyGradients,
   ...im2col3x3Gradients,
   sgdStepGradient,
 ];
@@ -44,10 +47,10 @@ export const concordGradientKernels: readonly string[] = concordGradientConfigs.
 /**
  * Kernels that Concord's gradients run only while no gradient tape records kernels (in the
  * outermost backward pass), so that nothing can differentiate them: they have no gradient. Batch
- * norm's second-order kernel (kernels/batch-norm/gradient.ts; under a tape the same gradient runs
- * differentiable tf ops).
+ * norm's and cross-entropy's second-order kernels (kernels/batch-norm/gradient.ts,
+ * kernels/cross-entropy/gradient.ts; under a tape the same gradients run differentiable tf ops).
  */
-export const untapedGradientKernels: readonly string[] = [BATCH_NORM_GRAD_GRAD_KERNEL];
+export const untapedGradientKernels: readonly string[] = [BATCH_NORM_GRAD_GRAD_KERNEL, SOFTMAX_CROSS_ENTROPY_GRAD_GRAD_KERNEL];
 
 /**
  * Registers Concord's gradient set in tfjs-core's gradient registry, and the kernels it adds

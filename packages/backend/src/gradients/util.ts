@@ -77,3 +77,13 @@ export function oneHotFloat(indices: tf.Tensor, depth: number): tf.Tensor {
   const ints = indices.dtype === "int32" ? indices : tf.cast(indices, "int32");
   return tf.cast(tf.oneHot(ints, depth), "float32");
 }
+
+/**
+ * tfjs-core 4.x's engine: whether the kernels run now are recorded on a gradient tape. A gradient may
+ * run a kernel that has no gradient of its own only while this is false (nothing can differentiate it).
+ */
+export function tapeRecording(): boolean {
+  const engine = tf.engine() as unknown as { isTapeOn?: () => boolean };
+  // An engine without the method (another tfjs version): assume recording, the tf-op path is always right.
+  return typeof engine.isTapeOn === "function" ? engine.isTapeOn() : true;
+}

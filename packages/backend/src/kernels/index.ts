@@ -1,6 +1,7 @@
 import { ENGINE_PATCHES, type EnginePatchName } from "../engine-patches/index.js";
 import { installFastBatchMatMul } from "./batch-mat-mul/fast.js";
 import { installBatchNormGradGrad, installFusedBatchNorm } from "./batch-norm/fast.js";
+import { installSoftmaxCrossEntropy } from "./cross-entropy/fast.js";
 import { installFastConv2dBackpropFilter } from "./conv2d-backprop-filter/fast.js";
 import { installFastConv2dBackpropInput } from "./conv2d-backprop-input/fast.js";
 import { installIm2colConv2d } from "./conv2d-im2col/fast.js";
@@ -32,6 +33,7 @@ export const FAST_KERNELS = {
   "direct-binary": installDirectBinaryKernels,
   "batch-norm": installFusedBatchNorm,
   "batch-norm-grad-grad": installBatchNormGradGrad,
+  "cross-entropy": installSoftmaxCrossEntropy,
 } as const;
 
 export type KernelReplacementName = keyof typeof FAST_KERNELS;
@@ -60,6 +62,7 @@ export const INSTALL_ORDER: readonly FastKernelName[] = [
   "lean-clone",
   "batch-norm",
   "batch-norm-grad-grad",
+  "cross-entropy",
   "lean-gradients",
   "lean-end-scope",
   "lean-run-kernel",

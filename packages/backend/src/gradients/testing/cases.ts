@@ -1,6 +1,6 @@
 // Test-only: one or more finite-difference cases per registered gradient.
 
-import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, SGD_STEP_KERNEL } from "@concord/core";
+import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, SGD_STEP_KERNEL, SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL, SOFTMAX_CROSS_ENTROPY_KERNEL } from "@concord/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { col2im3x3, im2col3x3 } from "../../kernels/im2col-3x3/contract.js";
 import { type GradientCase, type InputSpec, input, signedInput } from "./check.js";
@@ -406,6 +406,28 @@ export const GRADIENT_CASES: GradientCase[] = [
     inputs: [...batchNormInputs([1, 3, 3, 2], [1.3, 0.5], 95), input([1, 3, 3, 2], -1, 1, 96)],
     f: (x, g, b, dy) => fusedBatchNormGrad(x!, g!, b!, dy!, false)[0]!,
   },
+  // softmax cross-entropy per example and its gradient kernel (labels are int32 constants)
+  {
+    name: "softmax cross-entropy kernel, [3, 4] logits",
+    family: "cross-entropy",
+    kernels: [SOFTMAX_CROSS_ENTROPY_KERNEL, SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL],
+    inputs: [input([3, 4], -2, 2, 97)],
+    f: (z) => crossEntropy(z!, tf.tensor1d([2, 0, 3], "int32")),
+  },
+  {
+    name: "softmax cross-entropy kernel, [2, 2, 3] logits (a task axis)",
+    family: "cross-entropy",
+    kernels: [SOFTMAX_CROSS_ENTROPY_KERNEL, SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL],
+    inputs: [input([2, 2, 3], -3, 3, 98)],
+    f: (z) => crossEntropy(z!, tf.tensor2d([1, 2, 0, 1], [2, 2], "int32")),
+  },
+  {
+    name: "softmax cross-entropy gradient kernel (logits and dy)",
+    family: "cross-entropy",
+    kernels: [SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL],
+    inputs: [input([2, 5], -2, 2, 99), input([2], 0.5, 2, 100)],
+    f: (z, dy) => tf.engine().runKernel(SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL, { logits: z!, labels: tf.tensor1d([4, 1], "int32"), dy: dy! }) as tf.Tensor,
+  },
   // im2col is linear: squared so that its second-order terms are not all zero; col2im of patches that depend on x.
   {
     name: "im2col 3x3 (and col2im, its gradient)",
@@ -422,6 +444,10 @@ export const GRADIENT_CASES: GradientCase[] = [
     f: (p) => tf.square(col2im3x3(p!)),
   },
 ];
+
+function crossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel(SOFTMAX_CROSS_ENTROPY_KERNEL, { logits, labels }) as tf.Tensor;
+}
 
 function fusedBatchNorm(x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, relu: boolean): tf.Tensor {
   return tf.engine().runKernel(BATCH_NORM_KERNEL, { x, scale, offset }, { epsilon: BATCH_NORM_EPSILON, relu }) as tf.Tensor;

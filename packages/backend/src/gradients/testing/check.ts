@@ -3,7 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { createRng } from "@concord/core";
 
-export type Family = "arithmetic" | "unary" | "constant" | "reduction" | "shape" | "matmul" | "conv" | "batch-norm";
+export type Family = "arithmetic" | "unary" | "constant" | "reduction" | "shape" | "matmul" | "conv" | "batch-norm" | "cross-entropy";
 
 /** A differentiable input: its shape and values (float32; chosen away from kinks and ties). */
 export interface InputSpec {

@@ -17,7 +17,7 @@
 // finite differences in gradient.test.ts.
 import * as tf from "@tensorflow/tfjs-core";
 import type { GradConfig, NamedAttrMap } from "@tensorflow/tfjs-core";
-import { saved, several, single, zeroGradient } from "../../gradients/util.js";
+import { saved, several, single, tapeRecording, zeroGradient } from "../../gradients/util.js";
 import { BATCH_NORM_GRAD_GRAD_KERNEL, BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, type BatchNormAttrs } from "./contract.js";
 
 const AXES = [0, 1, 2];
@@ -80,13 +80,6 @@ export function batchNormGradGradients(
   }
   if (e) dDy = tf.add(dDy, e);
   return { x: dX, scale: dScale, dy: mask ? tf.mul(dDy, mask) : dDy };
-}
-
-/** tfjs-core 4.x's engine: whether the kernels run now are recorded on a gradient tape. */
-function tapeRecording(): boolean {
-  const engine = tf.engine() as unknown as { isTapeOn?: () => boolean };
-  // An engine without the method (another tfjs version): assume recording, the tf-op path is always right.
-  return typeof engine.isTapeOn === "function" ? engine.isTapeOn() : true;
 }
 
 /**

@@ -2,6 +2,7 @@
 // useBackend() (or installConcord() when you set tf's backend yourself).
 export {
   activeBackendChoice,
+  activeSkipKernels,
   BACKEND_CHOICES,
   type BackendChoice,
   type Engine,

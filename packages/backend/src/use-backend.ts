@@ -57,7 +57,18 @@ export async function useBackend(choice: BackendChoice = "auto", options: UseBac
   if (choice === "native") native = await loadNativeKernels();
   else if (choice === "auto" && name === "wasm") native = await nativeKernelsIfAvailable();
   installConcord({ ...(options.skipKernels ? { skipKernels: options.skipKernels } : {}), native });
+  skippedKernels = [...(options.skipKernels ?? [])];
   return native ? "native" : (name as Engine);
+}
+
+let skippedKernels: readonly FastKernelName[] = [];
+
+/**
+ * The `skipKernels` of the last useBackend() call: with activeBackendChoice(), what another thread
+ * (a task pool's worker) passes to useBackend() to compute the same float32 bits.
+ */
+export function activeSkipKernels(): readonly FastKernelName[] {
+  return skippedKernels;
 }
 
 /**

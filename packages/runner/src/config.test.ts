@@ -61,6 +61,14 @@ describe("parseConfig", () => {
     expect(catchConcordError(() => withOverrides(config, { iterations: -1 })).field).toBe("iterations");
   });
 
+  it("skipKernels takes Concord's kernel names and names the bad entry", () => {
+    expect(parseConfig(tinyConfig()).skipKernels).toEqual([]);
+    expect(parseConfig(tinyConfig({ skipKernels: ["batch-norm-grad-grad"] })).skipKernels).toEqual(["batch-norm-grad-grad"]);
+    expect(catchConcordError(() => parseConfig(tinyConfig({ skipKernels: ["batch-norm-gradgrad"] }))).message).toMatch(
+      /^skipKernels\[0\]: expected one of .*"batch-norm-grad-grad".*, got "batch-norm-gradgrad"/,
+    );
+  });
+
   it("keepCheckpoints takes positive iteration numbers and names the bad entry", () => {
     expect(parseConfig(tinyConfig()).keepCheckpoints).toEqual([]);
     expect(parseConfig(tinyConfig({ keepCheckpoints: [5000, 10000] })).keepCheckpoints).toEqual([5000, 10000]);
@@ -71,6 +79,8 @@ describe("parseConfig", () => {
     const a = parseConfig(tinyConfig());
     expect(firstTrainingDifference(a, parseConfig(tinyConfig({ iterations: 99, evaluation: { tasks: 3 }, keepCheckpoints: [50] })))).toBeUndefined();
     expect(firstTrainingDifference(a, parseConfig(tinyConfig({ seed: 4 })))).toEqual({ field: "seed", a: 3, b: 4 });
+    // Leaving a kernel out changes float32 rounding: such a run cannot resume one made with it.
+    expect(firstTrainingDifference(a, parseConfig(tinyConfig({ seed: 3, skipKernels: ["cross-entropy"] })))?.field).toBe("skipKernels[0]");
     expect(firstTrainingDifference(a, parseConfig(tinyConfig({ innerOptimizer: { name: "sgd", lr: 0.02 } })))?.field).toBe("innerOptimizer.lr");
     // The data folder may move between runs.
     expect(firstTrainingDifference(withDataDir(a, "/data/a"), withDataDir(a, "/data/b"))).toBeUndefined();

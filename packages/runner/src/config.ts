@@ -3,7 +3,7 @@ import { extname } from "node:path";
 import { ConcordError } from "@concord/core";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { BACKEND_CHOICES } from "@concord/backend";
+import { BACKEND_CHOICES, type FastKernelName, INSTALL_ORDER } from "@concord/backend";
 import { parseWithSchema } from "./schema-errors.js";
 
 /** A plug-in named in a config: `"agreement"` or `{ "name": "agreement", "eps": 0 }`. */
@@ -57,6 +57,11 @@ export const experimentConfigSchema = z.strictObject({
   iterations: integer(0),
   metaBatchSize: integer(1),
   backend: z.enum(BACKEND_CHOICES as ["auto", "cpu", "wasm", "webgl"]).default("auto"),
+  /**
+   * Concord kernels to leave out (useBackend's skipKernels), e.g. ["batch-norm-grad-grad"] to resume
+   * a run started before that kernel existed with the float32 rounding it began with.
+   */
+  skipKernels: z.array(z.enum(INSTALL_ORDER as [FastKernelName, ...FastKernelName[]])).default([]),
   weighting: pluginSpec.default({ name: "uniform", options: {} }),
   algorithm: pluginSpec,
   model: pluginSpec,

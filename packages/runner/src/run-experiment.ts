@@ -61,7 +61,7 @@ export interface RunResult {
  */
 export async function runExperiment(config: ExperimentConfig, options: RunOptions): Promise<RunResult> {
   const registry = options.registry ?? createRegistry();
-  const backend = await useBackend(config.backend);
+  const backend = await useBackend(config.backend, { skipKernels: config.skipKernels });
   const folder = new RunFolder(options.outDir, options.fence ? { fence: options.fence } : {});
   const resume = Boolean(options.resume);
 

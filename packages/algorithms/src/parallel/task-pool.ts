@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
-import { activeBackendChoice } from "@concord/backend";
+import { activeBackendChoice, activeSkipKernels } from "@concord/backend";
 import { ConcordError, expectInteger } from "@concord/core";
 import type { RunnableTaskPool, TaskPool } from "./pool-contract.js";
 import { createTaskJob, type TaskJobResult } from "./wire.js";
@@ -45,6 +45,8 @@ export async function createTaskPool(options: TaskPoolOptions): Promise<TaskPool
     throw new ConcordError("expected the path or URL of a module exporting createTaskSetup", { field: "setup" });
   }
   const backend = options.backend ?? activeBackendChoice();
+  // The creator's kernel ablations too: a worker without them would round differently.
+  const skipKernels = activeSkipKernels();
   const signal = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, threads - 1)));
   // The next unclaimed task index of the current meta-batch, shared by every thread.
   const counter = new Int32Array(new SharedArrayBuffer(4));
@@ -53,7 +55,7 @@ export async function createTaskPool(options: TaskPoolOptions): Promise<TaskPool
     for (let index = 0; index < threads - 1; index++) {
       const { port1, port2 } = new MessageChannel();
       const worker = new Worker(WORKER_URL, {
-        workerData: { port: port2, signal, counter, index, setup, setupOptions: options.setupOptions, backend },
+        workerData: { port: port2, signal, counter, index, setup, setupOptions: options.setupOptions, backend, skipKernels },
         transferList: [port2],
         // Plain Node on the compiled packages: no inherited flags (a test runner's export conditions
         // would point the workers at TypeScript sources).

@@ -1,7 +1,7 @@
 // Worker thread of a TaskPool: builds the model, objective and inner optimizer from the pool's
 // setup module, then answers jobs (θ and a share of tasks) with each task's θ'_i and G_i.
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
-import { type BackendChoice, useBackend } from "@concord/backend";
+import { type BackendChoice, type FastKernelName, useBackend } from "@concord/backend";
 import { runTaskJob, type TaskSetup } from "./run-task-job.js";
 import { type TaskJob, type TaskJobResult, transferList } from "./wire.js";
 
@@ -13,13 +13,14 @@ interface WorkerData {
   readonly setup: string;
   readonly setupOptions: unknown;
   readonly backend: string;
+  readonly skipKernels: readonly FastKernelName[];
 }
 
 const data = workerData as WorkerData;
 
 async function start(): Promise<TaskSetup> {
   // A worker is a fresh program: it sets up TensorFlow.js as its creator did (backend and Concord).
-  await useBackend(data.backend as BackendChoice);
+  await useBackend(data.backend as BackendChoice, { skipKernels: data.skipKernels });
   const module = (await import(data.setup)) as { createTaskSetup?: (options: unknown) => TaskSetup | Promise<TaskSetup> };
   if (typeof module.createTaskSetup !== "function") throw new Error(`${data.setup} does not export createTaskSetup`);
   return module.createTaskSetup(data.setupOptions);

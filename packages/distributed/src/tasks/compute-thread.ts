@@ -16,6 +16,7 @@ const { pluginFiles } = workerData as { pluginFiles: readonly string[] };
 const setups = new Map<string, TaskSetup>();
 let registry: Registry | undefined;
 let backend: string | undefined;
+let skipKernels: string | undefined;
 
 async function compute(request: ComputeRequest): Promise<Uint8Array> {
   const { payload } = request;
@@ -24,13 +25,19 @@ async function compute(request: ComputeRequest): Promise<Uint8Array> {
     registry = createRegistry();
     await loadPlugins(registry, pluginFiles);
   }
+  const config = parseConfig(payload.config);
+  // Kernels left out change float32 rounding, and a kernel once installed stays: a thread keeps the
+  // first job's skipKernels and refuses jobs that name others.
+  const skip = JSON.stringify(config.skipKernels);
+  skipKernels ??= skip;
+  if (skipKernels !== skip)
+    throw new ConcordError(`this worker computes with skipKernels ${skipKernels}, the coordinator with ${skip}`, { field: "job.config.skipKernels" });
   if (backend !== payload.backend) {
-    await useBackend(payload.backend as BackendChoice);
+    await useBackend(payload.backend as BackendChoice, { skipKernels: config.skipKernels });
     backend = activeBackendChoice();
   }
   if (backend !== payload.backend)
     throw new ConcordError(`this worker computes on '${backend}', the coordinator on '${payload.backend}'`, { field: "job.backend" });
-  const config = parseConfig(payload.config);
   const key = JSON.stringify([config.model, config.objective, config.innerOptimizer]);
   let setup = setups.get(key);
   if (!setup) {

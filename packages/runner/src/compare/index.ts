@@ -90,7 +90,7 @@ export async function compareExperiment(config: ExperimentConfig, options: Compa
     },
   );
 
-  const backend = await useBackend(config.backend);
+  const backend = await useBackend(config.backend, { skipKernels: config.skipKernels });
   const data = await summarise(config, arms, runs, outcomes, registry, {
     title: options.title ?? `Concord: ${options.preset ?? "experiment"}`,
     preset: options.preset ?? "config",

@@ -216,7 +216,11 @@ function combineRounds(rounds) {
       ...(ratios.length ? { ratio: median(ratios), ratioRange: [Math.min(...ratios), Math.max(...ratios)] } : {}),
       ...(samples[0].torch ? { torch: { ...samples[0].torch, medianMs: median(pick((row) => row.torch?.medianMs)) } } : {}),
       ...(toFloor.length ? { floorMs: median(pick((row) => row.floorMs)), timesFloor: median(toFloor), timesFloorRange: [Math.min(...toFloor), Math.max(...toFloor)] } : {}),
-      perRound: samples.map((row) => ({ medianMs: row.medianMs, torchMs: row.torch?.medianMs, ratio: row.ratio, floorMs: row.floorMs })),
+      // The engine floors too are medians over the rounds (not the first round's).
+      ...Object.fromEntries(
+        ["wasmFloorMs", "engineFloorMs"].filter((name) => pick((row) => row[name]).length > 0).map((name) => [name, median(pick((row) => row[name]))]),
+      ),
+      perRound: samples.map((row) => ({ medianMs: row.medianMs, torchMs: row.torch?.medianMs, ratio: row.ratio, floorMs: row.floorMs, engineFloorMs: row.engineFloorMs })),
     };
   });
   const gemms = rounds.map((round) => round.gemm);

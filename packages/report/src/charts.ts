@@ -22,7 +22,7 @@ const FAMILIES: readonly (readonly [string, string, string])[] = [
 ];
 
 /** Stable colours and dashes per arm: one hue per algorithm, dark/solid for weighted arms, light/dashed for uniform. */
-export function armStyles(arms: readonly ReportArm[]): { names: string[]; colors: string[]; dashes: number[][] } {
+export function armStyles(arms: readonly ArmIdentity[]): { names: string[]; colors: string[]; dashes: number[][] } {
   const algorithms = [...new Set(arms.map((arm) => arm.algorithm))];
   const used = new Map<string, number>();
   const colors = arms.map((arm) => {
@@ -35,7 +35,10 @@ export function armStyles(arms: readonly ReportArm[]): { names: string[]; colors
   return { names: arms.map((arm) => arm.name), colors, dashes: arms.map((arm) => (isUniform(arm) ? [6, 3] : [1, 0])) };
 }
 
-function isUniform(arm: ReportArm): boolean {
+/** What an arm's colour and dash depend on. */
+export type ArmIdentity = Pick<ReportArm, "name" | "algorithm" | "weighting">;
+
+function isUniform(arm: ArmIdentity): boolean {
   return arm.weighting === "uniform";
 }
 
@@ -60,7 +63,7 @@ const BASE_CONFIG = {
 } as const;
 
 /** Colour by arm, styled over `all` arms (so colours match across charts) but listing only `shown`. */
-function armColor(all: readonly ReportArm[], shown: readonly ReportArm[] = all) {
+function armColor(all: readonly ArmIdentity[], shown: readonly ArmIdentity[] = all) {
   const styles = armStyles(all);
   const keep = shown.map((arm) => styles.names.indexOf(arm.name));
   return {
@@ -74,7 +77,7 @@ function armColor(all: readonly ReportArm[], shown: readonly ReportArm[] = all) 
 }
 
 /** Dash by arm, styled over `all` arms but listing only `shown` (like armColor). */
-function armDash(all: readonly ReportArm[], shown: readonly ReportArm[] = all) {
+function armDash(all: readonly ArmIdentity[], shown: readonly ArmIdentity[] = all) {
   const styles = armStyles(all);
   const keep = shown.map((arm) => styles.names.indexOf(arm.name));
   // Same field and title as the colour: Vega-Lite merges both into one legend showing colour and dash.
@@ -157,6 +160,67 @@ export function learningCurveChart(data: ReportData): ChartSpec {
         },
       ],
     } as TopLevelSpec,
+  };
+}
+
+/** One arm's held-out accuracy at each evaluated checkpoint. */
+export interface CheckpointSeries extends ArmIdentity {
+  /** Accuracy (a fraction) ± its 95% CI half-width over the held-out tasks, at each checkpoint's iteration. */
+  readonly points: readonly { readonly iteration: number; readonly mean: number; readonly ci95: number }[];
+}
+
+/**
+ * Held-out accuracy against the meta-iteration of the checkpoints it was evaluated at, mean and 95% CI
+ * band per arm, with a published figure as a horizontal rule (e.g. the paper's accuracy at its budget).
+ */
+export function checkpointAccuracyChart(
+  series: readonly CheckpointSeries[],
+  options: { readonly taskCount: number; readonly innerSteps: number; readonly reference?: { readonly label: string; readonly accuracy: number } },
+): ChartSpec {
+  const rows = series.flatMap((arm) =>
+    arm.points.map(({ iteration, mean, ci95 }) => ({ arm: arm.name, iteration, accuracy: mean, lower: mean - ci95, upper: Math.min(1, mean + ci95), ci95 })),
+  );
+  const values = rows.flatMap((row) => [row.lower, row.upper]).concat(options.reference ? [options.reference.accuracy] : []);
+  // Zoom on the range the data spans (accuracies near 100% would be a flat line on [0, 1]).
+  const domain = [Math.max(0, Math.floor(Math.min(...values) * 100 - 0.5) / 100), Math.min(1, Math.ceil(Math.max(...values) * 100 + 0.5) / 100)];
+  const x = { field: "iteration", type: "quantitative", title: "meta-iteration (evaluated checkpoints)", axis: { tickCount: 8 } } as const;
+  const y = { type: "quantitative", title: "held-out accuracy", axis: { format: ".0%" }, scale: { domain, zero: false } } as const;
+  const layers: unknown[] = [
+    { mark: { type: "area", opacity: 0.16 }, encoding: { x, y: { ...y, field: "lower" }, y2: { field: "upper" }, color: armColor(series) } },
+    {
+      mark: { type: "line", strokeWidth: 2, point: { filled: true, size: 40 } },
+      encoding: {
+        x,
+        y: { ...y, field: "accuracy" },
+        color: armColor(series),
+        strokeDash: armDash(series),
+        tooltip: [
+          { field: "arm", type: "nominal" },
+          { field: "iteration", type: "quantitative" },
+          { field: "accuracy", type: "quantitative", format: ".2%" },
+          { field: "ci95", type: "quantitative", format: ".2%" },
+        ],
+      },
+    },
+  ];
+  if (options.reference) {
+    const { label, accuracy } = options.reference;
+    layers.push(
+      { mark: { type: "rule", color: "#444", strokeDash: [2, 2] }, encoding: { y: { datum: accuracy, type: "quantitative" } } },
+      {
+        mark: { type: "text", align: "left", dx: 4, dy: -7, fontSize: 11, color: "#444" },
+        encoding: { x: { datum: 0, type: "quantitative" }, y: { datum: accuracy, type: "quantitative" }, text: { value: label } },
+      },
+    );
+  }
+  return {
+    id: "accuracy-curve",
+    title: "Held-out accuracy against meta-iterations",
+    caption:
+      `Accuracy on the query images of ${options.taskCount} held-out tasks after ${options.innerSteps} inner steps, ` +
+      `at each evaluated checkpoint (the same tasks for every arm and checkpoint). Bands: 95% confidence interval over the tasks.` +
+      (options.reference ? ` Dashed rule: ${options.reference.label}.` : ""),
+    spec: { config: BASE_CONFIG, width: 660, height: 300, data: { values: rows }, layer: layers } as TopLevelSpec,
   };
 }
 

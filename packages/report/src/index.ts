@@ -1,7 +1,10 @@
 export type { CurvePoint, ReportArm, ReportData, ReportEvaluation, ReportStepStatistic, WeightSnapshot } from "./types.js";
 export {
+  type ArmIdentity,
   armStyles,
   type ChartSpec,
+  type CheckpointSeries,
+  checkpointAccuracyChart,
   diagnosticsChart,
   innerStepChart,
   learningCurveChart,

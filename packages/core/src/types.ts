@@ -154,6 +154,11 @@ export interface WeightingResult {
 /** Turns per-task update vectors into task weights (treated as constants for differentiation). */
 export interface WeightingScheme {
   readonly name: string;
+  /**
+   * Schemes that weigh task groups (TR-MAML): the number of groups they expect. A runner refuses a
+   * task sampler that declares no groups, or another number of them, before training starts.
+   */
+  readonly taskGroups?: number;
   weights(input: WeightingInput): WeightingResult;
   /** Stateful schemes only: the state to save in a checkpoint (a copy). */
   getState?(): WeightingState;

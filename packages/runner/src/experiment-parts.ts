@@ -1,15 +1,16 @@
 import { adapt, type EvaluationResult, evaluateAdaptation, hasOwnEvaluation, type TaskPool } from "@concord/algorithms";
-import type {
-  InnerOptimizer,
-  MetaAlgorithm,
-  Model,
-  Objective,
-  OuterOptimizer,
-  Params,
-  ReportArmParams,
-  ReportPanel,
-  TaskSampler,
-  WeightingScheme,
+import {
+  ConcordError,
+  type InnerOptimizer,
+  type MetaAlgorithm,
+  type Model,
+  type Objective,
+  type OuterOptimizer,
+  type Params,
+  type ReportArmParams,
+  type ReportPanel,
+  type TaskSampler,
+  type WeightingScheme,
 } from "@concord/core";
 import type { ExperimentConfig, PluginSpec } from "./config.js";
 import type { Registry } from "./registry.js";
@@ -34,7 +35,7 @@ export interface PartsRuntime {
 
 /** Creates every stateless plug-in a config names (task families may load data, hence async). */
 export async function createParts(config: ExperimentConfig, registry: Registry, runtime: PartsRuntime = {}): Promise<ExperimentParts> {
-  return {
+  const parts: ExperimentParts = {
     sampler: await registry.createAsync("tasks", config.tasks, "tasks"),
     evaluationSampler: config.evaluation.sampler
       ? await registry.createAsync("tasks", config.evaluation.sampler, "evaluation.sampler")
@@ -45,6 +46,22 @@ export async function createParts(config: ExperimentConfig, registry: Registry, 
     algorithm: registry.create("algorithm", config.algorithm, "algorithm", runtime.pool ? { pool: runtime.pool } : undefined),
     weighting: registry.create("weighting", config.weighting, "weighting"),
   };
+  expectTaskGroups(parts.weighting, parts.sampler, config.weighting.name);
+  return parts;
+}
+
+/** A scheme that weighs task groups needs a sampler that declares as many: refused here, before any training. */
+function expectTaskGroups(weighting: WeightingScheme, sampler: TaskSampler, name: string): void {
+  if (weighting.taskGroups === undefined) return;
+  const declared = sampler.groups?.length;
+  if (declared === weighting.taskGroups) return;
+  const got = declared === undefined ? "a task sampler that declares no groups" : `a task sampler with ${declared} groups`;
+  throw new ConcordError(
+    `weighting '${name}' weighs ${weighting.taskGroups} task groups; got ${got} (set its groups option, or choose tasks that declare groups)`,
+    {
+      field: "weighting.groups",
+    },
+  );
 }
 
 /** The outer optimizer holds the run's state (Adam moments), so the run creates, restores and disposes it. */

@@ -214,6 +214,21 @@ describe("runExperiment", () => {
     await expect(runExperiment(parseConfig(tinyConfig({ weighting: "cosine" })), { outDir, ...quiet })).rejects.toBeInstanceOf(ConcordError);
     expect(() => readdirSync(outDir)).toThrow();
   });
+
+  it("refuses TR-MAML whose groups differ from the task sampler's before writing anything, and runs it when they match", async () => {
+    // The sinusoid family declares 5 amplitude bands as its task groups.
+    const outDir = join(folder(), "never");
+    const mismatched = runExperiment(parseConfig(tinyConfig({ weighting: { name: "tr-maml", groups: 3, lr: 0.1 } })), { outDir, ...quiet });
+    await expect(mismatched).rejects.toMatchObject({ field: "weighting.groups" });
+    await expect(mismatched).rejects.toThrow("weighting 'tr-maml' weighs 3 task groups; got a task sampler with 5 groups");
+    expect(() => readdirSync(outDir)).toThrow();
+    const matched = await runExperiment(parseConfig(tinyConfig({ iterations: 2, weighting: { name: "tr-maml", groups: 5, lr: 0.1 } })), {
+      outDir: join(folder(), "tr-maml"),
+      ...quiet,
+    });
+    expect(matched.iteration).toBe(2);
+    disposeParams(matched.params);
+  });
 });
 
 describe("the evaluation sampler", () => {

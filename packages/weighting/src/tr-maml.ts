@@ -44,6 +44,7 @@ export function trMaml(options: TrMamlOptions): StatefulWeightingScheme {
 
   return {
     name: "trMaml",
+    taskGroups: groupCount,
     weights(input) {
       const tasks = expectUpdates(input, "trMaml");
       const losses = readLosses(input, tasks, "trMaml");

@@ -32,6 +32,9 @@ export interface UseBackendOptions {
   readonly skipKernels?: readonly FastKernelName[];
 }
 
+/** The `skipKernels` of the last useBackend() call (activeSkipKernels). */
+let skippedKernels: readonly FastKernelName[] = [];
+
 /** The engine a run computes on: tf's backend, or "native" (the wasm backend with the native kernels). */
 export type Engine = "cpu" | "wasm" | "webgl" | "native";
 
@@ -60,8 +63,6 @@ export async function useBackend(choice: BackendChoice = "auto", options: UseBac
   skippedKernels = [...(options.skipKernels ?? [])];
   return native ? "native" : (name as Engine);
 }
-
-let skippedKernels: readonly FastKernelName[] = [];
 
 /**
  * The `skipKernels` of the last useBackend() call: with activeBackendChoice(), what another thread

@@ -41,6 +41,8 @@ describe("a Redis worker's compute thread keeps the kernels it was set up with",
     expect(first.ok === false && first.message).not.toContain("skipKernels");
     const other = await compute({ skipKernels: ["cross-entropy"] });
     expect(other).toMatchObject({ ok: false, badInput: true });
-    expect(other.ok === false && other.message).toBe('job.config.skipKernels: this worker computes with skipKernels [], the coordinator with ["cross-entropy"]');
+    expect(other.ok === false && other.message).toBe(
+      'job.config.skipKernels: this worker computes with skipKernels [], the coordinator with ["cross-entropy"]',
+    );
   });
 });

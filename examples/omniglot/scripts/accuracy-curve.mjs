@@ -5,11 +5,12 @@
 // with the CI bands and, optionally, a published figure as a dashed rule.
 // Usage: node examples/omniglot/scripts/accuracy-curve.mjs <compare-dir> --out <stem>
 //          [--reference-label "paper: 98.3%" --reference-accuracy 0.983]
-import { readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { checkpointAccuracyChart } from "@concord/report";
 import { renderSvg } from "@concord/report/node";
+import { writeFileAtomicSync } from "@concord/runner";
 
 const { values: options, positionals } = parseArgs({
   allowPositionals: true,
@@ -62,13 +63,9 @@ const first = series[0].points[0];
 const reference = referenceAccuracy === undefined ? undefined : { label: options["reference-label"], accuracy: referenceAccuracy };
 const chart = checkpointAccuracyChart(series, { taskCount: first.taskCount, innerSteps: first.step, ...(reference ? { reference } : {}) });
 
-// Temp file + rename: a half-written record or chart never replaces a good one.
-const writeWhole = (path, text) => {
-  writeFileSync(`${path}.tmp`, text);
-  renameSync(`${path}.tmp`, path);
-};
-writeWhole(`${options.out}.json`, `${JSON.stringify({ source: folder, ...(reference ? { reference } : {}), series }, null, 2)}\n`);
-writeWhole(`${options.out}.svg`, await renderSvg(chart.spec, "accuracy"));
+// Written whole (temp file, fsync, rename): a half-written record or chart never replaces a good one.
+writeFileAtomicSync(`${options.out}.json`, [`${JSON.stringify({ source: folder, ...(reference ? { reference } : {}), series }, null, 2)}\n`]);
+writeFileAtomicSync(`${options.out}.svg`, [await renderSvg(chart.spec, "accuracy")]);
 for (const arm of series) {
   console.log(`${arm.name}: ${arm.points.map((p) => `${p.iteration} → ${(100 * p.mean).toFixed(2)} ± ${(100 * p.ci95).toFixed(2)}%`).join(", ")}`);
 }

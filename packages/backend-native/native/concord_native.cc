@@ -432,6 +432,57 @@ napi_value Im2col(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// ==== kernels/im2col-3x3/ (col2im3x3) ===========================================================
+// Declared in packages/backend/src/kernels/im2col-3x3/contract.ts and called from that folder's native.ts.
+
+// One image: every pixel adds its in-image taps in the reference's (h, w) order from 0
+// (reference.ts's col2imValues adds in float32 in this order; per lane, so the AVX2 clone gives the same bits).
+AVX2_CLONE void col2im_image(const float* __restrict picture, float* __restrict result, int64_t height, int64_t width, int64_t c) {
+  const int64_t depth = 9 * c;
+  for (int64_t y = 0; y < height; y++) {
+    for (int64_t z = 0; z < width; z++) {
+      float* target = result + (y * width + z) * c;
+      for (int64_t ch = 0; ch < c; ch++) target[ch] = 0.0f;
+      for (int64_t h = 0; h < 3; h++) {
+        const int64_t i = y - h + 1;
+        if (i < 0 || i >= height) continue;
+        for (int64_t w = 0; w < 3; w++) {
+          const int64_t j = z - w + 1;
+          if (j < 0 || j >= width) continue;
+          const float* source = picture + (i * width + j) * depth + (h * 3 + w) * c;
+          for (int64_t ch = 0; ch < c; ch++) target[ch] += source[ch];
+        }
+      }
+    }
+  }
+}
+
+// col2im3x3(buffer, patches, out, n, height, width, c)
+// out[b, y, z, ch] = Σ over the in-image taps (h, w) of patches[b, y − h + 1, z − w + 1, (h·3 + w)·c + ch]:
+// the adjoint of a 3×3 'same' im2col (ConcordCol2Im3x3). Each pixel gathers its taps (no scatter),
+// one image per chunk: bit-identical with any thread count.
+napi_value Col2im3x3(napi_env env, napi_callback_info info) {
+  HeapCall call;
+  if (!read_heap_call(env, info, 7, &call)) return nullptr;
+  int64_t v[6];
+  if (!get_ints(env, call.args + 1, 6, v)) return nullptr;
+  const int64_t patches = v[0], out = v[1], n = v[2], height = v[3], width = v[4], c = v[5];
+  if (n < 0 || height < 0 || width < 0 || c < 0 || n > INT32_MAX || !floats_in_bounds(patches, {n, height, width, 9, c}, call.length) ||
+      !floats_in_bounds(out, {n, height, width, c}, call.length)) {
+    throw_error(env, "col2im3x3: an operand lies outside the buffer, or a size is negative or too large");
+    return nullptr;
+  }
+  if (n == 0 || height == 0 || width == 0 || c == 0) return nullptr;
+  const float* source = reinterpret_cast<const float*>(call.heap + patches);
+  float* target = reinterpret_cast<float*>(call.heap + out);
+  std::function<void(int)> body = [&](int image) {
+    const int64_t pixels = static_cast<int64_t>(image) * height * width;
+    col2im_image(source + pixels * 9 * c, target + pixels * c, height, width, c);
+  };
+  pool().run(static_cast<int>(n), body, n * height * width * 9 * c >= (1 << 18));
+  return nullptr;
+}
+
 // ==== kernels/max-pool-route/ (maxPoolRoute, maxPoolForward) =====================================
 // Declared in packages/backend/src/kernels/max-pool-route/contract.ts and called from that folder's native.ts.
 
@@ -1102,6 +1153,7 @@ NAPI_MODULE_INIT() {
   const napi_property_descriptor properties[] = {
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_default, nullptr},                        // batch-mat-mul/
       {"im2col", nullptr, Im2col, nullptr, nullptr, nullptr, napi_default, nullptr},                      // conv2d-im2col/
+      {"col2im3x3", nullptr, Col2im3x3, nullptr, nullptr, nullptr, napi_default, nullptr},                // im2col-3x3/
       {"maxPoolRoute", nullptr, MaxPoolRoute, nullptr, nullptr, nullptr, napi_default, nullptr},          // max-pool-route/
       {"maxPoolForward", nullptr, nullptr, nullptr, nullptr, yes, napi_enumerable, nullptr},              // max-pool-route/
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},                // batch-norm/

@@ -60,6 +60,12 @@ describe("the addon refuses hostile sizes and offsets with a JavaScript error (n
     expectCleanError(callInChild("im2col", 64, [0, 0, 1, TWO_31, TWO_31, 1, TWO_31, TWO_31, 1, 1, 0, 0]), /im2col: /);
   });
 
+  it("col2im3x3: patches whose byte count overflows 64 bits (height · width · 9 · 4 > 2⁶⁴), and an output past the buffer", () => {
+    // patches, out, n, height, width, c
+    expectCleanError(callInChild("col2im3x3", 64, [0, 0, 1, TWO_31, TWO_31, 1]), /col2im3x3: .*outside the buffer/);
+    expectCleanError(callInChild("col2im3x3", 1024, [0, 1000, 1, 2, 2, 4]), /col2im3x3: .*outside the buffer/);
+  });
+
   it("sgemm: a batch member other than the last lies outside the buffer (the last one's offset wraps to 0)", () => {
     // batch 4097, 1×1·1×1; A's stride 2⁵² puts member 1 at byte 2⁵², member 4096 at 2⁶⁴ ≡ 0.
     // buffer, batch, m, n, k, transA, transB, a, strideA, b, strideB, c, strideC

@@ -4,6 +4,7 @@ import { NATIVE_SGEMM, type NativeSgemm } from "./batch-mat-mul/contract.js";
 import { NATIVE_BATCH_NORM, type NativeBatchNorm } from "./batch-norm/contract.js";
 import { NATIVE_IM2COL, type NativeIm2col } from "./conv2d-im2col/contract.js";
 import { NATIVE_ADD_BIAS, type NativeAddBias } from "./direct-binary/contract.js";
+import { NATIVE_COL2IM_3X3, type NativeCol2im3x3 } from "./im2col-3x3/contract.js";
 import { NATIVE_MAX_POOL_ROUTE, type NativeMaxPoolRoute } from "./max-pool-route/contract.js";
 import type { NativeMemberKinds } from "./native-members.js";
 import { NATIVE_SGD_STEP, type NativeSgdStep } from "./sgd-step/contract.js";
@@ -23,7 +24,8 @@ export interface NativeKernels
     Partial<NativeMaxPoolRoute>,
     Partial<NativeBatchNorm>,
     Partial<NativeSgdStep>,
-    Partial<NativeAddBias> {
+    Partial<NativeAddBias>,
+    Partial<NativeCol2im3x3> {
   /** What computes the products, e.g. "OpenBLAS 0.3.21 … SkylakeX" (for reports). */
   readonly description: string;
 }
@@ -42,6 +44,7 @@ export const NATIVE_KERNEL_MEMBERS = {
   ...NATIVE_BATCH_NORM,
   ...NATIVE_SGD_STEP,
   ...NATIVE_ADD_BIAS,
+  ...NATIVE_COL2IM_3X3,
 } as const satisfies NativeMemberKinds<Omit<NativeKernels, "description">>;
 
 /** The native kernels the wasm kernel replacements use now, or undefined (wasm only). */

@@ -51,12 +51,13 @@ const SHAPES = [
   [2, 28, 28, 1],
 ];
 
-describe("3×3 im2col / col2im kernels equal their definitions (cpu and wasm; wasm im2col by gemm.wat)", () => {
+describe("3×3 im2col / col2im kernels equal their definitions (cpu and wasm; wasm im2col by gemm.wat, both by the addon when native)", () => {
   beforeAll(async () => {
     expect(await tf.setBackend("wasm")).toBe(true);
     await tf.ready();
     expect(installFastIm2col3x3()).toBe(true);
     expect(kernelOwner(IM2COL_3X3_KERNEL, "wasm")).toBe("fast:im2col-3x3");
+    expect(kernelOwner(COL2IM_3X3_KERNEL, "wasm")).toBe("fast:im2col-3x3");
   });
   const rng = createRng(12);
   for (const shape of SHAPES) {
@@ -65,6 +66,7 @@ describe("3×3 im2col / col2im kernels equal their definitions (cpu and wasm; wa
       const x = Float32Array.from(rng.normalArray(size, 1));
       const patches = Float32Array.from(rng.normalArray(9 * size, 1));
       const expected = reference(x, patches, shape);
+      const col2imBits: Record<string, number[]> = {};
       for (const backend of ["cpu", "wasm"] as const) {
         await tf.setBackend(backend);
         const before = tf.memory().numTensors;
@@ -77,7 +79,10 @@ describe("3×3 im2col / col2im kernels equal their definitions (cpu and wasm; wa
           worst = Math.max(worst, Math.abs(value - expected.col2im[i]!) / (1 + Math.abs(expected.col2im[i]!)));
         });
         expect(worst, `${backend} col2im`).toBeLessThan(1e-6);
+        col2imBits[backend] = Array.from(col2im);
       }
+      // Every col2im (reference loop, the addon's) adds the taps in the same order: the same bits.
+      expect(col2imBits["wasm"]).toEqual(col2imBits["cpu"]);
     });
   }
 

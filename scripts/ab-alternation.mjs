@@ -28,13 +28,23 @@ export async function alternateAB({ configure, runIteration, lastIterationCpuMs,
       }
     }
   }
-  return {
-    A: { cpu: quartiles(cpu.A), wall: quartiles(wall.A), kernels: kernels.A },
-    B: { cpu: quartiles(cpu.B), wall: quartiles(wall.B), kernels: kernels.B },
-  };
+  const summary = (label) => ({
+    cpu: quartiles(cpu[label]),
+    wall: quartiles(wall[label]),
+    kernels: kernels[label],
+    // The same figures as numbers, for records (bench-ab.mjs --json).
+    cpuMs: { median: quartile(cpu[label], 2), q1: quartile(cpu[label], 4) },
+    wallMs: { median: quartile(wall[label], 2), q1: quartile(wall[label], 4) },
+  });
+  return { A: summary("A"), B: summary("B") };
+}
+
+/** The element at 1/part of the sorted list: part 2 the median, 4 the lower quartile. */
+function quartile(list, part) {
+  const sorted = [...list].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / part)];
 }
 
 function quartiles(list) {
-  const sorted = [...list].sort((x, y) => x - y);
-  return `median ${sorted[Math.floor(sorted.length / 2)].toFixed(2)} q1 ${sorted[Math.floor(sorted.length / 4)].toFixed(2)}`;
+  return `median ${quartile(list, 2).toFixed(2)} q1 ${quartile(list, 4).toFixed(2)}`;
 }

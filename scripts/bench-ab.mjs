@@ -2,8 +2,16 @@
 // [execution] [rounds] [without]` (after `pnpm build`). Alternates blocks of 10 iterations with
 // every replacement installed (B) and with the comma-separated `without` list left out (A), so
 // both see the same machine load; prints the median and lower-quartile CPU ms per iteration of
-// each, and the kernels of one profiled iteration of each.
+// each, and the kernels of one profiled iteration of each. `--json <file>` also writes them as a
+// record (date, commit, load average, native threads) for the docs' numbers to cite.
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { alternateAB } from "./ab-alternation.mjs";
+
+const jsonAt = process.argv.indexOf("--json");
+const jsonOut = jsonAt > 0 ? process.argv.splice(jsonAt, 2)[1] : undefined;
+const loadAtStart = loadavg();
 
 const [workload = "sinusoid-maml2", backend = "wasm", execution = "per-task", roundsArg = "8", withoutArg = ""] = process.argv.slice(2);
 const rounds = Number(roundsArg);
@@ -20,3 +28,21 @@ function configure(skipKernels) {
 
 const { A, B } = await alternateAB({ configure: (label) => configure(label === "A" ? without : []), runIteration, lastIterationCpuMs, rounds });
 console.log(`${workload} ${backend} ${execution}: A (without ${without.join(",") || "nothing"}) CPU ${A.cpu} ms, wall ${A.wall} ms, ${A.kernels} kernels; B (all) CPU ${B.cpu} ms, wall ${B.wall} ms, ${B.kernels} kernels`);
+if (jsonOut) {
+  const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+  const record = {
+    date: new Date().toISOString(),
+    commit,
+    loadAverageAtStart: loadAtStart,
+    loadAverageAtEnd: loadavg(),
+    nativeThreads: process.env.CONCORD_NATIVE_THREADS ?? null,
+    workload,
+    backend,
+    execution,
+    rounds,
+    iterationsPerVariant: rounds * 10,
+    A: { without, cpuMs: A.cpuMs, wallMs: A.wallMs, kernels: A.kernels },
+    B: { without: [], cpuMs: B.cpuMs, wallMs: B.wallMs, kernels: B.kernels },
+  };
+  writeFileSync(jsonOut, `${JSON.stringify(record, null, 2)}\n`);
+}

@@ -297,12 +297,16 @@ inline f32x4 select4(i32x4 mask, f32x4 a, f32x4 b) {
 
 // Calls below this many FLOPs run on the calling thread: waking a helper costs tens of µs.
 constexpr double kShareFlops = 8e6;
+// The fewest rows of C a chunk holds (all of them when C has fewer).
+constexpr int64_t kMinChunkRows = 256;
 
 // Rows of C per chunk: a function of the shape only (see the header). Large enough that a chunk is
-// worth a thread hand-off, small enough that two threads balance.
+// worth a thread hand-off and that re-packing all of op(B), which every chunk's cblas call does,
+// stays small beside the chunk's products (at 32 rows it cost up to half of them for long-k
+// products such as a filter gradient); small enough that two threads balance.
 int64_t rows_per_chunk(int64_t m, int64_t n, int64_t k) {
   const int64_t flops_per_row = 2 * n * k;
-  int64_t rows = std::max<int64_t>(32, (8 << 20) / std::max<int64_t>(1, flops_per_row));
+  int64_t rows = std::max<int64_t>(kMinChunkRows, (8 << 20) / std::max<int64_t>(1, flops_per_row));
   rows = (rows + 15) / 16 * 16;
   return std::min(rows, m);
 }

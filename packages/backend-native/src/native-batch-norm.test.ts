@@ -113,6 +113,45 @@ describe("native fused batch norm", () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it("with attribute groups, calls the addon once per block and reuses each block's forward moments (views of one array), with the JavaScript kernels' bits", () => {
+    const [groups, shape] = [4, [4 * 3, 6, 6, 9]];
+    const rng = createRng(22);
+    const before = tf.memory().numTensors;
+    const attrs = { epsilon: 1e-3, relu: true, groups };
+    const x = tf.tensor(rng.normalArray(tf.util.sizeFromShape(shape), 2), shape);
+    const [scale, offset] = [tf.tensor(rng.normalArray(groups * 9, 1), [groups, 9]), tf.tensor(rng.normalArray(groups * 9, 0.5), [groups, 9])];
+    const dy = tf.tensor(rng.normalArray(tf.util.sizeFromShape(shape), 1), shape);
+    const outputs = () =>
+      tf.tidy(() => {
+        const y = tf.engine().runKernel(BATCH_NORM_KERNEL, { x, scale, offset }, attrs) as tf.Tensor;
+        const grads = tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { x, scale, offset, dy }, attrs) as unknown as tf.Tensor[];
+        const gradGrads = tf.engine().runKernel(BATCH_NORM_GRAD_GRAD_KERNEL, { x, scale, offset, dy, a: dy }, attrs) as unknown as tf.Tensor[];
+        return [y, ...grads, ...gradGrads].map((t) => t.dataSync() as Float32Array);
+      });
+    const calls = [nativeCalls.batchNorm, nativeCalls.batchNormGrad, nativeCalls.batchNormGradFromMoments, nativeCalls.batchNormGradGrad];
+    const native = outputs();
+    expect([nativeCalls.batchNorm, nativeCalls.batchNormGrad, nativeCalls.batchNormGradFromMoments, nativeCalls.batchNormGradGrad]).toEqual(
+      calls.map((count) => count! + groups),
+    );
+    const installed = nativeKernels();
+    setNativeKernels(undefined);
+    try {
+      const javascript = outputs();
+      native.forEach((values, i) =>
+        expect(
+          Buffer.from(values.buffer, values.byteOffset, values.byteLength).equals(
+            Buffer.from(javascript[i]!.buffer, javascript[i]!.byteOffset, javascript[i]!.byteLength),
+          ),
+          `output ${i}`,
+        ).toBe(true),
+      );
+    } finally {
+      setNativeKernels(installed);
+    }
+    tf.dispose([x, scale, offset, dy]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it("refuses a moments argument of the wrong kind or length", () => {
     const addon = loadNativeKernels();
     const buffer = new ArrayBuffer(4 * 64);

@@ -26,9 +26,13 @@ export interface AdamUpdateAttrs {
  * Transductive batch normalisation with an optional ReLU, one NHWC float32 tensor per call
  * (cpu and wasm, registered by @concord/backend's installConcord(); native on wasm when
  * @concord/backend-native provides it). Inputs `{ x, scale, offset }`: x [N, H, W, C], scale γ and
- * offset β [C]; attributes {@link BatchNormAttrs}; one output
+ * offset β [C] (groups = 1) or [groups, C]; attributes {@link BatchNormAttrs}; one output
  *
  *   y = relu?( γ · (x − μ) / √(σ² + ε) + β ),   μ, σ² the per-channel mean and (biased) variance of x over N, H, W,
+ *
+ * With groups G > 1 (N divisible by G) the N images are G consecutive blocks of N/G (a meta-batch's
+ * tasks, task-major) and block g is normalised over its own (N/G)·H·W rows with γ[g] and β[g]: the
+ * same bits as the kernel run on that block alone with those rows.
  *
  * equal up to float rounding to tf.moments + elementwise ops (+ tf.relu). Moments are accumulated in
  * float64 in a fixed order, so results are deterministic. Its registered gradient runs
@@ -42,7 +46,8 @@ export const BATCH_NORM_KERNEL = "ConcordBatchNorm";
  * The gradient of {@link BATCH_NORM_KERNEL} in one kernel: inputs `{ x, scale, offset, dy }` (dy
  * shaped like x), the same attributes, outputs `[dx, dScale, dOffset]`. With x̂ = (x − μ)·s,
  * s = 1/√(σ² + ε), g = dy (masked by γx̂ + β > 0 when relu):
- * dOffset = Σ g, dScale = Σ g·x̂, dx = γ·s·(g − mean(g) − x̂·mean(g·x̂)), sums over N, H, W.
+ * dOffset = Σ g, dScale = Σ g·x̂, dx = γ·s·(g − mean(g) − x̂·mean(g·x̂)), sums over N, H, W (per block
+ * with groups > 1; dScale and dOffset are shaped like scale).
  * Its registered gradient is exact (analytic: one second-order kernel of @concord/backend's where it is
  * registered and no tape records it, else differentiable tf ops), so gradients of gradients through
  * the kernel pair are exact.
@@ -55,6 +60,12 @@ export interface BatchNormAttrs {
   readonly epsilon: number;
   /** Apply a ReLU to the normalised output (its gradient then masks dy where γx̂ + β ≤ 0). */
   readonly relu: boolean;
+  /**
+   * Independent blocks of N/groups consecutive images, each with its own moments and its own row of
+   * scale and offset ([groups, C]); a positive integer dividing N. Absent or 1: one block, scale and
+   * offset [C].
+   */
+  readonly groups?: number;
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { BATCH_NORM_KERNEL, type BatchNormAttrs, ConcordError, expect, expectInteger, expectNumber } from "@concord/core";
 import type { Model, Params, Rng } from "@concord/core";
-import { batchNormalizeBatched, convolve3x3Batched } from "./conv-net-batched.js";
+import { batchNormReluBatched, convolve3x3Batched, fusedBatchNormUsable } from "./conv-net-batched.js";
 import { checkShape, describeValue } from "./tensor-checks.js";
 
 /**
@@ -140,6 +140,7 @@ interface Block {
  * batch norm + ReLU run as Concord's fused kernel (BATCH_NORM_KERNEL, one kernel each way, exact
  * gradients at every order) when @concord/backend registered it for the active backend; otherwise
  * the ops of `batchNormalize` + tf.relu (the reference; tf.batchNorm has no second-order gradient).
+ * forwardBatched runs the same kernel once per block for all tasks (attribute groups = T).
  */
 export function convNet(options: ConvNetOptions): ConvNetModel {
   expect(options !== null && typeof options === "object", "options", "expected { ways, inputShape?, filters?, blocks?, batchNorm? }");
@@ -388,9 +389,11 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
         let hidden = tf.reshape(x, [tasks * examples, ...inputShape]) as tf.Tensor4D;
         for (const block of blockList) {
           const [rows, height, width] = hidden.shape;
-          let z = convolve3x3Batched(hidden, params[block.weightKey]!, params[block.biasKey]!, tasks);
-          if (useBatchNorm) z = batchNormalizeBatched(z, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon);
-          hidden = tf.maxPool(tf.reshape(tf.relu(z), [rows, height, width, filters]), 2, 2, "valid");
+          const z = convolve3x3Batched(hidden, params[block.weightKey]!, params[block.biasKey]!, tasks);
+          const activated: tf.Tensor4D = useBatchNorm
+            ? batchNormReluBatched(z, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon, [rows, height, width])
+            : tf.reshape(tf.relu(z), [rows, height, width, filters]);
+          hidden = tf.maxPool(activated, 2, 2, "valid");
         }
         const features = tf.reshape(hidden, [tasks, examples, featureSize]);
         return hasHead ? tf.add(tf.matMul(features, params["head/weight"]!), tf.reshape(params["head/bias"]!, [tasks, 1, ways])) : features;
@@ -420,7 +423,7 @@ function normalizeWith(z: tf.Tensor4D, mean: tf.Tensor, variance: tf.Tensor, sca
  * gradient are registered for the active backend (see @concord/core), else undefined.
  */
 function fusedBatchNormRelu(z: tf.Tensor4D, scale: tf.Tensor, offset: tf.Tensor, epsilon: number): tf.Tensor4D | undefined {
-  if (z.dtype !== "float32" || !tf.getKernel(BATCH_NORM_KERNEL, tf.getBackend()) || !tf.getGradient(BATCH_NORM_KERNEL)) return undefined;
+  if (!fusedBatchNormUsable(z)) return undefined;
   const attrs: BatchNormAttrs = { epsilon, relu: true };
   return tf.engine().runKernel(BATCH_NORM_KERNEL, { x: z, scale, offset }, { ...attrs }) as tf.Tensor4D;
 }

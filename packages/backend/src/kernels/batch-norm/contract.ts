@@ -11,8 +11,10 @@ export { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, type BatchNormAttrs };
 /**
  * The gradient of {@link BATCH_NORM_GRAD_KERNEL} in one kernel (cpu and wasm; native on wasm).
  * Inputs `{ x, scale, offset, dy }` as that kernel's, and its outputs' upstream gradients
- * `a` (of dx, shaped like x), `b` (of dScale, [C]) and `e` (of dOffset, [C]), each optional (absent:
- * zero); the same attributes. Per channel over M = N·H·W rows, with x̂ = (x − μ)·s,
+ * `a` (of dx, shaped like x), `b` (of dScale) and `e` (of dOffset), both shaped like scale ([C], or
+ * [groups, C]), each optional (absent: zero); the same attributes (groups: each block of N/groups
+ * images on its own, as the kernel run on that block alone). Per channel over M = N·H·W rows (per
+ * block: (N/groups)·H·W), with x̂ = (x − μ)·s,
  * s = 1/√(σ² + ε), mask = (γx̂ + β > 0) when relu (else 1), g = mask·dy,
  * P(v) = v − mean(v) − x̂·mean(v·x̂), outputs `[dX, dScale, dDy]`:
  *
@@ -29,7 +31,8 @@ export const BATCH_NORM_GRAD_GRAD_KERNEL = "ConcordBatchNormGradGrad";
 /** The native batch norm (see native-kernels.ts for the heap convention). */
 export interface NativeBatchNorm {
   /**
-   * ConcordBatchNorm on the heap. x and out are [rows, channels] (rows = N·H·W), scale and offset
+   * ConcordBatchNorm on the heap, one block: x and out are [rows, channels] (rows = N·H·W, or one
+   * block's (N/groups)·H·W: the kernels call it per block at shifted offsets), scale and offset
    * [channels]; relu is 0 or 1. Deterministic (float64 moments, fixed order). Where
    * {@link NativeBatchNorm.batchNormMoments} is true, a `moments` Float64Array of 2 · channels
    * receives each channel's mean, then its inverse standard deviation 1/√(σ² + ε).

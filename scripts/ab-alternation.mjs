@@ -1,7 +1,37 @@
 // The timing loop the same-process A/B scripts share (bench-ab.mjs, bench-ab-addon.mjs): A and B
 // take turns in blocks of 10 iterations, in alternating order each round, so both see the same
 // machine load; one profiled iteration of each counts its kernels.
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
+
+/** Takes `--json <file>` out of process.argv (so positional arguments stay in place); the file or undefined. */
+export function takeJsonOption() {
+  const at = process.argv.indexOf("--json");
+  return at > 0 ? process.argv.splice(at, 2)[1] : undefined;
+}
+
+/**
+ * Writes an A/B as a record for the docs to cite: date, commit, the load average at start and end,
+ * the native threads, what was compared (`setup`), and each variant's median and lower-quartile
+ * CPU and wall ms per iteration and kernels per iteration.
+ */
+export function writeAbRecord(file, { loadAtStart, setup, A, B }) {
+  const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+  const variant = (v) => ({ label: v.label, cpuMs: v.cpuMs, wallMs: v.wallMs, kernels: v.kernels });
+  const record = {
+    date: new Date().toISOString(),
+    commit,
+    loadAverageAtStart: loadAtStart,
+    loadAverageAtEnd: loadavg(),
+    nativeThreads: process.env.CONCORD_NATIVE_THREADS ?? null,
+    ...setup,
+    A: variant(A),
+    B: variant(B),
+  };
+  writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
+}
 
 /**
  * `configure(label)` installs variant "A" or "B"; `runIteration(i)` runs one meta-iteration and

@@ -6,10 +6,15 @@
 // and installed in turn (installConcord({ native })) in alternating blocks of 10 iterations, as
 // scripts/bench-ab.mjs does for kernel replacements (the loop both share: ab-alternation.mjs). An addon without an optional function (e.g.
 // maxPoolRoute) leaves that kernel on its wasm path. Prints the median and lower-quartile CPU ms per
-// iteration of each, and the kernels of one profiled iteration of each.
+// iteration of each, and the kernels of one profiled iteration of each; `--json <file>` also writes
+// them as a record (ab-alternation.mjs's writeAbRecord).
 import { createRequire } from "node:module";
+import { loadavg } from "node:os";
 import { resolve } from "node:path";
-import { alternateAB } from "./ab-alternation.mjs";
+import { alternateAB, takeJsonOption, writeAbRecord } from "./ab-alternation.mjs";
+
+const jsonOut = takeJsonOption();
+const loadAtStart = loadavg();
 
 const [addonA, workload = "omniglot-maml1", execution = "per-task", roundsArg = "8", withoutArg = ""] = process.argv.slice(2);
 const without = withoutArg.split(",").filter((name) => name.length > 0);
@@ -41,3 +46,7 @@ console.log(
   `${workload} native ${execution}, threads ${b.threads()}: A (${a.description.slice(3)}) CPU ${A.cpu} ms, wall ${A.wall} ms, ${A.kernels} kernels; ` +
     `B (this build) CPU ${B.cpu} ms, wall ${B.wall} ms, ${B.kernels} kernels`,
 );
+if (jsonOut) {
+  const setup = { script: "bench-ab-addon.mjs", workload, backend: "native", execution, rounds, iterationsPerVariant: rounds * 10, threads: b.threads() };
+  writeAbRecord(jsonOut, { loadAtStart, setup, A: { ...A, label: a.description.slice(3) }, B: { ...B, label: "this build" } });
+}

@@ -4,13 +4,10 @@
 // both see the same machine load; prints the median and lower-quartile CPU ms per iteration of
 // each, and the kernels of one profiled iteration of each. `--json <file>` also writes them as a
 // record (date, commit, load average, native threads) for the docs' numbers to cite.
-import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
-import { alternateAB } from "./ab-alternation.mjs";
+import { alternateAB, takeJsonOption, writeAbRecord } from "./ab-alternation.mjs";
 
-const jsonAt = process.argv.indexOf("--json");
-const jsonOut = jsonAt > 0 ? process.argv.splice(jsonAt, 2)[1] : undefined;
+const jsonOut = takeJsonOption();
 const loadAtStart = loadavg();
 
 const [workload = "sinusoid-maml2", backend = "wasm", execution = "per-task", roundsArg = "8", withoutArg = ""] = process.argv.slice(2);
@@ -29,20 +26,6 @@ function configure(skipKernels) {
 const { A, B } = await alternateAB({ configure: (label) => configure(label === "A" ? without : []), runIteration, lastIterationCpuMs, rounds });
 console.log(`${workload} ${backend} ${execution}: A (without ${without.join(",") || "nothing"}) CPU ${A.cpu} ms, wall ${A.wall} ms, ${A.kernels} kernels; B (all) CPU ${B.cpu} ms, wall ${B.wall} ms, ${B.kernels} kernels`);
 if (jsonOut) {
-  const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-  const record = {
-    date: new Date().toISOString(),
-    commit,
-    loadAverageAtStart: loadAtStart,
-    loadAverageAtEnd: loadavg(),
-    nativeThreads: process.env.CONCORD_NATIVE_THREADS ?? null,
-    workload,
-    backend,
-    execution,
-    rounds,
-    iterationsPerVariant: rounds * 10,
-    A: { without, cpuMs: A.cpuMs, wallMs: A.wallMs, kernels: A.kernels },
-    B: { without: [], cpuMs: B.cpuMs, wallMs: B.wallMs, kernels: B.kernels },
-  };
-  writeFileSync(jsonOut, `${JSON.stringify(record, null, 2)}\n`);
+  const setup = { script: "bench-ab.mjs", workload, backend, execution, rounds, iterationsPerVariant: rounds * 10 };
+  writeAbRecord(jsonOut, { loadAtStart, setup, A: { ...A, label: `without ${without.join(",") || "nothing"}` }, B: { ...B, label: "every replacement" } });
 }

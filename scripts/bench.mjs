@@ -78,7 +78,7 @@ const selected = WORKLOADS.filter((w) =>
 const backends = args.backends ?? (args.scaling ? ["wasm", "native"] : ["cpu", "wasm"]);
 const executions = args.execution ?? (args.scaling ? ["parallel"] : ["batched", "per-task", "parallel"]);
 const machine = describeMachine();
-console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${process.version}, load average ${machine.loadAverageAtStart.join(" ")}`);
+console.log(`machine: ${machine.cpu} (${machine.vectorUnits.join(", ") || "no AVX2"}), ${machine.cores} cores, node ${process.version}, load average ${machine.loadAverageAtStart.join(" ")}`);
 if (machine.loadAverageAtStart[0] > machine.cores * 0.5) {
   console.log("warning: the machine is busy; wall-clock figures (and PyTorch's, whose threads spin) are inflated. 'CPU ms' is the process's CPU time.");
 }
@@ -425,8 +425,11 @@ function describeMachine() {
   const nproc = spawnSync("nproc", [], { encoding: "utf8" }).stdout?.trim();
   const cores = Number(nproc) || cpus().length;
   const loadAverageAtStart = loadavg().map((v) => Number(v.toFixed(2)));
+  // The vector units the GEMMs can use: "AMD EPYC" names Zen 3 (AVX2) and Zen 4 (AVX-512) machines alike.
+  const flags = /^Flags:\s*(.+)$/m.exec(lscpu.stdout ?? "")?.[1]?.split(/\s+/) ?? [];
+  const vectorUnits = ["avx2", "fma", "avx512f"].filter((flag) => flags.includes(flag));
   // Verdicts only from a machine whose 1-minute load at start is within its core count.
-  return { cpu: model, cores, arch: arch(), node: process.version, loadAverageAtStart, quiet: loadAverageAtStart[0] <= cores };
+  return { cpu: model, vectorUnits, cores, arch: arch(), node: process.version, loadAverageAtStart, quiet: loadAverageAtStart[0] <= cores };
 }
 
 function fmt(ms) {

@@ -12,8 +12,10 @@ const [core, backendSetup, models, optimizers, tasks, weighting, algorithms, alg
 
 const config = JSON.parse(process.argv[2] ?? "{}");
 const { workload, backend, iterations, warmup } = config;
-// "parallel": per-task execution shared out to worker threads (one per core, the caller included).
-const execution = config.execution === "parallel" ? "per-task" : config.execution;
+// "parallel": per-task execution shared out to worker threads (one per core, the caller included);
+// "parallel-batched": batched execution, its chunks shared out to those threads.
+const parallel = config.execution === "parallel" || config.execution === "parallel-batched";
+const execution = { parallel: "per-task", "parallel-batched": "batched" }[config.execution] ?? config.execution;
 
 
 /** Workload name → what to build. Every workload is the PyTorch reference's setup (see bench.mjs). */
@@ -73,7 +75,7 @@ if (tf.getBackend() !== (backend === "native" ? "wasm" : backend)) throw new Err
 tf.env().set("DEBUG", false);
 
 const pool =
-  config.execution === "parallel"
+  parallel
     ? await algorithmsNode.createTaskPool({ setup: new URL("./bench-setup.mjs", import.meta.url), setupOptions: { workload }, backend })
     : undefined;
 const parts = setup(workload, pool);

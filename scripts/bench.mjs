@@ -6,7 +6,7 @@
 //   --only a,b           workload name prefixes: sinusoid, omniglot, sinusoid-maml2, ... (default: all)
 //   --backends a,b       cpu,wasm,native (default: cpu,wasm; CNN rows on cpu only with --cnn-cpu);
 //                        native = wasm with @concord/backend-native's OpenBLAS kernels (useBackend("native"))
-//   --execution a,b      batched,per-task,parallel (default: all that apply; parallel = per-task on
+//   --execution a,b      batched,per-task,parallel,parallel-batched (default: all that apply; parallel = per-task on
 //                        worker threads, one per core; sinusoid rows are batched and per-task)
 //   --iterations N       measured iterations (default 50 sinusoid, 3 omniglot)
 //   --warmup N           warm-up iterations (default 30 sinusoid, 1 omniglot)
@@ -46,9 +46,10 @@ const WORKLOADS = [
   { name: "sinusoid-reptile5", executions: ["batched", "per-task"], title: "sinusoid Reptile (5 steps)", torch: { script: "maml_sine_torch.py", batched: "reptile_batched", "per-task": "reptile_loop" } },
   // "batched" = convNet.forwardBatched, the whole meta-batch in one stream (im2col + batched matMuls);
   // the PyTorch reference runs its CNN task by task, so all three rows compare with its loop.
-  // "parallel" = per-task on worker threads, one per core (PyTorch's per-task loop uses 2 threads too).
-  { name: "omniglot-maml1", title: "Omniglot 5-way 1-shot CNN, 1st order", executions: ["batched", "per-task", "parallel"], torch: { script: "maml_omniglot_cnn_torch.py", batched: "fo", "per-task": "fo", parallel: "fo" } },
-  { name: "omniglot-maml2", title: "Omniglot 5-way 1-shot CNN, 2nd order", executions: ["batched", "per-task", "parallel"], torch: { script: "maml_omniglot_cnn_torch.py", batched: "so", "per-task": "so", parallel: "so" } },
+  // "parallel" = per-task on worker threads, one per core (PyTorch's per-task loop uses 2 threads too);
+  // "parallel-batched" = the batched chunks (batchedChunkSize tasks each) shared out to those threads.
+  { name: "omniglot-maml1", title: "Omniglot 5-way 1-shot CNN, 1st order", executions: ["batched", "per-task", "parallel", "parallel-batched"], torch: { script: "maml_omniglot_cnn_torch.py", batched: "fo", "per-task": "fo", parallel: "fo", "parallel-batched": "fo" } },
+  { name: "omniglot-maml2", title: "Omniglot 5-way 1-shot CNN, 2nd order", executions: ["batched", "per-task", "parallel", "parallel-batched"], torch: { script: "maml_omniglot_cnn_torch.py", batched: "so", "per-task": "so", parallel: "so", "parallel-batched": "so" } },
   // How cost grows (--scaling): the reference script takes the meta-batch and ways as arguments.
   ...OMNIGLOT_SCALING.map(({ suffix, metaBatch, ways }) => ({
     name: `omniglot-maml1${suffix}`,
@@ -76,7 +77,7 @@ const selected = WORKLOADS.filter((w) =>
       : !args.only || args.only.some((prefix) => w.name.startsWith(prefix)),
 );
 const backends = args.backends ?? (args.scaling ? ["wasm", "native"] : ["cpu", "wasm"]);
-const executions = args.execution ?? (args.scaling ? ["parallel"] : ["batched", "per-task", "parallel"]);
+const executions = args.execution ?? (args.scaling ? ["parallel"] : ["batched", "per-task", "parallel", "parallel-batched"]);
 const machine = describeMachine();
 console.log(`machine: ${machine.cpu} (${machine.vectorUnits.join(", ") || "no AVX2"}), ${machine.cores} cores, node ${process.version}, load average ${machine.loadAverageAtStart.join(" ")}`);
 if (machine.loadAverageAtStart[0] > machine.cores * 0.5) {
@@ -171,18 +172,19 @@ function measureGemmPeak() {
 /**
  * A row's arithmetic (scripts/bench-flops.mjs) and the time it takes at the measured peaks: `floorMs`
  * at the machine's best GEMM rate (PyTorch's when measured), `wasmFloorMs` at tfjs-wasm's rate on the
- * threads the row uses (one, or one per core for "parallel"); `engineFloorMs` at the row's own engine's
+ * threads the row uses (one, or one per core for "parallel" and "parallel-batched"); `engineFloorMs` at the row's own engine's
  * rate: tfjs-wasm's for wasm rows, the native addon's for native rows (every core for one call in
- * per-task/batched rows; one thread per core for "parallel").
+ * per-task/batched rows; one thread per core for the parallel ones).
  */
 function addFloor(row, gemm) {
   if (row.error) return;
   row.gflop = metaIterationFlops(row.workload) / 1e9;
   const machinePeak = gemm.torchGflops ?? gemm.wasmGflops;
   if (machinePeak) row.floorMs = (row.gflop / machinePeak) * 1000;
-  if (gemm.wasmGflops && row.backend === "wasm") row.wasmFloorMs = (row.gflop / (gemm.wasmGflops * (row.execution === "parallel" ? machine.cores : 1))) * 1000;
+  const onEveryCore = row.execution === "parallel" || row.execution === "parallel-batched";
+  if (gemm.wasmGflops && row.backend === "wasm") row.wasmFloorMs = (row.gflop / (gemm.wasmGflops * (onEveryCore ? machine.cores : 1))) * 1000;
   if (row.backend === "wasm") row.engineFloorMs = row.wasmFloorMs;
-  const nativePeak = row.execution === "parallel" ? gemm.nativeGflopsOneThread * machine.cores : gemm.nativeGflops;
+  const nativePeak = onEveryCore ? gemm.nativeGflopsOneThread * machine.cores : gemm.nativeGflops;
   if (row.backend === "native" && nativePeak) row.engineFloorMs = (row.gflop / nativePeak) * 1000;
 }
 

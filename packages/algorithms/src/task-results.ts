@@ -19,7 +19,7 @@ export interface TaskResults {
 
 /** How computeTaskResults shares out the work. */
 export interface TaskExecution {
-  /** Worker threads for per-task execution. */
+  /** Worker threads for per-task execution, and for batched chunks where the pool runs them (`runsChunks`). */
   readonly pool?: TaskPool | undefined;
   /** Batched execution: at most this many tasks per batched pass (bounds memory). Default: all. */
   readonly chunkSize?: number | undefined;
@@ -30,7 +30,8 @@ export interface TaskExecution {
  * afterwards to the per-task gradients, which is why they are constants for differentiation.
  * The caller owns (and disposes) every returned tensor. With a `pool`, per-task execution shares the
  * tasks out to worker threads; with a `chunkSize`, batched execution runs the tasks in consecutive
- * chunks, one tape at a time. Results are stacked in task order either way.
+ * chunks, one tape at a time, shared out to the pool's threads when it has more than one and runs
+ * chunks. Results are stacked in task order either way, and equal the sequential ones.
  */
 export function computeTaskResults(
   params: Params,
@@ -40,7 +41,13 @@ export function computeTaskResults(
   execution: TaskExecution = {},
 ): TaskResults {
   const { pool, chunkSize } = execution;
-  if (options.execution === "batched") return chunkedResults(taskChunks(tasks, chunkSize), (chunk) => batchedResults(params, chunk, kind, options));
+  if (options.execution === "batched") {
+    const chunks = taskChunks(tasks, chunkSize);
+    if (pool && pool.threads > 1 && chunks.length > 1 && (pool as RunnableTaskPool).runsChunks) {
+      return parallelChunkedResults(params, tasks, chunks, kind, options, pool as RunnableTaskPool);
+    }
+    return chunkedResults(chunks, (chunk) => batchedTaskResults(params, chunk, kind, options));
+  }
   const lists: TaskLists = { adapted: [], gradients: [], losses: [] };
   try {
     if (pool && pool.threads > 1 && tasks.length > 1) {
@@ -132,27 +139,75 @@ function chunkedResults(chunks: readonly (readonly Task[])[], run: (chunk: reado
   const parts: TaskResults[] = [];
   try {
     for (const chunk of chunks) parts.push(run(chunk));
-    const concat = (pick: (part: TaskResults) => Params | undefined): Params | undefined => {
-      const first = pick(parts[0]!);
-      if (!first) return undefined;
-      return Object.fromEntries(Object.keys(first).map((name) => [name, tf.concat(parts.map((part) => pick(part)![name]!))]));
-    };
-    const losses = parts.map((part) => part.queryLosses).filter((loss) => loss !== undefined);
-    return {
-      adapted: concat((part) => part.adapted)!,
-      taskGradients: concat((part) => part.taskGradients),
-      queryLosses: losses.length === parts.length ? (tf.concat(losses) as tf.Tensor1D) : undefined,
-    };
+    return concatenated(parts);
   } finally {
-    for (const part of parts) {
-      disposeParams(part.adapted);
-      disposeParams(part.taskGradients);
-      tf.dispose(part.queryLosses);
-    }
+    parts.forEach(disposeResults);
   }
 }
 
-function batchedResults(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions): TaskResults {
+/**
+ * The chunks shared out to the pool's workers and this thread, each claimed chunk run as
+ * chunkedResults runs it (the same chunks, the same code on the same backend), then concatenated in
+ * task order: the same results as the sequential batched path.
+ */
+function parallelChunkedResults(
+  params: Params,
+  tasks: readonly Task[],
+  chunks: readonly (readonly Task[])[],
+  kind: TaskGradientKind,
+  options: AdaptOptions,
+  pool: RunnableTaskPool,
+): TaskResults {
+  const parts: TaskResults[] = [];
+  const { claim, wait } = pool.dispatch(params, tasks, kind, options, chunks[0]!.length);
+  try {
+    let remote: TaskJobResult[] = [];
+    try {
+      for (let index = claim(); index >= 0; index = claim()) parts[index] = batchedTaskResults(params, chunks[index]!, kind, options);
+    } finally {
+      remote = wait();
+    }
+    for (const result of remote) {
+      result.indices.forEach((index, i) => {
+        parts[index] = {
+          adapted: paramsFromWire(result.adapted[i]!),
+          taskGradients: result.taskGradients ? paramsFromWire(result.taskGradients[i]!) : undefined,
+          queryLosses: result.queryLosses ? (fromWire(result.queryLosses[i]!) as tf.Tensor1D) : undefined,
+        };
+      });
+    }
+    if (parts.filter((part) => part !== undefined).length !== chunks.length) {
+      throw new Error(`parallel batched execution returned ${parts.filter((part) => part !== undefined).length} of ${chunks.length} chunks`);
+    }
+    return concatenated(parts);
+  } finally {
+    parts.forEach((part) => part && disposeResults(part));
+  }
+}
+
+/** Chunks' results concatenated along the task axis, in chunk order (new tensors). */
+function concatenated(parts: readonly TaskResults[]): TaskResults {
+  const concat = (pick: (part: TaskResults) => Params | undefined): Params | undefined => {
+    const first = pick(parts[0]!);
+    if (!first) return undefined;
+    return Object.fromEntries(Object.keys(first).map((name) => [name, tf.concat(parts.map((part) => pick(part)![name]!))]));
+  };
+  const losses = parts.map((part) => part.queryLosses).filter((loss) => loss !== undefined);
+  return {
+    adapted: concat((part) => part.adapted)!,
+    taskGradients: concat((part) => part.taskGradients),
+    queryLosses: losses.length === parts.length ? (tf.concat(losses) as tf.Tensor1D) : undefined,
+  };
+}
+
+function disposeResults(results: TaskResults): void {
+  disposeParams(results.adapted);
+  disposeParams(results.taskGradients);
+  tf.dispose(results.queryLosses);
+}
+
+/** One batched pass over `tasks`: every task adapted from its own copy of θ, results stacked in task order. */
+export function batchedTaskResults(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions): TaskResults {
   const support = stackBatches(tasks.map((task) => task.support));
   const query = stackBatches(tasks.map((task) => task.query));
   // Each task starts from its own copy of θ; the gradient with respect to copy i is task i's gradient.

@@ -14,12 +14,21 @@ export interface TaskPool {
   close(): Promise<void>;
 }
 
-/** Internal view used by the per-task path. */
+/** Internal view used by the per-task path (and, where `runsChunks`, the batched one). */
 export interface RunnableTaskPool extends TaskPool {
   /**
-   * Sends θ and every task to every worker and resets the shared task counter. The caller and the
-   * workers then claim task indices with `claim()` until it returns −1; `wait()` returns each
-   * worker's results (tagged with their task indices).
+   * Sends θ and every task to every worker and resets the shared counter. The caller and the
+   * workers then claim indices with `claim()` until it returns −1: task indices, or with a
+   * `chunkSize` (only where `runsChunks`) indices of chunks of that many consecutive tasks, each run
+   * as one batched pass; `wait()` returns each worker's results (tagged with their indices).
    */
-  dispatch(params: Params, tasks: readonly Task[], kind: TaskGradientKind, options: AdaptOptions): { claim: () => number; wait: () => TaskJobResult[] };
+  dispatch(
+    params: Params,
+    tasks: readonly Task[],
+    kind: TaskGradientKind,
+    options: AdaptOptions,
+    chunkSize?: number,
+  ): { claim: () => number; wait: () => TaskJobResult[] };
+  /** The workers can run chunks of tasks batched (dispatch's chunkSize). */
+  readonly runsChunks?: true;
 }

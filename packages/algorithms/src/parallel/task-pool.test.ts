@@ -9,20 +9,23 @@ import { sgd } from "@concord/optimizers";
 import { uniform } from "@concord/weighting";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { maml, reptile } from "../index.js";
+import type { RunnableTaskPool } from "./pool-contract.js";
 import { createTaskPool, type TaskPool } from "./task-pool.js";
 
 const SIZES = [1, 8, 8, 1];
 const INNER_LR = 0.05;
 const setup = new URL("./testing/pool-setup.mjs", import.meta.url);
 
-/** Three meta-iterations of `algorithm` from a fixed seed; returns the final θ as plain numbers. */
-function train(algorithm: MetaAlgorithm): number[][] {
+/**
+ * Three meta-iterations of `algorithm` from a fixed seed; returns the final θ as plain numbers.
+ * Tasks of different sizes (so they cannot be batched: the per-task path) unless `batchable`.
+ */
+function train(algorithm: MetaAlgorithm, batchable = false): number[][] {
   const rng = createRng(5);
   const model = mlp({ sizes: SIZES });
   let params: Params = model.init(rng);
   const outer = sgd({ lr: 0.1 });
   for (let iteration = 0; iteration < 3; iteration++) {
-    // Six tasks of different sizes (so they cannot be batched): the per-task path.
     const tasks = Array.from({ length: 6 }, (_, i) => {
       const set = (k: number) => {
         const x = rng.normalArray(k, 1);
@@ -34,7 +37,7 @@ function train(algorithm: MetaAlgorithm): number[][] {
           ),
         };
       };
-      return { support: set(4 + i), query: set(5) };
+      return { support: set(batchable ? 4 : 4 + i), query: set(5) };
     });
     const { metaGradient } = algorithm.step({
       params,
@@ -82,6 +85,35 @@ describeEachBackend("TaskPool: tasks shared out to worker threads", (backend) =>
       const before = tf.memory().numTensors;
       const parallel = train(make(pool));
       expect(tf.memory().numTensors).toBe(before);
+      expect(parallel).toEqual(sequential);
+      expect(sequential.flat().some((v) => v !== 0)).toBe(true);
+    });
+  }
+
+  const batchedAlgorithms: [string, (pool?: TaskPool) => MetaAlgorithm][] = [
+    ["second-order MAML", (p) => maml({ order: 2, execution: "batched", chunkSize: 2, diagnostics: false, ...(p ? { pool: p } : {}) })],
+    ["first-order MAML", (p) => maml({ order: 1, execution: "batched", chunkSize: 4, diagnostics: false, ...(p ? { pool: p } : {}) })],
+    ["Reptile", (p) => reptile({ innerSteps: 2, execution: "batched", chunkSize: 2, diagnostics: false, ...(p ? { pool: p } : {}) })],
+  ];
+  for (const [title, make] of batchedAlgorithms) {
+    it(`${title}, batched in chunks: chunks shared out to the workers give the sequential chunks' parameters`, () => {
+      // Records what the meta-step asks of the pool: chunks of the algorithm's chunkSize.
+      const runnable = pool as RunnableTaskPool;
+      const chunkSizes: (number | undefined)[] = [];
+      const recording: RunnableTaskPool = {
+        ...runnable,
+        dispatch: (...args) => {
+          chunkSizes.push(args[4]);
+          return runnable.dispatch(...args);
+        },
+      };
+      const sequential = train(make(), true);
+      const before = tf.memory().numTensors;
+      const parallel = train(make(recording), true);
+      expect(tf.memory().numTensors).toBe(before);
+      expect(chunkSizes.length).toBe(3);
+      expect(new Set(chunkSizes).size).toBe(1);
+      expect(chunkSizes[0]).toBeGreaterThan(1);
       expect(parallel).toEqual(sequential);
       expect(sequential.flat().some((v) => v !== 0)).toBe(true);
     });

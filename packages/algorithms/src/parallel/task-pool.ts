@@ -3,7 +3,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "
 import { activeBackendChoice, activeSkipKernels } from "@concord/backend";
 import { ConcordError, expectInteger } from "@concord/core";
 import type { RunnableTaskPool, TaskPool } from "./pool-contract.js";
-import { createTaskJob, type TaskJobResult } from "./wire.js";
+import { createTaskJob, jobUnits, type TaskJobResult } from "./wire.js";
 
 export type { TaskPool } from "./pool-contract.js";
 
@@ -78,12 +78,14 @@ export async function createTaskPool(options: TaskPoolOptions): Promise<TaskPool
       closed = true;
       await Promise.all(workers.map(({ worker }) => worker.terminate()));
     },
-    dispatch(params, tasks, kind, adaptOptions) {
+    runsChunks: true,
+    dispatch(params, tasks, kind, adaptOptions, chunkSize) {
       if (closed) throw new ConcordError("the task pool was closed", { field: "pool" });
       if (activeBackendChoice() !== backend) {
         throw new ConcordError(`the pool's workers run on '${backend}' but the current backend is '${activeBackendChoice()}'`, { field: "pool" });
       }
-      const job = createTaskJob(params, tasks, kind, adaptOptions);
+      const job = createTaskJob(params, tasks, kind, adaptOptions, chunkSize);
+      const units = jobUnits(tasks.length, chunkSize);
       Atomics.store(counter, 0, 0);
       workers.forEach(({ port }, i) => {
         Atomics.store(signal, i, 0);
@@ -91,7 +93,7 @@ export async function createTaskPool(options: TaskPoolOptions): Promise<TaskPool
       });
       const claim = () => {
         const index = Atomics.add(counter, 0, 1);
-        return index < tasks.length ? index : -1;
+        return index < units ? index : -1;
       };
       const wait = () =>
         workers.map(({ port }, i) => {

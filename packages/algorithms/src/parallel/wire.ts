@@ -24,9 +24,18 @@ export interface TaskJob {
   readonly tasks: WireTask[];
   /** model / objective / inner optimizer names of the caller, checked against the worker's. */
   readonly names: { model: string; objective: string; innerOptimizer: string };
+  /**
+   * Batched execution: each claimed index is a chunk of this many consecutive tasks (the last may
+   * be shorter), run as one batched pass; absent: each index is one task, run per task.
+   */
+  readonly chunkSize?: number | undefined;
 }
 
-/** For each task this worker claimed (`indices`, ascending): θ'_i and (unless kind is "none") G_i, L_query_i. */
+/**
+ * For each task this worker claimed (`indices`, ascending): θ'_i and (unless kind is "none") G_i,
+ * L_query_i. For a chunked job, each index is a chunk and each entry that chunk's results stacked on
+ * a leading task axis (L_query: one value per task).
+ */
 export interface TaskJobResult {
   readonly indices: number[];
   readonly adapted: WireParams[];
@@ -41,9 +50,23 @@ export function createTaskJob(
   tasks: readonly Task[],
   kind: TaskJob["kind"],
   options: { innerSteps: number; adapt?: AdaptSelection | undefined; model: { name: string }; objective: { name: string }; innerOptimizer: { name: string } },
+  chunkSize?: number,
 ): TaskJob {
   const names = { model: options.model.name, objective: options.objective.name, innerOptimizer: options.innerOptimizer.name };
-  return { kind, innerSteps: options.innerSteps, adapt: options.adapt, params: paramsToWire(params), tasks: tasks.map(taskToWire), names };
+  return {
+    kind,
+    innerSteps: options.innerSteps,
+    adapt: options.adapt,
+    params: paramsToWire(params),
+    tasks: tasks.map(taskToWire),
+    names,
+    ...(chunkSize !== undefined ? { chunkSize } : {}),
+  };
+}
+
+/** How many indices a job hands out: its chunks when it has a chunkSize, else its tasks. */
+export function jobUnits(taskCount: number, chunkSize: number | undefined): number {
+  return chunkSize === undefined ? taskCount : Math.ceil(taskCount / chunkSize);
 }
 
 export function toWire(tensor: tf.Tensor): WireTensor {

@@ -3,7 +3,7 @@
 //   examples/omniglot/results/paper/paired-20000.json#accuracy[3]      one value of one record
 //   @P/maml+uniform/seed-{0,1,2}/evaluation.json#accuracy[3].mean       a list (brace list, alias @P)
 //   mean(@LN/maml+uniform/seed-{0,1,2}/evaluation.json#accuracy[3].mean)
-//   sub(1, div(@A#x, @B#x))                                             arithmetic
+//   sub(1, div(@A#x, @B#x)), add(…), mul(…)                             arithmetic
 //   bench/results.json#rows[workload=omniglot-maml1,backend=native,execution=parallel].ratio
 import { expandBraces } from "./braces.mjs";
 import { valueAtPath } from "./json-path.mjs";
@@ -16,8 +16,12 @@ const FUNCTIONS = {
   },
   min: (args) => Math.min(...numbers(args, "min")),
   max: (args) => Math.max(...numbers(args, "max")),
+  /** a + b; a list on either side is taken element by element. */
+  add: (args) => binary(args, "add", (a, b) => a + b),
   /** a − b; a list on either side is taken element by element. */
   sub: (args) => binary(args, "sub", (a, b) => a - b),
+  /** a · b; a list on either side is taken element by element. */
+  mul: (args) => binary(args, "mul", (a, b) => a * b),
   /** a / b; a list on either side is taken element by element. */
   div: (args) => binary(args, "div", (a, b) => a / b),
   /** Every argument's values as one list (for the `range` format over several paths). */

@@ -61,6 +61,11 @@ describe("expressions", () => {
     expect(evaluate("r/seed-0/e.json#accuracy[1].mean")).toBe(0.944);
     expect(evaluate("r/seed-{0,1}/e.json#accuracy[1].mean")).toEqual([0.944, 0.9476666]);
   });
+  it("add and mul compute what they say, element by element on lists", () => {
+    expect(evaluate("add(r/seed-0/e.json#accuracy[0].mean, 0.5)")).toBeCloseTo(0.7, 15);
+    expect(evaluate("mul(2, r/seed-{0,1}/e.json#accuracy[1].mean)")).toEqual([1.888, 1.8953332]);
+    expect(() => evaluate("add(1)")).toThrow(/add/);
+  });
   it("mean, min, max, sub, div and list compute what they say", () => {
     expect(evaluate("mean(r/seed-{0,1,2}/e.json#accuracy[1].mean)")).toBeCloseTo((0.944 + 0.9476666 + 0.9453333) / 3, 15);
     expect(evaluate("min(r/seed-{0,1,2}/e.json#accuracy[1].mean)")).toBe(0.944);

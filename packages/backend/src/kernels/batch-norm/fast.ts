@@ -13,7 +13,7 @@ import { replaceKernel } from "../../registry-journal.js";
 import { nativeKernels } from "../native-kernels.js";
 import { simdKernels, type WasmHeapBackend } from "../simd-module.js";
 import { BATCH_NORM_GRAD_GRAD_KERNEL, BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, type BatchNormAttrs } from "./contract.js";
-import { nativeBatchNorm, nativeBatchNormGrad, nativeBatchNormGradGrad } from "./native.js";
+import { blockOffset, nativeBatchNorm, nativeBatchNormGrad, nativeBatchNormGradGrad } from "./native.js";
 import { batchNormBackward, batchNormForward, batchNormGradGrad } from "./reference.js";
 import { wasmBatchNorm, wasmBatchNormGradGrad } from "./wasm.js";
 
@@ -87,7 +87,7 @@ function part(values: Float32Array, blocks: Blocks, g: number, long: boolean): F
 
 /** Byte offset of block g of an x-like (`long`) or scale-like operand at `offset` on the wasm heap. */
 function shift(offset: number, blocks: Blocks, g: number, long: boolean): number {
-  return offset + 4 * g * (long ? blocks.block : blocks.channels);
+  return blockOffset(offset, g, blocks.rows, blocks.channels, long);
 }
 
 function forwardKernel(backendName: "cpu" | "wasm"): KernelFunc {

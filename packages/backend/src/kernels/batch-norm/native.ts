@@ -25,12 +25,19 @@ function savedMoments(x: TensorInfo, epsilon: number, groups: number, channels: 
     : undefined;
 }
 
-/** Byte offsets of block g: x-like operands advance by one block of rows·channels floats, scale-like ones by one row of channels. */
+/**
+ * Byte offset of block g of an operand at `offset` on the wasm heap: an x-like (`long`) operand
+ * advances one block of rows·channels floats per block, a scale-like one one row of channels.
+ */
+export function blockOffset(offset: number, g: number, rows: number, channels: number, long: boolean): number {
+  return offset + 4 * g * (long ? rows * channels : channels);
+}
+
+/** blockOffset of every operand in `at` (those in blockKeys x-like); an absent upstream stays −1. */
 function shifted<T extends Record<string, number>>(at: T, blockKeys: readonly (keyof T)[], g: number, rows: number, channels: number): T {
   const out: Record<string, number> = { ...at };
   for (const key of Object.keys(at)) {
-    if (at[key]! < 0) continue; // an absent upstream stays −1
-    out[key] = at[key]! + 4 * g * (blockKeys.includes(key) ? rows * channels : channels);
+    if (at[key]! >= 0) out[key] = blockOffset(at[key]!, g, rows, channels, blockKeys.includes(key));
   }
   return out as T;
 }

@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { convNet } from "@concord/models";
 import { loadConfigFile } from "@concord/runner";
 import { describe, expect, it } from "vitest";
 
@@ -27,5 +28,25 @@ describe("examples/omniglot/configs", () => {
     expect(rest).toEqual(restBefore);
     expect([before, iterations]).toEqual([20_000, 60_000]);
     expect(keepCheckpoints).toEqual(expect.arrayContaining(keptBefore));
+  });
+
+  // The network-gap runs are the paper runs with only the network changed, so a paired comparison
+  // at equal iterations isolates it.
+  it.each([
+    ["maml-net-5w1s-fo-60k.json", { downsample: "strided", batchNormScale: false, headInit: "normal" }],
+    ["strided-net-5w1s-fo-60k.json", { downsample: "strided" }],
+  ])("%s is paper-5w1s-fo-60k.json with only the network changed", (name, networkOptions) => {
+    const read = (file: string) => JSON.parse(readFileSync(join(configsDir, file), "utf8"));
+    const { description: _d, model, algorithm, ...rest } = read(name);
+    const { description: _p, model: paperModel, algorithm: paperAlgorithm, ...paperRest } = read("paper-5w1s-fo-60k.json");
+    expect(rest).toEqual(paperRest);
+    expect(model).toEqual({ ...paperModel, ...networkOptions });
+    const { adapt, ...algorithmRest } = algorithm;
+    expect(algorithmRest).toEqual(paperAlgorithm);
+    if (name.startsWith("maml-net")) {
+      // MAML's β is meta-learned, not adapted: every parameter but the batch-norm offsets.
+      const { name: _n, ...options } = model;
+      expect(adapt).toEqual(convNet(options).parameterNames.filter((parameter) => !parameter.includes("/bn/")));
+    } else expect(adapt).toBeUndefined();
   });
 });

@@ -19,6 +19,18 @@ import { checkShape, describeValue } from "./tensor-checks.js";
 export type ConvNetBatchNorm = "transductive" | "support" | "none";
 
 /**
+ * How each block halves the feature map.
+ * - "max-pool": a stride-1 convolution, then a 2×2 max-pool after the ReLU (28 → 14 → 7 → 3 → 1);
+ *   the flattened last map enters the head (Vinyals et al. 2016; MAML's MiniImagenet runs).
+ * - "strided": a stride-2 'same' convolution and no pool (28 → 14 → 7 → 4 → 2), then the mean of the
+ *   last map over its pixels enters the head: MAML's Omniglot code (`--max_pool=False`, its default).
+ */
+export type ConvNetDownsample = "max-pool" | "strided";
+
+/** The head's initial weights: Glorot uniform, or N(0, 1) as MAML's code draws them (`tf.random_normal`). */
+export type ConvNetHeadInit = "glorot" | "normal";
+
+/**
  * The moments each batch-norm layer normalises with: per block, the per-channel mean and variance
  * ([filters] each) of that block's pre-activations over a batch's examples and pixels.
  */
@@ -43,6 +55,15 @@ export interface ConvNetOptions {
   readonly batchNorm?: ConvNetBatchNorm;
   /** ε added to the variance. Default 1e-3 (TensorFlow's batch_norm default, which MAML's code uses). */
   readonly batchNormEpsilon?: number;
+  /**
+   * Whether batch norm has a learned scale γ. false: an offset β only (γ = 1, no "bn/scale"
+   * parameter), as MAML's code has it (tf.contrib.layers.batch_norm defaults to scale=False). Default true.
+   */
+  readonly batchNormScale?: boolean;
+  /** How each block halves the map (see ConvNetDownsample). Default "max-pool". */
+  readonly downsample?: ConvNetDownsample;
+  /** The head's initial weights. Default "glorot". */
+  readonly headInit?: ConvNetHeadInit;
   /** Model name reported in results and checkpoints. Default "conv-net". */
   readonly name?: string;
 }
@@ -56,7 +77,12 @@ export interface ConvNetModel extends Model {
   readonly filters: number;
   readonly blocks: number;
   readonly batchNorm: ConvNetBatchNorm;
-  /** Length of the flattened feature vector that enters the linear head (h·w·filters after the last pool); the output size when ways is 0. */
+  readonly batchNormScale: boolean;
+  readonly downsample: ConvNetDownsample;
+  /**
+   * Length of the feature vector that enters the linear head (h·w·filters after the last pool;
+   * filters with downsample "strided", whose last map is averaged); the output size when ways is 0.
+   */
   readonly featureSize: number;
   /** Parameter names in flattening order. */
   readonly parameterNames: readonly string[];
@@ -87,12 +113,13 @@ export interface ConvNetModel extends Model {
   blockPreactivation(params: Params, hidden: tf.Tensor, block: number): tf.Tensor4D;
   /**
    * Block `block`'s output maxPool₂ₓ₂(relu(bn(z))) with batch norm by the given moments (none for
-   * batchNorm "none"). Chaining blockPreactivation and blockOutput over the blocks and flattening
-   * gives forward(params, x, statistics) exactly (same ops, same order).
+   * batchNorm "none"); relu(bn(z)) with downsample "strided", averaged over its pixels ([K, 1, 1,
+   * filters]) for the last block. Chaining blockPreactivation and blockOutput over the blocks and
+   * flattening gives forward(params, x, statistics) exactly (same ops, same order).
    */
   blockOutput(params: Params, z: tf.Tensor, block: number, moments?: { mean: tf.Tensor; variance: tf.Tensor }): tf.Tensor4D;
   forwardBatched(params: Params, x: tf.Tensor): tf.Tensor;
-  /** "per-task": `execution: "auto"` runs the conv net task by task (see convNet). */
+  /** "per-task": `execution: "auto"` runs the conv net task by task (see convNet). Refused for downsample "strided". */
   readonly preferredExecution: "per-task";
 }
 
@@ -125,7 +152,16 @@ interface Block {
  * `init` uses only `rng`: convolution and head weights are Glorot (Xavier) uniform,
  * U(±√(6 / (fan_in + fan_out))) with fan = 3·3·channels for convolutions, as MAML's reference code
  * initialises its convolutions (`xavier_initializer_conv2d`); MAML draws its head from N(0, 1),
- * we use Glorot for it too so the initial logits are O(1). Biases and offsets start at 0, scales at 1.
+ * we use Glorot for it too so the initial logits are O(1) (headInit "normal" draws MAML's). Biases and
+ * offsets start at 0, scales at 1.
+ *
+ * MAML's Omniglot network differs in three ways, each an option: `downsample: "strided"` (stride-2
+ * convolutions, no pools, the last 2×2 map averaged), `batchNormScale: false` (β only) and
+ * `headInit: "normal"`. Its β is also meta-learned but not adapted: leave the "bn/offset" names out
+ * of the algorithm's `adapt` list. A strided convolution is the stride-1 'same' convolution sampled
+ * at every other pixel, at the offsets TensorFlow's 'SAME' padding gives (the centre pixels 1, 3, …
+ * of an even map, 0, 2, … of an odd one): exact, and differentiable at every order through slice
+ * and pad, where Concord's conv2d gradient is stride-1 only.
  *
  * `forwardBatched` runs a meta-batch at once: every parameter with a leading task axis [T, ...]
  * (e.g. "block0/conv/weight" [T, 3, 3, cin, filters]) and x [T, K, height, width, channels] → [T, K, ways],
@@ -144,7 +180,17 @@ interface Block {
  */
 export function convNet(options: ConvNetOptions): ConvNetModel {
   expect(options !== null && typeof options === "object", "options", "expected { ways, inputShape?, filters?, blocks?, batchNorm? }");
-  const { ways, filters = 64, blocks = 4, batchNorm = "transductive", batchNormEpsilon = 1e-3, name = "conv-net" } = options;
+  const {
+    ways,
+    filters = 64,
+    blocks = 4,
+    batchNorm = "transductive",
+    batchNormEpsilon = 1e-3,
+    batchNormScale = true,
+    downsample = "max-pool",
+    headInit = "glorot",
+    name = "conv-net",
+  } = options;
   expect(ways === 0 || (Number.isInteger(ways) && ways >= 2), "ways", `expected 0 (an embedding network) or an integer >= 2, got ${JSON.stringify(ways)}`);
   expectInteger(filters, "filters", 1);
   expectInteger(blocks, "blocks", 1);
@@ -154,11 +200,15 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
     `expected "transductive", "support" or "none", got ${JSON.stringify(batchNorm)}`,
   );
   expectNumber(batchNormEpsilon, "batchNormEpsilon", Number.MIN_VALUE);
+  expect(typeof batchNormScale === "boolean", "batchNormScale", `expected true or false, got ${JSON.stringify(batchNormScale)}`);
+  expect(downsample === "max-pool" || downsample === "strided", "downsample", `expected "max-pool" or "strided", got ${JSON.stringify(downsample)}`);
+  expect(headInit === "glorot" || headInit === "normal", "headInit", `expected "glorot" or "normal", got ${JSON.stringify(headInit)}`);
+  const strided = downsample === "strided";
   expect(typeof name === "string" && name.length > 0, "name", `expected a non-empty string, got ${JSON.stringify(name)}`);
   const inputShape = validateInputShape(options.inputShape ?? [28, 28, 1]);
 
   let [height, width] = inputShape;
-  for (let b = 0; b < blocks; b++) {
+  for (let b = 0; b < blocks && !strided; b++) {
     height = Math.floor(height / 2);
     width = Math.floor(width / 2);
     if (height < 1 || width < 1) {
@@ -168,7 +218,7 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
       );
     }
   }
-  const featureSize = height * width * filters;
+  const featureSize = strided ? filters : height * width * filters;
 
   const blockList: Block[] = Array.from({ length: blocks }, (_, b) => ({
     weightKey: `block${b}/conv/weight`,
@@ -183,10 +233,8 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
   for (const block of blockList) {
     expectedShapes.set(block.weightKey, [3, 3, block.inChannels, filters]);
     expectedShapes.set(block.biasKey, [filters]);
-    if (useBatchNorm) {
-      expectedShapes.set(block.scaleKey, [filters]);
-      expectedShapes.set(block.offsetKey, [filters]);
-    }
+    if (useBatchNorm && batchNormScale) expectedShapes.set(block.scaleKey, [filters]);
+    if (useBatchNorm) expectedShapes.set(block.offsetKey, [filters]);
   }
   if (hasHead) {
     expectedShapes.set("head/weight", [featureSize, ways]);
@@ -227,20 +275,31 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
     }
   }
 
-  /** conv₃ₓ₃(h, W) + b of block b: the pre-activations batch norm sees. */
+  /** conv₃ₓ₃(h, W) + b of block b (stride 2 with downsample "strided"): the pre-activations batch norm sees. */
   function preactivation(params: Params, hidden: tf.Tensor4D, b: number): tf.Tensor4D {
     const block = blockList[b]!;
-    return tf.add(tf.conv2d(hidden, params[block.weightKey] as tf.Tensor4D, 1, "same"), params[block.biasKey]!);
+    const z = tf.add(tf.conv2d(hidden, params[block.weightKey] as tf.Tensor4D, 1, "same"), params[block.biasKey]!) as tf.Tensor4D;
+    return strided ? everyOtherPixel(z) : z;
   }
 
-  /** maxPool(relu(bn(z))) of block b with the given moments (relu(z) alone without batch norm). */
+  /** γ of block b: its parameter, or ones when batch norm has no scale. */
+  function scaleOf(params: Params, b: number): tf.Tensor {
+    const block = blockList[b]!;
+    return batchNormScale ? params[block.scaleKey]! : tf.onesLike(params[block.offsetKey]!);
+  }
+
+  /** What follows the activation: the 2×2 max-pool, or for "strided" nothing but the last block's mean over its pixels. */
+  function downsampled(activated: tf.Tensor4D, b: number): tf.Tensor4D {
+    if (!strided) return tf.maxPool(activated, 2, 2, "valid");
+    return b === blocks - 1 ? tf.mean(activated, [1, 2], true) : activated;
+  }
+
+  /** The block's output from relu(bn(z)) with the given moments (relu(z) alone without batch norm). */
   function outputWith(params: Params, z: tf.Tensor4D, b: number, mean?: tf.Tensor, variance?: tf.Tensor): tf.Tensor4D {
     const block = blockList[b]!;
     const activated =
-      useBatchNorm && mean && variance
-        ? tf.relu(normalizeWith(z, mean, variance, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon))
-        : tf.relu(z);
-    return tf.maxPool(activated, 2, 2, "valid");
+      useBatchNorm && mean && variance ? tf.relu(normalizeWith(z, mean, variance, scaleOf(params, b), params[block.offsetKey]!, batchNormEpsilon)) : tf.relu(z);
+    return downsampled(activated, b);
   }
 
   return {
@@ -251,6 +310,8 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
     filters,
     blocks,
     batchNorm,
+    batchNormScale,
+    downsample,
     featureSize,
     parameterNames,
     parameterShapes: Object.fromEntries(expectedShapes),
@@ -264,13 +325,12 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
         const fanOut = 9 * filters;
         params[block.weightKey] = tf.tensor4d(glorotUniform(rng, fanIn, fanOut, fanIn * filters), [3, 3, block.inChannels, filters], "float32");
         params[block.biasKey] = tf.zeros([filters], "float32");
-        if (useBatchNorm) {
-          params[block.scaleKey] = tf.ones([filters], "float32");
-          params[block.offsetKey] = tf.zeros([filters], "float32");
-        }
+        if (useBatchNorm && batchNormScale) params[block.scaleKey] = tf.ones([filters], "float32");
+        if (useBatchNorm) params[block.offsetKey] = tf.zeros([filters], "float32");
       }
       if (hasHead) {
-        params["head/weight"] = tf.tensor2d(glorotUniform(rng, featureSize, ways, featureSize * ways), [featureSize, ways], "float32");
+        const headWeights = headInit === "normal" ? rng.normalArray(featureSize * ways) : glorotUniform(rng, featureSize, ways, featureSize * ways);
+        params["head/weight"] = tf.tensor2d(headWeights, [featureSize, ways], "float32");
         params["head/bias"] = tf.zeros([ways], "float32");
       }
       return params;
@@ -294,10 +354,11 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
             hidden = outputWith(params, z, b, statistics?.mean[b], statistics?.variance[b]);
             return;
           }
+          const scale = scaleOf(params, b);
           const activated =
-            fusedBatchNormRelu(z, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon) ??
-            tf.relu(batchNormalize(z, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon));
-          hidden = tf.maxPool(activated, 2, 2, "valid");
+            fusedBatchNormRelu(z, scale, params[block.offsetKey]!, batchNormEpsilon) ??
+            tf.relu(batchNormalize(z, scale, params[block.offsetKey]!, batchNormEpsilon));
+          hidden = downsampled(activated, b);
         });
         const features = tf.reshape(hidden, [x.shape[0]!, featureSize]);
         return hasHead ? tf.add(tf.matMul(features, params["head/weight"]!), params["head/bias"]!) : features;
@@ -381,6 +442,7 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
         "execution",
         'batchNorm "support" runs task by task (forward with each task\'s batchNormStatistics); forwardBatched normalises by the batch',
       );
+      expect(!strided, "execution", 'downsample "strided" runs task by task: the batched convolution is stride-1 only (use execution "per-task" or "auto")');
       const [tasks, examples] = x.shape as [number, number];
       checkParams(params, tasks);
       return tf.tidy(() => {
@@ -391,7 +453,7 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
           const [rows, height, width] = hidden.shape;
           const z = convolve3x3Batched(hidden, params[block.weightKey]!, params[block.biasKey]!, tasks);
           const activated: tf.Tensor4D = useBatchNorm
-            ? batchNormReluBatched(z, params[block.scaleKey]!, params[block.offsetKey]!, batchNormEpsilon, [rows, height, width])
+            ? batchNormReluBatched(z, scaleOf(params, blockList.indexOf(block)), params[block.offsetKey]!, batchNormEpsilon, [rows, height, width])
             : tf.reshape(tf.relu(z), [rows, height, width, filters]);
           hidden = tf.maxPool(activated, 2, 2, "valid");
         }
@@ -400,6 +462,32 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
       });
     },
   };
+}
+
+/**
+ * A stride-2 'same' 3×3 convolution's output from the stride-1 'same' one z: TensorFlow pads a
+ * stride-2 'same' window (total padding max(2·⌈n/2⌉ + 1 − n, 0), the top half rounded down), so its
+ * output i is centred on input pixel 2i + 1 for an even size n and 2i for an odd one. Sampled with
+ * pad, reshape and slice, whose gradients are differentiable at every order.
+ */
+export function everyOtherPixel(z: tf.Tensor4D): tf.Tensor4D {
+  const [examples, height, width, channels] = z.shape;
+  const outHeight = Math.ceil(height / 2);
+  const outWidth = Math.ceil(width / 2);
+  // An odd size is padded by one pixel at the end so that pairs (2i, 2i + 1) tile it; the first of
+  // each pair is kept for odd sizes, the second for even ones.
+  const padded =
+    height % 2 === 1 || width % 2 === 1
+      ? tf.pad(z, [
+          [0, 0],
+          [0, height % 2],
+          [0, width % 2],
+          [0, 0],
+        ])
+      : z;
+  const pairs = tf.reshape(padded, [examples, outHeight, 2, outWidth, 2, channels]);
+  const kept = tf.slice(pairs, [0, 0, height % 2 === 0 ? 1 : 0, 0, width % 2 === 0 ? 1 : 0, 0], [examples, outHeight, 1, outWidth, 1, channels]);
+  return tf.reshape(kept, [examples, outHeight, outWidth, channels]);
 }
 
 /**

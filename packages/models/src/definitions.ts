@@ -3,12 +3,14 @@
 // objective's targets are classes). Every registry is built from these.
 import type { Model, ModelDefinition, ObjectiveDefinition } from "@concord/core";
 import { z } from "zod";
-import { type ConvNetBatchNorm, type ConvNetModel, type ConvNetOptions, convNet } from "./conv-net.js";
+import { type ConvNetBatchNorm, type ConvNetDownsample, type ConvNetHeadInit, type ConvNetModel, type ConvNetOptions, convNet } from "./conv-net.js";
 import { MLP_ACTIVATIONS, MLP_INITS, type MlpActivation, type MlpInit, type MlpModel, type MlpOptions, mlp } from "./mlp.js";
 import { meanSquaredError, softmaxCrossEntropy } from "./objectives.js";
 
 const positiveInteger = z.number().int().min(1);
 const CONV_NET_BATCH_NORMS = ["transductive", "support", "none"] as const satisfies readonly ConvNetBatchNorm[];
+const CONV_NET_DOWNSAMPLES = ["max-pool", "strided"] as const satisfies readonly ConvNetDownsample[];
+const CONV_NET_HEAD_INITS = ["glorot", "normal"] as const satisfies readonly ConvNetHeadInit[];
 
 /** Concord's models: the MLP and the 4-block CNN of MAML/Reptile. */
 export const modelDefinitions: readonly ModelDefinition<unknown>[] = [
@@ -37,6 +39,9 @@ export const modelDefinitions: readonly ModelDefinition<unknown>[] = [
       blocks: positiveInteger.optional(),
       batchNorm: z.enum(CONV_NET_BATCH_NORMS).optional(),
       batchNormEpsilon: z.number().positive().refine(Number.isFinite, "a finite number").optional(),
+      batchNormScale: z.boolean().optional(),
+      downsample: z.enum(CONV_NET_DOWNSAMPLES).optional(),
+      headInit: z.enum(CONV_NET_HEAD_INITS).optional(),
     }),
     description: "the 4-block CNN of MAML/Reptile",
     create: (options: ConvNetOptions) => convNet(options),

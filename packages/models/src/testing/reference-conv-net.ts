@@ -7,6 +7,10 @@ export interface ReferenceConvNet {
   readonly blocks: number;
   readonly ways: number;
   readonly epsilon: number;
+  /** "strided": stride-2 TensorFlow-'SAME' convolutions, no pools, the last map averaged over its pixels. */
+  readonly downsample: "max-pool" | "strided";
+  /** false: batch norm has an offset and no scale parameter. */
+  readonly batchNormScale: boolean;
   /** Parameter names and shapes in flattening order (as convNet's parameterNames). */
   readonly layout: readonly { readonly name: string; readonly shape: readonly number[] }[];
 }
@@ -29,24 +33,27 @@ export function referenceConvNet(options: {
   blocks: number;
   ways: number;
   epsilon?: number;
+  downsample?: "max-pool" | "strided";
+  batchNormScale?: boolean;
 }): ReferenceConvNet {
-  const { inputShape, filters, blocks, ways } = options;
+  const { inputShape, filters, blocks, ways, downsample = "max-pool", batchNormScale = true } = options;
   const layout: { name: string; shape: number[] }[] = [];
   let [h, w, c] = inputShape;
   for (let b = 0; b < blocks; b++) {
     layout.push({ name: `block${b}/conv/weight`, shape: [3, 3, c, filters] });
     layout.push({ name: `block${b}/conv/bias`, shape: [filters] });
-    layout.push({ name: `block${b}/bn/scale`, shape: [filters] });
+    if (batchNormScale) layout.push({ name: `block${b}/bn/scale`, shape: [filters] });
     layout.push({ name: `block${b}/bn/offset`, shape: [filters] });
     c = filters;
     h = Math.floor(h / 2);
     w = Math.floor(w / 2);
   }
+  const features = downsample === "strided" ? filters : h * w * c;
   if (ways > 0) {
-    layout.push({ name: "head/weight", shape: [h * w * c, ways] });
+    layout.push({ name: "head/weight", shape: [features, ways] });
     layout.push({ name: "head/bias", shape: [ways] });
   }
-  return { inputShape, filters, blocks, ways, epsilon: options.epsilon ?? 1e-3, layout };
+  return { inputShape, filters, blocks, ways, epsilon: options.epsilon ?? 1e-3, downsample, batchNormScale, layout };
 }
 
 export function referenceParameterCount(net: ReferenceConvNet): number {
@@ -66,6 +73,7 @@ export function referenceForward(net: ReferenceConvNet, theta: Float64Array, bat
     return view;
   };
   const source = statisticsFrom ?? batch;
+  const strided = net.downsample === "strided";
   let [h, w, c] = net.inputShape;
   let act = batch.x;
   let sourceAct = source.x;
@@ -73,10 +81,16 @@ export function referenceForward(net: ReferenceConvNet, theta: Float64Array, bat
     const f = net.filters;
     const weight = take(9 * c * f);
     const bias = take(f);
-    const scale = take(f);
+    const scale = net.batchNormScale ? take(f) : new Float64Array(f).fill(1);
     const shift = take(f);
-    const z = convolve(act, batch.count, h, w, c, f, weight, bias);
-    const sourceZ = statisticsFrom ? convolve(sourceAct, source.count, h, w, c, f, weight, bias) : z;
+    const conv = (values: Float64Array, n: number) =>
+      strided ? convolveStrided(values, n, h, w, c, f, weight, bias) : convolve(values, n, h, w, c, f, weight, bias);
+    const z = conv(act, batch.count);
+    const sourceZ = statisticsFrom ? conv(sourceAct, source.count) : z;
+    if (strided) {
+      h = Math.ceil(h / 2);
+      w = Math.ceil(w / 2);
+    }
     // Batch norm with the per-channel moments of the statistics batch, then ReLU.
     const count = source.count * h * w;
     const normalise = (values: Float64Array, mean: number, inv: number, o: number) => {
@@ -93,11 +107,21 @@ export function referenceForward(net: ReferenceConvNet, theta: Float64Array, bat
       normalise(z, mean, inv, o);
       if (statisticsFrom) normalise(sourceZ, mean, inv, o);
     }
+    c = f;
+    if (strided) {
+      act = z;
+      sourceAct = sourceZ;
+      continue;
+    }
     act = maxPool(z, batch.count, h, w, f);
     if (statisticsFrom) sourceAct = maxPool(sourceZ, source.count, h, w, f);
     h = Math.floor(h / 2);
     w = Math.floor(w / 2);
-    c = f;
+  }
+  if (strided) {
+    act = meanOverPixels(act, batch.count, h * w, c);
+    h = 1;
+    w = 1;
   }
   const features = h * w * c;
   if (net.ways === 0) return act;
@@ -134,6 +158,42 @@ function convolve(act: Float64Array, n: number, h: number, w: number, c: number,
           z[((i * h + y) * w + x) * f + o] = sum;
         }
   return z;
+}
+
+/**
+ * 3×3 convolution with stride 2 and TensorFlow's 'SAME' padding: ⌈h/2⌉ × ⌈w/2⌉ outputs, total
+ * padding max(2·(out − 1) + 3 − in, 0) per axis with the smaller half at the top/left.
+ */
+function convolveStrided(act: Float64Array, n: number, h: number, w: number, c: number, f: number, weight: Float64Array, bias: Float64Array): Float64Array {
+  const oh = Math.ceil(h / 2);
+  const ow = Math.ceil(w / 2);
+  const top = Math.floor(Math.max(2 * (oh - 1) + 3 - h, 0) / 2);
+  const left = Math.floor(Math.max(2 * (ow - 1) + 3 - w, 0) / 2);
+  const z = new Float64Array(n * oh * ow * f);
+  for (let i = 0; i < n; i++)
+    for (let y = 0; y < oh; y++)
+      for (let x = 0; x < ow; x++)
+        for (let o = 0; o < f; o++) {
+          let sum = bias[o]!;
+          for (let dy = 0; dy < 3; dy++) {
+            const yy = 2 * y + dy - top;
+            if (yy < 0 || yy >= h) continue;
+            for (let dx = 0; dx < 3; dx++) {
+              const xx = 2 * x + dx - left;
+              if (xx < 0 || xx >= w) continue;
+              for (let k = 0; k < c; k++) sum += act[((i * h + yy) * w + xx) * c + k]! * weight[((dy * 3 + dx) * c + k) * f + o]!;
+            }
+          }
+          z[((i * oh + y) * ow + x) * f + o] = sum;
+        }
+  return z;
+}
+
+/** The mean of each image's pixels per channel: [n, pixels, f] → [n, f]. */
+function meanOverPixels(act: Float64Array, n: number, pixels: number, f: number): Float64Array {
+  const out = new Float64Array(n * f);
+  for (let i = 0; i < n; i++) for (let p = 0; p < pixels; p++) for (let o = 0; o < f; o++) out[i * f + o]! += act[(i * pixels + p) * f + o]! / pixels;
+  return out;
 }
 
 /** 2×2 max-pool, stride 2, 'valid'. */

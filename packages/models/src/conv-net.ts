@@ -472,22 +472,30 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
  */
 export function everyOtherPixel(z: tf.Tensor4D): tf.Tensor4D {
   const [examples, height, width, channels] = z.shape;
-  const outHeight = Math.ceil(height / 2);
-  const outWidth = Math.ceil(width / 2);
-  // An odd size is padded by one pixel at the end so that pairs (2i, 2i + 1) tile it; the first of
-  // each pair is kept for odd sizes, the second for even ones.
+  const rows = keepEveryOther(tf.reshape(z, [examples, height, width * channels]) as tf.Tensor3D);
+  const outHeight = rows.shape[1];
+  const columns = keepEveryOther(tf.reshape(rows, [examples * outHeight, width, channels]) as tf.Tensor3D);
+  return tf.reshape(columns, [examples, outHeight, columns.shape[1], channels]);
+}
+
+/**
+ * [n, m, r] → [n, ⌈m/2⌉, r]: entries 1, 3, … of the middle axis when m is even, 0, 2, … when odd.
+ * Rank-4 reshape and slice (an odd axis padded by one entry so that pairs tile it): the backends'
+ * fast paths, where rank-6 slices and pads fall to slow generic ones.
+ */
+function keepEveryOther(x: tf.Tensor3D): tf.Tensor3D {
+  const [n, m, r] = x.shape;
+  const half = Math.ceil(m / 2);
   const padded =
-    height % 2 === 1 || width % 2 === 1
-      ? tf.pad(z, [
+    m % 2 === 1
+      ? tf.pad(x, [
           [0, 0],
-          [0, height % 2],
-          [0, width % 2],
+          [0, 1],
           [0, 0],
         ])
-      : z;
-  const pairs = tf.reshape(padded, [examples, outHeight, 2, outWidth, 2, channels]);
-  const kept = tf.slice(pairs, [0, 0, height % 2 === 0 ? 1 : 0, 0, width % 2 === 0 ? 1 : 0, 0], [examples, outHeight, 1, outWidth, 1, channels]);
-  return tf.reshape(kept, [examples, outHeight, outWidth, channels]);
+      : x;
+  const pairs = tf.reshape(padded, [n, half, 2, r]);
+  return tf.reshape(tf.slice(pairs, [0, 0, m % 2 === 0 ? 1 : 0, 0], [n, half, 1, r]), [n, half, r]) as tf.Tensor3D;
 }
 
 /**

@@ -30,6 +30,16 @@ describe("examples/omniglot/configs", () => {
     expect(keepCheckpoints).toEqual(expect.arrayContaining(keptBefore));
   });
 
+  // MAML's α = 0.4 acts on Σ CE / K over the N·K support examples (cbfinn/maml's xent and
+  // tf.gradients), N times Concord's mean cross-entropy: the same step is α·N on the mean.
+  it("maml-step-5w1s-fo-60k.json is paper-5w1s-fo-60k.json with the inner step scaled by the ways", () => {
+    const read = (file: string) => JSON.parse(readFileSync(join(configsDir, file), "utf8"));
+    const { description: _d, innerOptimizer, ...rest } = read("maml-step-5w1s-fo-60k.json");
+    const { description: _p, innerOptimizer: paperInner, ...paperRest } = read("paper-5w1s-fo-60k.json");
+    expect(rest).toEqual(paperRest);
+    expect(innerOptimizer).toEqual({ ...paperInner, lr: paperInner.lr * paperRest.tasks.ways });
+  });
+
   // The network-gap runs are the paper runs with only the network changed, so a paired comparison
   // at equal iterations isolates it.
   it.each([

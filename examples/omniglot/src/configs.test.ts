@@ -40,6 +40,14 @@ describe("examples/omniglot/configs", () => {
     expect(innerOptimizer).toEqual({ ...paperInner, lr: paperInner.lr * paperRest.tasks.ways });
   });
 
+  it("maml-code-5w1s-fo-60k.json is maml-net-5w1s-fo-60k.json with maml-step's inner step", () => {
+    const read = (file: string) => JSON.parse(readFileSync(join(configsDir, file), "utf8"));
+    const { description: _d, innerOptimizer, ...rest } = read("maml-code-5w1s-fo-60k.json");
+    const { description: _n, innerOptimizer: _i, ...network } = read("maml-net-5w1s-fo-60k.json");
+    expect(rest).toEqual(network);
+    expect(innerOptimizer).toEqual(read("maml-step-5w1s-fo-60k.json").innerOptimizer);
+  });
+
   // The network-gap runs are the paper runs with only the network changed, so a paired comparison
   // at equal iterations isolates it.
   it.each([

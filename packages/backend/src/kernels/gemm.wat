@@ -363,6 +363,66 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $loopB))))
 
+  ;; ConcordMaxPoolRoute's routing (max-pool-route/fast.ts), after max_pool_positions: out (size
+  ;; floats) is zeroed, then each window's upstream value is added at its maximum's index (windows
+  ;; at −1 route nothing). The add on the zero keeps the JavaScript loop's bits (0 + −0 is +0).
+  (func (export "max_pool_route")
+    (param $positions i32) (param $values i32) (param $out i32) (param $windows i32) (param $size i32)
+    (local $w i32) (local $position i32) (local $at i32)
+    (memory.fill (local.get $out) (i32.const 0) (i32.shl (local.get $size) (i32.const 2)))
+    (local.set $w (i32.const 0))
+    (block $done (loop $loop
+      (br_if $done (i32.ge_s (local.get $w) (local.get $windows)))
+      (local.set $position (i32.load (i32.add (local.get $positions) (i32.shl (local.get $w) (i32.const 2)))))
+      (if (i32.ge_s (local.get $position) (i32.const 0)) (then
+        (local.set $at (i32.add (local.get $out) (i32.shl (local.get $position) (i32.const 2))))
+        (f32.store (local.get $at)
+          (f32.add (f32.load (local.get $at)) (f32.load (i32.add (local.get $values) (i32.shl (local.get $w) (i32.const 2))))))))
+      (local.set $w (i32.add (local.get $w) (i32.const 1)))
+      (br $loop))))
+
+  ;; ConcordMaxPoolGather (max-pool-route/fast.ts), after max_pool_positions: out[w] is the value at
+  ;; window w's maximum, +0 for a window at −1.
+  (func (export "max_pool_gather")
+    (param $positions i32) (param $values i32) (param $out i32) (param $windows i32)
+    (local $w i32) (local $position i32)
+    (local.set $w (i32.const 0))
+    (block $done (loop $loop
+      (br_if $done (i32.ge_s (local.get $w) (local.get $windows)))
+      (local.set $position (i32.load (i32.add (local.get $positions) (i32.shl (local.get $w) (i32.const 2)))))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $w) (i32.const 2)))
+        (if (result f32) (i32.ge_s (local.get $position) (i32.const 0))
+          (then (f32.load (i32.add (local.get $values) (i32.shl (local.get $position) (i32.const 2)))))
+          (else (f32.const 0))))
+      (local.set $w (i32.add (local.get $w) (i32.const 1)))
+      (br $loop))))
+
+  ;; ---- ConcordSgdStep (kernels/sgd-step/reference.ts) ----------------------------------------------
+  ;; out = param − grad·lr over size floats, each operation in float32 (lr arrives rounded to
+  ;; float32): the JavaScript loop's fround(param − fround(grad·fround(lr))), whose float64 steps
+  ;; round to the same float32 values. Four lanes at a time, then a scalar tail.
+  (func (export "sgd_step")
+    (param $param i32) (param $grad i32) (param $out i32) (param $size i32) (param $lr f32)
+    (local $at i32) (local $end i32) (local $end4 i32) (local $rate v128)
+    (local.set $rate (f32x4.splat (local.get $lr)))
+    (local.set $end (i32.shl (local.get $size) (i32.const 2)))
+    (local.set $end4 (i32.shl (i32.and (local.get $size) (i32.const -4)) (i32.const 2)))
+    (local.set $at (i32.const 0))
+    (block $done4 (loop $loop4
+      (br_if $done4 (i32.ge_u (local.get $at) (local.get $end4)))
+      (v128.store (i32.add (local.get $out) (local.get $at))
+        (f32x4.sub (v128.load (i32.add (local.get $param) (local.get $at)))
+          (f32x4.mul (v128.load (i32.add (local.get $grad) (local.get $at))) (local.get $rate))))
+      (local.set $at (i32.add (local.get $at) (i32.const 16)))
+      (br $loop4)))
+    (block $done (loop $loop
+      (br_if $done (i32.ge_u (local.get $at) (local.get $end)))
+      (f32.store (i32.add (local.get $out) (local.get $at))
+        (f32.sub (f32.load (i32.add (local.get $param) (local.get $at)))
+          (f32.mul (f32.load (i32.add (local.get $grad) (local.get $at))) (local.get $lr))))
+      (local.set $at (i32.add (local.get $at) (i32.const 4)))
+      (br $loop))))
+
   ;; ---- fused batch norm (kernels/batch-norm/wasm.ts) ----------------------------------------------
   ;; The JavaScript kernels' float64 arithmetic, operation for operation (so the same bits), two
   ;; channels per f64x2 and a scalar tail for an odd channel count. x, y, dy, dx are [rows, channels]

@@ -36,6 +36,12 @@ export interface SimdKernels {
   flip_filter(filter: number, out: number, kh: number, kw: number, cin: number, cout: number): void;
   /** For each pooled element, the flat index in x of its window's first maximum, or −1 (max-pool-route/fast.ts); `best` is scratch for one window's channels. */
   max_pool_positions(x: number, positions: number, best: number, ...geometry: WindowGeometry): void;
+  /** ConcordMaxPoolRoute from max_pool_positions: out (size floats) zeroed, each window's value added at its maximum's index. */
+  max_pool_route(positions: number, values: number, out: number, windows: number, size: number): void;
+  /** ConcordMaxPoolGather from max_pool_positions: out[w] = the value at window w's maximum, +0 for an all-padding window. */
+  max_pool_gather(positions: number, values: number, out: number, windows: number): void;
+  /** ConcordSgdStep (sgd-step/reference.ts): out = param − grad·lr over size floats, each operation in float32. */
+  sgd_step(param: number, grad: number, out: number, size: number, lr: number): void;
   /** Batch norm (batch-norm/wasm.ts): per-channel float64 sums of x − x[0] and its square, added to sum and squares. */
   bn_moments(x: number, rows: number, channels: number, sum: number, squares: number): void;
   /** y = x·a + b (a, b float64 per channel), masked to z > 0 when relu is 1. */

@@ -46,4 +46,15 @@ describe("wasm max-pool route/gather equal the gradient set's reference kernels"
       expect(fast.route.some((v) => v !== 0)).toBe(true);
     });
   }
+
+  it("routes −0 as the reference does (added to a zero: +0) and gathers it unchanged", async () => {
+    const shape = [1, 4, 4, 2];
+    const x = Float32Array.from({ length: 32 }, (_, i) => (i * 7) % 5);
+    const minusZero = new Float32Array(32).fill(-0);
+    const fast = await routeAndGather("wasm", x, shape, minusZero, minusZero, "valid");
+    const reference = await routeAndGather("cpu", x, shape, minusZero, minusZero, "valid");
+    expect(fast.route.every((v) => Object.is(v, 0))).toBe(true);
+    expect(fast.gather.every((v) => Object.is(v, -0))).toBe(true);
+    expect(fast).toEqual(reference);
+  });
 });

@@ -11,7 +11,9 @@ const OWNER = "fast:max-pool-route";
 /**
  * Replaces the wasm implementations of the max-pool gradient kernels of Concord's gradient set
  * (ConcordMaxPoolRoute: dy to each window's first maximum; ConcordMaxPoolGather: its adjoint) by
- * a window-maximum scan in wasm (gemm.wat's max_pool_positions) plus one pass over the windows.
+ * a window-maximum scan in wasm (gemm.wat's max_pool_positions) plus one pass over the windows,
+ * also in wasm (max_pool_route, max_pool_gather; as a JavaScript loop it was about 1.7 % of a
+ * per-task Omniglot iteration on wasm: bench/profiles/host-time-omniglot-maml1-wasm-per-task.json).
  * The reference (reference.ts) is a JavaScript loop over the heap (about 2 ms for a 5×28×28×64 layer). Same
  * values (the same first maximum is chosen); the kernels' gradients are unchanged. While native
  * kernels with maxPoolRoute are set, the scan and the routing are one native pass (no positions
@@ -68,22 +70,8 @@ function maxPoolKernel({ inputs, backend, attrs = {} }: Parameters<tf.KernelFunc
   // Window positions, then the running maxima of one window's channels.
   const scratch = heapBackend.wasm._malloc((windows + info.inChannels) * 4);
   kernels.max_pool_positions(offset(x), scratch, scratch + windows * 4, ...geometry);
-  const buffer = heapBackend.wasm.HEAP32.buffer;
-  const positions = new Int32Array(buffer, scratch, windows);
-  const values = new Float32Array(buffer, offset(upstream), tf.util.sizeFromShape(upstream.shape));
-  const result = new Float32Array(buffer, offset(out), tf.util.sizeFromShape(outShape));
-  if (kind === "route") {
-    result.fill(0);
-    for (let w = 0; w < windows; w++) {
-      const position = positions[w]!;
-      if (position >= 0) result[position]! += values[w]!;
-    }
-  } else {
-    for (let w = 0; w < windows; w++) {
-      const position = positions[w]!;
-      result[w] = position >= 0 ? values[position]! : 0;
-    }
-  }
+  if (kind === "route") kernels.max_pool_route(scratch, offset(upstream), offset(out), windows, tf.util.sizeFromShape(outShape));
+  else kernels.max_pool_gather(scratch, offset(upstream), offset(out), windows);
   heapBackend.wasm._free(scratch);
   return out;
 }

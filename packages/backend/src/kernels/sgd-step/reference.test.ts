@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { SGD_STEP_KERNEL } from "@concord/core";
 import { describeEachBackend } from "@concord/core/testing";
 import { expect, it } from "vitest";
+import { simdKernels, type WasmHeapBackend } from "../simd-module.js";
 
 function bits(t: tf.Tensor): number[] {
   return Array.from(new Uint32Array(Float32Array.from(t.dataSync() as Float32Array).buffer));
@@ -26,6 +27,18 @@ describeEachBackend("fused SGD step kernel", () => {
       });
     }
     tf.dispose([param, grad]);
+  });
+
+  it("has the ops' bits at every length, also where four-lane loops leave a tail", () => {
+    // On wasm without the addon this is gemm.wat's sgd_step (four lanes, then a scalar tail).
+    if (tf.getBackend() === "wasm") expect(simdKernels(tf.backend() as unknown as WasmHeapBackend)?.sgd_step).toBeTypeOf("function");
+    for (const length of [1, 2, 3, 5, 6, 7, 13, 64, 67]) {
+      tf.tidy(() => {
+        const param = tf.tensor1d(Array.from({ length }, (_, i) => Math.sin(i + 1) * 10 ** ((i % 7) - 3)));
+        const grad = tf.tensor1d(Array.from({ length }, (_, i) => Math.cos(3 * i) * 10 ** ((i % 5) - 2)));
+        for (const lr of [0.4, 1 / 3, 1e-3]) expect(bits(fused(param, grad, lr))).toEqual(bits(ops(param, grad, lr)));
+      });
+    }
   });
 
   it("differentiates like the ops to third order (the same bits)", () => {

@@ -1,10 +1,11 @@
 // ConcordSgdStep (contract.ts) on cpu and wasm: a JavaScript loop with each operation rounded to
-// float32, or on wasm the addon's loop (native.ts) while native kernels are installed.
+// float32; on wasm the addon's loop (native.ts) while native kernels are installed, else gemm.wat's
+// sgd_step (the same float32 operations, four lanes at a time).
 import * as tf from "@tensorflow/tfjs-core";
 import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { replaceKernel } from "../../registry-journal.js";
 import { nativeKernels } from "../native-kernels.js";
-import type { WasmHeapBackend } from "../simd-module.js";
+import { simdKernels, type WasmHeapBackend } from "../simd-module.js";
 import { SGD_STEP_KERNEL, type SgdStepAttrs } from "./contract.js";
 import { nativeSgdStep } from "./native.js";
 
@@ -46,6 +47,13 @@ function kernel(backendName: "cpu" | "wasm"): KernelFunc {
     const native = nativeKernels();
     if (native?.sgdStep) {
       nativeSgdStep(backend as unknown as WasmHeapBackend, native, offsetOf(param), offsetOf(grad), offsetOf(output), size, lr);
+      return output;
+    }
+    // The JavaScript loop was ~1 % of a per-task Omniglot iteration on wasm and ~4 % of a batched
+    // sinusoid one (bench/profiles/host-time-*-wasm-*.json); the wasm loop rounds the same way.
+    const simd = simdKernels(backend as unknown as WasmHeapBackend);
+    if (simd) {
+      simd.sgd_step(offsetOf(param), offsetOf(grad), offsetOf(output), size, lr);
       return output;
     }
     // Views are taken after the output is allocated (which may grow the heap).

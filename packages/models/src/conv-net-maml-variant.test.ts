@@ -8,6 +8,7 @@ import { describeEachBackend, expectConcordError, finiteDifference, relativeErro
 import { beforeAll, describe, expect, it } from "vitest";
 import { convNet, everyOtherPixel } from "./conv-net.js";
 import { type ReferenceBatch, referenceConvNet, referenceForward } from "./testing/reference-conv-net.js";
+import { randomBatch, randomParams } from "./testing/random-conv-net.js";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
@@ -16,24 +17,6 @@ beforeAll(async () => {
 const mamlOmniglot = { downsample: "strided", batchNormScale: false, headInit: "normal" } as const;
 // 7 × 7 input: an odd map (7 → 4) and then an even one (4 → 2), so both of TensorFlow's 'SAME' offsets are used.
 const small = { ways: 3, inputShape: [7, 7, 1] as [number, number, number], filters: 4, blocks: 2, ...mamlOmniglot };
-
-function randomParams(model: ReturnType<typeof convNet>, seed: number): Params {
-  const rng = createRng(seed);
-  const params = model.init(rng);
-  const out: Record<string, tf.Tensor> = {};
-  for (const [name, value] of Object.entries(params)) {
-    const noise = rng.normalArray(value.size, 0.3);
-    out[name] = tf.tidy(() => tf.add(value, tf.tensor(noise, value.shape, "float32")));
-  }
-  tf.dispose(Object.values(params));
-  return out;
-}
-
-function randomBatch(count: number, seed: number): ReferenceBatch {
-  const rng = createRng(seed);
-  const x = Float64Array.from({ length: count * 49 }, () => Math.fround(rng.uniform(0, 1)));
-  return { x, count, labels: Array.from({ length: count }, (_, i) => i % 3) };
-}
 
 describe("convNet with MAML's Omniglot options: architecture", () => {
   it("has MAML's Omniglot layout: β only, 28 → 14 → 7 → 4 → 2 averaged to 64 features", () => {
@@ -121,7 +104,7 @@ describeEachBackend("convNet with MAML's Omniglot options: numerics", () => {
     const model = convNet(small);
     const params = randomParams(model, 6);
     const theta = Float64Array.from(flattenParams(params).dataSync());
-    const batch = randomBatch(6, 7);
+    const batch = randomBatch(6, 49, 7);
     const x = tf.tensor4d(Float32Array.from(batch.x), [6, 7, 7, 1]);
     const logits = model.forward(params, x);
     expect(relativeError(logits.dataSync(), referenceForward(referenceConvNet(small), theta, batch))).toBeLessThan(1e-4);
@@ -133,7 +116,7 @@ describeEachBackend("convNet with MAML's Omniglot options: numerics", () => {
     const params = randomParams(model, 8);
     const names = model.parameterNames;
     const net = referenceConvNet(small);
-    const batch = randomBatch(6, 9);
+    const batch = randomBatch(6, 49, 9);
     const r64 = Float64Array.from(createRng(10).normalArray(6 * 3, 1));
     const x = tf.tensor4d(Float32Array.from(batch.x), [6, 7, 7, 1]);
     const r = tf.tensor2d(Float32Array.from(r64), [6, 3]);
@@ -180,7 +163,7 @@ describeEachBackend("convNet with MAML's Omniglot options: numerics", () => {
   it("gives forward exactly when blockPreactivation and blockOutput are chained with the batch's moments", () => {
     const model = convNet(small);
     const params = randomParams(model, 12);
-    const x = tf.tensor4d(Float32Array.from(randomBatch(5, 13).x), [5, 7, 7, 1]);
+    const x = tf.tensor4d(Float32Array.from(randomBatch(5, 49, 13).x), [5, 7, 7, 1]);
     const statistics = model.batchNormStatistics(params, x);
     const direct = model.forward(params, x, statistics);
     let hidden: tf.Tensor = x;

@@ -6,6 +6,7 @@ import { describeEachBackend, expectConcordError, finiteDifference, relativeErro
 import { beforeAll, describe, expect, it } from "vitest";
 import { type BatchNormStatistics, type ConvNetModel, convNet } from "./conv-net.js";
 import { type ReferenceBatch, referenceConvNet, referenceForward } from "./testing/reference-conv-net.js";
+import { randomBatch, randomParams } from "./testing/random-conv-net.js";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
@@ -13,25 +14,6 @@ beforeAll(async () => {
 
 const shape: [number, number, number] = [8, 8, 1];
 const small = { inputShape: shape, filters: 4, blocks: 2 };
-
-/** Parameters with every entry random (not the init's zeros and ones), so every path is exercised. */
-function randomParams(model: ConvNetModel, seed: number): Params {
-  const rng = createRng(seed);
-  const params = model.init(rng);
-  const out: Record<string, tf.Tensor> = {};
-  for (const [name, value] of Object.entries(params)) {
-    const noise = rng.normalArray(value.size, 0.3);
-    out[name] = tf.tidy(() => tf.add(value, tf.tensor(noise, value.shape, "float32")));
-  }
-  tf.dispose(Object.values(params));
-  return out;
-}
-
-function randomBatch(count: number, seed: number): ReferenceBatch {
-  const rng = createRng(seed);
-  const x = Float64Array.from({ length: count * 64 }, () => Math.fround(rng.uniform(0, 1)));
-  return { x, count, labels: Array.from({ length: count }, (_, i) => i % 3) };
-}
 
 const tensorOf = (batch: ReferenceBatch) => tf.tensor4d(Float32Array.from(batch.x), [batch.count, ...shape]);
 const disposeStatistics = (statistics: BatchNormStatistics) => tf.dispose([...statistics.mean, ...statistics.variance]);
@@ -80,8 +62,8 @@ describeEachBackend("convNet: batch norm from the support set", () => {
     for (const ways of [3, 0]) {
       const model = convNet({ ways, ...small, batchNorm: "support" });
       const params = randomParams(model, 3);
-      const support = tensorOf(randomBatch(6, 4));
-      const queries = tensorOf(randomBatch(5, 5));
+      const support = tensorOf(randomBatch(6, 64, 4));
+      const queries = tensorOf(randomBatch(5, 64, 5));
       const statistics = model.batchNormStatistics(params, support);
       const together = model.forward(params, queries, statistics).arraySync() as number[][];
       for (let i = 0; i < 5; i++) {
@@ -105,7 +87,7 @@ describeEachBackend("convNet: batch norm from the support set", () => {
     const supportModel = convNet({ ways: 3, ...small, batchNorm: "support" });
     const transductive = convNet({ ways: 3, ...small, batchNorm: "transductive" });
     const params = randomParams(supportModel, 6);
-    const support = tensorOf(randomBatch(6, 7));
+    const support = tensorOf(randomBatch(6, 64, 7));
     const statistics = supportModel.batchNormStatistics(params, support);
     const a = supportModel.forward(params, support, statistics);
     const b = transductive.forward(params, support);
@@ -125,8 +107,8 @@ describeEachBackend("convNet: batch norm from the support set", () => {
       const params = randomParams(model, 8);
       const theta = Float64Array.from(flattenParams(params).dataSync());
       const net = referenceConvNet({ ...small, ways });
-      const supportBatch = randomBatch(6, 9);
-      const queryBatch = randomBatch(4, 10);
+      const supportBatch = randomBatch(6, 64, 9);
+      const queryBatch = randomBatch(4, 64, 10);
       const [support, query] = [tensorOf(supportBatch), tensorOf(queryBatch)];
       const statistics = model.batchNormStatistics(params, support);
       const out = model.forward(params, query, statistics);
@@ -141,8 +123,8 @@ describeEachBackend("convNet: batch norm from the support set", () => {
     const params = randomParams(model, 11);
     const names = model.parameterNames;
     const net = referenceConvNet({ ...small, ways: 3 });
-    const supportBatch = randomBatch(6, 12);
-    const queryBatch = randomBatch(4, 13);
+    const supportBatch = randomBatch(6, 64, 12);
+    const queryBatch = randomBatch(4, 64, 13);
     const [support, query] = [tensorOf(supportBatch), tensorOf(queryBatch)];
     const weightsOfOutputs = Float64Array.from(createRng(14).normalArray(4 * 3, 1));
     const r = tf.tensor2d(Float32Array.from(weightsOfOutputs), [4, 3]);
@@ -197,7 +179,7 @@ describe("convNet: blockMoments", () => {
   it("merged over chunks (Chan et al.'s pairwise update) gives batchNormStatistics of the whole set", () => {
     const model = convNet({ ways: 0, ...small, batchNorm: "support" });
     const params = randomParams(model, 16);
-    const support = tensorOf(randomBatch(7, 17));
+    const support = tensorOf(randomBatch(7, 64, 17));
     const whole = model.batchNormStatistics(params, support);
     const found: { mean: tf.Tensor[]; variance: tf.Tensor[] } = { mean: [], variance: [] };
     for (let block = 0; block < 2; block++) {
@@ -243,7 +225,7 @@ describe("convNet: blockPreactivation and blockOutput", () => {
     it(`chained over the blocks they give forward(params, x, statistics) exactly (batchNorm "${batchNorm}")`, () => {
       const model = convNet({ ways: 0, ...small, batchNorm });
       const params = randomParams(model, 21);
-      const x = tensorOf(randomBatch(5, 22));
+      const x = tensorOf(randomBatch(5, 64, 22));
       const statistics = batchNorm === "none" ? undefined : model.batchNormStatistics(params, x);
       const step = () =>
         tf.tidy(() => {
@@ -273,7 +255,7 @@ describe("convNet: blockPreactivation and blockOutput", () => {
   it("name the field of a bad block, input, pre-activations or moments", () => {
     const model = convNet({ ways: 0, ...small, batchNorm: "support" });
     const params = randomParams(model, 23);
-    const x = tensorOf(randomBatch(2, 24));
+    const x = tensorOf(randomBatch(2, 64, 24));
     const z = model.blockPreactivation(params, x, 0);
     expectConcordError(() => model.blockPreactivation(params, x, 2), "block");
     expectConcordError(() => model.blockPreactivation(params, x, 1), "hidden");

@@ -5,25 +5,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { batchNormalize, convNet } from "./conv-net.js";
 import { batchNormalizeBatched, convolve3x3Batched, patches3x3, shiftedWindows3x3 } from "./conv-net-batched.js";
 import { type ReferenceBatch, referenceConvNet, referenceForward } from "./testing/reference-conv-net.js";
+import { randomParams } from "./testing/random-conv-net.js";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
 });
 
 const small = { ways: 3, inputShape: [8, 8, 1] as [number, number, number], filters: 4, blocks: 2 };
-
-/** Parameters with every entry random (not the init's zeros and ones), so every path is exercised. */
-function randomParams(model: ReturnType<typeof convNet>, seed: number): Params {
-  const rng = createRng(seed);
-  const params = model.init(rng);
-  const out: Record<string, tf.Tensor> = {};
-  for (const [name, value] of Object.entries(params)) {
-    const noise = rng.normalArray(value.size, 0.3);
-    out[name] = tf.tidy(() => tf.add(value, tf.tensor(noise, value.shape, "float32")));
-  }
-  tf.dispose(Object.values(params));
-  return out;
-}
 
 function randomImages(count: number, shape: readonly number[], seed: number): Float64Array {
   const rng = createRng(seed);

@@ -3,11 +3,11 @@
 // (headInit "normal"). Checked against tf.conv2d's own stride-2 'same' convolution, an independent
 // float64 implementation and float64 central differences (first and second order).
 import * as tf from "@tensorflow/tfjs-core";
-import { createRng, flattenParams, type Params } from "@concord/core";
+import { createRng, flattenParams } from "@concord/core";
 import { describeEachBackend, expectConcordError, finiteDifference, relativeError, tensorGrowth } from "@concord/core/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { convNet, everyOtherPixel } from "./conv-net.js";
-import { type ReferenceBatch, referenceConvNet, referenceForward } from "./testing/reference-conv-net.js";
+import { referenceConvNet, referenceForward } from "./testing/reference-conv-net.js";
 import { randomBatch, randomParams } from "./testing/random-conv-net.js";
 
 beforeAll(async () => {

@@ -1,10 +1,10 @@
 // convNet with batchNorm "support" (statistics from the support set, never from the batch being
 // run) and with ways 0 (an embedding network without a head).
 import * as tf from "@tensorflow/tfjs-core";
-import { createRng, flattenParams, type Params } from "@concord/core";
+import { createRng, flattenParams } from "@concord/core";
 import { describeEachBackend, expectConcordError, finiteDifference, relativeError, tensorGrowth } from "@concord/core/testing";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type BatchNormStatistics, type ConvNetModel, convNet } from "./conv-net.js";
+import { type BatchNormStatistics, convNet } from "./conv-net.js";
 import { type ReferenceBatch, referenceConvNet, referenceForward } from "./testing/reference-conv-net.js";
 import { randomBatch, randomParams } from "./testing/random-conv-net.js";
 

@@ -114,7 +114,10 @@ interface OmniglotSetting {
  * `main.py` flags): the 4-block CNN with 64 filters and transductive batch norm, N-way K-shot
  * episodes with K query images per class (the code draws 2K images per class and splits them),
  * MAML's split (1200 training characters with rotations, the other 423 for test), inner SGD with
- * α, Adam β = 1e-3, 60 000 meta-iterations, 600 test tasks. The data folder is `tasks.dataDir`
+ * α, Adam β = 1e-3, 60 000 meta-iterations, 600 test tasks. α is the paper's, on Concord's mean
+ * cross-entropy; MAML's code applies it to N × the mean (its per-example loss is divided by K and
+ * summed), a step N times larger, and its network differs too (docs/REPRODUCTION.md, "The gaps";
+ * examples/omniglot/configs/maml-code-5w1s-fo-60k.json is MAML's code's setting). The data folder is `tasks.dataDir`
  * (and `evaluation.sampler.dataDir`), default `../shared/data/omniglot` beside the repository.
  */
 function omniglotConfig(setting: OmniglotSetting): Record<string, unknown> {

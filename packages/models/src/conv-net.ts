@@ -77,6 +77,7 @@ export interface ConvNetModel extends Model {
   readonly filters: number;
   readonly blocks: number;
   readonly batchNorm: ConvNetBatchNorm;
+  /** false: batch norm has an offset and no scale (no "bn/scale" parameters). */
   readonly batchNormScale: boolean;
   readonly downsample: ConvNetDownsample;
   /**
@@ -118,8 +119,9 @@ export interface ConvNetModel extends Model {
    * flattening gives forward(params, x, statistics) exactly (same ops, same order).
    */
   blockOutput(params: Params, z: tf.Tensor, block: number, moments?: { mean: tf.Tensor; variance: tf.Tensor }): tf.Tensor4D;
+  /** The meta-batch at once (see convNet); refused for batchNorm "support" and downsample "strided". */
   forwardBatched(params: Params, x: tf.Tensor): tf.Tensor;
-  /** "per-task": `execution: "auto"` runs the conv net task by task (see convNet). Refused for downsample "strided". */
+  /** "per-task": `execution: "auto"` runs the conv net task by task (see convNet). */
   readonly preferredExecution: "per-task";
 }
 

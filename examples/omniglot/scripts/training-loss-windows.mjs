@@ -3,7 +3,7 @@
 // checkpoint exists to evaluate.
 // Usage: node examples/omniglot/scripts/training-loss-windows.mjs --window 250 --until 1250 \
 //          --out record.json <label>=<run-folder> [<label>=<run-folder> …]
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -43,7 +43,9 @@ for (const argument of positionals) {
   if (!label || !folder) throw new Error(`expected <label>=<run-folder>, got ${argument}`);
   runs[label] = { folder, windows: windows(folder) };
 }
-writeFileSync(options.out, `${JSON.stringify({ window, until, runs }, null, 2)}\n`);
+// Written whole or not at all: a stopped run of this script leaves any earlier record intact.
+writeFileSync(`${options.out}.partial`, `${JSON.stringify({ window, until, runs }, null, 2)}\n`);
+renameSync(`${options.out}.partial`, options.out);
 for (const [label, { windows: list }] of Object.entries(runs)) {
   console.log(`${label}: ${list.map((w) => `${w.to} → ${w.meanQueryLossAfter.toFixed(3)}`).join(", ")}`);
 }

@@ -451,11 +451,11 @@ export function convNet(options: ConvNetOptions): ConvNetModel {
         // Images of all tasks in one [T·K, h, w, c] batch for padding and pooling (no parameters);
         // [T, K·h·w, c] wherever each task's own parameters or moments apply.
         let hidden = tf.reshape(x, [tasks * examples, ...inputShape]) as tf.Tensor4D;
-        for (const block of blockList) {
+        for (const [b, block] of blockList.entries()) {
           const [rows, height, width] = hidden.shape;
           const z = convolve3x3Batched(hidden, params[block.weightKey]!, params[block.biasKey]!, tasks);
           const activated: tf.Tensor4D = useBatchNorm
-            ? batchNormReluBatched(z, scaleOf(params, blockList.indexOf(block)), params[block.offsetKey]!, batchNormEpsilon, [rows, height, width])
+            ? batchNormReluBatched(z, scaleOf(params, b), params[block.offsetKey]!, batchNormEpsilon, [rows, height, width])
             : tf.reshape(tf.relu(z), [rows, height, width, filters]);
           hidden = tf.maxPool(activated, 2, 2, "valid");
         }

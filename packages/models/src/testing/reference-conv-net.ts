@@ -140,24 +140,7 @@ export function referenceForward(net: ReferenceConvNet, theta: Float64Array, bat
 
 /** 3×3 'same' convolution (zero padding 1), weight [kh, kw, cin, cout], of n images [h, w, c]. */
 function convolve(act: Float64Array, n: number, h: number, w: number, c: number, f: number, weight: Float64Array, bias: Float64Array): Float64Array {
-  const z = new Float64Array(n * h * w * f);
-  for (let i = 0; i < n; i++)
-    for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++)
-        for (let o = 0; o < f; o++) {
-          let sum = bias[o]!;
-          for (let dy = 0; dy < 3; dy++) {
-            const yy = y + dy - 1;
-            if (yy < 0 || yy >= h) continue;
-            for (let dx = 0; dx < 3; dx++) {
-              const xx = x + dx - 1;
-              if (xx < 0 || xx >= w) continue;
-              for (let k = 0; k < c; k++) sum += act[((i * h + yy) * w + xx) * c + k]! * weight[((dy * 3 + dx) * c + k) * f + o]!;
-            }
-          }
-          z[((i * h + y) * w + x) * f + o] = sum;
-        }
-  return z;
+  return convolveWith(act, n, h, w, c, f, weight, bias, { stride: 1, outHeight: h, outWidth: w, top: 1, left: 1 });
 }
 
 /**
@@ -165,10 +148,26 @@ function convolve(act: Float64Array, n: number, h: number, w: number, c: number,
  * padding max(2·(out − 1) + 3 − in, 0) per axis with the smaller half at the top/left.
  */
 function convolveStrided(act: Float64Array, n: number, h: number, w: number, c: number, f: number, weight: Float64Array, bias: Float64Array): Float64Array {
-  const oh = Math.ceil(h / 2);
-  const ow = Math.ceil(w / 2);
-  const top = Math.floor(Math.max(2 * (oh - 1) + 3 - h, 0) / 2);
-  const left = Math.floor(Math.max(2 * (ow - 1) + 3 - w, 0) / 2);
+  const outHeight = Math.ceil(h / 2);
+  const outWidth = Math.ceil(w / 2);
+  const top = Math.floor(Math.max(2 * (outHeight - 1) + 3 - h, 0) / 2);
+  const left = Math.floor(Math.max(2 * (outWidth - 1) + 3 - w, 0) / 2);
+  return convolveWith(act, n, h, w, c, f, weight, bias, { stride: 2, outHeight, outWidth, top, left });
+}
+
+/** 3×3 convolution whose output (y, x) reads input rows stride·y − top + dy and columns stride·x − left + dx (zero outside). */
+function convolveWith(
+  act: Float64Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  f: number,
+  weight: Float64Array,
+  bias: Float64Array,
+  geometry: { stride: number; outHeight: number; outWidth: number; top: number; left: number },
+): Float64Array {
+  const { stride, outHeight: oh, outWidth: ow, top, left } = geometry;
   const z = new Float64Array(n * oh * ow * f);
   for (let i = 0; i < n; i++)
     for (let y = 0; y < oh; y++)
@@ -176,10 +175,10 @@ function convolveStrided(act: Float64Array, n: number, h: number, w: number, c: 
         for (let o = 0; o < f; o++) {
           let sum = bias[o]!;
           for (let dy = 0; dy < 3; dy++) {
-            const yy = 2 * y + dy - top;
+            const yy = stride * y + dy - top;
             if (yy < 0 || yy >= h) continue;
             for (let dx = 0; dx < 3; dx++) {
-              const xx = 2 * x + dx - left;
+              const xx = stride * x + dx - left;
               if (xx < 0 || xx >= w) continue;
               for (let k = 0; k < c; k++) sum += act[((i * h + yy) * w + xx) * c + k]! * weight[((dy * 3 + dx) * c + k) * f + o]!;
             }
